@@ -1,0 +1,391 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/sethvargo/go-envconfig"
+)
+
+// ErrInvalidConfig marks every error caused by the environment or the pod
+// name rather than by the world: the binary exits 2 for it.
+var ErrInvalidConfig = errors.New("invalid configuration")
+
+// configError is a list of problems found in the environment, reported in
+// one line so that `kubectl logs` shows all of them at once.
+type configError struct{ problems []string }
+
+func (e *configError) Error() string   { return strings.Join(e.problems, "; ") }
+func (e *configError) Is(t error) bool { return t == ErrInvalidConfig }
+
+// invalidf returns an error classified as ErrInvalidConfig.
+func invalidf(format string, args ...any) error {
+	return &configError{problems: []string{fmt.Sprintf(format, args...)}}
+}
+
+// env is the environment as the binary reads it: strings with defaults. It
+// is the single source of truth for the variables: --help, the README table
+// and the manifest tests are derived from its tags. Typed parsing and
+// validation happen in Load so every problem is reported with its variable.
+type env struct {
+	PodName                 string `env:"POD_NAME" help:"the pod's name, <statefulset>-<ordinal> (default: the hostname)"`
+	PodNamespace            string `env:"POD_NAMESPACE" help:"the pod's namespace (default: the service account's namespace file, else default)"`
+	ServiceName             string `env:"SERVICE_NAME" help:"required: the headless Service (clusterIP: None) named in the StatefulSet's serviceName"`
+	ClusterDomain           string `env:"CLUSTER_DOMAIN, default=cluster.local" help:"the cluster's DNS domain"`
+	PrimaryHost             string `env:"PRIMARY_HOST" help:"the primary's stable DNS name (default: <statefulset>-0.<SERVICE_NAME>.<POD_NAMESPACE>.svc.<CLUSTER_DOMAIN>)"`
+	ServerIDBase            string `env:"SERVER_ID_BASE, default=100" help:"server_id = SERVER_ID_BASE + ordinal, must stay within 1..4294967295"`
+	Flavor                  string `env:"FLAVOR, default=auto" help:"server flavour the init container writes configuration for: auto (one file both accept), mysql or mariadb"`
+	MySQLHost               string `env:"MYSQL_HOST, default=127.0.0.1" help:"address of the local server the sidecar manages"`
+	MySQLPort               string `env:"MYSQL_PORT, default=3306" help:"MySQL port of the local server, also used to reach the primary"`
+	MySQLRootPassword       string `env:"MYSQL_ROOT_PASSWORD" secret:"true" help:"required (or its _FILE): password of the local server's root user"`
+	MySQLRootPasswordFile   string `env:"MYSQL_ROOT_PASSWORD_FILE" help:"file holding the root password (wins over MYSQL_ROOT_PASSWORD)"`
+	ReplicationUser         string `env:"REPLICATION_USER, default=replication" help:"the replication account"`
+	ReplicationPassword     string `env:"REPLICATION_PASSWORD" secret:"true" help:"required (or its _FILE): the replication account's password"`
+	ReplicationPasswordFile string `env:"REPLICATION_PASSWORD_FILE" help:"file holding the replication password (wins over REPLICATION_PASSWORD)"`
+	ReplicationTLS          string `env:"REPLICATION_TLS, default=false" help:"true: replicas connect to the primary with TLS (SOURCE_SSL=1) instead of fetching its RSA key (GET_SOURCE_PUBLIC_KEY=1)"`
+	ConfigDir               string `env:"CONFIG_DIR, default=/etc/mysql/conf.d" help:"where init writes the server configuration"`
+	ConfigFile              string `env:"CONFIG_FILE, default=50-mysql-bootstrap.cnf" help:"name of the configuration file init writes in CONFIG_DIR"`
+	DataDir                 string `env:"DATA_DIR, default=/var/lib/mysql" help:"the server's data directory"`
+	WaitTimeout             string `env:"WAIT_TIMEOUT, default=10m" help:"how long init waits for the primary, and the sidecar for the local server"`
+	ResolvConf              string `env:"RESOLV_CONF, default=/etc/resolv.conf" help:"resolver configuration (nameservers, search list, ndots) used for DNS waits"`
+	HTTPAddr                string `env:"HTTP_ADDR, default=:8080" help:"sidecar HTTP listener (/healthz /readyz /status /metrics)"`
+	ReconcileInterval       string `env:"RECONCILE_INTERVAL, default=5s" help:"how often the sidecar re-checks and repairs the server's role"`
+	MaxReplicationLag       string `env:"MAX_REPLICATION_LAG, default=30s" help:"a replica lagging more than this is not ready"`
+	LogFormat               string `env:"LOG_FORMAT, default=json" help:"json or text (log/slog, to stderr)"`
+	LogLevel                string `env:"LOG_LEVEL, default=info" help:"debug, info, warn or error"`
+}
+
+// Variable describes one environment variable the binary reads.
+type Variable struct {
+	Name    string
+	Default string
+	Help    string
+	Secret  bool
+}
+
+// Variables lists every environment variable the binary reads, in the
+// order they are documented.
+func Variables() []Variable {
+	t := reflect.TypeOf(env{})
+	vars := make([]Variable, 0, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("env"), ",")
+		v := Variable{Name: name, Help: f.Tag.Get("help"), Secret: f.Tag.Get("secret") == "true"}
+		if d, ok := strings.CutPrefix(strings.TrimSpace(opts), "default="); ok {
+			v.Default = d
+		}
+		vars = append(vars, v)
+	}
+	return vars
+}
+
+// Flavor selects which server the rendered configuration is for.
+type Flavor string
+
+// Flavors of server configuration.
+const (
+	FlavorAuto    Flavor = "auto"
+	FlavorMySQL   Flavor = "mysql"
+	FlavorMariaDB Flavor = "mariadb"
+)
+
+// Secret holds a password. It never prints itself, so a Config can be
+// logged or formatted without leaking it.
+type Secret string
+
+// String implements fmt.Stringer without revealing the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "<redacted>"
+}
+
+// GoString implements fmt.GoStringer without revealing the value.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalText keeps the value out of JSON and text encodings.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Reveal returns the password for the one place that needs it: a DSN or an
+// escaped statement.
+func (s Secret) Reveal() string { return string(s) }
+
+// Config is the validated configuration of every subcommand.
+type Config struct {
+	PodName             string
+	Namespace           string
+	ServiceName         string
+	ClusterDomain       string
+	PrimaryHost         string // override; empty means derived
+	ServerIDBase        uint32
+	Flavor              Flavor
+	MySQLHost           string
+	MySQLPort           int
+	RootPassword        Secret
+	ReplicationUser     string
+	ReplicationPassword Secret
+	ReplicationTLS      bool
+	ConfigDir           string
+	ConfigFile          string
+	DataDir             string
+	WaitTimeout         time.Duration
+	ResolvConf          string
+	HTTPAddr            string
+	ReconcileInterval   time.Duration
+	MaxReplicationLag   time.Duration
+	LogFormat           string
+	LogLevel            string
+}
+
+// Need says which optional parts of the configuration a subcommand cannot
+// do without.
+type Need struct {
+	Service   bool // SERVICE_NAME (stable names)
+	Passwords bool // root and replication passwords
+}
+
+// Loader reads the configuration. Its fields are the seams tests use to
+// keep the process environment and the machine out of the picture.
+type Loader struct {
+	Lookuper      envconfig.Lookuper
+	Hostname      func() (string, error)
+	NamespaceFile string
+	ReadFile      func(string) ([]byte, error)
+}
+
+// DefaultNamespaceFile is where Kubernetes mounts the pod's namespace.
+const DefaultNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+func (l Loader) withDefaults() Loader {
+	if l.Lookuper == nil {
+		l.Lookuper = envconfig.OsLookuper()
+	}
+	if l.Hostname == nil {
+		l.Hostname = os.Hostname
+	}
+	if l.NamespaceFile == "" {
+		l.NamespaceFile = DefaultNamespaceFile
+	}
+	if l.ReadFile == nil {
+		l.ReadFile = os.ReadFile
+	}
+	return l
+}
+
+// Load reads, parses and validates the environment, reporting every problem
+// at once. It reads files (secrets, the namespace file) but changes nothing.
+func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
+	l = l.withDefaults()
+	var raw env
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &raw, Lookuper: l.Lookuper}); err != nil {
+		return nil, &configError{problems: []string{err.Error()}}
+	}
+	var p []string
+	bad := func(name, value, want string) {
+		p = append(p, fmt.Sprintf("%s=%q is invalid: expected %s", name, value, want))
+	}
+	c := &Config{
+		ServiceName:     raw.ServiceName,
+		ClusterDomain:   strings.TrimSuffix(strings.ToLower(raw.ClusterDomain), "."),
+		PrimaryHost:     strings.TrimSuffix(strings.ToLower(raw.PrimaryHost), "."),
+		MySQLHost:       raw.MySQLHost,
+		ReplicationUser: raw.ReplicationUser,
+		ConfigDir:       raw.ConfigDir,
+		ConfigFile:      raw.ConfigFile,
+		DataDir:         raw.DataDir,
+		ResolvConf:      raw.ResolvConf,
+		HTTPAddr:        raw.HTTPAddr,
+		LogFormat:       raw.LogFormat,
+		LogLevel:        raw.LogLevel,
+	}
+
+	// The pod name is checked by ParseIdentity, which knows what a
+	// StatefulSet name looks like.
+	c.PodName = raw.PodName
+	if c.PodName == "" {
+		h, err := l.Hostname()
+		if err != nil {
+			p = append(p, fmt.Sprintf("POD_NAME is not set and the hostname cannot be read: %v", err))
+		}
+		c.PodName = h
+	}
+
+	c.Namespace = raw.PodNamespace
+	if c.Namespace == "" {
+		c.Namespace = "default"
+		if b, err := l.ReadFile(l.NamespaceFile); err == nil && strings.TrimSpace(string(b)) != "" {
+			c.Namespace = strings.TrimSpace(string(b))
+		}
+	}
+	if !isDNSLabel(c.Namespace) {
+		bad("POD_NAMESPACE", c.Namespace, "a DNS label (lowercase letters, digits and '-', at most 63)")
+	}
+
+	switch {
+	case raw.ServiceName == "" && need.Service:
+		p = append(p, "SERVICE_NAME is required: set it to the headless Service named in the StatefulSet's serviceName")
+	case raw.ServiceName != "" && !isDNSLabel(raw.ServiceName):
+		bad("SERVICE_NAME", raw.ServiceName, "a Service name (lowercase letters, digits and '-', at most 63)")
+	}
+	if !isDomainName(c.ClusterDomain) {
+		bad("CLUSTER_DOMAIN", raw.ClusterDomain, "a DNS domain such as cluster.local")
+	}
+	if c.PrimaryHost != "" && !isDomainName(c.PrimaryHost) {
+		bad("PRIMARY_HOST", raw.PrimaryHost, "a DNS name such as mysql-0.mysql.default.svc.cluster.local")
+	}
+
+	if n, err := strconv.ParseUint(raw.ServerIDBase, 10, 32); err != nil {
+		bad("SERVER_ID_BASE", raw.ServerIDBase, "a whole number from 0 to 4294967295")
+	} else {
+		c.ServerIDBase = uint32(n)
+	}
+
+	switch f := Flavor(strings.ToLower(raw.Flavor)); f {
+	case FlavorAuto, FlavorMySQL, FlavorMariaDB:
+		c.Flavor = f
+	default:
+		bad("FLAVOR", raw.Flavor, "auto, mysql or mariadb")
+	}
+
+	if raw.MySQLHost == "" {
+		bad("MYSQL_HOST", raw.MySQLHost, "a host name or address")
+	}
+	if n, err := strconv.Atoi(raw.MySQLPort); err != nil || n < 1 || n > 65535 {
+		bad("MYSQL_PORT", raw.MySQLPort, "a port from 1 to 65535")
+	} else {
+		c.MySQLPort = n
+	}
+
+	if s, problem := l.secret("MYSQL_ROOT_PASSWORD", raw.MySQLRootPassword, raw.MySQLRootPasswordFile, need.Passwords); problem != "" {
+		p = append(p, problem)
+	} else {
+		c.RootPassword = s
+	}
+	if s, problem := l.secret("REPLICATION_PASSWORD", raw.ReplicationPassword, raw.ReplicationPasswordFile, need.Passwords); problem != "" {
+		p = append(p, problem)
+	} else {
+		c.ReplicationPassword = s
+	}
+	if u := raw.ReplicationUser; u == "" || len(u) > 32 || strings.ContainsAny(u, "\x00'\"`\\@") {
+		bad("REPLICATION_USER", u, "a user name of 1 to 32 characters without quotes, backslashes or '@'")
+	}
+	if b, err := strconv.ParseBool(raw.ReplicationTLS); err != nil {
+		bad("REPLICATION_TLS", raw.ReplicationTLS, "true or false")
+	} else {
+		c.ReplicationTLS = b
+	}
+
+	for _, d := range []struct{ name, value string }{{"CONFIG_DIR", raw.ConfigDir}, {"DATA_DIR", raw.DataDir}, {"RESOLV_CONF", raw.ResolvConf}} {
+		if !filepath.IsAbs(d.value) {
+			bad(d.name, d.value, "an absolute path")
+		}
+	}
+	if f := raw.ConfigFile; f == "" || f != filepath.Base(f) || !strings.HasSuffix(f, ".cnf") || strings.HasPrefix(f, ".") {
+		bad("CONFIG_FILE", f, "a file name ending in .cnf, without directories")
+	}
+
+	durations := []struct {
+		name, value string
+		min         time.Duration
+		dst         *time.Duration
+	}{
+		{"WAIT_TIMEOUT", raw.WaitTimeout, time.Second, &c.WaitTimeout},
+		{"RECONCILE_INTERVAL", raw.ReconcileInterval, 100 * time.Millisecond, &c.ReconcileInterval},
+		{"MAX_REPLICATION_LAG", raw.MaxReplicationLag, time.Second, &c.MaxReplicationLag},
+	}
+	for _, d := range durations {
+		v, err := time.ParseDuration(d.value)
+		if err != nil || v < d.min {
+			bad(d.name, d.value, fmt.Sprintf("a duration of at least %s such as 30s or 10m", d.min))
+			continue
+		}
+		*d.dst = v
+	}
+
+	if _, port, err := net.SplitHostPort(raw.HTTPAddr); err != nil {
+		bad("HTTP_ADDR", raw.HTTPAddr, "host:port such as :8080")
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("HTTP_ADDR", raw.HTTPAddr, "host:port with a port from 0 to 65535")
+	}
+	if raw.LogFormat != "json" && raw.LogFormat != "text" {
+		bad("LOG_FORMAT", raw.LogFormat, "json or text")
+	}
+	switch raw.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", raw.LogLevel, "debug, info, warn or error")
+	}
+
+	if len(p) > 0 {
+		return nil, &configError{problems: p}
+	}
+	return c, nil
+}
+
+// secret resolves a password from NAME_FILE (which wins) or NAME. The error
+// names the variable and never the value.
+func (l Loader) secret(name, value, file string, required bool) (Secret, string) {
+	if file != "" {
+		b, err := l.ReadFile(file)
+		if err != nil {
+			return "", fmt.Sprintf("%s_FILE=%q cannot be read: %v", name, file, unwrapPathError(err))
+		}
+		// Secrets mounted from files usually end in a newline.
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", fmt.Sprintf("%s_FILE=%q is empty: expected the password", name, file)
+		}
+		return Secret(v), ""
+	}
+	if value == "" && required {
+		return "", fmt.Sprintf("%s is required: set %s or %s_FILE", name, name, name)
+	}
+	return Secret(value), ""
+}
+
+// unwrapPathError drops the path that the message already shows.
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func isDNSLabel(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func isDomainName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	if _, ok := dns.IsDomainName(s); !ok {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || strings.ContainsAny(label, " \t\\\"'`") {
+			return false
+		}
+	}
+	return true
+}

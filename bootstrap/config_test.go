@@ -1,0 +1,278 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/sethvargo/go-envconfig"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func loader(env map[string]string) Loader {
+	return Loader{
+		Lookuper:      envconfig.MapLookuper(env),
+		Hostname:      func() (string, error) { return "host-7", nil },
+		NamespaceFile: "/nonexistent/namespace",
+	}
+}
+
+func validEnv() map[string]string {
+	return map[string]string{
+		"POD_NAME":             "mysql-1",
+		"SERVICE_NAME":         "mysql",
+		"MYSQL_ROOT_PASSWORD":  "rootpw",
+		"REPLICATION_PASSWORD": "replpw",
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := loader(validEnv()).Load(context.Background(), Need{Service: true, Passwords: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		PodName: "mysql-1", Namespace: "default", ServiceName: "mysql", ClusterDomain: "cluster.local",
+		ServerIDBase: 100, Flavor: FlavorAuto, MySQLHost: "127.0.0.1", MySQLPort: 3306,
+		RootPassword: "rootpw", ReplicationUser: "replication", ReplicationPassword: "replpw",
+		ConfigDir: "/etc/mysql/conf.d", ConfigFile: "50-mysql-bootstrap.cnf", DataDir: "/var/lib/mysql",
+		WaitTimeout: 10 * time.Minute, ResolvConf: "/etc/resolv.conf", HTTPAddr: ":8080",
+		ReconcileInterval: 5 * time.Second, MaxReplicationLag: 30 * time.Second, LogFormat: "json", LogLevel: "info",
+	}
+	if d := cmp.Diff(want, c); d != "" {
+		t.Errorf("config (-want +got):\n%s", d)
+	}
+}
+
+func TestLoadFallbacks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ns := filepath.Join(dir, "namespace")
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(ns, []byte("prod\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pw, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := validEnv()
+	delete(env, "POD_NAME")
+	env["REPLICATION_PASSWORD_FILE"] = pw
+	l := loader(env)
+	l.NamespaceFile = ns
+	c, err := l.Load(context.Background(), Need{Service: true, Passwords: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PodName != "host-7" || c.Namespace != "prod" || c.ReplicationPassword.Reveal() != "from-file" {
+		t.Errorf("got pod %q namespace %q password-from-file %v", c.PodName, c.Namespace, c.ReplicationPassword.Reveal() == "from-file")
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		set  map[string]string
+		del  []string
+		need Need
+		want []string
+	}{
+		{name: "missing service", del: []string{"SERVICE_NAME"}, need: Need{Service: true}, want: []string{"SERVICE_NAME is required"}},
+		{name: "missing replication password", del: []string{"REPLICATION_PASSWORD"}, need: Need{Passwords: true},
+			want: []string{"REPLICATION_PASSWORD is required: set REPLICATION_PASSWORD or REPLICATION_PASSWORD_FILE"}},
+		{name: "unreadable password file", set: map[string]string{"MYSQL_ROOT_PASSWORD_FILE": "/nonexistent/pw"}, need: Need{Passwords: true},
+			want: []string{`MYSQL_ROOT_PASSWORD_FILE="/nonexistent/pw" cannot be read: no such file or directory`}},
+		{name: "bad duration", set: map[string]string{"WAIT_TIMEOUT": "ten minutes"}, want: []string{`WAIT_TIMEOUT="ten minutes" is invalid: expected a duration`}},
+		{name: "bad port", set: map[string]string{"MYSQL_PORT": "70000"}, want: []string{`MYSQL_PORT="70000" is invalid: expected a port from 1 to 65535`}},
+		{name: "bad log format", set: map[string]string{"LOG_FORMAT": "xml"}, want: []string{`LOG_FORMAT="xml" is invalid: expected json or text`}},
+		{name: "bad server id base", set: map[string]string{"SERVER_ID_BASE": "-1"}, want: []string{`SERVER_ID_BASE="-1" is invalid`}},
+		{name: "bad flavor", set: map[string]string{"FLAVOR": "postgres"}, want: []string{`FLAVOR="postgres" is invalid: expected auto, mysql or mariadb`}},
+		{name: "bad http addr", set: map[string]string{"HTTP_ADDR": "8080"}, want: []string{`HTTP_ADDR="8080" is invalid`}},
+		{name: "relative config dir", set: map[string]string{"CONFIG_DIR": "conf.d"}, want: []string{`CONFIG_DIR="conf.d" is invalid: expected an absolute path`}},
+		{name: "bad service", set: map[string]string{"SERVICE_NAME": "My_Service"}, want: []string{`SERVICE_NAME="My_Service" is invalid`}},
+		{name: "bad primary host", set: map[string]string{"PRIMARY_HOST": "bad host"}, want: []string{`PRIMARY_HOST="bad host" is invalid`}},
+		{name: "quote in user", set: map[string]string{"REPLICATION_USER": "re'pl"}, want: []string{`REPLICATION_USER="re'pl" is invalid`}},
+		{name: "every problem at once", set: map[string]string{"MYSQL_PORT": "x", "LOG_FORMAT": "xml", "MAX_REPLICATION_LAG": "0s"},
+			want: []string{"MYSQL_PORT", "LOG_FORMAT", "MAX_REPLICATION_LAG"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := validEnv()
+			for k, v := range tc.set {
+				env[k] = v
+			}
+			for _, k := range tc.del {
+				delete(env, k)
+			}
+			_, err := loader(env).Load(context.Background(), tc.need)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !errors.Is(err, ErrInvalidConfig) || ExitCode(err) != ExitInvalid {
+				t.Errorf("error %v is not classified as invalid configuration (exit 2)", err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not contain %q", msg, w)
+				}
+			}
+			for _, secret := range []string{"rootpw", "replpw"} {
+				if strings.Contains(msg, secret) {
+					t.Errorf("error reveals a password: %q", msg)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	t.Parallel()
+	c, err := loader(validEnv()).Load(context.Background(), Need{Passwords: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprint(c.RootPassword)} {
+		if strings.Contains(s, "rootpw") || strings.Contains(s, "replpw") {
+			t.Errorf("formatted config reveals a password: %s", s)
+		}
+	}
+}
+
+func TestVariablesDocumented(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for _, v := range Variables() {
+		if v.Name == "" || v.Help == "" || seen[v.Name] {
+			t.Errorf("variable %+v: needs a unique name and help", v)
+		}
+		seen[v.Name] = true
+	}
+	for _, name := range []string{"POD_NAME", "SERVICE_NAME", "REPLICATION_PASSWORD_FILE", "MAX_REPLICATION_LAG", "LOG_FORMAT"} {
+		if !seen[name] {
+			t.Errorf("%s missing from Variables()", name)
+		}
+	}
+}
+
+const (
+	varsBegin = "<!-- variables:begin (generated by go test ./bootstrap -run TestREADMEVariables -update) -->\n"
+	varsEnd   = "<!-- variables:end -->"
+)
+
+// variablesTable renders Variables() as the README's Markdown table.
+func variablesTable() string {
+	var b strings.Builder
+	b.WriteString("| variable | default | meaning |\n|---|---|---|\n")
+	for _, v := range Variables() {
+		def := "`" + v.Default + "`"
+		if v.Default == "" {
+			def = ""
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", v.Name, def, strings.ReplaceAll(v.Help, "|", "\\|"))
+	}
+	return b.String()
+}
+
+// TestREADMEVariables keeps the README's table of variables generated from
+// the env struct, so the docs cannot drift from the code.
+func TestREADMEVariables(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatalf("read README: %v", err)
+	}
+	readme := string(b)
+	i, j := strings.Index(readme, varsBegin), strings.Index(readme, varsEnd)
+	if i < 0 || j < i {
+		t.Fatalf("README lacks the generated variables block (%q ... %q)", varsBegin, varsEnd)
+	}
+	want := readme[:i+len(varsBegin)] + variablesTable() + readme[j:]
+	if *update {
+		if err := os.WriteFile("../README.md", []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if d := cmp.Diff(want, readme); d != "" {
+		t.Errorf("README's variables table is stale (-want +got); run go test ./bootstrap -run TestREADMEVariables -update:\n%s", d)
+	}
+}
+
+func TestRenderServerConfigGolden(t *testing.T) {
+	t.Parallel()
+	for _, role := range []string{"mysql-0", "mysql-1"} {
+		for _, flavor := range []Flavor{FlavorAuto, FlavorMySQL, FlavorMariaDB} {
+			name := fmt.Sprintf("%s-%s", flavor, map[string]string{"mysql-0": "primary", "mysql-1": "replica"}[role])
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				c := baseConfig()
+				c.PodName = role
+				id, err := NewIdentity(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := RenderServerConfig(id, flavor, 3306)
+				golden(t, filepath.Join("testdata", "servercnf", name+".cnf"), got)
+				if again := RenderServerConfig(id, flavor, 3306); string(again) != string(got) {
+					t.Error("rendering is not deterministic")
+				}
+			})
+		}
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./bootstrap -update to create it)", err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s differs (-want +got; rerun with -update if intended):\n%s", path, d)
+	}
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "x.cnf")
+	for i, want := range []bool{true, false} {
+		changed, err := WriteFileAtomic(p, []byte("a\n"), 0o644)
+		if err != nil || changed != want {
+			t.Fatalf("write %d: changed=%v err=%v, want changed=%v", i, changed, err, want)
+		}
+	}
+	if changed, err := WriteFileAtomic(p, []byte("b\n"), 0o644); err != nil || !changed {
+		t.Fatalf("changed content: changed=%v err=%v", changed, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+	if _, err := WriteFileAtomic(filepath.Join(dir, "missing", "x.cnf"), []byte("a"), 0o644); err == nil || !strings.Contains(err.Error(), "CONFIG_DIR") {
+		t.Errorf("write into a missing directory: %v, want an error that points at CONFIG_DIR", err)
+	}
+}

@@ -1,0 +1,143 @@
+package bootstrap
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ErrNoOrdinal is returned for a pod name that does not end in -<ordinal>.
+var ErrNoOrdinal = errors.New("pod name has no ordinal")
+
+// Role is what a pod is in the replication topology.
+type Role string
+
+// Roles. Ordinal 0 is the primary; every other ordinal replicates from it.
+const (
+	RolePrimary Role = "primary"
+	RoleReplica Role = "replica"
+)
+
+// MaxServerID is the largest server_id MySQL and MariaDB accept.
+const MaxServerID = 1<<32 - 1
+
+// Identity is who a pod is, derived from its name and the configuration
+// alone: no I/O, so it is the same wherever it is computed.
+type Identity struct {
+	Pod         string `json:"pod"`
+	StatefulSet string `json:"statefulSet"`
+	Ordinal     uint64 `json:"ordinal"`
+	Role        Role   `json:"role"`
+	ServerID    uint32 `json:"serverId"`
+	Namespace   string `json:"namespace"`
+	Service     string `json:"service,omitempty"`
+	// PodHost is the pod's stable name behind the headless Service.
+	PodHost string `json:"podHost,omitempty"`
+	// PrimaryHost is the primary's stable name, or PRIMARY_HOST.
+	PrimaryHost string `json:"primaryHost,omitempty"`
+	// primaryOverride is set when PrimaryHost came from PRIMARY_HOST, which
+	// may be a short name meant for the resolver's search list.
+	primaryOverride bool
+}
+
+// PrimaryLookupName is the name to resolve when waiting for the primary: a
+// derived stable name is fully qualified, so it is queried as an absolute
+// name (trailing dot) and never expanded through the pod's search list
+// (ndots:5 would otherwise try three wrong names first).
+func (id Identity) PrimaryLookupName() string {
+	if id.primaryOverride {
+		return id.PrimaryHost
+	}
+	return id.PrimaryHost + "."
+}
+
+// IsPrimary reports whether the pod is ordinal 0.
+func (id Identity) IsPrimary() bool { return id.Role == RolePrimary }
+
+// ParsePodName splits a StatefulSet pod name at its last dash:
+// my-db-mysql-12 is StatefulSet my-db-mysql, ordinal 12.
+func ParsePodName(pod string) (statefulSet string, ordinal uint64, err error) {
+	i := strings.LastIndexByte(pod, '-')
+	if i <= 0 || i == len(pod)-1 {
+		return "", 0, fmt.Errorf("%w: %q is not <statefulset>-<ordinal> (set POD_NAME from the downward API metadata.name)", ErrNoOrdinal, pod)
+	}
+	statefulSet, digits := pod[:i], pod[i+1:]
+	for _, r := range digits {
+		if r < '0' || r > '9' {
+			return "", 0, fmt.Errorf("%w: %q ends in %q, expected a non-negative whole number after the last '-'", ErrNoOrdinal, pod, digits)
+		}
+	}
+	if len(digits) > 1 && digits[0] == '0' {
+		return "", 0, fmt.Errorf("%w: %q has ordinal %q with a leading zero, which a StatefulSet never produces", ErrNoOrdinal, pod, digits)
+	}
+	ordinal, err = strconv.ParseUint(digits, 10, 64)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: ordinal %q of %q is too large: expected at most %d", ErrNoOrdinal, digits, pod, uint64(MaxServerID))
+	}
+	if !isDNSLabel(pod) {
+		return "", 0, fmt.Errorf("%w: %q is not a valid pod name: expected lowercase letters, digits and '-', at most 63 characters", ErrNoOrdinal, pod)
+	}
+	return statefulSet, ordinal, nil
+}
+
+// NewIdentity derives the pod's identity from the configuration.
+func NewIdentity(c *Config) (Identity, error) {
+	sts, ordinal, err := ParsePodName(c.PodName)
+	if err != nil {
+		name := "POD_NAME"
+		return Identity{}, &configError{problems: []string{name + ": " + err.Error()}}
+	}
+	id := uint64(c.ServerIDBase) + ordinal
+	if id < 1 || id > MaxServerID {
+		return Identity{}, invalidf("server_id = SERVER_ID_BASE %d + ordinal %d = %d is out of range: expected 1..%d (change SERVER_ID_BASE)", c.ServerIDBase, ordinal, id, uint64(MaxServerID))
+	}
+	ident := Identity{
+		Pod:         c.PodName,
+		StatefulSet: sts,
+		Ordinal:     ordinal,
+		Role:        RoleReplica,
+		ServerID:    uint32(id),
+		Namespace:   c.Namespace,
+		Service:     c.ServiceName,
+	}
+	if ordinal == 0 {
+		ident.Role = RolePrimary
+	}
+	if c.ServiceName != "" {
+		suffix := "." + c.ServiceName + "." + c.Namespace + ".svc." + c.ClusterDomain
+		ident.PodHost = c.PodName + suffix
+		ident.PrimaryHost = sts + "-0" + suffix
+	}
+	if c.PrimaryHost != "" {
+		ident.PrimaryHost = c.PrimaryHost
+		ident.primaryOverride = true
+	}
+	return ident, nil
+}
+
+// Env returns the identity as shell-sourceable KEY=value lines, values
+// single-quoted so any script can `. <(mysql-bootstrap identity --format env)`.
+func (id Identity) Env() string {
+	var b strings.Builder
+	kv := func(k, v string) {
+		b.WriteString(k + "=" + shellQuote(v) + "\n")
+	}
+	kv("POD", id.Pod)
+	kv("STATEFULSET", id.StatefulSet)
+	kv("ORDINAL", strconv.FormatUint(id.Ordinal, 10))
+	kv("ROLE", string(id.Role))
+	kv("SERVER_ID", strconv.FormatUint(uint64(id.ServerID), 10))
+	kv("NAMESPACE", id.Namespace)
+	kv("SERVICE", id.Service)
+	kv("POD_HOST", id.PodHost)
+	kv("PRIMARY_HOST", id.PrimaryHost)
+	return b.String()
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,480 @@
+package integration
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/podtest"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testdns"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testserver"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+)
+
+const (
+	dnsAddr             = "127.0.0.153:53"
+	replicationPassword = "repl-'\"\\-secret"
+	service             = "mysql"
+	namespace           = "default"
+)
+
+func stableName(pod string) string {
+	return pod + "." + service + "." + namespace + ".svc.cluster.local"
+}
+
+// cluster is a StatefulSet made of processes: a DNS server standing in for
+// the headless Service, and per pod a server, init runs and a sidecar.
+type cluster struct {
+	t      *testing.T
+	dns    *testdns.Server
+	resolv string
+	secret string // root password file
+	pods   map[string]*pod
+}
+
+type pod struct {
+	name    string
+	server  *testserver.Server
+	sidecar *podtest.Process
+	env     podtest.Env
+}
+
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	if err := testserver.Available(); err != nil {
+		t.Skipf("skipping integration test: %v", err)
+	}
+	dir := t.TempDir()
+	c := &cluster{t: t, dns: testdns.Start(t, dnsAddr), pods: map[string]*pod{}}
+	c.resolv = filepath.Join(dir, "resolv.conf")
+	if err := os.WriteFile(c.resolv, []byte("nameserver "+strings.Split(dnsAddr, ":")[0]+"\noptions timeout:1 attempts:2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.secret = filepath.Join(dir, "root-password")
+	if err := os.WriteFile(c.secret, []byte(testserver.RootPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// addPod prepares pod name at addr (server not started, DNS not set).
+func (c *cluster) addPod(name, addr string, extraEnv ...string) *pod {
+	p := &pod{name: name, server: testserver.New(c.t, addr, c.resolv)}
+	p.env = podtest.Env{
+		"POD_NAME":                 name,
+		"POD_NAMESPACE":            namespace,
+		"SERVICE_NAME":             service,
+		"MYSQL_HOST":               addr,
+		"MYSQL_PORT":               "3306",
+		"MYSQL_ROOT_PASSWORD_FILE": c.secret,
+		"REPLICATION_PASSWORD":     replicationPassword,
+		"CONFIG_DIR":               p.server.ConfDir,
+		"DATA_DIR":                 p.server.DataDir,
+		"RESOLV_CONF":              c.resolv,
+		"HTTP_ADDR":                addr + ":8080",
+		"RECONCILE_INTERVAL":       "1s",
+		"WAIT_TIMEOUT":             "2m",
+	}.With(extraEnv...)
+	c.pods[name] = p
+	return p
+}
+
+func (p *pod) http() string { return p.env["HTTP_ADDR"] }
+
+// moveTo gives the pod a new address, as a rescheduled pod gets.
+func (p *pod) moveTo(addr string) {
+	p.env = p.env.With("MYSQL_HOST", addr, "HTTP_ADDR", addr+":8080")
+	p.server.Addr = addr
+}
+
+// publish makes the pod's stable name resolve to its address.
+func (c *cluster) publish(p *pod) {
+	c.dns.Set(stableName(p.name), netip.MustParseAddr(p.server.Addr))
+}
+
+// init runs `mysql-bootstrap init` to completion and requires exit 0.
+func (c *cluster) init(p *pod) podtest.Result {
+	c.t.Helper()
+	res := podtest.Run(c.t, 3*time.Minute, p.env, "init")
+	if res.Code != 0 {
+		c.t.Fatalf("init %s: exit %d\n%s", p.name, res.Code, res.Stderr)
+	}
+	return res
+}
+
+func (c *cluster) startSidecar(p *pod) {
+	c.t.Helper()
+	p.sidecar = podtest.Start(c.t, p.env, "sidecar")
+}
+
+// stopSidecar sends SIGTERM and requires a clean exit within a few seconds.
+func (c *cluster) stopSidecar(p *pod) string {
+	c.t.Helper()
+	if code := p.sidecar.Terminate(10 * time.Second); code != 0 {
+		c.t.Fatalf("sidecar %s exited %d after SIGTERM:\n%s", p.name, code, p.sidecar.Output())
+	}
+	return p.sidecar.Output()
+}
+
+func (c *cluster) waitReady(p *pod, timeout time.Duration) {
+	c.t.Helper()
+	podtest.Eventually(c.t, timeout, p.name+" /readyz 200", func() error {
+		code, body, err := podtest.Get(p.http(), "/readyz")
+		if err != nil {
+			return err
+		}
+		if code != http.StatusOK {
+			return fmt.Errorf("%d %s", code, strings.TrimSpace(body))
+		}
+		return nil
+	})
+}
+
+func (c *cluster) logs() {
+	for _, p := range c.pods {
+		if p.sidecar != nil {
+			c.t.Logf("--- sidecar %s:\n%s", p.name, tail(p.sidecar.Output(), 25))
+		}
+		c.t.Logf("--- server %s:\n%s", p.name, p.server.ErrorLog(15))
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func sha(t *testing.T, path string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}
+
+func countRows(db *sql.DB) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var n int
+	err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM t").Scan(&n)
+	return n, err
+}
+
+func insertRows(t *testing.T, db *sql.DB, from, to int) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := db.ExecContext(ctx, "INSERT INTO t (id, v) VALUES (?, ?)", i, fmt.Sprintf("row %d", i))
+		cancel()
+		if err != nil {
+			t.Fatalf("insert row %d on the primary: %v", i, err)
+		}
+	}
+}
+
+func waitRows(t *testing.T, p *pod, want int, timeout time.Duration) {
+	t.Helper()
+	db := p.server.App()
+	defer db.Close()
+	podtest.Eventually(t, timeout, fmt.Sprintf("%s holds %d rows", p.name, want), func() error {
+		n, err := countRows(db)
+		if err != nil {
+			return err
+		}
+		if n != want {
+			return fmt.Errorf("has %d rows", n)
+		}
+		return nil
+	})
+}
+
+// gtidState reads what decides errant transactions: MySQL's gtid_executed,
+// MariaDB's gtid_binlog_state.
+func gtidState(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	q := "SELECT @@GLOBAL.gtid_executed"
+	if testserver.ServerFlavor() == testserver.MariaDB {
+		q = "SELECT @@GLOBAL.gtid_binlog_state"
+	}
+	var s string
+	if err := db.QueryRow(q).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// requireSubset fails unless the replica's transactions are all the
+// primary's: no errant GTIDs.
+func requireSubset(t *testing.T, replica, primary *pod) {
+	t.Helper()
+	rdb, pdb := replica.server.Root(), primary.server.Root()
+	defer rdb.Close()
+	defer pdb.Close()
+	mine, theirs := gtidState(t, rdb), gtidState(t, pdb)
+	var ok bool
+	if testserver.ServerFlavor() == testserver.MariaDB {
+		var err error
+		if ok, err = sqldialect.MariaDBGTIDSubset(mine, theirs); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := pdb.QueryRow("SELECT GTID_SUBSET(?, ?)", mine, theirs).Scan(&ok); err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		t.Fatalf("%s has transactions the primary lacks: replica %q, primary %q", replica.name, mine, theirs)
+	}
+}
+
+func changeLines(output string) int {
+	return len(podtest.LogLines(output, "pointed replication at the primary"))
+}
+
+// TestCluster walks a three-pod StatefulSet through its life: replicas
+// started before the primary's name exists, convergence, refused writes on
+// replicas, truthful probes, idempotent restarts, the primary going down
+// and coming back on a new address.
+func TestCluster(t *testing.T) {
+	c := newCluster(t)
+	defer func() {
+		if t.Failed() {
+			c.logs()
+		}
+	}()
+	primary := c.addPod("mysql-0", "127.0.0.11")
+	r1 := c.addPod("mysql-1", "127.0.0.12", "FLAVOR", "mariadb")
+	r2 := c.addPod("mysql-2", "127.0.0.13")
+	replicas := []*pod{r1, r2}
+
+	// Parallel pod management: the replicas' init containers start before
+	// the primary's name exists and wait for it.
+	waiting := podtest.Start(t, r1.env, "init")
+	podtest.Eventually(t, 30*time.Second, "init of mysql-1 waits on DNS", func() error {
+		if c.dns.Queries(stableName("mysql-0")) == 0 {
+			return errors.New("no query for the primary's name yet")
+		}
+		return nil
+	})
+	select {
+	case <-waiting.Done():
+		t.Fatalf("init of a replica returned before the primary existed:\n%s", waiting.Output())
+	default:
+	}
+
+	c.init(primary)
+	primary.server.Start()
+	c.publish(primary)
+	c.startSidecar(primary)
+	if code := waiting.Wait(60 * time.Second); code != 0 {
+		t.Fatalf("waiting init exited %d:\n%s", code, waiting.Output())
+	}
+	if !strings.Contains(waiting.Output(), "NXDOMAIN") {
+		t.Errorf("waiting init never logged the NXDOMAIN it saw:\n%s", waiting.Output())
+	}
+	c.init(r2)
+	for _, r := range replicas {
+		r.server.Start()
+		c.publish(r)
+		c.startSidecar(r)
+	}
+	for _, p := range []*pod{primary, r1, r2} {
+		c.waitReady(p, 60*time.Second)
+	}
+
+	pdb := primary.server.App()
+	defer pdb.Close()
+	if _, err := pdb.Exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(64))"); err != nil {
+		t.Fatalf("create table on the primary: %v", err)
+	}
+	insertRows(t, pdb, 1, 50)
+
+	t.Run("replicas converge", func(t *testing.T) {
+		for _, r := range replicas {
+			waitRows(t, r, 50, 30*time.Second)
+			requireSubset(t, r, primary)
+		}
+	})
+
+	t.Run("replicas refuse writes", func(t *testing.T) {
+		for _, r := range replicas {
+			db := r.server.App()
+			_, err := db.Exec("INSERT INTO t (id, v) VALUES (1000, 'on a replica')")
+			db.Close()
+			var me *mysql.MySQLError
+			if !errors.As(err, &me) || me.Number != 1290 {
+				t.Errorf("%s: write on a replica: got %v, want error 1290 (read-only)", r.name, err)
+			}
+		}
+		n, err := countRows(pdb)
+		if err != nil || n != 50 {
+			t.Errorf("primary has %d rows (%v), want 50", n, err)
+		}
+	})
+
+	t.Run("status tells the truth", func(t *testing.T) {
+		st, err := podtest.Status(primary.http())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]any{"pod": "mysql-0", "role": "primary", "serverId": float64(100), "ready": true,
+			"readOnly": false, "flavor": string(testserver.ServerFlavor()), "primaryHost": stableName("mysql-0")}
+		for k, v := range want {
+			if st[k] != v {
+				t.Errorf("primary /status %s = %v, want %v", k, st[k], v)
+			}
+		}
+		for i, r := range replicas {
+			st, err := podtest.Status(r.http())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]any{"pod": r.name, "role": "replica", "serverId": float64(101 + i), "ready": true,
+				"readOnly": true, "ordinal": float64(1 + i)}
+			for k, v := range want {
+				if st[k] != v {
+					t.Errorf("%s /status %s = %v, want %v", r.name, k, st[k], v)
+				}
+			}
+			rep, _ := st["replication"].(map[string]any)
+			if rep["ioRunning"] != true || rep["sqlRunning"] != true || rep["lagSeconds"] == nil || rep["lastError"] != "" {
+				t.Errorf("%s /status replication = %v, want both threads running, a lag and no error", r.name, rep)
+			}
+			code, body, err := podtest.Get(r.http(), "/metrics")
+			if err != nil || code != 200 || !strings.Contains(body, "mysql_bootstrap_ready 1") ||
+				!strings.Contains(body, `mysql_bootstrap_role{role="replica"} 1`) ||
+				!strings.Contains(body, "mysql_bootstrap_replication_io_running 1") {
+				t.Errorf("%s /metrics: %d %v\n%s", r.name, code, err, body)
+			}
+			if strings.Contains(body, replicationPassword) || strings.Contains(r.sidecar.Output(), replicationPassword) ||
+				strings.Contains(r.sidecar.Output(), testserver.RootPassword) {
+				t.Errorf("%s: a password leaked into /metrics or the logs", r.name)
+			}
+		}
+	})
+
+	t.Run("init and sidecar restarts change nothing", func(t *testing.T) {
+		for _, p := range []*pod{primary, r1, r2} {
+			path := filepath.Join(p.server.ConfDir, "50-mysql-bootstrap.cnf")
+			before := sha(t, path)
+			res := c.init(p)
+			if sha(t, path) != before {
+				t.Errorf("%s: init rewrote the configuration with different bytes", p.name)
+			}
+			if l := podtest.LogLines(res.Stderr, "server configuration written"); len(l) != 1 || l[0]["changed"] != false {
+				t.Errorf("%s: init should report the configuration unchanged: %v", p.name, l)
+			}
+		}
+		for round := 0; round < 3; round++ {
+			for _, p := range []*pod{primary, r1, r2} {
+				out := c.stopSidecar(p)
+				if round > 0 && changeLines(out) != 0 {
+					t.Errorf("%s: sidecar restart %d ran CHANGE again:\n%s", p.name, round, out)
+				}
+				c.startSidecar(p)
+			}
+			for _, p := range []*pod{primary, r1, r2} {
+				c.waitReady(p, 30*time.Second)
+			}
+		}
+		for _, r := range replicas {
+			if n := changeLines(r.sidecar.Output()); n != 0 {
+				t.Errorf("%s: restarted sidecar ran CHANGE %d times", r.name, n)
+			}
+			requireSubset(t, r, primary)
+		}
+		if l := podtest.LogLines(primary.sidecar.Output(), "created the replication account"); len(l) != 0 {
+			t.Errorf("restarted primary sidecar re-created the replication account")
+		}
+	})
+
+	t.Run("replica of a primary that is down is not ready", func(t *testing.T) {
+		primary.server.Stop()
+		for _, r := range replicas {
+			podtest.Eventually(t, 30*time.Second, r.name+" /readyz 503 with a reason", func() error {
+				code, body, err := podtest.Get(r.http(), "/readyz")
+				if err != nil {
+					return err
+				}
+				if code != http.StatusServiceUnavailable || !strings.Contains(body, "not ready: replication") {
+					return fmt.Errorf("%d %s", code, body)
+				}
+				return nil
+			})
+			if code, _, err := podtest.Get(r.http(), "/healthz"); err != nil || code != 200 {
+				t.Errorf("%s /healthz = %d %v, want 200: its own server is up", r.name, code, err)
+			}
+			st, err := podtest.Status(r.http())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep, _ := st["replication"].(map[string]any); rep["ioRunning"] != false || st["ready"] != false {
+				t.Errorf("%s /status while the primary is down: %v", r.name, st)
+			}
+		}
+		if code, _, err := podtest.Get(primary.http(), "/healthz"); err != nil || code != http.StatusServiceUnavailable {
+			t.Errorf("primary /healthz with its server down = %d %v, want 503", code, err)
+		}
+	})
+
+	t.Run("primary comes back on a new address", func(t *testing.T) {
+		c.stopSidecar(primary)
+		primary.moveTo("127.0.0.21")
+		c.init(primary)
+		primary.server.Start()
+		c.publish(primary)
+		c.startSidecar(primary)
+		c.waitReady(primary, 30*time.Second)
+		pdb2 := primary.server.App()
+		defer pdb2.Close()
+		insertRows(t, pdb2, 51, 80)
+		for _, r := range replicas {
+			waitRows(t, r, 80, 30*time.Second)
+			c.waitReady(r, 30*time.Second)
+			requireSubset(t, r, primary)
+		}
+		for _, r := range replicas {
+			if n := changeLines(r.sidecar.Output()); n != 0 {
+				t.Errorf("%s: following the primary by name should need no CHANGE, ran %d", r.name, n)
+			}
+		}
+	})
+
+	t.Run("primary killed under load comes back on a new address", func(t *testing.T) {
+		pdb3 := primary.server.App()
+		insertRows(t, pdb3, 81, 90)
+		pdb3.Close()
+		primary.server.Kill()
+		c.stopSidecar(primary)
+		primary.moveTo("127.0.0.22")
+		c.init(primary)
+		primary.server.Start()
+		c.publish(primary)
+		c.startSidecar(primary)
+		c.waitReady(primary, 60*time.Second)
+		pdb4 := primary.server.App()
+		defer pdb4.Close()
+		insertRows(t, pdb4, 91, 100)
+		for _, r := range replicas {
+			waitRows(t, r, 100, 30*time.Second)
+			requireSubset(t, r, primary)
+		}
+	})
+
+	for _, p := range []*pod{primary, r1, r2} {
+		c.stopSidecar(p)
+	}
+}

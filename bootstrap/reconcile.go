@@ -1,0 +1,458 @@
+package bootstrap
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+)
+
+// Replication channel settings: retry every second, for a long time, and
+// notice a silent source within seconds, so a primary that comes back on a
+// new address is found again quickly by its stable name.
+const (
+	connectRetry    = time.Second
+	retryCount      = 1_000_000
+	heartbeatPeriod = 2 * time.Second
+)
+
+// replicationAccountHost is the host part of the replication account:
+// replicas connect from pod addresses that change.
+const replicationAccountHost = "%"
+
+// reconciler observes the local server and moves it towards its role. One
+// pass is one observation and at most a few corrective statements; every
+// decision is made from what the server reports, not from memory, except
+// counters and which facts were already logged.
+type reconciler struct {
+	s *Sidecar
+
+	server       string // last server version seen, to log changes
+	accountOK    bool   // replication account verified on this primary
+	changes      uint64
+	restarts     uint64
+	errors       uint64
+	lastReason   string
+	lastErrant   string
+	lastStartTry time.Time
+}
+
+// pass runs one reconcile and publishes the resulting status.
+func (r *reconciler) pass(ctx context.Context) Status {
+	s := r.s
+	st := s.box.get()
+	st.LastReconcile = time.Now()
+	st.ReconcileError = ""
+	st.Reason = ""
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+
+	err := r.observeAndFix(ctx, &st)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return st // shutting down
+		}
+		r.errors++
+		st.ReconcileError = oneLine(err.Error())
+		st.Ready = false
+		if st.Reason == "" {
+			st.Reason = oneLine(err.Error())
+		}
+	}
+	st.ReconcileErrors = r.errors
+	if st.Replication != nil {
+		st.Replication.Changes = r.changes
+		st.Replication.Restarts = r.restarts
+	}
+	if st.Reason != r.lastReason {
+		level := "info"
+		if !st.Ready {
+			level = "warn"
+		}
+		args := []any{"ready", st.Ready, "reason", st.Reason, "role", st.Role}
+		if level == "warn" {
+			s.log.Warn("readiness changed", args...)
+		} else {
+			s.log.Info("readiness changed", args...)
+		}
+		r.lastReason = st.Reason
+	}
+	s.box.set(st)
+	return st
+}
+
+func (r *reconciler) observeAndFix(ctx context.Context, st *Status) error {
+	s := r.s
+	db := s.local
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		st.ServerUp = false
+		st.Reason = "local server does not answer: " + oneLine(err.Error())
+		r.accountOK = false
+		return nil
+	}
+	st.ServerUp = true
+	server, err := sqldialect.ParseVersion(version)
+	if err != nil {
+		return fmt.Errorf("read the server version %q: %w", version, err)
+	}
+	d, err := sqldialect.New(server)
+	if err != nil {
+		st.Reason = err.Error()
+		return err
+	}
+	st.Flavor, st.Version = server.Flavor.String(), version
+	if version != r.server {
+		s.log.Info("local server detected", "flavor", st.Flavor, "version", version)
+		r.server = version
+	}
+
+	if s.id.IsPrimary() {
+		st.Replication = nil
+		return r.primary(ctx, d, st)
+	}
+	return r.replica(ctx, d, st)
+}
+
+// readOnly reads the server's read-only state into st.
+func readOnly(ctx context.Context, db *sql.DB, d *sqldialect.Dialect, st *Status) error {
+	var ro, sro int
+	if err := db.QueryRowContext(ctx, d.ReadOnlyQuery()).Scan(&ro, &sro); err != nil {
+		return fmt.Errorf("read read_only: %w", err)
+	}
+	st.ReadOnly, st.SuperReadOnly = ro != 0, sro != 0
+	return nil
+}
+
+// exec runs statements, logging their redacted form.
+func (r *reconciler) exec(ctx context.Context, what string, stmts ...sqldialect.Statement) error {
+	for _, stmt := range stmts {
+		if _, err := r.s.local.ExecContext(ctx, stmt.SQL); err != nil {
+			return fmt.Errorf("%s: %s: %w", what, stmt.Redacted, err)
+		}
+		r.s.log.Info(what, "statement", stmt.Redacted)
+	}
+	return nil
+}
+
+// primary makes sure the replication account exists with its password and
+// grant, then makes the server writable.
+func (r *reconciler) primary(ctx context.Context, d *sqldialect.Dialect, st *Status) error {
+	s := r.s
+	if !r.accountOK {
+		if err := r.ensureAccount(ctx, d); err != nil {
+			st.Reason = "replication account not ready: " + oneLine(err.Error())
+			return err
+		}
+		r.accountOK = true
+	}
+	if err := readOnly(ctx, s.local, d, st); err != nil {
+		return err
+	}
+	if st.ReadOnly || st.SuperReadOnly {
+		if err := r.exec(ctx, "made the primary writable", d.SetReadOnly(false)...); err != nil {
+			return err
+		}
+		if err := readOnly(ctx, s.local, d, st); err != nil {
+			return err
+		}
+	}
+	if st.ReadOnly || st.SuperReadOnly {
+		st.Ready, st.Reason = false, "primary is still read-only"
+		return nil
+	}
+	st.Ready, st.Reason = true, "primary is writable"
+	return nil
+}
+
+// ensureAccount creates the replication account, or repairs its password
+// and grant, changing nothing when they are already right.
+func (r *reconciler) ensureAccount(ctx context.Context, d *sqldialect.Dialect) error {
+	s := r.s
+	user, host, pw := s.cfg.ReplicationUser, replicationAccountHost, s.cfg.ReplicationPassword.Reveal()
+	q := d.UserExistsQuery(user, host)
+	var n int
+	if err := s.local.QueryRowContext(ctx, q.SQL, q.Args...).Scan(&n); err != nil {
+		return fmt.Errorf("look up the replication account: %w", err)
+	}
+	grant, err := d.GrantReplication(user, host)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		create, err := d.CreateReplicationUser(user, host, pw)
+		if err != nil {
+			return err
+		}
+		return r.exec(ctx, "created the replication account", create, grant)
+	}
+	if !r.passwordWorks(ctx) {
+		alter, err := d.AlterUserPassword(user, host, pw)
+		if err != nil {
+			return err
+		}
+		if err := r.exec(ctx, "reset the replication account's password", alter); err != nil {
+			return err
+		}
+	}
+	show, err := d.ShowGrants(user, host)
+	if err != nil {
+		return err
+	}
+	grants, err := queryStrings(ctx, s.local, show)
+	if err != nil {
+		return fmt.Errorf("read the replication account's grants: %w", err)
+	}
+	if !sqldialect.HasReplicationGrant(grants) {
+		return r.exec(ctx, "granted replication to the replication account", grant)
+	}
+	return nil
+}
+
+// passwordWorks logs in to the local server as the replication account:
+// the only way to compare a password without reading its hash.
+func (r *reconciler) passwordWorks(ctx context.Context) bool {
+	s := r.s
+	c := localDSN(s.cfg)
+	c.User, c.Passwd = s.cfg.ReplicationUser, s.cfg.ReplicationPassword.Reveal()
+	db := openDB(c)
+	defer db.Close()
+	err := db.PingContext(ctx)
+	if err != nil {
+		if errno, ok := mysqlErrno(err); ok && errno == errAccessDenied {
+			return false
+		}
+		// Anything else (a connection limit, a network blip) is no reason
+		// to write: treat the password as good and check again later.
+		s.log.Warn("could not check the replication password", "error", oneLine(err.Error()))
+	}
+	return true
+}
+
+// replica keeps the server read-only and replicating from the primary.
+func (r *reconciler) replica(ctx context.Context, d *sqldialect.Dialect, st *Status) error {
+	s := r.s
+	if err := readOnly(ctx, s.local, d, st); err != nil {
+		return err
+	}
+	if !st.ReadOnly || (d.SuperReadOnlySupported() && !st.SuperReadOnly) {
+		if err := r.exec(ctx, "made the replica read-only", d.SetReadOnly(true)...); err != nil {
+			return err
+		}
+		if err := readOnly(ctx, s.local, d, st); err != nil {
+			return err
+		}
+	}
+
+	rs, err := replicaStatus(ctx, s.local, d)
+	if err != nil {
+		return err
+	}
+	port := s.cfg.MySQLPort
+	if !rs.PointsAt(s.id.PrimaryHost, port, s.cfg.ReplicationUser) {
+		if err := r.pointAtPrimary(ctx, d, rs); err != nil {
+			st.Replication = replicationStatus(rs, "")
+			st.Ready, st.Reason = false, oneLine(err.Error())
+			return err
+		}
+		if rs, err = replicaStatus(ctx, s.local, d); err != nil {
+			return err
+		}
+	} else if !rs.Running() && rs.LastSQLErrno == 0 && rs.IORunning == "No" {
+		// Stopped: after a server restart (skip_replica_start) or when the
+		// IO thread ran out of retries. An SQL error is not retried: it
+		// needs a person, and skipping it would lose or diverge data.
+		if time.Since(r.lastStartTry) >= time.Second {
+			r.lastStartTry = time.Now()
+			r.restarts++
+			if err := r.exec(ctx, "started replication", d.StartReplica()); err != nil {
+				return err
+			}
+			if rs, err = replicaStatus(ctx, s.local, d); err != nil {
+				return err
+			}
+		}
+	}
+
+	errant := r.errantGTIDs(ctx, d)
+	st.Replication = replicationStatus(rs, errant)
+	st.Ready, st.Reason = replicaReadiness(st, s.cfg.MaxReplicationLag, s.id.PrimaryHost)
+	return nil
+}
+
+// pointAtPrimary (re)configures the replication channel: stop, CHANGE,
+// start. It runs only when the channel points somewhere else.
+func (r *reconciler) pointAtPrimary(ctx context.Context, d *sqldialect.Dialect, rs sqldialect.ReplicaStatus) error {
+	s := r.s
+	if rs.Configured {
+		s.log.Info("replication points elsewhere: reconfiguring", "source_host", rs.SourceHost, "source_port", rs.SourcePort,
+			"source_user", rs.SourceUser, "auto_position", rs.AutoPosition, "want_host", s.id.PrimaryHost)
+		if err := r.exec(ctx, "stopped replication", d.StopReplica()); err != nil {
+			return err
+		}
+	}
+	stmt, err := d.ChangeSource(sqldialect.SourceOptions{
+		Host:            s.id.PrimaryHost,
+		Port:            s.cfg.MySQLPort,
+		User:            s.cfg.ReplicationUser,
+		Password:        s.cfg.ReplicationPassword.Reveal(),
+		ConnectRetry:    connectRetry,
+		RetryCount:      retryCount,
+		HeartbeatPeriod: heartbeatPeriod,
+		TLS:             s.cfg.ReplicationTLS,
+	})
+	if err != nil {
+		return fmt.Errorf("build the replication statement: %w", err)
+	}
+	if err := r.exec(ctx, "pointed replication at the primary", stmt); err != nil {
+		return err
+	}
+	r.changes++
+	r.restarts++
+	r.lastStartTry = time.Now()
+	return r.exec(ctx, "started replication", d.StartReplica())
+}
+
+// replicaStatus reads SHOW REPLICA STATUS by column name.
+func replicaStatus(ctx context.Context, db *sql.DB, d *sqldialect.Dialect) (sqldialect.ReplicaStatus, error) {
+	rows, err := db.QueryContext(ctx, d.ReplicaStatusQuery())
+	if err != nil {
+		return sqldialect.ReplicaStatus{}, fmt.Errorf("read replication status: %w", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return sqldialect.ReplicaStatus{}, fmt.Errorf("read replication status: %w", err)
+	}
+	if !rows.Next() {
+		return sqldialect.ReplicaStatus{}, rows.Err()
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return sqldialect.ReplicaStatus{}, fmt.Errorf("read replication status: %w", err)
+	}
+	return sqldialect.ParseReplicaStatus(cols, vals)
+}
+
+// errantGTIDs compares the replica's transactions with the primary's and
+// returns the ones the primary lacks ("" when none or when the primary
+// cannot be asked right now). The replica is read first: anything it had
+// then, the primary had earlier still, unless it is errant.
+func (r *reconciler) errantGTIDs(ctx context.Context, d *sqldialect.Dialect) string {
+	s := r.s
+	var mine, theirs string
+	if err := s.local.QueryRowContext(ctx, d.GTIDExecutedQuery()).Scan(&mine); err != nil {
+		return ""
+	}
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := s.primaryDB().QueryRowContext(pctx, d.GTIDExecutedQuery()).Scan(&theirs); err != nil {
+		return ""
+	}
+	var errant string
+	if d.Server().Flavor == sqldialect.MariaDB {
+		ok, err := sqldialect.MariaDBGTIDSubset(mine, theirs)
+		if err != nil || ok {
+			return ""
+		}
+		errant = strings.TrimSpace(mine)
+	} else if q, ok := d.GTIDSubtractQuery(); ok {
+		if err := s.local.QueryRowContext(ctx, q, mine, theirs).Scan(&errant); err != nil {
+			return ""
+		}
+	}
+	errant = oneLine(errant)
+	if errant != r.lastErrant {
+		if errant != "" {
+			s.log.Error("replica has transactions the primary lacks (errant GTIDs): it is not ready; rebuild it from the primary",
+				"errant_gtids", errant)
+		}
+		r.lastErrant = errant
+	}
+	return errant
+}
+
+func replicationStatus(rs sqldialect.ReplicaStatus, errant string) *ReplicationStatus {
+	return &ReplicationStatus{
+		Configured:   rs.Configured,
+		SourceHost:   rs.SourceHost,
+		SourcePort:   rs.SourcePort,
+		AutoPosition: rs.AutoPosition,
+		IOState:      rs.IORunning,
+		IORunning:    rs.IORunning == "Yes",
+		SQLRunning:   rs.SQLRunning == "Yes",
+		LagSeconds:   rs.Lag,
+		LastError:    rs.LastError(),
+		ErrantGTIDs:  errant,
+	}
+}
+
+// replicaReadiness decides whether a replica may serve reads, with the
+// reason in one line.
+func replicaReadiness(st *Status, maxLag time.Duration, primary string) (bool, string) {
+	r := st.Replication
+	switch {
+	case !st.ReadOnly || (st.Flavor == "mysql" && !st.SuperReadOnly):
+		return false, "replica is not read-only"
+	case r == nil || !r.Configured:
+		return false, "replication is not configured"
+	case r.LastError != "":
+		return false, "replication error: " + r.LastError
+	case r.ErrantGTIDs != "":
+		return false, "replica has transactions the primary lacks: " + r.ErrantGTIDs
+	case r.IOState == "Connecting":
+		return false, "replication is connecting to " + primary
+	case !r.IORunning || !r.SQLRunning:
+		return false, fmt.Sprintf("replication threads not running (IO %s, SQL %s)", orNo(r.IOState), boolYesNo(r.SQLRunning))
+	case r.LagSeconds == nil:
+		return false, "replication lag unknown"
+	case time.Duration(*r.LagSeconds)*time.Second > maxLag:
+		return false, fmt.Sprintf("replication lag %ds exceeds MAX_REPLICATION_LAG %s", *r.LagSeconds, maxLag)
+	}
+	return true, fmt.Sprintf("replicating from %s, lag %ds", primary, *r.LagSeconds)
+}
+
+func orNo(s string) string {
+	if s == "" {
+		return "No"
+	}
+	return s
+}
+
+func boolYesNo(b bool) string {
+	if b {
+		return "Yes"
+	}
+	return "No"
+}
+
+// oneLine folds an error message onto one line for logs and probes.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// queryStrings returns the first column of every row of q.
+func queryStrings(ctx context.Context, db *sql.DB, q string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

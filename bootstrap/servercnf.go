@@ -1,0 +1,163 @@
+package bootstrap
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// option is one line of the [mysqld] group. MySQL-only and MariaDB-only
+// options are written with the loose- prefix when one file must serve both
+// flavours, so each server skips what it does not know instead of refusing
+// to start.
+type option struct {
+	name    string
+	value   string
+	mysql   bool // understood by MySQL 8.0.26+
+	mariadb bool // understood by MariaDB 10.5+
+	comment string
+}
+
+// serverOptions lists what a careful operator sets on every pod, in the
+// order they are written. Each comment says why.
+func serverOptions(id Identity, port int) []option {
+	return []option{
+		{name: "server_id", value: strconv.FormatUint(uint64(id.ServerID), 10), mysql: true, mariadb: true,
+			comment: "Unique per pod and stable across restarts: SERVER_ID_BASE + ordinal."},
+		{name: "report_host", value: id.PodHost, mysql: true, mariadb: true,
+			comment: "The pod's stable name, shown by SHOW REPLICAS on the primary."},
+		{name: "report_port", value: strconv.Itoa(port), mysql: true, mariadb: true},
+		{name: "skip_name_resolve", value: "ON", mysql: true, mariadb: true,
+			comment: "Client addresses change with every reschedule: never look them up."},
+		{name: "log_bin", value: "mysql-bin", mysql: true, mariadb: true,
+			comment: "Binary log under a name that does not depend on the pod's hostname."},
+		{name: "relay_log", value: "relay-bin", mysql: true, mariadb: true},
+		{name: "binlog_format", value: "ROW", mysql: false, mariadb: true,
+			comment: "Row events replicate exactly (MySQL's default; deprecated there, so MariaDB only)."},
+		{name: "sync_binlog", value: "1", mysql: true, mariadb: true,
+			comment: "An acknowledged commit is on disk in both the binary log and InnoDB."},
+		{name: "innodb_flush_log_at_trx_commit", value: "1", mysql: true, mariadb: true},
+		{name: "relay_log_recovery", value: "ON", mysql: true, mariadb: true,
+			comment: "After a crash a replica refetches its relay log from the source by GTID."},
+		{name: "gtid_mode", value: "ON", mysql: true,
+			comment: "GTIDs let a replica find its position on any source (auto-positioning)."},
+		{name: "enforce_gtid_consistency", value: "ON", mysql: true},
+		{name: "gtid_strict_mode", value: "ON", mariadb: true,
+			comment: "An errant local write stops replication instead of silently diverging."},
+		{name: "log_replica_updates", value: "ON", mysql: true,
+			comment: "Replicas log what they apply, so their GTID state can be compared with the primary's."},
+		{name: "log_slave_updates", value: "ON", mariadb: true},
+		{name: "skip_replica_start", value: "ON", mysql: true,
+			comment: "A restarted replica waits for the sidecar to check it before replicating."},
+		{name: "skip_slave_start", value: "ON", mariadb: true},
+		{name: "replica_net_timeout", value: "10", mysql: true,
+			comment: "Notice a vanished source within seconds, not the default minute."},
+		{name: "slave_net_timeout", value: "10", mariadb: true},
+		{name: "read_only", value: "ON", mysql: true, mariadb: true,
+			comment: "Every pod starts read-only; the sidecar makes the primary writable once it has\n# checked its role, and makes MySQL replicas super_read_only at run time (doing\n# that here would break the images' first-start initialisation)."},
+	}
+}
+
+// RenderServerConfig returns the server configuration file for the pod.
+// It depends only on its inputs, so re-running init writes the same bytes.
+func RenderServerConfig(id Identity, flavor Flavor, port int) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Written by mysql-bootstrap init for pod %s (%s, server_id %d, flavour %s).\n", id.Pod, id.Role, id.ServerID, flavor)
+	b.WriteString("# Do not edit: init rewrites this file on every start. Put your own settings in\n# another file of this directory that sorts after this one.\n")
+	b.WriteString("[mysqld]\n")
+	for _, o := range serverOptions(id, port) {
+		if o.value == "" {
+			continue
+		}
+		prefix := ""
+		switch flavor {
+		case FlavorMySQL:
+			if !o.mysql {
+				continue
+			}
+		case FlavorMariaDB:
+			if !o.mariadb {
+				continue
+			}
+		default:
+			if !(o.mysql && o.mariadb) {
+				prefix = "loose-"
+			}
+		}
+		if o.comment != "" {
+			b.WriteString("\n# " + o.comment + "\n")
+		}
+		fmt.Fprintf(&b, "%s%s = %s\n", prefix, o.name, o.value)
+	}
+	return b.Bytes()
+}
+
+// WriteFileAtomic replaces path with data through a temporary file in the
+// same directory and a rename, so the server never reads half a file. It
+// reports whether the content changed; an identical file is left alone.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) (changed bool, err error) {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return false, nil
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return false, fmt.Errorf("create a file in %s: %w (check that CONFIG_DIR is a writable volume)", dir, unwrapPathError(err))
+	}
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err = os.Chmod(tmp.Name(), perm); err != nil {
+		return false, fmt.Errorf("chmod %s: %w", tmp.Name(), err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return false, fmt.Errorf("rename into %s: %w", path, err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return true, nil
+}
+
+// configPath is where init writes the server configuration.
+func configPath(c *Config) string { return filepath.Join(c.ConfigDir, c.ConfigFile) }
+
+// describeDataDir says whether the server's data directory has been
+// initialised, for init's log: a replica with data resumes, an empty one
+// starts from nothing.
+func describeDataDir(dir string) string {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case os.IsNotExist(err):
+		return "missing"
+	case err != nil:
+		return "unreadable: " + unwrapPathError(err).Error()
+	case len(entries) == 0:
+		return "empty"
+	}
+	for _, e := range entries {
+		if e.Name() == "mysql" && e.IsDir() {
+			return "initialised"
+		}
+	}
+	names := make([]string, 0, 3)
+	for _, e := range entries[:min(3, len(entries))] {
+		names = append(names, e.Name())
+	}
+	return "not empty, no system schema yet (" + strings.Join(names, ", ") + ")"
+}

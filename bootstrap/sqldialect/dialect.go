@@ -1,0 +1,470 @@
+package sqldialect
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// RedactedLiteral is what a secret literal is replaced with in
+// Statement.Redacted.
+const RedactedLiteral = "'<redacted>'"
+
+// Statement is one SQL statement to execute, with a form that is safe to
+// log. The fmt and slog methods print only the redacted form.
+type Statement struct {
+	// SQL is the text to send to the server. Never log it.
+	SQL string
+	// Redacted is SQL with every secret literal replaced by '<redacted>'.
+	// It equals SQL when the statement carries no secret.
+	Redacted string
+}
+
+// String returns the redacted form, so %v and %s never print a secret.
+func (s Statement) String() string { return s.Redacted }
+
+// GoString returns the redacted form, so %#v never prints a secret.
+func (s Statement) GoString() string {
+	return "sqldialect.Statement(" + strconv.Quote(s.Redacted) + ")"
+}
+
+// LogValue returns the redacted form, so slog never prints a secret.
+func (s Statement) LogValue() slog.Value { return slog.StringValue(s.Redacted) }
+
+// plain returns a Statement without secrets.
+func plain(sql string) Statement { return Statement{SQL: sql, Redacted: sql} }
+
+// Query is a read-only query with placeholder arguments, for
+// db.QueryContext(ctx, q.SQL, q.Args...).
+type Query struct {
+	SQL  string
+	Args []any
+}
+
+// stmtBuilder writes the SQL and Redacted forms side by side.
+type stmtBuilder struct{ sql, red strings.Builder }
+
+func (b *stmtBuilder) raw(s string) {
+	b.sql.WriteString(s)
+	b.red.WriteString(s)
+}
+
+func (b *stmtBuilder) secret(s string) {
+	b.sql.WriteString(QuoteString(s))
+	b.red.WriteString(RedactedLiteral)
+}
+
+func (b *stmtBuilder) statement() Statement {
+	return Statement{SQL: b.sql.String(), Redacted: b.red.String()}
+}
+
+// ErrUnsupportedServer is wrapped by New's error for a server this package
+// cannot drive.
+var ErrUnsupportedServer = errors.New("unsupported server")
+
+// Dialect renders statements for one server flavour and version. Create it
+// with New; it is immutable and safe for concurrent use.
+type Dialect struct {
+	server Server
+	// replicaKeywords: START/STOP REPLICA and SHOW REPLICA STATUS.
+	replicaKeywords bool
+	// sourceKeywords: CHANGE REPLICATION SOURCE TO with SOURCE_* options.
+	sourceKeywords bool
+}
+
+// New returns the dialect for s. Supported are MySQL 8.0 and later (8.0.x,
+// 8.4, 9.x) and MariaDB 10.5 and later; anything else is an error wrapping
+// ErrUnsupportedServer.
+func New(s Server) (*Dialect, error) {
+	supported := false
+	switch s.Flavor {
+	case MySQL:
+		supported = s.AtLeast(8, 0, 0)
+	case MariaDB:
+		supported = s.AtLeast(10, 5, 0)
+	}
+	if !supported {
+		name := s.String()
+		if s.Raw != "" {
+			name += fmt.Sprintf(" (%q)", s.Raw)
+		}
+		return nil, fmt.Errorf("%w %s: need MySQL 8.0 or later, or MariaDB 10.5 or later", ErrUnsupportedServer, name)
+	}
+	d := &Dialect{server: s}
+	switch s.Flavor {
+	case MySQL:
+		d.replicaKeywords = s.AtLeast(8, 0, 22)
+		d.sourceKeywords = s.AtLeast(8, 0, 23)
+	case MariaDB:
+		d.replicaKeywords = s.AtLeast(10, 5, 1)
+	}
+	return d, nil
+}
+
+// Server returns the server the dialect was made for.
+func (d *Dialect) Server() Server { return d.server }
+
+// SourceOptions says where and how a replica connects to its source.
+type SourceOptions struct {
+	// Host is the source's stable DNS name (a trailing dot is fine).
+	Host string
+	// Port is the source's TCP port, 1 to 65535.
+	Port int
+	// User and Password are the replication account's credentials.
+	User, Password string
+	// ConnectRetry is the wait between reconnection attempts, rounded up to
+	// whole seconds (at least 1). Zero leaves the server's setting alone
+	// (the server default is 60 s, much too slow for a rescheduled primary).
+	ConnectRetry time.Duration
+	// RetryCount is how many reconnection attempts a MySQL replica makes
+	// before its IO thread gives up. Zero leaves the server's setting
+	// alone. MariaDB has no such CHANGE MASTER option (it is the server
+	// option master_retry_count), so it is ignored there.
+	RetryCount int
+	// HeartbeatPeriod is how often the source sends a heartbeat when idle,
+	// rounded up to milliseconds. Zero leaves the server's setting alone
+	// (by default half of replica_net_timeout / slave_net_timeout).
+	HeartbeatPeriod time.Duration
+	// TLS requires an encrypted replication connection (SOURCE_SSL=1 /
+	// MASTER_SSL=1). Without it MySQL gets GET_SOURCE_PUBLIC_KEY=1 so that
+	// caching_sha2_password works over plain TCP even after the source's
+	// restart empties its authentication cache. False never turns TLS off:
+	// an earlier setting or the server default (recent MariaDB defaults to
+	// TLS) stays.
+	TLS bool
+}
+
+// Bounds on the CHANGE … TO intervals, from the MySQL manual.
+const (
+	maxConnectRetry    = 31536000 * time.Second // one year
+	maxHeartbeatPeriod = 4294967 * time.Second
+)
+
+func (d *Dialect) validateSource(o SourceOptions) error {
+	var errs []error
+	maxHost := maxHostLen
+	if d.server.Flavor == MySQL && !d.server.AtLeast(8, 0, 17) {
+		maxHost = maxHostLenOldMySQL
+	}
+	switch {
+	case o.Host == "":
+		errs = append(errs, fmt.Errorf("%w: source host is empty", ErrInvalidArgument))
+	case strings.ContainsAny(o.Host, " \t"):
+		errs = append(errs, fmt.Errorf("%w: source host %q contains white space", ErrInvalidArgument, o.Host))
+	case utf8.RuneCountInString(o.Host) > maxHost:
+		errs = append(errs, fmt.Errorf("%w: source host %q is longer than %s accepts (%d characters)", ErrInvalidArgument, o.Host, d.server, maxHost))
+	default:
+		if err := checkName("source host", o.Host); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if o.Port < 1 || o.Port > 65535 {
+		errs = append(errs, fmt.Errorf("%w: source port %d is not in 1..65535", ErrInvalidArgument, o.Port))
+	}
+	if err := d.checkUser(o.User); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkPassword(o.Password); err != nil {
+		errs = append(errs, err)
+	}
+	if o.ConnectRetry < 0 || o.ConnectRetry > maxConnectRetry {
+		errs = append(errs, fmt.Errorf("%w: connect retry %s is not in 0..%s", ErrInvalidArgument, o.ConnectRetry, maxConnectRetry))
+	}
+	if o.RetryCount < 0 {
+		errs = append(errs, fmt.Errorf("%w: retry count %d is negative", ErrInvalidArgument, o.RetryCount))
+	}
+	if o.HeartbeatPeriod < 0 || o.HeartbeatPeriod > maxHeartbeatPeriod {
+		errs = append(errs, fmt.Errorf("%w: heartbeat period %s is not in 0..%s", ErrInvalidArgument, o.HeartbeatPeriod, maxHeartbeatPeriod))
+	}
+	return errors.Join(errs...)
+}
+
+// ChangeSource returns the statement that points a stopped replica at its
+// source with GTID auto-positioning:
+//
+//   - MySQL 8.0.23 and later: CHANGE REPLICATION SOURCE TO SOURCE_HOST=…,
+//     SOURCE_AUTO_POSITION=1, …
+//   - MySQL before 8.0.23: CHANGE MASTER TO MASTER_HOST=…,
+//     MASTER_AUTO_POSITION=1, …
+//   - MariaDB: CHANGE MASTER TO MASTER_HOST=…, MASTER_USE_GTID=slave_pos
+//
+// The password is redacted in Statement.Redacted. Invalid options give an
+// error wrapping ErrInvalidArgument that lists every problem.
+func (d *Dialect) ChangeSource(o SourceOptions) (Statement, error) {
+	if err := d.validateSource(o); err != nil {
+		return Statement{}, fmt.Errorf("change source: %w", err)
+	}
+	prefix, head := "MASTER_", "CHANGE MASTER TO "
+	if d.sourceKeywords {
+		prefix, head = "SOURCE_", "CHANGE REPLICATION SOURCE TO "
+	}
+	var b stmtBuilder
+	b.raw(head)
+	b.raw(prefix + "HOST=" + QuoteString(o.Host))
+	b.raw(", " + prefix + "PORT=" + strconv.Itoa(o.Port))
+	b.raw(", " + prefix + "USER=" + QuoteString(o.User))
+	b.raw(", " + prefix + "PASSWORD=")
+	b.secret(o.Password)
+	if d.server.Flavor == MySQL {
+		b.raw(", " + prefix + "AUTO_POSITION=1")
+	}
+	if o.ConnectRetry > 0 {
+		secs := int64((o.ConnectRetry + time.Second - 1) / time.Second)
+		b.raw(", " + prefix + "CONNECT_RETRY=" + strconv.FormatInt(secs, 10))
+	}
+	if o.RetryCount > 0 && d.server.Flavor == MySQL {
+		b.raw(", " + prefix + "RETRY_COUNT=" + strconv.Itoa(o.RetryCount))
+	}
+	if o.HeartbeatPeriod > 0 {
+		b.raw(", " + prefix + "HEARTBEAT_PERIOD=" + formatSeconds(o.HeartbeatPeriod))
+	}
+	switch {
+	case d.server.Flavor == MariaDB:
+		b.raw(", MASTER_USE_GTID=slave_pos")
+		if o.TLS {
+			b.raw(", MASTER_SSL=1")
+		}
+	case o.TLS:
+		b.raw(", " + prefix + "SSL=1")
+	case d.sourceKeywords:
+		b.raw(", GET_SOURCE_PUBLIC_KEY=1")
+	default:
+		b.raw(", GET_MASTER_PUBLIC_KEY=1")
+	}
+	return b.statement(), nil
+}
+
+// formatSeconds renders d, rounded up to milliseconds, as decimal seconds
+// without trailing zeros: 1500ms -> "1.5", 2s -> "2".
+func formatSeconds(d time.Duration) string {
+	ms := int64((d + time.Millisecond - 1) / time.Millisecond)
+	s := strconv.FormatInt(ms/1000, 10)
+	if frac := ms % 1000; frac != 0 {
+		s += strings.TrimRight(fmt.Sprintf(".%03d", frac), "0")
+	}
+	return s
+}
+
+// StartReplica returns START REPLICA (MySQL 8.0.22+, MariaDB 10.5.1+) or
+// START SLAVE.
+func (d *Dialect) StartReplica() Statement {
+	if d.replicaKeywords {
+		return plain("START REPLICA")
+	}
+	return plain("START SLAVE")
+}
+
+// StopReplica returns STOP REPLICA (MySQL 8.0.22+, MariaDB 10.5.1+) or
+// STOP SLAVE.
+func (d *Dialect) StopReplica() Statement {
+	if d.replicaKeywords {
+		return plain("STOP REPLICA")
+	}
+	return plain("STOP SLAVE")
+}
+
+// ReplicaStatusQuery returns SHOW REPLICA STATUS (MySQL 8.0.22+, MariaDB
+// 10.5.1+) or SHOW SLAVE STATUS. Feed its result to ParseReplicaStatus.
+func (d *Dialect) ReplicaStatusQuery() string {
+	if d.replicaKeywords {
+		return "SHOW REPLICA STATUS"
+	}
+	return "SHOW SLAVE STATUS"
+}
+
+// SuperReadOnlySupported reports whether the server has super_read_only
+// (MySQL does, MariaDB does not: there read_only already binds everyone
+// without READ ONLY ADMIN, and replication is always exempt).
+func (d *Dialect) SuperReadOnlySupported() bool { return d.server.Flavor == MySQL }
+
+// SetReadOnly returns the statements that make the server read-only (on)
+// or writable (off), in order:
+//
+//   - MySQL on: SET GLOBAL super_read_only = ON (which implies read_only).
+//   - MySQL off: SET GLOBAL super_read_only = OFF, then read_only = OFF
+//     (turning super_read_only off leaves read_only on).
+//   - MariaDB: SET GLOBAL read_only = ON or OFF.
+func (d *Dialect) SetReadOnly(on bool) []Statement {
+	if d.server.Flavor == MariaDB {
+		if on {
+			return []Statement{plain("SET GLOBAL read_only = ON")}
+		}
+		return []Statement{plain("SET GLOBAL read_only = OFF")}
+	}
+	if on {
+		return []Statement{plain("SET GLOBAL super_read_only = ON")}
+	}
+	return []Statement{
+		plain("SET GLOBAL super_read_only = OFF"),
+		plain("SET GLOBAL read_only = OFF"),
+	}
+}
+
+// ReadOnlyQuery returns a query whose single row has two integer columns,
+// read_only and super_read_only, each 0 or 1. MariaDB selects 0 for the
+// second. MariaDB 12 turned read_only into an enum (OFF, ON, NO_LOCK,
+// NO_LOCK_NO_ADMIN) that reads back as text, so there the value is folded to
+// 0 (OFF) or 1 (any read-only level).
+func (d *Dialect) ReadOnlyQuery() string {
+	if d.server.Flavor == MariaDB {
+		return "SELECT CASE WHEN UPPER(CAST(@@GLOBAL.read_only AS CHAR)) IN ('0', 'OFF') THEN 0 ELSE 1 END, 0"
+	}
+	return "SELECT @@GLOBAL.read_only, @@GLOBAL.super_read_only"
+}
+
+func (d *Dialect) checkUser(user string) error {
+	if user == "" {
+		return fmt.Errorf("%w: user name is empty", ErrInvalidArgument)
+	}
+	if err := checkName("user name", user); err != nil {
+		return err
+	}
+	if d.server.Flavor == MySQL && utf8.RuneCountInString(user) > maxMySQLUserLen {
+		return fmt.Errorf("%w: user name %q is longer than MySQL accepts (%d characters)", ErrInvalidArgument, user, maxMySQLUserLen)
+	}
+	return nil
+}
+
+// account validates user and host (empty host means DefaultHost) and
+// returns the quoted account name.
+func (d *Dialect) account(user, host string) (string, error) {
+	if host == "" {
+		host = DefaultHost
+	}
+	err := d.checkUser(user)
+	if err == nil {
+		err = checkName("host", host)
+	}
+	if err == nil && utf8.RuneCountInString(host) > maxHostLen {
+		err = fmt.Errorf("%w: host %q is longer than %d characters", ErrInvalidArgument, host, maxHostLen)
+	}
+	if err != nil {
+		return "", err
+	}
+	return Account(user, host), nil
+}
+
+// UserExistsQuery returns a query whose single row holds the number of
+// accounts named user@host (0 or 1). An empty host means DefaultHost.
+func (d *Dialect) UserExistsQuery(user, host string) Query {
+	if host == "" {
+		host = DefaultHost
+	}
+	return Query{
+		SQL:  "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ?",
+		Args: []any{user, host},
+	}
+}
+
+// CreateReplicationUser returns CREATE USER IF NOT EXISTS user@host
+// IDENTIFIED BY password, using the server's default authentication plugin.
+// It leaves an existing account untouched: follow it with AlterUserPassword
+// to converge the password. An empty host means DefaultHost. The password
+// must fit the replication limits (32 characters, see ChangeSource) since
+// this account exists to be used in CHANGE … TO.
+func (d *Dialect) CreateReplicationUser(user, host, password string) (Statement, error) {
+	return d.identified("create user", "CREATE USER IF NOT EXISTS ", user, host, password)
+}
+
+// AlterUserPassword returns ALTER USER user@host IDENTIFIED BY password.
+// An empty host means DefaultHost.
+func (d *Dialect) AlterUserPassword(user, host, password string) (Statement, error) {
+	return d.identified("alter user", "ALTER USER ", user, host, password)
+}
+
+func (d *Dialect) identified(op, head, user, host, password string) (Statement, error) {
+	acct, err := d.account(user, host)
+	if err == nil {
+		err = checkPassword(password)
+	}
+	if err != nil {
+		return Statement{}, fmt.Errorf("%s: %w", op, err)
+	}
+	var b stmtBuilder
+	b.raw(head + acct + " IDENTIFIED BY ")
+	b.secret(password)
+	return b.statement(), nil
+}
+
+// GrantReplication returns GRANT REPLICATION SLAVE ON *.* TO user@host:
+// the one privilege a replica's IO thread needs on its source. Every
+// supported version accepts that spelling (MariaDB's REPLICATION REPLICA is
+// an alias, MySQL has no other). An empty host means DefaultHost.
+func (d *Dialect) GrantReplication(user, host string) (Statement, error) {
+	acct, err := d.account(user, host)
+	if err != nil {
+		return Statement{}, fmt.Errorf("grant replication: %w", err)
+	}
+	return plain("GRANT REPLICATION SLAVE ON *.* TO " + acct), nil
+}
+
+// ShowGrants returns SHOW GRANTS FOR user@host. Scan each row's single
+// column into a string and pass them to HasReplicationGrant. The server
+// answers ErrnoNonexistingGrant when the account does not exist. An empty
+// host means DefaultHost.
+func (d *Dialect) ShowGrants(user, host string) (string, error) {
+	acct, err := d.account(user, host)
+	if err != nil {
+		return "", fmt.Errorf("show grants: %w", err)
+	}
+	return "SHOW GRANTS FOR " + acct, nil
+}
+
+// GTIDExecutedQuery returns a query for the server's executed GTIDs, to
+// compare a replica with its source:
+//
+//   - MySQL: SELECT @@GLOBAL.gtid_executed, a GTID set for GTID_SUBSET and
+//     GTID_SUBTRACT (GTIDSubsetQuery, GTIDSubtractQuery).
+//   - MariaDB: SELECT @@GLOBAL.gtid_binlog_state, for MariaDBGTIDSubset.
+//     gtid_binlog_state keeps the last GTID of every (domain, server_id)
+//     pair in the binary log, so a local write on a replica shows up under
+//     the replica's own server_id even after later replicated transactions.
+//     gtid_current_pos and gtid_slave_pos keep only the last GTID per
+//     domain and would hide it. It needs log_bin on; with binary logging
+//     off it is empty and the comparison proves nothing.
+func (d *Dialect) GTIDExecutedQuery() string {
+	if d.server.Flavor == MariaDB {
+		return "SELECT @@GLOBAL.gtid_binlog_state"
+	}
+	return "SELECT @@GLOBAL.gtid_executed"
+}
+
+// GTIDPurgedQuery returns SELECT @@GLOBAL.gtid_purged on MySQL: the GTIDs
+// no longer in the server's binary logs, which a new replica cannot fetch.
+// MariaDB has no equivalent variable (what was purged is only recorded in
+// the Gtid_list event at the head of the oldest binary log), so ok is false
+// and the query empty there.
+func (d *Dialect) GTIDPurgedQuery() (query string, ok bool) {
+	if d.server.Flavor == MariaDB {
+		return "", false
+	}
+	return "SELECT @@GLOBAL.gtid_purged", true
+}
+
+// GTIDSubsetQuery returns SELECT GTID_SUBSET(?, ?) on MySQL, with arguments
+// (replica's gtid_executed, source's gtid_executed): 1 when the replica has
+// no errant transactions, 0 otherwise. MariaDB has no such function: ok is
+// false; use MariaDBGTIDSubset.
+func (d *Dialect) GTIDSubsetQuery() (query string, ok bool) {
+	if d.server.Flavor == MariaDB {
+		return "", false
+	}
+	return "SELECT GTID_SUBSET(?, ?)", true
+}
+
+// GTIDSubtractQuery returns SELECT GTID_SUBTRACT(?, ?) on MySQL: the GTIDs
+// in the first argument that are not in the second. With arguments
+// (source's gtid_purged, replica's gtid_executed) an empty result means the
+// source still has every binary log the replica needs (otherwise the
+// replica would fail with ErrnoSourceFatalReadingBinlog). MariaDB has no
+// such function: ok is false.
+func (d *Dialect) GTIDSubtractQuery() (query string, ok bool) {
+	if d.server.Flavor == MariaDB {
+		return "", false
+	}
+	return "SELECT GTID_SUBTRACT(?, ?)", true
+}

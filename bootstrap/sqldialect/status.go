@@ -1,0 +1,247 @@
+package sqldialect
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ReplicaStatus is the part of SHOW REPLICA STATUS the sidecar acts on,
+// with MySQL's and MariaDB's column names mapped to one set of fields.
+type ReplicaStatus struct {
+	// Configured is false when the server returned no row: it has never
+	// been pointed at a source (or was RESET REPLICA ALL).
+	Configured bool
+	// SourceHost, SourcePort and SourceUser are where the replica connects
+	// (Source_Host/Master_Host, Source_Port/Master_Port,
+	// Source_User/Master_User).
+	SourceHost string
+	SourcePort int
+	SourceUser string
+	// IORunning is the receiver thread's state as the server spells it:
+	// "Yes", "No" or "Connecting" (Replica_IO_Running/Slave_IO_Running).
+	IORunning string
+	// SQLRunning is the applier thread's state, "Yes" or "No"
+	// (Replica_SQL_Running/Slave_SQL_Running).
+	SQLRunning string
+	// SQLRunningState is the applier's activity text
+	// (Replica_SQL_Running_State/Slave_SQL_Running_State).
+	SQLRunningState string
+	// Lag is Seconds_Behind_Source/Seconds_Behind_Master, nil when the
+	// server reports NULL: a thread is stopped or reconnecting, so the lag
+	// is unknown. NULL is not 0: do not read it as "caught up".
+	Lag *int64
+	// LastIOErrno/LastIOError and LastSQLErrno/LastSQLError are the last
+	// receiver and applier errors; 0 and "" when there is none.
+	LastIOErrno  int
+	LastIOError  string
+	LastSQLErrno int
+	LastSQLError string
+	// AutoPosition is true when the replica positions by GTID the way
+	// ChangeSource sets it up: MySQL Auto_Position=1, MariaDB
+	// Using_Gtid=Slave_Pos.
+	AutoPosition bool
+	// GTIDMode is the raw value AutoPosition was derived from: Using_Gtid on
+	// MariaDB ("No", "Slave_Pos", "Current_Pos"), Auto_Position on MySQL
+	// ("0", "1").
+	GTIDMode string
+	// RetrievedGTIDSet is what the receiver has fetched (MySQL
+	// Retrieved_Gtid_Set, MariaDB Gtid_IO_Pos). ExecutedGTIDSet is what
+	// has been applied (MySQL Executed_Gtid_Set; MariaDB Gtid_Slave_Pos,
+	// which only SHOW ALL REPLICAS STATUS has, so usually empty there).
+	// MySQL's line breaks after commas are removed.
+	RetrievedGTIDSet string
+	ExecutedGTIDSet  string
+	// ConnectRetry is the wait in seconds between reconnection attempts.
+	ConnectRetry int
+}
+
+// Running reports whether both replication threads are running.
+func (s ReplicaStatus) Running() bool {
+	return strings.EqualFold(s.IORunning, "Yes") && strings.EqualFold(s.SQLRunning, "Yes")
+}
+
+// LastError returns the last receiver and applier errors on one line, like
+// "IO error 2005: Unknown MySQL server host …; SQL error 1062: …", or "" if
+// there is none.
+func (s ReplicaStatus) LastError() string {
+	var parts []string
+	if s.LastIOErrno != 0 || s.LastIOError != "" {
+		parts = append(parts, fmt.Sprintf("IO error %d: %s", s.LastIOErrno, oneLine(s.LastIOError)))
+	}
+	if s.LastSQLErrno != 0 || s.LastSQLError != "" {
+		parts = append(parts, fmt.Sprintf("SQL error %d: %s", s.LastSQLErrno, oneLine(s.LastSQLError)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// PointsAt reports whether the replica is configured to replicate from
+// host:port as user with GTID auto-positioning, that is, whether
+// ChangeSource with these values would change nothing that matters. Host
+// names compare case-insensitively and without a trailing dot.
+func (s ReplicaStatus) PointsAt(host string, port int, user string) bool {
+	return s.Configured && s.AutoPosition &&
+		strings.EqualFold(strings.TrimSuffix(s.SourceHost, "."), strings.TrimSuffix(host, ".")) &&
+		s.SourcePort == port && s.SourceUser == user
+}
+
+// statusField tells ParseReplicaStatus where a column's value goes.
+type statusField int
+
+const (
+	fieldIgnored statusField = iota
+	fieldSourceHost
+	fieldSourcePort
+	fieldSourceUser
+	fieldIORunning
+	fieldSQLRunning
+	fieldSQLRunningState
+	fieldLag
+	fieldLastIOErrno
+	fieldLastIOError
+	fieldLastSQLErrno
+	fieldLastSQLError
+	fieldAutoPosition // MySQL Auto_Position
+	fieldUsingGTID    // MariaDB Using_Gtid
+	fieldRetrieved
+	fieldExecuted
+	fieldConnectRetry
+)
+
+// statusColumns maps both naming schemes; lookups are case-insensitive.
+var statusColumns = map[string]statusField{
+	"source_host":               fieldSourceHost,
+	"master_host":               fieldSourceHost,
+	"source_port":               fieldSourcePort,
+	"master_port":               fieldSourcePort,
+	"source_user":               fieldSourceUser,
+	"master_user":               fieldSourceUser,
+	"replica_io_running":        fieldIORunning,
+	"slave_io_running":          fieldIORunning,
+	"replica_sql_running":       fieldSQLRunning,
+	"slave_sql_running":         fieldSQLRunning,
+	"replica_sql_running_state": fieldSQLRunningState,
+	"slave_sql_running_state":   fieldSQLRunningState,
+	"seconds_behind_source":     fieldLag,
+	"seconds_behind_master":     fieldLag,
+	"last_io_errno":             fieldLastIOErrno,
+	"last_io_error":             fieldLastIOError,
+	"last_sql_errno":            fieldLastSQLErrno,
+	"last_sql_error":            fieldLastSQLError,
+	"auto_position":             fieldAutoPosition,
+	"using_gtid":                fieldUsingGTID,
+	"retrieved_gtid_set":        fieldRetrieved,
+	"gtid_io_pos":               fieldRetrieved,
+	"executed_gtid_set":         fieldExecuted,
+	"gtid_slave_pos":            fieldExecuted,
+	"connect_retry":             fieldConnectRetry,
+}
+
+// ErrBadReplicaStatus is wrapped by ParseReplicaStatus's errors.
+var ErrBadReplicaStatus = errors.New("unrecognised replica status")
+
+// ParseReplicaStatus maps one row of SHOW REPLICA STATUS (or SHOW SLAVE
+// STATUS), read by column name since the order differs between versions.
+// columns is rows.Columns(); row holds the values scanned into
+// sql.NullString, one per column. A nil row means the query returned no
+// row: the replica is not configured. Unknown columns are ignored.
+//
+//	cols, _ := rows.Columns()
+//	var row []sql.NullString
+//	if rows.Next() {
+//		row = make([]sql.NullString, len(cols))
+//		ptrs := make([]any, len(cols))
+//		for i := range row {
+//			ptrs[i] = &row[i]
+//		}
+//		err = rows.Scan(ptrs...)
+//	}
+//	status, err := sqldialect.ParseReplicaStatus(cols, row)
+func ParseReplicaStatus(columns []string, row []sql.NullString) (ReplicaStatus, error) {
+	if row == nil {
+		return ReplicaStatus{}, nil
+	}
+	if len(row) != len(columns) {
+		return ReplicaStatus{}, fmt.Errorf("%w: %d values for %d columns", ErrBadReplicaStatus, len(row), len(columns))
+	}
+	s := ReplicaStatus{Configured: true}
+	sawIO := false
+	for i, col := range columns {
+		field := statusColumns[strings.ToLower(col)]
+		if field == fieldIgnored {
+			continue
+		}
+		v := row[i]
+		var err error
+		switch field {
+		case fieldSourceHost:
+			s.SourceHost = v.String
+		case fieldSourcePort:
+			s.SourcePort, err = atoi(v)
+		case fieldSourceUser:
+			s.SourceUser = v.String
+		case fieldIORunning:
+			s.IORunning, sawIO = v.String, true
+		case fieldSQLRunning:
+			s.SQLRunning = v.String
+		case fieldSQLRunningState:
+			s.SQLRunningState = v.String
+		case fieldLag:
+			if v.Valid && v.String != "" {
+				var lag int64
+				lag, err = strconv.ParseInt(v.String, 10, 64)
+				s.Lag = &lag
+			}
+		case fieldLastIOErrno:
+			s.LastIOErrno, err = atoi(v)
+		case fieldLastIOError:
+			s.LastIOError = v.String
+		case fieldLastSQLErrno:
+			s.LastSQLErrno, err = atoi(v)
+		case fieldLastSQLError:
+			s.LastSQLError = v.String
+		case fieldAutoPosition:
+			s.GTIDMode = v.String
+			s.AutoPosition = v.String == "1"
+		case fieldUsingGTID:
+			s.GTIDMode = v.String
+			s.AutoPosition = strings.EqualFold(v.String, "Slave_Pos")
+		case fieldRetrieved:
+			s.RetrievedGTIDSet = joinLines(v.String)
+		case fieldExecuted:
+			s.ExecutedGTIDSet = joinLines(v.String)
+		case fieldConnectRetry:
+			s.ConnectRetry, err = atoi(v)
+		}
+		if err != nil {
+			return ReplicaStatus{}, fmt.Errorf("%w: column %s: %q is not a number", ErrBadReplicaStatus, col, v.String)
+		}
+	}
+	if !sawIO {
+		return ReplicaStatus{}, fmt.Errorf("%w: no Replica_IO_Running or Slave_IO_Running column in %d columns", ErrBadReplicaStatus, len(columns))
+	}
+	return s, nil
+}
+
+// atoi parses an integer column; NULL and "" read as 0.
+func atoi(v sql.NullString) (int, error) {
+	if !v.Valid || v.String == "" {
+		return 0, nil
+	}
+	return strconv.Atoi(v.String)
+}
+
+// joinLines removes the line breaks MySQL puts after the commas of long
+// GTID sets for display.
+func joinLines(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.NewReplacer("\r", "", "\n", "").Replace(s)
+}
