@@ -1,0 +1,1002 @@
+package deploytest
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap"
+)
+
+// overlay is one directory under deploy/kustomize/overlays and what it must
+// produce.
+type overlay struct {
+	name        string   // directory under deploy/kustomize/overlays
+	serverImage string   // the official image the server container runs
+	flavor      string   // FLAVOR of the mysql-bootstrap containers
+	serverEnv   []string // variables the server container must set
+}
+
+var overlays = []overlay{
+	{
+		name: "mysql", serverImage: "mysql:8.4", flavor: string(bootstrap.FlavorMySQL),
+		// The mysql image loads its time zone tables with binary logging
+		// on: without the switch every replica gets errant GTIDs.
+		serverEnv: []string{"MYSQL_ROOT_PASSWORD_FILE", "MYSQL_INITDB_SKIP_TZINFO"},
+	},
+	{
+		name: "mariadb", serverImage: "mariadb:11.4", flavor: string(bootstrap.FlavorMariaDB),
+		serverEnv: []string{"MARIADB_ROOT_PASSWORD_FILE"},
+	},
+}
+
+// Names the README documents for clients: writes go to <sts>-primary,
+// reads to <sts>-read.
+const (
+	primarySuffix = "-primary"
+	readSuffix    = "-read"
+)
+
+// minStartupBudgetSeconds is how long the server may take to start (first
+// initialisation, long crash recovery) before the kubelet kills it.
+const minStartupBudgetSeconds = 30 * 60
+
+// serverUID is the mysql user of both official images.
+const serverUID = 999
+
+// forbiddenServerEnv are variables of the official images that create
+// objects on every pod when it initialises its data directory: binlogged
+// writes on replicas, i.e. errant GTIDs.
+var forbiddenServerEnv = []string{
+	"MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD",
+	"MARIADB_DATABASE", "MARIADB_USER", "MARIADB_PASSWORD", "MARIADB_PASSWORD_HASH",
+	"MARIADB_REPLICATION_USER", "MARIADB_MASTER_HOST",
+}
+
+// manifests is one rendered overlay, decoded into the API types.
+type manifests struct {
+	overlay  overlay
+	sts      *appsv1.StatefulSet
+	services []*corev1.Service
+	pdbs     []*policyv1.PodDisruptionBudget
+	secrets  []*corev1.Secret
+}
+
+// render builds an overlay; see build.
+func render(t testing.TB, o overlay) *manifests {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "kustomize", "overlays", o.name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := build(dir)
+	if err != nil {
+		t.Fatalf("overlays/%s: %v", o.name, err)
+	}
+	m.overlay = o
+	return m
+}
+
+// build renders a kustomization as `kubectl apply -k` would and decodes
+// every object strictly: a misspelt or misplaced field fails here instead
+// of being dropped or rejected by the API server.
+func build(dir string) (*manifests, error) {
+	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	}
+	m := &manifests{}
+	for _, r := range rm.Resources() {
+		id := r.GetKind() + "/" + r.GetName()
+		y, err := r.AsYAML()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", id, err)
+		}
+		var obj any
+		switch gk := r.GetApiVersion() + " " + r.GetKind(); gk {
+		case "apps/v1 StatefulSet":
+			if m.sts != nil {
+				return nil, fmt.Errorf("more than one StatefulSet (%s and %s): the checks assume one", m.sts.Name, r.GetName())
+			}
+			m.sts = &appsv1.StatefulSet{}
+			obj = m.sts
+		case "v1 Service":
+			s := &corev1.Service{}
+			m.services = append(m.services, s)
+			obj = s
+		case "policy/v1 PodDisruptionBudget":
+			p := &policyv1.PodDisruptionBudget{}
+			m.pdbs = append(m.pdbs, p)
+			obj = p
+		case "v1 Secret":
+			s := &corev1.Secret{}
+			m.secrets = append(m.secrets, s)
+			obj = s
+		default:
+			return nil, fmt.Errorf("%s (%s) is not an object these tests know: teach build and the checks about it", id, gk)
+		}
+		if err := yaml.UnmarshalStrict(y, obj); err != nil {
+			return nil, fmt.Errorf("%s does not decode strictly into the API type (unknown or duplicate field?): %w", id, err)
+		}
+	}
+	if m.sts == nil {
+		return nil, errors.New("no StatefulSet rendered")
+	}
+	return m, nil
+}
+
+// clone returns a deep copy that a test may break.
+func (m *manifests) clone() *manifests {
+	c := &manifests{overlay: m.overlay, sts: m.sts.DeepCopy()}
+	for _, s := range m.services {
+		c.services = append(c.services, s.DeepCopy())
+	}
+	for _, p := range m.pdbs {
+		c.pdbs = append(c.pdbs, p.DeepCopy())
+	}
+	for _, s := range m.secrets {
+		c.secrets = append(c.secrets, s.DeepCopy())
+	}
+	return c
+}
+
+func (m *manifests) service(name string) *corev1.Service {
+	for _, s := range m.services {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func (m *manifests) serviceNames() []string {
+	var names []string
+	for _, s := range m.services {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+func (m *manifests) secret(name string) *corev1.Secret {
+	for _, s := range m.secrets {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func (m *manifests) replicas() int {
+	if m.sts.Spec.Replicas == nil {
+		return 1
+	}
+	return int(*m.sts.Spec.Replicas)
+}
+
+// podLabels returns the labels of pod <sts>-<ordinal>: the template's and
+// those the StatefulSet controller adds.
+func (m *manifests) podLabels(ordinal int) labels.Set {
+	l := labels.Set{}
+	maps.Copy(l, m.sts.Spec.Template.Labels)
+	l[appsv1.StatefulSetPodNameLabel] = fmt.Sprintf("%s-%d", m.sts.Name, ordinal)
+	l[appsv1.PodIndexLabel] = strconv.Itoa(ordinal)
+	return l
+}
+
+// selected returns the ordinals whose pods a Service selector matches. An
+// empty selector selects nothing: the Service gets no endpoints.
+func (m *manifests) selected(selector map[string]string) []int {
+	if len(selector) == 0 {
+		return nil
+	}
+	sel := labels.SelectorFromSet(selector)
+	var ordinals []int
+	for i := range m.replicas() {
+		if sel.Matches(m.podLabels(i)) {
+			ordinals = append(ordinals, i)
+		}
+	}
+	return ordinals
+}
+
+// pod is the pod template with its three containers found by what they run.
+type pod struct {
+	spec    *corev1.PodSpec
+	init    *corev1.Container // mysql-bootstrap init
+	server  *corev1.Container // mysqld or mariadbd
+	sidecar *corev1.Container // mysql-bootstrap sidecar
+}
+
+func (m *manifests) pod() (*pod, error) {
+	spec := &m.sts.Spec.Template.Spec
+	p := &pod{spec: spec}
+	var problems []string
+	for i := range spec.InitContainers {
+		if subcommand(spec.InitContainers[i]) == "init" {
+			if p.init != nil {
+				problems = append(problems, "more than one init container runs mysql-bootstrap init")
+			}
+			p.init = &spec.InitContainers[i]
+		}
+	}
+	for i := range spec.Containers {
+		c := &spec.Containers[i]
+		switch subcommand(*c) {
+		case "sidecar":
+			if p.sidecar != nil {
+				problems = append(problems, "more than one container runs mysql-bootstrap sidecar")
+			}
+			p.sidecar = c
+		case "":
+			if p.server != nil {
+				problems = append(problems, fmt.Sprintf("containers %s and %s both look like the server: the checks expect one server container", p.server.Name, c.Name))
+			}
+			p.server = c
+		}
+	}
+	if p.init == nil {
+		problems = append(problems, "no init container runs mysql-bootstrap init (command /mysql-bootstrap, args [init])")
+	}
+	if p.sidecar == nil {
+		problems = append(problems, "no container runs mysql-bootstrap sidecar (command /mysql-bootstrap, args [sidecar])")
+	}
+	if p.server == nil {
+		problems = append(problems, "no server container (one that does not run mysql-bootstrap)")
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("StatefulSet %s: %s", m.sts.Name, strings.Join(problems, "; "))
+	}
+	return p, nil
+}
+
+// subcommand returns the mysql-bootstrap command a container runs, or ""
+// if it does not run mysql-bootstrap.
+func subcommand(c corev1.Container) string {
+	argv := append(slices.Clone(c.Command), c.Args...)
+	for i, a := range argv {
+		if path.Base(a) == "mysql-bootstrap" && i+1 < len(argv) {
+			return argv[i+1]
+		}
+	}
+	if len(c.Command) == 0 && isBootstrapImage(c.Image) && len(c.Args) > 0 {
+		return c.Args[0]
+	}
+	return ""
+}
+
+func isBootstrapImage(image string) bool {
+	name, _, _ := strings.Cut(image, "@")
+	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+		name = name[:i]
+	}
+	return path.Base(name) == "mysql-bootstrap"
+}
+
+// variables returns what mysql-bootstrap reads, by name.
+func variables() map[string]bootstrap.Variable {
+	vars := map[string]bootstrap.Variable{}
+	for _, v := range bootstrap.Variables() {
+		vars[v.Name] = v
+	}
+	return vars
+}
+
+func envVar(c *corev1.Container, name string) (corev1.EnvVar, bool) {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return corev1.EnvVar{}, false
+}
+
+func isSet(c *corev1.Container, name string) bool {
+	e, ok := envVar(c, name)
+	return ok && (e.Value != "" || e.ValueFrom != nil)
+}
+
+// effective returns what mysql-bootstrap in c sees for a variable: the
+// manifest's literal value, else the default from bootstrap.Variables().
+func effective(c *corev1.Container, name string) string {
+	if e, ok := envVar(c, name); ok && e.Value != "" {
+		return e.Value
+	}
+	return variables()[name].Default
+}
+
+// sidecarHTTPPort is the port the sidecar listens on: HTTP_ADDR as the
+// manifest sets it, else its default.
+func sidecarHTTPPort(sidecar *corev1.Container) (int, error) {
+	addr := effective(sidecar, "HTTP_ADDR")
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, fmt.Errorf("sidecar HTTP_ADDR=%q is not host:port: %v", addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, fmt.Errorf("sidecar HTTP_ADDR=%q has no fixed port the probes can use", addr)
+	}
+	return n, nil
+}
+
+// requiredVariables are those mysql-bootstrap init and sidecar refuse to
+// start without (each may be given as its _FILE variant). The help text
+// marks them "required"; the root password is needed by both commands as
+// well (Need{Passwords: true}) although --help does not say so.
+func requiredVariables() []string {
+	var names []string
+	for _, v := range bootstrap.Variables() {
+		if strings.HasPrefix(v.Help, "required") {
+			names = append(names, v.Name)
+		}
+	}
+	if !slices.Contains(names, "MYSQL_ROOT_PASSWORD") {
+		names = append(names, "MYSQL_ROOT_PASSWORD")
+	}
+	return names
+}
+
+// problems collects what a check finds wrong.
+type problems []string
+
+func (p *problems) addf(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+
+// check is one invariant of the rendered manifests. It returns every
+// violation, each saying what is wrong and why it matters.
+type check struct {
+	name string
+	run  func(*manifests) []string
+}
+
+var checks = []check{
+	{"headless Service", checkHeadlessService},
+	{"selectors", checkSelectors},
+	{"Service target ports", checkServicePorts},
+	{"mysql-bootstrap variables", checkVariables},
+	{"local server address", checkLocalServer},
+	{"probes", checkProbes},
+	{"secret files", checkSecretFiles},
+	{"shared volumes", checkSharedVolumes},
+	{"images and flavour", checkImages},
+	{"security", checkSecurity},
+	{"StatefulSet settings", checkStatefulSet},
+	{"resources", checkResources},
+}
+
+func TestOverlays(t *testing.T) {
+	t.Parallel()
+	for _, o := range overlays {
+		t.Run(o.name, func(t *testing.T) {
+			t.Parallel()
+			m := render(t, o)
+			for _, c := range checks {
+				t.Run(c.name, func(t *testing.T) {
+					for _, p := range c.run(m) {
+						t.Errorf("overlays/%s: %s", o.name, p)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestVariablesExist fails when mysql-bootstrap stops reading a variable
+// the manifests or these checks rely on: rename it in both places.
+func TestVariablesExist(t *testing.T) {
+	t.Parallel()
+	vars := variables()
+	for _, name := range []string{
+		"POD_NAME", "POD_NAMESPACE", "SERVICE_NAME", "FLAVOR", "MYSQL_HOST", "MYSQL_PORT",
+		"MYSQL_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD_FILE", "REPLICATION_PASSWORD", "REPLICATION_PASSWORD_FILE",
+		"CONFIG_DIR", "DATA_DIR", "HTTP_ADDR", "WAIT_TIMEOUT",
+	} {
+		if _, ok := vars[name]; !ok {
+			t.Errorf("bootstrap.Variables() no longer lists %s: update deploy/kustomize and deploy/deploytest", name)
+		}
+	}
+	for _, name := range []string{"HTTP_ADDR", "CONFIG_DIR", "DATA_DIR", "MYSQL_HOST", "MYSQL_PORT"} {
+		if vars[name].Default == "" {
+			t.Errorf("bootstrap.Variables() gives %s no default: the manifests rely on it; set it in deploy/kustomize/base/statefulset.yaml", name)
+		}
+	}
+}
+
+func checkHeadlessService(m *manifests) []string {
+	var p problems
+	name := m.sts.Spec.ServiceName
+	if name == "" {
+		p.addf("StatefulSet %s has no serviceName: its pods get no stable DNS names and replicas cannot find the primary", m.sts.Name)
+		return p
+	}
+	svc := m.service(name)
+	if svc == nil {
+		p.addf("StatefulSet %s has serviceName %q, which names no Service in the overlay (Services: %v): pods get no stable DNS names", m.sts.Name, name, m.serviceNames())
+		return p
+	}
+	if svc.Spec.ClusterIP != corev1.ClusterIPNone {
+		p.addf("Service %s (the StatefulSet's serviceName) has clusterIP %q, want None: only a headless Service publishes <pod>.%s names", name, svc.Spec.ClusterIP, name)
+	}
+	if !svc.Spec.PublishNotReadyAddresses {
+		p.addf("Service %s has publishNotReadyAddresses false: the primary's name would appear only once it is ready, while replicas wait for that name to start", name)
+	}
+	if !slices.ContainsFunc(svc.Spec.Ports, func(sp corev1.ServicePort) bool { return sp.Name != "" }) {
+		p.addf("Service %s has no named port: no SRV records are published", name)
+	}
+	if got := m.selected(svc.Spec.Selector); len(got) != m.replicas() {
+		p.addf("Service %s selects pods %v of %d: the headless Service must select every pod of StatefulSet %s", name, got, m.replicas(), m.sts.Name)
+	}
+	return p
+}
+
+func checkSelectors(m *manifests) []string {
+	var p problems
+	tmpl := labels.Set(m.sts.Spec.Template.Labels)
+	if m.sts.Spec.Selector == nil || len(m.sts.Spec.Selector.MatchLabels)+len(m.sts.Spec.Selector.MatchExpressions) == 0 {
+		p.addf("StatefulSet %s has an empty selector", m.sts.Name)
+	} else if sel, err := metav1.LabelSelectorAsSelector(m.sts.Spec.Selector); err != nil {
+		p.addf("StatefulSet %s selector: %v", m.sts.Name, err)
+	} else if !sel.Matches(tmpl) {
+		p.addf("StatefulSet %s selector %s does not match its pod template labels %v: the API server rejects it", m.sts.Name, sel, tmpl)
+	}
+
+	all := make([]int, m.replicas())
+	for i := range all {
+		all[i] = i
+	}
+	primaryPod := m.sts.Name + "-0"
+	for _, svc := range m.services {
+		got := m.selected(svc.Spec.Selector)
+		if len(got) == 0 {
+			p.addf("Service %s selector %v matches none of the pods %s-0..%d (template labels %v): it has no endpoints", svc.Name, svc.Spec.Selector, m.sts.Name, m.replicas()-1, tmpl)
+			continue
+		}
+		if pn, ok := svc.Spec.Selector[appsv1.StatefulSetPodNameLabel]; ok && pn != primaryPod {
+			p.addf("Service %s selects %s=%s: only ordinal 0 (%s) is ever writable", svc.Name, appsv1.StatefulSetPodNameLabel, pn, primaryPod)
+		}
+	}
+
+	primary := m.service(m.sts.Name + primarySuffix)
+	switch {
+	case primary == nil:
+		p.addf("no Service %s%s for writes (Services: %v)", m.sts.Name, primarySuffix, m.serviceNames())
+	case primary.Spec.Selector[appsv1.StatefulSetPodNameLabel] != primaryPod:
+		p.addf("Service %s must select the primary with %s: %s, its selector is %v", primary.Name, appsv1.StatefulSetPodNameLabel, primaryPod, primary.Spec.Selector)
+	case !slices.Equal(m.selected(primary.Spec.Selector), []int{0}):
+		p.addf("Service %s selects ordinals %v, want exactly [0]", primary.Name, m.selected(primary.Spec.Selector))
+	}
+	if primary != nil && primary.Spec.ClusterIP == corev1.ClusterIPNone {
+		p.addf("Service %s is headless: clients would resolve a pod IP and keep it after mysql-0 moves", primary.Name)
+	}
+
+	read := m.service(m.sts.Name + readSuffix)
+	switch {
+	case read == nil:
+		p.addf("no Service %s%s for reads (Services: %v)", m.sts.Name, readSuffix, m.serviceNames())
+	case !slices.Equal(m.selected(read.Spec.Selector), all):
+		p.addf("Service %s selects ordinals %v, want all of %v", read.Name, m.selected(read.Spec.Selector), all)
+	case read.Spec.PublishNotReadyAddresses:
+		p.addf("Service %s publishes not-ready pods: broken or lagging replicas would serve reads", read.Name)
+	}
+
+	if len(m.pdbs) == 0 {
+		p.addf("no PodDisruptionBudget: a node drain may take down every pod at once")
+	}
+	for _, pdb := range m.pdbs {
+		if pdb.Spec.Selector == nil {
+			p.addf("PodDisruptionBudget %s has no selector", pdb.Name)
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+		if err != nil {
+			p.addf("PodDisruptionBudget %s selector: %v", pdb.Name, err)
+			continue
+		}
+		if sel.Empty() || !sel.Matches(tmpl) {
+			p.addf("PodDisruptionBudget %s selector %s does not match the pod template labels %v: it protects nothing", pdb.Name, sel, tmpl)
+		}
+		if mu := pdb.Spec.MaxUnavailable; mu == nil || mu.String() != "1" || pdb.Spec.MinAvailable != nil {
+			p.addf("PodDisruptionBudget %s: want maxUnavailable 1 (and no minAvailable), got maxUnavailable %v minAvailable %v", pdb.Name, mu, pdb.Spec.MinAvailable)
+		}
+	}
+	return p
+}
+
+func checkServicePorts(m *manifests) []string {
+	var p problems
+	containers := m.sts.Spec.Template.Spec.Containers
+	for _, svc := range m.services {
+		for _, sp := range svc.Spec.Ports {
+			tp := sp.TargetPort
+			found := false
+			for _, c := range containers {
+				for _, cp := range c.Ports {
+					if tp.StrVal != "" && cp.Name == tp.StrVal ||
+						tp.StrVal == "" && (tp.IntVal == cp.ContainerPort || tp.IntVal == 0 && sp.Port == cp.ContainerPort) {
+						found = true
+					}
+				}
+			}
+			if !found {
+				p.addf("Service %s port %s targets %s, which no container of the pod template declares", svc.Name, sp.Name, tp.String())
+			}
+		}
+	}
+	return p
+}
+
+func checkVariables(m *manifests) []string {
+	var p problems
+	pd, err := m.pod()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	known := variables()
+	for _, c := range []*corev1.Container{pd.init, pd.sidecar} {
+		if len(c.EnvFrom) > 0 {
+			p.addf("container %s uses envFrom: list variables one by one so they can be checked against bootstrap.Variables()", c.Name)
+		}
+		seen := map[string]bool{}
+		for _, e := range c.Env {
+			if seen[e.Name] {
+				p.addf("container %s sets %s twice", c.Name, e.Name)
+			}
+			seen[e.Name] = true
+			v, ok := known[e.Name]
+			if !ok {
+				p.addf("container %s sets %s, which mysql-bootstrap does not read (it reads %v)", c.Name, e.Name, slices.Sorted(maps.Keys(known)))
+				continue
+			}
+			if v.Secret && (e.Value != "" || e.ValueFrom != nil) {
+				p.addf("container %s sets the secret %s as an environment value: mount the Secret and set %s_FILE instead", c.Name, e.Name, e.Name)
+			}
+		}
+		for _, name := range requiredVariables() {
+			if !isSet(c, name) && !isSet(c, name+"_FILE") {
+				p.addf("container %s sets neither %s nor %s_FILE: mysql-bootstrap %s exits with an invalid configuration", c.Name, name, name, subcommand(*c))
+			}
+		}
+		if got, want := effective(c, "SERVICE_NAME"), m.sts.Spec.ServiceName; got != want {
+			p.addf("container %s has SERVICE_NAME=%q, but the StatefulSet's serviceName (the headless Service) is %q: stable names would not resolve", c.Name, got, want)
+		}
+		for name, field := range map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"} {
+			e, ok := envVar(c, name)
+			if !ok || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != field {
+				p.addf("container %s must set %s from the downward API (fieldRef %s)", c.Name, name, field)
+			}
+		}
+	}
+	return p
+}
+
+func checkLocalServer(m *manifests) []string {
+	var p problems
+	pd, err := m.pod()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if h := effective(pd.sidecar, "MYSQL_HOST"); h != "127.0.0.1" && h != "::1" && h != "localhost" {
+		p.addf("sidecar MYSQL_HOST=%q: the sidecar manages the server of its own pod, want 127.0.0.1", h)
+	}
+	var serverPorts []int32
+	for _, cp := range pd.server.Ports {
+		serverPorts = append(serverPorts, cp.ContainerPort)
+	}
+	for _, c := range []*corev1.Container{pd.init, pd.sidecar} {
+		port, err := strconv.Atoi(effective(c, "MYSQL_PORT"))
+		if err != nil || !slices.Contains(serverPorts, int32(port)) {
+			p.addf("container %s uses MYSQL_PORT=%q, but the server container declares ports %v", c.Name, effective(c, "MYSQL_PORT"), serverPorts)
+		}
+	}
+	return p
+}
+
+// probePort resolves a probe's port as the kubelet does: a name is looked
+// up among the probed container's own ports, not the pod's.
+func probePort(c *corev1.Container, h corev1.ProbeHandler) (int, error) {
+	var name string
+	var n int32
+	switch {
+	case h.HTTPGet != nil:
+		name, n = h.HTTPGet.Port.StrVal, h.HTTPGet.Port.IntVal
+	case h.TCPSocket != nil:
+		name, n = h.TCPSocket.Port.StrVal, h.TCPSocket.Port.IntVal
+	}
+	if name == "" {
+		return int(n), nil
+	}
+	for _, cp := range c.Ports {
+		if cp.Name == name {
+			return int(cp.ContainerPort), nil
+		}
+	}
+	return 0, fmt.Errorf("port %q is not a port of container %s: the kubelet looks a named probe port up in the probed container only, use the number", name, c.Name)
+}
+
+func checkProbes(m *manifests) []string {
+	var p problems
+	pd, err := m.pod()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	httpPort, err := sidecarHTTPPort(pd.sidecar)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if !slices.ContainsFunc(pd.sidecar.Ports, func(cp corev1.ContainerPort) bool { return int(cp.ContainerPort) == httpPort }) {
+		p.addf("sidecar listens on %d (HTTP_ADDR) but declares ports %v", httpPort, pd.sidecar.Ports)
+	}
+	if v, ok := m.sts.Spec.Template.Annotations["prometheus.io/port"]; ok && v != strconv.Itoa(httpPort) {
+		p.addf("annotation prometheus.io/port=%q, but the sidecar serves /metrics on %d", v, httpPort)
+	}
+	for _, c := range m.sts.Spec.Template.Spec.InitContainers {
+		if c.ReadinessProbe != nil || c.LivenessProbe != nil || c.StartupProbe != nil {
+			p.addf("init container %s has probes: the API server rejects them on init containers", c.Name)
+		}
+	}
+
+	type want struct {
+		kind     string
+		probe    *corev1.Probe
+		path     string // "" when any handler on the sidecar's port will do
+		required bool
+	}
+	for _, c := range []*corev1.Container{pd.server, pd.sidecar} {
+		isServer := c == pd.server
+		for _, w := range []want{
+			{"readinessProbe", c.ReadinessProbe, bootstrap.PathReadyz, true},
+			{"livenessProbe", c.LivenessProbe, pathIf(isServer, bootstrap.PathHealthz), isServer},
+			{"startupProbe", c.StartupProbe, pathIf(isServer, bootstrap.PathHealthz), isServer},
+		} {
+			if w.probe == nil {
+				if w.required {
+					p.addf("container %s has no %s (want GET %s on port %d)", c.Name, w.kind, w.path, httpPort)
+				}
+				continue
+			}
+			h := w.probe.ProbeHandler
+			switch {
+			case h.HTTPGet != nil:
+				got := h.HTTPGet.Path
+				if got != bootstrap.PathReadyz && got != bootstrap.PathHealthz {
+					p.addf("container %s %s GETs %q: the sidecar serves %s and %s", c.Name, w.kind, got, bootstrap.PathHealthz, bootstrap.PathReadyz)
+				} else if w.path != "" && got != w.path {
+					p.addf("container %s %s GETs %s, want %s", c.Name, w.kind, got, w.path)
+				}
+				if w.kind != "readinessProbe" && got == bootstrap.PathReadyz {
+					p.addf("container %s %s uses %s: a lagging replica would be restarted instead of leaving the read Service", c.Name, w.kind, got)
+				}
+				if h.HTTPGet.Host != "" {
+					p.addf("container %s %s sets host %q: probes must reach the pod itself", c.Name, w.kind, h.HTTPGet.Host)
+				}
+			case h.TCPSocket != nil && w.path == "":
+			default:
+				p.addf("container %s %s must be an HTTP GET of %s on the sidecar's port %d", c.Name, w.kind, w.path, httpPort)
+				continue
+			}
+			port, err := probePort(c, h)
+			if err != nil {
+				p.addf("container %s %s: %v", c.Name, w.kind, err)
+			} else if port != httpPort {
+				p.addf("container %s %s probes port %d, but the sidecar listens on %d (HTTP_ADDR)", c.Name, w.kind, port, httpPort)
+			}
+		}
+	}
+	return p
+}
+
+func pathIf(ok bool, path string) string {
+	if ok {
+		return path
+	}
+	return ""
+}
+
+func checkSecretFiles(m *manifests) []string {
+	var p problems
+	spec := &m.sts.Spec.Template.Spec
+	all := append(slices.Clone(spec.InitContainers), spec.Containers...)
+	for _, c := range all {
+		for _, e := range c.Env {
+			if !strings.HasSuffix(e.Name, "_FILE") || e.Value == "" {
+				continue
+			}
+			if problem := secretFile(m, &c, e); problem != "" {
+				p.addf("container %s: %s=%s %s", c.Name, e.Name, e.Value, problem)
+			}
+		}
+	}
+	return p
+}
+
+// secretFile says what is wrong with a *_FILE variable, or "".
+func secretFile(m *manifests, c *corev1.Container, e corev1.EnvVar) string {
+	file := path.Clean(e.Value)
+	var mount *corev1.VolumeMount
+	for i, vm := range c.VolumeMounts {
+		dir := path.Clean(vm.MountPath)
+		inside := strings.HasPrefix(file, dir+"/") || vm.SubPath != "" && file == dir
+		if inside && (mount == nil || len(dir) > len(path.Clean(mount.MountPath))) {
+			mount = &c.VolumeMounts[i]
+		}
+	}
+	if mount == nil {
+		var paths []string
+		for _, vm := range c.VolumeMounts {
+			paths = append(paths, vm.MountPath)
+		}
+		return fmt.Sprintf("is not inside any volumeMount of the container (mounts: %v)", paths)
+	}
+	var vol *corev1.Volume
+	for i, v := range m.sts.Spec.Template.Spec.Volumes {
+		if v.Name == mount.Name {
+			vol = &m.sts.Spec.Template.Spec.Volumes[i]
+		}
+	}
+	if vol == nil || vol.Secret == nil {
+		return fmt.Sprintf("is in volume %s mounted at %s, which is not a Secret volume", mount.Name, mount.MountPath)
+	}
+	if !mount.ReadOnly {
+		return fmt.Sprintf("is in Secret volume %s, mounted read-write: mount it readOnly", mount.Name)
+	}
+	rel := strings.TrimPrefix(file, path.Clean(mount.MountPath)+"/")
+	if mount.SubPath != "" {
+		if file == path.Clean(mount.MountPath) {
+			rel = mount.SubPath
+		} else {
+			rel = path.Join(mount.SubPath, rel)
+		}
+	}
+	key := rel
+	if len(vol.Secret.Items) > 0 {
+		key = ""
+		for _, it := range vol.Secret.Items {
+			if path.Clean(it.Path) == rel {
+				key = it.Key
+			}
+		}
+		if key == "" {
+			return fmt.Sprintf("names %q, which is not among the items of volume %s", rel, vol.Name)
+		}
+	}
+	s := m.secret(vol.Secret.SecretName)
+	if s == nil {
+		return fmt.Sprintf("reads Secret %s (volume %s), which the overlay does not render", vol.Secret.SecretName, vol.Name)
+	}
+	_, inData := s.Data[key]
+	_, inString := s.StringData[key]
+	if !inData && !inString {
+		keys := slices.Sorted(maps.Keys(s.Data))
+		keys = append(keys, slices.Sorted(maps.Keys(s.StringData))...)
+		return fmt.Sprintf("reads key %q of Secret %s, which has keys %v", key, s.Name, keys)
+	}
+	return ""
+}
+
+func checkSharedVolumes(m *manifests) []string {
+	var p problems
+	pd, err := m.pod()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	mountAt := func(c *corev1.Container, dir string) *corev1.VolumeMount {
+		for i, vm := range c.VolumeMounts {
+			if path.Clean(vm.MountPath) == path.Clean(dir) {
+				return &c.VolumeMounts[i]
+			}
+		}
+		return nil
+	}
+	claims := map[string]corev1.PersistentVolumeClaim{}
+	for _, pvc := range m.sts.Spec.VolumeClaimTemplates {
+		claims[pvc.Name] = pvc
+	}
+	for _, name := range []string{"CONFIG_DIR", "DATA_DIR"} {
+		dir := effective(pd.init, name)
+		im := mountAt(pd.init, dir)
+		if im == nil {
+			p.addf("init container uses %s=%s, but mounts no volume there", name, dir)
+			continue
+		}
+		if im.ReadOnly && name == "CONFIG_DIR" {
+			p.addf("init container mounts %s (%s) read-only: it writes the server configuration there", im.Name, dir)
+		}
+		var sm *corev1.VolumeMount
+		for i, vm := range pd.server.VolumeMounts {
+			if vm.Name == im.Name {
+				sm = &pd.server.VolumeMounts[i]
+			}
+		}
+		switch {
+		case sm == nil:
+			p.addf("server container does not mount volume %s, which init uses for %s=%s", im.Name, name, dir)
+		case path.Clean(sm.MountPath) != path.Clean(im.MountPath) || sm.SubPath != im.SubPath:
+			p.addf("volume %s is at %s (subPath %q) in the server but at %s (subPath %q) in init: both must see the same %s", im.Name, sm.MountPath, sm.SubPath, im.MountPath, im.SubPath, name)
+		}
+		if name == "DATA_DIR" {
+			pvc, ok := claims[im.Name]
+			if !ok {
+				p.addf("DATA_DIR volume %s is not a volumeClaimTemplate: the data would not survive the pod", im.Name)
+				continue
+			}
+			if !slices.Contains(pvc.Spec.AccessModes, corev1.ReadWriteOnce) && !slices.Contains(pvc.Spec.AccessModes, corev1.ReadWriteOncePod) {
+				p.addf("volumeClaimTemplate %s has access modes %v, want ReadWriteOnce", pvc.Name, pvc.Spec.AccessModes)
+			}
+			if q, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; !ok || q.IsZero() {
+				p.addf("volumeClaimTemplate %s requests no storage", pvc.Name)
+			}
+		}
+	}
+	declared := map[string]bool{}
+	for _, v := range pd.spec.Volumes {
+		declared[v.Name] = true
+	}
+	for name := range claims {
+		declared[name] = true
+	}
+	for _, c := range append(slices.Clone(pd.spec.InitContainers), pd.spec.Containers...) {
+		for _, vm := range c.VolumeMounts {
+			if !declared[vm.Name] {
+				p.addf("container %s mounts volume %s, which is neither a pod volume nor a volumeClaimTemplate", c.Name, vm.Name)
+			}
+		}
+	}
+	return p
+}
+
+func checkImages(m *manifests) []string {
+	var p problems
+	pd, err := m.pod()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	o := m.overlay
+	if pd.server.Image != o.serverImage {
+		p.addf("server container image is %q, want %q", pd.server.Image, o.serverImage)
+	}
+	for _, c := range []*corev1.Container{pd.init, pd.sidecar} {
+		if got := effective(c, "FLAVOR"); got != o.flavor {
+			p.addf("container %s has FLAVOR=%q, but the server image is %s: want %q", c.Name, got, o.serverImage, o.flavor)
+		}
+	}
+	if pd.init.Image != pd.sidecar.Image {
+		p.addf("init runs %s but sidecar runs %s: run one mysql-bootstrap image", pd.init.Image, pd.sidecar.Image)
+	}
+	if !isBootstrapImage(pd.init.Image) {
+		p.addf("init image %q is not a mysql-bootstrap image", pd.init.Image)
+	}
+	for _, name := range o.serverEnv {
+		if !isSet(pd.server, name) {
+			p.addf("server container does not set %s", name)
+		}
+	}
+	for _, e := range pd.server.Env {
+		if slices.Contains(forbiddenServerEnv, strings.TrimSuffix(e.Name, "_FILE")) {
+			p.addf("server container sets %s: the image would create it on every pod, giving replicas errant GTIDs; create it once through %s%s", e.Name, m.sts.Name, primarySuffix)
+		}
+	}
+	return p
+}
+
+func checkSecurity(m *manifests) []string {
+	var p problems
+	pd, err := m.pod()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	psc := pd.spec.SecurityContext
+	if psc == nil {
+		psc = &corev1.PodSecurityContext{}
+	}
+	if psc.FSGroup == nil {
+		p.addf("pod securityContext has no fsGroup: volumes stay root-owned and the non-root containers cannot write them")
+	}
+	podSeccomp := psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault
+	for _, c := range append(slices.Clone(pd.spec.InitContainers), pd.spec.Containers...) {
+		sc := c.SecurityContext
+		if sc == nil {
+			sc = &corev1.SecurityContext{}
+		}
+		nonRoot := sc.RunAsNonRoot
+		if nonRoot == nil {
+			nonRoot = psc.RunAsNonRoot
+		}
+		if nonRoot == nil || !*nonRoot {
+			p.addf("container %s: runAsNonRoot is not true", c.Name)
+		}
+		uid := sc.RunAsUser
+		if uid == nil {
+			uid = psc.RunAsUser
+		}
+		if uid == nil || *uid == 0 {
+			p.addf("container %s: no numeric non-root runAsUser (the kubelet cannot verify runAsNonRoot for a named image user)", c.Name)
+		}
+		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			p.addf("container %s: allowPrivilegeEscalation is not false", c.Name)
+		}
+		if sc.Privileged != nil && *sc.Privileged {
+			p.addf("container %s is privileged", c.Name)
+		}
+		if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") {
+			p.addf("container %s does not drop ALL capabilities", c.Name)
+		}
+		if !podSeccomp && (sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault) {
+			p.addf("container %s has no RuntimeDefault seccomp profile (pod or container)", c.Name)
+		}
+	}
+	for _, c := range []*corev1.Container{pd.init, pd.sidecar} {
+		if sc := c.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+			p.addf("container %s: readOnlyRootFilesystem is not true (mysql-bootstrap writes only to its volumes)", c.Name)
+		}
+	}
+	if sc := pd.server.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != serverUID {
+		p.addf("server container must run as uid %d, the mysql user of the official images", serverUID)
+	}
+	return p
+}
+
+func checkStatefulSet(m *manifests) []string {
+	var p problems
+	pd, err := m.pod()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if m.sts.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
+		p.addf("StatefulSet %s has podManagementPolicy %q, want Parallel: replicas wait for the primary themselves", m.sts.Name, m.sts.Spec.PodManagementPolicy)
+	}
+	if m.sts.Spec.Replicas == nil || *m.sts.Spec.Replicas < 1 {
+		p.addf("StatefulSet %s does not set replicas", m.sts.Name)
+	}
+	if g := pd.spec.TerminationGracePeriodSeconds; g == nil || *g < 30 {
+		p.addf("terminationGracePeriodSeconds is %v, want at least 30 so mysqld shuts down cleanly", g)
+	}
+	if pd.spec.EnableServiceLinks == nil || *pd.spec.EnableServiceLinks {
+		p.addf("enableServiceLinks is not false: a Service named mysql with a cluster IP would inject MYSQL_PORT=tcp://..., which mysql-bootstrap reads")
+	}
+	if sp := pd.server.StartupProbe; sp == nil {
+		p.addf("server container has no startupProbe: liveness would kill a long crash recovery")
+	} else {
+		period, failures := sp.PeriodSeconds, sp.FailureThreshold
+		if period == 0 {
+			period = 10
+		}
+		if failures == 0 {
+			failures = 3
+		}
+		if budget := sp.InitialDelaySeconds + period*failures; budget < minStartupBudgetSeconds {
+			p.addf("server startupProbe allows %ds (initialDelaySeconds + periodSeconds x failureThreshold), want at least %ds for a long crash recovery", budget, minStartupBudgetSeconds)
+		}
+	}
+	return p
+}
+
+func checkResources(m *manifests) []string {
+	var p problems
+	spec := &m.sts.Spec.Template.Spec
+	for _, c := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
+		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			if _, ok := c.Resources.Requests[r]; !ok {
+				p.addf("container %s requests no %s", c.Name, r)
+			}
+		}
+		if _, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok {
+			p.addf("container %s has no memory limit", c.Name)
+		}
+	}
+	return p
+}
