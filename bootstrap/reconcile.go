@@ -39,7 +39,15 @@ type reconciler struct {
 	lastReason   string
 	lastErrant   string
 	lastStartTry time.Time
+	startBackoff time.Duration // grows while restarts keep failing
 }
+
+// Restart backoff for stopped replication threads: a failing IO thread
+// (a purged binlog, a wrong password) is retried, but not every second.
+const (
+	minStartBackoff = time.Second
+	maxStartBackoff = time.Minute
+)
 
 // pass runs one reconcile and publishes the resulting status.
 func (r *reconciler) pass(ctx context.Context) Status {
@@ -262,11 +270,15 @@ func (r *reconciler) replica(ctx context.Context, d *sqldialect.Dialect, st *Sta
 		if rs, err = replicaStatus(ctx, s.local, d); err != nil {
 			return err
 		}
-	} else if !rs.Running() && rs.LastSQLErrno == 0 && rs.IORunning == "No" {
-		// Stopped: after a server restart (skip_replica_start) or when the
-		// IO thread ran out of retries. An SQL error is not retried: it
-		// needs a person, and skipping it would lose or diverge data.
-		if time.Since(r.lastStartTry) >= time.Second {
+	} else if rs.Running() || rs.IORunning == "Connecting" {
+		r.startBackoff = 0
+	} else if rs.LastSQLErrno == 0 {
+		// Stopped: after a server restart (skip_replica_start), when the
+		// IO thread ran out of retries, or by hand. An SQL error is not
+		// retried: it needs a person, and skipping it would lose or
+		// diverge data.
+		if r.startBackoff == 0 || time.Since(r.lastStartTry) >= r.startBackoff {
+			r.startBackoff = min(max(2*r.startBackoff, minStartBackoff), maxStartBackoff)
 			r.lastStartTry = time.Now()
 			r.restarts++
 			if err := r.exec(ctx, "started replication", d.StartReplica()); err != nil {
@@ -295,6 +307,9 @@ func (r *reconciler) pointAtPrimary(ctx context.Context, d *sqldialect.Dialect, 
 			return err
 		}
 	}
+	if missing := r.purgedOnPrimary(ctx, d); missing != "" {
+		return fmt.Errorf("the primary has purged binary logs this replica still needs (%s): replication cannot start from here; rebuild this replica from a copy of the primary's data", missing)
+	}
 	stmt, err := d.ChangeSource(sqldialect.SourceOptions{
 		Host:            s.id.PrimaryHost,
 		Port:            s.cfg.MySQLPort,
@@ -315,6 +330,32 @@ func (r *reconciler) pointAtPrimary(ctx context.Context, d *sqldialect.Dialect, 
 	r.restarts++
 	r.lastStartTry = time.Now()
 	return r.exec(ctx, "started replication", d.StartReplica())
+}
+
+// purgedOnPrimary returns the transactions the replica lacks that the
+// primary no longer has in its binary logs (MySQL only: MariaDB reports the
+// same as error 1236 once the channel connects). "" when none, or when the
+// primary cannot be asked: the channel's own error then tells.
+func (r *reconciler) purgedOnPrimary(ctx context.Context, d *sqldialect.Dialect) string {
+	purgedQ, ok := d.GTIDPurgedQuery()
+	subtractQ, ok2 := d.GTIDSubtractQuery()
+	if !ok || !ok2 {
+		return ""
+	}
+	s := r.s
+	var mine, purged, missing string
+	if err := s.local.QueryRowContext(ctx, d.GTIDExecutedQuery()).Scan(&mine); err != nil {
+		return ""
+	}
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := s.primaryDB().QueryRowContext(pctx, purgedQ).Scan(&purged); err != nil {
+		return ""
+	}
+	if err := s.local.QueryRowContext(ctx, subtractQ, purged, mine).Scan(&missing); err != nil {
+		return ""
+	}
+	return oneLine(missing)
 }
 
 // replicaStatus reads SHOW REPLICA STATUS by column name.

@@ -474,6 +474,33 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("an errant write on a replica makes it not ready", func(t *testing.T) {
+		if testserver.ServerFlavor() != testserver.MariaDB {
+			t.Skip("MySQL's super_read_only refuses even root")
+		}
+		// MariaDB's read_only lets holders of READ ONLY ADMIN (root) write:
+		// the sidecar must notice the divergence instead of serving it.
+		db := r2.server.Root()
+		defer db.Close()
+		if _, err := db.Exec("INSERT INTO app.t (id, v) VALUES (5000, 'errant')"); err != nil {
+			t.Fatalf("root write on a MariaDB replica: %v", err)
+		}
+		podtest.Eventually(t, 30*time.Second, "mysql-2 not ready because of errant GTIDs", func() error {
+			code, body, err := podtest.Get(r2.http(), "/readyz")
+			if err != nil {
+				return err
+			}
+			if code != http.StatusServiceUnavailable || !strings.Contains(body, "transactions the primary lacks") {
+				return fmt.Errorf("%d %s", code, body)
+			}
+			return nil
+		})
+		if code, body, _ := podtest.Get(r2.http(), "/metrics"); code != 200 || !strings.Contains(body, "mysql_bootstrap_replication_errant_gtids 1") {
+			t.Errorf("/metrics does not flag the errant GTIDs:\n%s", body)
+		}
+		c.waitReady(r1, 10*time.Second)
+	})
+
 	for _, p := range []*pod{primary, r1, r2} {
 		c.stopSidecar(p)
 	}
