@@ -26,10 +26,14 @@ const (
 // ErrUsage marks a bad command line.
 var ErrUsage = errors.New("usage")
 
+// errHelpShown stops a subcommand after -h printed its usage: nothing else
+// runs and the exit code is 0.
+var errHelpShown = errors.New("help shown")
+
 // ExitCode maps an error returned by Run to the process exit code.
 func ExitCode(err error) int {
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errHelpShown):
 		return ExitOK
 	case errors.Is(err, ErrInvalidConfig), errors.Is(err, ErrUsage):
 		return ExitInvalid
@@ -61,6 +65,14 @@ func Run(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
 		return fmt.Errorf("%w: a command is required: identity, init, sidecar, wait-dns or version", ErrUsage)
 	}
 	cmd, rest := args[0], args[1:]
+	err := dispatch(ctx, cmd, rest, stdio, loader)
+	if errors.Is(err, errHelpShown) {
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, cmd string, rest []string, stdio Stdio, loader Loader) error {
 	switch cmd {
 	case "identity":
 		return runIdentity(ctx, rest, stdio, loader)
@@ -118,7 +130,7 @@ func newFlagSet(name string, stdio Stdio) *flag.FlagSet {
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return errHelpShown
 		}
 		return fmt.Errorf("%w: %s: %v", ErrUsage, fs.Name(), err)
 	}

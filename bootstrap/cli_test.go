@@ -97,6 +97,8 @@ func TestBadInputExits2AndChangesNothing(t *testing.T) {
 		{name: "missing service", kv: []string{"SERVICE_NAME", ""}, want: "SERVICE_NAME is required"},
 		{name: "server id out of range", kv: []string{"SERVER_ID_BASE", "4294967295"}, want: "out of range: expected 1..4294967295"},
 		{name: "unknown flag", args: []string{"--nope"}, want: "flag provided but not defined"},
+		{name: "replication password too long", kv: []string{"REPLICATION_PASSWORD", strings.Repeat("x", 33)}, want: "REPLICATION_PASSWORD is invalid: replication password is 33 characters"},
+		{name: "root as replication user", kv: []string{"REPLICATION_USER", "root"}, want: `REPLICATION_USER="root" is invalid: expected a dedicated account`},
 	}
 	for _, tc := range tests {
 		for _, cmd := range []string{"init", "sidecar"} {
@@ -121,6 +123,20 @@ func TestBadInputExits2AndChangesNothing(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestSubcommandHelpChangesNothing(t *testing.T) {
+	t.Parallel()
+	env, conf, _ := podEnv(t, "mysql-0")
+	for _, cmd := range []string{"init", "sidecar", "identity"} {
+		res := podtest.Run(t, 30*time.Second, env, cmd, "-h")
+		if res.Code != 0 || !strings.Contains(res.Stderr, "Usage of mysql-bootstrap "+cmd) {
+			t.Errorf("%s -h: exit %d\n%s", cmd, res.Code, res.Stderr)
+		}
+	}
+	if entries, _ := os.ReadDir(conf); len(entries) != 0 {
+		t.Errorf("init -h wrote %v", entries)
 	}
 }
 

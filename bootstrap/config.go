@@ -14,6 +14,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
 // ErrInvalidConfig marks every error caused by the environment or the pod
@@ -274,11 +276,16 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 	}
 	if s, problem := l.secret("REPLICATION_PASSWORD", raw.ReplicationPassword, raw.ReplicationPasswordFile, need.Passwords); problem != "" {
 		p = append(p, problem)
+	} else if err := sqldialect.CheckReplicationPassword(s.Reveal()); s != "" && err != nil {
+		p = append(p, "REPLICATION_PASSWORD is invalid: "+strings.TrimPrefix(err.Error(), sqldialect.ErrInvalidArgument.Error()+": "))
 	} else {
 		c.ReplicationPassword = s
 	}
-	if u := raw.ReplicationUser; u == "" || len(u) > 32 || strings.ContainsAny(u, "\x00'\"`\\@") {
+	switch u := raw.ReplicationUser; {
+	case u == "" || len(u) > 32 || strings.ContainsAny(u, "\x00'\"`\\@"):
 		bad("REPLICATION_USER", u, "a user name of 1 to 32 characters without quotes, backslashes or '@'")
+	case reservedUsers[strings.ToLower(u)]:
+		bad("REPLICATION_USER", u, "a dedicated account, not root or a system account (the sidecar sets its password)")
 	}
 	if b, err := strconv.ParseBool(raw.ReplicationTLS); err != nil {
 		bad("REPLICATION_TLS", raw.ReplicationTLS, "true or false")
@@ -331,6 +338,11 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		return nil, &configError{problems: p}
 	}
 	return c, nil
+}
+
+// reservedUsers are accounts the sidecar must never create or alter.
+var reservedUsers = map[string]bool{
+	"root": true, "mysql.sys": true, "mysql.session": true, "mysql.infoschema": true, "mariadb.sys": true,
 }
 
 // secret resolves a password from NAME_FILE (which wins) or NAME. The error

@@ -31,7 +31,7 @@ type pinger interface {
 func newHandler(box *statusBox, db pinger, staleAfter time.Duration) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(&statusCollector{box: box})
+	reg.MustRegister(&statusCollector{box: box, staleAfter: staleAfter})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathHealthz, func(w http.ResponseWriter, r *http.Request) {
@@ -44,11 +44,8 @@ func newHandler(box *statusBox, db pinger, staleAfter time.Duration) http.Handle
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET "+PathReadyz, func(w http.ResponseWriter, r *http.Request) {
-		s := box.get()
+		s := current(box, staleAfter)
 		ready, reason := s.Ready, s.Reason
-		if ready && time.Since(s.LastReconcile) > staleAfter {
-			ready, reason = false, fmt.Sprintf("last check was %s ago", time.Since(s.LastReconcile).Round(time.Second))
-		}
 		if !ready {
 			if reason == "" {
 				reason = "not checked yet"
@@ -62,7 +59,7 @@ func newHandler(box *statusBox, db pinger, staleAfter time.Duration) http.Handle
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(box.get())
+		_ = enc.Encode(current(box, staleAfter))
 	})
 	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
@@ -86,9 +83,22 @@ var (
 	descRecLast  = prometheus.NewDesc("mysql_bootstrap_last_reconcile_timestamp_seconds", "Unix time of the last reconcile pass.", nil, nil)
 )
 
-// statusCollector turns the current Status into metrics at scrape time, so
-// /metrics, /readyz and /status never disagree.
-type statusCollector struct{ box *statusBox }
+// current is the status every endpoint serves: the last reconcile's, not
+// ready when that is older than staleAfter (a stuck loop must not keep a
+// pod in its Service), so /readyz, /status and /metrics never disagree.
+func current(box *statusBox, staleAfter time.Duration) Status {
+	s := box.get()
+	if age := time.Since(s.LastReconcile); s.Ready && age > staleAfter {
+		s.Ready, s.Reason = false, fmt.Sprintf("last check was %s ago", age.Round(time.Second))
+	}
+	return s
+}
+
+// statusCollector turns the current Status into metrics at scrape time.
+type statusCollector struct {
+	box        *statusBox
+	staleAfter time.Duration
+}
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descRole, descUp, descReady, descReadOnly, descIO, descSQL, descLag, descErrant, descChanges, descRestarts, descRecErr, descRecLast} {
@@ -97,7 +107,7 @@ func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.box.get()
+	s := current(c.box, c.staleAfter)
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}

@@ -40,6 +40,8 @@ type reconciler struct {
 	lastErrant   string
 	lastStartTry time.Time
 	startBackoff time.Duration // grows while restarts keep failing
+	caughtUp     bool          // the replica once held all of snapshot
+	snapshot     string        // the primary's GTIDs when first compared
 }
 
 // Restart backoff for stopped replication threads: a failing IO thread
@@ -55,7 +57,7 @@ func (r *reconciler) pass(ctx context.Context) Status {
 	st := s.box.get()
 	st.LastReconcile = time.Now()
 	st.ReconcileError = ""
-	st.Reason = ""
+	st.Ready, st.Reason = false, ""
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 
@@ -76,18 +78,20 @@ func (r *reconciler) pass(ctx context.Context) Status {
 		st.Replication.Changes = r.changes
 		st.Replication.Restarts = r.restarts
 	}
-	if st.Reason != r.lastReason {
-		level := "info"
-		if !st.Ready {
-			level = "warn"
-		}
+	// Log changes of readiness, and of the reason while not ready; a
+	// ready replica's reason carries its lag, which changes all the time.
+	key := "ready"
+	if !st.Ready {
+		key = st.Reason
+	}
+	if key != r.lastReason {
 		args := []any{"ready", st.Ready, "reason", st.Reason, "role", st.Role}
-		if level == "warn" {
-			s.log.Warn("readiness changed", args...)
-		} else {
+		if st.Ready {
 			s.log.Info("readiness changed", args...)
+		} else {
+			s.log.Warn("readiness changed", args...)
 		}
-		r.lastReason = st.Reason
+		r.lastReason = key
 	}
 	s.box.set(st)
 	return st
@@ -100,6 +104,7 @@ func (r *reconciler) observeAndFix(ctx context.Context, st *Status) error {
 	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
 		st.ServerUp = false
 		st.Reason = "local server does not answer: " + oneLine(err.Error())
+		st.Replication = nil
 		r.accountOK = false
 		return nil
 	}
@@ -140,6 +145,13 @@ func readOnly(ctx context.Context, db *sql.DB, d *sqldialect.Dialect, st *Status
 func (r *reconciler) exec(ctx context.Context, what string, stmts ...sqldialect.Statement) error {
 	for _, stmt := range stmts {
 		if _, err := r.s.local.ExecContext(ctx, stmt.SQL); err != nil {
+			if stmt.SQL != stmt.Redacted {
+				// The server may quote the statement back ("near '...'"):
+				// keep only its error number when the statement holds a secret.
+				if errno, ok := mysqlErrno(err); ok {
+					return fmt.Errorf("%s: %s: server error %d", what, stmt.Redacted, errno)
+				}
+			}
 			return fmt.Errorf("%s: %s: %w", what, stmt.Redacted, err)
 		}
 		r.s.log.Info(what, "statement", stmt.Redacted)
@@ -261,7 +273,7 @@ func (r *reconciler) replica(ctx context.Context, d *sqldialect.Dialect, st *Sta
 		return err
 	}
 	port := s.cfg.MySQLPort
-	if !rs.PointsAt(s.id.PrimaryHost, port, s.cfg.ReplicationUser) {
+	if !rs.PointsAt(s.id.PrimaryHost, port, s.cfg.ReplicationUser) || authFailed(rs) {
 		if err := r.pointAtPrimary(ctx, d, rs); err != nil {
 			st.Replication = replicationStatus(rs, "")
 			st.Ready, st.Reason = false, oneLine(err.Error())
@@ -290,10 +302,36 @@ func (r *reconciler) replica(ctx context.Context, d *sqldialect.Dialect, st *Sta
 		}
 	}
 
-	errant := r.errantGTIDs(ctx, d)
+	mine, theirs, compared := r.gtidSets(ctx, d)
+	errant := ""
+	if compared {
+		errant = r.errantGTIDs(ctx, d, mine, theirs)
+	}
 	st.Replication = replicationStatus(rs, errant)
 	st.Ready, st.Reason = replicaReadiness(st, s.cfg.MaxReplicationLag, s.id.PrimaryHost)
+	if st.Ready && !r.caughtUp {
+		// Seconds_Behind is 0 whenever the SQL thread has applied all it
+		// has fetched, also while a new replica is still fetching a
+		// backlog: the first time, require the primary's transactions as
+		// they were when first seen.
+		if r.snapshot == "" && compared {
+			r.snapshot = theirs
+		}
+		if r.snapshot == "" || !compared || !r.contains(ctx, d, mine, r.snapshot) {
+			st.Ready, st.Reason = false, "catching up with the primary's transactions"
+		} else {
+			r.caughtUp = true
+		}
+	}
 	return nil
+}
+
+// authFailed reports an IO thread refused by the primary: after a password
+// rotation the channel must be told the new password, which only CHANGE
+// does. Access denied (1045) and "authentication requires a secure
+// connection" (2061).
+func authFailed(rs sqldialect.ReplicaStatus) bool {
+	return rs.IORunning != "Yes" && (rs.LastIOErrno == 1045 || rs.LastIOErrno == 2061)
 }
 
 // pointAtPrimary (re)configures the replication channel: stop, CHANGE,
@@ -301,7 +339,7 @@ func (r *reconciler) replica(ctx context.Context, d *sqldialect.Dialect, st *Sta
 func (r *reconciler) pointAtPrimary(ctx context.Context, d *sqldialect.Dialect, rs sqldialect.ReplicaStatus) error {
 	s := r.s
 	if rs.Configured {
-		s.log.Info("replication points elsewhere: reconfiguring", "source_host", rs.SourceHost, "source_port", rs.SourcePort,
+		s.log.Info("replication points elsewhere or was refused by the primary: reconfiguring", "io_error", rs.LastError(), "source_host", rs.SourceHost, "source_port", rs.SourcePort,
 			"source_user", rs.SourceUser, "auto_position", rs.AutoPosition, "want_host", s.id.PrimaryHost)
 		if err := r.exec(ctx, "stopped replication", d.StopReplica()); err != nil {
 			return err
@@ -328,6 +366,7 @@ func (r *reconciler) pointAtPrimary(ctx context.Context, d *sqldialect.Dialect, 
 	}
 	r.changes++
 	r.restarts++
+	r.caughtUp, r.snapshot = false, ""
 	r.lastStartTry = time.Now()
 	return r.exec(ctx, "started replication", d.StartReplica())
 }
@@ -383,21 +422,43 @@ func replicaStatus(ctx context.Context, db *sql.DB, d *sqldialect.Dialect) (sqld
 	return sqldialect.ParseReplicaStatus(cols, vals)
 }
 
-// errantGTIDs compares the replica's transactions with the primary's and
-// returns the ones the primary lacks ("" when none or when the primary
-// cannot be asked right now). The replica is read first: anything it had
-// then, the primary had earlier still, unless it is errant.
-func (r *reconciler) errantGTIDs(ctx context.Context, d *sqldialect.Dialect) string {
+// gtidSets reads the replica's transactions, then the primary's: anything
+// the replica had then, the primary had earlier still, unless it is errant.
+// ok is false when either cannot be read (the primary may be down).
+func (r *reconciler) gtidSets(ctx context.Context, d *sqldialect.Dialect) (mine, theirs string, ok bool) {
 	s := r.s
-	var mine, theirs string
 	if err := s.local.QueryRowContext(ctx, d.GTIDExecutedQuery()).Scan(&mine); err != nil {
-		return ""
+		return "", "", false
 	}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := s.primaryDB().QueryRowContext(pctx, d.GTIDExecutedQuery()).Scan(&theirs); err != nil {
-		return ""
+		return "", "", false
 	}
+	return mine, theirs, true
+}
+
+// contains reports whether GTID set super holds every transaction of sub.
+func (r *reconciler) contains(ctx context.Context, d *sqldialect.Dialect, super, sub string) bool {
+	if d.Server().Flavor == sqldialect.MariaDB {
+		ok, err := sqldialect.MariaDBGTIDSubset(sub, super)
+		return err == nil && ok
+	}
+	q, ok := d.GTIDSubsetQuery()
+	if !ok {
+		return false
+	}
+	var in bool
+	if err := r.s.local.QueryRowContext(ctx, q, sub, super).Scan(&in); err != nil {
+		return false
+	}
+	return in
+}
+
+// errantGTIDs returns the replica's transactions the primary lacks ("" when
+// none), logging when that changes.
+func (r *reconciler) errantGTIDs(ctx context.Context, d *sqldialect.Dialect, mine, theirs string) string {
+	s := r.s
 	var errant string
 	if d.Server().Flavor == sqldialect.MariaDB {
 		ok, err := sqldialect.MariaDBGTIDSubset(mine, theirs)

@@ -18,6 +18,11 @@ type option struct {
 	value   string
 	mysql   bool // understood by MySQL 8.0.26+
 	mariadb bool // understood by MariaDB 10.5+
+	// renamed is set on the options MySQL renamed in 8.0.26 (replica for
+	// slave), under both names: for MySQL they keep the loose- prefix, so
+	// that 8.0.22-8.0.25 (new name unknown) and later releases that drop
+	// the old name still start, each applying the name it knows.
+	renamed bool
 	comment string
 }
 
@@ -36,7 +41,7 @@ func serverOptions(id Identity, port int) []option {
 			comment: "Binary log under a name that does not depend on the pod's hostname."},
 		{name: "relay_log", value: "relay-bin", mysql: true, mariadb: true},
 		{name: "binlog_format", value: "ROW", mysql: false, mariadb: true,
-			comment: "Row events replicate exactly (MySQL's default; deprecated there, so MariaDB only)."},
+			comment: "Row events replicate exactly (MySQL's default, and deprecated there)."},
 		{name: "sync_binlog", value: "1", mysql: true, mariadb: true,
 			comment: "An acknowledged commit is on disk in both the binary log and InnoDB."},
 		{name: "innodb_flush_log_at_trx_commit", value: "1", mysql: true, mariadb: true},
@@ -47,15 +52,15 @@ func serverOptions(id Identity, port int) []option {
 		{name: "enforce_gtid_consistency", value: "ON", mysql: true},
 		{name: "gtid_strict_mode", value: "ON", mariadb: true,
 			comment: "An errant local write stops replication instead of silently diverging."},
-		{name: "log_replica_updates", value: "ON", mysql: true,
+		{name: "log_replica_updates", renamed: true, value: "ON", mysql: true,
 			comment: "Replicas log what they apply, so their GTID state can be compared with the primary's."},
-		{name: "log_slave_updates", value: "ON", mariadb: true},
-		{name: "skip_replica_start", value: "ON", mysql: true,
+		{name: "log_slave_updates", renamed: true, value: "ON", mysql: true, mariadb: true},
+		{name: "skip_replica_start", renamed: true, value: "ON", mysql: true,
 			comment: "A restarted replica waits for the sidecar to check it before replicating."},
-		{name: "skip_slave_start", value: "ON", mariadb: true},
-		{name: "replica_net_timeout", value: "10", mysql: true,
+		{name: "skip_slave_start", renamed: true, value: "ON", mysql: true, mariadb: true},
+		{name: "replica_net_timeout", renamed: true, value: "10", mysql: true,
 			comment: "Notice a vanished source within seconds, not the default minute."},
-		{name: "slave_net_timeout", value: "10", mariadb: true},
+		{name: "slave_net_timeout", renamed: true, value: "10", mysql: true, mariadb: true},
 		{name: "read_only", value: "ON", mysql: true, mariadb: true,
 			comment: "Every pod starts read-only; the sidecar makes the primary writable once it has\n# checked its role, and makes MySQL replicas super_read_only at run time (doing\n# that here would break the images' first-start initialisation)."},
 	}
@@ -78,12 +83,15 @@ func RenderServerConfig(id Identity, flavor Flavor, port int) []byte {
 			if !o.mysql {
 				continue
 			}
+			if o.renamed {
+				prefix = "loose-"
+			}
 		case FlavorMariaDB:
 			if !o.mariadb {
 				continue
 			}
 		default:
-			if !(o.mysql && o.mariadb) {
+			if !(o.mysql && o.mariadb) || o.renamed {
 				prefix = "loose-"
 			}
 		}

@@ -37,6 +37,8 @@ func runSidecar(ctx context.Context, args []string, stdio Stdio, loader Loader) 
 		return err
 	}
 	log := NewLogger(stdio.Err, cfg.LogFormat, cfg.LogLevel)
+	// The driver logs some connection errors itself; keep them structured.
+	_ = mysql.SetLogger(driverLogger{log})
 	resolver, err := dnswait.NewResolver(dnswait.Options{ResolvConf: cfg.ResolvConf})
 	if err != nil {
 		return &configError{problems: []string{fmt.Sprintf("RESOLV_CONF=%q cannot be used: %v", cfg.ResolvConf, err)}}
@@ -275,3 +277,10 @@ func mysqlErrno(err error) (uint16, bool) {
 const (
 	errAccessDenied = 1045
 )
+
+// driverLogger sends go-sql-driver's own messages to the process logger.
+type driverLogger struct{ log *slog.Logger }
+
+func (l driverLogger) Print(v ...any) {
+	l.log.Debug("mysql driver", "message", oneLine(fmt.Sprint(v...)))
+}

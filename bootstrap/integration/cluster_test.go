@@ -428,6 +428,16 @@ func TestCluster(t *testing.T) {
 		if code, _, err := podtest.Get(primary.http(), "/healthz"); err != nil || code != http.StatusServiceUnavailable {
 			t.Errorf("primary /healthz with its server down = %d %v, want 503", code, err)
 		}
+		podtest.Eventually(t, 15*time.Second, "primary /readyz 503 with its server down", func() error {
+			code, body, err := podtest.Get(primary.http(), "/readyz")
+			if err != nil {
+				return err
+			}
+			if code != http.StatusServiceUnavailable || !strings.Contains(body, "local server does not answer") {
+				return fmt.Errorf("%d %s", code, body)
+			}
+			return nil
+		})
 	})
 
 	t.Run("primary comes back on a new address", func(t *testing.T) {

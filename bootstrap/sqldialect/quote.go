@@ -115,3 +115,8 @@ func checkPassword(p string) error {
 	}
 	return nil
 }
+
+// CheckReplicationPassword reports why a replication password cannot be
+// used (invalid UTF-8, a NUL, longer than the servers accept), without
+// revealing it, so configuration can be refused before anything changes.
+func CheckReplicationPassword(p string) error { return checkPassword(p) }
