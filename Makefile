@@ -27,10 +27,10 @@ lint: ## go vet and gofmt
 	$(GO) vet ./...
 	@out=$$(gofmt -l cmd bootstrap deploy); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-images: ## build the local base, MariaDB and Go builder images (no registry needed)
-	images/build.sh
+images: ## the local Debian, MariaDB and Go builder images (no registry needed)
+	images/build.sh debian mariadb go
 
-image: ## the mysql-bootstrap image (FROM scratch), after its base images
+image: ## the mysql-bootstrap image (FROM scratch), building its base images first if needed
 	IMAGE=$(IMAGE) VERSION=$(VERSION) images/build.sh
 
 clean: ## remove build output
