@@ -8,7 +8,7 @@ IMAGE ?= mysql-bootstrap:dev
 export GOTOOLCHAIN := local
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: help build test unit lint image images clean
+.PHONY: help build test unit lint image images demo demo-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -32,6 +32,12 @@ images: ## the local Debian, MariaDB and Go builder images (no registry needed)
 
 image: ## the mysql-bootstrap image (FROM scratch), building its base images first if needed
 	IMAGE=$(IMAGE) VERSION=$(VERSION) images/build.sh
+
+demo: ## 3-pod primary/replicas demo in Docker Compose, images built locally (deploy/compose)
+	deploy/compose/demo.sh up
+
+demo-down: ## remove the demo's containers, volumes and secrets
+	deploy/compose/demo.sh down
 
 clean: ## remove build output
 	rm -rf bin dist .bench

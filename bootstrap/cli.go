@@ -177,23 +177,32 @@ func runIdentity(ctx context.Context, args []string, stdio Stdio, loader Loader)
 	return enc.Encode(id)
 }
 
-func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
-	fs := newFlagSet("init", stdio)
+// loadPod parses the flags of a pod command (init, sidecar: none but -h)
+// and its whole configuration, before anything is changed.
+func loadPod(ctx context.Context, cmd string, args []string, stdio Stdio, loader Loader) (*Config, Identity, *slog.Logger, error) {
+	fs := newFlagSet(cmd, stdio)
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return nil, Identity{}, nil, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: init takes no arguments, got %q", ErrUsage, fs.Args())
+		return nil, Identity{}, nil, fmt.Errorf("%w: %s takes no arguments, got %q", ErrUsage, cmd, fs.Args())
 	}
 	cfg, err := loader.Load(ctx, Need{Service: true, Passwords: true})
 	if err != nil {
-		return err
+		return nil, Identity{}, nil, err
 	}
 	id, err := NewIdentity(cfg)
 	if err != nil {
+		return nil, Identity{}, nil, err
+	}
+	return cfg, id, NewLogger(stdio.Err, cfg.LogFormat, cfg.LogLevel), nil
+}
+
+func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
+	cfg, id, log, err := loadPod(ctx, "init", args, stdio, loader)
+	if err != nil {
 		return err
 	}
-	log := NewLogger(stdio.Err, cfg.LogFormat, cfg.LogLevel)
 	start := time.Now()
 	log.Info("init", "pod", id.Pod, "role", id.Role, "server_id", id.ServerID, "pod_host", id.PodHost,
 		"primary_host", id.PrimaryHost, "data_dir", cfg.DataDir, "data_dir_state", describeDataDir(cfg.DataDir), "version", Version)

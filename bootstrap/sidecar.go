@@ -21,22 +21,10 @@ import (
 const ShutdownTimeout = 3 * time.Second
 
 func runSidecar(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
-	fs := newFlagSet("sidecar", stdio)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: sidecar takes no arguments, got %q", ErrUsage, fs.Args())
-	}
-	cfg, err := loader.Load(ctx, Need{Service: true, Passwords: true})
+	cfg, id, log, err := loadPod(ctx, "sidecar", args, stdio, loader)
 	if err != nil {
 		return err
 	}
-	id, err := NewIdentity(cfg)
-	if err != nil {
-		return err
-	}
-	log := NewLogger(stdio.Err, cfg.LogFormat, cfg.LogLevel)
 	// The driver logs some connection errors itself; keep them structured.
 	_ = mysql.SetLogger(driverLogger{log})
 	resolver, err := dnswait.NewResolver(dnswait.Options{ResolvConf: cfg.ResolvConf})

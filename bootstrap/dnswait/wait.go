@@ -197,7 +197,7 @@ func (w *Waiter) wait(ctx context.Context, name string, port int, try func(conte
 		}
 		last = &a
 		elapsed := time.Since(start).Round(time.Millisecond)
-		attrs := []any{"attempt", n, "elapsed", elapsed}
+		attrs := []any{"attempt", n, "elapsed", elapsed.String()}
 		if ok {
 			if port != 0 {
 				attrs = append(attrs, "addr", a.addr.String())

@@ -127,6 +127,19 @@ func (c *cluster) stopSidecar(p *pod) string {
 	return p.sidecar.Output()
 }
 
+// reschedule restarts a pod whose server is down on a new address, as
+// Kubernetes does: init, server, DNS record, sidecar; then waits for ready.
+func (c *cluster) reschedule(p *pod, addr string) {
+	c.t.Helper()
+	c.stopSidecar(p)
+	p.moveTo(addr)
+	c.init(p)
+	p.server.Start()
+	c.publish(p)
+	c.startSidecar(p)
+	c.waitReady(p, 60*time.Second)
+}
+
 func (c *cluster) waitReady(p *pod, timeout time.Duration) {
 	c.t.Helper()
 	podtest.Eventually(c.t, timeout, p.name+" /readyz 200", func() error {
@@ -441,13 +454,7 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("primary comes back on a new address", func(t *testing.T) {
-		c.stopSidecar(primary)
-		primary.moveTo("127.0.0.21")
-		c.init(primary)
-		primary.server.Start()
-		c.publish(primary)
-		c.startSidecar(primary)
-		c.waitReady(primary, 30*time.Second)
+		c.reschedule(primary, "127.0.0.21")
 		pdb2 := primary.server.App()
 		defer pdb2.Close()
 		insertRows(t, pdb2, 51, 80)
@@ -468,13 +475,7 @@ func TestCluster(t *testing.T) {
 		insertRows(t, pdb3, 81, 90)
 		pdb3.Close()
 		primary.server.Kill()
-		c.stopSidecar(primary)
-		primary.moveTo("127.0.0.22")
-		c.init(primary)
-		primary.server.Start()
-		c.publish(primary)
-		c.startSidecar(primary)
-		c.waitReady(primary, 60*time.Second)
+		c.reschedule(primary, "127.0.0.22")
 		pdb4 := primary.server.App()
 		defer pdb4.Close()
 		insertRows(t, pdb4, 91, 100)
