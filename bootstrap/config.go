@@ -126,6 +126,7 @@ func (s Secret) Reveal() string { return string(s) }
 // Config is the validated configuration of every subcommand.
 type Config struct {
 	PodName             string
+	PodNameFromHostname bool // POD_NAME was unset: error messages say so
 	Namespace           string
 	ServiceName         string
 	ClusterDomain       string
@@ -220,7 +221,7 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		if err != nil {
 			p = append(p, fmt.Sprintf("POD_NAME is not set and the hostname cannot be read: %v", err))
 		}
-		c.PodName = h
+		c.PodName, c.PodNameFromHostname = h, true
 	}
 
 	c.Namespace = raw.PodNamespace

@@ -41,7 +41,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		PodName: "mysql-1", Namespace: "default", ServiceName: "mysql", ClusterDomain: "cluster.local",
+		PodName: "mysql-1", PodNameFromHostname: false, Namespace: "default", ServiceName: "mysql", ClusterDomain: "cluster.local",
 		ServerIDBase: 100, Flavor: FlavorAuto, MySQLHost: "127.0.0.1", MySQLPort: 3306,
 		RootPassword: "rootpw", ReplicationUser: "replication", ReplicationPassword: "replpw",
 		ConfigDir: "/etc/mysql/conf.d", ConfigFile: "50-mysql-bootstrap.cnf", DataDir: "/var/lib/mysql",

@@ -85,8 +85,11 @@ func ParsePodName(pod string) (statefulSet string, ordinal uint64, err error) {
 func NewIdentity(c *Config) (Identity, error) {
 	sts, ordinal, err := ParsePodName(c.PodName)
 	if err != nil {
-		name := "POD_NAME"
-		return Identity{}, &configError{problems: []string{name + ": " + err.Error()}}
+		source := "POD_NAME"
+		if c.PodNameFromHostname {
+			source = "POD_NAME is not set and the hostname"
+		}
+		return Identity{}, &configError{problems: []string{source + ": " + err.Error()}}
 	}
 	id := uint64(c.ServerIDBase) + ordinal
 	if id < 1 || id > MaxServerID {

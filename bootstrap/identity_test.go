@@ -92,6 +92,8 @@ func TestNewIdentity(t *testing.T) {
 		{name: "server_id overflow", mutate: func(c *Config) { c.PodName, c.ServerIDBase = "mysql-6", MaxServerID-5 }, err: "= 4294967296 is out of range"},
 		{name: "ordinal overflow", mutate: func(c *Config) { c.PodName = "mysql-4294967296" }, err: "out of range"},
 		{name: "no ordinal", mutate: func(c *Config) { c.PodName = "mysql" }, err: `POD_NAME: pod name has no ordinal: "mysql"`},
+		{name: "hostname without ordinal", mutate: func(c *Config) { c.PodName, c.PodNameFromHostname = "mysql", true },
+			err: `POD_NAME is not set and the hostname: pod name has no ordinal: "mysql" is not <statefulset>-<ordinal>`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -506,12 +506,16 @@ func replicaReadiness(st *Status, maxLag time.Duration, primary string) (bool, s
 		return false, "replica is not read-only"
 	case r == nil || !r.Configured:
 		return false, "replication is not configured"
-	case r.LastError != "":
-		return false, "replication error: " + r.LastError
 	case r.ErrantGTIDs != "":
 		return false, "replica has transactions the primary lacks: " + r.ErrantGTIDs
-	case r.IOState == "Connecting":
-		return false, "replication is connecting to " + primary
+	case r.IOState == "Connecting" && r.SQLRunning:
+		reason := "replication is connecting to " + primary
+		if r.LastError != "" {
+			reason += ": " + r.LastError
+		}
+		return false, reason
+	case r.LastError != "":
+		return false, "replication error: " + r.LastError
 	case !r.IORunning || !r.SQLRunning:
 		return false, fmt.Sprintf("replication threads not running (IO %s, SQL %s)", orNo(r.IOState), boolYesNo(r.SQLRunning))
 	case r.LagSeconds == nil:
