@@ -136,3 +136,21 @@ func TestHandler(t *testing.T) {
 		t.Errorf("unknown path = %d", code)
 	}
 }
+
+func TestNextPass(t *testing.T) {
+	t.Parallel()
+	var since time.Time
+	if d := nextPass(false, &since, 5*time.Second); d != fastPass || since.IsZero() {
+		t.Errorf("just not ready: %s", d)
+	}
+	since = time.Now().Add(-time.Minute)
+	if d := nextPass(false, &since, 5*time.Second); d != slowPass {
+		t.Errorf("long not ready: %s, want %s", d, slowPass)
+	}
+	if d := nextPass(true, &since, 5*time.Second); d != 5*time.Second || !since.IsZero() {
+		t.Errorf("ready: %s", d)
+	}
+	if d := nextPass(false, &since, 100*time.Millisecond); d != 100*time.Millisecond {
+		t.Errorf("a shorter RECONCILE_INTERVAL wins: %s", d)
+	}
+}

@@ -121,6 +121,7 @@ func (s *Sidecar) loop(ctx context.Context) error {
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var notReadySince time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -128,12 +129,33 @@ func (s *Sidecar) loop(ctx context.Context) error {
 		case <-timer.C:
 		}
 		st := s.rec.pass(ctx)
-		next := s.cfg.ReconcileInterval
-		if !st.Ready {
-			next = min(next, time.Second)
-		}
-		timer.Reset(next)
+		timer.Reset(nextPass(st.Ready, &notReadySince, s.cfg.ReconcileInterval))
 	}
+}
+
+// Pacing of reconcile passes while not ready: a pod that is starting or
+// recovering is looked at often, so it joins its Service within a fraction
+// of a second of being able to; one that stays not ready (a primary that is
+// down) is looked at every second, not hammered.
+const (
+	fastPass       = 250 * time.Millisecond
+	slowPass       = time.Second
+	fastPassWindow = 15 * time.Second
+)
+
+// nextPass returns the delay before the next reconcile pass.
+func nextPass(ready bool, notReadySince *time.Time, interval time.Duration) time.Duration {
+	if ready {
+		*notReadySince = time.Time{}
+		return interval
+	}
+	if notReadySince.IsZero() {
+		*notReadySince = time.Now()
+	}
+	if time.Since(*notReadySince) < fastPassWindow {
+		return min(interval, fastPass)
+	}
+	return min(interval, slowPass)
 }
 
 // waitLocal waits until the local server answers, logging progress every
