@@ -8,7 +8,7 @@ IMAGE ?= mysql-bootstrap:dev
 export GOTOOLCHAIN := local
 export TESTCONTAINERS_RYUK_DISABLED := true
 
-.PHONY: help build test unit lint image images demo demo-down clean
+.PHONY: help build test unit lint image images demo demo-down bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -38,6 +38,9 @@ demo: ## 3-pod primary/replicas demo in Docker Compose, images built locally (de
 
 demo-down: ## remove the demo's containers, volumes and secrets
 	deploy/compose/demo.sh down
+
+bench: ## benchmarks on real containers (needs Docker, ~13 min): replication delays, cold start, failover, sidecar memory/CPU, binary size
+	deploy/bench/run.sh
 
 clean: ## remove build output
 	rm -rf bin dist .bench

@@ -198,7 +198,9 @@ func (s *Sidecar) waitLocal(ctx context.Context) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		backoff = min(backoff*2, time.Second)
+		// Capped low: a pod's server usually comes up within seconds of
+		// its sidecar, and the sooner it is seen the sooner the pod serves.
+		backoff = min(backoff*2, 250*time.Millisecond)
 	}
 }
 

@@ -1,0 +1,153 @@
+// Package bench measures what DESIGN.md's "Targets" promise, on real
+// containers (deploy/internal/podcluster): how soon replicas replicate
+// after a Parallel start, how long a cold start of three pods takes
+// against one pod and against OrderedReady, how soon replicas follow a
+// primary that comes back on a new address (the sidecar's settings
+// against MySQL's defaults), the sidecar's memory and idle CPU, and the
+// size of the binary and of its image.
+//
+// Every figure is the median of several samples, reported with
+// b.ReportMetric; run.sh (make bench) chooses how many with -benchtime=Nx,
+// prints the machine, and a summary table from the file named by
+// BENCH_SUMMARY. Nothing here asserts a speed: a missed target is printed,
+// not failed.
+//
+// The benchmarks need a Docker engine and the images images/build.sh
+// builds (nothing is pulled); without them they are skipped. Every
+// container, network and volume is removed when its benchmark ends; the
+// run ids are also appended to BENCH_RUNIDS so run.sh can remove what an
+// interrupted run left behind.
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
+)
+
+var (
+	// dockerSkip says why the container benchmarks cannot run here.
+	dockerSkip string
+	images     podcluster.Images
+)
+
+func TestMain(m *testing.M) {
+	// No reaper (its image would be pulled): every object is removed by
+	// the cluster's own cleanup.
+	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	images = podcluster.DefaultImages()
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
+		// go test ./... without -bench: nothing here runs.
+		os.Exit(m.Run())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	if err := podcluster.Available(ctx); err != nil {
+		dockerSkip = "needs a Docker engine: " + err.Error()
+	} else {
+		var missing []string
+		for _, ref := range []string{images.Server, images.Bootstrap, images.Pause} {
+			if _, err := podcluster.ImageCreated(ctx, ref); err != nil {
+				missing = append(missing, ref)
+			}
+		}
+		if len(missing) > 0 {
+			dockerSkip = "images missing (build them with images/build.sh): " + strings.Join(missing, ", ")
+		}
+	}
+	cancel()
+	fmt.Println(machine())
+	os.Exit(m.Run())
+}
+
+func requireDocker(b *testing.B) {
+	b.Helper()
+	if dockerSkip != "" {
+		b.Skip(dockerSkip)
+	}
+}
+
+// machine is one line saying what the figures were measured on.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := "?"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {
+			mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+		}
+	}
+	kernel := "?"
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = strings.TrimSpace(string(b))
+	}
+	docker := "unavailable"
+	if cli, err := podcluster.NewDockerClient(); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if v, err := cli.ServerVersion(ctx, client.ServerVersionOptions{}); err == nil {
+			docker = v.Version
+		}
+		cancel()
+		cli.Close()
+	}
+	return fmt.Sprintf("# machine: %d cores, %s, %s RAM, kernel %s, docker %s, %s, %s",
+		runtime.NumCPU(), model, mem, kernel, docker, runtime.Version(), time.Now().UTC().Format(time.RFC3339))
+}
+
+// scope is a testing.TB whose cleanups run when close is called, not when
+// the benchmark ends: a cluster per iteration is removed before the next
+// one starts, so idle servers do not slow down later samples.
+type scope struct {
+	testing.TB
+	mu  sync.Mutex
+	fns []func()
+}
+
+func newScope(tb testing.TB) *scope { return &scope{TB: tb} }
+
+func (s *scope) Cleanup(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fns = append(s.fns, f)
+}
+
+func (s *scope) close() {
+	s.mu.Lock()
+	fns := s.fns
+	s.fns = nil
+	s.mu.Unlock()
+	for i := len(fns) - 1; i >= 0; i-- {
+		fns[i]()
+	}
+}
+
+// newCluster creates a cluster in sc with the manifest's settings (no
+// shorter RECONCILE_INTERVAL) and records its run id for run.sh.
+func newCluster(sc *scope, pods int) *podcluster.Cluster {
+	c := podcluster.New(sc, podcluster.Options{Images: images, Pods: pods, Flavor: "mariadb"})
+	if f := os.Getenv("BENCH_RUNIDS"); f != "" {
+		if fh, err := os.OpenFile(f, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintln(fh, c.RunID)
+			fh.Close()
+		}
+	}
+	return c
+}

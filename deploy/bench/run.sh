@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# make bench: the figures DESIGN.md's "Targets" promise, measured on real
+# containers (see the package comment in main_test.go).
+#
+#   deploy/bench/run.sh
+#
+# Builds what images are missing (images/build.sh; the mysql-bootstrap image
+# is always rebuilt, from cache when the sources did not change), prints the
+# machine, runs the Go benchmarks of deploy/bench with -benchtime=Nx (N
+# samples, medians reported), and prints a summary table. Raw output goes
+# to .bench/<time>/ (.bench/latest links to the last run).
+#
+# Samples per figure: COLD (cold-start rounds, default 5), NEWIP (restarts of
+# the primary with the sidecar, 5), BASELINE (restarts with MySQL's default
+# retry settings, about a minute each, 3), IDLE (30 s idle windows, 10: the
+# sidecar's memory is read from the second half, once it has levelled off).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+export TESTCONTAINERS_RYUK_DISABLED=true
+GO=${GO:-go}
+COLD=${COLD:-5} NEWIP=${NEWIP:-5} BASELINE=${BASELINE:-3} IDLE=${IDLE:-10}
+
+START=$SECONDS
+OUT=.bench/$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$OUT"
+ln -sfn "$(basename "$OUT")" .bench/latest
+export BENCH_SUMMARY=$ROOT/$OUT/summary.tsv BENCH_RUNIDS=$ROOT/$OUT/runids
+: >"$BENCH_SUMMARY"
+: >"$BENCH_RUNIDS"
+RAW=$OUT/raw.txt
+
+say() { printf '==> [%3ds] %s\n' "$((SECONDS - START))" "$*" >&2; }
+
+# Remove whatever an interrupted benchmark left behind: only the objects of
+# the run ids this script's benchmarks recorded.
+cleanup() {
+	local id
+	[[ -s $BENCH_RUNIDS ]] || return 0
+	command -v docker >/dev/null || return 0
+	while read -r id; do
+		[[ -n $id ]] || continue
+		local f="label=org.mysql-bootstrap.e2e=$id"
+		docker ps -aq --filter "$f" | xargs -r docker rm -f >/dev/null 2>&1 || true
+		docker network ls -q --filter "$f" | xargs -r docker network rm >/dev/null 2>&1 || true
+		docker volume ls -q --filter "$f" | xargs -r docker volume rm -f >/dev/null 2>&1 || true
+	done <"$BENCH_RUNIDS"
+}
+trap cleanup EXIT
+
+docker_ok=0
+if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+	docker_ok=1
+	say "images/build.sh (log: $OUT/images.log)"
+	if ! images/build.sh >"$OUT/images.log" 2>&1; then
+		tail -20 "$OUT/images.log" >&2
+		echo "bench: images/build.sh failed" >&2
+		exit 1
+	fi
+else
+	say "no Docker engine: only the binary size is measured, the rest is skipped"
+fi
+
+machine() {
+	local cpu mem docker_v
+	cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+	mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+	docker_v=$( ((docker_ok)) && docker version --format '{{.Server.Version}}' 2>/dev/null || echo unavailable)
+	printf 'machine: %s cores, %s, %s RAM, kernel %s, docker %s, %s, %s\n' \
+		"$(nproc)" "$cpu" "$mem" "$(uname -r)" "$docker_v" "$($GO env GOVERSION)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+}
+MACHINE=$(machine)
+echo "$MACHINE" | tee "$OUT/machine.txt"
+if ((docker_ok)); then
+	others=$(docker ps -q | wc -l)
+	if ((others > 0)); then
+		echo "warning: $others container(s) not started by this run are running; they share the cores with the benchmarks" | tee -a "$OUT/machine.txt"
+	fi
+fi
+
+# bench NAME BENCHTIME TIMEOUT: one go test run, appended to the raw output.
+bench() {
+	say "$1 (-benchtime=$2)"
+	if ! $GO test -run '^$' -bench "$1" -benchtime "$2" -timeout "$3" -count 1 -v ./deploy/bench 2>&1 | tee -a "$RAW" | grep -E '^(Benchmark|--- |FAIL|ok|panic|\s+\S+_test\.go:[0-9]+: (restart|round))'; then
+		echo "bench: $1 failed (see $RAW)" >&2
+		exit 1
+	fi
+}
+
+bench '^BenchmarkBinarySize$' 1x 5m
+bench '^BenchmarkColdStart$' "${COLD}x" 20m
+bench '^BenchmarkSidecarIdle$' "${IDLE}x" "$((IDLE / 2 + 6))m"
+bench '^BenchmarkPrimaryNewIP$/^sidecar$' "${NEWIP}x" 10m
+bench '^BenchmarkPrimaryNewIP$/^mysql_defaults$' "${BASELINE}x" 20m
+
+{
+	echo
+	echo "$MACHINE"
+	{
+		printf 'figure\tmedian\tn\ttarget\tmet\n'
+		cat "$BENCH_SUMMARY"
+	} | column -t -s $'\t'
+} | tee "$OUT/summary.txt"
+echo
+echo "total $((SECONDS - START)) s; raw output in $OUT/" | tee -a "$OUT/summary.txt"
