@@ -21,14 +21,21 @@ const (
 	PathMetrics = "/metrics"
 )
 
-// pinger checks that the local server answers; *sql.DB satisfies it.
-type pinger interface {
+// localServer is what the probes ask the local server directly.
+type localServer interface {
+	// PingContext checks that the server answers.
 	PingContext(ctx context.Context) error
+	// StartedAt returns when the server process started (now - Uptime).
+	StartedAt(ctx context.Context) (time.Time, error)
 }
 
+// restartTolerance absorbs the one-second resolution of Uptime.
+const restartTolerance = 2 * time.Second
+
 // newHandler returns the sidecar's HTTP API over the status box. staleAfter
-// is how old the last reconcile may be before readiness stops trusting it.
-func newHandler(box *statusBox, db pinger, staleAfter time.Duration) http.Handler {
+// is how old the last reconcile may be before readiness stops trusting it;
+// wake asks the reconcile loop for a pass now.
+func newHandler(box *statusBox, db localServer, staleAfter time.Duration, wake func()) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(&statusCollector{box: box, staleAfter: staleAfter})
@@ -46,6 +53,22 @@ func newHandler(box *statusBox, db pinger, staleAfter time.Duration) http.Handle
 	mux.HandleFunc("GET "+PathReadyz, func(w http.ResponseWriter, r *http.Request) {
 		s := current(box, staleAfter)
 		ready, reason := s.Ready, s.Reason
+		if ready {
+			// A server that restarted since the last pass comes back as the
+			// file configured it (read-only, replication stopped): do not
+			// vouch for it until the loop has looked again.
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			started, err := db.StartedAt(ctx)
+			cancel()
+			switch {
+			case err != nil:
+				ready, reason = false, "local server does not answer: "+oneLine(err.Error())
+				wake()
+			case started.Sub(s.ServerStartedAt) > restartTolerance:
+				ready, reason = false, "local server restarted since the last check"
+				wake()
+			}
+		}
 		if !ready {
 			if reason == "" {
 				reason = "not checked yet"

@@ -60,9 +60,14 @@ func TestReplicaReadiness(t *testing.T) {
 	}
 }
 
-type fakePinger struct{ err error }
+type fakePinger struct {
+	err     error
+	started time.Time
+}
 
 func (f fakePinger) PingContext(context.Context) error { return f.err }
+
+func (f fakePinger) StartedAt(context.Context) (time.Time, error) { return f.started, f.err }
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {
 	t.Helper()
@@ -76,9 +81,11 @@ func TestHandler(t *testing.T) {
 	t.Parallel()
 	var box statusBox
 	st := healthyReplica()
-	st.Ready, st.Reason, st.LastReconcile = true, "replicating", time.Now()
+	started := time.Now().Add(-time.Hour)
+	st.Ready, st.Reason, st.LastReconcile, st.ServerStartedAt = true, "replicating", time.Now(), started
 	box.set(st)
-	h := newHandler(&box, fakePinger{}, time.Minute)
+	wakes := 0
+	h := newHandler(&box, fakePinger{started: started.Add(time.Second)}, time.Minute, func() { wakes++ })
 
 	if code, body := get(t, h, PathHealthz); code != 200 {
 		t.Errorf("/healthz = %d %s", code, body)
@@ -128,7 +135,16 @@ func TestHandler(t *testing.T) {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
 
-	down := newHandler(&box, fakePinger{err: errors.New("dial tcp 127.0.0.1:3306: connect: connection refused")}, time.Minute)
+	// A server that restarted since the last pass is not vouched for, and
+	// the loop is asked to look again at once.
+	st.Ready, st.Reason = true, "replicating"
+	box.set(st)
+	restarted := newHandler(&box, fakePinger{started: time.Now()}, time.Minute, func() { wakes++ })
+	if code, body := get(t, restarted, PathReadyz); code != 503 || !strings.Contains(body, "restarted since the last check") || wakes != 1 {
+		t.Errorf("/readyz after a restart = %d %q (wakes %d)", code, body, wakes)
+	}
+
+	down := newHandler(&box, fakePinger{err: errors.New("dial tcp 127.0.0.1:3306: connect: connection refused")}, time.Minute, func() {})
 	if code, body := get(t, down, PathHealthz); code != 503 || !strings.Contains(body, "connection refused") {
 		t.Errorf("/healthz with the server down = %d %s", code, body)
 	}

@@ -109,6 +109,12 @@ func (r *reconciler) observeAndFix(ctx context.Context, st *Status) error {
 		return nil
 	}
 	st.ServerUp = true
+	if started, err := serverStartedAt(ctx, db); err == nil {
+		if !st.ServerStartedAt.IsZero() && started.Sub(st.ServerStartedAt) > restartTolerance {
+			s.log.Info("local server restarted", "started_at", started.UTC().Format(time.RFC3339))
+		}
+		st.ServerStartedAt = started
+	}
 	server, err := sqldialect.ParseVersion(version)
 	if err != nil {
 		return fmt.Errorf("read the server version %q: %w", version, err)

@@ -54,12 +54,38 @@ type Sidecar struct {
 	primaryOnce sync.Once
 	primary     *sql.DB
 
-	rec reconciler
+	rec  reconciler
+	wake chan struct{} // a pass now, please (buffered, 1)
+}
+
+// wakeUp asks the loop for a reconcile pass without waiting for it.
+func (s *Sidecar) wakeUp() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// localDB adds what the probes need to the pool.
+type localDB struct{ *sql.DB }
+
+// StartedAt returns when the server started, from its Uptime.
+func (db localDB) StartedAt(ctx context.Context) (time.Time, error) {
+	return serverStartedAt(ctx, db.DB)
+}
+
+func serverStartedAt(ctx context.Context, db *sql.DB) (time.Time, error) {
+	var name string
+	var uptime int64
+	if err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Uptime'").Scan(&name, &uptime); err != nil {
+		return time.Time{}, err
+	}
+	return time.Now().Add(-time.Duration(uptime) * time.Second), nil
 }
 
 // NewSidecar prepares a sidecar; nothing is contacted until Serve.
 func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Resolver) *Sidecar {
-	s := &Sidecar{cfg: cfg, id: id, log: log, resolver: resolver}
+	s := &Sidecar{cfg: cfg, id: id, log: log, resolver: resolver, wake: make(chan struct{}, 1)}
 	s.local = openDB(localDSN(cfg))
 	s.box.set(Status{
 		Pod: id.Pod, Ordinal: id.Ordinal, Role: id.Role, ServerID: id.ServerID,
@@ -79,7 +105,7 @@ func (s *Sidecar) Close() {
 
 // Handler is the sidecar's HTTP API.
 func (s *Sidecar) Handler() http.Handler {
-	return newHandler(&s.box, s.local, 3*s.cfg.ReconcileInterval+10*time.Second)
+	return newHandler(&s.box, localDB{s.local}, 3*s.cfg.ReconcileInterval+10*time.Second, s.wakeUp)
 }
 
 // Serve serves HTTP on ln and reconciles until ctx is cancelled, then shuts
@@ -127,6 +153,8 @@ func (s *Sidecar) loop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-timer.C:
+		case <-s.wake:
+			timer.Stop()
 		}
 		st := s.rec.pass(ctx)
 		timer.Reset(nextPass(st.Ready, &notReadySince, s.cfg.ReconcileInterval))

@@ -22,6 +22,9 @@ type Status struct {
 	ReadOnly bool   `json:"readOnly"`
 	// SuperReadOnly is MySQL's stronger read-only; MariaDB has none.
 	SuperReadOnly bool `json:"superReadOnly"`
+	// ServerStartedAt is when the local server process started, as of the
+	// last check: a later start means it restarted since.
+	ServerStartedAt time.Time `json:"serverStartedAt"`
 
 	Ready  bool   `json:"ready"`
 	Reason string `json:"reason"`

@@ -485,6 +485,37 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("a rotated replication password reaches the replicas", func(t *testing.T) {
+		const rotated = "rotated-\\'secret"
+		for _, p := range []*pod{primary, r1, r2} {
+			c.stopSidecar(p)
+			p.env = p.env.With("REPLICATION_PASSWORD", rotated)
+			c.startSidecar(p)
+		}
+		c.waitReady(primary, 30*time.Second)
+		if l := podtest.LogLines(primary.sidecar.Output(), "reset the replication account's password"); len(l) != 1 {
+			t.Fatalf("primary sidecar should reset the password once, logged %d times:\n%s", len(l), primary.sidecar.Output())
+		}
+		// Connected replicas keep their session; the next reconnect is
+		// refused with the old password until the sidecar repoints them.
+		primary.server.Stop()
+		primary.server.Start()
+		c.waitReady(primary, 30*time.Second)
+		pdb5 := primary.server.App()
+		defer pdb5.Close()
+		insertRows(t, pdb5, 101, 110)
+		for _, r := range replicas {
+			waitRows(t, r, 110, 30*time.Second)
+			c.waitReady(r, 30*time.Second)
+			if n := changeLines(r.sidecar.Output()); n != 1 {
+				t.Errorf("%s: want one CHANGE with the new password, ran %d:\n%s", r.name, n, tail(r.sidecar.Output(), 20))
+			}
+			if strings.Contains(r.sidecar.Output(), rotated) {
+				t.Errorf("%s: the new password is in the sidecar's log", r.name)
+			}
+		}
+	})
+
 	t.Run("an errant write on a replica makes it not ready", func(t *testing.T) {
 		if testserver.ServerFlavor() != testserver.MariaDB {
 			t.Skip("MySQL's super_read_only refuses even root")
