@@ -27,6 +27,8 @@ type localServer interface {
 	PingContext(ctx context.Context) error
 	// StartedAt returns when the server process started (now - Uptime).
 	StartedAt(ctx context.Context) (time.Time, error)
+	// ReadOnly reports whether the server refuses client writes now.
+	ReadOnly(ctx context.Context) (bool, error)
 }
 
 // restartTolerance absorbs the one-second resolution of Uptime.
@@ -59,6 +61,12 @@ func newHandler(box *statusBox, db localServer, staleAfter time.Duration, wake f
 			// vouch for it until the loop has looked again.
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			started, err := db.StartedAt(ctx)
+			readOnly := false
+			if err == nil && s.Role == RolePrimary {
+				// Uptime has a resolution of a second; a primary that came
+				// back within it still shows as read-only.
+				readOnly, err = db.ReadOnly(ctx)
+			}
 			cancel()
 			switch {
 			case err != nil:
@@ -66,6 +74,9 @@ func newHandler(box *statusBox, db localServer, staleAfter time.Duration, wake f
 				wake()
 			case started.Sub(s.ServerStartedAt) > restartTolerance:
 				ready, reason = false, "local server restarted since the last check"
+				wake()
+			case readOnly:
+				ready, reason = false, "primary is read-only (did the server restart?)"
 				wake()
 			}
 		}

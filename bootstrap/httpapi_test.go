@@ -61,9 +61,12 @@ func TestReplicaReadiness(t *testing.T) {
 }
 
 type fakePinger struct {
-	err     error
-	started time.Time
+	err      error
+	started  time.Time
+	readOnly bool
 }
+
+func (f fakePinger) ReadOnly(context.Context) (bool, error) { return f.readOnly, f.err }
 
 func (f fakePinger) PingContext(context.Context) error { return f.err }
 
@@ -142,6 +145,14 @@ func TestHandler(t *testing.T) {
 	restarted := newHandler(&box, fakePinger{started: time.Now()}, time.Minute, func() { wakes++ })
 	if code, body := get(t, restarted, PathReadyz); code != 503 || !strings.Contains(body, "restarted since the last check") || wakes != 1 {
 		t.Errorf("/readyz after a restart = %d %q (wakes %d)", code, body, wakes)
+	}
+
+	primary := st
+	primary.Role, primary.Replication = RolePrimary, nil
+	box.set(primary)
+	roPrimary := newHandler(&box, fakePinger{started: started, readOnly: true}, time.Minute, func() { wakes++ })
+	if code, body := get(t, roPrimary, PathReadyz); code != 503 || !strings.Contains(body, "primary is read-only") || wakes != 2 {
+		t.Errorf("/readyz of a read-only primary = %d %q (wakes %d)", code, body, wakes)
 	}
 
 	down := newHandler(&box, fakePinger{err: errors.New("dial tcp 127.0.0.1:3306: connect: connection refused")}, time.Minute, func() {})

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,6 +73,16 @@ type localDB struct{ *sql.DB }
 // StartedAt returns when the server started, from its Uptime.
 func (db localDB) StartedAt(ctx context.Context) (time.Time, error) {
 	return serverStartedAt(ctx, db.DB)
+}
+
+// ReadOnly reports read_only (which super_read_only implies), on both
+// flavours and whether the server shows it as a number or a word.
+func (db localDB) ReadOnly(ctx context.Context) (bool, error) {
+	var v string
+	if err := db.QueryRowContext(ctx, "SELECT CAST(@@GLOBAL.read_only AS CHAR)").Scan(&v); err != nil {
+		return false, err
+	}
+	return v != "0" && !strings.EqualFold(v, "OFF"), nil
 }
 
 func serverStartedAt(ctx context.Context, db *sql.DB) (time.Time, error) {
