@@ -154,6 +154,22 @@ func (c *cluster) waitReady(p *pod, timeout time.Duration) {
 	})
 }
 
+// waitNotReady waits until p's /readyz answers 503 with a body containing
+// reason.
+func waitNotReady(t *testing.T, p *pod, timeout time.Duration, reason string) {
+	t.Helper()
+	podtest.Eventually(t, timeout, p.name+" /readyz 503: "+reason, func() error {
+		code, body, err := podtest.Get(p.http(), "/readyz")
+		if err != nil {
+			return err
+		}
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, reason) {
+			return fmt.Errorf("%d %s", code, body)
+		}
+		return nil
+	})
+}
+
 func (c *cluster) logs() {
 	for _, p := range c.pods {
 		if p.sidecar != nil {
@@ -417,16 +433,7 @@ func TestCluster(t *testing.T) {
 	t.Run("replica of a primary that is down is not ready", func(t *testing.T) {
 		primary.server.Stop()
 		for _, r := range replicas {
-			podtest.Eventually(t, 30*time.Second, r.name+" /readyz 503 with a reason", func() error {
-				code, body, err := podtest.Get(r.http(), "/readyz")
-				if err != nil {
-					return err
-				}
-				if code != http.StatusServiceUnavailable || !strings.Contains(body, "not ready: replication") {
-					return fmt.Errorf("%d %s", code, body)
-				}
-				return nil
-			})
+			waitNotReady(t, r, 30*time.Second, "not ready: replication")
 			if code, _, err := podtest.Get(r.http(), "/healthz"); err != nil || code != 200 {
 				t.Errorf("%s /healthz = %d %v, want 200: its own server is up", r.name, code, err)
 			}
@@ -441,16 +448,7 @@ func TestCluster(t *testing.T) {
 		if code, _, err := podtest.Get(primary.http(), "/healthz"); err != nil || code != http.StatusServiceUnavailable {
 			t.Errorf("primary /healthz with its server down = %d %v, want 503", code, err)
 		}
-		podtest.Eventually(t, 15*time.Second, "primary /readyz 503 with its server down", func() error {
-			code, body, err := podtest.Get(primary.http(), "/readyz")
-			if err != nil {
-				return err
-			}
-			if code != http.StatusServiceUnavailable || !strings.Contains(body, "local server does not answer") {
-				return fmt.Errorf("%d %s", code, body)
-			}
-			return nil
-		})
+		waitNotReady(t, primary, 15*time.Second, "local server does not answer")
 	})
 
 	t.Run("primary comes back on a new address", func(t *testing.T) {
@@ -527,16 +525,7 @@ func TestCluster(t *testing.T) {
 		if _, err := db.Exec("INSERT INTO app.t (id, v) VALUES (5000, 'errant')"); err != nil {
 			t.Fatalf("root write on a MariaDB replica: %v", err)
 		}
-		podtest.Eventually(t, 30*time.Second, "mysql-2 not ready because of errant GTIDs", func() error {
-			code, body, err := podtest.Get(r2.http(), "/readyz")
-			if err != nil {
-				return err
-			}
-			if code != http.StatusServiceUnavailable || !strings.Contains(body, "transactions the primary lacks") {
-				return fmt.Errorf("%d %s", code, body)
-			}
-			return nil
-		})
+		waitNotReady(t, r2, 30*time.Second, "transactions the primary lacks")
 		if code, body, _ := podtest.Get(r2.http(), "/metrics"); code != 200 || !strings.Contains(body, "mysql_bootstrap_replication_errant_gtids 1") {
 			t.Errorf("/metrics does not flag the errant GTIDs:\n%s", body)
 		}

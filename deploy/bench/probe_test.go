@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
+
 	"math"
 	"net/http"
 	"os"
@@ -46,8 +46,6 @@ func endpointsOf(ctx context.Context, p *podcluster.Pod) (endpoints, error) {
 	return endpoints{pod: p, http: h, mysql: m}, nil
 }
 
-var probeClient = &http.Client{Timeout: time.Second}
-
 // ready reports whether the sidecar's /readyz answers 200.
 func (e endpoints) ready(ctx context.Context) bool {
 	code, _, err := e.get(ctx, "/readyz")
@@ -55,17 +53,7 @@ func (e endpoints) ready(ctx context.Context) bool {
 }
 
 func (e endpoints) get(ctx context.Context, path string) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.http+path, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	resp, err := probeClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, string(body), err
+	return podcluster.HTTPGet(ctx, e.http, path)
 }
 
 // root opens a small pool to the pod's server as root with short

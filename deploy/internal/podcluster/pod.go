@@ -500,6 +500,13 @@ func (p *Pod) Get(ctx context.Context, path string) (int, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
+	return HTTPGet(ctx, addr, path)
+}
+
+// HTTPGet fetches http://addr/path (a published sidecar port), returning
+// the status code and at most 1 MiB of body. Callers that poll fast look the
+// address up once and call this, instead of asking Docker every time.
+func HTTPGet(ctx context.Context, addr, path string) (int, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
 	if err != nil {
 		return 0, "", err
