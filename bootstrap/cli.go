@@ -207,10 +207,16 @@ func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) err
 	log.Info("init", "pod", id.Pod, "role", id.Role, "server_id", id.ServerID, "pod_host", id.PodHost,
 		"primary_host", id.PrimaryHost, "data_dir", cfg.DataDir, "data_dir_state", describeDataDir(cfg.DataDir), "version", Version)
 
+	// A replica whose data directory holds data starts its server at once:
+	// it can serve reads while the primary is away, and its sidecar finds
+	// the primary when it is back. Only a replica without data has nothing
+	// to serve before it has the primary's name.
+	waitForPrimary := !id.IsPrimary() && describeDataDir(cfg.DataDir) != dataDirInitialised
+
 	// Resolve the waiter before writing anything so a broken resolv.conf is
 	// reported before the server can start with half a setup.
 	var waiter *dnswait.Waiter
-	if !id.IsPrimary() {
+	if waitForPrimary {
 		if waiter, err = newWaiter(cfg.ResolvConf, log); err != nil {
 			return err
 		}
@@ -223,7 +229,10 @@ func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) err
 	}
 	log.Info("server configuration written", "path", path, "changed", changed, "flavor", cfg.Flavor)
 
-	if id.IsPrimary() {
+	if !waitForPrimary {
+		if !id.IsPrimary() {
+			log.Info("data directory holds data: not waiting for the primary", "data_dir", cfg.DataDir)
+		}
 		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, cfg.WaitTimeout)

@@ -57,6 +57,7 @@ type env struct {
 	ConfigDir               string `env:"CONFIG_DIR, default=/etc/mysql/conf.d" help:"where init writes the server configuration"`
 	ConfigFile              string `env:"CONFIG_FILE, default=50-mysql-bootstrap.cnf" help:"name of the configuration file init writes in CONFIG_DIR"`
 	DataDir                 string `env:"DATA_DIR, default=/var/lib/mysql" help:"the server's data directory"`
+	StateDir                string `env:"STATE_DIR, default=/var/lib/mysql-bootstrap" help:"where the sidecar keeps what must survive its restarts (how fresh a replica's data is); on the data volume, so it goes with the data; a directory that does not exist keeps nothing"`
 	WaitTimeout             string `env:"WAIT_TIMEOUT, default=10m" help:"how long init waits for the primary, and the sidecar for the local server"`
 	ResolvConf              string `env:"RESOLV_CONF, default=/etc/resolv.conf" help:"resolver configuration (nameservers, search list, ndots) used for DNS waits"`
 	HTTPAddr                string `env:"HTTP_ADDR, default=:8080" help:"sidecar HTTP listener (/healthz /readyz /status /metrics)"`
@@ -142,6 +143,7 @@ type Config struct {
 	ConfigDir           string
 	ConfigFile          string
 	DataDir             string
+	StateDir            string
 	WaitTimeout         time.Duration
 	ResolvConf          string
 	HTTPAddr            string
@@ -207,6 +209,7 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		ConfigDir:       raw.ConfigDir,
 		ConfigFile:      raw.ConfigFile,
 		DataDir:         raw.DataDir,
+		StateDir:        raw.StateDir,
 		ResolvConf:      raw.ResolvConf,
 		HTTPAddr:        raw.HTTPAddr,
 		LogFormat:       raw.LogFormat,
@@ -294,7 +297,7 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		c.ReplicationTLS = b
 	}
 
-	for _, d := range []struct{ name, value string }{{"CONFIG_DIR", raw.ConfigDir}, {"DATA_DIR", raw.DataDir}, {"RESOLV_CONF", raw.ResolvConf}} {
+	for _, d := range []struct{ name, value string }{{"CONFIG_DIR", raw.ConfigDir}, {"DATA_DIR", raw.DataDir}, {"STATE_DIR", raw.StateDir}, {"RESOLV_CONF", raw.ResolvConf}} {
 		if !filepath.IsAbs(d.value) {
 			bad(d.name, d.value, "an absolute path")
 		}

@@ -44,7 +44,7 @@ func TestLoadDefaults(t *testing.T) {
 		PodName: "mysql-1", PodNameFromHostname: false, Namespace: "default", ServiceName: "mysql", ClusterDomain: "cluster.local",
 		ServerIDBase: 100, Flavor: FlavorAuto, MySQLHost: "127.0.0.1", MySQLPort: 3306,
 		RootPassword: "rootpw", ReplicationUser: "replication", ReplicationPassword: "replpw",
-		ConfigDir: "/etc/mysql/conf.d", ConfigFile: "50-mysql-bootstrap.cnf", DataDir: "/var/lib/mysql",
+		ConfigDir: "/etc/mysql/conf.d", ConfigFile: "50-mysql-bootstrap.cnf", DataDir: "/var/lib/mysql", StateDir: "/var/lib/mysql-bootstrap",
 		WaitTimeout: 10 * time.Minute, ResolvConf: "/etc/resolv.conf", HTTPAddr: ":8080",
 		ReconcileInterval: 5 * time.Second, MaxReplicationLag: 30 * time.Second, LogFormat: "json", LogLevel: "info",
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -21,65 +20,39 @@ const (
 	PathMetrics = "/metrics"
 )
 
-// localServer is what the probes ask the local server directly.
-type localServer interface {
-	// PingContext checks that the server answers.
-	PingContext(ctx context.Context) error
-	// StartedAt returns when the server process started (now - Uptime).
-	StartedAt(ctx context.Context) (time.Time, error)
-	// ReadOnly reports whether the server refuses client writes now.
-	ReadOnly(ctx context.Context) (bool, error)
+// source is what the endpoints serve: the sidecar, or a fake in tests.
+type source interface {
+	// Healthz reports whether the local server is alive.
+	Healthz(ctx context.Context) error
+	// Readiness is the verdict of decide on the last pass's facts with
+	// the local server's state read now (a probe must see a restart at
+	// once, and must not wait for an unreachable primary).
+	Readiness(ctx context.Context) (ready bool, reason string)
+	// Current is the last pass's status, its verdict decided again now
+	// (a stuck loop must not keep a pod ready).
+	Current() Status
 }
 
-// restartTolerance absorbs the one-second resolution of Uptime.
-const restartTolerance = 2 * time.Second
-
-// newHandler returns the sidecar's HTTP API over the status box. staleAfter
-// is how old the last reconcile may be before readiness stops trusting it;
-// wake asks the reconcile loop for a pass now.
-func newHandler(box *statusBox, db localServer, staleAfter time.Duration, wake func()) http.Handler {
+// newHandler returns the sidecar's HTTP API.
+func newHandler(src source) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(&statusCollector{box: box, staleAfter: staleAfter})
+	reg.MustRegister(&statusCollector{src: src})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathHealthz, func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), probeTimeout)
 		defer cancel()
-		if err := db.PingContext(ctx); err != nil {
+		if err := src.Healthz(ctx); err != nil {
 			http.Error(w, "local server does not answer: "+oneLine(err.Error()), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET "+PathReadyz, func(w http.ResponseWriter, r *http.Request) {
-		s := current(box, staleAfter)
-		ready, reason := s.Ready, s.Reason
-		if ready {
-			// A server that restarted since the last pass comes back as the
-			// file configured it (read-only, replication stopped): do not
-			// vouch for it until the loop has looked again.
-			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-			started, err := db.StartedAt(ctx)
-			readOnly := false
-			if err == nil && s.Role == RolePrimary {
-				// Uptime has a resolution of a second; a primary that came
-				// back within it still shows as read-only.
-				readOnly, err = db.ReadOnly(ctx)
-			}
-			cancel()
-			switch {
-			case err != nil:
-				ready, reason = false, "local server does not answer: "+oneLine(err.Error())
-				wake()
-			case started.Sub(s.ServerStartedAt) > restartTolerance:
-				ready, reason = false, "local server restarted since the last check"
-				wake()
-			case readOnly:
-				ready, reason = false, "primary is read-only (did the server restart?)"
-				wake()
-			}
-		}
+		ctx, cancel := context.WithTimeout(r.Context(), probeTimeout)
+		defer cancel()
+		ready, reason := src.Readiness(ctx)
 		if !ready {
 			if reason == "" {
 				reason = "not checked yet"
@@ -93,7 +66,7 @@ func newHandler(box *statusBox, db localServer, staleAfter time.Duration, wake f
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(current(box, staleAfter))
+		_ = enc.Encode(src.Current())
 	})
 	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
@@ -115,33 +88,22 @@ var (
 	descRestarts = prometheus.NewDesc("mysql_bootstrap_replication_restarts_total", "Replication thread (re)starts by this sidecar.", nil, nil)
 	descRecErr   = prometheus.NewDesc("mysql_bootstrap_reconcile_errors_total", "Reconcile passes that failed.", nil, nil)
 	descRecLast  = prometheus.NewDesc("mysql_bootstrap_last_reconcile_timestamp_seconds", "Unix time of the last reconcile pass.", nil, nil)
+	descStale    = prometheus.NewDesc("mysql_bootstrap_replication_staleness_seconds", "How old the data a replica serves may be (lag while connected, time since the primary was last heard from while reconnecting); NaN when unknown (replicas only).", nil, nil)
+	descResets   = prometheus.NewDesc("mysql_bootstrap_replication_first_start_resets_total", "Removals of a new replica's first-start GTIDs by this sidecar (replicas only).", nil, nil)
+	descTries    = prometheus.NewDesc("mysql_bootstrap_replication_change_retries", "CHANGE statements that have not fixed a refused replication channel yet (replicas only).", nil, nil)
 )
 
-// current is the status every endpoint serves: the last reconcile's, not
-// ready when that is older than staleAfter (a stuck loop must not keep a
-// pod in its Service), so /readyz, /status and /metrics never disagree.
-func current(box *statusBox, staleAfter time.Duration) Status {
-	s := box.get()
-	if age := time.Since(s.LastReconcile); s.Ready && age > staleAfter {
-		s.Ready, s.Reason = false, fmt.Sprintf("last check was %s ago", age.Round(time.Second))
-	}
-	return s
-}
-
 // statusCollector turns the current Status into metrics at scrape time.
-type statusCollector struct {
-	box        *statusBox
-	staleAfter time.Duration
-}
+type statusCollector struct{ src source }
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descRole, descUp, descReady, descReadOnly, descIO, descSQL, descLag, descErrant, descChanges, descRestarts, descRecErr, descRecLast} {
+	for _, d := range []*prometheus.Desc{descInfo, descRole, descUp, descReady, descReadOnly, descIO, descSQL, descLag, descErrant, descChanges, descRestarts, descRecErr, descRecLast, descStale, descResets, descTries} {
 		ch <- d
 	}
 }
 
 func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
-	s := current(c.box, c.staleAfter)
+	s := c.src.Current()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -166,6 +128,13 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descErrant, b2f(r.ErrantGTIDs != ""))
 		ch <- prometheus.MustNewConstMetric(descChanges, prometheus.CounterValue, float64(r.Changes))
 		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(r.Restarts))
+		ch <- prometheus.MustNewConstMetric(descResets, prometheus.CounterValue, float64(r.Resets))
+		gauge(descTries, float64(r.ChangeTries))
+		stale := math.NaN()
+		if r.StalenessSeconds != nil {
+			stale = float64(*r.StalenessSeconds)
+		}
+		gauge(descStale, stale)
 	}
 }
 

@@ -145,6 +145,10 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (changed bool, 
 // configPath is where init writes the server configuration.
 func configPath(c *Config) string { return filepath.Join(c.ConfigDir, c.ConfigFile) }
 
+// dataDirInitialised is describeDataDir's word for a data directory that
+// holds a server's system schema.
+const dataDirInitialised = "initialised"
+
 // describeDataDir says whether the server's data directory has been
 // initialised, for init's log: a replica with data resumes, an empty one
 // starts from nothing.
@@ -160,7 +164,7 @@ func describeDataDir(dir string) string {
 	}
 	for _, e := range entries {
 		if e.Name() == "mysql" && e.IsDir() {
-			return "initialised"
+			return dataDirInitialised
 		}
 	}
 	names := make([]string, 0, 3)

@@ -8,18 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
-
-// ShutdownTimeout bounds how long the sidecar takes to stop after SIGTERM.
-const ShutdownTimeout = 3 * time.Second
 
 func runSidecar(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
 	cfg, id, log, err := loadPod(ctx, "sidecar", args, stdio, loader)
@@ -36,6 +34,11 @@ func runSidecar(ctx context.Context, args []string, stdio Stdio, loader Loader) 
 	if err != nil {
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w (is another process using the port?)", cfg.HTTPAddr, err)
 	}
+	if fi, err := os.Stat(cfg.StateDir); id.Role == RoleReplica && (err != nil || !fi.IsDir()) {
+		log.Warn("STATE_DIR does not exist: nothing is kept across restarts, so a replica restarted while the primary is down is not ready until it reaches the primary",
+			"state_dir", cfg.StateDir)
+		cfg.StateDir = ""
+	}
 	sc := NewSidecar(cfg, id, log, resolver)
 	defer sc.Close()
 	return sc.Serve(ctx, ln)
@@ -48,6 +51,7 @@ type Sidecar struct {
 	log      *slog.Logger
 	local    *sql.DB
 	resolver *dnswait.Resolver
+	policy   Policy
 	box      statusBox
 
 	// primary is a pool of connections to the primary, used by replicas to
@@ -55,7 +59,7 @@ type Sidecar struct {
 	primaryOnce sync.Once
 	primary     *sql.DB
 
-	rec  reconciler
+	rec  *reconciler
 	wake chan struct{} // a pass now, please (buffered, 1)
 }
 
@@ -67,42 +71,24 @@ func (s *Sidecar) wakeUp() {
 	}
 }
 
-// localDB adds what the probes need to the pool.
-type localDB struct{ *sql.DB }
-
-// StartedAt returns when the server started, from its Uptime.
-func (db localDB) StartedAt(ctx context.Context) (time.Time, error) {
-	return serverStartedAt(ctx, db.DB)
-}
-
-// ReadOnly reports read_only (which super_read_only implies), on both
-// flavours and whether the server shows it as a number or a word.
-func (db localDB) ReadOnly(ctx context.Context) (bool, error) {
-	var v string
-	if err := db.QueryRowContext(ctx, "SELECT CAST(@@GLOBAL.read_only AS CHAR)").Scan(&v); err != nil {
-		return false, err
-	}
-	return v != "0" && !strings.EqualFold(v, "OFF"), nil
-}
-
-func serverStartedAt(ctx context.Context, db *sql.DB) (time.Time, error) {
-	var name string
-	var uptime int64
-	if err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Uptime'").Scan(&name, &uptime); err != nil {
-		return time.Time{}, err
-	}
-	return time.Now().Add(-time.Duration(uptime) * time.Second), nil
-}
-
 // NewSidecar prepares a sidecar; nothing is contacted until Serve.
 func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Resolver) *Sidecar {
-	s := &Sidecar{cfg: cfg, id: id, log: log, resolver: resolver, wake: make(chan struct{}, 1)}
+	s := &Sidecar{cfg: cfg, id: id, log: log, resolver: resolver, wake: make(chan struct{}, 1), policy: policyFor(cfg, id)}
 	s.local = openDB(localDSN(cfg))
-	s.box.set(Status{
+	s.box.set(snapshot{status: Status{
 		Pod: id.Pod, Ordinal: id.Ordinal, Role: id.Role, ServerID: id.ServerID,
 		PodHost: id.PodHost, PrimaryHost: id.PrimaryHost, Reason: "waiting for the local server",
-	})
-	s.rec = reconciler{s: s}
+	}})
+	exec := &executor{db: s.local, cfg: cfg, id: id, log: log}
+	s.rec = &reconciler{
+		id:     id,
+		log:    log,
+		policy: s.policy,
+		gather: &gatherer{local: s.local, primary: s.primaryDB, role: id.Role, account: exec.checkAccount},
+		exec:   exec,
+		state:  &stateStore{dir: cfg.StateDir},
+		box:    &s.box,
+	}
 	return s
 }
 
@@ -115,15 +101,69 @@ func (s *Sidecar) Close() {
 }
 
 // Handler is the sidecar's HTTP API.
-func (s *Sidecar) Handler() http.Handler {
-	return newHandler(&s.box, localDB{s.local}, 3*s.cfg.ReconcileInterval+10*time.Second, s.wakeUp)
+func (s *Sidecar) Handler() http.Handler { return newHandler(s) }
+
+// Healthz reports whether the local server answers a ping.
+func (s *Sidecar) Healthz(ctx context.Context) error { return s.local.PingContext(ctx) }
+
+// Current is the last pass's status with its verdict decided again now.
+func (s *Sidecar) Current() Status {
+	snap := s.box.get()
+	st := snap.status
+	if snap.obs.At.IsZero() {
+		return st
+	}
+	o := snap.obs
+	o.Partial = true
+	if dec := decide(o, snap.mem, s.policy, time.Now()); !dec.Ready && st.Ready {
+		st.Ready, st.Reason = false, dec.Reason
+	}
+	return st
+}
+
+// Readiness decides on the last pass's facts with the local server's
+// start time and read-only state read now: a server that restarted since
+// (it comes back read-only, replication stopped) is not vouched for, and
+// the loop is woken to look at it at once.
+func (s *Sidecar) Readiness(ctx context.Context) (bool, string) {
+	snap := s.box.get()
+	if snap.obs.At.IsZero() || !snap.obs.Local.Up || !snap.status.Ready {
+		st := s.Current()
+		return st.Ready, st.Reason
+	}
+	o := snap.obs
+	o.Partial = true
+	o.Local = s.probeLocal(ctx, o.Local)
+	dec := decide(o, snap.mem, s.policy, time.Now())
+	if !dec.Ready {
+		s.wakeUp()
+	}
+	return dec.Ready, dec.Reason
+}
+
+// probeLocal reads the local server's start time and read-only state into
+// a copy of l; a server that does not answer is marked down.
+func (s *Sidecar) probeLocal(ctx context.Context, l LocalFacts) LocalFacts {
+	d, err := sqldialect.New(l.Server)
+	if err == nil {
+		l.StartedAt, err = serverStartedAt(ctx, s.local)
+	}
+	if err == nil {
+		var ro, sro int
+		err = s.local.QueryRowContext(ctx, d.ReadOnlyQuery()).Scan(&ro, &sro)
+		l.ReadOnly, l.SuperReadOnly = ro != 0, sro != 0
+	}
+	if err != nil {
+		l.Up, l.Err = false, oneLine(err.Error())
+	}
+	return l
 }
 
 // Serve serves HTTP on ln and reconciles until ctx is cancelled, then shuts
 // down within ShutdownTimeout and returns nil. It fails if the local server
 // never answers within WAIT_TIMEOUT.
 func (s *Sidecar) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: httpReadHeaderTimeout}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	s.log.Info("sidecar started", "pod", s.id.Pod, "role", s.id.Role, "server_id", s.id.ServerID,
@@ -172,16 +212,6 @@ func (s *Sidecar) loop(ctx context.Context) error {
 	}
 }
 
-// Pacing of reconcile passes while not ready: a pod that is starting or
-// recovering is looked at often, so it joins its Service within a fraction
-// of a second of being able to; one that stays not ready (a primary that is
-// down) is looked at every second, not hammered.
-const (
-	fastPass       = 250 * time.Millisecond
-	slowPass       = time.Second
-	fastPassWindow = 15 * time.Second
-)
-
 // nextPass returns the delay before the next reconcile pass.
 func nextPass(ready bool, notReadySince *time.Time, interval time.Duration) time.Duration {
 	if ready {
@@ -203,10 +233,10 @@ func (s *Sidecar) waitLocal(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.WaitTimeout)
 	defer cancel()
 	start := time.Now()
-	backoff := 100 * time.Millisecond
+	backoff := localPollFirst
 	var lastLog time.Time
 	for attempt := 1; ; attempt++ {
-		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+		pctx, pcancel := context.WithTimeout(ctx, probeTimeout)
 		err := s.local.PingContext(pctx)
 		pcancel()
 		if err == nil {
@@ -214,14 +244,14 @@ func (s *Sidecar) waitLocal(ctx context.Context) error {
 				"attempt", attempt, "elapsed", time.Since(start).Round(time.Millisecond).String())
 			return nil
 		}
-		if errno, ok := mysqlErrno(err); ok && errno == errAccessDenied {
+		if sqldialect.IsErrno(err, sqldialect.ErrnoAccessDenied) {
 			// Wrong credentials do not fix themselves, but the server may
 			// still be running its first-start initialisation: keep trying
 			// and say what to check.
 			err = fmt.Errorf("%w (check MYSQL_ROOT_PASSWORD or its _FILE)", err)
 		}
 		s.box.set(s.notUp(err))
-		if time.Since(lastLog) >= 5*time.Second {
+		if time.Since(lastLog) >= progressEvery {
 			lastLog = time.Now()
 			s.log.Info("waiting for the local server", "address", net.JoinHostPort(s.cfg.MySQLHost, strconv.Itoa(s.cfg.MySQLPort)),
 				"attempt", attempt, "elapsed", time.Since(start).Round(time.Second).String(), "error", oneLine(err.Error()))
@@ -237,19 +267,17 @@ func (s *Sidecar) waitLocal(ctx context.Context) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		// Capped low: a pod's server usually comes up within seconds of
-		// its sidecar, and the sooner it is seen the sooner the pod serves.
-		backoff = min(backoff*2, 250*time.Millisecond)
+		backoff = min(backoff*2, localPollMax)
 	}
 }
 
-func (s *Sidecar) notUp(err error) Status {
-	st := s.box.get()
-	st.ServerUp = false
-	st.Ready = false
-	st.Reason = "local server does not answer: " + oneLine(err.Error())
-	st.LastReconcile = time.Now()
-	return st
+// notUp is the snapshot while the sidecar waits for its server.
+func (s *Sidecar) notUp(err error) snapshot {
+	snap := s.box.get()
+	snap.status.ServerUp, snap.status.Ready = false, false
+	snap.status.Reason = "local server does not answer: " + oneLine(err.Error())
+	snap.status.LastReconcile = time.Now()
+	return snap
 }
 
 // localDSN is the admin connection to the local server.
@@ -267,9 +295,9 @@ func localDSN(cfg *Config) *mysql.Config {
 // placeholders (CHANGE ... TO) holds whatever the server's default is.
 func baseDSN() *mysql.Config {
 	c := mysql.NewConfig()
-	c.Timeout = 2 * time.Second
-	c.ReadTimeout = 10 * time.Second
-	c.WriteTimeout = 10 * time.Second
+	c.Timeout = dialTimeout
+	c.ReadTimeout = ioTimeout
+	c.WriteTimeout = ioTimeout
 	c.Params = map[string]string{"sql_mode": "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'"}
 	return c
 }
@@ -283,7 +311,7 @@ func openDB(c *mysql.Config) *sql.DB {
 	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(2)
 	db.SetMaxIdleConns(2)
-	db.SetConnMaxLifetime(10 * time.Minute)
+	db.SetConnMaxLifetime(connLifetime)
 	return db
 }
 
@@ -314,20 +342,6 @@ func (s *Sidecar) primaryDB() *sql.DB {
 	})
 	return s.primary
 }
-
-// mysqlErrno returns the server's error number, if err carries one.
-func mysqlErrno(err error) (uint16, bool) {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me.Number, true
-	}
-	return 0, false
-}
-
-// Server error numbers the sidecar branches on (same in MySQL and MariaDB).
-const (
-	errAccessDenied = 1045
-)
 
 // driverLogger sends go-sql-driver's own messages to the process logger.
 type driverLogger struct{ log *slog.Logger }

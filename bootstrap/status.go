@@ -26,6 +26,10 @@ type Status struct {
 	// last check: a later start means it restarted since.
 	ServerStartedAt time.Time `json:"serverStartedAt"`
 
+	// GTIDExecuted is the server's transactions (gtid_executed on MySQL,
+	// gtid_binlog_state on MariaDB).
+	GTIDExecuted string `json:"gtidExecuted"`
+
 	Ready  bool   `json:"ready"`
 	Reason string `json:"reason"`
 
@@ -49,34 +53,62 @@ type ReplicationStatus struct {
 	// LagSeconds is nil when the server does not know (a stopped or
 	// reconnecting thread): unknown is not zero.
 	LagSeconds *int64 `json:"lagSeconds"`
-	LastError  string `json:"lastError"`
+	// StalenessSeconds is how old the data the replica serves may be: the
+	// lag while connected, the time since the primary was last heard from
+	// while reconnecting; nil when unknown. Readiness compares it with
+	// MAX_REPLICATION_LAG.
+	StalenessSeconds *int64 `json:"stalenessSeconds"`
+	LastError        string `json:"lastError"`
 	// ErrantGTIDs lists transactions the replica has and the primary
-	// lacks, when the primary could be asked.
+	// lacks; ErrantKnown is false when they could not be compared.
 	ErrantGTIDs string `json:"errantGtids,omitempty"`
+	ErrantKnown bool   `json:"errantKnown"`
+	// PrimaryError is why the primary could not be asked for its
+	// transactions in the last pass ("" when it answered).
+	PrimaryError string `json:"primaryError,omitempty"`
+	// CaughtUp: the replica has held every transaction the primary had
+	// when first compared.
+	CaughtUp bool `json:"caughtUp"`
 	// Changes counts CHANGE REPLICATION SOURCE/MASTER statements this
-	// sidecar has run; Restarts counts thread restarts.
+	// sidecar has run; Restarts counts thread (re)starts; Resets counts
+	// removals of a new replica's first-start GTIDs.
 	Changes  uint64 `json:"changes"`
 	Restarts uint64 `json:"restarts"`
+	Resets   uint64 `json:"resets"`
+	// ChangeTries counts CHANGE statements that have not fixed a refused
+	// channel yet, NextChange when the next may run.
+	ChangeTries int        `json:"changeTries,omitempty"`
+	NextChange  *time.Time `json:"nextChange,omitempty"`
 }
 
-// statusBox holds the latest Status for concurrent readers.
+// snapshot is what one pass published: the status it served, and the
+// observation and memory the probe path decides from.
+type snapshot struct {
+	status Status
+	obs    Observation
+	mem    Memory
+}
+
+// statusBox holds the latest snapshot for concurrent readers. The
+// reconcile loop is its only writer.
 type statusBox struct {
 	mu sync.RWMutex
-	s  Status
+	s  snapshot
 }
 
-func (b *statusBox) get() Status {
+// get returns the snapshot; its status's Replication is a copy.
+func (b *statusBox) get() snapshot {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	s := b.s
-	if s.Replication != nil {
-		r := *s.Replication
-		s.Replication = &r
+	if s.status.Replication != nil {
+		r := *s.status.Replication
+		s.status.Replication = &r
 	}
 	return s
 }
 
-func (b *statusBox) set(s Status) {
+func (b *statusBox) set(s snapshot) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.s = s

@@ -52,6 +52,9 @@ type pod struct {
 
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration tests start real servers: skipped under -short")
+	}
 	if err := testserver.Available(); err != nil {
 		t.Skipf("skipping integration test: %v", err)
 	}
@@ -81,6 +84,7 @@ func (c *cluster) addPod(name, addr string, extraEnv ...string) *pod {
 		"REPLICATION_PASSWORD":     replicationPassword,
 		"CONFIG_DIR":               p.server.ConfDir,
 		"DATA_DIR":                 p.server.DataDir,
+		"STATE_DIR":                p.server.StateDir,
 		"RESOLV_CONF":              c.resolv,
 		"HTTP_ADDR":                addr + ":8080",
 		"RECONCILE_INTERVAL":       "1s",
@@ -430,25 +434,71 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
-	t.Run("replica of a primary that is down is not ready", func(t *testing.T) {
+	t.Run("replicas serve reads through a primary outage until their data is too old", func(t *testing.T) {
+		const maxLag = 30 * time.Second // MAX_REPLICATION_LAG's default
 		primary.server.Stop()
-		for _, r := range replicas {
-			waitNotReady(t, r, 30*time.Second, "not ready: replication")
-			if code, _, err := podtest.Get(r.http(), "/healthz"); err != nil || code != 200 {
-				t.Errorf("%s /healthz = %d %v, want 200: its own server is up", r.name, code, err)
+		stoppedAt := time.Now()
+		// For 10 s: every replica ready, answering reads.
+		for time.Since(stoppedAt) < 10*time.Second {
+			for _, r := range replicas {
+				code, body, err := podtest.Get(r.http(), "/readyz")
+				if err != nil || code != http.StatusOK {
+					t.Fatalf("%s /readyz %s into the outage = %d %v %s", r.name, time.Since(stoppedAt).Round(time.Millisecond), code, err, body)
+				}
+				db := r.server.App()
+				n, err := countRows(db)
+				db.Close()
+				if err != nil || n != 50 {
+					t.Fatalf("%s read %d rows (%v) during the outage, want 50", r.name, n, err)
+				}
 			}
-			st, err := podtest.Status(r.http())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep, _ := st["replication"].(map[string]any); rep["ioRunning"] != false || st["ready"] != false {
-				t.Errorf("%s /status while the primary is down: %v", r.name, st)
-			}
+			time.Sleep(250 * time.Millisecond) // the probe's pace, inside a bounded loop
 		}
 		if code, _, err := podtest.Get(primary.http(), "/healthz"); err != nil || code != http.StatusServiceUnavailable {
 			t.Errorf("primary /healthz with its server down = %d %v, want 503", code, err)
 		}
 		waitNotReady(t, primary, 15*time.Second, "local server does not answer")
+
+		// A replica restarted during the outage: init does not wait for
+		// the primary (its datadir holds data), the server starts, and the
+		// new sidecar knows from STATE_DIR how old the data is.
+		c.stopSidecar(r1)
+		r1.server.Stop()
+		res := c.init(r1)
+		if len(podtest.LogLines(res.Stderr, "data directory holds data: not waiting for the primary")) != 1 {
+			t.Errorf("init of a replica with data should not wait for the primary:\n%s", res.Stderr)
+		}
+		r1.server.Start()
+		c.startSidecar(r1)
+		c.waitReady(r1, 15*time.Second)
+		if l := podtest.LogLines(r1.sidecar.Output(), "restored what the last sidecar knew"); len(l) != 1 {
+			t.Errorf("the restarted sidecar did not restore its state:\n%s", r1.sidecar.Output())
+		}
+		db := r1.server.App()
+		if n, err := countRows(db); err != nil || n != 50 {
+			t.Errorf("restarted %s read %d rows (%v), want 50", r1.name, n, err)
+		}
+		db.Close()
+		t.Logf("%s restarted and ready %s into the outage", r1.name, time.Since(stoppedAt).Round(time.Millisecond))
+
+		// Past MAX_REPLICATION_LAG the replicas leave the Service.
+		for _, r := range replicas {
+			waitNotReady(t, r, maxLag+10*time.Second-time.Since(stoppedAt), "more than MAX_REPLICATION_LAG")
+			if elapsed := time.Since(stoppedAt); elapsed < maxLag-5*time.Second {
+				t.Errorf("%s left after %s, before its data could be %s old", r.name, elapsed.Round(time.Millisecond), maxLag)
+			}
+			st, err := podtest.Status(r.http())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep, _ := st["replication"].(map[string]any); rep["ioRunning"] != false || st["ready"] != false || rep["stalenessSeconds"] == nil {
+				t.Errorf("%s /status while the primary is down: %v", r.name, st)
+			}
+			if code, _, err := podtest.Get(r.http(), "/healthz"); err != nil || code != 200 {
+				t.Errorf("%s /healthz = %d %v, want 200: its own server is up", r.name, code, err)
+			}
+		}
+		t.Logf("replicas not ready %s after the primary stopped", time.Since(stoppedAt).Round(time.Millisecond))
 	})
 
 	t.Run("primary comes back on a new address", func(t *testing.T) {
@@ -481,6 +531,58 @@ func TestCluster(t *testing.T) {
 			waitRows(t, r, 100, 30*time.Second)
 			requireSubset(t, r, primary)
 		}
+	})
+
+	t.Run("a replica with another password than the primary's: CHANGE is paced and the reason says what to fix", func(t *testing.T) {
+		// A half-done rotation: the primary and mysql-2 have the new
+		// password, mysql-1 still the old one.
+		const newer = "half-rotated"
+		for _, p := range []*pod{primary, r2} {
+			c.stopSidecar(p)
+			p.env = p.env.With("REPLICATION_PASSWORD", newer)
+			c.startSidecar(p)
+		}
+		c.waitReady(primary, 30*time.Second)
+		// Drop the replicas' sessions: they reconnect with what they hold.
+		primary.server.Stop()
+		primary.server.Start()
+		before := changeLines(r1.sidecar.Output())
+		start := time.Now()
+		c.waitReady(r2, 30*time.Second)
+		var reason string
+		podtest.Eventually(t, 30*time.Second, r1.name+" /status names REPLICATION_PASSWORD", func() error {
+			st, err := podtest.Status(r1.http())
+			if err != nil {
+				return err
+			}
+			reason, _ = st["reason"].(string)
+			if !strings.Contains(reason, "REPLICATION_PASSWORD") {
+				return fmt.Errorf("reason %q", reason)
+			}
+			return nil
+		})
+		t.Logf("%s: %s", r1.name, reason)
+		// A minute of it: the number of CHANGE statements stays small.
+		for time.Since(start) < 60*time.Second {
+			if n := changeLines(r1.sidecar.Output()) - before; n > 10 {
+				t.Fatalf("%s ran CHANGE %d times in %s", r1.name, n, time.Since(start).Round(time.Second))
+			}
+			time.Sleep(time.Second) // sampling inside a bounded loop
+		}
+		n := changeLines(r1.sidecar.Output()) - before
+		t.Logf("%s ran CHANGE %d times in %s with the wrong password", r1.name, n, time.Since(start).Round(time.Second))
+		if n < 1 {
+			t.Errorf("%s never tried CHANGE with its password", r1.name)
+		}
+		code, body, _ := podtest.Get(r1.http(), "/metrics")
+		if code != 200 || !strings.Contains(body, "mysql_bootstrap_replication_change_retries") {
+			t.Errorf("/metrics lacks the CHANGE retries:\n%s", body)
+		}
+		// Finishing the rotation heals it.
+		c.stopSidecar(r1)
+		r1.env = r1.env.With("REPLICATION_PASSWORD", newer)
+		c.startSidecar(r1)
+		c.waitReady(r1, 30*time.Second)
 	})
 
 	t.Run("a rotated replication password reaches the replicas", func(t *testing.T) {

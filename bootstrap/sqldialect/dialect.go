@@ -445,26 +445,38 @@ func (d *Dialect) GTIDPurgedQuery() (query string, ok bool) {
 	return "SELECT @@GLOBAL.gtid_purged", true
 }
 
-// GTIDSubsetQuery returns SELECT GTID_SUBSET(?, ?) on MySQL, with arguments
-// (replica's gtid_executed, source's gtid_executed): 1 when the replica has
-// no errant transactions, 0 otherwise. MariaDB has no such function: ok is
-// false; use MariaDBGTIDSubset.
-func (d *Dialect) GTIDSubsetQuery() (query string, ok bool) {
+// OriginQuery returns a query for the name under which the server writes
+// its own transactions' GTIDs, as GTIDSet.Origins reports them: MySQL's
+// server_uuid, MariaDB's server_id in decimal.
+func (d *Dialect) OriginQuery() string {
 	if d.server.Flavor == MariaDB {
-		return "", false
+		return "SELECT CAST(@@GLOBAL.server_id AS CHAR)"
 	}
-	return "SELECT GTID_SUBSET(?, ?)", true
+	return "SELECT @@GLOBAL.server_uuid"
 }
 
-// GTIDSubtractQuery returns SELECT GTID_SUBTRACT(?, ?) on MySQL: the GTIDs
-// in the first argument that are not in the second. With arguments
-// (source's gtid_purged, replica's gtid_executed) an empty result means the
-// source still has every binary log the replica needs (otherwise the
-// replica would fail with ErrnoSourceFatalReadingBinlog). MariaDB has no
-// such function: ok is false.
-func (d *Dialect) GTIDSubtractQuery() (query string, ok bool) {
-	if d.server.Flavor == MariaDB {
-		return "", false
+// systemSchemas hold no user data: the server's own schemas on both
+// flavours.
+const systemSchemas = "'mysql', 'sys', 'performance_schema', 'information_schema'"
+
+// UserTablesQuery returns a query for up to limit tables (and views)
+// outside the system schemas, one "schema.table" per row: a server that
+// answers none holds no user data, only what initialising it created
+// (accounts, time zones, empty databases).
+func (d *Dialect) UserTablesQuery(limit int) string {
+	return fmt.Sprintf("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES "+
+		"WHERE TABLE_SCHEMA NOT IN (%s) ORDER BY TABLE_SCHEMA, TABLE_NAME LIMIT %d", systemSchemas, max(limit, 1))
+}
+
+// ResetBinaryLogs returns the statement that deletes every binary log and
+// empties the server's GTID history (gtid_executed and gtid_purged on
+// MySQL, gtid_binlog_state on MariaDB), leaving the tables as they are:
+// RESET BINARY LOGS AND GTIDS on MySQL 8.2 and later, RESET MASTER before
+// and on MariaDB. It is only ever run on a replica whose own transactions
+// are nothing but its first start's.
+func (d *Dialect) ResetBinaryLogs() Statement {
+	if d.server.Flavor == MySQL && d.server.AtLeast(8, 2, 0) {
+		return plain("RESET BINARY LOGS AND GTIDS")
 	}
-	return "SELECT GTID_SUBTRACT(?, ?)", true
+	return plain("RESET MASTER")
 }

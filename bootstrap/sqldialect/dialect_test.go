@@ -26,8 +26,10 @@ var goldenServers = []string{
 	"8.0.36-log",
 	"8.4.3",
 	"9.1.0",
+	"9.7.4",
 	"10.11.19-MariaDB-0+deb12u1",
 	"11.4.2-MariaDB-ubu2404",
+	"11.8.3-MariaDB-0+deb13u1",
 }
 
 // nastyPassword has every character QuoteString escapes, plus quotes of the
@@ -128,8 +130,9 @@ func render(t *testing.T, d *Dialect) string {
 
 	query("GTIDExecutedQuery", d.GTIDExecutedQuery())
 	optional("GTIDPurgedQuery", d.GTIDPurgedQuery)
-	optional("GTIDSubsetQuery", d.GTIDSubsetQuery)
-	optional("GTIDSubtractQuery", d.GTIDSubtractQuery)
+	query("OriginQuery", d.OriginQuery())
+	query("UserTablesQuery", d.UserTablesQuery(5))
+	stmt("ResetBinaryLogs", d.ResetBinaryLogs(), nil)
 	return b.String()
 }
 
@@ -167,8 +170,14 @@ func TestVocabulary(t *testing.T) {
 			all := render(t, d)
 			srv := d.Server()
 			if srv.Flavor == MySQL && srv.AtLeast(8, 0, 23) {
-				// Only MASTER/SLAVE allowed: the privilege name.
+				// Only MASTER/SLAVE allowed: the privilege name, and RESET
+				// MASTER before 8.2 added RESET BINARY LOGS AND GTIDS.
 				clean := strings.ReplaceAll(all, "REPLICATION SLAVE ON", "")
+				if !srv.AtLeast(8, 2, 0) {
+					clean = strings.ReplaceAll(clean, "RESET MASTER", "")
+				} else if strings.Contains(all, "RESET MASTER") {
+					t.Errorf("%s says RESET MASTER, which 8.4 removed", srv)
+				}
 				for _, word := range []string{"MASTER", "SLAVE"} {
 					if strings.Contains(clean, word) {
 						t.Errorf("%s uses %s:\n%s", srv, word, all)

@@ -20,12 +20,12 @@ type ReplicaStatus struct {
 	SourceHost string
 	SourcePort int
 	SourceUser string
-	// IORunning is the receiver thread's state as the server spells it:
-	// "Yes", "No" or "Connecting" (Replica_IO_Running/Slave_IO_Running).
-	IORunning string
-	// SQLRunning is the applier thread's state, "Yes" or "No"
-	// (Replica_SQL_Running/Slave_SQL_Running).
-	SQLRunning string
+	// IO is the receiver thread's state (Replica_IO_Running /
+	// Slave_IO_Running): ThreadRunning, ThreadConnecting or ThreadStopped.
+	IO ThreadState
+	// SQL is the applier thread's state (Replica_SQL_Running /
+	// Slave_SQL_Running): ThreadRunning or ThreadStopped.
+	SQL ThreadState
 	// SQLRunningState is the applier's activity text
 	// (Replica_SQL_Running_State/Slave_SQL_Running_State).
 	SQLRunningState string
@@ -58,9 +58,36 @@ type ReplicaStatus struct {
 	ConnectRetry int
 }
 
+// ThreadState is the state of a replication thread as SHOW REPLICA STATUS
+// reports it.
+type ThreadState string
+
+// Thread states, as the servers spell them.
+const (
+	// ThreadStopped: "No", the thread is not running.
+	ThreadStopped ThreadState = "No"
+	// ThreadRunning: "Yes", running (the receiver is connected).
+	ThreadRunning ThreadState = "Yes"
+	// ThreadConnecting: the receiver runs but is not connected to its
+	// source (reconnecting, or never connected yet).
+	ThreadConnecting ThreadState = "Connecting"
+)
+
+// parseThreadState maps a Replica_*_Running value; anything unknown
+// (including "" and NULL) reads as stopped.
+func parseThreadState(v string) ThreadState {
+	switch {
+	case strings.EqualFold(v, "Yes"):
+		return ThreadRunning
+	case strings.EqualFold(v, "Connecting"):
+		return ThreadConnecting
+	}
+	return ThreadStopped
+}
+
 // Running reports whether both replication threads are running.
 func (s ReplicaStatus) Running() bool {
-	return strings.EqualFold(s.IORunning, "Yes") && strings.EqualFold(s.SQLRunning, "Yes")
+	return s.IO == ThreadRunning && s.SQL == ThreadRunning
 }
 
 // LastError returns the last receiver and applier errors on one line, like
@@ -187,9 +214,9 @@ func ParseReplicaStatus(columns []string, row []sql.NullString) (ReplicaStatus, 
 		case fieldSourceUser:
 			s.SourceUser = v.String
 		case fieldIORunning:
-			s.IORunning, sawIO = v.String, true
+			s.IO, sawIO = parseThreadState(v.String), true
 		case fieldSQLRunning:
-			s.SQLRunning = v.String
+			s.SQL = parseThreadState(v.String)
 		case fieldSQLRunningState:
 			s.SQLRunningState = v.String
 		case fieldLag:

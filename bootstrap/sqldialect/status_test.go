@@ -103,7 +103,7 @@ func TestParseReplicaStatus(t *testing.T) {
 			},
 			want: ReplicaStatus{
 				Configured: true, SourceHost: host, SourcePort: 3306, SourceUser: "repl",
-				IORunning: "Yes", SQLRunning: "Yes",
+				IO: ThreadRunning, SQL: ThreadRunning,
 				SQLRunningState: "Replica has read all relay log; waiting for more updates",
 				Lag:             ptr(0), AutoPosition: true, GTIDMode: "1",
 				RetrievedGTIDSet: "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5",
@@ -124,7 +124,7 @@ func TestParseReplicaStatus(t *testing.T) {
 			},
 			want: ReplicaStatus{
 				Configured: true, SourceHost: host, SourcePort: 3306, SourceUser: "repl",
-				IORunning: "Connecting", SQLRunning: "Yes", LastIOErrno: 2005,
+				IO: ThreadConnecting, SQL: ThreadRunning, LastIOErrno: 2005,
 				LastIOError:  "Error connecting to source 'repl@mysql-0.mysql.db.svc.cluster.local.:3306'.\nThis was attempt 3/86400, with a delay of 1 seconds between attempts. Message: Unknown MySQL server host 'mysql-0.mysql.db.svc.cluster.local.' (-2)",
 				AutoPosition: true, GTIDMode: "1", ConnectRetry: 1,
 			},
@@ -142,7 +142,7 @@ func TestParseReplicaStatus(t *testing.T) {
 			},
 			want: ReplicaStatus{
 				Configured: true, SourceHost: host, SourcePort: 3306, SourceUser: "repl",
-				IORunning: "Yes", SQLRunning: "No", LastSQLErrno: 1062,
+				IO: ThreadRunning, SQL: ThreadStopped, LastSQLErrno: 1062,
 				LastSQLError: "Could not execute Write_rows event on table db.t; Duplicate entry '1' for key 't.PRIMARY'",
 				GTIDMode:     "0",
 			},
@@ -160,7 +160,7 @@ func TestParseReplicaStatus(t *testing.T) {
 			},
 			want: ReplicaStatus{
 				Configured: true, SourceHost: "mysql-0.mysql", SourcePort: 3306, SourceUser: "repl",
-				IORunning: "Yes", SQLRunning: "Yes",
+				IO: ThreadRunning, SQL: ThreadRunning,
 				SQLRunningState: "Slave has read all relay log; waiting for more updates",
 				Lag:             ptr(12), AutoPosition: true, GTIDMode: "Slave_Pos",
 				RetrievedGTIDSet: "0-100-42", ConnectRetry: 1,
@@ -180,7 +180,7 @@ func TestParseReplicaStatus(t *testing.T) {
 			},
 			want: ReplicaStatus{
 				Configured: true, SourceHost: "mysql-0.mysql", SourcePort: 3306, SourceUser: "repl",
-				IORunning: "No", SQLRunning: "No", LastIOErrno: 1236,
+				IO: ThreadStopped, SQL: ThreadStopped, LastIOErrno: 1236,
 				LastIOError:  "Got fatal error 1236 from master when reading data from binary log: 'Error: connecting slave requested to start from GTID 0-101-5, which is not in the master's binlog'",
 				LastSQLErrno: 1146, LastSQLError: "Table 'db.t' doesn't exist",
 				GTIDMode: "Current_Pos", ConnectRetry: 60,
@@ -195,7 +195,7 @@ func TestParseReplicaStatus(t *testing.T) {
 				"Seconds_Behind_Master": 0, "Using_Gtid": "slave_pos", "Gtid_Slave_Pos": "0-100-42,1-7-3",
 			},
 			want: ReplicaStatus{
-				Configured: true, IORunning: "Yes", SQLRunning: "Yes", Lag: ptr(0),
+				Configured: true, IO: ThreadRunning, SQL: ThreadRunning, Lag: ptr(0),
 				AutoPosition: true, GTIDMode: "slave_pos", ExecutedGTIDSet: "0-100-42,1-7-3",
 			},
 			running: true,

@@ -176,19 +176,22 @@ func template(b binaries) (string, error) {
 type Server struct {
 	t       testing.TB
 	b       binaries
-	Dir     string // holds data/, conf.d/, my.cnf, error.log
-	DataDir string
+	Dir     string // holds data/, conf.d/, state/, my.cnf, error.log
+	DataDir string // absent until the first start, as in a new pod
 	ConfDir string // what CONFIG_DIR points at: the server includes it
-	Addr    string // loopback address, port 3306
-	resolv  string
+	// StateDir is a directory for the sidecar's STATE_DIR.
+	StateDir string
+	tmpl     string
+	Addr     string // loopback address, port 3306
+	resolv   string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
 }
 
-// New prepares a server with a copy of the template datadir and an empty
-// configuration directory, without starting it. resolvConf is bind-mounted
+// New prepares a server with an empty configuration directory, without
+// starting it; its first start copies the template datadir. resolvConf is bind-mounted
 // over /etc/resolv.conf for the server process.
 func New(t testing.TB, addr, resolvConf string) *Server {
 	t.Helper()
@@ -201,12 +204,12 @@ func New(t testing.TB, addr, resolvConf string) *Server {
 		t.Fatalf("%v", err)
 	}
 	dir := t.TempDir()
-	s := &Server{t: t, b: b, Dir: dir, DataDir: filepath.Join(dir, "data"), ConfDir: filepath.Join(dir, "conf.d"), Addr: addr, resolv: resolvConf}
-	if out, err := exec.Command("cp", "-a", tmpl, s.DataDir).CombinedOutput(); err != nil {
-		t.Fatalf("copy datadir: %v: %s", err, out)
-	}
-	if err := os.Mkdir(s.ConfDir, 0o755); err != nil {
-		t.Fatal(err)
+	s := &Server{t: t, b: b, tmpl: tmpl, Dir: dir, DataDir: filepath.Join(dir, "data"), ConfDir: filepath.Join(dir, "conf.d"),
+		StateDir: filepath.Join(dir, "state"), Addr: addr, resolv: resolvConf}
+	for _, d := range []string{s.ConfDir, s.StateDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() { s.Kill() })
 	return s
@@ -255,6 +258,13 @@ func (s *Server) start() error {
 	if s.cmd != nil {
 		s.mu.Unlock()
 		return errors.New("already running")
+	}
+	if _, err := os.Stat(s.DataDir); os.IsNotExist(err) {
+		// A first start initialises the datadir, here from the template.
+		if out, err := exec.Command("cp", "-a", s.tmpl, s.DataDir).CombinedOutput(); err != nil {
+			s.mu.Unlock()
+			return fmt.Errorf("copy datadir: %v: %s", err, out)
+		}
 	}
 	cnf, err := s.writeMyCnf()
 	if err != nil {

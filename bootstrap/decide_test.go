@@ -1,0 +1,674 @@
+package bootstrap
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+)
+
+// The situations below are written out as observations; decide needs no
+// server. Names say what a person would see.
+
+var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+const (
+	primaryUUID = "aaaaaaaa-0000-11ef-8000-000000000100"
+	replicaUUID = "bbbbbbbb-0000-11ef-8000-000000000101"
+	otherUUID   = "cccccccc-0000-11ef-8000-000000000999"
+	testPrimary = "mysql-0.mysql.default.svc.cluster.local"
+)
+
+func server(t testing.TB, version string) sqldialect.Server {
+	t.Helper()
+	s, err := sqldialect.ParseVersion(version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func testPolicy(role Role) Policy {
+	return Policy{Role: role, PrimaryHost: testPrimary, Port: 3306, User: "replication",
+		MaxLag: 30 * time.Second, StaleAfter: 25 * time.Second}
+}
+
+func gtids(f sqldialect.Flavor, s string) sqldialect.GTIDSet {
+	return sqldialect.MustParseGTIDSet(f, s)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// flavourCase holds what differs between the flavours in a situation.
+type flavourCase struct {
+	name    string
+	version string
+	flavor  sqldialect.Flavor
+	// primary and replica origins, and GTID sets in each flavour's notation
+	primaryOrigin, replicaOrigin string
+	primarySet, behindSet        string // primary has 1-10, replica behind has 1-4
+	localWrite                   string // a transaction written on the replica itself
+	primaryMore                  string // the primary after more writes
+}
+
+var flavours = []flavourCase{
+	{name: "mysql", version: "9.7.4", flavor: sqldialect.MySQL, primaryOrigin: primaryUUID, replicaOrigin: replicaUUID,
+		primarySet: primaryUUID + ":1-10", behindSet: primaryUUID + ":1-4", localWrite: replicaUUID + ":1", primaryMore: primaryUUID + ":1-12"},
+	{name: "mariadb", version: "10.11.19-MariaDB-0+deb12u1", flavor: sqldialect.MariaDB, primaryOrigin: "100", replicaOrigin: "101",
+		primarySet: "0-100-10", behindSet: "0-100-4", localWrite: "0-101-1", primaryMore: "0-100-12"},
+}
+
+// healthyReplica is a replica connected to the primary, caught up, lag 0.
+func (fc flavourCase) healthyReplica(t testing.TB) (Observation, Memory) {
+	o := Observation{
+		At: t0,
+		Local: LocalFacts{Up: true, Version: fc.version, Server: server(t, fc.version), StartedAt: t0.Add(-time.Hour),
+			ReadOnly: true, SuperReadOnly: fc.flavor == sqldialect.MySQL, Origin: fc.replicaOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)},
+		Replica: &ReplicaFacts{
+			Channel: sqldialect.ReplicaStatus{Configured: true, SourceHost: testPrimary, SourcePort: 3306, SourceUser: "replication",
+				AutoPosition: true, IO: sqldialect.ThreadRunning, SQL: sqldialect.ThreadRunning, Lag: ptr[int64](0),
+				RetrievedGTIDSet: fc.primarySet},
+			Source: SourceFacts{GTIDs: gtids(fc.flavor, fc.primarySet), Purged: gtids(fc.flavor, "")},
+		},
+	}
+	m := Memory{ServerStartedAt: t0.Add(-time.Hour), CaughtUp: true, Snapshot: gtids(fc.flavor, fc.primarySet),
+		FreshAsOf: t0.Add(-5 * time.Second), PrimaryGTIDs: gtids(fc.flavor, fc.primarySet)}
+	return o, m
+}
+
+// newReplica is a replica whose server just came up empty: never
+// configured, no transactions.
+func (fc flavourCase) newReplica(t testing.TB) (Observation, Memory) {
+	o, _ := fc.healthyReplica(t)
+	o.Local.GTIDs = gtids(fc.flavor, "")
+	o.Replica.Channel = sqldialect.ReplicaStatus{}
+	return o, Memory{}
+}
+
+func (fc flavourCase) primary(t testing.TB) (Observation, Memory) {
+	o := Observation{
+		At: t0,
+		Local: LocalFacts{Up: true, Version: fc.version, Server: server(t, fc.version), StartedAt: t0.Add(-time.Hour),
+			Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)},
+	}
+	return o, Memory{ServerStartedAt: t0.Add(-time.Hour), AccountVerified: true}
+}
+
+type situation struct {
+	name string
+	// setup returns the observation and memory of the situation.
+	setup func(t testing.TB, fc flavourCase) (Observation, Memory)
+	role  Role
+	// now is the time of the decision, after o.At (default: o.At).
+	later time.Duration
+	ready bool
+	// reason must appear in the verdict's reason.
+	reason  string
+	actions []ActionKind
+	// check looks at anything else of the decision.
+	check func(t *testing.T, fc flavourCase, d Decision)
+}
+
+func kinds(actions []Action) []ActionKind {
+	var k []ActionKind
+	for _, a := range actions {
+		k = append(k, a.Kind)
+	}
+	return k
+}
+
+func TestDecide(t *testing.T) {
+	t.Parallel()
+	changeActions := []ActionKind{ActStopReplica, ActChangeSource, ActStartReplica}
+	situations := []situation{
+		// --- the local server --------------------------------------------
+		{name: "local server down", role: RoleReplica, reason: "local server does not answer: dial tcp: connection refused",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local = LocalFacts{Err: "dial tcp: connection refused"}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Problems["local"] == "" {
+					t.Error("no problem logged for a server that is down")
+				}
+			}},
+		{name: "unsupported server", role: RolePrimary, reason: "need MySQL 8.0",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.Unsupported = "unsupported server MySQL 5.7.44: need MySQL 8.0 or later, or MariaDB 10.5 or later"
+				return o, m
+			}},
+		{name: "a fact could not be read", role: RoleReplica, reason: "could not read replication status: Error 1227",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.Incomplete = "replication status: Error 1227"
+				return o, m
+			}},
+		{name: "stuck loop: the last check is too old", role: RoleReplica, later: time.Minute, reason: "last check was 1m0s ago",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.healthyReplica(t) }},
+		{name: "server restarted since the last pass, seen by a probe", role: RoleReplica, reason: "local server restarted since the last check",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Partial = true
+				o.Local.StartedAt = t0.Add(-time.Second)
+				return o, m
+			}},
+		{name: "server restarted since the last pass, seen by the loop", role: RoleReplica, ready: false,
+			reason: "replication threads not running (IO No, SQL No)", actions: []ActionKind{ActStartReplica},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.StartedAt = t0.Add(-time.Second)
+				o.Replica.Channel.IO, o.Replica.Channel.SQL, o.Replica.Channel.Lag = sqldialect.ThreadStopped, sqldialect.ThreadStopped, nil
+				// An earlier failed start's back-off does not delay a restarted server.
+				m.Start = Backoff{Tries: 3, Last: t0, Wait: time.Minute}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.ServerStartedAt.Equal(t0.Add(-time.Second)) {
+					t.Errorf("memory keeps the old start time %s", d.Memory.ServerStartedAt)
+				}
+			}},
+
+		// --- the primary -------------------------------------------------
+		{name: "primary first start: no replication account", role: RolePrimary, reason: "creating the replication account",
+			actions: []ActionKind{ActCreateAccount, ActGrantReplication},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, _ := fc.primary(t)
+				o.Local.ReadOnly = true
+				o.Account = &AccountFacts{}
+				return o, Memory{}
+			}},
+		{name: "primary: account with a wrong password", role: RolePrimary, reason: "setting the replication account's password",
+			actions: []ActionKind{ActSetPassword},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				m.AccountVerified = false
+				o.Account = &AccountFacts{Exists: true, HasReplication: true}
+				return o, m
+			}},
+		{name: "primary: account without the replication grant", role: RolePrimary, reason: "granting replication",
+			actions: []ActionKind{ActGrantReplication},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				m.AccountVerified = false
+				o.Account = &AccountFacts{Exists: true, PasswordWorks: true}
+				return o, m
+			}},
+		{name: "primary: password could not be checked", role: RolePrimary, ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				m.AccountVerified = false
+				o.Account = &AccountFacts{Exists: true, HasReplication: true, PasswordUnknown: "Error 1040: Too many connections"}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.AccountVerified || !strings.Contains(d.Problems["account"], "Too many connections") {
+					t.Errorf("verified %v, problems %v: want it checked again and the reason logged", d.Memory.AccountVerified, d.Problems)
+				}
+			}},
+		{name: "primary: account right, now verified", role: RolePrimary, ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				m.AccountVerified = false
+				o.Account = &AccountFacts{Exists: true, PasswordWorks: true, HasReplication: true}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.AccountVerified {
+					t.Error("account not remembered as verified")
+				}
+			}},
+		{name: "primary read-only after a restart", role: RolePrimary, reason: "primary is read-only: making it writable",
+			actions: []ActionKind{ActMakeWritable},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.SuperReadOnly = true, fc.flavor == sqldialect.MySQL
+				o.Local.StartedAt = t0.Add(-time.Second)
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.AccountVerified {
+					t.Error("a restarted primary's account is not looked at again")
+				}
+			}},
+		{name: "primary writable", role: RolePrimary, ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.primary(t) }},
+
+		// --- a replica's own state ----------------------------------------
+		{name: "replica writable", role: RoleReplica, reason: "replica is writable: making it read-only",
+			actions: []ActionKind{ActMakeReadOnly},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.ReadOnly, o.Local.SuperReadOnly = false, false
+				return o, m
+			}},
+		{name: "replica without observed replication state", role: RoleReplica, reason: "replication state not observed yet",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica = nil
+				return o, m
+			}},
+		{name: "new replica: not configured", role: RoleReplica, reason: "replication is not configured yet",
+			actions: []ActionKind{ActChangeSource, ActStartReplica},
+			setup:   func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.newReplica(t) },
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.Changes != 1 || d.Memory.Restarts != 1 || d.Memory.Change.Tries != 0 {
+					t.Errorf("memory %+v: want 1 change, 1 restart, no back-off for a first CHANGE", d.Memory)
+				}
+			}},
+		{name: "new replica: only its first start's transactions are removed", role: RoleReplica,
+			reason: "removing the GTIDs of this replica's first start", actions: []ActionKind{ActResetBinaryLogs},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.localWrite)
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.Resets != 1 || d.Memory.Cleaned != gtids(fc.flavor, fc.localWrite).String() {
+					t.Errorf("memory %+v", d.Memory)
+				}
+			}},
+		{name: "new replica: first start's transactions removed even while the primary is down", role: RoleReplica,
+			reason: "removing the GTIDs", actions: []ActionKind{ActResetBinaryLogs},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.localWrite)
+				o.Replica.Source = SourceFacts{Err: "dial tcp: no such host"}
+				return o, m
+			}},
+		{name: "new replica with tables of its own is never reset", role: RoleReplica,
+			reason: "never replicated but holds data of its own the primary lacks",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.localWrite)
+				o.Replica.UserTables = []string{"app.orders"}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !strings.Contains(d.Reason, "app.orders") || d.Problems["own-data"] == "" {
+					t.Errorf("reason %q, problems %v: want the tables named and logged", d.Reason, d.Problems)
+				}
+			}},
+		{name: "new replica with another server's transactions is never reset", role: RoleReplica,
+			reason: "holds data of its own",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				if fc.flavor == sqldialect.MySQL {
+					o.Local.GTIDs = gtids(fc.flavor, otherUUID+":1-3")
+				} else {
+					o.Local.GTIDs = gtids(fc.flavor, "0-999-3")
+				}
+				return o, m
+			}},
+		{name: "new replica with foreign transactions waits for the primary", role: RoleReplica,
+			reason: "waiting to compare this replica's transactions",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				o.Replica.Source = SourceFacts{Err: "i/o timeout"}
+				return o, m
+			}},
+		{name: "replica reset by hand, holding the primary's transactions, is pointed at it", role: RoleReplica,
+			reason: "replication is not configured yet", actions: []ActionKind{ActChangeSource, ActStartReplica},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				return o, m
+			}},
+
+		// --- the channel ---------------------------------------------------
+		{name: "replica pointing elsewhere", role: RoleReplica, reason: "replication points at old-primary:3306",
+			actions: changeActions,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Channel.SourceHost = "old-primary"
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.CaughtUp || d.Memory.Snapshot.String() != gtids(fc.flavor, fc.primarySet).String() {
+					t.Errorf("another source's data must be caught up with again from a new snapshot: %+v", d.Memory)
+				}
+			}},
+		{name: "replica with the wrong user", role: RoleReplica, reason: `as "root"`, actions: changeActions,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Channel.SourceUser = "root"
+				return o, m
+			}},
+		{name: "replica without GTID auto-positioning", role: RoleReplica, reason: "with GTID auto-positioning", actions: changeActions,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Channel.AutoPosition = false
+				return o, m
+			}},
+		{name: "primary purged what a pointing-elsewhere replica needs", role: RoleReplica,
+			reason: "the primary has purged binary logs this replica still needs",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Channel.SourceHost = "old-primary"
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				o.Replica.Source.Purged = gtids(fc.flavor, fc.primarySet)
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Problems["purged"] == "" {
+					t.Error("purged need not logged")
+				}
+			}},
+		{name: "IO access denied: CHANGE with this pod's password", role: RoleReplica, ready: true,
+			reason: "the primary refuses this replica's replication login", actions: changeActions,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadConnecting, nil, 1045, "Access denied for user 'replication'"
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.Change.Tries != 1 || !d.Memory.CaughtUp {
+					t.Errorf("memory %+v: want one paced try, still caught up (same data, new password)", d.Memory)
+				}
+			}},
+		{name: "IO refused again right after a CHANGE: no CHANGE storm", role: RoleReplica, ready: true,
+			reason: "CHANGE tried 3 time(s) without fixing it, next at 12:00:15",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadConnecting, nil, 2061, "Authentication requires secure connection"
+				m.Change = Backoff{Tries: 3, Last: t0.Add(-5 * time.Second), Wait: 20 * time.Second}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !strings.Contains(d.Reason, "REPLICATION_PASSWORD") || d.Replica.ChangeTries != 3 || d.Problems["channel"] == "" {
+					t.Errorf("reason %q, view %+v: want what to fix and the tries", d.Reason, d.Replica)
+				}
+			}},
+		{name: "a CHANGE that worked clears its back-off", role: RoleReplica, ready: true, reason: "replicating from",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				m.Change = Backoff{Tries: 2, Last: t0, Wait: 10 * time.Second}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.Change.Tries != 0 {
+					t.Errorf("back-off kept: %+v", d.Memory.Change)
+				}
+			}},
+		{name: "IO connecting: the primary is restarting", role: RoleReplica, ready: true,
+			reason: "serving data at most 9s old (MAX_REPLICATION_LAG 30s) while replication is reconnecting to " + testPrimary,
+			later:  4 * time.Second,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadConnecting, nil, 2003, "Can't connect to MySQL server"
+				o.Replica.Source = SourceFacts{Err: "dial tcp 10.0.0.5:3306: connect: connection refused"}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Replica.Staleness == nil || *d.Replica.Staleness != 9*time.Second || d.Problems["source"] == "" || d.Problems["io"] == "" {
+					t.Errorf("view %+v, problems %v", d.Replica, d.Problems)
+				}
+			}},
+		{name: "primary down longer than MAX_REPLICATION_LAG", role: RoleReplica,
+			reason: "data may be 35s old, more than MAX_REPLICATION_LAG 30s: replication is reconnecting",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadConnecting, nil, 2005, "Unknown MySQL server host"
+				o.Replica.Source = SourceFacts{Err: "no such host"}
+				m.FreshAsOf = t0.Add(-35 * time.Second)
+				return o, m
+			}},
+		{name: "restarted during the outage, state restored: serves reads", role: RoleReplica, ready: true, reason: "serving data at most 12s old",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.StartedAt = t0.Add(-2 * time.Second)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.RetrievedGTIDSet = sqldialect.ThreadConnecting, nil, ""
+				o.Replica.Source = SourceFacts{Err: "no such host"}
+				// As restored from the state file by a new sidecar.
+				m = Memory{CaughtUp: true, FreshAsOf: t0.Add(-12 * time.Second), PrimaryGTIDs: gtids(fc.flavor, fc.primarySet),
+					Snapshot: gtids(fc.flavor, fc.primarySet)}
+				return o, m
+			}},
+		{name: "restarted during the outage without state: freshness unknown", role: RoleReplica,
+			reason: "cannot compare this replica's transactions with the primary's: no such host",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, _ := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag = sqldialect.ThreadConnecting, nil
+				o.Replica.Source = SourceFacts{Err: "no such host"}
+				return o, Memory{}
+			}},
+		{name: "lag unknown with nothing remembered", role: RoleReplica, reason: "how old this replica's data is, is unknown",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Channel.IO, o.Replica.Channel.Lag = sqldialect.ThreadConnecting, nil
+				m.FreshAsOf = time.Time{}
+				return o, m
+			}},
+		{name: "lag over the limit", role: RoleReplica, reason: "replication lag 31s exceeds MAX_REPLICATION_LAG 30s",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Channel.Lag = ptr[int64](31)
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.FreshAsOf.Equal(t0.Add(-31 * time.Second)) {
+					t.Errorf("FreshAsOf %s", d.Memory.FreshAsOf)
+				}
+			}},
+		{name: "lag at the limit", role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", lag 30s",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Channel.Lag = ptr[int64](30)
+				return o, m
+			}},
+		{name: "healthy", role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", lag 0s",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.healthyReplica(t) },
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.FreshAsOf.Equal(t0) || len(d.Problems) != 0 || d.Replica.Errant != "" || !d.Replica.ErrantKnown {
+					t.Errorf("memory %+v, problems %v, view %+v", d.Memory, d.Problems, d.Replica)
+				}
+			}},
+
+		// --- catching up ----------------------------------------------------
+		{name: "new replica catching up with a backlog (lag 0 proves nothing)", role: RoleReplica,
+			reason: "catching up with the primary's transactions (6 to go)",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, _ := fc.healthyReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				return o, Memory{Changes: 1}
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.CaughtUp || d.Memory.Snapshot.String() != gtids(fc.flavor, fc.primarySet).String() {
+					t.Errorf("memory %+v", d.Memory)
+				}
+			}},
+		{name: "caught up with the first snapshot although the primary moved on", role: RoleReplica, ready: true, reason: "replicating",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Source.GTIDs = gtids(fc.flavor, fc.primaryMore)
+				m.CaughtUp = false
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.CaughtUp {
+					t.Error("not remembered as caught up")
+				}
+			}},
+
+		// --- errors -----------------------------------------------------------
+		{name: "SQL error: left for a person", role: RoleReplica, reason: "replication error: SQL error 1062: Duplicate entry",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.SQL, ch.Lag, ch.LastSQLErrno, ch.LastSQLError = sqldialect.ThreadStopped, nil, 1062, "Duplicate entry '7' for key 'PRIMARY'"
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if len(d.Actions) != 0 || !strings.Contains(d.Reason, "needs a person") || d.Problems["sql"] == "" {
+					t.Errorf("%v, problems %v", d, d.Problems)
+				}
+			}},
+		{name: "errant GTIDs", role: RoleReplica, reason: "replica has transactions the primary lacks",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.primarySet).Union(gtids(fc.flavor, fc.localWrite))
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				want := gtids(fc.flavor, fc.localWrite).String()
+				if d.Replica.Errant != want || !strings.Contains(d.Problems["errant"], want) {
+					t.Errorf("errant %q, problems %v, want %q", d.Replica.Errant, d.Problems, want)
+				}
+			}},
+		{name: "errant GTIDs: a stopped replica is not restarted", role: RoleReplica, reason: "not restarting replication into a replica with transactions the primary lacks",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.primarySet).Union(gtids(fc.flavor, fc.localWrite))
+				o.Replica.Channel.IO, o.Replica.Channel.Lag = sqldialect.ThreadStopped, nil
+				return o, m
+			}},
+		{name: "comparison failed, nothing remembered: fail closed", role: RoleReplica,
+			reason: "cannot compare this replica's transactions with the primary's: Error 1045",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Source = SourceFacts{Err: "Error 1045: Access denied"}
+				m.PrimaryGTIDs = sqldialect.GTIDSet{}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Replica.ErrantKnown {
+					t.Error("errant transactions reported as known")
+				}
+			}},
+		{name: "comparison failed: the remembered set and the fetched ones stand in", role: RoleReplica, ready: true, reason: "replicating",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Source = SourceFacts{Err: "i/o timeout"}
+				m.PrimaryGTIDs = gtids(fc.flavor, fc.behindSet)
+				o.Replica.Channel.RetrievedGTIDSet = fc.primarySet
+				return o, m
+			}},
+		{name: "IO 1236: the primary purged what the replica needs, first time", role: RoleReplica, ready: true,
+			reason: "serving data at most 5s old (MAX_REPLICATION_LAG 30s) while replication is stopped (IO error 1236", actions: []ActionKind{ActStartReplica},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 1236, "Could not find GTID state requested by slave in any binlog files"
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.StuckOn != gtids(fc.flavor, fc.primarySet).String() {
+					t.Errorf("StuckOn %q", d.Memory.StuckOn)
+				}
+			}},
+		{name: "IO 1236 again while the primary is unchanged: not restarted", role: RoleReplica, ready: true,
+			reason: "the primary cannot send what this replica asks for",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 13114, "Got fatal error 1236 from source"
+				m.StuckOn = gtids(fc.flavor, fc.primarySet).String()
+				return o, m
+			}},
+		{name: "IO 1236 and the primary has changed since: started again", role: RoleReplica, ready: true,
+			reason: "while replication is stopped (IO error 1236", actions: []ActionKind{ActStartReplica},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno = sqldialect.ThreadStopped, nil, 1236
+				m.StuckOn = gtids(fc.flavor, fc.behindSet).String()
+				return o, m
+			}},
+		{name: "threads stopped, restart backed off", role: RoleReplica, reason: "replication stopped; next start at 12:00:30",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Channel.IO, o.Replica.Channel.SQL, o.Replica.Channel.Lag = sqldialect.ThreadStopped, sqldialect.ThreadStopped, nil
+				m.Start = Backoff{Tries: 5, Last: t0.Add(-2 * time.Second), Wait: 32 * time.Second}
+				return o, m
+			}},
+	}
+	for _, fc := range flavours {
+		for _, s := range situations {
+			t.Run(fc.name+"/"+s.name, func(t *testing.T) {
+				t.Parallel()
+				o, m := s.setup(t, fc)
+				d := decide(o, m, testPolicy(s.role), o.At.Add(s.later))
+				if d.Ready != s.ready || !strings.Contains(d.Reason, s.reason) {
+					t.Errorf("got ready=%v %q\nwant ready=%v with %q", d.Ready, d.Reason, s.ready, s.reason)
+				}
+				if got := kinds(d.Actions); !slices.Equal(got, s.actions) {
+					t.Errorf("actions %v, want %v", got, s.actions)
+				}
+				for _, a := range d.Actions {
+					if a.Why == "" {
+						t.Errorf("action %s without a reason", a.Kind)
+					}
+				}
+				if s.check != nil {
+					s.check(t, fc, d)
+				}
+			})
+		}
+	}
+}
+
+// TestDecideMySQLNeedsSuperReadOnly: read_only alone does not stop SUPER
+// accounts on MySQL.
+func TestDecideMySQLNeedsSuperReadOnly(t *testing.T) {
+	t.Parallel()
+	o, m := flavours[0].healthyReplica(t)
+	o.Local.SuperReadOnly = false
+	d := decide(o, m, testPolicy(RoleReplica), t0)
+	if d.Ready || !slices.Equal(kinds(d.Actions), []ActionKind{ActMakeReadOnly}) {
+		t.Errorf("%v", d)
+	}
+	o, m = flavours[1].healthyReplica(t)
+	if d := decide(o, m, testPolicy(RoleReplica), t0); !d.Ready {
+		t.Errorf("MariaDB has no super_read_only: %v", d)
+	}
+}
+
+// TestChangeStormBounded replays a replica whose password the primary
+// refuses, one pass a second for a minute: CHANGE runs a bounded number
+// of times.
+func TestChangeStormBounded(t *testing.T) {
+	t.Parallel()
+	o, m := flavours[1].healthyReplica(t)
+	ch := &o.Replica.Channel
+	ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadConnecting, nil, 1045, "Access denied"
+	changes := 0
+	for i := 0; i < 60; i++ {
+		o.At = t0.Add(time.Duration(i) * time.Second)
+		d := decide(o, m, testPolicy(RoleReplica), o.At)
+		if slices.Contains(kinds(d.Actions), ActChangeSource) {
+			changes++
+		}
+		m = d.Memory
+	}
+	if changes < 2 || changes > 5 {
+		t.Errorf("%d CHANGE statements in 60 passes over a minute, want 2..5", changes)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	var b Backoff
+	if !b.Due(t0) {
+		t.Fatal("a new back-off is due")
+	}
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
+		b = b.Tried(t0, time.Second, 4*time.Second)
+		if b.Wait != want || b.Tries != i+1 {
+			t.Errorf("try %d: %+v, want wait %s", i+1, b, want)
+		}
+	}
+	if b.Due(t0.Add(3*time.Second)) || !b.Due(t0.Add(4*time.Second)) || !b.Next().Equal(t0.Add(4*time.Second)) {
+		t.Errorf("due: %+v", b)
+	}
+}

@@ -1,0 +1,78 @@
+package bootstrap
+
+import (
+	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+)
+
+// Memory is what the sidecar carries from one pass to the next: counters,
+// back-off of corrective actions, and the facts that a pass cannot observe
+// again (how fresh a replica's data was when the primary was last heard
+// from, the primary's GTIDs as last seen). decide reads a Memory and
+// returns the next one; nothing else writes it.
+type Memory struct {
+	// ServerStartedAt is the local server's start as last observed: a
+	// later start means it restarted since.
+	ServerStartedAt time.Time
+	// AccountVerified: the primary's replication account was found
+	// right; it is looked at again after a server restart.
+	AccountVerified bool
+
+	// Changes counts CHANGE REPLICATION SOURCE/MASTER statements;
+	// Restarts counts replication (re)starts; Resets counts first-start
+	// clean-ups.
+	Changes, Restarts, Resets uint64
+	// Change and Start pace the repeated corrective actions.
+	Change, Start Backoff
+	// StuckOn is the primary's GTID set when the IO thread stopped with
+	// an error that retrying cannot fix (the primary cannot send what the
+	// replica asks for): it is not restarted until the primary's set
+	// changes.
+	StuckOn string
+
+	// CaughtUp: the replica has once held every transaction the primary
+	// had when first compared (Snapshot). Until then a lag of 0 proves
+	// nothing: it is 0 while a new replica is still fetching its backlog.
+	CaughtUp bool
+	Snapshot sqldialect.GTIDSet
+	// FreshAsOf is the time the replica's data was last known complete:
+	// now minus the lag while the channel is connected, kept while it
+	// reconnects. Zero when unknown.
+	FreshAsOf time.Time
+	// PrimaryGTIDs is the primary's GTID set when last read; it stands in
+	// for the primary while the primary cannot be asked.
+	PrimaryGTIDs sqldialect.GTIDSet
+	// Cleaned is what the last first-start clean-up removed.
+	Cleaned string
+}
+
+// Backoff paces a corrective action that may not fix what it is meant
+// to: each failed attempt doubles the wait before the next, up to a cap.
+type Backoff struct {
+	// Tries counts attempts since the action last worked.
+	Tries int
+	// Last is when it was last tried; Wait how long to wait after Last.
+	Last time.Time
+	Wait time.Duration
+}
+
+// Due reports whether the action may run at now.
+func (b Backoff) Due(now time.Time) bool {
+	return b.Tries == 0 || !now.Before(b.Last.Add(b.Wait))
+}
+
+// Next returns when the action may run again.
+func (b Backoff) Next() time.Time { return b.Last.Add(b.Wait) }
+
+// Tried records an attempt at now: the wait doubles from first to cap.
+func (b Backoff) Tried(now time.Time, first, cap time.Duration) Backoff {
+	b.Tries++
+	b.Last = now
+	if b.Wait == 0 {
+		b.Wait = first
+	} else {
+		b.Wait = min(2*b.Wait, cap)
+	}
+	return b
+}

@@ -1,0 +1,278 @@
+package bootstrap
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+)
+
+// Observation is everything one reconcile pass knows: facts read from the
+// local server and, on a replica, from the primary. It is plain data, so
+// that decide can be tested with any situation written out by hand.
+type Observation struct {
+	// At is when the facts were gathered.
+	At time.Time
+	// Local is the pod's own server.
+	Local LocalFacts
+	// Account is the replication account on a primary, when it was
+	// looked at in this pass (nil once it has been verified, until the
+	// server restarts).
+	Account *AccountFacts
+	// Replica is set on replicas.
+	Replica *ReplicaFacts
+	// Partial marks an observation made on the probe path: only Local's
+	// Up, StartedAt and read-only fields are fresh, the rest is the last
+	// pass's.
+	Partial bool
+}
+
+// LocalFacts describe the local server.
+type LocalFacts struct {
+	// Up is false when the server did not answer; Err says why.
+	Up  bool
+	Err string
+	// Version is SELECT VERSION(); Server its parsed form. Unsupported
+	// is set when no dialect drives that version.
+	Version     string
+	Server      sqldialect.Server
+	Unsupported string
+	// StartedAt is when the server process started (now - Uptime).
+	StartedAt time.Time
+	// ReadOnly and SuperReadOnly (MySQL only) as the server reports them.
+	ReadOnly, SuperReadOnly bool
+	// Origin is the name the server's own transactions carry in GTIDs:
+	// MySQL's server_uuid, MariaDB's server_id.
+	Origin string
+	// GTIDs is gtid_executed (MySQL) or gtid_binlog_state (MariaDB).
+	GTIDs sqldialect.GTIDSet
+	// Incomplete names a fact that could not be read although the server
+	// answered; decisions that need it are not taken.
+	Incomplete string
+}
+
+// AccountFacts describe the replication account on a primary.
+type AccountFacts struct {
+	Exists bool
+	// PasswordWorks: logging in with REPLICATION_PASSWORD succeeded.
+	// PasswordUnknown says why the login could not tell (not access
+	// denied: a connection limit, say): then the password is left alone.
+	PasswordWorks   bool
+	PasswordUnknown string
+	// HasReplication: the grants include REPLICATION SLAVE on *.*.
+	HasReplication bool
+}
+
+// ReplicaFacts describe a replica's channel and its view of the primary.
+type ReplicaFacts struct {
+	// Channel is SHOW REPLICA STATUS.
+	Channel sqldialect.ReplicaStatus
+	// UserTables lists a few tables outside the system schemas; it is
+	// read only while the channel was never configured.
+	UserTables []string
+	// Source is what the primary said when asked.
+	Source SourceFacts
+}
+
+// SourceFacts are the primary's GTID sets, as the replica's sidecar read
+// them with the replication account.
+type SourceFacts struct {
+	// Err is why the primary could not be asked ("" when it answered).
+	Err string
+	// GTIDs is the primary's gtid_executed / gtid_binlog_state.
+	GTIDs sqldialect.GTIDSet
+	// Purged is MySQL's gtid_purged (empty on MariaDB).
+	Purged sqldialect.GTIDSet
+}
+
+// Reached reports whether the primary answered.
+func (s SourceFacts) Reached() bool { return s.Err == "" }
+
+// userTablesShown is how many user tables an observation lists.
+const userTablesShown = 5
+
+// gatherer reads the facts; its fields are the connections it reads from.
+type gatherer struct {
+	local   *sql.DB
+	primary func() *sql.DB // lazily opened pool to the primary
+	role    Role
+	account accountChecker
+}
+
+// accountChecker looks at the replication account (primary only).
+type accountChecker func(ctx context.Context, d *sqldialect.Dialect) (AccountFacts, error)
+
+// gather observes the local server and, on a replica, the primary. It
+// never fails: what it cannot read is recorded in the observation, and
+// decide fails closed on it. checkAccount says whether the primary's
+// replication account must be looked at in this pass.
+func (g *gatherer) gather(ctx context.Context, checkAccount bool) (Observation, *sqldialect.Dialect) {
+	o := Observation{At: time.Now()}
+	l := &o.Local
+	if err := g.local.QueryRowContext(ctx, "SELECT VERSION()").Scan(&l.Version); err != nil {
+		l.Err = oneLine(err.Error())
+		return o, nil
+	}
+	l.Up = true
+	server, err := sqldialect.ParseVersion(l.Version)
+	if err == nil {
+		l.Server = server
+		var d *sqldialect.Dialect
+		if d, err = sqldialect.New(server); err == nil {
+			g.gatherLocal(ctx, d, l)
+			if l.Incomplete != "" {
+				return o, d
+			}
+			if g.role == RolePrimary {
+				if checkAccount {
+					a, err := g.account(ctx, d)
+					if err != nil {
+						l.Incomplete = "the replication account: " + oneLine(err.Error())
+						return o, d
+					}
+					o.Account = &a
+				}
+				return o, d
+			}
+			o.Replica = g.gatherReplica(ctx, d, l)
+			return o, d
+		}
+	}
+	l.Unsupported = oneLine(err.Error())
+	return o, nil
+}
+
+func (g *gatherer) gatherLocal(ctx context.Context, d *sqldialect.Dialect, l *LocalFacts) {
+	started, err := serverStartedAt(ctx, g.local)
+	if err != nil {
+		l.Incomplete = "the server's uptime: " + oneLine(err.Error())
+		return
+	}
+	l.StartedAt = started
+	var ro, sro int
+	if err := g.local.QueryRowContext(ctx, d.ReadOnlyQuery()).Scan(&ro, &sro); err != nil {
+		l.Incomplete = "read_only: " + oneLine(err.Error())
+		return
+	}
+	l.ReadOnly, l.SuperReadOnly = ro != 0, sro != 0
+	if err := g.local.QueryRowContext(ctx, d.OriginQuery()).Scan(&l.Origin); err != nil {
+		l.Incomplete = "the server's GTID origin: " + oneLine(err.Error())
+		return
+	}
+	var gtids string
+	if err := g.local.QueryRowContext(ctx, d.GTIDExecutedQuery()).Scan(&gtids); err != nil {
+		l.Incomplete = "the server's GTIDs: " + oneLine(err.Error())
+		return
+	}
+	if l.GTIDs, err = sqldialect.ParseGTIDSet(d.Server().Flavor, gtids); err != nil {
+		l.Incomplete = "the server's GTIDs: " + oneLine(err.Error())
+	}
+}
+
+func (g *gatherer) gatherReplica(ctx context.Context, d *sqldialect.Dialect, l *LocalFacts) *ReplicaFacts {
+	r := &ReplicaFacts{}
+	ch, err := replicaStatus(ctx, g.local, d)
+	if err != nil {
+		l.Incomplete = "replication status: " + oneLine(err.Error())
+		return r
+	}
+	r.Channel = ch
+	if !ch.Configured {
+		if r.UserTables, err = queryStrings(ctx, g.local, d.UserTablesQuery(userTablesShown)); err != nil {
+			l.Incomplete = "the list of tables: " + oneLine(err.Error())
+			return r
+		}
+	}
+	r.Source = g.gatherSource(ctx, d)
+	return r
+}
+
+// gatherSource asks the primary for its GTID sets, briefly: a primary that
+// is down must not hold up the pass (or a probe waiting for it).
+func (g *gatherer) gatherSource(ctx context.Context, d *sqldialect.Dialect) SourceFacts {
+	ctx, cancel := context.WithTimeout(ctx, sourceQueryTimeout)
+	defer cancel()
+	var s SourceFacts
+	db := g.primary()
+	var gtids, purged string
+	err := db.QueryRowContext(ctx, d.GTIDExecutedQuery()).Scan(&gtids)
+	if err == nil {
+		if q, ok := d.GTIDPurgedQuery(); ok {
+			err = db.QueryRowContext(ctx, q).Scan(&purged)
+		}
+	}
+	if err == nil {
+		s.GTIDs, err = sqldialect.ParseGTIDSet(d.Server().Flavor, gtids)
+	}
+	if err == nil {
+		s.Purged, err = sqldialect.ParseGTIDSet(d.Server().Flavor, purged)
+	}
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %s", sourceQueryTimeout)
+		}
+		s.Err = oneLine(err.Error())
+	}
+	return s
+}
+
+func serverStartedAt(ctx context.Context, db *sql.DB) (time.Time, error) {
+	var name string
+	var uptime int64
+	if err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Uptime'").Scan(&name, &uptime); err != nil {
+		return time.Time{}, err
+	}
+	return time.Now().Add(-time.Duration(uptime) * time.Second), nil
+}
+
+// replicaStatus reads SHOW REPLICA STATUS by column name.
+func replicaStatus(ctx context.Context, db *sql.DB, d *sqldialect.Dialect) (sqldialect.ReplicaStatus, error) {
+	rows, err := db.QueryContext(ctx, d.ReplicaStatusQuery())
+	if err != nil {
+		return sqldialect.ReplicaStatus{}, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return sqldialect.ReplicaStatus{}, err
+	}
+	if !rows.Next() {
+		return sqldialect.ReplicaStatus{}, rows.Err()
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return sqldialect.ReplicaStatus{}, err
+	}
+	return sqldialect.ParseReplicaStatus(cols, vals)
+}
+
+// queryStrings returns the first column of every row of q.
+func queryStrings(ctx context.Context, db *sql.DB, q string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// oneLine folds a message onto one line for logs and probes.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
