@@ -23,9 +23,10 @@ test: lint ## every test: unit, golden, fuzz seeds, real MariaDB integration, ma
 unit: ## only the tests that need no server
 	$(GO) test -count=1 -short ./...
 
-lint: ## go vet and gofmt
+lint: ## go vet, gofmt and a tidy go.mod
 	$(GO) vet ./...
 	@out=$$(gofmt -l cmd bootstrap deploy); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 images: ## the local Debian, MariaDB and Go builder images (no registry needed)
 	images/build.sh debian mariadb go

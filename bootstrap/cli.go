@@ -225,7 +225,7 @@ func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) err
 	path := configPath(cfg)
 	changed, err := WriteFileAtomic(path, RenderServerConfig(id, cfg.Flavor, cfg.MySQLPort), 0o644)
 	if err != nil {
-		return fmt.Errorf("write server configuration: %w", err)
+		return fmt.Errorf("write the server configuration into CONFIG_DIR: %w", err)
 	}
 	log.Info("server configuration written", "path", path, "changed", changed, "flavor", cfg.Flavor)
 
@@ -283,7 +283,7 @@ func runWaitDNS(ctx context.Context, args []string, stdio Stdio, loader Loader) 
 	l := loader.withDefaults()
 	resolvConf, _ := l.Lookuper.Lookup("RESOLV_CONF")
 	if resolvConf == "" {
-		resolvConf = "/etc/resolv.conf"
+		resolvConf = dnswait.DefaultResolvConf
 	}
 	logFormat, _ := l.Lookuper.Lookup("LOG_FORMAT")
 	log := NewLogger(stdio.Err, logFormat, "info")

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
@@ -391,17 +391,5 @@ func isDNSLabel(s string) bool {
 	return true
 }
 
-func isDomainName(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	if _, ok := dns.IsDomainName(s); !ok {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if label == "" || len(label) > 63 || strings.ContainsAny(label, " \t\\\"'`") {
-			return false
-		}
-	}
-	return true
-}
+// isDomainName reports whether s is a DNS name the resolver can look up.
+func isDomainName(s string) bool { return dnswait.ValidateName(s) == nil }

@@ -3,7 +3,6 @@ package bootstrap
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,8 +13,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/sethvargo/go-envconfig"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func loader(env map[string]string) Loader {
 	return Loader{
@@ -210,69 +207,5 @@ func TestREADMEVariables(t *testing.T) {
 	}
 	if d := cmp.Diff(want, readme); d != "" {
 		t.Errorf("README's variables table is stale (-want +got); run go test ./bootstrap -run TestREADMEVariables -update:\n%s", d)
-	}
-}
-
-func TestRenderServerConfigGolden(t *testing.T) {
-	t.Parallel()
-	for _, role := range []string{"mysql-0", "mysql-1"} {
-		for _, flavor := range []Flavor{FlavorAuto, FlavorMySQL, FlavorMariaDB} {
-			name := fmt.Sprintf("%s-%s", flavor, map[string]string{"mysql-0": "primary", "mysql-1": "replica"}[role])
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				c := baseConfig()
-				c.PodName = role
-				id, err := NewIdentity(c)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := RenderServerConfig(id, flavor, 3306)
-				golden(t, filepath.Join("testdata", "servercnf", name+".cnf"), got)
-				if again := RenderServerConfig(id, flavor, 3306); string(again) != string(got) {
-					t.Error("rendering is not deterministic")
-				}
-			})
-		}
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./bootstrap -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Errorf("%s differs (-want +got; rerun with -update if intended):\n%s", path, d)
-	}
-}
-
-func TestWriteFileAtomic(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	p := filepath.Join(dir, "x.cnf")
-	for i, want := range []bool{true, false} {
-		changed, err := WriteFileAtomic(p, []byte("a\n"), 0o644)
-		if err != nil || changed != want {
-			t.Fatalf("write %d: changed=%v err=%v, want changed=%v", i, changed, err, want)
-		}
-	}
-	if changed, err := WriteFileAtomic(p, []byte("b\n"), 0o644); err != nil || !changed {
-		t.Fatalf("changed content: changed=%v err=%v", changed, err)
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("temporary files left behind: %v", entries)
-	}
-	if _, err := WriteFileAtomic(filepath.Join(dir, "missing", "x.cnf"), []byte("a"), 0o644); err == nil || !strings.Contains(err.Error(), "CONFIG_DIR") {
-		t.Errorf("write into a missing directory: %v, want an error that points at CONFIG_DIR", err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
@@ -273,6 +272,4 @@ func queryStrings(ctx context.Context, db *sql.DB, q string, args ...any) ([]str
 }
 
 // oneLine folds a message onto one line for logs and probes.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
+var oneLine = sqldialect.OneLine

@@ -113,7 +113,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (changed bool, 
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return false, fmt.Errorf("create a file in %s: %w (check that CONFIG_DIR is a writable volume)", dir, unwrapPathError(err))
+		return false, fmt.Errorf("create a file in %s: %w (is it a writable volume?)", dir, unwrapPathError(err))
 	}
 	defer func() {
 		if err != nil {

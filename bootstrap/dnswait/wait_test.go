@@ -1,9 +1,7 @@
 package dnswait_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -20,40 +18,13 @@ import (
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testdns"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/testkit"
 )
 
-// syncBuffer is a log sink that may be written while a test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// logLines returns the JSON log records written to b so far.
+func logLines(b *testkit.SyncBuffer) []map[string]any { return testkit.LogRecords(b.String()) }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-// lines returns the JSON log records written so far.
-func (b *syncBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(b.b.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line %q: %v", l, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-func newWaiter(r *dnswait.Resolver, logs *syncBuffer) *dnswait.Waiter {
+func newWaiter(r *dnswait.Resolver, logs *testkit.SyncBuffer) *dnswait.Waiter {
 	w := &dnswait.Waiter{Resolver: r}
 	if logs != nil {
 		w.Logger = slog.New(slog.NewJSONHandler(logs, nil))
@@ -65,7 +36,7 @@ func TestWaitResolveRecordAppears(t *testing.T) {
 	t.Parallel()
 	s := testdns.Start(t, "127.0.0.1:0")
 	const name = "mysql-0.mysql.default.svc.cluster.local"
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	w := newWaiter(newResolver(t, time.Second, s.Addr()), &logs)
 
 	time.AfterFunc(300*time.Millisecond, func() { s.Set(name, addr("127.0.0.2")) })
@@ -87,7 +58,7 @@ func TestWaitResolveRecordAppears(t *testing.T) {
 	if elapsed < 300*time.Millisecond {
 		t.Errorf("resolved after %s, before the record was set", elapsed)
 	}
-	lines := logs.lines(t)
+	lines := logLines(&logs)
 	if limit := 2 + int(elapsed/dnswait.DefaultLogEvery); len(lines) < 2 || len(lines) > limit {
 		t.Fatalf("got %d log lines, want 2 (waiting, done) to %d:\n%v", len(lines), limit, lines)
 	}
@@ -103,12 +74,12 @@ func TestWaitResolveAtOnce(t *testing.T) {
 	t.Parallel()
 	s := testdns.Start(t, "127.0.0.1:0")
 	s.Set("db.test", addr("127.0.0.2"))
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	w := newWaiter(newResolver(t, time.Second, s.Addr()), &logs)
 	if _, err := w.WaitResolve(testContext(t, 30*time.Second), "db.test."); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(logs.lines(t)); n != 1 {
+	if n := len(logLines(&logs)); n != 1 {
 		t.Errorf("got %d log lines, want 1", n)
 	}
 	if n := s.TotalQueries(); n != 1 {
@@ -241,7 +212,7 @@ func TestWaitReachableListenerAppears(t *testing.T) {
 	port := freePort(t, ip)
 	listenLater(t, ip, port, 300*time.Millisecond)
 
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	w := newWaiter(newResolver(t, time.Second, s.Addr()), &logs)
 	got, err := w.WaitReachable(testContext(t, 30*time.Second), name, port)
 	if err != nil {
@@ -250,7 +221,7 @@ func TestWaitReachableListenerAppears(t *testing.T) {
 	if want := netip.AddrPortFrom(addr(ip), uint16(port)); got != want {
 		t.Errorf("WaitReachable = %v, want %v", got, want)
 	}
-	lines := logs.lines(t)
+	lines := logLines(&logs)
 	if len(lines) < 2 {
 		t.Fatalf("got %d log lines, want a waiting line and a done line", len(lines))
 	}
@@ -323,7 +294,7 @@ func TestWaitLogging(t *testing.T) {
 	t.Parallel()
 	s := testdns.Start(t, "127.0.0.1:0")
 	const name = "mysql-1.mysql.default.svc.cluster.local."
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	w := newWaiter(newResolver(t, time.Second, s.Addr()), &logs)
 	w.MaxBackoff = 100 * time.Millisecond // poll often: 30 polls or so
 	w.LogEvery = 500 * time.Millisecond
@@ -340,7 +311,7 @@ func TestWaitLogging(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 
-	lines := logs.lines(t)
+	lines := logLines(&logs)
 	queries := s.Queries(name)
 	// first + one change + done, plus at most one progress line per LogEvery.
 	if limit := 3 + int(elapsed/w.LogEvery); len(lines) > limit || len(lines) >= queries {

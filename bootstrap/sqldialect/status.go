@@ -96,15 +96,17 @@ func (s ReplicaStatus) Running() bool {
 func (s ReplicaStatus) LastError() string {
 	var parts []string
 	if s.LastIOErrno != 0 || s.LastIOError != "" {
-		parts = append(parts, fmt.Sprintf("IO error %d: %s", s.LastIOErrno, oneLine(s.LastIOError)))
+		parts = append(parts, fmt.Sprintf("IO error %d: %s", s.LastIOErrno, OneLine(s.LastIOError)))
 	}
 	if s.LastSQLErrno != 0 || s.LastSQLError != "" {
-		parts = append(parts, fmt.Sprintf("SQL error %d: %s", s.LastSQLErrno, oneLine(s.LastSQLError)))
+		parts = append(parts, fmt.Sprintf("SQL error %d: %s", s.LastSQLErrno, OneLine(s.LastSQLError)))
 	}
 	return strings.Join(parts, "; ")
 }
 
-func oneLine(s string) string {
+// OneLine folds a message (an error, a server's text) onto one line for
+// logs, probes and reasons.
+func OneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 

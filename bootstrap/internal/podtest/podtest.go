@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/testkit"
 )
 
 var (
@@ -125,26 +127,9 @@ func Run(t testing.TB, timeout time.Duration, env Env, args ...string) Result {
 type Process struct {
 	t    testing.TB
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testkit.SyncBuffer
 	done chan struct{}
 	err  error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Start starts the binary in the background; it is killed at cleanup if
@@ -153,7 +138,7 @@ func Start(t testing.TB, env Env, args ...string) *Process {
 	t.Helper()
 	cmd := exec.Command(Binary(t), args...)
 	cmd.Env = env.list()
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %v: %v", args, err)
@@ -203,20 +188,12 @@ func (p *Process) Terminate(d time.Duration) int {
 	return p.Wait(d)
 }
 
-// Eventually polls cond every interval until it returns nil or timeout
-// passes, then fails with the last error.
+// Eventually polls cond until it returns nil, failing the test with its
+// last error after timeout (testkit.Eventually with a test to fail).
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for {
-		if err = cond(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after %s: %v", what, timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond) // a poll interval inside a deadline
+	if err := testkit.Eventually(context.Background(), timeout, what, func(context.Context) error { return cond() }); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -250,13 +227,4 @@ func Status(addr string) (map[string]any, error) {
 }
 
 // LogLines returns the JSON log lines of output whose "msg" is msg.
-func LogLines(output, msg string) []map[string]any {
-	var out []map[string]any
-	for _, line := range strings.Split(output, "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
+func LogLines(output, msg string) []map[string]any { return testkit.LogLines(output, msg) }
