@@ -3,9 +3,12 @@ package bootstrap
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
@@ -25,10 +28,14 @@ const replicationAccountHost = "%"
 
 // executor runs decide's actions on the local server through the dialect.
 type executor struct {
-	db  *sql.DB
-	cfg *Config
-	id  Identity
-	log *slog.Logger
+	db    *sql.DB
+	cfg   *Config
+	id    Identity
+	log   *slog.Logger
+	creds *credentials
+	// dsn is the local server's address without credentials, for login
+	// tests.
+	dsn func() *mysql.Config
 }
 
 // done is what the log says once an action's statements ran; tests look
@@ -38,6 +45,10 @@ var done = map[ActionKind]string{
 	ActMakeReadOnly:     "made the replica read-only",
 	ActCreateAccount:    "created the replication account",
 	ActSetPassword:      "reset the replication account's password",
+	ActRotatePassword:   "changed the replication account's password, keeping the old one until the replicas use the new one",
+	ActDiscardOld:       "discarded the replication account's old password",
+	ActMarkAccount:      "marked the replication account as mysql-bootstrap's",
+	ActRequireSSL:       "made the replication account require TLS",
 	ActGrantReplication: "granted replication to the replication account",
 	ActResetBinaryLogs:  "removed the replica's first-start GTIDs",
 	ActStopReplica:      "stopped replication",
@@ -79,7 +90,7 @@ func redactServerError(stmt sqldialect.Statement, err error) error {
 }
 
 func (e *executor) statements(d *sqldialect.Dialect, kind ActionKind) ([]sqldialect.Statement, error) {
-	user, host, pw := e.cfg.ReplicationUser, replicationAccountHost, e.cfg.ReplicationPassword.Reveal()
+	user, host, pw := e.cfg.ReplicationUser, replicationAccountHost, e.creds.replication.Get().Reveal()
 	one := func(s sqldialect.Statement, err error) ([]sqldialect.Statement, error) {
 		if err != nil {
 			return nil, err
@@ -92,9 +103,17 @@ func (e *executor) statements(d *sqldialect.Dialect, kind ActionKind) ([]sqldial
 	case ActMakeReadOnly:
 		return d.SetReadOnly(true), nil
 	case ActCreateAccount:
-		return one(d.CreateReplicationUser(user, host, pw))
+		return d.CreateReplicationUser(user, host, pw, e.cfg.TLSCAFile != "")
 	case ActSetPassword:
-		return one(d.AlterUserPassword(user, host, pw))
+		return one(d.AlterUserPassword(user, host, pw, false))
+	case ActRotatePassword:
+		return one(d.AlterUserPassword(user, host, pw, true))
+	case ActDiscardOld:
+		return one(d.DiscardOldPassword(user, host))
+	case ActMarkAccount:
+		return d.MarkAccount(user, host)
+	case ActRequireSSL:
+		return one(d.RequireSSL(user, host, true))
 	case ActGrantReplication:
 		return one(d.GrantReplication(user, host))
 	case ActResetBinaryLogs:
@@ -113,44 +132,56 @@ func (e *executor) statements(d *sqldialect.Dialect, kind ActionKind) ([]sqldial
 			RetryCount:      retryCount,
 			HeartbeatPeriod: heartbeatPeriod,
 			TLS:             e.cfg.ReplicationTLS,
+			TLSCA:           e.cfg.TLSCAFile,
+			TLSCert:         e.cfg.TLSCertFile,
+			TLSKey:          e.cfg.TLSKeyFile,
 		}))
 	}
 	return nil, fmt.Errorf("unknown action %q", kind)
 }
 
 // checkAccount looks at the replication account on the local server:
-// whether it exists, whether REPLICATION_PASSWORD logs in, its grants.
-func (e *executor) checkAccount(ctx context.Context, d *sqldialect.Dialect) (AccountFacts, error) {
+// whether it exists and is marked as ours, its TLS requirement and old
+// password, its grants, and, when testLogin, whether REPLICATION_PASSWORD
+// logs in.
+func (e *executor) checkAccount(ctx context.Context, d *sqldialect.Dialect, testLogin bool) (AccountFacts, error) {
 	var a AccountFacts
 	user := e.cfg.ReplicationUser
-	q := d.UserExistsQuery(user, replicationAccountHost)
-	var n int
-	if err := e.db.QueryRowContext(ctx, q.SQL, q.Args...).Scan(&n); err != nil {
+	q := d.AccountQuery(user, replicationAccountHost)
+	var sslType, marker string
+	var old int
+	switch err := e.db.QueryRowContext(ctx, q.SQL, q.Args...).Scan(&sslType, &old, &marker); {
+	case errors.Is(err, sql.ErrNoRows):
+		return a, nil
+	case err != nil:
 		return a, fmt.Errorf("look up the account: %w", err)
 	}
-	if a.Exists = n > 0; !a.Exists {
-		return a, nil
-	}
-	a.PasswordWorks, a.PasswordUnknown = e.passwordWorks(ctx)
+	a.Exists, a.RequireSSL, a.OldPasswordRetained, a.Marked = true, sslType != "", old != 0, marker == sqldialect.AccountMarker
 	show, err := d.ShowGrants(user, replicationAccountHost)
 	if err != nil {
 		return a, err
 	}
-	grants, err := queryStrings(ctx, e.db, show)
+	lines, err := queryStrings(ctx, e.db, show)
 	if err != nil {
 		return a, fmt.Errorf("read its grants: %w", err)
 	}
-	a.HasReplication = sqldialect.HasReplicationGrant(grants)
+	a.Grants = sqldialect.ClassifyGrants(lines)
+	if testLogin || !a.Marked {
+		a.LoginTested = true
+		a.PasswordWorks, a.PasswordUnknown = e.passwordWorks(ctx)
+	}
 	return a, nil
 }
 
 // passwordWorks logs in to the local server as the replication account:
 // the only way to compare a password without reading its hash. Anything
 // but access denied (a connection limit, a network blip) is no proof of a
-// wrong password: unknown says what happened instead.
+// wrong password: unknown says what happened instead. The login uses TLS
+// when the account requires it.
 func (e *executor) passwordWorks(ctx context.Context) (works bool, unknown string) {
-	c := localDSN(e.cfg)
-	c.User, c.Passwd = e.cfg.ReplicationUser, e.cfg.ReplicationPassword.Reveal()
+	c := e.dsn()
+	c.User, c.Passwd = e.cfg.ReplicationUser, e.creds.replication.Get().Reveal()
+	c.TLSConfig, c.TLS = "preferred", nil
 	db := openDB(c)
 	defer db.Close()
 	err := db.PingContext(ctx)

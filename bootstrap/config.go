@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -53,7 +54,10 @@ type env struct {
 	ReplicationUser         string `env:"REPLICATION_USER, default=replication" help:"the replication account"`
 	ReplicationPassword     string `env:"REPLICATION_PASSWORD" secret:"true" help:"required (or its _FILE): the replication account's password"`
 	ReplicationPasswordFile string `env:"REPLICATION_PASSWORD_FILE" help:"file holding the replication password (wins over REPLICATION_PASSWORD)"`
-	ReplicationTLS          string `env:"REPLICATION_TLS, default=false" help:"true: replicas connect to the primary with TLS (SOURCE_SSL=1) instead of fetching its RSA key (GET_SOURCE_PUBLIC_KEY=1)"`
+	ReplicationTLS          string `env:"REPLICATION_TLS, default=false" help:"true: replicas connect to the primary with TLS (SOURCE_SSL=1) instead of fetching its RSA key (GET_SOURCE_PUBLIC_KEY=1); without REPLICATION_TLS_CA_FILE the server's certificate is not verified"`
+	ReplicationTLSCAFile    string `env:"REPLICATION_TLS_CA_FILE" help:"CA certificate(s), PEM: verified TLS for replication (SOURCE_SSL_VERIFY_SERVER_CERT=1) and for the sidecar's connections to the primary and peers; the server's certificate must name the pod's stable DNS name; the server container must see the file at the same path; implies REPLICATION_TLS and REQUIRE SSL on the replication account"`
+	ReplicationTLSCertFile  string `env:"REPLICATION_TLS_CERT_FILE" help:"client certificate, PEM, presented with REPLICATION_TLS_CA_FILE (optional; needs REPLICATION_TLS_KEY_FILE)"`
+	ReplicationTLSKeyFile   string `env:"REPLICATION_TLS_KEY_FILE" help:"private key of REPLICATION_TLS_CERT_FILE, PEM"`
 	ConfigDir               string `env:"CONFIG_DIR, default=/etc/mysql/conf.d" help:"where init writes the server configuration"`
 	ConfigFile              string `env:"CONFIG_FILE, default=50-mysql-bootstrap.cnf" help:"name of the configuration file init writes in CONFIG_DIR"`
 	DataDir                 string `env:"DATA_DIR, default=/var/lib/mysql" help:"the server's data directory"`
@@ -137,9 +141,14 @@ type Config struct {
 	MySQLHost           string
 	MySQLPort           int
 	RootPassword        Secret
+	RootPasswordFile    string // "" when from MYSQL_ROOT_PASSWORD
 	ReplicationUser     string
 	ReplicationPassword Secret
-	ReplicationTLS      bool
+	// ReplicationPasswordFile is "" when from REPLICATION_PASSWORD.
+	ReplicationPasswordFile string
+	ReplicationTLS          bool
+	// TLS: CA, client certificate and key files; empty when unset.
+	TLSCAFile, TLSCertFile, TLSKeyFile string
 	ConfigDir           string
 	ConfigFile          string
 	DataDir             string
@@ -276,14 +285,14 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 	if s, problem := l.secret("MYSQL_ROOT_PASSWORD", raw.MySQLRootPassword, raw.MySQLRootPasswordFile, need.Passwords); problem != "" {
 		p = append(p, problem)
 	} else {
-		c.RootPassword = s
+		c.RootPassword, c.RootPasswordFile = s, raw.MySQLRootPasswordFile
 	}
 	if s, problem := l.secret("REPLICATION_PASSWORD", raw.ReplicationPassword, raw.ReplicationPasswordFile, need.Passwords); problem != "" {
 		p = append(p, problem)
 	} else if err := sqldialect.CheckReplicationPassword(s.Reveal()); s != "" && err != nil {
 		p = append(p, "REPLICATION_PASSWORD is invalid: "+strings.TrimPrefix(err.Error(), sqldialect.ErrInvalidArgument.Error()+": "))
 	} else {
-		c.ReplicationPassword = s
+		c.ReplicationPassword, c.ReplicationPasswordFile = s, raw.ReplicationPasswordFile
 	}
 	switch u := raw.ReplicationUser; {
 	case u == "" || len(u) > 32 || strings.ContainsAny(u, "\x00'\"`\\@"):
@@ -296,6 +305,7 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 	} else {
 		c.ReplicationTLS = b
 	}
+	p = append(p, l.tlsFiles(raw, c)...)
 
 	for _, d := range []struct{ name, value string }{{"CONFIG_DIR", raw.ConfigDir}, {"DATA_DIR", raw.DataDir}, {"STATE_DIR", raw.StateDir}, {"RESOLV_CONF", raw.ResolvConf}} {
 		if !filepath.IsAbs(d.value) {
@@ -342,6 +352,75 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		return nil, &configError{problems: p}
 	}
 	return c, nil
+}
+
+// tlsFiles checks the TLS variables: absolute paths to readable PEM files,
+// a certificate only with its key and a CA; a CA turns TLS on.
+func (l Loader) tlsFiles(raw env, c *Config) []string {
+	var p []string
+	files := []struct {
+		name, value string
+		dst         *string
+		block       string // a PEM block type the file must hold
+	}{
+		{"REPLICATION_TLS_CA_FILE", raw.ReplicationTLSCAFile, &c.TLSCAFile, "CERTIFICATE"},
+		{"REPLICATION_TLS_CERT_FILE", raw.ReplicationTLSCertFile, &c.TLSCertFile, "CERTIFICATE"},
+		{"REPLICATION_TLS_KEY_FILE", raw.ReplicationTLSKeyFile, &c.TLSKeyFile, "PRIVATE KEY"},
+	}
+	for _, f := range files {
+		if f.value == "" {
+			continue
+		}
+		if !filepath.IsAbs(f.value) {
+			p = append(p, fmt.Sprintf("%s=%q is invalid: expected an absolute path", f.name, f.value))
+			continue
+		}
+		b, err := l.ReadFile(f.value)
+		if err != nil {
+			p = append(p, fmt.Sprintf("%s=%q cannot be read: %v", f.name, f.value, unwrapPathError(err)))
+			continue
+		}
+		if !hasPEMBlock(b, f.block) {
+			p = append(p, fmt.Sprintf("%s=%q is invalid: expected a PEM file with a %s", f.name, f.value, f.block))
+			continue
+		}
+		*f.dst = f.value
+	}
+	switch {
+	case (raw.ReplicationTLSCertFile == "") != (raw.ReplicationTLSKeyFile == ""):
+		p = append(p, "REPLICATION_TLS_CERT_FILE and REPLICATION_TLS_KEY_FILE go together: set both or neither")
+	case raw.ReplicationTLSCertFile != "" && raw.ReplicationTLSCAFile == "":
+		p = append(p, "REPLICATION_TLS_CERT_FILE needs REPLICATION_TLS_CA_FILE: a client certificate is only sent over verified TLS")
+	}
+	if raw.ReplicationTLSCAFile != "" {
+		if b, err := strconv.ParseBool(raw.ReplicationTLS); err == nil && !b && l.explicit("REPLICATION_TLS") {
+			p = append(p, "REPLICATION_TLS=false contradicts REPLICATION_TLS_CA_FILE: unset one of them")
+		}
+		c.ReplicationTLS = true
+	}
+	return p
+}
+
+// explicit reports whether the variable is set in the environment (not
+// only defaulted).
+func (l Loader) explicit(name string) bool {
+	_, ok := l.Lookuper.Lookup(name)
+	return ok
+}
+
+// hasPEMBlock reports whether b holds a PEM block whose type ends in typ
+// (so "PRIVATE KEY" matches RSA, EC and PKCS#8 keys).
+func hasPEMBlock(b []byte, typ string) bool {
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			return false
+		}
+		if strings.HasSuffix(block.Type, typ) {
+			return true
+		}
+	}
 }
 
 // reservedUsers are accounts the sidecar must never create or alter.

@@ -21,6 +21,10 @@ type Policy struct {
 	// StaleAfter is how old an observation may be before its verdict is
 	// no longer trusted (a stuck loop must not keep a pod ready).
 	StaleAfter time.Duration
+	// TLS is REPLICATION_TLS; TLSCA, TLSCert and TLSKey the files of
+	// verified TLS (TLSCA also makes the account REQUIRE SSL).
+	TLS                   bool
+	TLSCA, TLSCert, TLSKey string
 }
 
 // ActionKind names a corrective action.
@@ -33,6 +37,10 @@ const (
 	ActMakeReadOnly     ActionKind = "make-read-only"
 	ActCreateAccount    ActionKind = "create-account"
 	ActSetPassword      ActionKind = "set-account-password"
+	ActRotatePassword   ActionKind = "rotate-account-password"
+	ActDiscardOld       ActionKind = "discard-old-password"
+	ActMarkAccount      ActionKind = "mark-account"
+	ActRequireSSL       ActionKind = "require-ssl"
 	ActGrantReplication ActionKind = "grant-replication"
 	ActResetBinaryLogs  ActionKind = "reset-binary-logs"
 	ActStopReplica      ActionKind = "stop-replica"
@@ -57,9 +65,20 @@ type Decision struct {
 	Memory Memory
 	// Replica holds what decide worked out about a replica, for /status.
 	Replica *ReplicaView
+	// Account holds what decide worked out about a primary's replication
+	// account, for /status.
+	Account *AccountView
 	// Problems are the conditions worth a log line when they appear and
 	// when they clear, by a stable key.
 	Problems map[string]string
+}
+
+// AccountView is what decide derived about the replication account.
+type AccountView struct {
+	// ExtraGrants are privileges beyond replication.
+	ExtraGrants []string
+	// WaitingFor names the replicas a password change waits for.
+	WaitingFor []string
 }
 
 // ReplicaView is what decide derived about a replica's data.
@@ -76,7 +95,15 @@ type ReplicaView struct {
 	// yet; NextChange is when the next may run (zero when none waits).
 	ChangeTries int
 	NextChange  time.Time
+	// Writers are accounts that can write despite read_only (MariaDB).
+	Writers []string
 }
+
+// peerWaitMax bounds how long a password change waits for replicas that
+// do not answer or do not move: a Secret reaches every pod's volume
+// within the kubelet's sync period (about a minute), so after that a
+// replica is either down or stuck, and waiting longer helps nobody.
+const peerWaitMax = 2 * time.Minute
 
 // Back-off of corrective actions that may fail to fix what they are for.
 const (
@@ -93,8 +120,6 @@ const (
 
 // Server error numbers that decisions branch on, from one place.
 const (
-	errAccessDenied   = sqldialect.ErrnoAccessDenied
-	errSecureAuthOnly = sqldialect.ErrnoAuthRequiresSecureConnection
 	errFatalBinlog    = sqldialect.ErrnoSourceFatalReadingBinlog
 	errFatalBinlogNew = sqldialect.ErrnoSourceFatalReadingBinlogMySQL
 )
@@ -135,8 +160,11 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		}
 		d.Memory.ServerStartedAt = l.StartedAt
 	}
+	for name, problem := range o.Credentials.Problems {
+		d.Problems["secret "+name] = problem
+	}
 	if p.Role == RolePrimary {
-		return decidePrimary(o, d)
+		return decidePrimary(o, d, p, now)
 	}
 	return decideReplica(o, d, p, now)
 }
@@ -150,33 +178,142 @@ func (d *Decision) do(kind ActionKind, why string) {
 	d.Actions = append(d.Actions, Action{Kind: kind, Why: why})
 }
 
-func decidePrimary(o Observation, d Decision) Decision {
+func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision {
 	l := o.Local
-	if a := o.Account; a != nil {
-		switch {
-		case !a.Exists:
+	m := &d.Memory
+	fp := o.Credentials.ReplicationFP
+	var notes []string
+	if a := o.Account; a != nil && !o.Partial {
+		view := &AccountView{ExtraGrants: a.Grants.Extra}
+		d.Account = view
+		rotating := false
+		if !a.Exists {
 			d.do(ActCreateAccount, "the replication account does not exist")
 			d.do(ActGrantReplication, "a new replication account")
+			m.AccountVerified, m.AccountFP = true, fp
 			return d.notReady("creating the replication account")
-		case !a.PasswordWorks && a.PasswordUnknown == "":
-			d.do(ActSetPassword, "logging in with REPLICATION_PASSWORD is refused")
-			return d.notReady("setting the replication account's password")
-		case !a.HasReplication:
-			d.do(ActGrantReplication, "the replication account lacks REPLICATION SLAVE")
-			return d.notReady("granting replication to the replication account")
-		case a.PasswordUnknown != "":
-			// Not proof of a wrong password: leave it, look again next pass.
-			d.Problems["account"] = "could not check the replication password: " + a.PasswordUnknown
-		default:
-			d.Memory.AccountVerified = true
+		}
+		if !a.Marked {
+			// Not created by this tool: take it over only when nothing
+			// about it would change (an account made by a release that
+			// did not mark its accounts yet); never reset its password.
+			var why []string
+			if a.LoginTested && !a.PasswordWorks {
+				why = append(why, "REPLICATION_PASSWORD does not log into it")
+			}
+			if !a.Grants.Replication {
+				why = append(why, "it lacks REPLICATION SLAVE on *.*")
+			}
+			if len(a.Grants.Extra) > 0 {
+				why = append(why, "it has other privileges: "+strings.Join(a.Grants.Extra, ", "))
+			}
+			if !a.LoginTested {
+				why = append(why, "its password was not checked yet")
+			}
+			if len(why) > 0 {
+				msg := fmt.Sprintf("REPLICATION_USER %q names an existing account that mysql-bootstrap did not create (%s): its password and grants are left alone; "+
+					"set REPLICATION_USER to another name, or drop that account so that the sidecar creates its own", p.User, strings.Join(why, "; "))
+				d.Problems["account"] = msg
+				return d.notReady(msg)
+			}
+			d.do(ActMarkAccount, "the account has just the replication grant and REPLICATION_PASSWORD logs into it: adopting it")
+		}
+		if a.LoginTested {
+			switch {
+			case a.PasswordWorks:
+				m.AccountVerified, m.AccountFP = true, fp
+			case a.PasswordUnknown != "":
+				// Not proof of a wrong password: leave it, look again next pass.
+				d.Problems["account"] = "could not check the replication password: " + a.PasswordUnknown
+			default:
+				// REPLICATION_PASSWORD changed (or the account was changed
+				// by hand): move the account to it without stranding a
+				// replica that still uses the old one.
+				if m.RotationSince.IsZero() {
+					m.RotationSince = now
+				}
+				rotating = true
+				waiting := replicasNotUsing(o.Peers, fp, func(c *CredentialStatus) string { return c.ReplicationPassword })
+				switch {
+				case dualPasswords(l.Server):
+					d.do(ActRotatePassword, "REPLICATION_PASSWORD changed; the old password keeps working until every replica uses the new one")
+					m.AccountVerified, m.AccountFP = true, fp
+				case len(waiting) == 0 || now.Sub(m.RotationSince) >= peerWaitMax:
+					d.do(ActSetPassword, "REPLICATION_PASSWORD changed and every replica has read it (or "+peerWaitMax.String()+" passed)")
+					m.AccountVerified, m.AccountFP, m.RotationSince = true, fp, time.Time{}
+				default:
+					view.WaitingFor = waiting
+					notes = append(notes, "the replication account keeps its password until "+strings.Join(waiting, ", ")+
+						" read the new REPLICATION_PASSWORD (MariaDB has no dual passwords)")
+				}
+			}
+		}
+		switch {
+		case a.OldPasswordRetained:
+			if m.RotationSince.IsZero() {
+				m.RotationSince = now
+			}
+			waiting := replicasNotUsing(o.Peers, fp, func(c *CredentialStatus) string { return c.ChannelPassword })
+			if len(waiting) == 0 || now.Sub(m.RotationSince) >= peerWaitMax {
+				d.do(ActDiscardOld, "every replica replicates with the new password (or "+peerWaitMax.String()+" passed)")
+				m.RotationSince = time.Time{}
+			} else {
+				view.WaitingFor = waiting
+				notes = append(notes, "the old replication password keeps working until "+strings.Join(waiting, ", ")+" use the new one")
+			}
+		case !rotating && m.AccountVerified && m.AccountFP == fp:
+			m.RotationSince = time.Time{}
+		}
+		if !a.Grants.Replication {
+			d.do(ActGrantReplication, "the replication account lacks REPLICATION SLAVE on *.*")
+		}
+		if len(a.Grants.Extra) > 0 {
+			d.Problems["grants"] = fmt.Sprintf("the replication account %q has privileges beyond replication: %s (revoke them, or use another account for them)",
+				p.User, strings.Join(a.Grants.Extra, ", "))
+		}
+		if p.TLSCA != "" && !a.RequireSSL {
+			d.do(ActRequireSSL, "REPLICATION_TLS_CA_FILE is set: replication logins without TLS are refused")
 		}
 	}
 	if l.ReadOnly || l.SuperReadOnly {
 		d.do(ActMakeWritable, "the primary is read-only (as every pod starts)")
 		return d.notReady("primary is read-only: making it writable")
 	}
-	d.Ready, d.Reason = true, "primary is writable"
+	if len(d.Actions) > 0 {
+		return d.notReady("correcting the replication account")
+	}
+	d.Ready, d.Reason = true, strings.Join(append([]string{"primary is writable"}, notes...), "; ")
 	return d
+}
+
+// dualPasswords reports whether the server can keep an old password.
+func dualPasswords(s sqldialect.Server) bool {
+	d, err := sqldialect.New(s)
+	return err == nil && d.DualPasswordsSupported()
+}
+
+// replicasNotUsing names the replicas among peers whose password (as
+// field reads it from their /status) is not fp, and those that did not
+// answer; when the peers could not be listed, that is said instead.
+func replicasNotUsing(pf *PeerFacts, fp string, field func(*CredentialStatus) string) []string {
+	switch {
+	case pf == nil:
+		return []string{"the replicas (not looked up)"}
+	case pf.Err != "":
+		return []string{"the replicas (" + pf.Err + ")"}
+	}
+	var out []string
+	for _, peer := range pf.Peers {
+		st := peer.Status
+		switch {
+		case st == nil:
+			out = append(out, peer.Name()+" (no answer)")
+		case st.Role != RoleReplica:
+		case st.Credentials == nil || field(st.Credentials) != fp:
+			out = append(out, peer.Name())
+		}
+	}
+	return out
 }
 
 func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision {
@@ -250,18 +387,42 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 			"): it is neither reset nor replicated into; rebuild it from an empty volume, or remove that data and run " + sqldialectReset(flavor))
 	}
 
-	pointsRight := ch.PointsAt(p.PrimaryHost, p.Port, p.User)
-	refused := ch.IO != sqldialect.ThreadRunning && (ch.LastIOErrno == int(errAccessDenied) || ch.LastIOErrno == int(errSecureAuthOnly))
+	fp := o.Credentials.ReplicationFP
+	pointsRight := ch.PointsAt(p.PrimaryHost, p.Port, p.User) && ch.TLSMatches(p.TLS, p.TLSCA, p.TLSCert, p.TLSKey)
+	refused := ch.IO != sqldialect.ThreadRunning && isAuthError(ch.LastIOErrno)
+	// The password changed since this sidecar gave the channel one, and a
+	// login made now tells whether the primary takes the new one.
+	moved := m.ChannelFP != "" && m.ChannelFP != fp
+	if moved {
+		// A new password deserves a CHANGE at once, whatever the old one
+		// cost in back-off.
+		m.Change = Backoff{}
+	}
 	var note string // what is being done about the channel, for the reason
 	switch {
-	case !pointsRight || refused:
+	case (refused || moved) && pointsRight && src.FreshLogin && src.Refused:
+		// CHANGE cannot help: the primary refuses this password too.
+		if refused {
+			note = "the primary refuses this pod's REPLICATION_PASSWORD (or REPLICATION_USER): it differs from the primary's account; waiting for this pod's Secret or the primary's account to change"
+			d.Problems["channel"] = note
+		} else {
+			note = "the primary does not accept the new REPLICATION_PASSWORD yet: replication keeps the password it has"
+		}
+	case moved && pointsRight && !refused && !src.Reached():
+		// Whether the primary takes the new password is unknown: keep
+		// what works.
+	case !pointsRight || refused || moved:
 		why := "replication is not configured"
 		switch {
 		case refused:
 			why = fmt.Sprintf("the primary refuses this replica's replication login (IO error %d): this pod's REPLICATION_PASSWORD (or REPLICATION_USER) differs from the primary's account", ch.LastIOErrno)
-		case ch.Configured:
+		case !ch.PointsAt(p.PrimaryHost, p.Port, p.User) && ch.Configured:
 			why = fmt.Sprintf("replication points at %s:%d as %q, not at %s:%d as %q with GTID auto-positioning",
 				ch.SourceHost, ch.SourcePort, ch.SourceUser, p.PrimaryHost, p.Port, p.User)
+		case ch.Configured && !pointsRight:
+			why = "replication's TLS settings differ from REPLICATION_TLS*"
+		case moved:
+			why = "REPLICATION_PASSWORD changed and the primary accepts the new one"
 		}
 		if src.Reached() {
 			if missing := src.Purged.Minus(l.GTIDs); !missing.IsEmpty() {
@@ -284,7 +445,8 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		d.do(ActStartReplica, "after CHANGE")
 		m.Changes++
 		m.Restarts++
-		if ch.Configured && !refused {
+		m.ChannelFP = fp
+		if ch.Configured && !ch.PointsAt(p.PrimaryHost, p.Port, p.User) {
 			// Another source's data: the comparison starts over.
 			m.CaughtUp, m.Snapshot = false, sqldialect.GTIDSet{}
 		}
@@ -314,6 +476,11 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	if known && !errant.IsEmpty() {
 		d.Problems["errant"] = "replica has transactions the primary lacks (errant GTIDs): " + errant.String() + "; rebuild it from the primary"
 	}
+	if len(r.Writers) > 0 {
+		view.Writers = r.Writers
+		d.Problems["writers"] = "these accounts can write on this read-only replica (SUPER or READ_ONLY ADMIN), and a write would be an errant transaction: " +
+			strings.Join(r.Writers, ", ")
+	}
 
 	// What the replica's data is worth.
 	if !m.CaughtUp && src.Reached() {
@@ -342,7 +509,7 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	switch {
 	case !ch.Configured:
 		return d.notReady(reason("replication is not configured yet"))
-	case !pointsRight:
+	case !ch.PointsAt(p.PrimaryHost, p.Port, p.User):
 		return d.notReady(reason("replication does not point at the primary"))
 	case !known:
 		return d.notReady(reason("cannot compare this replica's transactions with the primary's: " + src.Err))

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -73,8 +74,9 @@ func (fc flavourCase) healthyReplica(t testing.TB) (Observation, Memory) {
 			Source: SourceFacts{GTIDs: gtids(fc.flavor, fc.primarySet), Purged: gtids(fc.flavor, "")},
 		},
 	}
+	o.Credentials = CredentialFacts{ReplicationFP: oldFP}
 	m := Memory{ServerStartedAt: t0.Add(-time.Hour), CaughtUp: true, Snapshot: gtids(fc.flavor, fc.primarySet),
-		FreshAsOf: t0.Add(-5 * time.Second), PrimaryGTIDs: gtids(fc.flavor, fc.primarySet)}
+		FreshAsOf: t0.Add(-5 * time.Second), PrimaryGTIDs: gtids(fc.flavor, fc.primarySet), ChannelFP: oldFP}
 	return o, m
 }
 
@@ -87,13 +89,41 @@ func (fc flavourCase) newReplica(t testing.TB) (Observation, Memory) {
 	return o, Memory{}
 }
 
+// Fingerprints of the replication password before and after a rotation.
+const (
+	oldFP = "0123456789abcdef"
+	newFP = "fedcba9876543210"
+)
+
 func (fc flavourCase) primary(t testing.TB) (Observation, Memory) {
 	o := Observation{
 		At: t0,
 		Local: LocalFacts{Up: true, Version: fc.version, Server: server(t, fc.version), StartedAt: t0.Add(-time.Hour),
 			Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)},
+		Account:     &AccountFacts{Exists: true, Marked: true, Grants: sqldialect.Grants{Replication: true}},
+		Credentials: CredentialFacts{ReplicationFP: oldFP},
 	}
-	return o, Memory{ServerStartedAt: t0.Add(-time.Hour), AccountVerified: true}
+	return o, Memory{ServerStartedAt: t0.Add(-time.Hour), AccountVerified: true, AccountFP: oldFP}
+}
+
+// rotated is a primary whose REPLICATION_PASSWORD changed: the account
+// refuses the new one.
+func (fc flavourCase) rotated(t testing.TB) (Observation, Memory) {
+	o, m := fc.primary(t)
+	o.Credentials.ReplicationFP = newFP
+	o.Account.LoginTested = true
+	return o, m
+}
+
+// peers lists the primary and two replicas, with the fingerprints of the
+// password each replica reads and gave its channel.
+func peers(replicas ...[2]string) *PeerFacts {
+	pf := &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-0", Role: RolePrimary}}}}
+	for i, r := range replicas {
+		pf.Peers = append(pf.Peers, Peer{Status: &Status{Pod: fmt.Sprintf("mysql-%d", i+1), Ordinal: uint64(i + 1), Role: RoleReplica,
+			Credentials: &CredentialStatus{ReplicationPassword: r[0], ChannelPassword: r[1]}}})
+	}
+	return pf
 }
 
 type situation struct {
@@ -109,6 +139,8 @@ type situation struct {
 	actions []ActionKind
 	// check looks at anything else of the decision.
 	check func(t *testing.T, fc flavourCase, d Decision)
+	// policy changes the pod's settings.
+	policy func(*Policy)
 }
 
 func kinds(actions []Action) []ActionKind {
@@ -180,28 +212,60 @@ func TestDecide(t *testing.T) {
 				o.Local.ReadOnly = true
 				o.Account = &AccountFacts{}
 				return o, Memory{}
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.AccountVerified || d.Memory.AccountFP != oldFP {
+					t.Errorf("memory %+v", d.Memory)
+				}
 			}},
-		{name: "primary: account with a wrong password", role: RolePrimary, reason: "setting the replication account's password",
-			actions: []ActionKind{ActSetPassword},
-			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
-				o, m := fc.primary(t)
-				m.AccountVerified = false
-				o.Account = &AccountFacts{Exists: true, HasReplication: true}
-				return o, m
-			}},
-		{name: "primary: account without the replication grant", role: RolePrimary, reason: "granting replication",
+		{name: "primary: account without the replication grant", role: RolePrimary, reason: "correcting the replication account",
 			actions: []ActionKind{ActGrantReplication},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
-				m.AccountVerified = false
-				o.Account = &AccountFacts{Exists: true, PasswordWorks: true}
+				o.Account.Grants.Replication = false
+				return o, m
+			}},
+		{name: "primary: account with grants beyond replication is reported", role: RolePrimary, ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Account.Grants.Extra = []string{"SELECT ON *.*"}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !strings.Contains(d.Problems["grants"], "SELECT ON *.*") || d.Account == nil || len(d.Account.ExtraGrants) != 1 {
+					t.Errorf("problems %v, account %+v", d.Problems, d.Account)
+				}
+			}},
+		{name: "primary: an account we did not create is refused", role: RolePrimary,
+			reason: `REPLICATION_USER "replication" names an existing account that mysql-bootstrap did not create (REPLICATION_PASSWORD does not log into it; it lacks REPLICATION SLAVE on *.*; it has other privileges: ALL PRIVILEGES ON *.*)`,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, _ := fc.primary(t)
+				o.Account = &AccountFacts{Exists: true, LoginTested: true, Grants: sqldialect.Grants{Extra: []string{"ALL PRIVILEGES ON *.*"}}}
+				return o, Memory{}
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Problems["account"] == "" {
+					t.Error("not logged")
+				}
+			}},
+		{name: "primary: an unmarked account not yet checked is not taken", role: RolePrimary, reason: "its password was not checked yet",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Account.Marked = false
+				return o, m
+			}},
+		{name: "primary: an unmarked account exactly like ours is adopted", role: RolePrimary, reason: "correcting the replication account",
+			actions: []ActionKind{ActMarkAccount},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Account.Marked, o.Account.LoginTested, o.Account.PasswordWorks = false, true, true
 				return o, m
 			}},
 		{name: "primary: password could not be checked", role: RolePrimary, ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				m.AccountVerified = false
-				o.Account = &AccountFacts{Exists: true, HasReplication: true, PasswordUnknown: "Error 1040: Too many connections"}
+				o.Account.LoginTested, o.Account.PasswordUnknown = true, "Error 1040: Too many connections"
 				return o, m
 			},
 			check: func(t *testing.T, fc flavourCase, d Decision) {
@@ -213,7 +277,7 @@ func TestDecide(t *testing.T) {
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				m.AccountVerified = false
-				o.Account = &AccountFacts{Exists: true, PasswordWorks: true, HasReplication: true}
+				o.Account.LoginTested, o.Account.PasswordWorks = true, true
 				return o, m
 			},
 			check: func(t *testing.T, fc flavourCase, d Decision) {
@@ -221,6 +285,10 @@ func TestDecide(t *testing.T) {
 					t.Error("account not remembered as verified")
 				}
 			}},
+		{name: "primary: REQUIRE SSL added with verified TLS", role: RolePrimary, reason: "correcting the replication account",
+			actions: []ActionKind{ActRequireSSL},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.primary(t) },
+			policy: func(p *Policy) { p.TLS, p.TLSCA = true, "/tls/ca.crt" }},
 		{name: "primary read-only after a restart", role: RolePrimary, reason: "primary is read-only: making it writable",
 			actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -236,6 +304,17 @@ func TestDecide(t *testing.T) {
 			}},
 		{name: "primary writable", role: RolePrimary, ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.primary(t) }},
+		{name: "primary: a secret file that cannot be read again is reported", role: RolePrimary, ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Credentials.Problems = map[string]string{"REPLICATION_PASSWORD": "REPLICATION_PASSWORD_FILE=\"/x\" cannot be read"}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Problems["secret REPLICATION_PASSWORD"] == "" {
+					t.Errorf("problems %v", d.Problems)
+				}
+			}},
 
 		// --- a replica's own state ----------------------------------------
 		{name: "replica writable", role: RoleReplica, reason: "replica is writable: making it read-only",
@@ -475,6 +554,73 @@ func TestDecide(t *testing.T) {
 				}
 			}},
 
+		{name: "REPLICATION_PASSWORD changed and the primary takes it: CHANGE at once", role: RoleReplica, ready: true,
+			reason: "REPLICATION_PASSWORD changed and the primary accepts the new one: reconfiguring", actions: changeActions,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Credentials.ReplicationFP = newFP
+				o.Replica.Source.FreshLogin = true
+				m.Change = Backoff{Tries: 4, Last: t0, Wait: time.Minute}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.ChannelFP != newFP || !d.Memory.CaughtUp {
+					t.Errorf("memory %+v", d.Memory)
+				}
+			}},
+		{name: "REPLICATION_PASSWORD changed before the primary's: the channel keeps the old one", role: RoleReplica, ready: true,
+			reason: "the primary does not accept the new REPLICATION_PASSWORD yet",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Credentials.ReplicationFP = newFP
+				o.Replica.Source = SourceFacts{Err: "Error 1045: Access denied", Refused: true, FreshLogin: true}
+				return o, m
+			}},
+		{name: "REPLICATION_PASSWORD changed, the primary cannot be asked: nothing changes", role: RoleReplica, ready: true, reason: "replicating",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Credentials.ReplicationFP = newFP
+				o.Replica.Source = SourceFacts{Err: "i/o timeout", FreshLogin: true}
+				return o, m
+			}},
+		{name: "refused, and the primary refuses this pod's password too: no CHANGE", role: RoleReplica, ready: true,
+			reason: "the primary refuses this pod's REPLICATION_PASSWORD",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadConnecting, nil, 1045, "Access denied"
+				o.Replica.Source = SourceFacts{Err: "Error 1045: Access denied", Refused: true, FreshLogin: true}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Problems["channel"] == "" {
+					t.Errorf("problems %v", d.Problems)
+				}
+			}},
+		{name: "channel without the verified TLS asked for", role: RoleReplica, ready: true,
+			reason: "replication's TLS settings differ from REPLICATION_TLS*", actions: changeActions,
+			setup:  func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.healthyReplica(t) },
+			policy: func(p *Policy) { p.TLS, p.TLSCA = true, "/tls/ca.crt" }},
+		{name: "channel with the verified TLS asked for", role: RoleReplica, ready: true, reason: "replicating",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.SSLAllowed, ch.SSLCAFile, ch.SSLVerifyServerCert = "Yes", "/tls/ca.crt", true
+				return o, m
+			},
+			policy: func(p *Policy) { p.TLS, p.TLSCA = true, "/tls/ca.crt" }},
+		{name: "accounts that can write despite read_only are reported", role: RoleReplica, ready: true, reason: "replicating",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Writers = []string{"'root'@'localhost'", "'ops'@'%'"}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !strings.Contains(d.Problems["writers"], "'ops'@'%'") || len(d.Replica.Writers) != 2 {
+					t.Errorf("problems %v, view %+v", d.Problems, d.Replica)
+				}
+			}},
+
 		// --- catching up ----------------------------------------------------
 		{name: "new replica catching up with a backlog (lag 0 proves nothing)", role: RoleReplica,
 			reason: "catching up with the primary's transactions (6 to go)",
@@ -598,7 +744,11 @@ func TestDecide(t *testing.T) {
 			t.Run(fc.name+"/"+s.name, func(t *testing.T) {
 				t.Parallel()
 				o, m := s.setup(t, fc)
-				d := decide(o, m, testPolicy(s.role), o.At.Add(s.later))
+				p := testPolicy(s.role)
+				if s.policy != nil {
+					s.policy(&p)
+				}
+				d := decide(o, m, p, o.At.Add(s.later))
 				if d.Ready != s.ready || !strings.Contains(d.Reason, s.reason) {
 					t.Errorf("got ready=%v %q\nwant ready=%v with %q", d.Ready, d.Reason, s.ready, s.reason)
 				}
@@ -670,5 +820,76 @@ func TestBackoff(t *testing.T) {
 	}
 	if b.Due(t0.Add(3*time.Second)) || !b.Due(t0.Add(4*time.Second)) || !b.Next().Equal(t0.Add(4*time.Second)) {
 		t.Errorf("due: %+v", b)
+	}
+}
+
+// TestDecidePasswordRotation walks the primary through a change of
+// REPLICATION_PASSWORD on each flavour: MySQL keeps the old password until
+// every replica uses the new one; MariaDB, which cannot, changes the
+// account only once every replica has read the new password.
+func TestDecidePasswordRotation(t *testing.T) {
+	t.Parallel()
+	p := testPolicy(RolePrimary)
+	mysqlFC, mariaFC := flavours[0], flavours[1]
+
+	// MySQL: change at once, keeping the old one.
+	o, m := mysqlFC.rotated(t)
+	d := decide(o, m, p, t0)
+	if !slices.Equal(kinds(d.Actions), []ActionKind{ActRotatePassword}) || d.Memory.AccountFP != newFP || d.Memory.RotationSince != t0 {
+		t.Errorf("MySQL rotation: %v %+v", d, d.Memory)
+	}
+	// The old one is discarded only when every replica replicates with the new one.
+	o, m = mysqlFC.primary(t)
+	o.Credentials.ReplicationFP, m.AccountFP, m.RotationSince = newFP, newFP, t0
+	o.Account.OldPasswordRetained = true
+	o.Peers = peers([2]string{newFP, newFP}, [2]string{newFP, oldFP})
+	d = decide(o, m, p, t0.Add(10*time.Second))
+	if len(d.Actions) != 0 || !d.Ready || !strings.Contains(d.Reason, "the old replication password keeps working until mysql-2 use the new one") ||
+		!slices.Equal(d.Account.WaitingFor, []string{"mysql-2"}) {
+		t.Errorf("MySQL waiting for mysql-2: %v", d)
+	}
+	o.Peers = peers([2]string{newFP, newFP}, [2]string{newFP, newFP})
+	d = decide(o, m, p, t0.Add(20*time.Second))
+	if !slices.Equal(kinds(d.Actions), []ActionKind{ActDiscardOld}) || !d.Memory.RotationSince.IsZero() {
+		t.Errorf("MySQL discard: %v", d)
+	}
+	// A replica that never answers is waited for at most peerWaitMax.
+	o.Peers = peers([2]string{newFP, newFP})
+	o.Peers.Peers = append(o.Peers.Peers, Peer{Err: "connection refused"})
+	o.At = t0.Add(time.Minute)
+	if d = decide(o, m, p, o.At); len(d.Actions) != 0 || !strings.Contains(d.Reason, "(no answer)") {
+		t.Errorf("MySQL silent replica: %v", d)
+	}
+	o.At = t0.Add(peerWaitMax)
+	if d = decide(o, m, p, o.At); !slices.Equal(kinds(d.Actions), []ActionKind{ActDiscardOld}) {
+		t.Errorf("MySQL silent replica after %s: %v", peerWaitMax, d)
+	}
+
+	// MariaDB: wait until every replica has read the new password.
+	o, m = mariaFC.rotated(t)
+	o.Peers = peers([2]string{newFP, oldFP}, [2]string{oldFP, oldFP})
+	d = decide(o, m, p, t0)
+	if len(d.Actions) != 0 || !d.Ready || !strings.Contains(d.Reason, "keeps its password until mysql-2 read the new REPLICATION_PASSWORD") {
+		t.Errorf("MariaDB waiting: %v", d)
+	}
+	m = d.Memory
+	o.Peers = peers([2]string{newFP, oldFP}, [2]string{newFP, oldFP})
+	d = decide(o, m, p, t0.Add(5*time.Second))
+	if !slices.Equal(kinds(d.Actions), []ActionKind{ActSetPassword}) || d.Memory.AccountFP != newFP || !d.Memory.RotationSince.IsZero() {
+		t.Errorf("MariaDB change: %v %+v", d, d.Memory)
+	}
+	// Peers that cannot be listed are waited for, at most peerWaitMax.
+	o.Peers = &PeerFacts{Err: "resolve the Service mysql.default.svc.cluster.local.: NXDOMAIN"}
+	o.At = t0.Add(time.Minute)
+	if d = decide(o, m, p, o.At); len(d.Actions) != 0 || !strings.Contains(d.Reason, "NXDOMAIN") {
+		t.Errorf("MariaDB without peers: %v", d)
+	}
+	o.At = t0.Add(peerWaitMax)
+	if d = decide(o, m, p, o.At); !slices.Equal(kinds(d.Actions), []ActionKind{ActSetPassword}) {
+		t.Errorf("MariaDB without peers after %s: %v", peerWaitMax, d)
+	}
+	o.Peers, o.At = nil, t0.Add(time.Second)
+	if d = decide(o, m, p, o.At); len(d.Actions) != 0 || !strings.Contains(d.Reason, "not looked up") {
+		t.Errorf("MariaDB peers not asked: %v", d)
 	}
 }

@@ -34,6 +34,9 @@ type Identity struct {
 	Service     string `json:"service,omitempty"`
 	// PodHost is the pod's stable name behind the headless Service.
 	PodHost string `json:"podHost,omitempty"`
+	// ServiceHost is the headless Service's name, which resolves to every
+	// pod of the StatefulSet.
+	ServiceHost string `json:"serviceHost,omitempty"`
 	// PrimaryHost is the primary's stable name, or PRIMARY_HOST.
 	PrimaryHost string `json:"primaryHost,omitempty"`
 	// primaryOverride is set when PrimaryHost came from PRIMARY_HOST, which
@@ -111,6 +114,7 @@ func NewIdentity(c *Config) (Identity, error) {
 		suffix := "." + c.ServiceName + "." + c.Namespace + ".svc." + c.ClusterDomain
 		ident.PodHost = c.PodName + suffix
 		ident.PrimaryHost = sts + "-0" + suffix
+		ident.ServiceHost = strings.TrimPrefix(suffix, ".")
 	}
 	if c.PrimaryHost != "" {
 		ident.PrimaryHost = c.PrimaryHost
@@ -134,6 +138,7 @@ func (id Identity) Env() string {
 	kv("NAMESPACE", id.Namespace)
 	kv("SERVICE", id.Service)
 	kv("POD_HOST", id.PodHost)
+	kv("SERVICE_HOST", id.ServiceHost)
 	kv("PRIMARY_HOST", id.PrimaryHost)
 	return b.String()
 }

@@ -63,19 +63,19 @@ func TestNewIdentity(t *testing.T) {
 		{
 			name: "replica",
 			want: Identity{Pod: "mysql-2", StatefulSet: "mysql", Ordinal: 2, Role: RoleReplica, ServerID: 102, Namespace: "db", Service: "mysql",
-				PodHost: "mysql-2.mysql.db.svc.cluster.local", PrimaryHost: "mysql-0.mysql.db.svc.cluster.local"},
+				PodHost: "mysql-2.mysql.db.svc.cluster.local", ServiceHost: "mysql.db.svc.cluster.local", PrimaryHost: "mysql-0.mysql.db.svc.cluster.local"},
 		},
 		{
 			name:   "primary with dashes and a custom domain",
 			mutate: func(c *Config) { c.PodName, c.ClusterDomain = "my-db-mysql-0", "k8s.example" },
 			want: Identity{Pod: "my-db-mysql-0", StatefulSet: "my-db-mysql", Ordinal: 0, Role: RolePrimary, ServerID: 100, Namespace: "db", Service: "mysql",
-				PodHost: "my-db-mysql-0.mysql.db.svc.k8s.example", PrimaryHost: "my-db-mysql-0.mysql.db.svc.k8s.example"},
+				PodHost: "my-db-mysql-0.mysql.db.svc.k8s.example", ServiceHost: "mysql.db.svc.k8s.example", PrimaryHost: "my-db-mysql-0.mysql.db.svc.k8s.example"},
 		},
 		{
 			name:   "primary host override",
 			mutate: func(c *Config) { c.PrimaryHost = "db-primary.example.com" },
 			want: Identity{Pod: "mysql-2", StatefulSet: "mysql", Ordinal: 2, Role: RoleReplica, ServerID: 102, Namespace: "db", Service: "mysql",
-				PodHost: "mysql-2.mysql.db.svc.cluster.local", PrimaryHost: "db-primary.example.com", primaryOverride: true},
+				PodHost: "mysql-2.mysql.db.svc.cluster.local", ServiceHost: "mysql.db.svc.cluster.local", PrimaryHost: "db-primary.example.com", primaryOverride: true},
 		},
 		{
 			name:   "no service: names unknown",
@@ -86,7 +86,7 @@ func TestNewIdentity(t *testing.T) {
 			name:   "largest server_id",
 			mutate: func(c *Config) { c.PodName, c.ServerIDBase = "mysql-5", MaxServerID-5 },
 			want: Identity{Pod: "mysql-5", StatefulSet: "mysql", Ordinal: 5, Role: RoleReplica, ServerID: MaxServerID, Namespace: "db", Service: "mysql",
-				PodHost: "mysql-5.mysql.db.svc.cluster.local", PrimaryHost: "mysql-0.mysql.db.svc.cluster.local"},
+				PodHost: "mysql-5.mysql.db.svc.cluster.local", ServiceHost: "mysql.db.svc.cluster.local", PrimaryHost: "mysql-0.mysql.db.svc.cluster.local"},
 		},
 		{name: "server_id 0", mutate: func(c *Config) { c.PodName, c.ServerIDBase = "mysql-0", 0 }, err: "= 0 is out of range: expected 1..4294967295"},
 		{name: "server_id overflow", mutate: func(c *Config) { c.PodName, c.ServerIDBase = "mysql-6", MaxServerID-5 }, err: "= 4294967296 is out of range"},
@@ -133,6 +133,7 @@ SERVER_ID=102
 NAMESPACE=db
 SERVICE=mysql
 POD_HOST=mysql-2.mysql.db.svc.cluster.local
+SERVICE_HOST=mysql.db.svc.cluster.local
 PRIMARY_HOST=mysql-0.mysql.db.svc.cluster.local
 `
 	if d := cmp.Diff(want, id.Env()); d != "" {

@@ -16,8 +16,18 @@ type Memory struct {
 	// later start means it restarted since.
 	ServerStartedAt time.Time
 	// AccountVerified: the primary's replication account was found
-	// right; it is looked at again after a server restart.
+	// right; its password is tried again after a server restart.
 	AccountVerified bool
+	// AccountFP is the fingerprint of the password the account was last
+	// found to accept (primary).
+	AccountFP string
+	// RotationSince is when the primary found the account's password to
+	// differ from REPLICATION_PASSWORD, or kept an old one, and began to
+	// wait for the replicas (zero when no change is under way).
+	RotationSince time.Time
+	// ChannelFP is the fingerprint of the password this sidecar last gave
+	// the replication channel (replica); "" when unknown.
+	ChannelFP string
 
 	// Changes counts CHANGE REPLICATION SOURCE/MASTER statements;
 	// Restarts counts replication (re)starts; Resets counts first-start

@@ -24,6 +24,11 @@ type Observation struct {
 	Account *AccountFacts
 	// Replica is set on replicas.
 	Replica *ReplicaFacts
+	// Credentials are the passwords as read in this pass.
+	Credentials CredentialFacts
+	// Peers are the StatefulSet's pods, when this pass needed them (a
+	// primary rotating the replication password); nil otherwise.
+	Peers *PeerFacts
 	// Partial marks an observation made on the probe path: only Local's
 	// Up, StartedAt and read-only fields are fresh, the rest is the last
 	// pass's.
@@ -57,13 +62,40 @@ type LocalFacts struct {
 // AccountFacts describe the replication account on a primary.
 type AccountFacts struct {
 	Exists bool
-	// PasswordWorks: logging in with REPLICATION_PASSWORD succeeded.
-	// PasswordUnknown says why the login could not tell (not access
-	// denied: a connection limit, say): then the password is left alone.
+	// Marked: created (or adopted) by mysql-bootstrap, see
+	// sqldialect.AccountMarker.
+	Marked bool
+	// RequireSSL: the account refuses connections without TLS.
+	RequireSSL bool
+	// OldPasswordRetained: MySQL still accepts the password from before
+	// the last change (dual passwords).
+	OldPasswordRetained bool
+	// LoginTested: a login with REPLICATION_PASSWORD was tried in this
+	// pass. PasswordWorks: it succeeded. PasswordUnknown says why it could
+	// not tell (not access denied: a connection limit, say): then the
+	// password is left alone.
+	LoginTested     bool
 	PasswordWorks   bool
 	PasswordUnknown string
-	// HasReplication: the grants include REPLICATION SLAVE on *.*.
-	HasReplication bool
+	// Grants is what SHOW GRANTS says of it.
+	Grants sqldialect.Grants
+}
+
+// CredentialFacts describe the passwords as read from their variables or
+// files in this pass.
+type CredentialFacts struct {
+	// ReplicationFP is the fingerprint of REPLICATION_PASSWORD.
+	ReplicationFP string
+	// Problems are files that could not be read again (the last good
+	// value is kept), by variable.
+	Problems map[string]string
+}
+
+// PeerFacts are the pods the headless Service lists.
+type PeerFacts struct {
+	// Err is why the Service could not be resolved.
+	Err   string
+	Peers Peers
 }
 
 // ReplicaFacts describe a replica's channel and its view of the primary.
@@ -73,6 +105,9 @@ type ReplicaFacts struct {
 	// UserTables lists a few tables outside the system schemas; it is
 	// read only while the channel was never configured.
 	UserTables []string
+	// Writers are the accounts that can write despite read_only
+	// (MariaDB: holders of SUPER or READ_ONLY ADMIN).
+	Writers []string
 	// Source is what the primary said when asked.
 	Source SourceFacts
 }
@@ -86,6 +121,12 @@ type SourceFacts struct {
 	GTIDs sqldialect.GTIDSet
 	// Purged is MySQL's gtid_purged (empty on MariaDB).
 	Purged sqldialect.GTIDSet
+	// Refused: the primary refused this pod's REPLICATION_PASSWORD (a
+	// login made in this pass, when FreshLogin).
+	Refused bool
+	// FreshLogin: the answer came from a login made in this pass with the
+	// current password, not from an older connection.
+	FreshLogin bool
 }
 
 // Reached reports whether the primary answered.
@@ -100,17 +141,37 @@ type gatherer struct {
 	primary func() *sql.DB // lazily opened pool to the primary
 	role    Role
 	account accountChecker
+	creds   *credentials
+	peers   func(context.Context) (Peers, error)
 }
 
-// accountChecker looks at the replication account (primary only).
-type accountChecker func(ctx context.Context, d *sqldialect.Dialect) (AccountFacts, error)
+// accountChecker looks at the replication account (primary only),
+// logging in with REPLICATION_PASSWORD when testLogin.
+type accountChecker func(ctx context.Context, d *sqldialect.Dialect, testLogin bool) (AccountFacts, error)
+
+// plan says which of the costlier facts a pass needs, from memory.
+type plan struct {
+	// testLogin: a primary tries REPLICATION_PASSWORD by logging in.
+	testLogin bool
+	// freshSourceLogin: a replica asks the primary on a new connection,
+	// so that the answer tells whether the current password works.
+	freshSourceLogin bool
+}
+
+// planFor derives the plan from memory and the password's fingerprint.
+func planFor(m Memory, fp string) plan {
+	return plan{
+		testLogin:        !m.AccountVerified || m.AccountFP != fp,
+		freshSourceLogin: m.ChannelFP != "" && m.ChannelFP != fp,
+	}
+}
 
 // gather observes the local server and, on a replica, the primary. It
 // never fails: what it cannot read is recorded in the observation, and
-// decide fails closed on it. checkAccount says whether the primary's
-// replication account must be looked at in this pass.
-func (g *gatherer) gather(ctx context.Context, checkAccount bool) (Observation, *sqldialect.Dialect) {
+// decide fails closed on it.
+func (g *gatherer) gather(ctx context.Context, pl plan) (Observation, *sqldialect.Dialect) {
 	o := Observation{At: time.Now()}
+	o.Credentials = g.creds.facts()
 	l := &o.Local
 	if err := g.local.QueryRowContext(ctx, "SELECT VERSION()").Scan(&l.Version); err != nil {
 		l.Err = oneLine(err.Error())
@@ -127,17 +188,20 @@ func (g *gatherer) gather(ctx context.Context, checkAccount bool) (Observation, 
 				return o, d
 			}
 			if g.role == RolePrimary {
-				if checkAccount {
-					a, err := g.account(ctx, d)
-					if err != nil {
-						l.Incomplete = "the replication account: " + oneLine(err.Error())
-						return o, d
-					}
-					o.Account = &a
+				a, err := g.account(ctx, d, pl.testLogin)
+				if err != nil {
+					l.Incomplete = "the replication account: " + oneLine(err.Error())
+					return o, d
+				}
+				o.Account = &a
+				if a.LoginTested && !a.PasswordWorks || a.OldPasswordRetained {
+					// A password change waits for, or is finished by, the
+					// replicas: ask them.
+					o.Peers = g.gatherPeers(ctx)
 				}
 				return o, d
 			}
-			o.Replica = g.gatherReplica(ctx, d, l)
+			o.Replica = g.gatherReplica(ctx, d, l, pl)
 			return o, d
 		}
 	}
@@ -172,7 +236,7 @@ func (g *gatherer) gatherLocal(ctx context.Context, d *sqldialect.Dialect, l *Lo
 	}
 }
 
-func (g *gatherer) gatherReplica(ctx context.Context, d *sqldialect.Dialect, l *LocalFacts) *ReplicaFacts {
+func (g *gatherer) gatherReplica(ctx context.Context, d *sqldialect.Dialect, l *LocalFacts, pl plan) *ReplicaFacts {
 	r := &ReplicaFacts{}
 	ch, err := replicaStatus(ctx, g.local, d)
 	if err != nil {
@@ -186,17 +250,50 @@ func (g *gatherer) gatherReplica(ctx context.Context, d *sqldialect.Dialect, l *
 			return r
 		}
 	}
-	r.Source = g.gatherSource(ctx, d)
+	if q, ok := d.WritersQuery(); ok {
+		if r.Writers, err = queryStrings(ctx, g.local, q); err != nil {
+			l.Incomplete = "the accounts that may write: " + oneLine(err.Error())
+			return r
+		}
+	}
+	refused := ch.IO != sqldialect.ThreadRunning && isAuthError(ch.LastIOErrno)
+	r.Source = g.gatherSource(ctx, d, pl.freshSourceLogin || refused)
 	return r
 }
 
-// gatherSource asks the primary for its GTID sets, briefly: a primary that
-// is down must not hold up the pass (or a probe waiting for it).
-func (g *gatherer) gatherSource(ctx context.Context, d *sqldialect.Dialect) SourceFacts {
+// gatherPeers lists the StatefulSet's pods, briefly.
+func (g *gatherer) gatherPeers(ctx context.Context) *PeerFacts {
+	if g.peers == nil {
+		return &PeerFacts{Err: "peers are not looked up"}
+	}
 	ctx, cancel := context.WithTimeout(ctx, sourceQueryTimeout)
 	defer cancel()
-	var s SourceFacts
+	peers, err := g.peers(ctx)
+	if err != nil {
+		return &PeerFacts{Err: oneLine(err.Error())}
+	}
+	return &PeerFacts{Peers: peers}
+}
+
+// isAuthError: the server refused the login (access denied, or
+// caching_sha2_password refusing a plain connection without the RSA key).
+func isAuthError(errno int) bool {
+	return errno == int(sqldialect.ErrnoAccessDenied) || errno == int(sqldialect.ErrnoAuthRequiresSecureConnection)
+}
+
+// gatherSource asks the primary for its GTID sets, briefly: a primary that
+// is down must not hold up the pass (or a probe waiting for it). fresh
+// drops the pool's idle connections first, so the answer comes from a
+// login with the current password.
+func (g *gatherer) gatherSource(ctx context.Context, d *sqldialect.Dialect, fresh bool) SourceFacts {
+	ctx, cancel := context.WithTimeout(ctx, sourceQueryTimeout)
+	defer cancel()
+	s := SourceFacts{FreshLogin: fresh}
 	db := g.primary()
+	if fresh {
+		db.SetMaxIdleConns(0)
+		db.SetMaxIdleConns(1)
+	}
 	var gtids, purged string
 	err := db.QueryRowContext(ctx, d.GTIDExecutedQuery()).Scan(&gtids)
 	if err == nil {
@@ -211,6 +308,9 @@ func (g *gatherer) gatherSource(ctx context.Context, d *sqldialect.Dialect) Sour
 		s.Purged, err = sqldialect.ParseGTIDSet(d.Server().Flavor, purged)
 	}
 	if err != nil {
+		if n, ok := sqldialect.Errno(err); ok && isAuthError(int(n)) {
+			s.Refused = true
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("no answer within %s", sourceQueryTimeout)
 		}

@@ -27,6 +27,7 @@ type reconciler struct {
 	exec   *executor
 	state  *stateStore
 	box    *statusBox
+	creds  *credentials
 
 	mem      Memory
 	restored bool // the state file was looked at
@@ -45,9 +46,12 @@ func (r *reconciler) pass(ctx context.Context) Status {
 		dec    Decision
 		actErr error
 	)
+	if rootChanged, replChanged := r.creds.refresh(); rootChanged || replChanged {
+		r.log.Info("a password file changed: using the new password", "root", rootChanged, "replication", replChanged)
+	}
 	for round := 1; round <= maxRounds; round++ {
 		var d *sqldialect.Dialect
-		o, d = r.gather.gather(ctx, r.policy.Role == RolePrimary && !r.mem.AccountVerified)
+		o, d = r.gather.gather(ctx, planFor(r.mem, r.creds.facts().ReplicationFP))
 		if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 			return r.box.get().status // shutting down
 		}
@@ -183,6 +187,16 @@ func buildStatus(id Identity, o Observation, dec Decision, m Memory) Status {
 		st.Flavor = l.Server.Flavor.String()
 		st.GTIDExecuted = l.GTIDs.String()
 	}
+	st.Credentials = &CredentialStatus{ReplicationPassword: o.Credentials.ReplicationFP}
+	if id.Role == RoleReplica {
+		st.Credentials.ChannelPassword = m.ChannelFP
+	}
+	if a := o.Account; a != nil && id.Role == RolePrimary {
+		st.Account = &AccountStatus{Exists: a.Exists, Managed: a.Marked, RequireSSL: a.RequireSSL, OldPasswordRetained: a.OldPasswordRetained}
+		if v := dec.Account; v != nil {
+			st.Account.ExtraGrants, st.Account.WaitingFor = v.ExtraGrants, v.WaitingFor
+		}
+	}
 	if r := o.Replica; r != nil && id.Role == RoleReplica {
 		ch := r.Channel
 		rs := &ReplicationStatus{
@@ -208,6 +222,7 @@ func buildStatus(id Identity, o Observation, dec Decision, m Memory) Status {
 			rs.ErrantKnown = v.ErrantKnown
 			rs.PrimaryError = v.SourceError
 			rs.ChangeTries = v.ChangeTries
+			rs.WritersDespiteReadOnly = v.Writers
 			if !v.NextChange.IsZero() {
 				t := v.NextChange
 				rs.NextChange = &t
@@ -231,6 +246,10 @@ func policyFor(cfg *Config, id Identity) Policy {
 		User:        cfg.ReplicationUser,
 		MaxLag:      cfg.MaxReplicationLag,
 		StaleAfter:  3*cfg.ReconcileInterval + 10*time.Second,
+		TLS:         cfg.ReplicationTLS,
+		TLSCA:       cfg.TLSCAFile,
+		TLSCert:     cfg.TLSCertFile,
+		TLSKey:      cfg.TLSKeyFile,
 	}
 }
 

@@ -53,6 +53,7 @@ type Sidecar struct {
 	resolver *dnswait.Resolver
 	policy   Policy
 	box      statusBox
+	creds    *credentials
 
 	// primary is a pool of connections to the primary, used by replicas to
 	// compare GTID sets; opened lazily.
@@ -73,21 +74,27 @@ func (s *Sidecar) wakeUp() {
 
 // NewSidecar prepares a sidecar; nothing is contacted until Serve.
 func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Resolver) *Sidecar {
-	s := &Sidecar{cfg: cfg, id: id, log: log, resolver: resolver, wake: make(chan struct{}, 1), policy: policyFor(cfg, id)}
-	s.local = openDB(localDSN(cfg))
+	s := &Sidecar{cfg: cfg, id: id, log: log, resolver: resolver, wake: make(chan struct{}, 1), policy: policyFor(cfg, id),
+		creds: newCredentials(cfg)}
+	s.local = openDB(s.localDSN())
 	s.box.set(snapshot{status: Status{
 		Pod: id.Pod, Ordinal: id.Ordinal, Role: id.Role, ServerID: id.ServerID,
 		PodHost: id.PodHost, PrimaryHost: id.PrimaryHost, Reason: "waiting for the local server",
 	}})
-	exec := &executor{db: s.local, cfg: cfg, id: id, log: log}
+	exec := &executor{db: s.local, cfg: cfg, id: id, log: log, creds: s.creds, dsn: s.localAddr}
+	var peers func(context.Context) (Peers, error)
+	if resolver != nil && id.ServiceHost != "" {
+		peers = newPeerFinder(resolver, id, cfg).find
+	}
 	s.rec = &reconciler{
 		id:     id,
 		log:    log,
 		policy: s.policy,
-		gather: &gatherer{local: s.local, primary: s.primaryDB, role: id.Role, account: exec.checkAccount},
+		gather: &gatherer{local: s.local, primary: s.primaryDB, role: id.Role, account: exec.checkAccount, creds: s.creds, peers: peers},
 		exec:   exec,
 		state:  &stateStore{dir: cfg.StateDir},
 		box:    &s.box,
+		creds:  s.creds,
 	}
 	return s
 }
@@ -103,8 +110,17 @@ func (s *Sidecar) Close() {
 // Handler is the sidecar's HTTP API.
 func (s *Sidecar) Handler() http.Handler { return newHandler(s) }
 
-// Healthz reports whether the local server answers a ping.
-func (s *Sidecar) Healthz(ctx context.Context) error { return s.local.PingContext(ctx) }
+// Healthz reports whether the local server is alive: it answers, even if
+// only to refuse the login ("access denied": the root password changed) or
+// to say it is full ("too many connections"). Liveness must not restart a
+// server for a password or a burst of clients.
+func (s *Sidecar) Healthz(ctx context.Context) error {
+	err := s.local.PingContext(ctx)
+	if sqldialect.IsErrno(err, sqldialect.ErrnoAccessDenied, sqldialect.ErrnoConCount) {
+		return nil
+	}
+	return err
+}
 
 // Current is the last pass's status with its verdict decided again now.
 func (s *Sidecar) Current() Status {
@@ -280,13 +296,24 @@ func (s *Sidecar) notUp(err error) snapshot {
 	return snap
 }
 
-// localDSN is the admin connection to the local server.
-func localDSN(cfg *Config) *mysql.Config {
-	c := baseDSN()
+// localDSN is the admin connection to the local server. Each new
+// connection takes the root password as its file holds it now.
+func (s *Sidecar) localDSN() *mysql.Config {
+	c := s.localAddr()
 	c.User = "root"
-	c.Passwd = cfg.RootPassword.Reveal()
+	c.Passwd = s.creds.root.Get().Reveal()
+	_ = c.Apply(mysql.BeforeConnect(func(_ context.Context, c *mysql.Config) error {
+		c.Passwd = s.creds.root.Get().Reveal()
+		return nil
+	}))
+	return c
+}
+
+// localAddr is a connection to the local server, without credentials.
+func (s *Sidecar) localAddr() *mysql.Config {
+	c := baseDSN()
 	c.Net = "tcp"
-	c.Addr = net.JoinHostPort(cfg.MySQLHost, strconv.Itoa(cfg.MySQLPort))
+	c.Addr = net.JoinHostPort(s.cfg.MySQLHost, strconv.Itoa(s.cfg.MySQLPort))
 	return c
 }
 
@@ -322,8 +349,20 @@ func (s *Sidecar) primaryDB() *sql.DB {
 	s.primaryOnce.Do(func() {
 		c := baseDSN()
 		c.User = s.cfg.ReplicationUser
-		c.Passwd = s.cfg.ReplicationPassword.Reveal()
 		c.Net = "tcp"
+		// The password as its file holds it now, and verified TLS to the
+		// primary's stable name when REPLICATION_TLS_CA_FILE is set.
+		_ = c.Apply(mysql.BeforeConnect(func(_ context.Context, c *mysql.Config) error {
+			c.Passwd = s.creds.replication.Get().Reveal()
+			t, err := clientTLS(s.cfg, s.id.PrimaryHost)
+			if err != nil {
+				return err
+			}
+			if t != nil {
+				c.TLS = t
+			}
+			return nil
+		}))
 		c.Addr = net.JoinHostPort(s.id.PrimaryHost, strconv.Itoa(s.cfg.MySQLPort))
 		c.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			res, err := s.resolver.Lookup(ctx, s.id.PrimaryLookupName())

@@ -33,6 +33,9 @@ type savedState struct {
 	CaughtUp     bool      `json:"caughtUp"`
 	Snapshot     string    `json:"snapshot"`
 	SnapshotSet  bool      `json:"snapshotSet"`
+	// ChannelFP is the fingerprint of the password last given to the
+	// replication channel.
+	ChannelFP string `json:"channelPassword,omitempty"`
 }
 
 func stateOf(l LocalFacts, m Memory) savedState {
@@ -46,6 +49,7 @@ func stateOf(l LocalFacts, m Memory) savedState {
 		CaughtUp:     m.CaughtUp,
 		Snapshot:     m.Snapshot.String(),
 		SnapshotSet:  m.Snapshot.Flavor() != 0,
+		ChannelFP:    m.ChannelFP,
 	}
 }
 
@@ -80,7 +84,7 @@ func (s savedState) restore(l LocalFacts, m Memory) (Memory, bool, error) {
 			return m, false, err
 		}
 	}
-	m.FreshAsOf, m.CaughtUp = s.FreshAsOf, s.CaughtUp
+	m.FreshAsOf, m.CaughtUp, m.ChannelFP = s.FreshAsOf, s.CaughtUp, s.ChannelFP
 	return m, true, nil
 }
 

@@ -35,6 +35,10 @@ type Status struct {
 
 	// Replication is set on replicas.
 	Replication *ReplicationStatus `json:"replication,omitempty"`
+	// Account is the replication account, on the primary.
+	Account *AccountStatus `json:"account,omitempty"`
+	// Credentials identify the passwords in use, without revealing them.
+	Credentials *CredentialStatus `json:"credentials,omitempty"`
 
 	LastReconcile   time.Time `json:"lastReconcile"`
 	ReconcileError  string    `json:"reconcileError,omitempty"`
@@ -79,6 +83,37 @@ type ReplicationStatus struct {
 	// channel yet, NextChange when the next may run.
 	ChangeTries int        `json:"changeTries,omitempty"`
 	NextChange  *time.Time `json:"nextChange,omitempty"`
+	// WritersDespiteReadOnly are accounts that can write on this
+	// read-only replica (MariaDB: SUPER or READ_ONLY ADMIN).
+	WritersDespiteReadOnly []string `json:"writersDespiteReadOnly,omitempty"`
+}
+
+// AccountStatus is the primary's replication account.
+type AccountStatus struct {
+	Exists bool `json:"exists"`
+	// Managed: created or adopted by mysql-bootstrap.
+	Managed    bool `json:"managed"`
+	RequireSSL bool `json:"requireSsl"`
+	// OldPasswordRetained: MySQL still accepts the password from before
+	// the last change, until every replica uses the new one.
+	OldPasswordRetained bool `json:"oldPasswordRetained"`
+	// ExtraGrants are privileges beyond replication (reported, not
+	// revoked).
+	ExtraGrants []string `json:"extraGrants,omitempty"`
+	// WaitingFor names the replicas a password change waits for.
+	WaitingFor []string `json:"waitingFor,omitempty"`
+}
+
+// CredentialStatus identifies passwords by Fingerprint: equal
+// fingerprints mean equal passwords; the passwords themselves are never
+// shown.
+type CredentialStatus struct {
+	// ReplicationPassword is REPLICATION_PASSWORD as this pod reads it
+	// now.
+	ReplicationPassword string `json:"replicationPassword"`
+	// ChannelPassword is what this replica's sidecar last gave its
+	// replication channel ("" when unknown).
+	ChannelPassword string `json:"channelPassword,omitempty"`
 }
 
 // snapshot is what one pass published: the status it served, and the
@@ -104,6 +139,10 @@ func (b *statusBox) get() snapshot {
 	if s.status.Replication != nil {
 		r := *s.status.Replication
 		s.status.Replication = &r
+	}
+	if s.status.Account != nil {
+		a := *s.status.Account
+		s.status.Account = &a
 	}
 	return s
 }

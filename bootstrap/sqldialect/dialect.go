@@ -136,6 +136,12 @@ type SourceOptions struct {
 	// an earlier setting or the server default (recent MariaDB defaults to
 	// TLS) stays.
 	TLS bool
+	// TLSCA, as the replica's server sees the file, turns on verification
+	// of the source's certificate against it (SOURCE_SSL_CA,
+	// SOURCE_SSL_VERIFY_SERVER_CERT=1; it implies TLS): the certificate
+	// must name Host. TLSCert and TLSKey are an optional client
+	// certificate and its key (SOURCE_SSL_CERT, SOURCE_SSL_KEY).
+	TLSCA, TLSCert, TLSKey string
 }
 
 // Bounds on the CHANGE … TO intervals, from the MySQL manual.
@@ -180,6 +186,16 @@ func (d *Dialect) validateSource(o SourceOptions) error {
 	if o.HeartbeatPeriod < 0 || o.HeartbeatPeriod > maxHeartbeatPeriod {
 		errs = append(errs, fmt.Errorf("%w: heartbeat period %s is not in 0..%s", ErrInvalidArgument, o.HeartbeatPeriod, maxHeartbeatPeriod))
 	}
+	for _, f := range []struct{ what, path string }{{"TLS CA file", o.TLSCA}, {"TLS certificate file", o.TLSCert}, {"TLS key file", o.TLSKey}} {
+		if f.path != "" {
+			if err := checkName(f.what, f.path); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if (o.TLSCert == "") != (o.TLSKey == "") || o.TLSCert != "" && o.TLSCA == "" {
+		errs = append(errs, fmt.Errorf("%w: a TLS client certificate needs its key and a CA", ErrInvalidArgument))
+	}
 	return errors.Join(errs...)
 }
 
@@ -222,14 +238,20 @@ func (d *Dialect) ChangeSource(o SourceOptions) (Statement, error) {
 	if o.HeartbeatPeriod > 0 {
 		b.raw(", " + prefix + "HEARTBEAT_PERIOD=" + formatSeconds(o.HeartbeatPeriod))
 	}
-	switch {
-	case d.server.Flavor == MariaDB:
+	if d.server.Flavor == MariaDB {
 		b.raw(", MASTER_USE_GTID=slave_pos")
-		if o.TLS {
-			b.raw(", MASTER_SSL=1")
-		}
-	case o.TLS:
+	}
+	switch {
+	case o.TLS || o.TLSCA != "":
 		b.raw(", " + prefix + "SSL=1")
+		if o.TLSCA != "" {
+			b.raw(", " + prefix + "SSL_CA=" + QuoteString(o.TLSCA))
+			if o.TLSCert != "" {
+				b.raw(", " + prefix + "SSL_CERT=" + QuoteString(o.TLSCert) + ", " + prefix + "SSL_KEY=" + QuoteString(o.TLSKey))
+			}
+			b.raw(", " + prefix + "SSL_VERIFY_SERVER_CERT=1")
+		}
+	case d.server.Flavor == MariaDB:
 	case d.sourceKeywords:
 		b.raw(", GET_SOURCE_PUBLIC_KEY=1")
 	default:
@@ -348,35 +370,136 @@ func (d *Dialect) account(user, host string) (string, error) {
 	return Account(user, host), nil
 }
 
-// UserExistsQuery returns a query whose single row holds the number of
-// accounts named user@host (0 or 1). An empty host means DefaultHost.
-func (d *Dialect) UserExistsQuery(user, host string) Query {
+// AccountMarker is the mark of an account mysql-bootstrap created: on
+// MySQL the ATTRIBUTE {"managed_by": "mysql-bootstrap"}, on MariaDB (which
+// has no account attributes) a grant of the role of that name with no
+// privileges.
+const AccountMarker = "mysql-bootstrap"
+
+// MarkerRole is the MariaDB role that marks an account as mysql-bootstrap's.
+const MarkerRole = "mysql_bootstrap_managed"
+
+// AccountQuery returns a query for the account user@host: no row when it
+// does not exist, else one row of three columns: ssl_type ("" for no TLS
+// requirement, ANY for REQUIRE SSL), whether it holds a second (old)
+// password besides its current one (MySQL's dual passwords; 0 on MariaDB),
+// and the marker ("mysql-bootstrap" when this tool created or adopted it,
+// else ""). An empty host means DefaultHost.
+func (d *Dialect) AccountQuery(user, host string) Query {
 	if host == "" {
 		host = DefaultHost
 	}
+	if d.server.Flavor == MariaDB {
+		return Query{
+			SQL: "SELECT u.ssl_type, 0, IF(EXISTS(SELECT 1 FROM mysql.roles_mapping r WHERE r.User = u.User AND r.Host = u.Host AND r.Role = ?), ?, '') " +
+				"FROM mysql.user u WHERE u.User = ? AND u.Host = ?",
+			Args: []any{MarkerRole, AccountMarker, user, host},
+		}
+	}
 	return Query{
-		SQL:  "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ?",
+		SQL: "SELECT ssl_type, COALESCE(JSON_CONTAINS_PATH(User_attributes, 'one', '$.additional_password'), 0), " +
+			"COALESCE(JSON_UNQUOTE(JSON_EXTRACT(User_attributes, '$.metadata.managed_by')), '') " +
+			"FROM mysql.user WHERE User = ? AND Host = ?",
 		Args: []any{user, host},
 	}
 }
 
-// CreateReplicationUser returns CREATE USER IF NOT EXISTS user@host
-// IDENTIFIED BY password, using the server's default authentication plugin.
-// It leaves an existing account untouched: follow it with AlterUserPassword
-// to converge the password. An empty host means DefaultHost. The password
-// must fit the replication limits (32 characters, see ChangeSource) since
-// this account exists to be used in CHANGE … TO.
-func (d *Dialect) CreateReplicationUser(user, host, password string) (Statement, error) {
-	return d.identified("create user", "CREATE USER IF NOT EXISTS ", user, host, password)
+// DualPasswordsSupported reports whether an account can hold an old
+// password beside the new one (MySQL 8.0.14 and later: RETAIN CURRENT
+// PASSWORD, DISCARD OLD PASSWORD). MariaDB cannot.
+func (d *Dialect) DualPasswordsSupported() bool {
+	return d.server.Flavor == MySQL && d.server.AtLeast(8, 0, 14)
 }
 
-// AlterUserPassword returns ALTER USER user@host IDENTIFIED BY password.
-// An empty host means DefaultHost.
-func (d *Dialect) AlterUserPassword(user, host, password string) (Statement, error) {
-	return d.identified("alter user", "ALTER USER ", user, host, password)
+// CreateReplicationUser returns the statements that create the replication
+// account user@host with password, using the server's default
+// authentication plugin, marked as this tool's (see AccountMarker), and
+// with REQUIRE SSL when requireSSL: CREATE USER IF NOT EXISTS … (MySQL:
+// … ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'; MariaDB: then CREATE
+// ROLE IF NOT EXISTS and GRANT of the marker role). An empty host means
+// DefaultHost. The password must fit the replication limits (32
+// characters, see ChangeSource) since this account exists to be used in
+// CHANGE … TO.
+func (d *Dialect) CreateReplicationUser(user, host, password string, requireSSL bool) ([]Statement, error) {
+	tail := ""
+	if requireSSL {
+		tail = " REQUIRE SSL"
+	}
+	if d.server.Flavor == MySQL {
+		tail += " ATTRIBUTE '{\"managed_by\": \"" + AccountMarker + "\"}'"
+	}
+	create, err := d.identified("create user", "CREATE USER IF NOT EXISTS ", user, host, password, tail)
+	if err != nil {
+		return nil, err
+	}
+	out := []Statement{create}
+	if d.server.Flavor == MariaDB {
+		mark, err := d.MarkAccount(user, host)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, mark...)
+	}
+	return out, nil
 }
 
-func (d *Dialect) identified(op, head, user, host, password string) (Statement, error) {
+// MarkAccount returns the statements that mark an existing account as this
+// tool's (see AccountMarker).
+func (d *Dialect) MarkAccount(user, host string) ([]Statement, error) {
+	acct, err := d.account(user, host)
+	if err != nil {
+		return nil, fmt.Errorf("mark account: %w", err)
+	}
+	if d.server.Flavor == MariaDB {
+		return []Statement{
+			plain("CREATE ROLE IF NOT EXISTS " + MarkerRole),
+			plain("GRANT " + MarkerRole + " TO " + acct),
+		}, nil
+	}
+	return []Statement{plain("ALTER USER " + acct + " ATTRIBUTE '{\"managed_by\": \"" + AccountMarker + "\"}'")}, nil
+}
+
+// AlterUserPassword returns ALTER USER user@host IDENTIFIED BY password,
+// with RETAIN CURRENT PASSWORD when retain (only where
+// DualPasswordsSupported: the old password keeps working until
+// DiscardOldPassword). An empty host means DefaultHost.
+func (d *Dialect) AlterUserPassword(user, host, password string, retain bool) (Statement, error) {
+	tail := ""
+	if retain {
+		if !d.DualPasswordsSupported() {
+			return Statement{}, fmt.Errorf("%w: %s cannot retain an old password", ErrInvalidArgument, d.server)
+		}
+		tail = " RETAIN CURRENT PASSWORD"
+	}
+	return d.identified("alter user", "ALTER USER ", user, host, password, tail)
+}
+
+// DiscardOldPassword returns ALTER USER user@host DISCARD OLD PASSWORD
+// (MySQL 8.0.14 and later).
+func (d *Dialect) DiscardOldPassword(user, host string) (Statement, error) {
+	if !d.DualPasswordsSupported() {
+		return Statement{}, fmt.Errorf("%w: %s has no dual passwords", ErrInvalidArgument, d.server)
+	}
+	acct, err := d.account(user, host)
+	if err != nil {
+		return Statement{}, fmt.Errorf("discard old password: %w", err)
+	}
+	return plain("ALTER USER " + acct + " DISCARD OLD PASSWORD"), nil
+}
+
+// RequireSSL returns ALTER USER user@host REQUIRE SSL (on) or REQUIRE NONE.
+func (d *Dialect) RequireSSL(user, host string, on bool) (Statement, error) {
+	acct, err := d.account(user, host)
+	if err != nil {
+		return Statement{}, fmt.Errorf("require ssl: %w", err)
+	}
+	if on {
+		return plain("ALTER USER " + acct + " REQUIRE SSL"), nil
+	}
+	return plain("ALTER USER " + acct + " REQUIRE NONE"), nil
+}
+
+func (d *Dialect) identified(op, head, user, host, password, tail string) (Statement, error) {
 	acct, err := d.account(user, host)
 	if err == nil {
 		err = checkPassword(password)
@@ -387,7 +510,20 @@ func (d *Dialect) identified(op, head, user, host, password string) (Statement, 
 	var b stmtBuilder
 	b.raw(head + acct + " IDENTIFIED BY ")
 	b.secret(password)
+	b.raw(tail)
 	return b.statement(), nil
+}
+
+// WritersQuery returns a query for the accounts that can write on a
+// read-only MariaDB server, one "'user'@'host'" per row: holders of SUPER
+// or READ_ONLY ADMIN (which read_only exempts). ok is false on MySQL,
+// where super_read_only binds everyone.
+func (d *Dialect) WritersQuery() (query string, ok bool) {
+	if d.server.Flavor != MariaDB {
+		return "", false
+	}
+	return "SELECT DISTINCT GRANTEE FROM information_schema.USER_PRIVILEGES " +
+		"WHERE PRIVILEGE_TYPE IN ('SUPER', 'READ_ONLY ADMIN') ORDER BY GRANTEE", true
 }
 
 // GrantReplication returns GRANT REPLICATION SLAVE ON *.* TO user@host:

@@ -94,6 +94,12 @@ func render(t *testing.T, d *Dialect) string {
 	o.TLS = true
 	s, err = d.ChangeSource(o)
 	stmt("ChangeSource TLS", s, err)
+	o.TLSCA = "/etc/mysql-tls/ca.crt"
+	s, err = d.ChangeSource(o)
+	stmt("ChangeSource verified TLS", s, err)
+	o.TLSCert, o.TLSKey = "/etc/mysql-tls/tls.crt", "/etc/mysql-tls/tls.key"
+	s, err = d.ChangeSource(o)
+	stmt("ChangeSource verified TLS with a client certificate", s, err)
 	o = SourceOptions{Host: testHost + ".", Port: 3307, User: "repl", Password: "secret"}
 	s, err = d.ChangeSource(o)
 	stmt("ChangeSource minimal (server defaults for retries and heartbeat)", s, err)
@@ -110,16 +116,47 @@ func render(t *testing.T, d *Dialect) string {
 	}
 	query("ReadOnlyQuery", d.ReadOnlyQuery())
 
-	q := d.UserExistsQuery("repl", "")
-	fmt.Fprintf(&b, "## UserExistsQuery\nQuery: %s\nArgs:  %q\n\n", q.SQL, q.Args)
-	s, err = d.CreateReplicationUser("repl", "", nastyPassword)
-	stmt("CreateReplicationUser", s, err)
-	s, err = d.AlterUserPassword("repl", "", nastyPassword)
+	stmts := func(title string, ss []Statement, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", title, err)
+		}
+		for i, s := range ss {
+			stmt(fmt.Sprintf("%s #%d", title, i+1), s, nil)
+		}
+	}
+	q := d.AccountQuery("repl", "")
+	fmt.Fprintf(&b, "## AccountQuery\nQuery: %s\nArgs:  %q\n\n", q.SQL, q.Args)
+	ss, err := d.CreateReplicationUser("repl", "", nastyPassword, false)
+	stmts("CreateReplicationUser", ss, err)
+	ss, err = d.CreateReplicationUser("repl", "", nastyPassword, true)
+	stmts("CreateReplicationUser REQUIRE SSL", ss, err)
+	ss, err = d.MarkAccount("repl", "")
+	stmts("MarkAccount", ss, err)
+	s, err = d.AlterUserPassword("repl", "", nastyPassword, false)
 	stmt("AlterUserPassword", s, err)
+	if d.DualPasswordsSupported() {
+		s, err = d.AlterUserPassword("repl", "", nastyPassword, true)
+		stmt("AlterUserPassword RETAIN CURRENT PASSWORD", s, err)
+		s, err = d.DiscardOldPassword("repl", "")
+		stmt("DiscardOldPassword", s, err)
+	} else {
+		if _, err := d.AlterUserPassword("repl", "", nastyPassword, true); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("%s retained an old password: %v", d.Server(), err)
+		}
+		if _, err := d.DiscardOldPassword("repl", ""); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("%s discarded an old password: %v", d.Server(), err)
+		}
+	}
+	s, err = d.RequireSSL("repl", "", true)
+	stmt("RequireSSL(true)", s, err)
+	s, err = d.RequireSSL("repl", "", false)
+	stmt("RequireSSL(false)", s, err)
+	optional("WritersQuery", d.WritersQuery)
 	s, err = d.GrantReplication("repl", "")
 	stmt("GrantReplication", s, err)
-	s, err = d.CreateReplicationUser("o'brien", "10.0.%", "pw")
-	stmt("CreateReplicationUser (quote in user, host pattern)", s, err)
+	ss, err = d.CreateReplicationUser("o'brien", "10.0.%", "pw", false)
+	stmts("CreateReplicationUser (quote in user, host pattern)", ss, err)
 	s, err = d.GrantReplication("o'brien", "10.0.%")
 	stmt("GrantReplication (quote in user, host pattern)", s, err)
 	sg, err := d.ShowGrants("repl", "")
@@ -211,13 +248,15 @@ func TestRedactedNeverContainsPassword(t *testing.T) {
 				t.Fatal(err)
 			}
 			stmts = append(stmts, s)
-			for _, f := range []func(string, string, string) (Statement, error){d.CreateReplicationUser, d.AlterUserPassword} {
-				s, err := f("repl", "%", pw)
-				if err != nil {
-					t.Fatal(err)
-				}
-				stmts = append(stmts, s)
+			create, err := d.CreateReplicationUser("repl", "%", pw, true)
+			if err != nil {
+				t.Fatal(err)
 			}
+			alter, err := d.AlterUserPassword("repl", "%", pw, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stmts = append(stmts, create[0], alter)
 			for _, s := range stmts {
 				quoted := QuoteString(pw)
 				if !strings.Contains(s.SQL, quoted) {
@@ -432,7 +471,7 @@ func TestAccountValidation(t *testing.T) {
 			}
 		})
 	}
-	if _, err := d.CreateReplicationUser("repl", "%", strings.Repeat("x", 40)); err == nil {
+	if _, err := d.CreateReplicationUser("repl", "%", strings.Repeat("x", 40), false); err == nil {
 		t.Error("CreateReplicationUser accepted a 40-character password that CHANGE … TO would refuse")
 	}
 }

@@ -2,24 +2,66 @@ package sqldialect
 
 import "strings"
 
-// HasReplicationGrant reports whether the SHOW GRANTS lines give the
-// account what a replica needs on its source: REPLICATION SLAVE (MariaDB
-// also spells it REPLICATION REPLICA) or ALL [PRIVILEGES], on *.*. Grants
-// on a single database or table never count, since the privilege is global.
-func HasReplicationGrant(grantLines []string) bool {
+// Grants is what SHOW GRANTS says of the replication account.
+type Grants struct {
+	// Replication: REPLICATION SLAVE (MariaDB also spells it REPLICATION
+	// REPLICA) on *.*, granted directly. ALL PRIVILEGES does not count:
+	// an account with it is not one this tool made.
+	Replication bool
+	// Extra lists every other privilege or role, as "PRIVILEGE ON object"
+	// or "role `name`", in the order SHOW GRANTS gave them. USAGE and the
+	// marker role (MarkerRole) are not extra. Passwords and hashes that
+	// MariaDB shows in grant lines never appear here.
+	Extra []string
+}
+
+// ClassifyGrants reads the lines of SHOW GRANTS FOR the replication
+// account.
+func ClassifyGrants(grantLines []string) Grants {
+	var g Grants
 	for _, line := range grantLines {
 		privs, object, ok := splitGrant(line)
-		if !ok || object != "*.*" {
+		if !ok {
+			if role, ok := roleGrant(line); ok {
+				if !strings.EqualFold(strings.Trim(role, "`'\""), MarkerRole) {
+					g.Extra = append(g.Extra, "role "+role)
+				}
+				continue
+			}
+			g.Extra = append(g.Extra, "unrecognised grant")
 			continue
 		}
 		for _, p := range splitTopLevel(privs, ',') {
-			switch strings.ToUpper(strings.Join(strings.Fields(p), " ")) {
-			case "REPLICATION SLAVE", "REPLICATION REPLICA", "ALL", "ALL PRIVILEGES":
-				return true
+			p = strings.ToUpper(strings.Join(strings.Fields(p), " "))
+			switch {
+			case p == "USAGE":
+			case (p == "REPLICATION SLAVE" || p == "REPLICATION REPLICA") && object == "*.*":
+				g.Replication = true
+			default:
+				g.Extra = append(g.Extra, p+" ON "+object)
 			}
 		}
 	}
-	return false
+	return g
+}
+
+// roleGrant returns the role of "GRANT `role` TO …" (MariaDB) or
+// "GRANT `role`@`%` TO …" (MySQL).
+func roleGrant(line string) (string, bool) {
+	s := strings.TrimSpace(line)
+	if len(s) < 6 || !strings.EqualFold(s[:6], "GRANT ") {
+		return "", false
+	}
+	s = s[6:]
+	to := indexTopLevelWord(s, "TO")
+	if to < 0 {
+		return "", false
+	}
+	role := strings.TrimSpace(s[:to])
+	if at := strings.Index(role, "@"); at > 0 {
+		role = role[:at]
+	}
+	return role, role != ""
 }
 
 // splitGrant splits "GRANT <privileges> ON <object> TO …" into its

@@ -56,6 +56,30 @@ type ReplicaStatus struct {
 	ExecutedGTIDSet  string
 	// ConnectRetry is the wait in seconds between reconnection attempts.
 	ConnectRetry int
+	// SSLAllowed is Source_SSL_Allowed/Master_SSL_Allowed: "Yes" when the
+	// channel uses TLS ("No", or "Ignored" where the server has no TLS).
+	// SSLCAFile, SSLCert and SSLKey are the files it was given, and
+	// SSLVerifyServerCert whether it verifies the source's certificate.
+	SSLAllowed          string
+	SSLCAFile           string
+	SSLCert             string
+	SSLKey              string
+	SSLVerifyServerCert bool
+}
+
+// TLSMatches reports whether the channel's TLS settings are what
+// ChangeSource with these options would set: TLS on when tls or ca, and
+// with ca verification against exactly those files. A channel with TLS
+// on is never wanted off.
+func (s ReplicaStatus) TLSMatches(tls bool, ca, cert, key string) bool {
+	switch {
+	case ca != "":
+		return strings.EqualFold(s.SSLAllowed, "Yes") && s.SSLVerifyServerCert &&
+			s.SSLCAFile == ca && s.SSLCert == cert && s.SSLKey == key
+	case tls:
+		return strings.EqualFold(s.SSLAllowed, "Yes")
+	}
+	return true
 }
 
 // ThreadState is the state of a replication thread as SHOW REPLICA STATUS
@@ -141,35 +165,50 @@ const (
 	fieldRetrieved
 	fieldExecuted
 	fieldConnectRetry
+	fieldSSLAllowed
+	fieldSSLCAFile
+	fieldSSLCert
+	fieldSSLKey
+	fieldSSLVerify
 )
 
 // statusColumns maps both naming schemes; lookups are case-insensitive.
 var statusColumns = map[string]statusField{
-	"source_host":               fieldSourceHost,
-	"master_host":               fieldSourceHost,
-	"source_port":               fieldSourcePort,
-	"master_port":               fieldSourcePort,
-	"source_user":               fieldSourceUser,
-	"master_user":               fieldSourceUser,
-	"replica_io_running":        fieldIORunning,
-	"slave_io_running":          fieldIORunning,
-	"replica_sql_running":       fieldSQLRunning,
-	"slave_sql_running":         fieldSQLRunning,
-	"replica_sql_running_state": fieldSQLRunningState,
-	"slave_sql_running_state":   fieldSQLRunningState,
-	"seconds_behind_source":     fieldLag,
-	"seconds_behind_master":     fieldLag,
-	"last_io_errno":             fieldLastIOErrno,
-	"last_io_error":             fieldLastIOError,
-	"last_sql_errno":            fieldLastSQLErrno,
-	"last_sql_error":            fieldLastSQLError,
-	"auto_position":             fieldAutoPosition,
-	"using_gtid":                fieldUsingGTID,
-	"retrieved_gtid_set":        fieldRetrieved,
-	"gtid_io_pos":               fieldRetrieved,
-	"executed_gtid_set":         fieldExecuted,
-	"gtid_slave_pos":            fieldExecuted,
-	"connect_retry":             fieldConnectRetry,
+	"source_host":                   fieldSourceHost,
+	"master_host":                   fieldSourceHost,
+	"source_port":                   fieldSourcePort,
+	"master_port":                   fieldSourcePort,
+	"source_user":                   fieldSourceUser,
+	"master_user":                   fieldSourceUser,
+	"replica_io_running":            fieldIORunning,
+	"slave_io_running":              fieldIORunning,
+	"replica_sql_running":           fieldSQLRunning,
+	"slave_sql_running":             fieldSQLRunning,
+	"replica_sql_running_state":     fieldSQLRunningState,
+	"slave_sql_running_state":       fieldSQLRunningState,
+	"seconds_behind_source":         fieldLag,
+	"seconds_behind_master":         fieldLag,
+	"last_io_errno":                 fieldLastIOErrno,
+	"last_io_error":                 fieldLastIOError,
+	"last_sql_errno":                fieldLastSQLErrno,
+	"last_sql_error":                fieldLastSQLError,
+	"auto_position":                 fieldAutoPosition,
+	"using_gtid":                    fieldUsingGTID,
+	"retrieved_gtid_set":            fieldRetrieved,
+	"gtid_io_pos":                   fieldRetrieved,
+	"executed_gtid_set":             fieldExecuted,
+	"gtid_slave_pos":                fieldExecuted,
+	"connect_retry":                 fieldConnectRetry,
+	"source_ssl_allowed":            fieldSSLAllowed,
+	"master_ssl_allowed":            fieldSSLAllowed,
+	"source_ssl_ca_file":            fieldSSLCAFile,
+	"master_ssl_ca_file":            fieldSSLCAFile,
+	"source_ssl_cert":               fieldSSLCert,
+	"master_ssl_cert":               fieldSSLCert,
+	"source_ssl_key":                fieldSSLKey,
+	"master_ssl_key":                fieldSSLKey,
+	"source_ssl_verify_server_cert": fieldSSLVerify,
+	"master_ssl_verify_server_cert": fieldSSLVerify,
 }
 
 // ErrBadReplicaStatus is wrapped by ParseReplicaStatus's errors.
@@ -247,6 +286,16 @@ func ParseReplicaStatus(columns []string, row []sql.NullString) (ReplicaStatus, 
 			s.ExecutedGTIDSet = joinLines(v.String)
 		case fieldConnectRetry:
 			s.ConnectRetry, err = atoi(v)
+		case fieldSSLAllowed:
+			s.SSLAllowed = v.String
+		case fieldSSLCAFile:
+			s.SSLCAFile = v.String
+		case fieldSSLCert:
+			s.SSLCert = v.String
+		case fieldSSLKey:
+			s.SSLKey = v.String
+		case fieldSSLVerify:
+			s.SSLVerifyServerCert = strings.EqualFold(v.String, "Yes") || v.String == "1"
 		}
 		if err != nil {
 			return ReplicaStatus{}, fmt.Errorf("%w: column %s: %q is not a number", ErrBadReplicaStatus, col, v.String)

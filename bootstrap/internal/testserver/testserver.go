@@ -353,6 +353,15 @@ func (s *Server) DSN(user, password string) *mysql.Config {
 	return c
 }
 
+// Login connects as user with password and reports the server's answer.
+func (s *Server) Login(user, password string) error {
+	db := s.open(s.DSN(user, password))
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return db.PingContext(ctx)
+}
+
 // Root opens a pool to the server as root.
 func (s *Server) Root() *sql.DB { return s.open(s.DSN("root", RootPassword)) }
 

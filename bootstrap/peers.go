@@ -1,0 +1,131 @@
+package bootstrap
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
+)
+
+// Peer is one pod of the StatefulSet as found through the headless
+// Service: its address and what its sidecar's /status says.
+type Peer struct {
+	// Addr is the pod's address, from the Service's DNS records.
+	Addr netip.Addr `json:"address"`
+	// Status is the peer's /status; nil when it did not answer.
+	Status *Status `json:"status,omitempty"`
+	// Err is why it did not answer.
+	Err string `json:"error,omitempty"`
+}
+
+// Name is the peer's pod name, or its address while it does not answer.
+func (p Peer) Name() string {
+	if p.Status != nil && p.Status.Pod != "" {
+		return p.Status.Pod
+	}
+	return p.Addr.String()
+}
+
+// Peers is every pod found, sorted by ordinal (those that did not answer
+// last, by address).
+type Peers []Peer
+
+// peerFinder finds the pods of the StatefulSet: the headless Service's
+// name resolves to every pod's address (with publishNotReadyAddresses,
+// starting ones too), and each pod's sidecar serves /status on the same
+// port as this one. No Kubernetes API is involved.
+type peerFinder struct {
+	resolver *dnswait.Resolver
+	// service is the Service's fully qualified name, with a trailing dot.
+	service string
+	port    int
+	client  *http.Client
+}
+
+func newPeerFinder(resolver *dnswait.Resolver, id Identity, cfg *Config) *peerFinder {
+	_, port, _ := net.SplitHostPort(cfg.HTTPAddr)
+	n, _ := strconv.Atoi(port)
+	return &peerFinder{
+		resolver: resolver,
+		service:  id.ServiceHost + ".",
+		port:     n,
+		client:   &http.Client{Timeout: peerTimeout},
+	}
+}
+
+// find resolves the Service and asks every pod for its /status, at once.
+// It fails only when the name does not resolve.
+func (f *peerFinder) find(ctx context.Context) (Peers, error) {
+	res, err := f.resolver.Lookup(ctx, f.service)
+	if err != nil {
+		return nil, fmt.Errorf("resolve the Service %s: %w", f.service, err)
+	}
+	if len(res.Addrs) == 0 {
+		return nil, fmt.Errorf("resolve the Service %s: %s", f.service, res.Outcome)
+	}
+	peers := make(Peers, len(res.Addrs))
+	var wg sync.WaitGroup
+	for i, a := range res.Addrs {
+		peers[i].Addr = a
+		wg.Add(1)
+		go func(p *Peer) {
+			defer wg.Done()
+			st, err := f.status(ctx, p.Addr)
+			if err != nil {
+				p.Err = oneLine(err.Error())
+				return
+			}
+			p.Status = st
+		}(&peers[i])
+	}
+	wg.Wait()
+	sort.SliceStable(peers, func(i, j int) bool {
+		a, b := peers[i], peers[j]
+		if (a.Status == nil) != (b.Status == nil) {
+			return a.Status != nil
+		}
+		if a.Status != nil && a.Status.Ordinal != b.Status.Ordinal {
+			return a.Status.Ordinal < b.Status.Ordinal
+		}
+		return a.Addr.Less(b.Addr)
+	})
+	return peers, nil
+}
+
+// status fetches one pod's /status.
+func (f *peerFinder) status(ctx context.Context, addr netip.Addr) (*Status, error) {
+	u := "http://" + net.JoinHostPort(addr.String(), strconv.Itoa(f.port)) + PathStatus
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	var st Status
+	if err := json.Unmarshal(body, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", u, err)
+	}
+	return &st, nil
+}
+
+// peerTimeout bounds one peer's answer.
+const peerTimeout = 2 * time.Second
