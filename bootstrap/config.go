@@ -149,17 +149,17 @@ type Config struct {
 	ReplicationTLS          bool
 	// TLS: CA, client certificate and key files; empty when unset.
 	TLSCAFile, TLSCertFile, TLSKeyFile string
-	ConfigDir           string
-	ConfigFile          string
-	DataDir             string
-	StateDir            string
-	WaitTimeout         time.Duration
-	ResolvConf          string
-	HTTPAddr            string
-	ReconcileInterval   time.Duration
-	MaxReplicationLag   time.Duration
-	LogFormat           string
-	LogLevel            string
+	ConfigDir                          string
+	ConfigFile                         string
+	DataDir                            string
+	StateDir                           string
+	WaitTimeout                        time.Duration
+	ResolvConf                         string
+	HTTPAddr                           string
+	ReconcileInterval                  time.Duration
+	MaxReplicationLag                  time.Duration
+	LogFormat                          string
+	LogLevel                           string
 }
 
 // Need says which optional parts of the configuration a subcommand cannot

@@ -23,7 +23,7 @@ type Policy struct {
 	StaleAfter time.Duration
 	// TLS is REPLICATION_TLS; TLSCA, TLSCert and TLSKey the files of
 	// verified TLS (TLSCA also makes the account REQUIRE SSL).
-	TLS                   bool
+	TLS                    bool
 	TLSCA, TLSCert, TLSKey string
 }
 

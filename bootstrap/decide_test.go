@@ -287,8 +287,8 @@ func TestDecide(t *testing.T) {
 			}},
 		{name: "primary: REQUIRE SSL added with verified TLS", role: RolePrimary, reason: "correcting the replication account",
 			actions: []ActionKind{ActRequireSSL},
-			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.primary(t) },
-			policy: func(p *Policy) { p.TLS, p.TLSCA = true, "/tls/ca.crt" }},
+			setup:   func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.primary(t) },
+			policy:  func(p *Policy) { p.TLS, p.TLSCA = true, "/tls/ca.crt" }},
 		{name: "primary read-only after a restart", role: RolePrimary, reason: "primary is read-only: making it writable",
 			actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {

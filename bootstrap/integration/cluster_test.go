@@ -95,13 +95,13 @@ func (c *cluster) addPod(name, addr string, extraEnv ...string) *pod {
 		"MYSQL_PORT":                "3306",
 		"MYSQL_ROOT_PASSWORD_FILE":  c.secret,
 		"REPLICATION_PASSWORD_FILE": filepath.Join(p.secrets, "replication-password"),
-		"CONFIG_DIR":               p.server.ConfDir,
-		"DATA_DIR":                 p.server.DataDir,
-		"STATE_DIR":                p.server.StateDir,
-		"RESOLV_CONF":              c.resolv,
-		"HTTP_ADDR":                addr + ":8080",
-		"RECONCILE_INTERVAL":       "1s",
-		"WAIT_TIMEOUT":             "2m",
+		"CONFIG_DIR":                p.server.ConfDir,
+		"DATA_DIR":                  p.server.DataDir,
+		"STATE_DIR":                 p.server.StateDir,
+		"RESOLV_CONF":               c.resolv,
+		"HTTP_ADDR":                 addr + ":8080",
+		"RECONCILE_INTERVAL":        "1s",
+		"WAIT_TIMEOUT":              "2m",
 	}.With(extraEnv...)
 	c.pods[name] = p
 	return p
