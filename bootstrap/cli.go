@@ -211,7 +211,8 @@ func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) err
 	// it can serve reads while the primary is away, and its sidecar finds
 	// the primary when it is back. Only a replica without data has nothing
 	// to serve before it has the primary's name.
-	waitForPrimary := !id.IsPrimary() && describeDataDir(cfg.DataDir) != dataDirInitialised
+	initialised := describeDataDir(cfg.DataDir) == dataDirInitialised
+	waitForPrimary := !id.IsPrimary() && !initialised
 
 	// Resolve the waiter before writing anything so a broken resolv.conf is
 	// reported before the server can start with half a setup.
@@ -223,7 +224,7 @@ func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) err
 	}
 
 	path := configPath(cfg)
-	changed, err := WriteFileAtomic(path, RenderServerConfig(id, cfg.Flavor, cfg.MySQLPort), 0o644)
+	changed, err := WriteFileAtomic(path, RenderServerConfig(id, ServerConfig{Flavor: cfg.Flavor, Port: cfg.MySQLPort, DataInitialised: initialised}), 0o644)
 	if err != nil {
 		return fmt.Errorf("write the server configuration into CONFIG_DIR: %w", err)
 	}

@@ -403,7 +403,11 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	case (refused || moved) && pointsRight && src.FreshLogin && src.Refused:
 		// CHANGE cannot help: the primary refuses this password too.
 		if refused {
-			note = "the primary refuses this pod's REPLICATION_PASSWORD (or REPLICATION_USER): it differs from the primary's account; waiting for this pod's Secret or the primary's account to change"
+			note = "the primary refuses this pod's REPLICATION_PASSWORD (or REPLICATION_USER): it differs from the primary's account"
+			if p.TLSCA == "" {
+				note += ", or the account requires TLS (REQUIRE SSL) and this pod has no REPLICATION_TLS_CA_FILE"
+			}
+			note += "; waiting for this pod's Secret or the primary's account to change"
 			d.Problems["channel"] = note
 		} else {
 			note = "the primary does not accept the new REPLICATION_PASSWORD yet: replication keeps the password it has"

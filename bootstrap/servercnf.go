@@ -26,10 +26,21 @@ type option struct {
 	comment string
 }
 
+// ServerConfig is what the server configuration depends on besides the
+// pod's identity.
+type ServerConfig struct {
+	Flavor Flavor
+	Port   int
+	// DataInitialised: the data directory already holds a server's data
+	// (this is not the server's first start).
+	DataInitialised bool
+}
+
 // serverOptions lists what a careful operator sets on every pod, in the
 // order they are written. Each comment says why.
-func serverOptions(id Identity, port int) []option {
-	return []option{
+func serverOptions(id Identity, sc ServerConfig) []option {
+	port := sc.Port
+	opts := []option{
 		{name: "server_id", value: strconv.FormatUint(uint64(id.ServerID), 10), mysql: true, mariadb: true,
 			comment: "Unique per pod and stable across restarts: SERVER_ID_BASE + ordinal."},
 		{name: "report_host", value: id.PodHost, mysql: true, mariadb: true,
@@ -64,16 +75,22 @@ func serverOptions(id Identity, port int) []option {
 		{name: "read_only", value: "ON", mysql: true, mariadb: true,
 			comment: "Every pod starts read-only; the sidecar makes the primary writable once it has\n# checked its role, and makes MySQL replicas super_read_only at run time (doing\n# that here would break the images' first-start initialisation)."},
 	}
+	if sc.DataInitialised {
+		opts = append(opts, option{name: "super_read_only", value: "ON", mysql: true,
+			comment: "The data directory holds data, so this is not the image's first start: even\n# SUPER accounts cannot write until the sidecar has checked the pod's role."})
+	}
+	return opts
 }
 
 // RenderServerConfig returns the server configuration file for the pod.
 // It depends only on its inputs, so re-running init writes the same bytes.
-func RenderServerConfig(id Identity, flavor Flavor, port int) []byte {
+func RenderServerConfig(id Identity, sc ServerConfig) []byte {
+	flavor := sc.Flavor
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Written by mysql-bootstrap init for pod %s (%s, server_id %d, flavour %s).\n", id.Pod, id.Role, id.ServerID, flavor)
 	b.WriteString("# Do not edit: init rewrites this file on every start. Put your own settings in\n# another file of this directory that sorts after this one.\n")
 	b.WriteString("[mysqld]\n")
-	for _, o := range serverOptions(id, port) {
+	for _, o := range serverOptions(id, sc) {
 		if o.value == "" {
 			continue
 		}

@@ -17,21 +17,27 @@ func TestRenderServerConfigGolden(t *testing.T) {
 	t.Parallel()
 	for _, role := range []string{"mysql-0", "mysql-1"} {
 		for _, flavor := range []Flavor{FlavorAuto, FlavorMySQL, FlavorMariaDB} {
-			name := fmt.Sprintf("%s-%s", flavor, map[string]string{"mysql-0": "primary", "mysql-1": "replica"}[role])
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				c := baseConfig()
-				c.PodName = role
-				id, err := NewIdentity(c)
-				if err != nil {
-					t.Fatal(err)
+			for _, initialised := range []bool{false, true} {
+				name := fmt.Sprintf("%s-%s", flavor, map[string]string{"mysql-0": "primary", "mysql-1": "replica"}[role])
+				if initialised {
+					name += "-with-data"
 				}
-				got := RenderServerConfig(id, flavor, 3306)
-				golden(t, filepath.Join("testdata", "servercnf", name+".cnf"), got)
-				if again := RenderServerConfig(id, flavor, 3306); string(again) != string(got) {
-					t.Error("rendering is not deterministic")
-				}
-			})
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					c := baseConfig()
+					c.PodName = role
+					id, err := NewIdentity(c)
+					if err != nil {
+						t.Fatal(err)
+					}
+					sc := ServerConfig{Flavor: flavor, Port: 3306, DataInitialised: initialised}
+					got := RenderServerConfig(id, sc)
+					golden(t, filepath.Join("testdata", "servercnf", name+".cnf"), got)
+					if again := RenderServerConfig(id, sc); string(again) != string(got) {
+						t.Error("rendering is not deterministic")
+					}
+				})
+			}
 		}
 	}
 }

@@ -182,6 +182,7 @@ type Server struct {
 	// StateDir is a directory for the sidecar's STATE_DIR.
 	StateDir string
 	tmpl     string
+	tls      struct{ ca, cert, key string }
 	Addr     string // loopback address, port 3306
 	resolv   string
 
@@ -232,9 +233,18 @@ performance_schema = OFF
 	} else {
 		cnf += "innodb_log_file_size = 16M\n"
 	}
+	if s.tls.cert != "" {
+		cnf += fmt.Sprintf("ssl_ca = %s\nssl_cert = %s\nssl_key = %s\n", s.tls.ca, s.tls.cert, s.tls.key)
+	}
 	cnf += "!includedir " + s.ConfDir + "\n"
 	p := filepath.Join(s.Dir, "my.cnf")
 	return p, os.WriteFile(p, []byte(cnf), 0o644)
+}
+
+// SetTLS makes the server offer TLS with the certificate and key (PEM
+// files), trusting ca for clients' certificates, from its next start.
+func (s *Server) SetTLS(ca, cert, key string) {
+	s.tls.ca, s.tls.cert, s.tls.key = ca, cert, key
 }
 
 // Start starts the server on its address and waits until root can log in.
