@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -36,6 +39,11 @@ type executor struct {
 	// dsn is the local server's address without credentials, for login
 	// tests.
 	dsn func() *mysql.Config
+	// longDSN is root's connection without read and write timeouts, for
+	// a clone.
+	longDSN func() *mysql.Config
+	clone   *cloneJob
+	seeds   seedFiles
 }
 
 // done is what the log says once an action's statements ran; tests look
@@ -49,6 +57,11 @@ var done = map[ActionKind]string{
 	ActDiscardOld:       "discarded the replication account's old password",
 	ActMarkAccount:      "marked the replication account as mysql-bootstrap's",
 	ActRequireSSL:       "made the replication account require TLS",
+	ActGrantBackupAdmin: "granted BACKUP_ADMIN to the replication account, so that replicas can clone this server",
+	ActClone:            "seeding: started cloning the donor's data",
+	ActRequestSeed:      "seeding: asked the server container to restore a copy of the donor's data, and stopped the server",
+	ActApplySeed:        "seeding: gave the restored server the copy's GTID position",
+	ActShutdown:         "stopped the server so that its container restarts it",
 	ActGrantReplication: "granted replication to the replication account",
 	ActResetBinaryLogs:  "removed the replica's first-start GTIDs",
 	ActStopReplica:      "stopped replication",
@@ -59,6 +72,52 @@ var done = map[ActionKind]string{
 // run executes the actions in order and stops at the first failure.
 func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []Action) error {
 	for _, a := range actions {
+		switch a.Kind {
+		case ActClone:
+			if err := e.startClone(d, a.Donor); err != nil {
+				return fmt.Errorf("%s: %w", a.Kind, err)
+			}
+			e.log.Info(done[a.Kind], "why", a.Why, "donor", a.Donor.Pod)
+			continue
+		case ActRequestSeed:
+			req := SeedRequest{Donor: a.Donor.Pod, URL: e.backupURL(a.Donor), Why: a.Why, Requested: time.Now()}
+			if err := e.seeds.request(req); err != nil {
+				return fmt.Errorf("%s: %w", a.Kind, err)
+			}
+			e.shutdown(ctx, d)
+			e.log.Info(done[a.Kind], "why", a.Why, "donor", a.Donor.Pod, "url", req.URL)
+			continue
+		case ActShutdown:
+			e.shutdown(ctx, d)
+			e.clone.clear()
+			e.log.Info(done[a.Kind], "why", a.Why)
+			continue
+		case ActApplySeed:
+			facts, err := e.seeds.facts()
+			if err == nil && !facts.ResultPending {
+				err = errors.New("no seed result to apply")
+			}
+			var stmts []sqldialect.Statement
+			if err == nil {
+				stmts, err = d.ApplySeedPosition(facts.ResultGTID)
+			}
+			for _, stmt := range stmts {
+				if err != nil {
+					break
+				}
+				if _, err = e.db.ExecContext(ctx, stmt.SQL); err != nil {
+					err = fmt.Errorf("%s: %w", stmt.Redacted, err)
+				}
+			}
+			if err == nil {
+				err = e.seeds.applied()
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", a.Kind, err)
+			}
+			e.log.Info(done[a.Kind], "why", a.Why, "gtid", facts.ResultGTID)
+			continue
+		}
 		stmts, err := e.statements(d, a.Kind)
 		if err != nil {
 			return fmt.Errorf("%s: %w", a.Kind, err)
@@ -114,6 +173,8 @@ func (e *executor) statements(d *sqldialect.Dialect, kind ActionKind) ([]sqldial
 		return d.MarkAccount(user, host)
 	case ActRequireSSL:
 		return one(d.RequireSSL(user, host, true))
+	case ActGrantBackupAdmin:
+		return one(d.GrantBackupAdmin(user, host))
 	case ActGrantReplication:
 		return one(d.GrantReplication(user, host))
 	case ActResetBinaryLogs:
@@ -138,6 +199,20 @@ func (e *executor) statements(d *sqldialect.Dialect, kind ActionKind) ([]sqldial
 		}))
 	}
 	return nil, fmt.Errorf("unknown action %q", kind)
+}
+
+// shutdown stops the local server; it answers by closing the connection,
+// which is no error here.
+func (e *executor) shutdown(ctx context.Context, d *sqldialect.Dialect) {
+	if _, err := e.db.ExecContext(ctx, d.Shutdown().SQL); err != nil {
+		e.log.Info("shutdown", "answer", oneLine(err.Error()))
+	}
+}
+
+// backupURL is where a MariaDB donor's backup-server serves its stream.
+func (e *executor) backupURL(donor Donor) string {
+	_, port, _ := net.SplitHostPort(e.cfg.BackupAddr)
+	return "http://" + net.JoinHostPort(strings.TrimSuffix(donor.Host, "."), port) + "/backup"
 }
 
 // checkAccount looks at the replication account on the local server:
@@ -192,4 +267,82 @@ func (e *executor) passwordWorks(ctx context.Context) (works bool, unknown strin
 		return false, ""
 	}
 	return false, oneLine(err.Error())
+}
+
+// cloneJob is a CLONE INSTANCE statement this sidecar runs: it lasts as
+// long as the copy, so it runs beside the passes, which watch it.
+type cloneJob struct {
+	mu       sync.Mutex
+	running  bool
+	donor    string
+	started  time.Time
+	finished time.Time
+	err      error
+}
+
+// state returns what the job is doing.
+func (j *cloneJob) state() (running bool, donor string, started, finished time.Time, err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.running, j.donor, j.started, j.finished, j.err
+}
+
+// clear forgets a finished job.
+func (j *cloneJob) clear() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.running {
+		j.donor, j.err, j.started, j.finished = "", nil, time.Time{}, time.Time{}
+	}
+}
+
+// startClone runs the clone statements on a connection of their own,
+// without the pool's read timeout (a large copy takes hours), bounded by
+// SEED_TIMEOUT. super_read_only is lifted for the copy: the recipient's
+// data is being replaced, and the server comes back read-only from its
+// configuration when it restarts on the copy.
+func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
+	stmts, err := d.Clone(sqldialect.CloneOptions{
+		Host: donor.Host, Port: e.cfg.MySQLPort, User: e.cfg.ReplicationUser,
+		Password: e.creds.replication.Get().Reveal(), TLSCA: e.cfg.TLSCAFile,
+	})
+	if err != nil {
+		return err
+	}
+	j := e.clone
+	j.mu.Lock()
+	if j.running {
+		j.mu.Unlock()
+		return nil
+	}
+	j.running, j.donor, j.started, j.finished, j.err = true, donor.Pod, time.Now(), time.Time{}, nil
+	j.mu.Unlock()
+	go func() {
+		c := e.longDSN()
+		db := openDB(c)
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.SeedTimeout)
+		defer cancel()
+		all := append(d.SetReadOnly(false), stmts...)
+		var err error
+		for _, stmt := range all {
+			e.log.Info("seeding: clone", "donor", donor.Pod, "statement", stmt)
+			if _, err = db.ExecContext(ctx, stmt.SQL); err != nil {
+				err = fmt.Errorf("%s: %w", stmt.Redacted, redactServerError(stmt, err))
+				break
+			}
+		}
+		if sqldialect.IsErrno(err, sqldialect.ErrnoCloneRestart) {
+			err = nil // the copy is in place; the container restarts the server
+		}
+		j.mu.Lock()
+		j.running, j.finished, j.err = false, time.Now(), err
+		j.mu.Unlock()
+		if err != nil {
+			e.log.Warn("seeding: clone failed", "donor", donor.Pod, "error", oneLine(err.Error()))
+		} else {
+			e.log.Info("seeding: clone done", "donor", donor.Pod, "elapsed", time.Since(j.started).Round(time.Millisecond).String())
+		}
+	}()
+	return nil
 }

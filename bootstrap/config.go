@@ -66,7 +66,11 @@ type env struct {
 	ResolvConf              string `env:"RESOLV_CONF, default=/etc/resolv.conf" help:"resolver configuration (nameservers, search list, ndots) used for DNS waits"`
 	HTTPAddr                string `env:"HTTP_ADDR, default=:8080" help:"sidecar HTTP listener (/healthz /readyz /status /metrics)"`
 	ReconcileInterval       string `env:"RECONCILE_INTERVAL, default=5s" help:"how often the sidecar re-checks and repairs the server's role"`
-	MaxReplicationLag       string `env:"MAX_REPLICATION_LAG, default=30s" help:"a replica lagging more than this is not ready"`
+	MaxReplicationLag       string `env:"MAX_REPLICATION_LAG, default=30s" help:"a replica whose data may be older than this is not ready (its lag while connected, the time since it last heard from the primary while reconnecting)"`
+	BinlogExpire            string `env:"BINLOG_EXPIRE, default=168h" help:"how long servers keep binary logs (binlog_expire_logs_seconds): shorter bounds their disk use but means more replicas that must be seeded instead of catching up"`
+	AutoReseed              string `env:"AUTO_RESEED, default=true" help:"false: a replica with data that needs transactions the primary purged is reported, not re-seeded (new and emptied replicas are always seeded); a replica with transactions of its own is never re-seeded"`
+	SeedTimeout             string `env:"SEED_TIMEOUT, default=6h" help:"how long one copy of a donor's data may take before it is abandoned and retried"`
+	BackupAddr              string `env:"BACKUP_ADDR, default=:8081" help:"MariaDB: where backup-server serves the verified mariadb-backup stream of this pod's data to seeding peers"`
 	LogFormat               string `env:"LOG_FORMAT, default=json" help:"json or text (log/slog, to stderr)"`
 	LogLevel                string `env:"LOG_LEVEL, default=info" help:"debug, info, warn or error"`
 }
@@ -158,6 +162,10 @@ type Config struct {
 	HTTPAddr                           string
 	ReconcileInterval                  time.Duration
 	MaxReplicationLag                  time.Duration
+	BinlogExpire                       time.Duration
+	AutoReseed                         bool
+	SeedTimeout                        time.Duration
+	BackupAddr                         string
 	LogFormat                          string
 	LogLevel                           string
 }
@@ -324,6 +332,8 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		{"WAIT_TIMEOUT", raw.WaitTimeout, time.Second, &c.WaitTimeout},
 		{"RECONCILE_INTERVAL", raw.ReconcileInterval, 100 * time.Millisecond, &c.ReconcileInterval},
 		{"MAX_REPLICATION_LAG", raw.MaxReplicationLag, time.Second, &c.MaxReplicationLag},
+		{"BINLOG_EXPIRE", raw.BinlogExpire, time.Hour, &c.BinlogExpire},
+		{"SEED_TIMEOUT", raw.SeedTimeout, time.Minute, &c.SeedTimeout},
 	}
 	for _, d := range durations {
 		v, err := time.ParseDuration(d.value)
@@ -334,6 +344,18 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		*d.dst = v
 	}
 
+	if b, err := strconv.ParseBool(raw.AutoReseed); err != nil {
+		bad("AUTO_RESEED", raw.AutoReseed, "true or false")
+	} else {
+		c.AutoReseed = b
+	}
+	if _, port, err := net.SplitHostPort(raw.BackupAddr); err != nil {
+		bad("BACKUP_ADDR", raw.BackupAddr, "host:port such as :8081")
+	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		bad("BACKUP_ADDR", raw.BackupAddr, "host:port with a port from 1 to 65535")
+	} else {
+		c.BackupAddr = raw.BackupAddr
+	}
 	if _, port, err := net.SplitHostPort(raw.HTTPAddr); err != nil {
 		bad("HTTP_ADDR", raw.HTTPAddr, "host:port such as :8080")
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {

@@ -25,6 +25,9 @@ type Policy struct {
 	// verified TLS (TLSCA also makes the account REQUIRE SSL).
 	TLS                    bool
 	TLSCA, TLSCert, TLSKey string
+	// Pod is this pod's name; AutoReseed is AUTO_RESEED.
+	Pod        string
+	AutoReseed bool
 }
 
 // ActionKind names a corrective action.
@@ -46,12 +49,35 @@ const (
 	ActStopReplica      ActionKind = "stop-replica"
 	ActChangeSource     ActionKind = "change-source"
 	ActStartReplica     ActionKind = "start-replica"
+	ActGrantBackupAdmin ActionKind = "grant-backup-admin"
+	// ActClone copies Action.Donor's data into this server with MySQL's
+	// CLONE INSTANCE (the server must restart on it afterwards).
+	ActClone ActionKind = "clone"
+	// ActRequestSeed asks the server container to replace its data with a
+	// copy of Action.Donor's (MariaDB): a request file, then a shutdown;
+	// the container's next start restores the copy before the server runs.
+	ActRequestSeed ActionKind = "request-seed"
+	// ActApplySeed gives a MariaDB server restored from a copy the GTID
+	// position of that copy.
+	ActApplySeed ActionKind = "apply-seed"
+	// ActShutdown stops the local server so that its container restarts
+	// it (after a clone: on the copied data).
+	ActShutdown ActionKind = "shutdown"
 )
 
 // Action is one corrective step, with the reason it is taken (logged).
 type Action struct {
 	Kind ActionKind
 	Why  string
+	// Donor is the pod a seed copies from (ActClone, ActRequestSeed).
+	Donor Donor
+}
+
+// Donor is a pod whose data a seed copies.
+type Donor struct {
+	Pod string
+	// Host is its stable DNS name.
+	Host string
 }
 
 // Decision is what decide concluded from one observation.
@@ -68,6 +94,8 @@ type Decision struct {
 	// Account holds what decide worked out about a primary's replication
 	// account, for /status.
 	Account *AccountView
+	// Seed is the copy of a donor's data under way, for /status.
+	Seed *SeedFacts
 	// Problems are the conditions worth a log line when they appear and
 	// when they clear, by a stable key.
 	Problems map[string]string
@@ -116,6 +144,10 @@ const (
 	startBackoffMax   = time.Minute
 	// restartTolerance absorbs the one-second resolution of Uptime.
 	restartTolerance = 2 * time.Second
+	// A seed that failed is tried again after 30 s, 1 min, … up to 10 min,
+	// from another donor when there is one.
+	seedBackoffFirst = 30 * time.Second
+	seedBackoffMax   = 10 * time.Minute
 )
 
 // Server error numbers that decisions branch on, from one place.
@@ -131,6 +163,12 @@ const (
 func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	d := Decision{Memory: m, Problems: map[string]string{}}
 	l := o.Local
+	if sd := o.Seed; sd.Running {
+		// Copying a donor's data: the server may be down or replaced
+		// meanwhile, and nothing else is done to it.
+		d.Seed = &sd
+		return d.notReady(sd.describe())
+	}
 	switch {
 	case !l.Up:
 		d.Memory.AccountVerified = false
@@ -267,6 +305,9 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 		if !a.Grants.Replication {
 			d.do(ActGrantReplication, "the replication account lacks REPLICATION SLAVE on *.*")
 		}
+		if cloneDonor(l.Server) && !a.Grants.BackupAdmin {
+			d.do(ActGrantBackupAdmin, "replicas are seeded by cloning a peer through this account (BACKUP_ADMIN)")
+		}
 		if len(a.Grants.Extra) > 0 {
 			d.Problems["grants"] = fmt.Sprintf("the replication account %q has privileges beyond replication: %s (revoke them, or use another account for them)",
 				p.User, strings.Join(a.Grants.Extra, ", "))
@@ -284,6 +325,13 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 	}
 	d.Ready, d.Reason = true, strings.Join(append([]string{"primary is writable"}, notes...), "; ")
 	return d
+}
+
+// cloneDonor reports whether the server seeds replicas by CLONE, so that
+// the replication account needs BACKUP_ADMIN.
+func cloneDonor(s sqldialect.Server) bool {
+	d, err := sqldialect.New(s)
+	return err == nil && d.CloneSupported()
 }
 
 // dualPasswords reports whether the server can keep an old password.
@@ -357,6 +405,18 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		view.Errant, view.ErrantKnown = errant.String(), true
 	}
 
+	// A copy of a donor's data is in place: finish it first.
+	switch sd := o.Seed; {
+	case sd.RestartNeeded:
+		d.do(ActShutdown, "the copy of "+sd.Donor+"'s data is in place; the server restarts on it")
+		return d.notReady("seeded from " + sd.Donor + ": restarting the server on the copied data")
+	case sd.ResultPending:
+		d.do(ActApplySeed, "the server was restored from "+sd.Donor+"'s copy at GTID "+sd.ResultGTID)
+		return d.notReady("seeded from " + sd.Donor + ": applying its GTID position " + sd.ResultGTID)
+	case sd.Err != "":
+		d.Problems["seed"] = "seeding failed: " + sd.Err
+	}
+
 	// A replica that never replicated holds only what its own first start
 	// wrote, or data of its own.
 	if !ch.Configured && !l.GTIDs.IsEmpty() && (!known || !errant.IsEmpty()) {
@@ -385,6 +445,17 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		d.Problems["own-data"] = "this replica never replicated but holds data the primary lacks: " + why
 		return d.notReady("replica never replicated but holds data of its own the primary lacks (" + why +
 			"): it is neither reset nor replicated into; rebuild it from an empty volume, or remove that data and run " + sqldialectReset(flavor))
+	}
+
+	// Transactions the replica lacks that the primary's binary logs no
+	// longer hold: replication cannot bring it up to date, a copy can.
+	var missing sqldialect.GTIDSet
+	if src.Reached() && src.PurgedKnown {
+		missing = src.Purged.Minus(l.GTIDs)
+	}
+	fatalIO := ch.IO == sqldialect.ThreadStopped && (ch.LastIOErrno == int(errFatalBinlog) || ch.LastIOErrno == int(errFatalBinlogNew))
+	if (!missing.IsEmpty() || fatalIO) && known && errant.IsEmpty() {
+		return decideSeed(o, d, p, now, missing)
 	}
 
 	fp := o.Credentials.ReplicationFP
@@ -428,14 +499,6 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		case moved:
 			why = "REPLICATION_PASSWORD changed and the primary accepts the new one"
 		}
-		if src.Reached() {
-			if missing := src.Purged.Minus(l.GTIDs); !missing.IsEmpty() {
-				d.Problems["purged"] = "the primary has purged binary logs this replica needs: " + missing.String()
-				note = "the primary has purged binary logs this replica still needs (" + missing.String() +
-					"): replication cannot start from here; rebuild this replica from a copy of the primary's data"
-				break
-			}
-		}
 		if !m.Change.Due(now) {
 			view.ChangeTries, view.NextChange = m.Change.Tries, m.Change.Next()
 			note = fmt.Sprintf("%s; CHANGE tried %d time(s) without fixing it, next at %s", why, m.Change.Tries, m.Change.Next().UTC().Format(time.TimeOnly))
@@ -465,11 +528,11 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		// Connected with its password: whatever CHANGE was pending worked.
 		m.Change = Backoff{}
 		if ch.SQL == sqldialect.ThreadRunning {
-			m.Start, m.StuckOn = Backoff{}, ""
+			m.Start = Backoff{}
 		}
 	}
 	if pointsRight && !refused {
-		note = decideThreads(ch, &d, m, known, primary, errant, now, note)
+		note = decideThreads(ch, &d, m, known, errant, now, note)
 	}
 	if ch.LastIOErrno != 0 {
 		d.Problems["io"] = "replication IO error: " + ch.LastError()
@@ -542,9 +605,10 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 
 // decideThreads restarts stopped replication threads, except after an
 // applier error (that needs a person: skipping it would lose or diverge
-// data) and after a receiver error that retrying cannot fix until the
-// primary's transactions change.
-func decideThreads(ch sqldialect.ReplicaStatus, d *Decision, m *Memory, known bool, primary, errant sqldialect.GTIDSet, now time.Time, note string) string {
+// data) and in a replica with transactions the primary lacks. (A receiver
+// that the primary cannot serve any more never gets here: decideSeed
+// handles it.)
+func decideThreads(ch sqldialect.ReplicaStatus, d *Decision, m *Memory, known bool, errant sqldialect.GTIDSet, now time.Time, note string) string {
 	if ch.Running() || ch.IO == sqldialect.ThreadConnecting && ch.SQL == sqldialect.ThreadRunning {
 		return note
 	}
@@ -553,13 +617,6 @@ func decideThreads(ch sqldialect.ReplicaStatus, d *Decision, m *Memory, known bo
 	}
 	if known && !errant.IsEmpty() {
 		return "not restarting replication into a replica with transactions the primary lacks"
-	}
-	fatal := ch.IO == sqldialect.ThreadStopped && (ch.LastIOErrno == int(errFatalBinlog) || ch.LastIOErrno == int(errFatalBinlogNew))
-	if fatal && known {
-		if m.StuckOn == primary.String() {
-			return "the primary cannot send what this replica asks for; replication is started again once the primary's transactions change"
-		}
-		m.StuckOn = primary.String()
 	}
 	if !m.Start.Due(now) {
 		return fmt.Sprintf("replication stopped; next start at %s", m.Start.Next().UTC().Format(time.TimeOnly))
@@ -592,4 +649,71 @@ func sqldialectReset(f sqldialect.Flavor) string {
 		return "RESET MASTER"
 	}
 	return "RESET BINARY LOGS AND GTIDS"
+}
+
+// decideSeed replaces a replica's data with a copy of a donor's: the
+// primary no longer has transactions the replica lacks (missing; empty
+// when only the receiver's error says so). Only a replica whose every
+// transaction the primary has comes here: one with transactions of its own
+// is reported, never copied over.
+func decideSeed(o Observation, d Decision, p Policy, now time.Time, missing sqldialect.GTIDSet) Decision {
+	l, ch, m := o.Local, o.Replica.Channel, &d.Memory
+	why := "the primary cannot send what this replica needs (" + ch.LastError() + ")"
+	if !missing.IsEmpty() {
+		why = "the primary's binary logs no longer hold transactions this replica lacks (" + missing.String() + ")"
+	}
+	behind := !l.GTIDs.IsEmpty() // it holds replicated data, it is not new
+	if behind && !p.AutoReseed {
+		d.Problems["seed"] = why + "; AUTO_RESEED=false"
+		return d.notReady(why + ": AUTO_RESEED=false, so it is not re-seeded; empty its volume to rebuild it from a donor, or set AUTO_RESEED=true")
+	}
+	if !m.Seed.Due(now) {
+		return d.notReady(fmt.Sprintf("%s; the last seed from %s failed, next attempt at %s", why, m.SeedDonor, m.Seed.Next().UTC().Format(time.TimeOnly)))
+	}
+	donor := chooseDonor(o.Peers, p, m.SeedDonor, o.Replica.Source.Purged)
+	kind := ActRequestSeed
+	if l.Server.Flavor == sqldialect.MySQL {
+		kind = ActClone
+	}
+	d.Actions = append(d.Actions, Action{Kind: kind, Why: why, Donor: donor})
+	m.Seed = m.Seed.Tried(now, seedBackoffFirst, seedBackoffMax)
+	m.SeedDonor = donor.Pod
+	m.Seeds++
+	m.CaughtUp, m.Snapshot, m.FreshAsOf = false, sqldialect.GTIDSet{}, time.Time{}
+	return d.notReady("seeding from " + donor.Pod + ": " + why)
+}
+
+// chooseDonor picks whose data a seed copies: a ready replica holding
+// every transaction the primary purged (so that the primary's binary logs
+// can bring the copy up to date), which spares the primary; not the one
+// that failed last when there is another; else the primary itself.
+func chooseDonor(pf *PeerFacts, p Policy, lastFailed string, need sqldialect.GTIDSet) Donor {
+	primary := Donor{Pod: primaryPod(p.PrimaryHost), Host: p.PrimaryHost}
+	var candidates []Donor
+	if pf != nil {
+		for _, peer := range pf.Peers {
+			st := peer.Status
+			if st == nil || st.Role != RoleReplica || !st.Ready || st.Pod == p.Pod || st.PodHost == "" {
+				continue
+			}
+			if have, err := sqldialect.ParseGTIDSet(need.Flavor(), st.GTIDExecuted); need.Flavor() != 0 && (err != nil || !have.Contains(need)) {
+				continue
+			}
+			candidates = append(candidates, Donor{Pod: st.Pod, Host: st.PodHost})
+		}
+	}
+	for _, c := range append(candidates, primary) {
+		if c.Pod != lastFailed {
+			return c
+		}
+	}
+	return primary
+}
+
+// primaryPod is the pod name in the primary's stable name.
+func primaryPod(host string) string {
+	if i := strings.IndexByte(host, '.'); i > 0 {
+		return host[:i]
+	}
+	return host
 }

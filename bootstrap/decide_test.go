@@ -33,7 +33,7 @@ func server(t testing.TB, version string) sqldialect.Server {
 
 func testPolicy(role Role) Policy {
 	return Policy{Role: role, PrimaryHost: testPrimary, Port: 3306, User: "replication",
-		MaxLag: 30 * time.Second, StaleAfter: 25 * time.Second}
+		MaxLag: 30 * time.Second, StaleAfter: 25 * time.Second, Pod: "mysql-1", AutoReseed: true}
 }
 
 func gtids(f sqldialect.Flavor, s string) sqldialect.GTIDSet {
@@ -100,7 +100,7 @@ func (fc flavourCase) primary(t testing.TB) (Observation, Memory) {
 		At: t0,
 		Local: LocalFacts{Up: true, Version: fc.version, Server: server(t, fc.version), StartedAt: t0.Add(-time.Hour),
 			Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)},
-		Account:     &AccountFacts{Exists: true, Marked: true, Grants: sqldialect.Grants{Replication: true}},
+		Account:     &AccountFacts{Exists: true, Marked: true, Grants: sqldialect.Grants{Replication: true, BackupAdmin: fc.flavor == sqldialect.MySQL}},
 		Credentials: CredentialFacts{ReplicationFP: oldFP},
 	}
 	return o, Memory{ServerStartedAt: t0.Add(-time.Hour), AccountVerified: true, AccountFP: oldFP}
@@ -126,6 +126,13 @@ func peers(replicas ...[2]string) *PeerFacts {
 	return pf
 }
 
+func seedKind(fc flavourCase) []ActionKind {
+	if fc.flavor == sqldialect.MySQL {
+		return []ActionKind{ActClone}
+	}
+	return []ActionKind{ActRequestSeed}
+}
+
 type situation struct {
 	name string
 	// setup returns the observation and memory of the situation.
@@ -141,6 +148,8 @@ type situation struct {
 	check func(t *testing.T, fc flavourCase, d Decision)
 	// policy changes the pod's settings.
 	policy func(*Policy)
+	// actionsFor replaces actions when they depend on the flavour.
+	actionsFor func(flavourCase) []ActionKind
 }
 
 func kinds(actions []Action) []ActionKind {
@@ -424,20 +433,6 @@ func TestDecide(t *testing.T) {
 				o.Replica.Channel.AutoPosition = false
 				return o, m
 			}},
-		{name: "primary purged what a pointing-elsewhere replica needs", role: RoleReplica,
-			reason: "the primary has purged binary logs this replica still needs",
-			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
-				o, m := fc.healthyReplica(t)
-				o.Replica.Channel.SourceHost = "old-primary"
-				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
-				o.Replica.Source.Purged = gtids(fc.flavor, fc.primarySet)
-				return o, m
-			},
-			check: func(t *testing.T, fc flavourCase, d Decision) {
-				if d.Problems["purged"] == "" {
-					t.Error("purged need not logged")
-				}
-			}},
 		{name: "IO access denied: CHANGE with this pod's password", role: RoleReplica, ready: true,
 			reason: "the primary refuses this replica's replication login", actions: changeActions,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -700,37 +695,113 @@ func TestDecide(t *testing.T) {
 				o.Replica.Channel.RetrievedGTIDSet = fc.primarySet
 				return o, m
 			}},
-		{name: "IO 1236: the primary purged what the replica needs, first time", role: RoleReplica, ready: true,
-			reason: "serving data at most 5s old (MAX_REPLICATION_LAG 30s) while replication is stopped (IO error 1236", actions: []ActionKind{ActStartReplica},
+		// --- seeding ---------------------------------------------------------
+		{name: "new replica, the primary purged what it lacks: seeded from a ready replica", role: RoleReplica,
+			reason: "seeding from mysql-2: the primary's binary logs no longer hold transactions this replica lacks", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
-				o, m := fc.healthyReplica(t)
-				ch := &o.Replica.Channel
-				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 1236, "Could not find GTID state requested by slave in any binlog files"
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				o.Peers = &PeerFacts{Peers: Peers{
+					{Status: &Status{Pod: "mysql-0", Role: RolePrimary, Ready: true, PodHost: testPrimary}},
+					{Status: &Status{Pod: "mysql-1", Role: RoleReplica, PodHost: "mysql-1.x"}},
+					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}},
+					{Status: &Status{Pod: "mysql-3", Role: RoleReplica, Ready: false, PodHost: "mysql-3.x", GTIDExecuted: fc.primarySet}},
+				}}
 				return o, m
 			},
 			check: func(t *testing.T, fc flavourCase, d Decision) {
-				if d.Memory.StuckOn != gtids(fc.flavor, fc.primarySet).String() {
-					t.Errorf("StuckOn %q", d.Memory.StuckOn)
+				if d.Actions[0].Donor != (Donor{Pod: "mysql-2", Host: "mysql-2.x"}) || d.Memory.Seeds != 1 || d.Memory.SeedDonor != "mysql-2" || d.Memory.Seed.Tries != 1 {
+					t.Errorf("donor %+v, memory %+v", d.Actions[0].Donor, d.Memory)
 				}
 			}},
-		{name: "IO 1236 again while the primary is unchanged: not restarted", role: RoleReplica, ready: true,
-			reason: "the primary cannot send what this replica asks for",
+		{name: "a replica behind what the primary still holds: seeded from the primary when no replica has it", role: RoleReplica,
+			reason: "seeding from mysql-0: the primary cannot send what this replica needs (IO error 1236", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
 				ch := &o.Replica.Channel
-				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 13114, "Got fatal error 1236 from source"
-				m.StuckOn = gtids(fc.flavor, fc.primarySet).String()
+				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 1236, "Could not find GTID state"
+				o.Peers = &PeerFacts{Peers: Peers{
+					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.behindSet}},
+				}}
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.primarySet), false
 				return o, m
 			}},
-		{name: "IO 1236 and the primary has changed since: started again", role: RoleReplica, ready: true,
-			reason: "while replication is stopped (IO error 1236", actions: []ActionKind{ActStartReplica},
+		{name: "the donor that failed last is not tried first", role: RoleReplica, reason: "seeding from mysql-0", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
+				m.SeedDonor, m.Seed = "mysql-2", Backoff{Tries: 1, Last: t0.Add(-time.Minute), Wait: 30 * time.Second}
+				return o, m
+			}},
+		{name: "a seed that failed is retried after its back-off", role: RoleReplica, reason: "the last seed from mysql-2 failed, next attempt at 12:00:50",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				o.Seed = SeedFacts{Donor: "mysql-2", Err: "stream cut: unexpected EOF"}
+				m.SeedDonor, m.Seed = "mysql-2", Backoff{Tries: 2, Last: t0.Add(-10 * time.Second), Wait: time.Minute}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !strings.Contains(d.Problems["seed"], "stream cut") {
+					t.Errorf("problems %v", d.Problems)
+				}
+			}},
+		{name: "AUTO_RESEED=false: a replica with data is reported, not re-seeded", role: RoleReplica,
+			reason: "AUTO_RESEED=false, so it is not re-seeded",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.primarySet), true
+				return o, m
+			},
+			policy: func(p *Policy) { p.AutoReseed = false }},
+		{name: "AUTO_RESEED=false: a new replica is still seeded", role: RoleReplica, reason: "seeding from mysql-0", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				return o, m
+			},
+			policy: func(p *Policy) { p.AutoReseed = false }},
+		{name: "errant transactions and purged needs: reported, never copied over", role: RoleReplica,
+			reason: "replica has transactions the primary lacks",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet).Union(gtids(fc.flavor, fc.localWrite))
 				ch := &o.Replica.Channel
 				ch.IO, ch.Lag, ch.LastIOErrno = sqldialect.ThreadStopped, nil, 1236
-				m.StuckOn = gtids(fc.flavor, fc.behindSet).String()
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.primarySet), true
 				return o, m
 			}},
+		{name: "seeding under way: nothing else happens", role: RoleReplica,
+			reason: "seeding from mysql-2 (fetch): 1.0 MiB/4.0 MiB (512.0 KiB/s)",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Local = LocalFacts{Err: "connection refused"}
+				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "fetch", Bytes: 1 << 20, Estimate: 4 << 20, Rate: 512 << 10}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Seed == nil || !d.Seed.Running {
+					t.Errorf("seed %+v", d.Seed)
+				}
+			}},
+		{name: "a clone in place: the server restarts on it", role: RoleReplica, reason: "seeded from mysql-2: restarting the server",
+			actions: []ActionKind{ActShutdown},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Seed = SeedFacts{RestartNeeded: true, Donor: "mysql-2"}
+				return o, m
+			}},
+		{name: "a restored copy: its GTID position is applied", role: RoleReplica, reason: "seeded from mysql-2: applying its GTID position 0-100-9",
+			actions: []ActionKind{ActApplySeed},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Seed = SeedFacts{ResultPending: true, ResultGTID: "0-100-9", Donor: "mysql-2"}
+				return o, m
+			}},
+
 		{name: "threads stopped, restart backed off", role: RoleReplica, reason: "replication stopped; next start at 12:00:30",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -752,8 +823,12 @@ func TestDecide(t *testing.T) {
 				if d.Ready != s.ready || !strings.Contains(d.Reason, s.reason) {
 					t.Errorf("got ready=%v %q\nwant ready=%v with %q", d.Ready, d.Reason, s.ready, s.reason)
 				}
-				if got := kinds(d.Actions); !slices.Equal(got, s.actions) {
-					t.Errorf("actions %v, want %v", got, s.actions)
+				want := s.actions
+				if s.actionsFor != nil {
+					want = s.actionsFor(fc)
+				}
+				if got := kinds(d.Actions); !slices.Equal(got, want) {
+					t.Errorf("actions %v, want %v", got, want)
 				}
 				for _, a := range d.Actions {
 					if a.Why == "" {

@@ -90,6 +90,10 @@ var (
 	descRecLast  = prometheus.NewDesc("mysql_bootstrap_last_reconcile_timestamp_seconds", "Unix time of the last reconcile pass.", nil, nil)
 	descStale    = prometheus.NewDesc("mysql_bootstrap_replication_staleness_seconds", "How old the data a replica serves may be (lag while connected, time since the primary was last heard from while reconnecting); NaN when unknown (replicas only).", nil, nil)
 	descResets   = prometheus.NewDesc("mysql_bootstrap_replication_first_start_resets_total", "Removals of a new replica's first-start GTIDs by this sidecar (replicas only).", nil, nil)
+	descSeeds    = prometheus.NewDesc("mysql_bootstrap_seeds_total", "Copies of a donor's data this sidecar started (seeding).", nil, nil)
+	descSeeding  = prometheus.NewDesc("mysql_bootstrap_seed_running", "1 while a copy of a donor's data into this pod is under way.", nil, nil)
+	descSeedB    = prometheus.NewDesc("mysql_bootstrap_seed_bytes", "Bytes of the current or last seed copied so far.", nil, nil)
+	descSeedEst  = prometheus.NewDesc("mysql_bootstrap_seed_estimate_bytes", "Estimated size of the current or last seed; 0 when unknown.", nil, nil)
 	descTries    = prometheus.NewDesc("mysql_bootstrap_replication_change_retries", "CHANGE statements that have not fixed a refused replication channel yet (replicas only).", nil, nil)
 )
 
@@ -97,7 +101,7 @@ var (
 type statusCollector struct{ src source }
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descRole, descUp, descReady, descReadOnly, descIO, descSQL, descLag, descErrant, descChanges, descRestarts, descRecErr, descRecLast, descStale, descResets, descTries} {
+	for _, d := range []*prometheus.Desc{descInfo, descRole, descUp, descReady, descReadOnly, descIO, descSQL, descLag, descErrant, descChanges, descRestarts, descRecErr, descRecLast, descStale, descResets, descTries, descSeeds, descSeeding, descSeedB, descSeedEst} {
 		ch <- d
 	}
 }
@@ -116,6 +120,15 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRecErr, prometheus.CounterValue, float64(s.ReconcileErrors))
 	if !s.LastReconcile.IsZero() {
 		gauge(descRecLast, float64(s.LastReconcile.UnixNano())/1e9)
+	}
+	if sd := s.Seed; sd != nil {
+		ch <- prometheus.MustNewConstMetric(descSeeds, prometheus.CounterValue, float64(sd.Seeds))
+		gauge(descSeeding, b2f(sd.State == "running"))
+		gauge(descSeedB, float64(sd.Bytes))
+		gauge(descSeedEst, float64(sd.Estimate))
+	} else if s.Role == RoleReplica {
+		ch <- prometheus.MustNewConstMetric(descSeeds, prometheus.CounterValue, 0)
+		gauge(descSeeding, 0)
 	}
 	if r := s.Replication; r != nil {
 		gauge(descIO, b2f(r.IORunning))

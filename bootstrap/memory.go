@@ -35,11 +35,6 @@ type Memory struct {
 	Changes, Restarts, Resets uint64
 	// Change and Start pace the repeated corrective actions.
 	Change, Start Backoff
-	// StuckOn is the primary's GTID set when the IO thread stopped with
-	// an error that retrying cannot fix (the primary cannot send what the
-	// replica asks for): it is not restarted until the primary's set
-	// changes.
-	StuckOn string
 
 	// CaughtUp: the replica has once held every transaction the primary
 	// had when first compared (Snapshot). Until then a lag of 0 proves
@@ -55,6 +50,12 @@ type Memory struct {
 	PrimaryGTIDs sqldialect.GTIDSet
 	// Cleaned is what the last first-start clean-up removed.
 	Cleaned string
+
+	// Seed paces copies of a donor's data; SeedDonor is the pod the last
+	// one came from; Seeds counts them.
+	Seed      Backoff
+	SeedDonor string
+	Seeds     uint64
 }
 
 // Backoff paces a corrective action that may not fix what it is meant

@@ -27,8 +27,11 @@ type Observation struct {
 	// Credentials are the passwords as read in this pass.
 	Credentials CredentialFacts
 	// Peers are the StatefulSet's pods, when this pass needed them (a
-	// primary rotating the replication password); nil otherwise.
+	// primary rotating the replication password, a replica choosing a
+	// donor); nil otherwise.
 	Peers *PeerFacts
+	// Seed is a copy of a donor's data into this pod, running or done.
+	Seed SeedFacts
 	// Partial marks an observation made on the probe path: only Local's
 	// Up, StartedAt and read-only fields are fresh, the rest is the last
 	// pass's.
@@ -54,9 +57,68 @@ type LocalFacts struct {
 	Origin string
 	// GTIDs is gtid_executed (MySQL) or gtid_binlog_state (MariaDB).
 	GTIDs sqldialect.GTIDSet
+	// Purged is what the server's binary logs no longer hold: MySQL's
+	// gtid_purged, MariaDB's GTID list at the head of its oldest binary
+	// log. A replica that lacks any of it cannot catch up from this server.
+	Purged sqldialect.GTIDSet
 	// Incomplete names a fact that could not be read although the server
 	// answered; decisions that need it are not taken.
 	Incomplete string
+}
+
+// SeedFacts describe a copy of a donor's data into this pod.
+type SeedFacts struct {
+	// Running: the copy is under way (MySQL: this sidecar's CLONE
+	// statement runs; MariaDB: a request waits for, or is being served
+	// by, the server container's restore).
+	Running bool `json:"running"`
+	// Donor is the pod copied from; Phase what the copy is doing.
+	Donor string `json:"donor,omitempty"`
+	Phase string `json:"phase,omitempty"`
+	// Bytes copied, of Estimate (0 when unknown), at Rate bytes/s.
+	Bytes    int64     `json:"bytes"`
+	Estimate int64     `json:"estimate"`
+	Rate     float64   `json:"rate"`
+	Started  time.Time `json:"started,omitzero"`
+	// RestartNeeded: a clone is in place and the server must restart on
+	// it (MySQL without a supervisor, error 3707).
+	RestartNeeded bool `json:"restartNeeded,omitempty"`
+	// ResultPending and ResultGTID: a MariaDB restore is in place; its
+	// GTID position must still be given to the server.
+	ResultPending bool   `json:"resultPending,omitempty"`
+	ResultGTID    string `json:"resultGtid,omitempty"`
+	// Err is why the last copy failed ("" when it did not).
+	Err string `json:"error,omitempty"`
+}
+
+// describe is the readiness reason while a copy runs.
+func (s SeedFacts) describe() string {
+	r := "seeding from " + s.Donor
+	if s.Phase != "" {
+		r += " (" + s.Phase + ")"
+	}
+	r += ": " + humanBytes(s.Bytes)
+	if s.Estimate > 0 {
+		r += "/" + humanBytes(s.Estimate)
+	}
+	if s.Rate > 0 {
+		r += " (" + humanBytes(int64(s.Rate)) + "/s)"
+	}
+	return r
+}
+
+// humanBytes writes n in B, KiB, MiB, GiB or TiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 3; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGT"[exp])
 }
 
 // AccountFacts describe the replication account on a primary.
@@ -119,8 +181,11 @@ type SourceFacts struct {
 	Err string
 	// GTIDs is the primary's gtid_executed / gtid_binlog_state.
 	GTIDs sqldialect.GTIDSet
-	// Purged is MySQL's gtid_purged (empty on MariaDB).
-	Purged sqldialect.GTIDSet
+	// Purged is what the primary's binary logs no longer hold (MySQL's
+	// gtid_purged; on MariaDB as the primary's /status publishes it);
+	// PurgedKnown is false when it could not be read.
+	Purged      sqldialect.GTIDSet
+	PurgedKnown bool
 	// Refused: the primary refused this pod's REPLICATION_PASSWORD (a
 	// login made in this pass, when FreshLogin).
 	Refused bool
@@ -143,6 +208,13 @@ type gatherer struct {
 	account accountChecker
 	creds   *credentials
 	peers   func(context.Context) (Peers, error)
+	// primaryStatus fetches the primary's /status (MariaDB replicas learn
+	// what the primary purged from it).
+	primaryStatus func(context.Context) (*Status, error)
+	// clone is the sidecar's running CLONE (MySQL); seeds the files of a
+	// MariaDB seed.
+	clone *cloneJob
+	seeds seedFiles
 }
 
 // accountChecker looks at the replication account (primary only),
@@ -172,6 +244,7 @@ func planFor(m Memory, fp string) plan {
 func (g *gatherer) gather(ctx context.Context, pl plan) (Observation, *sqldialect.Dialect) {
 	o := Observation{At: time.Now()}
 	o.Credentials = g.creds.facts()
+	o.Seed = g.seedFiles()
 	l := &o.Local
 	if err := g.local.QueryRowContext(ctx, "SELECT VERSION()").Scan(&l.Version); err != nil {
 		l.Err = oneLine(err.Error())
@@ -202,6 +275,12 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (Observation, *sqldialec
 				return o, d
 			}
 			o.Replica = g.gatherReplica(ctx, d, l, pl)
+			if l.Incomplete == "" {
+				g.gatherClone(ctx, d, l, &o.Seed)
+				if needsDonor(o) {
+					o.Peers = g.gatherPeers(ctx)
+				}
+			}
 			return o, d
 		}
 	}
@@ -233,7 +312,45 @@ func (g *gatherer) gatherLocal(ctx context.Context, d *sqldialect.Dialect, l *Lo
 	}
 	if l.GTIDs, err = sqldialect.ParseGTIDSet(d.Server().Flavor, gtids); err != nil {
 		l.Incomplete = "the server's GTIDs: " + oneLine(err.Error())
+		return
 	}
+	purged, err := localPurged(ctx, g.local, d)
+	if err == nil {
+		l.Purged, err = sqldialect.ParseGTIDSet(d.Server().Flavor, purged)
+	}
+	if err != nil {
+		l.Incomplete = "what the binary logs no longer hold: " + oneLine(err.Error())
+	}
+}
+
+// localPurged reads the transactions the server's binary logs no longer
+// hold (see LocalFacts.Purged).
+func localPurged(ctx context.Context, db *sql.DB, d *sqldialect.Dialect) (string, error) {
+	if !d.PurgedFromBinlogs() {
+		q, _ := d.GTIDPurgedQuery()
+		var s string
+		return s, db.QueryRowContext(ctx, q).Scan(&s)
+	}
+	logs, err := queryStrings(ctx, db, d.BinaryLogsQuery())
+	if err != nil || len(logs) == 0 {
+		return "", err
+	}
+	rows, err := db.QueryContext(ctx, d.BinlogEventsQuery(logs[0], 5))
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, typ, info sql.NullString
+		var pos, serverID, end sql.NullInt64
+		if err := rows.Scan(&name, &pos, &typ, &serverID, &end, &info); err != nil {
+			return "", err
+		}
+		if typ.String == "Gtid_list" {
+			return sqldialect.GTIDListInfo(info.String), nil
+		}
+	}
+	return "", rows.Err()
 }
 
 func (g *gatherer) gatherReplica(ctx context.Context, d *sqldialect.Dialect, l *LocalFacts, pl plan) *ReplicaFacts {
@@ -275,6 +392,74 @@ func (g *gatherer) gatherPeers(ctx context.Context) *PeerFacts {
 	return &PeerFacts{Peers: peers}
 }
 
+// needsDonor reports whether a replica may have to be seeded, so that
+// its peers (the candidate donors) are worth asking.
+func needsDonor(o Observation) bool {
+	r := o.Replica
+	if r == nil {
+		return false
+	}
+	ch := r.Channel
+	fatal := ch.IO == sqldialect.ThreadStopped && (ch.LastIOErrno == int(errFatalBinlog) || ch.LastIOErrno == int(errFatalBinlogNew))
+	return fatal || r.Source.PurgedKnown && !r.Source.Purged.Minus(o.Local.GTIDs).IsEmpty()
+}
+
+// seedFiles reads a MariaDB seed's files (they speak while the server is
+// down, too).
+func (g *gatherer) seedFiles() SeedFacts {
+	f, err := g.seeds.facts()
+	if err != nil {
+		f.Err = "read the seed files in STATE_DIR: " + oneLine(err.Error())
+	}
+	return f
+}
+
+// gatherClone adds what the server and this sidecar know of a MySQL clone
+// to f: running, restart needed, failed, progress.
+func (g *gatherer) gatherClone(ctx context.Context, d *sqldialect.Dialect, l *LocalFacts, f *SeedFacts) {
+	if g.clone == nil || !d.CloneSupported() {
+		return
+	}
+	running, donor, started, _, jobErr := g.clone.state()
+	var state, source, msg string
+	var errno, sinceEnd int64
+	err := g.local.QueryRowContext(ctx, d.CloneStatusQuery()).Scan(&state, &source, &errno, &msg, &sinceEnd)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		// No clone plugin (not loaded) or no performance_schema: only this
+		// sidecar's own knowledge counts.
+		state = ""
+	}
+	uptime := time.Since(l.StartedAt)
+	endedSinceStart := sinceEnd >= 0 && time.Duration(sinceEnd)*time.Second < uptime
+	switch {
+	case running || state == "In Progress":
+		f.Running, f.Phase, f.Started = true, "clone", started
+		if f.Donor = donor; donor == "" {
+			f.Donor = source
+		}
+		var data, estimate int64
+		var speed float64
+		if err := g.local.QueryRowContext(ctx, d.CloneProgressQuery()).Scan(&data, &estimate, &speed); err == nil {
+			f.Bytes, f.Estimate, f.Rate = data, estimate, speed
+		}
+	case jobErr != nil:
+		f.Err, f.Donor = oneLine(jobErr.Error()), donor
+	case endedSinceStart && (state == "Completed" || errno == int64(sqldialect.ErrnoCloneRestart)):
+		f.RestartNeeded, f.Donor = true, firstNonEmpty(donor, source)
+	case endedSinceStart && state == "Failed":
+		f.Err, f.Donor = fmt.Sprintf("clone error %d: %s", errno, oneLine(msg)), firstNonEmpty(donor, source)
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 // isAuthError: the server refused the login (access denied, or
 // caching_sha2_password refusing a plain connection without the RSA key).
 func isAuthError(errno int) bool {
@@ -297,8 +482,15 @@ func (g *gatherer) gatherSource(ctx context.Context, d *sqldialect.Dialect, fres
 	var gtids, purged string
 	err := db.QueryRowContext(ctx, d.GTIDExecutedQuery()).Scan(&gtids)
 	if err == nil {
-		if q, ok := d.GTIDPurgedQuery(); ok {
+		if q, ok := d.GTIDPurgedQuery(); ok && !d.PurgedFromBinlogs() {
 			err = db.QueryRowContext(ctx, q).Scan(&purged)
+			s.PurgedKnown = err == nil
+		} else if g.primaryStatus != nil {
+			// The replication account may not read MariaDB's binary
+			// logs; the primary's sidecar publishes what they lack.
+			if st, perr := g.primaryStatus(ctx); perr == nil {
+				purged, s.PurgedKnown = st.GTIDPurged, true
+			}
 		}
 	}
 	if err == nil {
@@ -353,20 +545,29 @@ func replicaStatus(ctx context.Context, db *sql.DB, d *sqldialect.Dialect) (sqld
 	return sqldialect.ParseReplicaStatus(cols, vals)
 }
 
-// queryStrings returns the first column of every row of q.
+// queryStrings returns the first column of every row of q (other columns
+// are read and dropped).
 func queryStrings(ctx context.Context, db *sql.DB, q string, args ...any) ([]string, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
 	var out []string
 	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
+		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		out = append(out, v)
+		out = append(out, string(vals[0]))
 	}
 	return out, rows.Err()
 }

@@ -101,6 +101,18 @@ func (f *peerFinder) find(ctx context.Context) (Peers, error) {
 	return peers, nil
 }
 
+// statusOf resolves a pod's stable name and fetches its /status.
+func (f *peerFinder) statusOf(ctx context.Context, name string) (*Status, error) {
+	res, err := f.resolver.Lookup(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Addrs) == 0 {
+		return nil, fmt.Errorf("resolve %s: %s", name, res.Outcome)
+	}
+	return f.status(ctx, res.Addrs[0])
+}
+
 // status fetches one pod's /status.
 func (f *peerFinder) status(ctx context.Context, addr netip.Addr) (*Status, error) {
 	u := "http://" + net.JoinHostPort(addr.String(), strconv.Itoa(f.port)) + PathStatus

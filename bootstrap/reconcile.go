@@ -186,7 +186,9 @@ func buildStatus(id Identity, o Observation, dec Decision, m Memory) Status {
 	if l.Up && l.Unsupported == "" {
 		st.Flavor = l.Server.Flavor.String()
 		st.GTIDExecuted = l.GTIDs.String()
+		st.GTIDPurged = l.Purged.String()
 	}
+	st.Seed = seedStatus(o.Seed, m)
 	st.Credentials = &CredentialStatus{ReplicationPassword: o.Credentials.ReplicationFP}
 	if id.Role == RoleReplica {
 		st.Credentials.ChannelPassword = m.ChannelFP
@@ -237,6 +239,34 @@ func buildStatus(id Identity, o Observation, dec Decision, m Memory) Status {
 	return st
 }
 
+// seedStatus is /status's view of a seed (nil when there is none).
+func seedStatus(f SeedFacts, m Memory) *SeedStatus {
+	var state string
+	switch {
+	case f.Running:
+		state = "running"
+	case f.RestartNeeded:
+		state = "restarting"
+	case f.ResultPending:
+		state = "applying"
+	case f.Err != "":
+		state = "failed"
+	}
+	if state == "" && m.Seeds == 0 {
+		return nil
+	}
+	s := &SeedStatus{State: state, Donor: f.Donor, Phase: f.Phase, Bytes: f.Bytes, Estimate: f.Estimate, Rate: f.Rate,
+		Error: f.Err, Seeds: m.Seeds}
+	if s.Donor == "" {
+		s.Donor = m.SeedDonor
+	}
+	if !f.Started.IsZero() {
+		t := f.Started
+		s.Started = &t
+	}
+	return s
+}
+
 // policyFor is the decision policy of a pod.
 func policyFor(cfg *Config, id Identity) Policy {
 	return Policy{
@@ -250,6 +280,8 @@ func policyFor(cfg *Config, id Identity) Policy {
 		TLSCA:       cfg.TLSCAFile,
 		TLSCert:     cfg.TLSCertFile,
 		TLSKey:      cfg.TLSKeyFile,
+		Pod:         id.Pod,
+		AutoReseed:  cfg.AutoReseed,
 	}
 }
 

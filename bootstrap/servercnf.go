@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // option is one line of the [mysqld] group. MySQL-only and MariaDB-only
@@ -23,7 +24,11 @@ type option struct {
 	// that 8.0.22-8.0.25 (new name unknown) and later releases that drop
 	// the old name still start, each applying the name it knows.
 	renamed bool
-	comment string
+	// explicit: written only when FLAVOR names the flavour (a file for
+	// both cannot carry it: the other flavour would fail on it, not skip
+	// it).
+	explicit bool
+	comment  string
 }
 
 // ServerConfig is what the server configuration depends on besides the
@@ -34,6 +39,8 @@ type ServerConfig struct {
 	// DataInitialised: the data directory already holds a server's data
 	// (this is not the server's first start).
 	DataInitialised bool
+	// BinlogExpire is how long binary logs are kept.
+	BinlogExpire time.Duration
 }
 
 // serverOptions lists what a careful operator sets on every pod, in the
@@ -72,6 +79,10 @@ func serverOptions(id Identity, sc ServerConfig) []option {
 		{name: "replica_net_timeout", renamed: true, value: "10", mysql: true,
 			comment: "Notice a vanished source within seconds, not the default minute."},
 		{name: "slave_net_timeout", renamed: true, value: "10", mysql: true, mariadb: true},
+		{name: "binlog_expire_logs_seconds", value: strconv.FormatInt(int64(sc.BinlogExpire/time.Second), 10), mysql: true, mariadb: true,
+			comment: "BINLOG_EXPIRE: kept long enough for a replica that was away to catch up;\n# one that needs more is seeded from a copy of a peer's data."},
+		{name: "plugin_load_add", value: "mysql_clone.so", mysql: true, explicit: true,
+			comment: "The clone plugin, which seeds a replica from a donor's data (MySQL)."},
 		{name: "read_only", value: "ON", mysql: true, mariadb: true,
 			comment: "Every pod starts read-only; the sidecar makes the primary writable once it has\n# checked its role, and makes MySQL replicas super_read_only at run time (doing\n# that here would break the images' first-start initialisation)."},
 	}
@@ -91,7 +102,10 @@ func RenderServerConfig(id Identity, sc ServerConfig) []byte {
 	b.WriteString("# Do not edit: init rewrites this file on every start. Put your own settings in\n# another file of this directory that sorts after this one.\n")
 	b.WriteString("[mysqld]\n")
 	for _, o := range serverOptions(id, sc) {
-		if o.value == "" {
+		if o.value == "" || o.value == "0" && o.name == "binlog_expire_logs_seconds" {
+			continue
+		}
+		if o.explicit && flavor == FlavorAuto {
 			continue
 		}
 		prefix := ""

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -30,7 +31,7 @@ func TestRenderServerConfigGolden(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					sc := ServerConfig{Flavor: flavor, Port: 3306, DataInitialised: initialised}
+					sc := ServerConfig{Flavor: flavor, Port: 3306, DataInitialised: initialised, BinlogExpire: 7 * 24 * time.Hour}
 					got := RenderServerConfig(id, sc)
 					golden(t, filepath.Join("testdata", "servercnf", name+".cnf"), got)
 					if again := RenderServerConfig(id, sc); string(again) != string(got) {

@@ -81,20 +81,26 @@ func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Re
 		Pod: id.Pod, Ordinal: id.Ordinal, Role: id.Role, ServerID: id.ServerID,
 		PodHost: id.PodHost, PrimaryHost: id.PrimaryHost, Reason: "waiting for the local server",
 	}})
-	exec := &executor{db: s.local, cfg: cfg, id: id, log: log, creds: s.creds, dsn: s.localAddr}
+	clone := &cloneJob{}
+	seeds := newSeedFiles(cfg.StateDir)
+	exec := &executor{db: s.local, cfg: cfg, id: id, log: log, creds: s.creds, dsn: s.localAddr, longDSN: s.longDSN, clone: clone, seeds: seeds}
 	var peers func(context.Context) (Peers, error)
+	var primaryStatus func(context.Context) (*Status, error)
 	if resolver != nil && id.ServiceHost != "" {
-		peers = newPeerFinder(resolver, id, cfg).find
+		pf := newPeerFinder(resolver, id, cfg)
+		peers = pf.find
+		primaryStatus = func(ctx context.Context) (*Status, error) { return pf.statusOf(ctx, id.PrimaryLookupName()) }
 	}
 	s.rec = &reconciler{
 		id:     id,
 		log:    log,
 		policy: s.policy,
-		gather: &gatherer{local: s.local, primary: s.primaryDB, role: id.Role, account: exec.checkAccount, creds: s.creds, peers: peers},
-		exec:   exec,
-		state:  &stateStore{dir: cfg.StateDir},
-		box:    &s.box,
-		creds:  s.creds,
+		gather: &gatherer{local: s.local, primary: s.primaryDB, role: id.Role, account: exec.checkAccount, creds: s.creds, peers: peers, primaryStatus: primaryStatus,
+			clone: clone, seeds: seeds},
+		exec:  exec,
+		state: &stateStore{dir: cfg.StateDir},
+		box:   &s.box,
+		creds: s.creds,
 	}
 	return s
 }
@@ -306,6 +312,15 @@ func (s *Sidecar) localDSN() *mysql.Config {
 		c.Passwd = s.creds.root.Get().Reveal()
 		return nil
 	}))
+	return c
+}
+
+// longDSN is root's connection to the local server without read and
+// write timeouts, for a statement that lasts as long as a copy of a
+// donor's data.
+func (s *Sidecar) longDSN() *mysql.Config {
+	c := s.localDSN()
+	c.ReadTimeout, c.WriteTimeout = 0, 0
 	return c
 }
 

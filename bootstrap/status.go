@@ -29,6 +29,10 @@ type Status struct {
 	// GTIDExecuted is the server's transactions (gtid_executed on MySQL,
 	// gtid_binlog_state on MariaDB).
 	GTIDExecuted string `json:"gtidExecuted"`
+	// GTIDPurged is what the server's binary logs no longer hold (MySQL's
+	// gtid_purged; MariaDB's GTID list at the head of its oldest binary
+	// log).
+	GTIDPurged string `json:"gtidPurged"`
 
 	Ready  bool   `json:"ready"`
 	Reason string `json:"reason"`
@@ -39,6 +43,9 @@ type Status struct {
 	Account *AccountStatus `json:"account,omitempty"`
 	// Credentials identify the passwords in use, without revealing them.
 	Credentials *CredentialStatus `json:"credentials,omitempty"`
+	// Seed is a copy of a donor's data into this pod: under way, just
+	// done, or the last one that failed; nil when there is none.
+	Seed *SeedStatus `json:"seed,omitempty"`
 
 	LastReconcile   time.Time `json:"lastReconcile"`
 	ReconcileError  string    `json:"reconcileError,omitempty"`
@@ -86,6 +93,24 @@ type ReplicationStatus struct {
 	// WritersDespiteReadOnly are accounts that can write on this
 	// read-only replica (MariaDB: SUPER or READ_ONLY ADMIN).
 	WritersDespiteReadOnly []string `json:"writersDespiteReadOnly,omitempty"`
+}
+
+// SeedStatus is a copy of a donor's data into this pod.
+type SeedStatus struct {
+	// State is running, restarting (the copy is in place, the server
+	// restarts on it), applying (a MariaDB copy's GTID position is being
+	// set) or failed.
+	State string `json:"state"`
+	Donor string `json:"donor,omitempty"`
+	Phase string `json:"phase,omitempty"`
+	// Bytes copied so far, of Estimate (0 when unknown), at Rate bytes/s.
+	Bytes    int64      `json:"bytes"`
+	Estimate int64      `json:"estimate"`
+	Rate     float64    `json:"rate"`
+	Started  *time.Time `json:"started,omitempty"`
+	Error    string     `json:"error,omitempty"`
+	// Seeds counts the copies this sidecar started.
+	Seeds uint64 `json:"seeds"`
 }
 
 // AccountStatus is the primary's replication account.

@@ -581,6 +581,29 @@ func (d *Dialect) GTIDPurgedQuery() (query string, ok bool) {
 	return "SELECT @@GLOBAL.gtid_purged", true
 }
 
+// PurgedFromBinlogs reports whether the server's purged transactions must
+// be read from its oldest binary log (MariaDB, see GTIDListInfo) rather
+// than from GTIDPurgedQuery (MySQL).
+func (d *Dialect) PurgedFromBinlogs() bool { return d.server.Flavor == MariaDB }
+
+// BinaryLogsQuery returns SHOW BINARY LOGS: one row per binary log, oldest
+// first, the name in the first column.
+func (d *Dialect) BinaryLogsQuery() string { return "SHOW BINARY LOGS" }
+
+// BinlogEventsQuery returns SHOW BINLOG EVENTS IN file LIMIT n. Its columns
+// are Log_name, Pos, Event_type, Server_id, End_log_pos, Info.
+func (d *Dialect) BinlogEventsQuery(file string, n int) string {
+	return fmt.Sprintf("SHOW BINLOG EVENTS IN %s LIMIT %d", QuoteString(file), max(n, 1))
+}
+
+// GTIDListInfo turns the Info of a MariaDB Gtid_list event, "[0-100-5,1-100-3]",
+// into a GTID list. The Gtid_list event at the head of a binary log holds
+// the server's GTID state when that log began: every transaction up to it
+// was in earlier logs, so in the oldest log it is what was purged.
+func GTIDListInfo(info string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(info), "["), "]")
+}
+
 // OriginQuery returns a query for the name under which the server writes
 // its own transactions' GTIDs, as GTIDSet.Origins reports them: MySQL's
 // server_uuid, MariaDB's server_id in decimal.
@@ -615,4 +638,119 @@ func (d *Dialect) ResetBinaryLogs() Statement {
 		return plain("RESET BINARY LOGS AND GTIDS")
 	}
 	return plain("RESET MASTER")
+}
+
+// CloneOptions say where a MySQL clone copies from.
+type CloneOptions struct {
+	// Host and Port are the donor's stable name and MySQL port.
+	Host string
+	Port int
+	// User and Password are an account on the donor with BACKUP_ADMIN.
+	User, Password string
+	// TLSCA, when set, makes the clone connection verified TLS (REQUIRE
+	// SSL, clone_ssl_ca).
+	TLSCA string
+}
+
+// CloneSupported reports whether the server has the clone plugin's
+// statements (MySQL 8.0.17 and later).
+func (d *Dialect) CloneSupported() bool {
+	return d.server.Flavor == MySQL && d.server.AtLeast(8, 0, 17)
+}
+
+// Clone returns, in order, the statements that replace this server's data
+// with a copy of the donor's: SET GLOBAL clone_valid_donor_list, (with TLS)
+// SET GLOBAL clone_ssl_ca, then CLONE INSTANCE FROM … IDENTIFIED BY …
+// [REQUIRE SSL]. The last one runs as long as the copy takes; it ends with
+// ErrnoCloneRestart when no supervisor restarts the server on the copy.
+func (d *Dialect) Clone(o CloneOptions) ([]Statement, error) {
+	if !d.CloneSupported() {
+		return nil, fmt.Errorf("%w: %s has no clone plugin", ErrInvalidArgument, d.server)
+	}
+	var errs []error
+	if err := checkName("donor host", o.Host); err != nil || o.Host == "" {
+		errs = append(errs, fmt.Errorf("%w: donor host %q", ErrInvalidArgument, o.Host))
+	}
+	if o.Port < 1 || o.Port > 65535 {
+		errs = append(errs, fmt.Errorf("%w: donor port %d is not in 1..65535", ErrInvalidArgument, o.Port))
+	}
+	if err := d.checkUser(o.User); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkPassword(o.Password); err != nil {
+		errs = append(errs, err)
+	}
+	if o.TLSCA != "" {
+		if err := checkName("TLS CA file", o.TLSCA); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("clone: %w", err)
+	}
+	hostPort := strings.TrimSuffix(o.Host, ".") + ":" + strconv.Itoa(o.Port)
+	out := []Statement{plain("SET GLOBAL clone_valid_donor_list = " + QuoteString(hostPort))}
+	if o.TLSCA != "" {
+		out = append(out, plain("SET GLOBAL clone_ssl_ca = "+QuoteString(o.TLSCA)))
+	}
+	var b stmtBuilder
+	b.raw("CLONE INSTANCE FROM " + QuoteString(o.User) + "@" + QuoteString(strings.TrimSuffix(o.Host, ".")) + ":" + strconv.Itoa(o.Port) + " IDENTIFIED BY ")
+	b.secret(o.Password)
+	if o.TLSCA != "" {
+		b.raw(" REQUIRE SSL")
+	}
+	return append(out, b.statement()), nil
+}
+
+// GrantBackupAdmin returns GRANT BACKUP_ADMIN ON *.* TO user@host: what a
+// donor's account needs to be cloned from (MySQL).
+func (d *Dialect) GrantBackupAdmin(user, host string) (Statement, error) {
+	acct, err := d.account(user, host)
+	if err != nil {
+		return Statement{}, fmt.Errorf("grant backup_admin: %w", err)
+	}
+	return plain("GRANT BACKUP_ADMIN ON *.* TO " + acct), nil
+}
+
+// CloneStatusQuery returns a query for the last clone into this server,
+// one row (none before the first): STATE (Not Started, In Progress,
+// Completed, Failed), SOURCE, ERROR_NO, ERROR_MESSAGE, and the seconds
+// since it ended (-1 while it runs).
+func (d *Dialect) CloneStatusQuery() string {
+	return "SELECT STATE, COALESCE(SOURCE, ''), COALESCE(ERROR_NO, 0), COALESCE(ERROR_MESSAGE, ''), " +
+		"COALESCE(TIMESTAMPDIFF(SECOND, END_TIME, NOW()), -1) FROM performance_schema.clone_status"
+}
+
+// CloneProgressQuery returns a query for the clone's progress summed over
+// its stages: bytes copied, bytes estimated, bytes per second now.
+func (d *Dialect) CloneProgressQuery() string {
+	return "SELECT COALESCE(SUM(DATA), 0), COALESCE(SUM(ESTIMATE), 0), COALESCE(MAX(CASE WHEN STATE = 'In Progress' THEN DATA_SPEED END), 0) " +
+		"FROM performance_schema.clone_progress"
+}
+
+// Shutdown returns SHUTDOWN: the server stops, and its container's restart
+// brings it back.
+func (d *Dialect) Shutdown() Statement { return plain("SHUTDOWN") }
+
+// ApplySeedPosition returns the statements that give a MariaDB server
+// restored from a copy the copy's GTID position: its binary log starts at
+// that state and replication continues after it (RESET MASTER, SET GLOBAL
+// gtid_binlog_state, SET GLOBAL gtid_slave_pos), after the replication
+// configuration the copy brought along is dropped (STOP SLAVE, RESET SLAVE
+// ALL).
+func (d *Dialect) ApplySeedPosition(gtid string) ([]Statement, error) {
+	if d.server.Flavor != MariaDB {
+		return nil, fmt.Errorf("%w: only MariaDB is seeded from a backup", ErrInvalidArgument)
+	}
+	if _, err := ParseMariaDBGTIDList(gtid); err != nil {
+		return nil, err
+	}
+	q := QuoteString(strings.Join(strings.Fields(gtid), ""))
+	return []Statement{
+		plain("STOP SLAVE"),
+		plain("RESET SLAVE ALL"),
+		plain("RESET MASTER"),
+		plain("SET GLOBAL gtid_binlog_state = " + q),
+		plain("SET GLOBAL gtid_slave_pos = " + q),
+	}, nil
 }

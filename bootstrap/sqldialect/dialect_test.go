@@ -170,6 +170,24 @@ func render(t *testing.T, d *Dialect) string {
 	query("OriginQuery", d.OriginQuery())
 	query("UserTablesQuery", d.UserTablesQuery(5))
 	stmt("ResetBinaryLogs", d.ResetBinaryLogs(), nil)
+	if d.CloneSupported() {
+		ss, err = d.Clone(CloneOptions{Host: testHost, Port: 3306, User: "repl", Password: nastyPassword})
+		stmts("Clone", ss, err)
+		ss, err = d.Clone(CloneOptions{Host: testHost + ".", Port: 3306, User: "repl", Password: "pw", TLSCA: "/tls/ca.crt"})
+		stmts("Clone verified TLS", ss, err)
+		s, err = d.GrantBackupAdmin("repl", "")
+		stmt("GrantBackupAdmin", s, err)
+		query("CloneStatusQuery", d.CloneStatusQuery())
+		query("CloneProgressQuery", d.CloneProgressQuery())
+	} else if _, err := d.Clone(CloneOptions{Host: testHost, Port: 3306, User: "repl", Password: "pw"}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("%s cloned: %v", d.Server(), err)
+	}
+	if d.Server().Flavor == MariaDB {
+		ss, err = d.ApplySeedPosition("0-100-42,1-100-7")
+		stmts("ApplySeedPosition", ss, err)
+		query("BinlogEventsQuery", d.BinlogEventsQuery("mysql-bin.000001", 5))
+	}
+	stmt("Shutdown", d.Shutdown(), nil)
 	return b.String()
 }
 

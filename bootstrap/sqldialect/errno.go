@@ -30,6 +30,12 @@ const (
 	// CR_AUTH_PLUGIN_ERR, "Authentication requires secure connection"),
 	// also seen as a MySQL replica's Last_IO_Errno.
 	ErrnoAuthRequiresSecureConnection uint16 = 2061
+	// ErrnoCloneRestart: the clone is in place but no supervisor process
+	// can restart the server on it (ER_CLONE_RESTART_NO_SUPERVISOR... in
+	// the manual: "Restart server failed (mysqld is not managed by
+	// supervisor process)"): the copy succeeded, the server must be
+	// restarted by its container.
+	ErrnoCloneRestart uint16 = 3707
 	// ErrnoSourceFatalReadingBinlogMySQL: MySQL 8's Last_IO_Errno for the
 	// same condition as ErrnoSourceFatalReadingBinlog
 	// (ER_SERVER_SOURCE_FATAL_ERROR_READING_BINLOG).

@@ -8,6 +8,9 @@ type Grants struct {
 	// REPLICA) on *.*, granted directly. ALL PRIVILEGES does not count:
 	// an account with it is not one this tool made.
 	Replication bool
+	// BackupAdmin: BACKUP_ADMIN on *.*, which a MySQL clone donor's
+	// account needs; part of what this tool grants there, not extra.
+	BackupAdmin bool
 	// Extra lists every other privilege or role, as "PRIVILEGE ON object"
 	// or "role `name`", in the order SHOW GRANTS gave them. USAGE and the
 	// marker role (MarkerRole) are not extra. Passwords and hashes that
@@ -37,6 +40,8 @@ func ClassifyGrants(grantLines []string) Grants {
 			case p == "USAGE":
 			case (p == "REPLICATION SLAVE" || p == "REPLICATION REPLICA") && object == "*.*":
 				g.Replication = true
+			case p == "BACKUP_ADMIN" && object == "*.*":
+				g.BackupAdmin = true
 			default:
 				g.Extra = append(g.Extra, p+" ON "+object)
 			}

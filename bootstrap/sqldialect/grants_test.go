@@ -15,6 +15,7 @@ func TestClassifyGrants(t *testing.T) {
 	}{
 		{"none", nil, false, nil},
 		{"MySQL replication only", []string{"GRANT USAGE ON *.* TO `repl`@`%`", "GRANT REPLICATION SLAVE ON *.* TO `repl`@`%`"}, true, nil},
+		{"MySQL replication and clone donor", []string{"GRANT REPLICATION SLAVE ON *.* TO `repl`@`%`", "GRANT BACKUP_ADMIN ON *.* TO `repl`@`%`"}, true, nil},
 		{"MariaDB with password and marker role", []string{"GRANT `mysql_bootstrap_managed` TO `repl`@`%`",
 			"GRANT REPLICATION SLAVE ON *.* TO `repl`@`%` IDENTIFIED BY PASSWORD '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19' REQUIRE SSL"}, true, nil},
 		{"MariaDB REPLICATION REPLICA", []string{"GRANT REPLICATION REPLICA ON *.* TO 'repl'@'%'"}, true, nil},

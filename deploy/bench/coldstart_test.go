@@ -315,7 +315,7 @@ func initNotWaiting(ctx context.Context, c *podcluster.Cluster, p *podcluster.Po
 	if err != nil {
 		return err
 	}
-	cnf := bootstrap.RenderServerConfig(id, cfg.Flavor, cfg.MySQLPort)
+	cnf := bootstrap.RenderServerConfig(id, bootstrap.ServerConfig{Flavor: cfg.Flavor, Port: cfg.MySQLPort, BinlogExpire: cfg.BinlogExpire})
 	if bytes.Contains(cnf, []byte("\nEOF\n")) {
 		return fmt.Errorf("configuration contains the here-document marker")
 	}

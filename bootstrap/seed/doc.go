@@ -1,0 +1,26 @@
+// Package seed copies a MariaDB server's data to a new or emptied replica
+// by a verified mariadb-backup stream: MariaDB has no clone plugin.
+//
+// The donor side (Donor.Handler) runs next to the donor's server, in a
+// container of the server's image (it needs mariadb-backup) with the data
+// volume mounted at the server's own datadir path. GET /backup streams
+// `mariadb-backup --backup --stream=xbstream` of the local server and ends
+// with HTTP trailers that say how it went: Seed-Status (ok or failed),
+// Seed-Error (the tool's error, one line), Seed-Bytes and Seed-Sha256 of
+// the body. A request carries a bearer token derived from a secret both
+// pods know (Token); one backup runs at a time.
+//
+// The recipient side (Restore.Run) runs in the recipient's server
+// container before its server starts. It extracts the stream with mbstream
+// into a staging directory inside the data directory, hashing and counting
+// on the way, and trusts it only if the trailers agree. It then prepares
+// the copy (mariadb-backup --prepare), reads the GTID position the copy
+// holds (Position), marks the staging directory complete and swaps it into
+// place. The swap is resumable (Resume): a crash at any point leaves either
+// the old data (or an empty directory) with an incomplete staging
+// directory that Resume deletes, or a complete staging directory whose
+// swap Resume finishes.
+//
+// Memory stays bounded whatever the size of the data: both sides stream
+// through fixed buffers (copyBufferSize); files are never held in memory.
+package seed

@@ -1,0 +1,329 @@
+package seed
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Headers and trailers of GET /backup.
+const (
+	// HeaderEstimate is the donor's estimate of the stream's size in
+	// bytes (the size of its data files), when it could make one.
+	HeaderEstimate = "Seed-Estimate-Bytes"
+	// HeaderReplica is "true" when the donor is a replica (the backup was
+	// taken with --slave-info --safe-slave-backup).
+	HeaderReplica = "Seed-Donor-Replica"
+
+	TrailerStatus = "Seed-Status" // "ok" or "failed"
+	TrailerError  = "Seed-Error"  // why it failed, one line
+	TrailerBytes  = "Seed-Bytes"  // bytes in the body
+	TrailerSHA256 = "Seed-Sha256" // hex SHA-256 of the body
+
+	statusOK     = "ok"
+	statusFailed = "failed"
+)
+
+// copyBufferSize is the one buffer each stream goes through: memory does
+// not grow with the data.
+const copyBufferSize = 256 << 10
+
+// Donor serves this pod's data as a mariadb-backup stream. It runs next to
+// the server, in a container of the server's image, with the data volume
+// mounted at the server's own datadir path: mariadb-backup 10.11 takes the
+// datadir from the server (SHOW VARIABLES), not from its options, and reads
+// the files directly, so it also needs the server's uid (or root).
+type Donor struct {
+	// Host and Port of the local server (default 127.0.0.1:3306).
+	Host string
+	Port int
+	// User is an account with the privileges mariadb-backup needs:
+	// RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR; on a replica also
+	// SLAVE MONITOR and REPLICATION SLAVE ADMIN (--slave-info,
+	// --safe-slave-backup).
+	User string
+	// Password returns User's password; it is read for every backup.
+	Password func() string
+	// Secret returns the shared secret tokens are derived from (both pods
+	// read the same replication password). Without one, nothing is served.
+	Secret func() string
+	// Replica reports whether the local server is a replica now.
+	Replica func() bool
+	// DataDir is the server's data directory; it is only used to estimate
+	// the size of the stream.
+	DataDir string
+	Log     *slog.Logger
+	// MariaBackup is the mariadb-backup binary (default "mariadb-backup").
+	MariaBackup string
+	// IdleTimeout bounds how long one write to a recipient that stopped
+	// reading may block (default 10 minutes).
+	IdleTimeout time.Duration
+	// RetryAfter is what a second, concurrent request is told (default 30 s).
+	RetryAfter time.Duration
+
+	busy atomic.Bool
+	now  func() time.Time
+}
+
+// Handler serves GET /backup.
+func (d *Donor) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /backup", d.serveBackup)
+	return mux
+}
+
+func (d *Donor) log() *slog.Logger {
+	if d.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Log
+}
+
+func (d *Donor) clock() time.Time {
+	if d.now != nil {
+		return d.now()
+	}
+	return time.Now()
+}
+
+func call(f func() string) string {
+	if f == nil {
+		return ""
+	}
+	return f()
+}
+
+func (d *Donor) serveBackup(w http.ResponseWriter, r *http.Request) {
+	log := d.log().With("remote", r.RemoteAddr)
+	secret := call(d.Secret)
+	if !validToken(secret, bearer(r.Header.Get("Authorization")), d.clock()) {
+		if secret == "" {
+			log.Warn("seed: backup refused: no secret to check tokens against")
+		} else {
+			log.Warn("seed: backup refused: missing or wrong token")
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mysql-bootstrap seed"`)
+		http.Error(w, "missing or wrong token", http.StatusUnauthorized)
+		return
+	}
+	if !d.busy.CompareAndSwap(false, true) {
+		retry := d.RetryAfter
+		if retry <= 0 {
+			retry = 30 * time.Second
+		}
+		log.Info("seed: backup refused: another one is running")
+		w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+		http.Error(w, "another backup is running", http.StatusServiceUnavailable)
+		return
+	}
+	defer d.busy.Store(false)
+	d.stream(w, r, log, secret)
+}
+
+func (d *Donor) stream(w http.ResponseWriter, r *http.Request, log *slog.Logger, secret string) {
+	started := time.Now()
+	password := call(d.Password)
+	replica := d.Replica != nil && d.Replica()
+	estimate := estimateSize(d.DataDir, 2*time.Second)
+
+	opts, err := writeOptionFile(d.Host, d.Port, d.User, password)
+	if err != nil {
+		log.Error("seed: backup not started", "error", err.Error())
+		http.Error(w, "backup not started: "+redact(err.Error(), password), http.StatusInternalServerError)
+		return
+	}
+	defer os.Remove(opts)
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	bin := d.MariaBackup
+	if bin == "" {
+		bin = "mariadb-backup"
+	}
+	// --defaults-file must come first; it makes the tool read only our
+	// file, so that nothing else in the image's configuration applies and
+	// the credentials stay out of the process arguments.
+	args := []string{"--defaults-file=" + opts, "--backup", "--stream=xbstream"}
+	if replica {
+		args = append(args, "--slave-info", "--safe-slave-backup")
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = os.TempDir()
+	cmd.WaitDelay = 10 * time.Second
+	stderr := newTail()
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err == nil {
+		err = cmd.Start()
+	}
+	if err != nil {
+		log.Error("seed: backup not started", "error", err.Error())
+		http.Error(w, "backup not started: "+redact(err.Error(), password), http.StatusInternalServerError)
+		return
+	}
+	log.Info("seed: backup started", "replica", replica, "estimate", estimate)
+
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Trailer", strings.Join([]string{TrailerStatus, TrailerError, TrailerBytes, TrailerSHA256}, ", "))
+	h.Set(HeaderReplica, strconv.FormatBool(replica))
+	if estimate >= 0 {
+		h.Set(HeaderEstimate, strconv.FormatInt(estimate, 10))
+	}
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush() // the recipient learns the estimate before the first byte
+
+	idle := d.IdleTimeout
+	if idle <= 0 {
+		idle = 10 * time.Minute
+	}
+	sum := sha256.New()
+	out := &deadlineWriter{w: w, rc: rc, idle: idle}
+	n, copyErr := io.CopyBuffer(io.MultiWriter(out, sum), struct{ io.Reader }{stdout}, make([]byte, copyBufferSize))
+	if copyErr != nil {
+		// The recipient is gone: stop the tool (it would block on a full
+		// pipe) and do not pretend the stream ended.
+		cancel()
+	}
+	waitErr := cmd.Wait()
+
+	status, reason := statusOK, ""
+	switch {
+	case copyErr != nil:
+		status, reason = statusFailed, "sending the stream: "+copyErr.Error()
+	case waitErr != nil:
+		status, reason = statusFailed, fmt.Sprintf("mariadb-backup: %v: %s", waitErr, stderr.Reason(password))
+	}
+	reason = redact(reason, password, secret)
+	h.Set(TrailerStatus, status)
+	h.Set(TrailerError, reason)
+	h.Set(TrailerBytes, strconv.FormatInt(n, 10))
+	h.Set(TrailerSHA256, hex.EncodeToString(sum.Sum(nil)))
+
+	elapsed := time.Since(started)
+	if status != statusOK {
+		log.Warn("seed: backup failed", "bytes", n, "elapsed", elapsed.Round(time.Millisecond).String(), "error", reason)
+		return
+	}
+	log.Info("seed: backup streamed", "bytes", n, "elapsed", elapsed.Round(time.Millisecond).String(),
+		"rate", rate(n, elapsed))
+}
+
+// deadlineWriter gives every write to the recipient its own deadline, so a
+// recipient that stops reading fails the backup instead of holding it
+// (and the donor's one backup slot) forever.
+type deadlineWriter struct {
+	w    io.Writer
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	if err := d.rc.SetWriteDeadline(time.Now().Add(d.idle)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, err
+	}
+	return d.w.Write(p)
+}
+
+// writeOptionFile writes the connection options to a new file only we can
+// read: mariadb-backup then takes them from the file, not from its
+// arguments, which every process on the node can see.
+func writeOptionFile(host string, port int, user, password string) (string, error) {
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if port == 0 {
+		port = 3306
+	}
+	f, err := os.CreateTemp("", "mysql-bootstrap-backup-*.cnf")
+	if err != nil {
+		return "", fmt.Errorf("option file: %w", err)
+	}
+	content := "[client]\n" +
+		"host=" + optionValue(host) + "\n" +
+		"port=" + strconv.Itoa(port) + "\n" +
+		"user=" + optionValue(user) + "\n" +
+		"password=" + optionValue(password) + "\n"
+	_, werr := f.WriteString(content)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("option file: %w", err)
+	}
+	return f.Name(), nil
+}
+
+// optionValue quotes a value for an option file: the parser takes a value
+// between double quotes literally except for its backslash escapes.
+func optionValue(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
+	return `"` + r.Replace(s) + `"`
+}
+
+// notCopied matches the files at the top of a datadir that a backup does
+// not copy: binary and relay logs (name.000001) and their indexes, the
+// redo log (only its tail is copied), the temporary tablespace.
+var notCopied = regexp.MustCompile(`\.[0-9]{6}$|\.index$|^ib_logfile|^ibtmp|\.pid$|\.sock$`)
+
+// estimateSize adds up the sizes of the files under dir that a backup
+// copies, giving up (-1) after limit: a guess for progress, not a promise.
+func estimateSize(dir string, limit time.Duration) int64 {
+	if dir == "" {
+		return -1
+	}
+	deadline := time.Now().Add(limit)
+	var total int64
+	errTooLong := errors.New("too long")
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if path == dir {
+				return err
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errTooLong
+		}
+		if e.IsDir() {
+			if filepath.Dir(path) == dir && (e.Name() == stagingName || e.Name() == "lost+found") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if filepath.Dir(path) == dir && notCopied.MatchString(e.Name()) {
+			return nil
+		}
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			total += info.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return -1
+	}
+	return total
+}
+
+// rate formats bytes per elapsed time as MB/s.
+func rate(n int64, d time.Duration) string {
+	if d <= 0 {
+		return "n/a"
+	}
+	return strconv.FormatFloat(float64(n)/d.Seconds()/1e6, 'f', 1, 64) + " MB/s"
+}

@@ -1,0 +1,5 @@
+package seed
+
+import "syscall"
+
+const sysSyncfs = syscall.SYS_SYNCFS

@@ -1,0 +1,169 @@
+package bootstrap
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// A MariaDB seed crosses containers: the sidecar decides it and asks for
+// it, the server container's next start (mysql-bootstrap seed-exec,
+// before the image's entrypoint) restores the copy, and the sidecar then
+// gives the server its GTID position. They talk through files in
+// STATE_DIR/seed, on the data volume:
+//
+//	request.json   the sidecar's request: donor, its backup URL, why
+//	progress.json  the restore's progress (seed-exec writes it)
+//	result.json    the copy is in place: donor, GTID position, bytes
+//	error.json     the last restore failed: why
+const (
+	seedDirName      = "seed"
+	seedRequestFile  = "request.json"
+	seedProgressFile = "progress.json"
+	seedResultFile   = "result.json"
+	seedErrorFile    = "error.json"
+)
+
+// SeedRequest asks the server container to replace its data with a copy
+// of a donor's.
+type SeedRequest struct {
+	Donor     string    `json:"donor"`
+	URL       string    `json:"url"`
+	Why       string    `json:"why"`
+	Requested time.Time `json:"requested"`
+}
+
+// SeedProgress is a restore's progress.
+type SeedProgress struct {
+	Donor    string    `json:"donor"`
+	Phase    string    `json:"phase"`
+	Bytes    int64     `json:"bytes"`
+	Estimate int64     `json:"estimate"`
+	Rate     float64   `json:"rate"`
+	Started  time.Time `json:"started"`
+}
+
+// SeedResult says a copy is in place.
+type SeedResult struct {
+	Donor    string    `json:"donor"`
+	GTID     string    `json:"gtid"`
+	Bytes    int64     `json:"bytes"`
+	SHA256   string    `json:"sha256"`
+	Finished time.Time `json:"finished"`
+}
+
+// SeedError says why the last restore failed.
+type SeedError struct {
+	Donor string    `json:"donor"`
+	Error string    `json:"error"`
+	At    time.Time `json:"at"`
+}
+
+// seedFiles reads and writes STATE_DIR/seed.
+type seedFiles struct{ dir string }
+
+func newSeedFiles(stateDir string) seedFiles {
+	if stateDir == "" {
+		return seedFiles{}
+	}
+	return seedFiles{dir: filepath.Join(stateDir, seedDirName)}
+}
+
+func (s seedFiles) path(name string) string { return filepath.Join(s.dir, name) }
+
+// facts reads what the files say: a request being served, its progress,
+// a result to apply, the last error.
+func (s seedFiles) facts() (SeedFacts, error) {
+	var f SeedFacts
+	if s.dir == "" {
+		return f, nil
+	}
+	var req SeedRequest
+	hasReq, err := readJSON(s.path(seedRequestFile), &req)
+	if err != nil {
+		return f, err
+	}
+	var res SeedResult
+	hasRes, err := readJSON(s.path(seedResultFile), &res)
+	if err != nil {
+		return f, err
+	}
+	var serr SeedError
+	hasErr, err := readJSON(s.path(seedErrorFile), &serr)
+	if err != nil {
+		return f, err
+	}
+	switch {
+	case hasReq:
+		f.Running, f.Donor, f.Phase, f.Started = true, req.Donor, "waiting for the server container to restore", req.Requested
+		var p SeedProgress
+		if ok, err := readJSON(s.path(seedProgressFile), &p); err == nil && ok {
+			f.Phase, f.Bytes, f.Estimate, f.Rate = p.Phase, p.Bytes, p.Estimate, p.Rate
+			if !p.Started.IsZero() {
+				f.Started = p.Started
+			}
+		}
+	case hasRes:
+		f.ResultPending, f.Donor, f.ResultGTID, f.Bytes = true, res.Donor, res.GTID, res.Bytes
+	}
+	if hasErr && !hasReq {
+		f.Err = serr.Error
+		if f.Donor == "" {
+			f.Donor = serr.Donor
+		}
+	}
+	return f, nil
+}
+
+// request writes a seed request; the directory is made if needed.
+func (s seedFiles) request(r SeedRequest) error {
+	if s.dir == "" {
+		return errors.New("STATE_DIR is needed to seed a MariaDB replica (the request goes there for the server container)")
+	}
+	if err := os.MkdirAll(s.dir, 0o2770); err != nil {
+		return err
+	}
+	_ = os.Remove(s.path(seedErrorFile))
+	_ = os.Remove(s.path(seedProgressFile))
+	return writeJSON(s.path(seedRequestFile), r)
+}
+
+// applied removes the result once the server has its GTID position.
+func (s seedFiles) applied() error {
+	if s.dir == "" {
+		return nil
+	}
+	err := os.Remove(s.path(seedResultFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+func readJSON(path string, v any) (bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	return true, nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	// Group-writable: the server container (uid 999) and the sidecar
+	// (uid 65532, group 999 through fsGroup) both write here.
+	_, err = WriteFileAtomic(path, append(b, '\n'), 0o660)
+	return err
+}
