@@ -41,9 +41,10 @@ type executor struct {
 	dsn func() *mysql.Config
 	// longDSN is root's connection without read and write timeouts, for
 	// a clone.
-	longDSN func() *mysql.Config
-	clone   *cloneJob
-	seeds   seedFiles
+	longDSN   func() *mysql.Config
+	clone     *cloneJob
+	seeds     seedFiles
+	overrides *overrideFiles
 }
 
 // done is what the log says once an action's statements ran; tests look
@@ -62,6 +63,7 @@ var done = map[ActionKind]string{
 	ActRequestSeed:      "seeding: asked the server container to restore a copy of the donor's data, and stopped the server",
 	ActApplySeed:        "seeding: gave the restored server the copy's GTID position",
 	ActShutdown:         "stopped the server so that its container restarts it",
+	ActConsumeOverride:  "used the person's override for the primary",
 	ActGrantReplication: "granted replication to the replication account",
 	ActResetBinaryLogs:  "removed the replica's first-start GTIDs",
 	ActStopReplica:      "stopped replication",
@@ -86,6 +88,12 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []Act
 			}
 			e.shutdown(ctx, d)
 			e.log.Info(done[a.Kind], "why", a.Why, "donor", a.Donor.Pod, "url", req.URL)
+			continue
+		case ActConsumeOverride:
+			if err := e.overrides.consume(); err != nil {
+				return fmt.Errorf("%s: %w", a.Kind, err)
+			}
+			e.log.Warn(done[a.Kind], "why", a.Why)
 			continue
 		case ActShutdown:
 			e.shutdown(ctx, d)

@@ -62,7 +62,7 @@ type Stdio struct {
 func Run(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
 	if len(args) == 0 {
 		usage(stdio.Err)
-		return fmt.Errorf("%w: a command is required: identity, init, sidecar, wait-dns or version", ErrUsage)
+		return fmt.Errorf("%w: a command is required: identity, init, sidecar, wait-dns, peers, primary-override or version", ErrUsage)
 	}
 	cmd, rest := args[0], args[1:]
 	err := dispatch(ctx, cmd, rest, stdio, loader)
@@ -82,6 +82,10 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdio Stdio, loade
 		return runSidecar(ctx, rest, stdio, loader)
 	case "wait-dns":
 		return runWaitDNS(ctx, rest, stdio, loader)
+	case "peers":
+		return runPeers(ctx, rest, stdio, loader)
+	case "primary-override":
+		return runPrimaryOverride(ctx, rest, stdio, loader)
 	case "version", "--version":
 		fmt.Fprintf(stdio.Out, "mysql-bootstrap %s\n", Version)
 		return nil
@@ -90,7 +94,7 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdio Stdio, loade
 		return nil
 	default:
 		usage(stdio.Err)
-		return fmt.Errorf("%w: unknown command %q: expected identity, init, sidecar, wait-dns or version", ErrUsage, cmd)
+		return fmt.Errorf("%w: unknown command %q: expected identity, init, sidecar, wait-dns, peers, primary-override or version", ErrUsage, cmd)
 	}
 }
 
@@ -102,6 +106,8 @@ Usage:
   mysql-bootstrap init                           init container: write the server configuration; replicas wait for the primary
   mysql-bootstrap sidecar                        sidecar: set up and keep the pod's role; serve /healthz /readyz /status /metrics
   mysql-bootstrap wait-dns NAME [--timeout D] [--port P]   wait until NAME resolves (and P accepts connections)
+  mysql-bootstrap peers [--format table|json]    every pod of the StatefulSet, from the headless Service and their /status
+  mysql-bootstrap primary-override --use-own-data | --seed-from POD   a person's choice for a primary whose peers disagree (used once)
   mysql-bootstrap version                        print the version
 
 Exit codes: 0 ok, 1 failure, 2 invalid configuration or identity (nothing changed), 3 timed out waiting.

@@ -289,3 +289,72 @@ func listen(t *testing.T, addr string) net.Listener {
 	}()
 	return ln
 }
+
+// TestPeersCommand runs `mysql-bootstrap peers` against a real DNS server
+// that lists the Service's pods and real HTTP servers answering /status.
+func TestPeersCommand(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to serve DNS on port 53 of a loopback address")
+	}
+	t.Parallel()
+	srv := testdns.Start(t, "127.0.0.158:53")
+	lag := int64(2)
+	statuses := map[string]bootstrap.Status{
+		"127.0.0.161": {Pod: "mysql-0", Ordinal: 0, Role: bootstrap.RolePrimary, Ready: true, Version: "9.7.4",
+			GTIDExecuted: "aaaaaaaa-0000-11ef-8000-000000000100:1-42", Reason: "primary is writable"},
+		"127.0.0.162": {Pod: "mysql-1", Ordinal: 1, Role: bootstrap.RoleReplica, Ready: false, Version: "9.7.4", Reason: "catching up",
+			GTIDExecuted: "aaaaaaaa-0000-11ef-8000-000000000100:1-40",
+			Replication:  &bootstrap.ReplicationStatus{SourceHost: "mysql-0.mysql.db.svc.cluster.local", LagSeconds: &lag, LastError: "IO error 2003: gone"}},
+	}
+	var addrs []netip.Addr
+	for ip, st := range statuses {
+		ln, err := net.Listen("tcp", ip+":18090")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := st
+		hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = json.NewEncoder(w).Encode(st)
+		})}
+		go func() { _ = hs.Serve(ln) }()
+		t.Cleanup(func() { _ = hs.Close() })
+		addrs = append(addrs, netip.MustParseAddr(ip))
+	}
+	addrs = append(addrs, netip.MustParseAddr("127.0.0.163")) // listed, not answering
+	srv.Set("mysql.db.svc.cluster.local", addrs...)
+	env, _, _ := podEnv(t, "mysql-1")
+	resolv := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(resolv, []byte("nameserver 127.0.0.158\noptions timeout:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env = env.With("RESOLV_CONF", resolv, "HTTP_ADDR", ":18090", "MYSQL_ROOT_PASSWORD", "", "REPLICATION_PASSWORD", "")
+
+	res := podtest.Run(t, 30*time.Second, env, "peers")
+	if res.Code != 0 {
+		t.Fatalf("peers exit %d:\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "POD") ||
+		!strings.Contains(lines[1], "mysql-0") || !strings.Contains(lines[1], "primary") || !strings.Contains(lines[1], "aaaaaaaa…:1-42") ||
+		!strings.Contains(lines[2], "mysql-1") || !strings.Contains(lines[2], "2s") || !strings.Contains(lines[2], "IO error 2003") ||
+		!strings.Contains(lines[3], "127.0.0.163") {
+		t.Errorf("peers table:\n%s", res.Stdout)
+	}
+	res = podtest.Run(t, 30*time.Second, env, "peers", "--format", "json")
+	var got []struct {
+		Address string            `json:"address"`
+		Status  *bootstrap.Status `json:"status"`
+		Error   string            `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil || res.Code != 0 || len(got) != 3 ||
+		got[0].Status.Pod != "mysql-0" || got[1].Status.Replication.SourceHost == "" || got[2].Error == "" {
+		t.Errorf("peers --format json: exit %d, %v:\n%s", res.Code, err, res.Stdout)
+	}
+	res = podtest.Run(t, 30*time.Second, env.With("SERVICE_NAME", "nothing"), "peers")
+	if res.Code != 1 || !strings.Contains(res.Stderr, "nothing.db.svc.cluster.local") || !strings.Contains(res.Stderr, "NXDOMAIN") {
+		t.Errorf("peers of an unknown Service: exit %d:\n%s", res.Code, res.Stderr)
+	}
+	if res := podtest.Run(t, 10*time.Second, env, "peers", "--format", "xml"); res.Code != 2 {
+		t.Errorf("bad --format: exit %d", res.Code)
+	}
+}

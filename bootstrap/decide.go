@@ -63,6 +63,8 @@ const (
 	// ActShutdown stops the local server so that its container restarts
 	// it (after a clone: on the copied data).
 	ActShutdown ActionKind = "shutdown"
+	// ActConsumeOverride removes a person's override once it is acted on.
+	ActConsumeOverride ActionKind = "consume-override"
 )
 
 // Action is one corrective step, with the reason it is taken (logged).
@@ -201,6 +203,18 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	for name, problem := range o.Credentials.Problems {
 		d.Problems["secret "+name] = problem
 	}
+	// A copy of a donor's data is in place: finish it first.
+	switch sd := o.Seed; {
+	case o.Partial:
+	case sd.RestartNeeded:
+		d.do(ActShutdown, "the copy of "+sd.Donor+"'s data is in place; the server restarts on it")
+		return d.notReady("seeded from " + sd.Donor + ": restarting the server on the copied data")
+	case sd.ResultPending:
+		d.do(ActApplySeed, "the server was restored from "+sd.Donor+"'s copy at GTID "+sd.ResultGTID)
+		return d.notReady("seeded from " + sd.Donor + ": applying its GTID position " + sd.ResultGTID)
+	case sd.Err != "":
+		d.Problems["seed"] = "seeding failed: " + sd.Err
+	}
 	if p.Role == RolePrimary {
 		return decidePrimary(o, d, p, now)
 	}
@@ -317,7 +331,10 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 		}
 	}
 	if l.ReadOnly || l.SuperReadOnly {
-		d.do(ActMakeWritable, "the primary is read-only (as every pod starts)")
+		if g, stop := guard(o, &d, p, now); stop {
+			return g
+		}
+		d.do(ActMakeWritable, "the primary is read-only (as every pod starts), and no peer holds a transaction it lacks")
 		return d.notReady("primary is read-only: making it writable")
 	}
 	if len(d.Actions) > 0 {
@@ -405,18 +422,6 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		view.Errant, view.ErrantKnown = errant.String(), true
 	}
 
-	// A copy of a donor's data is in place: finish it first.
-	switch sd := o.Seed; {
-	case sd.RestartNeeded:
-		d.do(ActShutdown, "the copy of "+sd.Donor+"'s data is in place; the server restarts on it")
-		return d.notReady("seeded from " + sd.Donor + ": restarting the server on the copied data")
-	case sd.ResultPending:
-		d.do(ActApplySeed, "the server was restored from "+sd.Donor+"'s copy at GTID "+sd.ResultGTID)
-		return d.notReady("seeded from " + sd.Donor + ": applying its GTID position " + sd.ResultGTID)
-	case sd.Err != "":
-		d.Problems["seed"] = "seeding failed: " + sd.Err
-	}
-
 	// A replica that never replicated holds only what its own first start
 	// wrote, or data of its own.
 	if !ch.Configured && !l.GTIDs.IsEmpty() && (!known || !errant.IsEmpty()) {
@@ -445,6 +450,52 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		d.Problems["own-data"] = "this replica never replicated but holds data the primary lacks: " + why
 		return d.notReady("replica never replicated but holds data of its own the primary lacks (" + why +
 			"): it is neither reset nor replicated into; rebuild it from an empty volume, or remove that data and run " + sqldialectReset(flavor))
+	}
+
+	// Transactions this replica got from others (not its own writes) that
+	// the primary lacks: the primary's history was replaced (an emptied or
+	// rolled-back primary), or the primary is recovering from its peers.
+	var foreign sqldialect.GTIDSet
+	if known {
+		foreign = errant.Without(l.Origin)
+	}
+	switch {
+	case !foreign.IsEmpty() && src.StatusKnown && src.Writable:
+		m.Diverged = true
+	case m.Diverged && flavor == sqldialect.MySQL && known && foreign.IsEmpty():
+		// MySQL's GTID sets are exact: the primary holds this replica's
+		// history again (it was recovered), so following it is safe.
+		// MariaDB's sequence numbers are not: a replaced primary's counter
+		// passing the replica's looks the same, so there it never ends by
+		// itself.
+		m.Diverged = false
+	}
+	if m.Diverged {
+		if ch.IO != sqldialect.ThreadStopped || ch.SQL != sqldialect.ThreadStopped {
+			d.do(ActStopReplica, "the primary's history no longer holds transactions this replica got from it")
+		}
+		msg := "the primary's history no longer holds transactions this replica got from it (" + foreign.String() +
+			"): replication is stopped and is not resumed on its own; if the primary is right, rebuild this replica (empty its volume); " +
+			"if this replica holds the data, recover the primary from it (see README: an empty primary)"
+		d.Problems["diverged"] = msg
+		return d.notReady(msg)
+	}
+	if !foreign.IsEmpty() {
+		// The primary lacks what it once sent, but it does not take writes
+		// (it is recovering, or cannot be asked): touch nothing, serve
+		// reads while the data is fresh enough.
+		var staleness *time.Duration
+		if !m.FreshAsOf.IsZero() {
+			s := max(now.Sub(m.FreshAsOf), 0).Round(time.Second)
+			staleness = &s
+		}
+		view.Staleness = staleness
+		why := "the primary lacks transactions this replica holds (" + foreign.String() + ") and takes no writes: it is recovering, or must be"
+		if m.CaughtUp && staleness != nil && *staleness <= p.MaxLag {
+			d.Ready, d.Reason = true, fmt.Sprintf("serving data at most %s old (MAX_REPLICATION_LAG %s) while %s", *staleness, p.MaxLag, why)
+			return d
+		}
+		return d.notReady(why)
 	}
 
 	// Transactions the replica lacks that the primary's binary logs no
@@ -716,4 +767,142 @@ func primaryPod(host string) string {
 		return host[:i]
 	}
 	return host
+}
+
+// guard keeps ordinal 0 from taking writes while a pod of the StatefulSet
+// holds transactions it lacks: an empty or rolled-back primary would
+// otherwise become the history every replica follows. It returns the
+// decision and true when the primary must not become writable now.
+//
+//   - Every peer's transactions are counted without its own writes (a
+//     replica's first start, a stray local write): those were never the
+//     primary's history.
+//   - A brand-new cluster (nobody holds anything) passes at once.
+//   - A peer that does not answer is waited for: it may hold the newest
+//     data.
+//   - When the peer holding most holds everything the others and this pod
+//     hold, this pod seeds itself from it, then takes writes.
+//   - When no single pod holds everything, nothing is written or wiped:
+//     the reason says who holds what, and a person chooses with
+//     `mysql-bootstrap primary-override`.
+func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool) {
+	l := o.Local
+	ov := o.Override
+	if ov != nil && ov.Err != "" {
+		d.Problems["override"] = ov.Err
+		ov = nil
+	}
+	if ov != nil && ov.Action == OverrideOwnData {
+		d.do(ActConsumeOverride, "a person chose to take writes with this pod's own data ("+ov.Created.Format(time.RFC3339)+")")
+		d.Problems["guard"] = "taking writes with this pod's own data, as a person chose: transactions only peers held are given up"
+		return *d, false
+	}
+	pf := o.Peers
+	switch {
+	case pf == nil:
+		return d.notReady("looking at the other pods before taking writes"), true
+	case pf.Err != "":
+		// The Service's name does not resolve: no pod is visible, not even
+		// this one (as in a new cluster whose Service publishes only ready
+		// pods). There is no peer to wait for.
+		return *d, false
+	}
+	own := l.GTIDs
+	var holders []holding
+	var silent, lacking []string
+	for _, peer := range pf.Peers {
+		st := peer.Status
+		if st == nil {
+			silent = append(silent, peer.Name())
+			continue
+		}
+		if st.Pod == p.Pod || st.Role != RoleReplica {
+			continue
+		}
+		set, err := sqldialect.ParseGTIDSet(l.Server.Flavor, st.GTIDExecuted)
+		if err != nil || !st.ServerUp {
+			silent = append(silent, st.Pod+" (its server does not answer)")
+			continue
+		}
+		set = set.Without(st.GTIDOrigin)
+		holders = append(holders, holding{st.Pod, st.PodHost, set})
+		if !own.Contains(set) {
+			lacking = append(lacking, fmt.Sprintf("%s (%d)", st.Pod, set.CountNotIn(own)))
+		}
+	}
+	example := "POD"
+	if len(holders) > 0 {
+		example = holders[0].pod
+	}
+	overrideHint := "to choose, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data, or --seed-from " + example
+	if ov != nil && ov.Action == OverrideSeedFrom {
+		for _, h := range holders {
+			if h.pod == ov.From {
+				d.do(ActConsumeOverride, "a person chose to seed this pod from "+h.pod)
+				return seedPrimary(o, d, Donor{Pod: h.pod, Host: h.host}, now, "a person chose to replace this pod's data with "+h.pod+"'s"), true
+			}
+		}
+		return d.notReady("a person chose to seed this pod from " + ov.From + ", which does not answer as a replica yet"), true
+	}
+	if len(silent) > 0 {
+		d.Problems["guard"] = "waiting for " + strings.Join(silent, ", ") + " before taking writes"
+		return d.notReady("not taking writes until " + strings.Join(silent, ", ") + " answer: they may hold transactions this pod lacks; " +
+			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data"), true
+	}
+	if len(lacking) == 0 {
+		return *d, false
+	}
+	// Does one peer hold everything the others and this pod hold?
+	var all sqldialect.GTIDSet = own
+	for _, h := range holders {
+		all = all.Union(h.set)
+	}
+	for _, h := range holders {
+		if h.set.Contains(all) {
+			why := "this pod lacks transactions peers hold: " + strings.Join(lacking, ", ") + "; " + h.pod + " holds every pod's"
+			d.Problems["guard"] = why
+			return seedPrimary(o, d, Donor{Pod: h.pod, Host: h.host}, now, why), true
+		}
+	}
+	var who []string
+	var peersHold sqldialect.GTIDSet
+	for _, h := range holders {
+		peersHold = peersHold.Union(h.set)
+	}
+	if only := own.Minus(peersHold); !only.IsEmpty() {
+		who = append(who, "this pod alone holds "+only.String())
+	}
+	for _, h := range holders {
+		if only := h.set.Minus(own); !only.IsEmpty() {
+			who = append(who, h.pod+" holds "+only.String()+" that this pod lacks")
+		}
+	}
+	msg := "the pods disagree and none holds every transaction: " + strings.Join(who, "; ") +
+		"; nothing is written or wiped until a person chooses (" + overrideHint + ")"
+	d.Problems["guard"] = msg
+	return d.notReady(msg), true
+}
+
+// seedPrimary replaces the primary's data with donor's before it takes
+// writes.
+func seedPrimary(o Observation, d *Decision, donor Donor, now time.Time, why string) Decision {
+	m := &d.Memory
+	if !m.Seed.Due(now) {
+		return d.notReady(fmt.Sprintf("%s; the last seed from %s failed, next attempt at %s", why, m.SeedDonor, m.Seed.Next().UTC().Format(time.TimeOnly)))
+	}
+	kind := ActRequestSeed
+	if o.Local.Server.Flavor == sqldialect.MySQL {
+		kind = ActClone
+	}
+	d.Actions = append(d.Actions, Action{Kind: kind, Why: why, Donor: donor})
+	m.Seed = m.Seed.Tried(now, seedBackoffFirst, seedBackoffMax)
+	m.SeedDonor = donor.Pod
+	m.Seeds++
+	return d.notReady("recovering from " + donor.Pod + " before taking writes: " + why)
+}
+
+// holding is what one peer holds, for the guard.
+type holding struct {
+	pod, host string
+	set       sqldialect.GTIDSet
 }

@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -32,8 +33,12 @@ func server(t testing.TB, version string) sqldialect.Server {
 }
 
 func testPolicy(role Role) Policy {
+	pod := "mysql-1"
+	if role == RolePrimary {
+		pod = "mysql-0"
+	}
 	return Policy{Role: role, PrimaryHost: testPrimary, Port: 3306, User: "replication",
-		MaxLag: 30 * time.Second, StaleAfter: 25 * time.Second, Pod: "mysql-1", AutoReseed: true}
+		MaxLag: 30 * time.Second, StaleAfter: 25 * time.Second, Pod: pod, AutoReseed: true}
 }
 
 func gtids(f sqldialect.Flavor, s string) sqldialect.GTIDSet {
@@ -113,6 +118,25 @@ func (fc flavourCase) rotated(t testing.TB) (Observation, Memory) {
 	o.Credentials.ReplicationFP = newFP
 	o.Account.LoginTested = true
 	return o, m
+}
+
+// guardPeers lists the primary and replicas holding sets (each replica
+// also holds a first-start transaction of its own, which does not count).
+func (fc flavourCase) guardPeers(sets ...string) *PeerFacts {
+	pf := &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-0", Role: RolePrimary}}}}
+	for i, set := range sets {
+		origin, own := otherUUID, otherUUID+":1-5"
+		if fc.flavor == sqldialect.MariaDB {
+			origin, own = fmt.Sprint(101+i), fmt.Sprintf("0-%d-3", 101+i)
+		}
+		all := own
+		if set != "" {
+			all = set + "," + own
+		}
+		pf.Peers = append(pf.Peers, Peer{Status: &Status{Pod: fmt.Sprintf("mysql-%d", i+1), Ordinal: uint64(i + 1), Role: RoleReplica,
+			ServerUp: true, PodHost: fmt.Sprintf("mysql-%d.x", i+1), GTIDExecuted: all, GTIDOrigin: origin}})
+	}
+	return pf
 }
 
 // peers lists the primary and two replicas, with the fingerprints of the
@@ -304,6 +328,7 @@ func TestDecide(t *testing.T) {
 				o, m := fc.primary(t)
 				o.Local.ReadOnly, o.Local.SuperReadOnly = true, fc.flavor == sqldialect.MySQL
 				o.Local.StartedAt = t0.Add(-time.Second)
+				o.Peers = fc.guardPeers(fc.primarySet, fc.behindSet)
 				return o, m
 			},
 			check: func(t *testing.T, fc flavourCase, d Decision) {
@@ -311,6 +336,135 @@ func TestDecide(t *testing.T) {
 					t.Error("a restarted primary's account is not looked at again")
 				}
 			}},
+		// --- the primary's guard -------------------------------------------
+		{name: "guard: a brand-new cluster takes writes at once", role: RolePrimary, reason: "making it writable",
+			actions: []ActionKind{ActMakeWritable},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs = true, gtids(fc.flavor, "")
+				o.Peers = fc.guardPeers("", "")
+				return o, m
+			}},
+		{name: "guard: the Service does not resolve, nobody to wait for", role: RolePrimary, reason: "making it writable",
+			actions: []ActionKind{ActMakeWritable},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly = true
+				o.Peers = &PeerFacts{Err: "NXDOMAIN"}
+				return o, m
+			}},
+		{name: "guard: peers not looked at yet", role: RolePrimary, reason: "looking at the other pods before taking writes",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly = true
+				return o, m
+			}},
+		{name: "guard: an empty primary recovers from the peer holding most", role: RolePrimary,
+			reason:     "recovering from mysql-1 before taking writes: this pod lacks transactions peers hold: mysql-1 (10), mysql-2 (4); mysql-1 holds every pod's",
+			actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs = true, gtids(fc.flavor, "")
+				o.Peers = fc.guardPeers(fc.primarySet, fc.behindSet)
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Actions[0].Donor != (Donor{Pod: "mysql-1", Host: "mysql-1.x"}) || d.Problems["guard"] == "" {
+					t.Errorf("donor %+v, problems %v", d.Actions[0].Donor, d.Problems)
+				}
+			}},
+		{name: "guard: a primary restored from an old copy recovers too", role: RolePrimary, reason: "recovering from mysql-2",
+			actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs = true, gtids(fc.flavor, fc.behindSet)
+				o.Peers = fc.guardPeers(fc.behindSet, fc.primaryMore)
+				return o, m
+			}},
+		{name: "guard: a peer that does not answer is waited for", role: RolePrimary,
+			reason: "not taking writes until 10.0.0.9 answer: they may hold transactions this pod lacks; to take writes without them",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly = true
+				o.Peers = fc.guardPeers(fc.behindSet)
+				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
+				return o, m
+			}},
+		{name: "guard: pods that disagree are left alone for a person", role: RolePrimary,
+			reason: "the pods disagree and none holds every transaction",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly = true
+				other := otherUUID + ":7"
+				if fc.flavor == sqldialect.MariaDB {
+					other = "1-100-7"
+				}
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet).Union(gtids(fc.flavor, other))
+				o.Peers = fc.guardPeers(fc.primarySet)
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !strings.Contains(d.Reason, "this pod alone holds") || !strings.Contains(d.Reason, "primary-override --use-own-data, or --seed-from mysql-1") {
+					t.Errorf("reason %q", d.Reason)
+				}
+			}},
+		{name: "guard: a person chose this pod's own data", role: RolePrimary, reason: "making it writable",
+			actions: []ActionKind{ActConsumeOverride, ActMakeWritable},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs = true, gtids(fc.flavor, "")
+				o.Peers = fc.guardPeers(fc.primarySet)
+				o.Override = &Override{Action: OverrideOwnData, Created: t0}
+				return o, m
+			}},
+		{name: "guard: a person chose the peer to seed from", role: RolePrimary, reason: "recovering from mysql-2",
+			actionsFor: func(fc flavourCase) []ActionKind { return append([]ActionKind{ActConsumeOverride}, seedKind(fc)...) },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly = true
+				o.Peers = fc.guardPeers(fc.primarySet, fc.behindSet)
+				o.Override = &Override{Action: OverrideSeedFrom, From: "mysql-2", Created: t0}
+				return o, m
+			}},
+		{name: "guard: the chosen peer does not answer", role: RolePrimary, reason: "a person chose to seed this pod from mysql-7, which does not answer",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly = true
+				o.Peers = fc.guardPeers(fc.primarySet)
+				o.Override = &Override{Action: OverrideSeedFrom, From: "mysql-7", Created: t0}
+				return o, m
+			}},
+		{name: "guard: an unreadable override is reported and ignored", role: RolePrimary, reason: "making it writable",
+			actions: []ActionKind{ActMakeWritable},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly = true
+				o.Peers = fc.guardPeers(fc.behindSet)
+				o.Override = &Override{Err: "read override.json: unexpected end of JSON input"}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Problems["override"] == "" {
+					t.Errorf("problems %v", d.Problems)
+				}
+			}},
+		{name: "guard: a recovery backed off after a failure", role: RolePrimary, reason: "the last seed from mysql-1 failed, next attempt",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs = true, gtids(fc.flavor, "")
+				o.Peers = fc.guardPeers(fc.primarySet)
+				m.SeedDonor, m.Seed = "mysql-1", Backoff{Tries: 1, Last: t0, Wait: 30 * time.Second}
+				return o, m
+			}},
+		{name: "guard: a peer whose server is down is waited for", role: RolePrimary, reason: "mysql-1 (its server does not answer)",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly = true
+				o.Peers = fc.guardPeers(fc.primarySet)
+				o.Peers.Peers[1].Status.ServerUp = false
+				return o, m
+			}},
+
 		{name: "primary writable", role: RolePrimary, ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.primary(t) }},
 		{name: "primary: a secret file that cannot be read again is reported", role: RolePrimary, ready: true, reason: "primary is writable",
@@ -695,6 +849,57 @@ func TestDecide(t *testing.T) {
 				o.Replica.Channel.RetrievedGTIDSet = fc.primarySet
 				return o, m
 			}},
+		// --- a replaced primary -----------------------------------------------
+		{name: "the primary's history was replaced: stopped, and stays so", role: RoleReplica,
+			reason: "the primary's history no longer holds transactions this replica got from it", actions: []ActionKind{ActStopReplica},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Source.GTIDs = gtids(fc.flavor, fc.behindSet)
+				if fc.flavor == sqldialect.MySQL {
+					o.Replica.Source.GTIDs = gtids(fc.flavor, otherUUID+":1-20")
+				}
+				o.Replica.Source.StatusKnown, o.Replica.Source.Writable = true, true
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.Diverged || d.Problems["diverged"] == "" {
+					t.Errorf("memory %+v problems %v", d.Memory, d.Problems)
+				}
+			}},
+		{name: "diverged: the replaced primary's counter passing the replica's does not resume it", role: RoleReplica,
+			reason: "the primary's history no longer holds",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.SQL, ch.Lag = sqldialect.ThreadStopped, sqldialect.ThreadStopped, nil
+				o.Replica.Source.StatusKnown, o.Replica.Source.Writable = true, true
+				if fc.flavor == sqldialect.MySQL {
+					o.Replica.Source.GTIDs = gtids(fc.flavor, otherUUID+":1-20")
+				} else {
+					o.Replica.Source.GTIDs = gtids(fc.flavor, fc.primaryMore)
+				}
+				m.Diverged = true
+				return o, m
+			}},
+		{name: "the primary lacks what it sent but takes no writes: recovering, reads served", role: RoleReplica, ready: true,
+			reason: "while the primary lacks transactions this replica holds",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Source.GTIDs = gtids(fc.flavor, "")
+				o.Replica.Source.StatusKnown, o.Replica.Source.Writable = true, false
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno = sqldialect.ThreadStopped, nil, 1236
+				return o, m
+			}},
+		{name: "the primary recovering for longer than MAX_REPLICATION_LAG", role: RoleReplica, reason: "takes no writes: it is recovering",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.At = t0.Add(time.Minute)
+				o.Replica.Source.GTIDs = gtids(fc.flavor, "")
+				o.Replica.Source.StatusKnown = true
+				return o, m
+			}},
+
 		// --- seeding ---------------------------------------------------------
 		{name: "new replica, the primary purged what it lacks: seeded from a ready replica", role: RoleReplica,
 			reason: "seeding from mysql-2: the primary's binary logs no longer hold transactions this replica lacks", actionsFor: seedKind,
@@ -966,5 +1171,22 @@ func TestDecidePasswordRotation(t *testing.T) {
 	o.Peers, o.At = nil, t0.Add(time.Second)
 	if d = decide(o, m, p, o.At); len(d.Actions) != 0 || !strings.Contains(d.Reason, "not looked up") {
 		t.Errorf("MariaDB peers not asked: %v", d)
+	}
+}
+
+// TestDecideDivergedMySQLEnds: on MySQL, whose GTID sets are exact, a
+// replica resumes once the primary holds its history again.
+func TestDecideDivergedMySQLEnds(t *testing.T) {
+	t.Parallel()
+	o, m := flavours[0].healthyReplica(t)
+	m.Diverged = true
+	d := decide(o, m, testPolicy(RoleReplica), t0)
+	if d.Memory.Diverged || !d.Ready {
+		t.Errorf("MySQL: %v", d)
+	}
+	o, m = flavours[1].healthyReplica(t)
+	m.Diverged = true
+	if d := decide(o, m, testPolicy(RoleReplica), t0); !d.Memory.Diverged || d.Ready {
+		t.Errorf("MariaDB: %v", d)
 	}
 }

@@ -51,6 +51,11 @@ type Memory struct {
 	// Cleaned is what the last first-start clean-up removed.
 	Cleaned string
 
+	// Diverged: the primary's history no longer holds transactions this
+	// replica got from it (the primary was replaced); replication stays
+	// stopped until that changes (MySQL) or the replica is rebuilt.
+	Diverged bool
+
 	// Seed paces copies of a donor's data; SeedDonor is the pod the last
 	// one came from; Seeds counts them.
 	Seed      Backoff

@@ -32,6 +32,9 @@ type Observation struct {
 	Peers *PeerFacts
 	// Seed is a copy of a donor's data into this pod, running or done.
 	Seed SeedFacts
+	// Override is a person's choice for a primary whose peers hold
+	// transactions it lacks (STATE_DIR/override.json); nil when none.
+	Override *Override
 	// Partial marks an observation made on the probe path: only Local's
 	// Up, StartedAt and read-only fields are fresh, the rest is the last
 	// pass's.
@@ -192,6 +195,9 @@ type SourceFacts struct {
 	// FreshLogin: the answer came from a login made in this pass with the
 	// current password, not from an older connection.
 	FreshLogin bool
+	// StatusKnown: the primary's sidecar answered; Writable: it reported
+	// a writable primary (one that has passed its own checks).
+	StatusKnown, Writable bool
 }
 
 // Reached reports whether the primary answered.
@@ -213,8 +219,9 @@ type gatherer struct {
 	primaryStatus func(context.Context) (*Status, error)
 	// clone is the sidecar's running CLONE (MySQL); seeds the files of a
 	// MariaDB seed.
-	clone *cloneJob
-	seeds seedFiles
+	clone     *cloneJob
+	seeds     seedFiles
+	overrides *overrideFiles
 }
 
 // accountChecker looks at the replication account (primary only),
@@ -245,6 +252,7 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (Observation, *sqldialec
 	o := Observation{At: time.Now()}
 	o.Credentials = g.creds.facts()
 	o.Seed = g.seedFiles()
+	o.Override = g.override()
 	l := &o.Local
 	if err := g.local.QueryRowContext(ctx, "SELECT VERSION()").Scan(&l.Version); err != nil {
 		l.Err = oneLine(err.Error())
@@ -267,9 +275,11 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (Observation, *sqldialec
 					return o, d
 				}
 				o.Account = &a
-				if a.LoginTested && !a.PasswordWorks || a.OldPasswordRetained {
+				g.gatherClone(ctx, d, l, &o.Seed)
+				if a.LoginTested && !a.PasswordWorks || a.OldPasswordRetained || l.ReadOnly || l.SuperReadOnly {
 					// A password change waits for, or is finished by, the
-					// replicas: ask them.
+					// replicas; a primary about to take writes checks that
+					// no peer holds transactions it lacks: ask them.
 					o.Peers = g.gatherPeers(ctx)
 				}
 				return o, d
@@ -392,6 +402,18 @@ func (g *gatherer) gatherPeers(ctx context.Context) *PeerFacts {
 	return &PeerFacts{Peers: peers}
 }
 
+// override reads a person's choice for the primary, if any.
+func (g *gatherer) override() *Override {
+	if g.overrides == nil {
+		return nil
+	}
+	o, err := g.overrides.read()
+	if err != nil {
+		return &Override{Err: "read " + overrideFile + ": " + oneLine(err.Error())}
+	}
+	return o
+}
+
 // needsDonor reports whether a replica may have to be seeded, so that
 // its peers (the candidate donors) are worth asking.
 func needsDonor(o Observation) bool {
@@ -481,16 +503,22 @@ func (g *gatherer) gatherSource(ctx context.Context, d *sqldialect.Dialect, fres
 	}
 	var gtids, purged string
 	err := db.QueryRowContext(ctx, d.GTIDExecutedQuery()).Scan(&gtids)
+	var pst *Status
+	if g.primaryStatus != nil {
+		// Whether the primary is writable (a replica follows only a
+		// primary that passed its own checks), and on MariaDB what its
+		// binary logs lack (the replication account may not read them).
+		if st, perr := g.primaryStatus(ctx); perr == nil {
+			pst = st
+			s.StatusKnown, s.Writable = true, st.Role == RolePrimary && st.ServerUp && !st.ReadOnly
+		}
+	}
 	if err == nil {
 		if q, ok := d.GTIDPurgedQuery(); ok && !d.PurgedFromBinlogs() {
 			err = db.QueryRowContext(ctx, q).Scan(&purged)
 			s.PurgedKnown = err == nil
-		} else if g.primaryStatus != nil {
-			// The replication account may not read MariaDB's binary
-			// logs; the primary's sidecar publishes what they lack.
-			if st, perr := g.primaryStatus(ctx); perr == nil {
-				purged, s.PurgedKnown = st.GTIDPurged, true
-			}
+		} else if pst != nil {
+			purged, s.PurgedKnown = pst.GTIDPurged, true
 		}
 	}
 	if err == nil {

@@ -187,6 +187,7 @@ func buildStatus(id Identity, o Observation, dec Decision, m Memory) Status {
 		st.Flavor = l.Server.Flavor.String()
 		st.GTIDExecuted = l.GTIDs.String()
 		st.GTIDPurged = l.Purged.String()
+		st.GTIDOrigin = l.Origin
 	}
 	st.Seed = seedStatus(o.Seed, m)
 	st.Credentials = &CredentialStatus{ReplicationPassword: o.Credentials.ReplicationFP}

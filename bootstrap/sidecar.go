@@ -83,7 +83,9 @@ func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Re
 	}})
 	clone := &cloneJob{}
 	seeds := newSeedFiles(cfg.StateDir)
-	exec := &executor{db: s.local, cfg: cfg, id: id, log: log, creds: s.creds, dsn: s.localAddr, longDSN: s.longDSN, clone: clone, seeds: seeds}
+	overrides := &overrideFiles{dir: cfg.StateDir}
+	exec := &executor{db: s.local, cfg: cfg, id: id, log: log, creds: s.creds, dsn: s.localAddr, longDSN: s.longDSN, clone: clone, seeds: seeds,
+		overrides: overrides}
 	var peers func(context.Context) (Peers, error)
 	var primaryStatus func(context.Context) (*Status, error)
 	if resolver != nil && id.ServiceHost != "" {
@@ -96,7 +98,7 @@ func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Re
 		log:    log,
 		policy: s.policy,
 		gather: &gatherer{local: s.local, primary: s.primaryDB, role: id.Role, account: exec.checkAccount, creds: s.creds, peers: peers, primaryStatus: primaryStatus,
-			clone: clone, seeds: seeds},
+			clone: clone, seeds: seeds, overrides: overrides},
 		exec:  exec,
 		state: &stateStore{dir: cfg.StateDir},
 		box:   &s.box,

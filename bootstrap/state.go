@@ -36,6 +36,8 @@ type savedState struct {
 	// ChannelFP is the fingerprint of the password last given to the
 	// replication channel.
 	ChannelFP string `json:"channelPassword,omitempty"`
+	// Diverged: see Memory.Diverged.
+	Diverged bool `json:"diverged,omitempty"`
 }
 
 func stateOf(l LocalFacts, m Memory) savedState {
@@ -50,6 +52,7 @@ func stateOf(l LocalFacts, m Memory) savedState {
 		Snapshot:     m.Snapshot.String(),
 		SnapshotSet:  m.Snapshot.Flavor() != 0,
 		ChannelFP:    m.ChannelFP,
+		Diverged:     m.Diverged,
 	}
 }
 
@@ -84,7 +87,7 @@ func (s savedState) restore(l LocalFacts, m Memory) (Memory, bool, error) {
 			return m, false, err
 		}
 	}
-	m.FreshAsOf, m.CaughtUp, m.ChannelFP = s.FreshAsOf, s.CaughtUp, s.ChannelFP
+	m.FreshAsOf, m.CaughtUp, m.ChannelFP, m.Diverged = s.FreshAsOf, s.CaughtUp, s.ChannelFP, s.Diverged
 	return m, true, nil
 }
 

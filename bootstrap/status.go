@@ -33,6 +33,9 @@ type Status struct {
 	// gtid_purged; MariaDB's GTID list at the head of its oldest binary
 	// log).
 	GTIDPurged string `json:"gtidPurged"`
+	// GTIDOrigin is the name this server's own transactions carry in
+	// GTIDs: MySQL's server_uuid, MariaDB's server_id.
+	GTIDOrigin string `json:"gtidOrigin"`
 
 	Ready  bool   `json:"ready"`
 	Reason string `json:"reason"`

@@ -311,6 +311,29 @@ func (s GTIDSet) Origins() []string {
 	return out
 }
 
+// Without returns s without the transactions written by origin (a MySQL
+// server UUID, or a MariaDB server_id in decimal).
+func (s GTIDSet) Without(origin string) GTIDSet {
+	out := GTIDSet{flavor: s.flavor}
+	if s.mysql != nil {
+		out.mysql = map[gtidSource][]gtidInterval{}
+		for src, ivs := range s.mysql {
+			if !strings.EqualFold(src.uuid, origin) {
+				out.mysql[src] = ivs
+			}
+		}
+	}
+	if s.maria != nil {
+		out.maria = map[mariaKey]uint64{}
+		for k, seq := range s.maria {
+			if strconv.FormatUint(uint64(k.server), 10) != origin {
+				out.maria[k] = seq
+			}
+		}
+	}
+	return out
+}
+
 // OnlyFrom reports whether every transaction of s was written by origin
 // (a MySQL server UUID, or a MariaDB server_id in decimal).
 func (s GTIDSet) OnlyFrom(origin string) bool {

@@ -128,6 +128,12 @@ func TestGTIDSetArithmetic(t *testing.T) {
 	if my(uuidA + ":1").Contains(ma("0-1-1")) {
 		t.Error("a MySQL set contains a non-empty MariaDB set")
 	}
+	if got := my(uuidA + ":1-5," + uuidB + ":1").Without(uuidB).String(); got != uuidA+":1-5" {
+		t.Errorf("MySQL Without = %q", got)
+	}
+	if got := ma("0-100-5,0-101-2").Without("101").String(); got != "0-100-5" {
+		t.Errorf("MariaDB Without = %q", got)
+	}
 	if !ma("").OnlyFrom("100") || !ma("0-100-3,1-100-1").OnlyFrom("100") || ma("0-100-3,0-101-1").OnlyFrom("100") {
 		t.Error("OnlyFrom")
 	}
