@@ -165,3 +165,9 @@ func envOrServer(name string, def Server) Server {
 	}
 	return def
 }
+
+// ContainerOutput returns a container's stdout followed by its stderr.
+func ContainerOutput(cli *client.Client, id string) string {
+	c := &Cluster{docker: cli}
+	return c.logs(id).Output()
+}
