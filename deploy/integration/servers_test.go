@@ -175,7 +175,7 @@ func runInImage(ctx context.Context, srv podcluster.Server, bin string) (int, st
 			// /etc/resolv.conf. Not --privileged: not every engine may
 			// grant every capability (Docker inside a container cannot).
 			CapAdd: []string{"SYS_ADMIN"},
-			Mounts:     []mount.Mount{{Type: mount.TypeBind, Source: bin, Target: "/t", ReadOnly: true}},
+			Mounts: []mount.Mount{{Type: mount.TypeBind, Source: bin, Target: "/t", ReadOnly: true}},
 		},
 	})
 	if err != nil {
