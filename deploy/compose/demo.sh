@@ -64,6 +64,10 @@ if [[ -n $LOCAL_SERVER_TARGET ]]; then
 	[[ -z ${SERVER_IMAGE:-} || $SERVER_IMAGE == "$LOCAL_SERVER_IMAGE" ]] ||
 		die "SERVER=$SERVER and SERVER_IMAGE=$SERVER_IMAGE: set one of them"
 	SERVER_IMAGE=$LOCAL_SERVER_IMAGE
+	case ${FLAVOR:-} in
+	'' | auto | "${LOCAL_SERVER_TARGET%%-*}") ;;
+	*) die "FLAVOR=$FLAVOR does not fit SERVER=$SERVER" ;;
+	esac
 	: "${FLAVOR:=${LOCAL_SERVER_TARGET%%-*}}"
 fi
 export SERVER_IMAGE FLAVOR=${FLAVOR:-auto}
