@@ -17,7 +17,7 @@ build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mysql-bootstrap
 	@ls -l $(BIN)
 
-test: lint ## every test: unit, golden, fuzz seeds, real MariaDB integration, manifests
+test: lint ## every test: unit, golden, fuzz seeds, real-server integration, manifests, e2e on MySQL 9.7, MariaDB 11.8 and 10.11
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 unit: ## only the tests that need no server
@@ -28,19 +28,19 @@ lint: ## go vet, gofmt and a tidy go.mod
 	@out=$$(gofmt -l cmd bootstrap deploy); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
-images: ## the local Debian, MariaDB and Go builder images (no registry needed)
-	images/build.sh debian mariadb go
+images: ## the local Debian bases, the MySQL 9.7, MariaDB 11.8 and 10.11 server images and the Go builder (no registry needed)
+	images/build.sh debian-bookworm servers go
 
 image: ## the mysql-bootstrap image (FROM scratch), building its base images first if needed
-	IMAGE=$(IMAGE) VERSION=$(VERSION) images/build.sh
+	IMAGE=$(IMAGE) VERSION=$(VERSION) images/build.sh app
 
-demo: ## 3-pod primary/replicas demo in Docker Compose, images built locally (deploy/compose)
+demo: ## 3-pod primary/replicas demo in Docker Compose (deploy/compose); SERVER=mariadb-10.11 (default), mariadb-11.8 or mysql-9.7 (FLAVOR=mysql: mysql-9.7)
 	deploy/compose/demo.sh up
 
-demo-down: ## remove the demo's containers, volumes and secrets
+demo-down: ## remove the demo's containers, volumes and secrets, whichever server it ran
 	deploy/compose/demo.sh down
 
-bench: ## benchmarks on real containers (needs Docker, ~13 min): replication delays, cold start, failover, sidecar memory/CPU, binary size
+bench: ## benchmarks on real containers (needs Docker, ~13 min; BENCH_SERVER=mysql-9.7|mariadb-11.8, default mariadb-10.11): replication delays, cold start, failover, sidecar memory/CPU, binary size
 	deploy/bench/run.sh
 
 clean: ## remove build output

@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Builds every container image this project needs without a container registry:
 #
-#   mmdebstrap | docker import  ->  $DEBIAN_IMAGE   (minimal Debian rootfs)
-#   $DEBIAN_IMAGE + apt         ->  $MARIADB_IMAGE  (images/mariadb)
-#   $DEBIAN_IMAGE + host GOROOT ->  $GO_IMAGE       (images/go)
-#   $GO_IMAGE + ./Dockerfile    ->  $IMAGE          (the project, FROM scratch)
+#   mmdebstrap | docker import     ->  mysql-bootstrap/debian:SUITE   (bookworm, trixie, sid)
+#   debian:bookworm + apt          ->  mysql-bootstrap/mariadb:10.11  (images/mariadb)
+#   debian:trixie + apt            ->  mysql-bootstrap/mariadb:11.8   (images/mariadb)
+#   debian:sid + apt               ->  mysql-bootstrap/mysql:9.7      (images/mysql)
+#   debian:bookworm + host GOROOT  ->  $GO_IMAGE                      (images/go)
+#   $GO_IMAGE + ./Dockerfile       ->  $IMAGE                         (the project, FROM scratch)
 #
-# Usage: images/build.sh [debian|mariadb|go|app ...]   (default: all four, in order)
+# Usage: images/build.sh [TARGET ...]   (default: all)
+#   debian-bookworm debian-trixie debian-sid   a Debian base (debian: bookworm)
+#   mariadb-10.11 mariadb-11.8 mysql-9.7       a server image, and its Debian base
+#                                              (mariadb: mariadb-10.11, mysql: mysql-9.7,
+#                                              servers: all three)
+#   go                                         the Go builder, and debian-bookworm
+#   app                                        the project image, and go
+#   all                                        all of the above
 #
 # Base images are rebuilt only when their inputs changed (recorded in a label) or
 # FORCE=1; the project image is always rebuilt (docker's layer cache keeps that cheap).
@@ -16,16 +25,28 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GO=${GO:-go}
-DEBIAN_SUITE=${DEBIAN_SUITE:-bookworm}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-}
-DEBIAN_IMAGE=${DEBIAN_IMAGE:-mysql-bootstrap/debian:$DEBIAN_SUITE}
-MARIADB_IMAGE=${MARIADB_IMAGE:-mysql-bootstrap/mariadb:10.11}
 GO_IMAGE=${GO_IMAGE:-}
 IMAGE=${IMAGE:-mysql-bootstrap:dev}
 VERSION=${VERSION:-}
 FORCE=${FORCE:-0}
 BUILD_NETWORK=${BUILD_NETWORK:-host}
 INPUTS_LABEL=org.mysql-bootstrap.inputs
+
+# The server images: tag, Debian suite, build directory under images/, and the
+# release series the build insists on (a suite that moves to another series fails
+# the build instead of silently changing what the tests run).
+declare -A SERVER_TAG=(
+	[mariadb-10.11]=mysql-bootstrap/mariadb:10.11
+	[mariadb-11.8]=mysql-bootstrap/mariadb:11.8
+	[mysql-9.7]=mysql-bootstrap/mysql:9.7
+)
+declare -A SERVER_SUITE=([mariadb-10.11]=bookworm [mariadb-11.8]=trixie [mysql-9.7]=sid)
+declare -A SERVER_DIR=([mariadb-10.11]=mariadb [mariadb-11.8]=mariadb [mysql-9.7]=mysql)
+SERVERS=(mariadb-10.11 mariadb-11.8 mysql-9.7)
+SUITES=(bookworm trixie sid)
+
+debian_tag() { printf 'mysql-bootstrap/debian:%s' "$1"; }
 
 die() { printf 'images/build.sh: %s\n' "$*" >&2; exit 1; }
 say() { printf '==> [%3ds] %s\n' "$SECONDS" "$*" >&2; }
@@ -78,7 +99,10 @@ check_docker() {
 	docker info >/dev/null 2>&1 || die "cannot talk to the docker daemon (is it running, may this user use it?)"
 }
 
+# build_debian SUITE: mysql-bootstrap/debian:SUITE, a minbase rootfs from mmdebstrap.
 build_debian() {
+	local suite=$1 tag
+	tag=$(debian_tag "$suite")
 	local args=(
 		--variant=minbase
 		--include=ca-certificates
@@ -97,10 +121,13 @@ build_debian() {
 		--extract-hook='printf "#!/bin/sh\nexit 101\n" >"$1/usr/sbin/policy-rc.d"; chmod 0755 "$1/usr/sbin/policy-rc.d"'
 		--customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/log/apt/* "$1"/var/log/dpkg.log "$1"/var/log/bootstrap.log'
 	)
+	# sid's Release file on a mirror can be past its Valid-Until date; the option
+	# stays in the image's apt configuration, so the server build's apt-get works too.
+	[[ $suite == sid ]] && args+=(--aptopt='Acquire::Check-Valid-Until "false"')
 	local hash
-	hash=$(inputs_hash "$DEBIAN_SUITE" "$DEBIAN_MIRROR" "${args[@]}")
-	if up_to_date "$DEBIAN_IMAGE" "$hash"; then
-		say "$DEBIAN_IMAGE is up to date"
+	hash=$(inputs_hash "$suite" "$DEBIAN_MIRROR" "${args[@]}")
+	if up_to_date "$tag" "$hash"; then
+		say "$tag is up to date"
 		return
 	fi
 	if ! command -v mmdebstrap >/dev/null; then
@@ -110,50 +137,57 @@ build_debian() {
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap; } >"$TMP/apt.log" 2>&1 ||
 			{ tail -n 20 "$TMP/apt.log" >&2; die "apt-get install mmdebstrap failed"; }
 	fi
-	remember_old "$DEBIAN_IMAGE"
-	say "building $DEBIAN_IMAGE with mmdebstrap ($DEBIAN_SUITE, minbase)"
+	remember_old "$tag"
+	say "building $tag with mmdebstrap ($suite, minbase)"
 	# No mirror argument: mmdebstrap uses deb.debian.org for the suite, plus -updates
-	# and -security. Its own tarball goes to stdout, straight into docker import.
+	# and -security where the suite has them. Its own tarball goes to stdout,
+	# straight into docker import.
 	local mirror=() id
 	[[ -n $DEBIAN_MIRROR ]] && mirror=("$DEBIAN_MIRROR")
 	# Imported untagged and tagged only on success: a failed mmdebstrap still hands
 	# docker import a (truncated) stream.
-	if ! id=$(mmdebstrap --format=tar "${args[@]}" "$DEBIAN_SUITE" - "${mirror[@]}" 2>"$TMP/mmdebstrap.log" |
+	if ! id=$(mmdebstrap --format=tar "${args[@]}" "$suite" - "${mirror[@]}" 2>"$TMP/mmdebstrap-$suite.log" |
 		docker import \
 			--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 			--change 'ENV LANG=C.UTF-8' \
-			--change "LABEL $INPUTS_LABEL=$hash org.opencontainers.image.title=debian-$DEBIAN_SUITE-minbase" \
+			--change "LABEL $INPUTS_LABEL=$hash org.opencontainers.image.title=debian-$suite-minbase" \
 			--change 'CMD ["/bin/bash"]' \
-			--message "mmdebstrap $DEBIAN_SUITE minbase" -); then
+			--message "mmdebstrap $suite minbase" -); then
 		[[ $id == sha256:* ]] && docker rmi "$id" >/dev/null 2>&1
-		grep -v '^I: ' "$TMP/mmdebstrap.log" | tail -n 20 >&2
-		die "mmdebstrap | docker import failed for $DEBIAN_IMAGE (needs root, or unprivileged user namespaces, and apt access to the Debian mirror)"
+		grep -v '^I: ' "$TMP/mmdebstrap-$suite.log" | tail -n 20 >&2
+		die "mmdebstrap | docker import failed for $tag (needs root, or unprivileged user namespaces, and apt access to the Debian mirror)"
 	fi
-	docker tag "$id" "$DEBIAN_IMAGE"
+	docker tag "$id" "$tag"
 }
 
-build_mariadb() {
-	local base hash dir="$ROOT/images/mariadb"
-	base=$(image_id "$DEBIAN_IMAGE" debian)
-	hash=$(inputs_hash "$base" "$dir"/*)
-	if up_to_date "$MARIADB_IMAGE" "$hash"; then
-		say "$MARIADB_IMAGE is up to date"
+# build_server NAME: one of SERVERS, from its Debian base and images/<dir>.
+build_server() {
+	local name=$1 tag=${SERVER_TAG[$1]} suite=${SERVER_SUITE[$1]} dir="$ROOT/images/${SERVER_DIR[$1]}"
+	local series=${name#*-} base_tag base hash
+	base_tag=$(debian_tag "$suite")
+	base=$(image_id "$base_tag" "debian-$suite")
+	hash=$(inputs_hash "$base" "$series" "$dir"/*)
+	if up_to_date "$tag" "$hash"; then
+		say "$tag is up to date"
 		return
 	fi
-	remember_old "$MARIADB_IMAGE"
-	say "building $MARIADB_IMAGE from $DEBIAN_IMAGE"
+	remember_old "$tag"
+	say "building $tag from $base_tag"
 	# The Dockerfile installs Debian packages: the build uses $BUILD_NETWORK (host by
-	# default) so it reaches the mirror whenever this machine does.
+	# default) so it reaches the mirror whenever this machine does. The apt layer
+	# comes before the image's own files, so changing those reuses it.
 	docker build --network="$BUILD_NETWORK" \
-		--build-arg BASE_IMAGE="$DEBIAN_IMAGE" \
+		--build-arg BASE_IMAGE="$base_tag" \
+		--build-arg SERIES="$series" \
 		--label "$INPUTS_LABEL=$hash" \
-		-t "$MARIADB_IMAGE" "$dir" ||
-		die "docker build of $MARIADB_IMAGE failed (apt must reach the Debian mirror; see BUILD_NETWORK)"
+		-t "$tag" "$dir" ||
+		die "docker build of $tag failed (apt must reach the Debian mirror; see BUILD_NETWORK)"
+	say "$tag: $(docker run --rm --network=none --entrypoint=sh "$tag" -c 'exec "$(command -v mariadbd || command -v mysqld)" --version')"
 }
 
 build_go() {
 	local base goroot gover name hash dir="$ROOT/images/go"
-	base=$(image_id "$DEBIAN_IMAGE" debian)
+	base=$(image_id "$(debian_tag bookworm)" debian-bookworm)
 	goroot=$("$GO" env GOROOT) && gover=$("$GO" env GOVERSION) || die "cannot run $GO; set GO to a Go toolchain"
 	[[ -x $goroot/bin/go ]] || die "GOROOT $goroot has no bin/go"
 	name=$(basename "$goroot")
@@ -163,7 +197,7 @@ build_go() {
 		return
 	fi
 	remember_old "$GO_IMAGE"
-	say "building $GO_IMAGE from $DEBIAN_IMAGE and $goroot ($gover)"
+	say "building $GO_IMAGE from $(debian_tag bookworm) and $goroot ($gover)"
 	# The context is a tar stream: the Dockerfile plus this machine's GOROOT as go/,
 	# without the toolchain's own tests.
 	tar -c -f - -C "$dir" Dockerfile \
@@ -171,7 +205,7 @@ build_go() {
 		--anchored --exclude="$name/test" --exclude="$name/api" --no-anchored --exclude=testdata \
 		"$name" |
 		docker build --network=none \
-			--build-arg BASE_IMAGE="$DEBIAN_IMAGE" \
+			--build-arg BASE_IMAGE="$(debian_tag bookworm)" \
 			--label "$INPUTS_LABEL=$hash" \
 			-t "$GO_IMAGE" - ||
 		die "docker build of $GO_IMAGE failed"
@@ -209,15 +243,46 @@ build_app() {
 		--filter label=org.mysql-bootstrap.stage=build --filter until="$started" >/dev/null || true
 }
 
-main() {
-	local targets=("$@") t
-	[[ ${#targets[@]} -eq 0 || ${targets[*]} == all ]] && targets=(debian mariadb go app)
-	for t in "${targets[@]}"; do
+# expand TARGET...: the build steps for the targets, each after what it is built
+# from, each once, in a fixed order.
+expand() {
+	local t want=() s
+	for t; do
 		case $t in
-		debian | mariadb | go | app) ;;
-		*) die "unknown target $t (want debian, mariadb, go, app or all)" ;;
+		all) want+=(debian-bookworm "${SERVERS[@]/#/server-}" go app) ;;
+		servers) want+=("${SERVERS[@]/#/server-}") ;;
+		debian) want+=(debian-bookworm) ;;
+		mariadb) want+=(server-mariadb-10.11) ;;
+		mysql) want+=(server-mysql-9.7) ;;
+		debian-bookworm | debian-trixie | debian-sid | go | app) want+=("$t") ;;
+		*)
+			[[ -n ${SERVER_TAG[$t]:-} ]] || die "unknown target $t (want all, servers, debian-{bookworm,trixie,sid}, ${SERVERS[*]}, mariadb, mysql, go, app)"
+			want+=("server-$t")
+			;;
 		esac
 	done
+	local -A need=()
+	for t in "${want[@]}"; do
+		need[$t]=1
+		case $t in
+		server-*) need[debian-${SERVER_SUITE[${t#server-}]}]=1 ;;
+		go) need[debian-bookworm]=1 ;;
+		app) need[go]=1 need[debian-bookworm]=1 ;;
+		esac
+	done
+	for t in "${SUITES[@]/#/debian-}" "${SERVERS[@]/#/server-}" go app; do
+		[[ -n ${need[$t]:-} ]] && printf '%s\n' "$t"
+	done
+	return 0
+}
+
+main() {
+	local targets=() steps=() t
+	targets=("$@")
+	[[ ${#targets[@]} -eq 0 ]] && targets=(all)
+	local list
+	list=$(expand "${targets[@]}")
+	mapfile -t steps <<<"$list"
 	check_docker
 	# One build at a time per machine (the tags are the docker daemon's, not the
 	# checkout's): a concurrent run waits, then finds the images up to date.
@@ -228,7 +293,7 @@ main() {
 			flock -w 1800 9 || die "another images/build.sh held the lock for 30 minutes"
 		fi
 	fi
-	if [[ -z $GO_IMAGE && " ${targets[*]} " == *" go "* || -z $GO_IMAGE && " ${targets[*]} " == *" app "* ]]; then
+	if [[ -z $GO_IMAGE && " ${steps[*]} " == *" go "* ]]; then
 		local v
 		v=$("$GO" env GOVERSION 2>/dev/null) || die "cannot run $GO; set GO to a Go toolchain"
 		v=${v#go}
@@ -237,11 +302,15 @@ main() {
 	if [[ -z $VERSION ]]; then
 		VERSION=$(git -C "$ROOT" describe --tags --always --dirty 2>/dev/null) || VERSION=dev
 	fi
-	for t in "${targets[@]}"; do
-		"build_$t"
+	for t in "${steps[@]}"; do
+		case $t in
+		debian-*) build_debian "${t#debian-}" ;;
+		server-*) build_server "${t#server-}" ;;
+		*) "build_$t" ;;
+		esac
 	done
 	drop_replaced
-	say "done: ${targets[*]}"
+	say "done: ${steps[*]} (${SECONDS}s)"
 }
 
 main "$@"

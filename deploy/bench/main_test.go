@@ -12,6 +12,12 @@
 // BENCH_SUMMARY. Nothing here asserts a speed: a missed target is printed,
 // not failed.
 //
+// BENCH_SERVER chooses the server: mariadb-10.11 (the default),
+// mariadb-11.8 or mysql-9.7 (images/build.sh's names), or any image with
+// the official entrypoint contract. The servers skip loading their time
+// zone tables (MYSQL_INITDB_SKIP_TZINFO, MARIADB_INITDB_SKIP_TZINFO): the
+// figures are about mysql-bootstrap, and were measured so from the start.
+//
 // The benchmarks need a Docker engine and the images images/build.sh
 // builds (nothing is pulled); without them they are skipped. Every
 // container, network and volume is removed when its benchmark ends; the
@@ -38,6 +44,7 @@ import (
 var (
 	// dockerSkip says why the container benchmarks cannot run here.
 	dockerSkip string
+	server     podcluster.Server
 	images     podcluster.Images
 )
 
@@ -45,7 +52,13 @@ func TestMain(m *testing.M) {
 	// No reaper (its image would be pulled): every object is removed by
 	// the cluster's own cleanup.
 	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	images = podcluster.DefaultImages()
+	server = podcluster.DefaultServer
+	if v := os.Getenv("BENCH_SERVER"); v != "" {
+		server = podcluster.LookupServer(v)
+	} else if v := os.Getenv("E2E_SERVER_IMAGE"); v != "" {
+		server = podcluster.LookupServer(v)
+	}
+	images = podcluster.DefaultImagesFor(server)
 	flag.Parse()
 	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
 		// go test ./... without -bench: nothing here runs.
@@ -65,10 +78,23 @@ func TestMain(m *testing.M) {
 			dockerSkip = "images missing (build them with images/build.sh): " + strings.Join(missing, ", ")
 		}
 	}
+	if dockerSkip == "" {
+		if v, err := podcluster.ImageServerVersion(ctx, server.Image); err == nil {
+			serverLine = fmt.Sprintf("# server: %s (%s), FLAVOR %s: %s", server.Name, server.Image, server.Flavor, v.Line)
+		} else {
+			serverLine = fmt.Sprintf("# server: %s (%s), FLAVOR %s: %v", server.Name, server.Image, server.Flavor, err)
+		}
+	}
 	cancel()
 	fmt.Println(machine())
+	if serverLine != "" {
+		fmt.Println(serverLine)
+	}
 	os.Exit(m.Run())
 }
+
+// serverLine says which server the figures are from.
+var serverLine string
 
 func requireDocker(b *testing.B) {
 	b.Helper()
@@ -142,7 +168,10 @@ func (s *scope) close() {
 // newCluster creates a cluster in sc with the manifest's settings (no
 // shorter RECONCILE_INTERVAL) and records its run id for run.sh.
 func newCluster(sc *scope, pods int) *podcluster.Cluster {
-	c := podcluster.New(sc, podcluster.Options{Images: images, Pods: pods, Flavor: "mariadb"})
+	c := podcluster.New(sc, podcluster.Options{
+		Images: images, Pods: pods, Flavor: server.Flavor,
+		ServerEnv: map[string]string{"MYSQL_INITDB_SKIP_TZINFO": "1", "MARIADB_INITDB_SKIP_TZINFO": "1"},
+	})
 	if f := os.Getenv("BENCH_RUNIDS"); f != "" {
 		if fh, err := os.OpenFile(f, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
 			fmt.Fprintln(fh, c.RunID)

@@ -101,12 +101,22 @@ func primaryNewIP(b *testing.B, defaults bool) {
 			if res.Code != 0 {
 				b.Fatalf("%s sidecar exited %d", rp.Name, res.Code)
 			}
-			for _, stmt := range []string{
+			stmts := []string{
 				"SET GLOBAL slave_net_timeout = 60",
 				"STOP REPLICA",
 				"CHANGE MASTER TO MASTER_CONNECT_RETRY = 60",
 				"START REPLICA",
-			} {
+			}
+			if server.Flavor == "mysql" {
+				// 8.4 removed CHANGE MASTER; the slave_ names are deprecated.
+				stmts = []string{
+					"SET GLOBAL replica_net_timeout = 60",
+					"STOP REPLICA",
+					"CHANGE REPLICATION SOURCE TO SOURCE_CONNECT_RETRY = 60",
+					"START REPLICA",
+				}
+			}
+			for _, stmt := range stmts {
 				if _, err := r.replicas[i].ExecContext(ctx, stmt); err != nil {
 					b.Fatalf("%s: %s: %v", rp.Name, stmt, err)
 				}
@@ -243,7 +253,11 @@ func rowsSince(from time.Time, rows []time.Time) string {
 // channelSettings reads what the replica's channel runs with.
 func channelSettings(ctx context.Context, b *testing.B, db *sql.DB) string {
 	var netTimeout string
-	must(b, db.QueryRowContext(ctx, "SELECT @@GLOBAL.slave_net_timeout").Scan(&netTimeout))
+	q := "SELECT @@GLOBAL.slave_net_timeout"
+	if server.Flavor == "mysql" {
+		q = "SELECT @@GLOBAL.replica_net_timeout"
+	}
+	must(b, db.QueryRowContext(ctx, q).Scan(&netTimeout))
 	rows, err := db.QueryContext(ctx, "SHOW REPLICA STATUS")
 	must(b, err)
 	defer rows.Close()
@@ -262,6 +276,12 @@ func channelSettings(ctx context.Context, b *testing.B, db *sql.DB) string {
 	for i, col := range cols {
 		got[col] = vals[i].String
 	}
-	return fmt.Sprintf("slave_net_timeout %s, Connect_Retry %s, Slave_IO_Running %s, Master_Host %s",
-		netTimeout, got["Connect_Retry"], got["Slave_IO_Running"], got["Master_Host"])
+	either := func(a, b string) string {
+		if v, ok := got[a]; ok {
+			return v
+		}
+		return got[b]
+	}
+	return fmt.Sprintf("net timeout %s, Connect_Retry %s, IO thread %s, source %s",
+		netTimeout, got["Connect_Retry"], either("Replica_IO_Running", "Slave_IO_Running"), either("Source_Host", "Master_Host"))
 }

@@ -10,6 +10,9 @@
 # samples, medians reported), and prints a summary table. Raw output goes
 # to .bench/<time>/ (.bench/latest links to the last run).
 #
+# BENCH_SERVER picks the server: mariadb-10.11 (default), mariadb-11.8 or
+# mysql-9.7 (make bench BENCH_SERVER=mysql-9.7), or another image.
+#
 # Samples per figure: COLD (cold-start rounds, default 5), NEWIP (restarts of
 # the primary with the sidecar, 5), BASELINE (restarts with MySQL's default
 # retry settings, about a minute each, 3), IDLE (30 s idle windows, 10: the
@@ -53,8 +56,15 @@ trap cleanup EXIT
 docker_ok=0
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
 	docker_ok=1
-	say "images/build.sh (log: $OUT/images.log)"
-	if ! images/build.sh >"$OUT/images.log" 2>&1; then
+	targets=(debian-bookworm app)
+	case ${BENCH_SERVER:=mariadb-10.11} in
+	mariadb-10.11 | mariadb-11.8 | mysql-9.7) targets+=("$BENCH_SERVER") ;;
+	mariadb) targets+=(mariadb-10.11) ;;
+	mysql) targets+=(mysql-9.7) ;;
+	esac
+	export BENCH_SERVER
+	say "images/build.sh ${targets[*]} (log: $OUT/images.log)"
+	if ! images/build.sh "${targets[@]}" >"$OUT/images.log" 2>&1; then
 		tail -20 "$OUT/images.log" >&2
 		echo "bench: images/build.sh failed" >&2
 		exit 1
@@ -68,8 +78,8 @@ machine() {
 	cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 	mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 	docker_v=$( ((docker_ok)) && docker version --format '{{.Server.Version}}' 2>/dev/null || echo unavailable)
-	printf 'machine: %s cores, %s, %s RAM, kernel %s, docker %s, %s, %s\n' \
-		"$(nproc)" "$cpu" "$mem" "$(uname -r)" "$docker_v" "$($GO env GOVERSION)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	printf 'machine: %s cores, %s, %s RAM, kernel %s, docker %s, %s, %s; server %s\n' \
+		"$(nproc)" "$cpu" "$mem" "$(uname -r)" "$docker_v" "$($GO env GOVERSION)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${BENCH_SERVER:-mariadb-10.11}"
 }
 MACHINE=$(machine)
 echo "$MACHINE" | tee "$OUT/machine.txt"
@@ -83,7 +93,7 @@ fi
 # bench NAME BENCHTIME TIMEOUT: one go test run, appended to the raw output.
 bench() {
 	say "$1 (-benchtime=$2)"
-	if ! $GO test -run '^$' -bench "$1" -benchtime "$2" -timeout "$3" -count 1 -v ./deploy/bench 2>&1 | tee -a "$RAW" | grep -E '^(Benchmark|--- |FAIL|ok|panic|\s+\S+_test\.go:[0-9]+: (restart|round))'; then
+	if ! $GO test -run '^$' -bench "$1" -benchtime "$2" -timeout "$3" -count 1 -v ./deploy/bench 2>&1 | tee -a "$RAW" | grep -E '^(Benchmark|--- |FAIL|ok|panic|# server|\s+\S+_test\.go:[0-9]+: (restart|round))'; then
 		echo "bench: $1 failed (see $RAW)" >&2
 		exit 1
 	fi

@@ -9,11 +9,13 @@
 #   demo.sh down    remove the containers, volumes and secrets
 #
 # Both up and down are idempotent; every wait is bounded by DEMO_TIMEOUT.
-# Variables: DEMO_TIMEOUT (seconds, default 300), DEMO_BUILD (0: do not run
-# images/build.sh), COMPOSE (the compose command, default: `docker compose`
-# if installed, else docker-compose), COMPOSE_PROJECT_NAME (default
-# mysql-bootstrap-demo), and those of docker-compose.yml: SERVER_IMAGE,
-# BOOTSTRAP_IMAGE, POD_IMAGE, FLAVOR, HTTP_PORT_N, MYSQL_PORT_N.
+# Variables: SERVER (the server: mariadb-10.11, the default, mariadb-11.8 or
+# mysql-9.7; FLAVOR=mysql alone means mysql-9.7), DEMO_TIMEOUT (seconds,
+# default 300), DEMO_BUILD (0: do not run images/build.sh), COMPOSE (the
+# compose command, default: `docker compose` if installed, else
+# docker-compose), COMPOSE_PROJECT_NAME (default mysql-bootstrap-demo), and
+# those of docker-compose.yml: SERVER_IMAGE (another server image instead of
+# SERVER's), BOOTSTRAP_IMAGE, POD_IMAGE, FLAVOR, HTTP_PORT_N, MYSQL_PORT_N.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,7 +30,7 @@ PODS=(0 1 2)
 if [[ -f $HERE/.env ]]; then
 	while IFS='=' read -r key value; do
 		case $key in
-		POD_IMAGE | SERVER_IMAGE | BOOTSTRAP_IMAGE)
+		POD_IMAGE | SERVER_IMAGE | BOOTSTRAP_IMAGE | SERVER | FLAVOR)
 			value=${value%\"} value=${value#\"} value=${value%\'} value=${value#\'}
 			[[ -n ${!key:-} ]] || printf -v "$key" '%s' "$value"
 			;;
@@ -36,17 +38,45 @@ if [[ -f $HERE/.env ]]; then
 	done <"$HERE/.env"
 fi
 
-# The local images images/build.sh makes, and the compose file's defaults.
-LOCAL_POD_IMAGE=mysql-bootstrap/debian:bookworm
-LOCAL_SERVER_IMAGE=mysql-bootstrap/mariadb:10.11
-LOCAL_BOOTSTRAP_IMAGE=mysql-bootstrap:dev
-export POD_IMAGE=${POD_IMAGE:-$LOCAL_POD_IMAGE}
-export SERVER_IMAGE=${SERVER_IMAGE:-$LOCAL_SERVER_IMAGE}
-export BOOTSTRAP_IMAGE=${BOOTSTRAP_IMAGE:-$LOCAL_BOOTSTRAP_IMAGE}
-
 if [[ -t 1 ]]; then B=$'\e[1m' R=$'\e[0m'; else B='' R=''; fi
 say() { printf '%s==>%s %s\n' "$B" "$R" "$*" >&2; }
 die() { printf 'demo.sh: %s\n' "$*" >&2; exit 1; }
+
+# The server: SERVER names one of the images images/build.sh makes (its build
+# target), and sets the FLAVOR mysql-bootstrap is given; SERVER_IMAGE runs any
+# other image with the official entrypoint contract (FLAVOR then defaults to auto).
+SERVER=${SERVER:-}
+if [[ -z $SERVER && -z ${SERVER_IMAGE:-} ]]; then
+	case ${FLAVOR:-} in
+	mysql) SERVER=mysql-9.7 ;;
+	*) SERVER=mariadb-10.11 ;;
+	esac
+fi
+LOCAL_SERVER_TARGET=''
+case $SERVER in
+mariadb-10.11 | mariadb) LOCAL_SERVER_TARGET=mariadb-10.11 LOCAL_SERVER_IMAGE=mysql-bootstrap/mariadb:10.11 ;;
+mariadb-11.8) LOCAL_SERVER_TARGET=mariadb-11.8 LOCAL_SERVER_IMAGE=mysql-bootstrap/mariadb:11.8 ;;
+mysql-9.7 | mysql) LOCAL_SERVER_TARGET=mysql-9.7 LOCAL_SERVER_IMAGE=mysql-bootstrap/mysql:9.7 ;;
+'') ;;
+*) die "SERVER=$SERVER: want mariadb-10.11 (the default), mariadb-11.8 or mysql-9.7, or set SERVER_IMAGE to another image" ;;
+esac
+if [[ -n $LOCAL_SERVER_TARGET ]]; then
+	[[ -z ${SERVER_IMAGE:-} || $SERVER_IMAGE == "$LOCAL_SERVER_IMAGE" ]] ||
+		die "SERVER=$SERVER and SERVER_IMAGE=$SERVER_IMAGE: set one of them"
+	SERVER_IMAGE=$LOCAL_SERVER_IMAGE
+	case ${FLAVOR:-} in
+	'' | auto | "${LOCAL_SERVER_TARGET%%-*}") ;;
+	*) die "FLAVOR=$FLAVOR does not fit SERVER=$SERVER" ;;
+	esac
+	: "${FLAVOR:=${LOCAL_SERVER_TARGET%%-*}}"
+fi
+export SERVER_IMAGE FLAVOR=${FLAVOR:-auto}
+
+# The local images images/build.sh makes, and the compose file's defaults. A
+# BOOTSTRAP_IMAGE tagged mysql-bootstrap:* is built from this tree too.
+LOCAL_POD_IMAGE=mysql-bootstrap/debian:bookworm
+export POD_IMAGE=${POD_IMAGE:-$LOCAL_POD_IMAGE}
+export BOOTSTRAP_IMAGE=${BOOTSTRAP_IMAGE:-mysql-bootstrap:dev}
 
 # --- compose ----------------------------------------------------------------
 
@@ -90,15 +120,16 @@ show_logs() {
 
 ensure_images() {
 	local targets=() img
-	[[ $POD_IMAGE == "$LOCAL_POD_IMAGE" || $SERVER_IMAGE == "$LOCAL_SERVER_IMAGE" || $BOOTSTRAP_IMAGE == "$LOCAL_BOOTSTRAP_IMAGE" ]] && targets+=(debian)
-	[[ $SERVER_IMAGE == "$LOCAL_SERVER_IMAGE" ]] && targets+=(mariadb)
+	[[ $POD_IMAGE == "$LOCAL_POD_IMAGE" ]] && targets+=(debian-bookworm)
+	# A server image is built (with its Debian base) only when missing or stale.
+	[[ -n $LOCAL_SERVER_TARGET ]] && targets+=("$LOCAL_SERVER_TARGET")
 	# app is always rebuilt (cheap with the layer cache), so the demo runs the code in the tree.
-	[[ $BOOTSTRAP_IMAGE == "$LOCAL_BOOTSTRAP_IMAGE" ]] && targets+=(go app)
+	[[ $BOOTSTRAP_IMAGE == mysql-bootstrap:* ]] && targets+=(app)
 	if ((${#targets[@]})) && [[ ${DEMO_BUILD:-1} != 0 ]]; then
 		[[ -x $ROOT/images/build.sh ]] || die "$ROOT/images/build.sh is missing: it builds the images the demo runs"
 		say "building images (images/build.sh ${targets[*]})"
-		(cd "$ROOT" && DEBIAN_IMAGE=$LOCAL_POD_IMAGE MARIADB_IMAGE=$LOCAL_SERVER_IMAGE IMAGE=$LOCAL_BOOTSTRAP_IMAGE \
-			images/build.sh "${targets[@]}") || die "images/build.sh ${targets[*]} failed (see above)"
+		(cd "$ROOT" && IMAGE=$BOOTSTRAP_IMAGE images/build.sh "${targets[@]}") ||
+			die "images/build.sh ${targets[*]} failed (see above)"
 	fi
 	for img in "$POD_IMAGE" "$SERVER_IMAGE" "$BOOTSTRAP_IMAGE"; do
 		docker image inspect "$img" >/dev/null 2>&1 || say "image $img is not here: compose will try to pull it"
@@ -335,16 +366,30 @@ epilogue() {
 		mp=$(host_port "$n" 3306) || mp='?'
 		printf '  mysql-%s  http://127.0.0.1:%s/status (/readyz /healthz /metrics)   mysql -h127.0.0.1 -P%s -uapp -p demo\n' "$n" "$hp" "$mp"
 	done
-	printf '  app password: %s   root: docker exec -it mysql-0 mariadb -uroot -p\n' "${SECRETS#"$ROOT"/}/app-password"
+	local client
+	client=$(docker exec mysql-0 sh -c 'command -v mariadb || command -v mysql' 2>/dev/null) || client=mysql
+	printf '  app password: %s   root: docker exec -it mysql-0 %s -uroot -p\n' "${SECRETS#"$ROOT"/}/app-password" "${client##*/}"
 	printf '  logs: %s --project-name %s --file %s logs -f sidecar-1\n' "${COMPOSE_CMD[*]}" "$PROJECT" "${HERE#"$ROOT"/}/docker-compose.yml"
 	printf '  remove everything: %s down\n' "${0#"$ROOT"/}"
 }
 
+# same_server: the volumes of an earlier `up` hold a datadir of the server
+# recorded in .secrets/server-image; another server must not start on it.
+same_server() {
+	local was
+	[[ -n $(project_volumes) ]] || return 0
+	was=$(cat "$SECRETS/server-image" 2>/dev/null) || return 0
+	[[ $was == "$SERVER_IMAGE" ]] ||
+		die "the demo's volumes hold a $was datadir; run '$0 down' (make demo-down) before starting $SERVER_IMAGE"
+}
+
 cmd_up() {
 	find_compose
+	same_server
 	ensure_images
 	write_secrets
-	say "starting 3 pods (${COMPOSE_CMD[*]} --project-name $PROJECT up -d)"
+	printf '%s\n' "$SERVER_IMAGE" >"$SECRETS/server-image"
+	say "starting 3 pods of $SERVER_IMAGE, FLAVOR=$FLAVOR (${COMPOSE_CMD[*]} --project-name $PROJECT up -d)"
 	local start=$SECONDS
 	bounded_compose up -d || { show_logs; die "compose up failed or took more than ${TIMEOUT}s (see above)"; }
 	wait_ready

@@ -35,13 +35,13 @@ type overlay struct {
 
 var overlays = []overlay{
 	{
-		name: "mysql", serverImage: "mysql:8.4", flavor: string(bootstrap.FlavorMySQL),
+		name: "mysql", serverImage: "mysql:9.7", flavor: string(bootstrap.FlavorMySQL),
 		// The mysql image loads its time zone tables with binary logging
 		// on: without the switch every replica gets errant GTIDs.
 		serverEnv: []string{"MYSQL_ROOT_PASSWORD_FILE", "MYSQL_INITDB_SKIP_TZINFO"},
 	},
 	{
-		name: "mariadb", serverImage: "mariadb:11.4", flavor: string(bootstrap.FlavorMariaDB),
+		name: "mariadb", serverImage: "mariadb:11.8", flavor: string(bootstrap.FlavorMariaDB),
 		serverEnv: []string{"MARIADB_ROOT_PASSWORD_FILE"},
 	},
 }

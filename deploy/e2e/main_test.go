@@ -7,13 +7,28 @@
 // on every pod, replicas equal to the primary, no errant GTIDs, replicas
 // refusing writes.
 //
+// The fault cases run once per server image images/build.sh builds (MySQL
+// 9.7, MariaDB 11.8, MariaDB 10.11), as subtests named by the flavour and
+// version the image's server binary reports (TestFaults/mysql-9.7.4/...).
+// The servers run their images' defaults: the first start of the mysql
+// image loads its time zone tables with binary logging on, as the official
+// image does.
+//
 // The tests need a Docker engine and the images images/build.sh builds
 // (nothing is pulled); they are skipped under -short or when `docker info`
-// fails. Images are chosen with E2E_SERVER_IMAGE, E2E_BOOTSTRAP_IMAGE,
-// E2E_PAUSE_IMAGE and E2E_CLIENT_IMAGE; missing default images, or a
-// mysql-bootstrap:dev older than the sources, are (re)built with
-// images/build.sh unless E2E_NO_BUILD=1. E2E_FLAVOR sets FLAVOR (default
-// mariadb).
+// fails. Variables:
+//
+//   - E2E_SERVERS: the local servers to run, by name (mysql-9.7,
+//     mariadb-11.8, mariadb-10.11; comma-separated), default all;
+//   - E2E_SERVER_IMAGE: run just this one server image instead (e.g.
+//     mysql:8.4), with FLAVOR E2E_FLAVOR (default: from the image's name);
+//   - E2E_SERVER_ENV: extra variables for the server containers,
+//     "NAME=value NAME=value" (e.g. MYSQL_INITDB_SKIP_TZINFO=1 for a local
+//     experiment; the committed tests run the images' defaults);
+//   - E2E_BOOTSTRAP_IMAGE, E2E_PAUSE_IMAGE, E2E_CLIENT_IMAGE: other images;
+//   - E2E_NO_BUILD=1: never run images/build.sh. Otherwise missing local
+//     images, and a mysql-bootstrap:dev older than the sources, are
+//     (re)built with it first.
 package e2e
 
 import (
@@ -34,7 +49,12 @@ import (
 var (
 	// skipReason is set when the tests cannot run here.
 	skipReason string
-	images     podcluster.Images
+	// servers are the server images the fault cases run against, and
+	// images the other images (with the first server).
+	servers []podcluster.Server
+	images  podcluster.Images
+	// serverEnv is E2E_SERVER_ENV.
+	serverEnv map[string]string
 )
 
 func TestMain(m *testing.M) {
@@ -42,7 +62,16 @@ func TestMain(m *testing.M) {
 	// No reaper (its image cannot be pulled): the harness removes what it
 	// creates.
 	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	images = podcluster.DefaultImages()
+	var err error
+	if servers, err = chooseServers(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		os.Exit(2)
+	}
+	if serverEnv, err = podcluster.ParseServerEnv(os.Getenv("E2E_SERVER_ENV")); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: E2E_SERVER_ENV: %v\n", err)
+		os.Exit(2)
+	}
+	images = podcluster.DefaultImagesFor(servers[0])
 	switch {
 	case testing.Short():
 		skipReason = "end-to-end tests start Docker containers: skipped under -short"
@@ -58,6 +87,36 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(m.Run())
+}
+
+// chooseServers reads E2E_SERVER_IMAGE, E2E_FLAVOR and E2E_SERVERS.
+func chooseServers() ([]podcluster.Server, error) {
+	if img := os.Getenv("E2E_SERVER_IMAGE"); img != "" {
+		s := podcluster.LookupServer(img)
+		if f := os.Getenv("E2E_FLAVOR"); f != "" {
+			s.Flavor = f
+		}
+		return []podcluster.Server{s}, nil
+	}
+	names := os.Getenv("E2E_SERVERS")
+	if names == "" {
+		return podcluster.LocalServers, nil
+	}
+	var out []podcluster.Server
+	for _, n := range strings.FieldsFunc(names, func(r rune) bool { return r == ',' || r == ' ' }) {
+		s := podcluster.LookupServer(n)
+		if !s.Local {
+			return nil, fmt.Errorf("E2E_SERVERS: %q is not one of the local servers (mysql-9.7, mariadb-11.8, mariadb-10.11); use E2E_SERVER_IMAGE for another image", n)
+		}
+		if f := os.Getenv("E2E_FLAVOR"); f != "" {
+			s.Flavor = f
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("E2E_SERVERS=%q names no server", names)
+	}
+	return out, nil
 }
 
 // requireDocker skips t when the end-to-end tests cannot run here.
@@ -87,8 +146,8 @@ func lastLine(s string) string {
 	return l[len(l)-1]
 }
 
-// ensureImages builds missing images, and a mysql-bootstrap image older
-// than the sources, with images/build.sh.
+// ensureImages builds missing local images, and a mysql-bootstrap image
+// older than the sources, with images/build.sh.
 func ensureImages() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -99,16 +158,41 @@ func ensureImages() error {
 	build := filepath.Join(root, "images", "build.sh")
 	noBuild := os.Getenv("E2E_NO_BUILD") == "1"
 
-	missing := missingImages(ctx)
-	var targets []string
-	if len(missing) > 0 {
-		targets = []string{"all"}
-	} else if os.Getenv("E2E_BOOTSTRAP_IMAGE") == "" {
+	// build.sh targets for the images the tests use, when they are its own.
+	target := map[string]string{
+		"mysql-bootstrap:dev":             "app",
+		"mysql-bootstrap/debian:bookworm": "debian-bookworm",
+	}
+	// Another local tag of the project image: IMAGE=<tag> images/build.sh app.
+	localBootstrap := strings.HasPrefix(images.Bootstrap, "mysql-bootstrap:")
+	if localBootstrap {
+		target[images.Bootstrap] = "app"
+	}
+	for _, s := range podcluster.LocalServers {
+		target[s.Image] = s.Name
+	}
+	refs := []string{images.Bootstrap, images.Pause}
+	for _, s := range servers {
+		refs = append(refs, s.Image, podcluster.DefaultImagesFor(s).Client)
+	}
+	missing := missingImages(ctx, refs)
+	var targets, foreign []string
+	for _, ref := range missing {
+		if t := target[ref]; t != "" {
+			targets = append(targets, t)
+		} else {
+			foreign = append(foreign, ref)
+		}
+	}
+	if len(foreign) > 0 {
+		return fmt.Errorf("images missing that images/build.sh does not build (nothing is pulled): %s", strings.Join(foreign, ", "))
+	}
+	if localBootstrap && !contains(targets, "app") {
 		created, _ := podcluster.ImageCreated(ctx, images.Bootstrap)
 		if newest, file := newestSource(root); newest.After(created) {
 			fmt.Fprintf(os.Stderr, "e2e: %s (built %s) is older than %s (%s): rebuilding it\n",
 				images.Bootstrap, created.Format(time.RFC3339), file, newest.Format(time.RFC3339))
-			targets = []string{"app"}
+			targets = append(targets, "app")
 		}
 	}
 	if len(targets) == 0 {
@@ -127,22 +211,29 @@ func ensureImages() error {
 	cmd := exec.CommandContext(ctx, build, targets...)
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	// build.sh's names for the images the tests use.
-	cmd.Env = append(os.Environ(),
-		"IMAGE="+images.Bootstrap, "MARIADB_IMAGE="+images.Server, "DEBIAN_IMAGE="+images.Pause)
+	cmd.Env = append(os.Environ(), "IMAGE="+images.Bootstrap)
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("images/build.sh %s: %v", strings.Join(targets, " "), err)
 	}
-	if missing := missingImages(ctx); len(missing) > 0 {
+	if missing := missingImages(ctx, refs); len(missing) > 0 {
 		return fmt.Errorf("images still missing after images/build.sh: %s", strings.Join(missing, ", "))
 	}
 	return nil
 }
 
-func missingImages(ctx context.Context) []string {
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func missingImages(ctx context.Context, refs []string) []string {
 	var missing []string
 	seen := map[string]bool{}
-	for _, ref := range []string{images.Server, images.Bootstrap, images.Pause, images.Client} {
+	for _, ref := range refs {
 		if seen[ref] {
 			continue
 		}

@@ -8,10 +8,14 @@
 # and stops the temporary server. Then it execs the server as the mysql user, so
 # the server is pid 1 and SIGTERM shuts it down cleanly.
 #
-# Unlike the official image, nothing written during initialisation reaches the
-# binary log (the temporary server runs with --skip-log-bin and every session
-# with sql_log_bin=0): a replica initialised this way holds no GTIDs its primary
-# lacks.
+# What reaches the binary log is what the official image writes there, because
+# that is what real pods see: the temporary server reads /etc/mysql/conf.d (so it
+# logs when that turns log_bin on); the time zone tables (loaded with
+# --skip-write-binlog) and the root accounts (under SQL_LOG_BIN=0) are not
+# logged; MARIADB_DATABASE, MARIADB_USER and its grant, and whatever the
+# initdb.d scripts write, are. On a pod that may become a replica, leave
+# MARIADB_DATABASE/MARIADB_USER unset: they would be transactions its primary
+# never had.
 #
 # Variables (MYSQL_* aliases accepted; those marked * also read NAME_FILE):
 #   MARIADB_ROOT_PASSWORD*            root password (root@localhost and root@$MARIADB_ROOT_HOST)
@@ -20,6 +24,7 @@
 #   MARIADB_ROOT_HOST*                host part of the second root account (default %)
 #   MARIADB_DATABASE*                 database to create
 #   MARIADB_USER*, MARIADB_PASSWORD*  account to create, with all privileges on MARIADB_DATABASE
+#   MARIADB_USER_HOST*                host part of that account (default %)
 #   MARIADB_INITDB_SKIP_TZINFO        non-empty: do not load the time zone tables (faster)
 set -euo pipefail
 shopt -s nullglob
@@ -65,15 +70,13 @@ sql_literal() {
 	printf '%s' "${s//\'/\\\'}"
 }
 
-# docker_process_sql [mariadb args]: run SQL from stdin as root over the socket,
-# never binlogged. Init scripts that are sourced may use it, as with the official image.
+# docker_process_sql [mariadb args]: run SQL from stdin as root over the socket, in
+# MARIADB_DATABASE if set. Binary-logged when the server logs, as in the official
+# image. Init scripts that are sourced may use it, as with the official image.
 docker_process_sql() {
 	local db=()
 	[[ -n $MARIADB_DATABASE ]] && db=(--database="$MARIADB_DATABASE")
-	{
-		printf 'SET @@SESSION.SQL_LOG_BIN=0;\n'
-		cat
-	} | MYSQL_PWD=${ROOT_PASSWORD_SET:-} mariadb --protocol=socket --socket="$SOCKET" \
+	MYSQL_PWD=${ROOT_PASSWORD_SET:-} mariadb --protocol=socket --socket="$SOCKET" \
 		--user=root "${db[@]}" "$@"
 }
 
@@ -108,6 +111,7 @@ read_env() {
 	maria_env DATABASE
 	maria_env USER
 	maria_env PASSWORD
+	file_env MARIADB_USER_HOST %
 	: "${MARIADB_ALLOW_EMPTY_ROOT_PASSWORD:=${MYSQL_ALLOW_EMPTY_PASSWORD:-}}"
 	: "${MARIADB_RANDOM_ROOT_PASSWORD:=${MYSQL_RANDOM_ROOT_PASSWORD:-}}"
 	: "${MARIADB_INITDB_SKIP_TZINFO:=${MYSQL_INITDB_SKIP_TZINFO:-}}"
@@ -130,8 +134,10 @@ verify_env() {
 }
 
 temp_server_start() {
+	# Like the official image's temporary server: the binary log stays as
+	# configured (so what is written below is logged when conf.d turns it on).
 	"$@" --skip-networking --socket="$SOCKET" \
-		--skip-log-bin --skip-slave-start --wsrep-on=OFF \
+		--skip-slave-start --wsrep-on=OFF \
 		--default-time-zone=SYSTEM --expire-logs-days=0 \
 		--loose-innodb-buffer-pool-load-at-startup=0 \
 		--loose-innodb-buffer-pool-dump-at-shutdown=0 &
@@ -155,7 +161,8 @@ temp_server_stop() {
 
 setup_accounts() {
 	if [[ -z $MARIADB_INITDB_SKIP_TZINFO ]]; then
-		# --skip-write-binlog also emits LOCK TABLES, which makes the load faster.
+		# --skip-write-binlog wraps the load in SQL_LOG_BIN=0 (as the official image
+		# does) and emits LOCK TABLES, which makes it faster.
 		mariadb-tzinfo-to-sql --skip-write-binlog /usr/share/zoneinfo 2>/dev/null |
 			MARIADB_DATABASE='' docker_process_sql --database=mysql
 	fi
@@ -167,7 +174,11 @@ setup_accounts() {
 	local pw host sql
 	pw=$(sql_literal "$MARIADB_ROOT_PASSWORD")
 	host=$(sql_literal "$MARIADB_ROOT_HOST")
-	sql="SET @@SESSION.SQL_MODE=REPLACE(@@SESSION.SQL_MODE, 'NO_BACKSLASH_ESCAPES', '');
+	# As in the official image: the root accounts are not binary-logged, the
+	# database, the user and its grant are (one session, three transactions).
+	sql="SET @orig_sql_log_bin = @@SESSION.SQL_LOG_BIN;
+SET @@SESSION.SQL_LOG_BIN = 0;
+SET @@SESSION.SQL_MODE=REPLACE(@@SESSION.SQL_MODE, 'NO_BACKSLASH_ESCAPES', '');
 DROP USER IF EXISTS root@'127.0.0.1', root@'::1';
 EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS root@\\'', @@hostname, '\\'');
 SET PASSWORD FOR root@localhost = PASSWORD('$pw');"
@@ -177,6 +188,8 @@ CREATE USER root@'$host' IDENTIFIED BY '$pw';
 GRANT ALL ON *.* TO root@'$host' WITH GRANT OPTION;
 GRANT PROXY ON ''@'%' TO root@'$host' WITH GRANT OPTION;"
 	fi
+	sql+="
+SET @@SESSION.SQL_LOG_BIN = @orig_sql_log_bin;"
 	if [[ -n $MARIADB_DATABASE ]]; then
 		note "creating database $MARIADB_DATABASE"
 		sql+="
@@ -185,13 +198,13 @@ CREATE DATABASE IF NOT EXISTS \`${MARIADB_DATABASE//\`/\`\`}\`;"
 	if [[ -n $MARIADB_USER ]]; then
 		note "creating user $MARIADB_USER"
 		sql+="
-CREATE USER '$(sql_literal "$MARIADB_USER")'@'%' IDENTIFIED BY '$(sql_literal "$MARIADB_PASSWORD")';"
+CREATE USER '$(sql_literal "$MARIADB_USER")'@'$(sql_literal "$MARIADB_USER_HOST")' IDENTIFIED BY '$(sql_literal "$MARIADB_PASSWORD")';"
 		if [[ -n $MARIADB_DATABASE ]]; then
 			# In a grant, _ and % are wildcards: escape them to name exactly this database.
 			local db=${MARIADB_DATABASE//\`/\`\`}
 			db=${db//_/\\_}
 			sql+="
-GRANT ALL ON \`${db//%/\\%}\`.* TO '$(sql_literal "$MARIADB_USER")'@'%';"
+GRANT ALL ON \`${db//%/\\%}\`.* TO '$(sql_literal "$MARIADB_USER")'@'$(sql_literal "$MARIADB_USER_HOST")';"
 		fi
 	fi
 	MARIADB_DATABASE='' docker_process_sql --database=mysql --binary-mode <<<"$sql"

@@ -62,6 +62,10 @@ type Options struct {
 	// SidecarEnv is added to the sidecar's environment (for instance a
 	// shorter RECONCILE_INTERVAL than the default 5s).
 	SidecarEnv map[string]string
+	// ServerEnv is added to the server container's environment. Without it
+	// the server image runs its defaults, as in the manifests (only the root
+	// password file is set).
+	ServerEnv map[string]string
 }
 
 // Cluster is one StatefulSet's worth of Docker objects.

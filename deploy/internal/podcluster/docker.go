@@ -32,15 +32,21 @@ type Images struct {
 }
 
 // DefaultImages returns the images named by the E2E_*_IMAGE variables, or
-// the ones images/build.sh builds.
+// the ones images/build.sh builds (the server: DefaultServer).
 func DefaultImages() Images {
-	im := Images{
-		Server:    envOr("E2E_SERVER_IMAGE", "mysql-bootstrap/mariadb:10.11"),
+	return DefaultImagesFor(envOrServer("E2E_SERVER_IMAGE", DefaultServer))
+}
+
+// DefaultImagesFor returns the images of a cluster running server: the
+// E2E_BOOTSTRAP_IMAGE, E2E_PAUSE_IMAGE and E2E_CLIENT_IMAGE variables, or
+// the ones images/build.sh builds (the client: the server's image).
+func DefaultImagesFor(server Server) Images {
+	return Images{
+		Server:    server.Image,
 		Bootstrap: envOr("E2E_BOOTSTRAP_IMAGE", "mysql-bootstrap:dev"),
 		Pause:     envOr("E2E_PAUSE_IMAGE", "mysql-bootstrap/debian:bookworm"),
+		Client:    envOr("E2E_CLIENT_IMAGE", server.Image),
 	}
-	im.Client = envOr("E2E_CLIENT_IMAGE", im.Server)
-	return im
 }
 
 func envOr(name, def string) string {

@@ -272,18 +272,21 @@ func (p *Pod) RunInit(ctx context.Context, timeout time.Duration) (Result, error
 // StartServer starts the server container.
 func (p *Pod) StartServer(ctx context.Context) error {
 	c := p.c
+	env := map[string]string{
+		// Both names: the mariadb images read either, mysql the second.
+		// No MARIADB_DATABASE/MARIADB_USER: see the manifest. Nothing else:
+		// the image's first start does what it does by default (the mysql
+		// image loads its time zone tables with binary logging on).
+		"MARIADB_ROOT_PASSWORD_FILE": RootPasswordFile,
+		"MYSQL_ROOT_PASSWORD_FILE":   RootPasswordFile,
+	}
+	for k, v := range c.opts.ServerEnv {
+		env[k] = v
+	}
 	s, err := p.inSandbox(Spec{
-		Name:  p.name("server"),
-		Image: c.opts.Images.Server,
-		Env: map[string]string{
-			// Both names: the mariadb images read either, mysql the second.
-			// No MARIADB_DATABASE/MARIADB_USER: see the manifest.
-			"MARIADB_ROOT_PASSWORD_FILE": RootPasswordFile,
-			"MYSQL_ROOT_PASSWORD_FILE":   RootPasswordFile,
-			// Time zone tables take most of a first start.
-			"MARIADB_INITDB_SKIP_TZINFO": "1",
-			"MYSQL_INITDB_SKIP_TZINFO":   "1",
-		},
+		Name:        p.name("server"),
+		Image:       c.opts.Images.Server,
+		Env:         env,
 		User:        ServerUID + ":" + ServerGID,
 		Restricted:  true,
 		StopTimeout: 60,
