@@ -62,7 +62,7 @@ type Stdio struct {
 func Run(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
 	if len(args) == 0 {
 		usage(stdio.Err)
-		return fmt.Errorf("%w: a command is required: identity, init, sidecar, wait-dns, peers, primary-override or version", ErrUsage)
+		return fmt.Errorf("%w: a command is required: identity, init, sidecar, wait-dns, peers, primary-override, backup-server, seed-exec or version", ErrUsage)
 	}
 	cmd, rest := args[0], args[1:]
 	err := dispatch(ctx, cmd, rest, stdio, loader)
@@ -86,6 +86,10 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdio Stdio, loade
 		return runPeers(ctx, rest, stdio, loader)
 	case "primary-override":
 		return runPrimaryOverride(ctx, rest, stdio, loader)
+	case "backup-server":
+		return runBackupServer(ctx, rest, stdio, loader)
+	case "seed-exec":
+		return runSeedExec(ctx, rest, stdio, loader)
 	case "version", "--version":
 		fmt.Fprintf(stdio.Out, "mysql-bootstrap %s\n", Version)
 		return nil
@@ -94,7 +98,7 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdio Stdio, loade
 		return nil
 	default:
 		usage(stdio.Err)
-		return fmt.Errorf("%w: unknown command %q: expected identity, init, sidecar, wait-dns, peers, primary-override or version", ErrUsage, cmd)
+		return fmt.Errorf("%w: unknown command %q: expected identity, init, sidecar, wait-dns, peers, primary-override, backup-server, seed-exec or version", ErrUsage, cmd)
 	}
 }
 
@@ -108,6 +112,8 @@ Usage:
   mysql-bootstrap wait-dns NAME [--timeout D] [--port P]   wait until NAME resolves (and P accepts connections)
   mysql-bootstrap peers [--format table|json]    every pod of the StatefulSet, from the headless Service and their /status
   mysql-bootstrap primary-override --use-own-data | --seed-from POD   a person's choice for a primary whose peers disagree (used once)
+  mysql-bootstrap backup-server                  MariaDB, in the server image: serve this pod's data to seeding peers on BACKUP_ADDR
+  mysql-bootstrap seed-exec -- CMD ARGS...       MariaDB, in the server container: restore a requested copy, then run CMD
   mysql-bootstrap version                        print the version
 
 Exit codes: 0 ok, 1 failure, 2 invalid configuration or identity (nothing changed), 3 timed out waiting.
@@ -235,6 +241,13 @@ func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) err
 		return fmt.Errorf("write the server configuration into CONFIG_DIR: %w", err)
 	}
 	log.Info("server configuration written", "path", path, "changed", changed, "flavor", cfg.Flavor)
+	if cfg.ToolsDir != "" {
+		dst, err := installBinary(cfg.ToolsDir)
+		if err != nil {
+			return fmt.Errorf("copy mysql-bootstrap into TOOLS_DIR: %w", err)
+		}
+		log.Info("mysql-bootstrap copied for the pod's other containers", "path", dst)
+	}
 
 	if !waitForPrimary {
 		if !id.IsPrimary() {

@@ -71,6 +71,7 @@ type env struct {
 	AutoReseed              string `env:"AUTO_RESEED, default=true" help:"false: a replica with data that needs transactions the primary purged is reported, not re-seeded (new and emptied replicas are always seeded); a replica with transactions of its own is never re-seeded"`
 	SeedTimeout             string `env:"SEED_TIMEOUT, default=6h" help:"how long one copy of a donor's data may take before it is abandoned and retried"`
 	BackupAddr              string `env:"BACKUP_ADDR, default=:8081" help:"MariaDB: where backup-server serves the verified mariadb-backup stream of this pod's data to seeding peers"`
+	ToolsDir                string `env:"TOOLS_DIR" help:"init copies mysql-bootstrap here (a volume the pod shares), for seed-exec and backup-server in the server image (MariaDB seeding)"`
 	LogFormat               string `env:"LOG_FORMAT, default=json" help:"json or text (log/slog, to stderr)"`
 	LogLevel                string `env:"LOG_LEVEL, default=info" help:"debug, info, warn or error"`
 }
@@ -166,6 +167,7 @@ type Config struct {
 	AutoReseed                         bool
 	SeedTimeout                        time.Duration
 	BackupAddr                         string
+	ToolsDir                           string
 	LogFormat                          string
 	LogLevel                           string
 }
@@ -315,6 +317,12 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 	}
 	p = append(p, l.tlsFiles(raw, c)...)
 
+	if raw.ToolsDir != "" {
+		if !filepath.IsAbs(raw.ToolsDir) {
+			bad("TOOLS_DIR", raw.ToolsDir, "an absolute path")
+		}
+		c.ToolsDir = raw.ToolsDir
+	}
 	for _, d := range []struct{ name, value string }{{"CONFIG_DIR", raw.ConfigDir}, {"DATA_DIR", raw.DataDir}, {"STATE_DIR", raw.StateDir}, {"RESOLV_CONF", raw.ResolvConf}} {
 		if !filepath.IsAbs(d.value) {
 			bad(d.name, d.value, "an absolute path")

@@ -355,7 +355,7 @@ func TestCluster(t *testing.T) {
 		}
 	}()
 	primary := c.addPod("mysql-0", "127.0.0.11")
-	r1 := c.addPod("mysql-1", "127.0.0.12", "FLAVOR", "mariadb")
+	r1 := c.addPod("mysql-1", "127.0.0.12", "FLAVOR", string(testserver.ServerFlavor()))
 	r2 := c.addPod("mysql-2", "127.0.0.13")
 	replicas := []*pod{r1, r2}
 

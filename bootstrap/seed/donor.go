@@ -207,8 +207,14 @@ func (d *Donor) stream(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 	switch {
 	case copyErr != nil:
 		status, reason = statusFailed, "sending the stream: "+copyErr.Error()
+	case r.Context().Err() != nil:
+		status, reason = statusFailed, "the recipient went away; mariadb-backup stopped"
 	case waitErr != nil:
-		status, reason = statusFailed, fmt.Sprintf("mariadb-backup: %v: %s", waitErr, stderr.Reason(password))
+		reason = "mariadb-backup: " + waitErr.Error()
+		if why := stderr.Reason(password); why != "" {
+			reason += ": " + why
+		}
+		status = statusFailed
 	}
 	reason = redact(reason, password, secret)
 	h.Set(TrailerStatus, status)
@@ -218,6 +224,12 @@ func (d *Donor) stream(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 
 	elapsed := time.Since(started)
 	if status != statusOK {
+		if replica {
+			// --safe-slave-backup stops the applier and restarts it at
+			// the end; a tool that did not reach the end leaves it
+			// stopped, for the sidecar to restart.
+			log = log.With("note", "the replica's SQL thread may be left stopped")
+		}
 		log.Warn("seed: backup failed", "bytes", n, "elapsed", elapsed.Round(time.Millisecond).String(), "error", reason)
 		return
 	}

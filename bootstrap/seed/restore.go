@@ -150,7 +150,7 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 		}
 	}()
 
-	m, err := r.fetch(ctx, donor, staging, log)
+	m, sum, err := r.fetch(ctx, donor, staging, log)
 	if err != nil {
 		return Result{}, fmt.Errorf("restore from %s: %w", donor, err)
 	}
@@ -167,7 +167,7 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 	if err := chownLike(staging, r.DataDir); err != nil {
 		return Result{}, fmt.Errorf("restore from %s: %w", donor, err)
 	}
-	mk := marker{Donor: donor, Bytes: m.p.Bytes, SHA256: m.sum, Position: pos, Finished: time.Now().UTC()}
+	mk := marker{Donor: donor, Bytes: m.p.Bytes, SHA256: sum, Position: pos, Finished: time.Now().UTC()}
 	if err := writeMarker(staging, mk); err != nil {
 		return Result{}, fmt.Errorf("restore from %s: completion marker: %w", donor, err)
 	}
@@ -196,14 +196,9 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
-// verifiedMeter is the meter of a fetch with the verified hash.
-type verifiedMeter struct {
-	*meter
-	sum string
-}
-
-// fetch streams the donor's backup into mbstream and checks the trailers.
-func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Logger) (*verifiedMeter, error) {
+// fetch streams the donor's backup into mbstream and checks the trailers;
+// it returns the meter that counted the bytes and their SHA-256.
+func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Logger) (*meter, string, error) {
 	idle := r.IdleTimeout
 	if idle <= 0 {
 		idle = 10 * time.Minute
@@ -216,7 +211,7 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, r.DonorURL, nil)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+Token(r.Secret, time.Now()))
 	client := r.Client
@@ -225,18 +220,21 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("request: %w", causeOf(reqCtx, err))
+		return nil, "", fmt.Errorf("request: %w", causeOf(reqCtx, err))
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusUnauthorized:
-		return nil, ErrUnauthorized
+		return nil, "", ErrUnauthorized
 	case http.StatusServiceUnavailable:
-		return nil, fmt.Errorf("%w (retry after %ss)", ErrBusy, resp.Header.Get("Retry-After"))
+		if ra := resp.Header.Get("Retry-After"); ra != "" {
+			return nil, "", fmt.Errorf("%w (retry after %ss)", ErrBusy, redact(ra))
+		}
+		return nil, "", ErrBusy
 	default:
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, fmt.Errorf("donor answered %s: %s", resp.Status, redact(string(b), r.Secret))
+		return nil, "", fmt.Errorf("donor answered %s: %s", resp.Status, redact(string(b), r.Secret))
 	}
 	estimate, _ := strconv.ParseInt(resp.Header.Get(HeaderEstimate), 10, 64)
 	log.Info("seed: receiving the donor's backup", "estimate", estimate, "donor_replica", resp.Header.Get(HeaderReplica))
@@ -247,18 +245,17 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	}
 	cmd := exec.CommandContext(ctx, bin, "-x", "-C", staging)
 	cmd.WaitDelay = 10 * time.Second
-	stderr := newTail()
-	cmd.Stderr = stderr
-	cmd.Stdout = stderr
+	out := newTail()
+	cmd.Stdout, cmd.Stderr = out, out
 	stdin, err := cmd.StdinPipe()
 	if err == nil {
 		err = cmd.Start()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("start mbstream: %w", err)
+		return nil, "", fmt.Errorf("start mbstream: %w", err)
 	}
 
-	m := &verifiedMeter{meter: newMeter(donor, estimate, r.Progress, log)}
+	m := newMeter(donor, estimate, r.Progress, log)
 	sum := sha256.New()
 	body := &activityReader{r: resp.Body, idle: idle, timer: watchdog}
 	// mbstream first: a write it refuses ends the copy before the hash
@@ -269,15 +266,15 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	if copyErr != nil || waitErr != nil || closeErr != nil {
 		switch {
 		case ctx.Err() != nil:
-			return nil, fmt.Errorf("%w: after %d bytes: %w", ErrIncomplete, n, context.Cause(ctx))
+			return nil, "", fmt.Errorf("%w: after %d bytes: %w", ErrIncomplete, n, context.Cause(ctx))
 		case body.err != nil:
 			// The stream broke; mbstream's complaint about a truncated
 			// input would only follow from it.
-			return nil, fmt.Errorf("%w: after %d bytes: %v", ErrIncomplete, n, causeOf(reqCtx, body.err))
+			return nil, "", fmt.Errorf("%w: after %d bytes: %v", ErrIncomplete, n, causeOf(reqCtx, body.err))
 		case waitErr != nil:
-			return nil, fmt.Errorf("mbstream: %v: %s", waitErr, stderr.Reason())
+			return nil, "", fmt.Errorf("mbstream: %v: %s", waitErr, out.Reason())
 		default:
-			return nil, fmt.Errorf("mbstream: %w", errors.Join(copyErr, closeErr))
+			return nil, "", fmt.Errorf("mbstream: %w", errors.Join(copyErr, closeErr))
 		}
 	}
 
@@ -286,17 +283,16 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	got := hex.EncodeToString(sum.Sum(nil))
 	switch status := t.Get(TrailerStatus); {
 	case status == "":
-		return nil, fmt.Errorf("%w: after %d bytes: no trailer from the donor", ErrIncomplete, n)
+		return nil, "", fmt.Errorf("%w: after %d bytes: no trailer from the donor", ErrIncomplete, n)
 	case status != statusOK:
-		return nil, fmt.Errorf("%w: donor says %s: %s", ErrIncomplete, redact(status), redact(t.Get(TrailerError), r.Secret))
+		return nil, "", fmt.Errorf("%w: donor says %s: %s", ErrIncomplete, redact(status), redact(t.Get(TrailerError), r.Secret))
 	case t.Get(TrailerBytes) != strconv.FormatInt(n, 10): // the hash would differ too; this says how
-		return nil, fmt.Errorf("%w: received %d bytes, donor sent %s", ErrIncomplete, n, redact(t.Get(TrailerBytes)))
+		return nil, "", fmt.Errorf("%w: received %d bytes, donor sent %s", ErrIncomplete, n, redact(t.Get(TrailerBytes)))
 	case !strings.EqualFold(t.Get(TrailerSHA256), got):
-		return nil, fmt.Errorf("%w: SHA-256 %s, donor's %s", ErrIncomplete, got, redact(t.Get(TrailerSHA256)))
+		return nil, "", fmt.Errorf("%w: SHA-256 %s, donor's %s", ErrIncomplete, got, redact(t.Get(TrailerSHA256)))
 	}
-	m.sum = got
 	log.Info("seed: stream verified", "bytes", n, "sha256", got, "rate", rate(n, time.Since(m.p.Started)))
-	return m, nil
+	return m, got, nil
 }
 
 var defaultClient = &http.Client{Transport: &http.Transport{

@@ -275,6 +275,13 @@ func (s *Server) start() error {
 			s.mu.Unlock()
 			return fmt.Errorf("copy datadir: %v: %s", err, out)
 		}
+		// MySQL keeps its server_uuid in auto.cnf: every copy would share
+		// the template's, and replication refuses equal UUIDs. The server
+		// makes a new one when the file is missing.
+		if err := os.Remove(filepath.Join(s.DataDir, "auto.cnf")); err != nil && !os.IsNotExist(err) {
+			s.mu.Unlock()
+			return err
+		}
 	}
 	cnf, err := s.writeMyCnf()
 	if err != nil {
