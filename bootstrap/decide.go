@@ -408,7 +408,7 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		primary, known = src.GTIDs, true
 		m.PrimaryGTIDs = src.GTIDs
 	} else {
-		d.Problems["source"] = "cannot ask the primary " + p.PrimaryHost + " for its transactions: " + src.Err
+		d.Problems["source"] = "cannot ask the primary " + p.PrimaryHost + " for its transactions: " + src.Err + refusedHint(src, p)
 		if m.PrimaryGTIDs.Flavor() != 0 {
 			primary, known = m.PrimaryGTIDs, true
 			if got, err := sqldialect.ParseGTIDSet(flavor, ch.RetrievedGTIDSet); err == nil && ch.Configured {
@@ -419,6 +419,12 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	var errant sqldialect.GTIDSet
 	if known {
 		errant = l.GTIDs.Minus(primary)
+		if !src.Reached() {
+			// The remembered set is older than what the replica has
+			// applied since: only its own writes can be told errant
+			// without asking the primary.
+			errant = errant.Minus(errant.Without(l.Origin))
+		}
 		view.Errant, view.ErrantKnown = errant.String(), true
 	}
 
@@ -630,7 +636,7 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	case !ch.PointsAt(p.PrimaryHost, p.Port, p.User):
 		return d.notReady(reason("replication does not point at the primary"))
 	case !known:
-		return d.notReady(reason("cannot compare this replica's transactions with the primary's: " + src.Err))
+		return d.notReady(reason("cannot compare this replica's transactions with the primary's: " + src.Err + refusedHint(src, p)))
 	case !errant.IsEmpty():
 		return d.notReady(reason("replica has transactions the primary lacks: " + errant.String()))
 	case ch.LastSQLErrno != 0:
@@ -676,6 +682,19 @@ func decideThreads(ch sqldialect.ReplicaStatus, d *Decision, m *Memory, known bo
 	m.Start = m.Start.Tried(now, startBackoffFirst, startBackoffMax)
 	m.Restarts++
 	return note
+}
+
+// refusedHint says what to check when the primary refuses the sidecar's
+// own login.
+func refusedHint(src SourceFacts, p Policy) string {
+	if !src.Refused {
+		return ""
+	}
+	h := " (the primary refuses this pod's login: REPLICATION_PASSWORD or REPLICATION_USER differ from the primary's account"
+	if p.TLSCA == "" {
+		h += ", or the account requires TLS (REQUIRE SSL) and this pod has no REPLICATION_TLS_CA_FILE"
+	}
+	return h + ")"
 }
 
 // ioDescription says what the receiver is doing, for reasons.

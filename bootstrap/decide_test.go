@@ -1007,6 +1007,20 @@ func TestDecide(t *testing.T) {
 				return o, m
 			}},
 
+		{name: "primary unreachable, remembered set older than the replica: nothing is errant", role: RoleReplica, ready: true,
+			reason: "replicating",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Source = SourceFacts{Err: "Error 1045: Access denied", Refused: true, StatusKnown: true, Writable: true}
+				o.Replica.Channel.RetrievedGTIDSet = ""
+				m.PrimaryGTIDs = gtids(fc.flavor, fc.behindSet)
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.Diverged || d.Replica.Errant != "" || !strings.Contains(d.Problems["source"], "REQUIRE SSL") {
+					t.Errorf("memory %+v view %+v problems %v", d.Memory, d.Replica, d.Problems)
+				}
+			}},
 		{name: "threads stopped, restart backed off", role: RoleReplica, reason: "replication stopped; next start at 12:00:30",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)

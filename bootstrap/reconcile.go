@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
@@ -148,10 +149,26 @@ func (r *reconciler) problem(key, msg string) {
 	case msg == "" && had:
 		delete(r.problems, key)
 		r.log.Info("problem cleared", "problem", key, "was", old)
-	case msg != "" && msg != old:
+	case msg != "" && sameButNumbers(msg, old):
+		// The same problem with other counts (MySQL's receiver numbers its
+		// reconnection attempts): not news.
+	case msg != "":
 		r.problems[key] = msg
 		r.log.Warn("problem", "problem", key, "error", msg)
 	}
+}
+
+// sameButNumbers reports whether a and b differ only in their digits.
+func sameButNumbers(a, b string) bool {
+	strip := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return '#'
+			}
+			return r
+		}, s)
+	}
+	return a != "" && b != "" && strip(a) == strip(b)
 }
 
 // logReadiness logs changes of readiness, and of the reason while not
