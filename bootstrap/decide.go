@@ -435,8 +435,17 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		if known {
 			own = errant
 		}
+		if own.OnlyFrom(l.Origin) && len(r.UserTables) == 0 && len(r.Accounts) > 0 {
+			// The image's first start created accounts: the primary's
+			// history creates them too (the same pod template), and CREATE
+			// USER cannot be applied twice. A copy of a donor's data
+			// replaces them with the primary's.
+			why := "the replica never replicated and its first start created accounts (" + strings.Join(r.Accounts, ", ") +
+				") that the primary's history creates too: copying a donor's data instead of replaying that history"
+			return startSeed(o, &d, chooseDonor(o.Peers, p, m.SeedDonor, sqldialect.GTIDSet{}), now, why, "seeding from ")
+		}
 		if own.OnlyFrom(l.Origin) && len(r.UserTables) == 0 {
-			// Time zones, accounts and empty databases that the image's
+			// Time zones and empty databases that the image's
 			// first start binary-logged: they stay in the tables, only
 			// their GTIDs go, so that the primary's history is the
 			// replica's. Nothing else was ever written here.
@@ -740,17 +749,7 @@ func decideSeed(o Observation, d Decision, p Policy, now time.Time, missing sqld
 	if !m.Seed.Due(now) {
 		return d.notReady(fmt.Sprintf("%s; the last seed from %s failed, next attempt at %s", why, m.SeedDonor, m.Seed.Next().UTC().Format(time.TimeOnly)))
 	}
-	donor := chooseDonor(o.Peers, p, m.SeedDonor, o.Replica.Source.Purged)
-	kind := ActRequestSeed
-	if l.Server.Flavor == sqldialect.MySQL {
-		kind = ActClone
-	}
-	d.Actions = append(d.Actions, Action{Kind: kind, Why: why, Donor: donor})
-	m.Seed = m.Seed.Tried(now, seedBackoffFirst, seedBackoffMax)
-	m.SeedDonor = donor.Pod
-	m.Seeds++
-	m.CaughtUp, m.Snapshot, m.FreshAsOf = false, sqldialect.GTIDSet{}, time.Time{}
-	return d.notReady("seeding from " + donor.Pod + ": " + why)
+	return startSeed(o, &d, chooseDonor(o.Peers, p, m.SeedDonor, o.Replica.Source.Purged), now, why, "seeding from ")
 }
 
 // chooseDonor picks whose data a seed copies: a ready replica holding
@@ -905,6 +904,13 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 // seedPrimary replaces the primary's data with donor's before it takes
 // writes.
 func seedPrimary(o Observation, d *Decision, donor Donor, now time.Time, why string) Decision {
+	return startSeed(o, d, donor, now, why, "recovering from ")
+}
+
+// startSeed replaces this pod's data with a copy of donor's (MySQL:
+// CLONE; MariaDB: a request to the server container's restore), paced by
+// the seed back-off. The reason is prefix + donor + ": " + why.
+func startSeed(o Observation, d *Decision, donor Donor, now time.Time, why, prefix string) Decision {
 	m := &d.Memory
 	if !m.Seed.Due(now) {
 		return d.notReady(fmt.Sprintf("%s; the last seed from %s failed, next attempt at %s", why, m.SeedDonor, m.Seed.Next().UTC().Format(time.TimeOnly)))
@@ -917,7 +923,12 @@ func seedPrimary(o Observation, d *Decision, donor Donor, now time.Time, why str
 	m.Seed = m.Seed.Tried(now, seedBackoffFirst, seedBackoffMax)
 	m.SeedDonor = donor.Pod
 	m.Seeds++
-	return d.notReady("recovering from " + donor.Pod + " before taking writes: " + why)
+	m.CaughtUp, m.Snapshot, m.FreshAsOf = false, sqldialect.GTIDSet{}, time.Time{}
+	suffix := ""
+	if prefix == "recovering from " {
+		suffix = " before taking writes"
+	}
+	return d.notReady(prefix + donor.Pod + suffix + ": " + why)
 }
 
 // holding is what one peer holds, for the guard.

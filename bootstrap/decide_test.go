@@ -521,6 +521,14 @@ func TestDecide(t *testing.T) {
 				o.Replica.Source = SourceFacts{Err: "dial tcp: no such host"}
 				return o, m
 			}},
+		{name: "new replica whose first start created accounts: seeded, not replayed", role: RoleReplica,
+			reason: "seeding from mysql-0: the replica never replicated and its first start created accounts (app@%)", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.localWrite)
+				o.Replica.Accounts = []string{"app@%"}
+				return o, m
+			}},
 		{name: "new replica with tables of its own is never reset", role: RoleReplica,
 			reason: "never replicated but holds data of its own the primary lacks",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {

@@ -167,9 +167,11 @@ type PeerFacts struct {
 type ReplicaFacts struct {
 	// Channel is SHOW REPLICA STATUS.
 	Channel sqldialect.ReplicaStatus
-	// UserTables lists a few tables outside the system schemas; it is
-	// read only while the channel was never configured.
+	// UserTables lists a few tables outside the system schemas, and
+	// Accounts the accounts besides the servers' own; both are read only
+	// while the channel was never configured.
 	UserTables []string
+	Accounts   []string
 	// Writers are the accounts that can write despite read_only
 	// (MariaDB: holders of SUPER or READ_ONLY ADMIN).
 	Writers []string
@@ -376,6 +378,10 @@ func (g *gatherer) gatherReplica(ctx context.Context, d *sqldialect.Dialect, l *
 			l.Incomplete = "the list of tables: " + oneLine(err.Error())
 			return r
 		}
+		if r.Accounts, err = queryStrings(ctx, g.local, d.AccountsQuery()); err != nil {
+			l.Incomplete = "the list of accounts: " + oneLine(err.Error())
+			return r
+		}
 	}
 	if q, ok := d.WritersQuery(); ok {
 		if r.Writers, err = queryStrings(ctx, g.local, q); err != nil {
@@ -423,7 +429,8 @@ func needsDonor(o Observation) bool {
 	}
 	ch := r.Channel
 	fatal := ch.IO == sqldialect.ThreadStopped && (ch.LastIOErrno == int(errFatalBinlog) || ch.LastIOErrno == int(errFatalBinlogNew))
-	return fatal || r.Source.PurgedKnown && !r.Source.Purged.Minus(o.Local.GTIDs).IsEmpty()
+	return fatal || r.Source.PurgedKnown && !r.Source.Purged.Minus(o.Local.GTIDs).IsEmpty() ||
+		!ch.Configured && len(r.Accounts) > 0
 }
 
 // seedFiles reads a MariaDB seed's files (they speak while the server is

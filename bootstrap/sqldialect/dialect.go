@@ -627,6 +627,19 @@ func (d *Dialect) UserTablesQuery(limit int) string {
 		"WHERE TABLE_SCHEMA NOT IN (%s) ORDER BY TABLE_SCHEMA, TABLE_NAME LIMIT %d", systemSchemas, max(limit, 1))
 }
 
+// AccountsQuery returns a query for the accounts a person or an image's
+// first start created, one "user@host" per row: every account but the
+// servers' own (root, mysql.*, mariadb.sys, the official MariaDB image's
+// healthcheck) and roles.
+func (d *Dialect) AccountsQuery() string {
+	q := "SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User NOT IN ('', 'root', 'mysql.sys', 'mysql.session', " +
+		"'mysql.infoschema', 'mariadb.sys', 'healthcheck', 'PUBLIC')"
+	if d.server.Flavor == MariaDB {
+		q += " AND is_role = 'N'"
+	}
+	return q + " ORDER BY User, Host"
+}
+
 // ResetBinaryLogs returns the statement that deletes every binary log and
 // empties the server's GTID history (gtid_executed and gtid_purged on
 // MySQL, gtid_binlog_state on MariaDB), leaving the tables as they are:

@@ -169,6 +169,7 @@ func render(t *testing.T, d *Dialect) string {
 	optional("GTIDPurgedQuery", d.GTIDPurgedQuery)
 	query("OriginQuery", d.OriginQuery())
 	query("UserTablesQuery", d.UserTablesQuery(5))
+	query("AccountsQuery", d.AccountsQuery())
 	stmt("ResetBinaryLogs", d.ResetBinaryLogs(), nil)
 	if d.CloneSupported() {
 		ss, err = d.Clone(CloneOptions{Host: testHost, Port: 3306, User: "repl", Password: nastyPassword})
