@@ -235,6 +235,16 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 	m := &d.Memory
 	fp := o.Credentials.ReplicationFP
 	var notes []string
+	if l.ReadOnly || l.SuperReadOnly {
+		// Writable first (once no peer holds what this pod lacks): account
+		// statements fail under super_read_only, which a MySQL primary with
+		// data starts with. The account is seen to in the next round.
+		if g, stop := guard(o, &d, p, now); stop {
+			return g
+		}
+		d.do(ActMakeWritable, "the primary is read-only (as every pod starts), and no peer holds a transaction it lacks")
+		return d.notReady("primary is read-only: making it writable")
+	}
 	if a := o.Account; a != nil && !o.Partial {
 		view := &AccountView{ExtraGrants: a.Grants.Extra}
 		d.Account = view
@@ -329,13 +339,6 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 		if p.TLSCA != "" && !a.RequireSSL {
 			d.do(ActRequireSSL, "REPLICATION_TLS_CA_FILE is set: replication logins without TLS are refused")
 		}
-	}
-	if l.ReadOnly || l.SuperReadOnly {
-		if g, stop := guard(o, &d, p, now); stop {
-			return g
-		}
-		d.do(ActMakeWritable, "the primary is read-only (as every pod starts), and no peer holds a transaction it lacks")
-		return d.notReady("primary is read-only: making it writable")
 	}
 	if len(d.Actions) > 0 {
 		return d.notReady("correcting the replication account")

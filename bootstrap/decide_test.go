@@ -242,7 +242,6 @@ func TestDecide(t *testing.T) {
 			actions: []ActionKind{ActCreateAccount, ActGrantReplication},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, _ := fc.primary(t)
-				o.Local.ReadOnly = true
 				o.Account = &AccountFacts{}
 				return o, Memory{}
 			},

@@ -147,6 +147,19 @@ func (c *cluster) rotate(t *testing.T, p *pod, pw string) {
 	})
 }
 
+// unpublish removes a pod from DNS, as Kubernetes does when the pod goes.
+func (c *cluster) unpublish(p *pod) {
+	p.published = false
+	c.dns.Remove(stableName(p.name))
+	var all []netip.Addr
+	for _, q := range c.pods {
+		if q.published {
+			all = append(all, netip.MustParseAddr(q.server.Addr))
+		}
+	}
+	c.dns.Set(service+"."+namespace+".svc.cluster.local", all...)
+}
+
 // setReplicationPassword changes the pod's Secret as the kubelet does: the
 // new file goes into a new directory, and a symlink swap makes it current.
 func (p *pod) setReplicationPassword(t *testing.T, pw string) {

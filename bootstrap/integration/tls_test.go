@@ -97,6 +97,7 @@ func TestVerifiedTLS(t *testing.T) {
 		t.Logf("%s: %s", r2.name, reason)
 		c.stopSidecar(r2)
 		r2.server.Stop()
+		c.unpublish(r2) // the pod is gone, as its Service records are
 	})
 
 	t.Run("a certificate for the wrong name is refused, with the reason on /status", func(t *testing.T) {
