@@ -62,7 +62,7 @@ type Stdio struct {
 func Run(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
 	if len(args) == 0 {
 		usage(stdio.Err)
-		return fmt.Errorf("%w: a command is required: identity, init, sidecar, wait-dns, peers, primary-override, backup-server, seed-exec or version", ErrUsage)
+		return fmt.Errorf("%w: a command is required: identity, init, sidecar, wait-dns, peers, primary-override, backup-server, seed-exec, server-alive or version", ErrUsage)
 	}
 	cmd, rest := args[0], args[1:]
 	err := dispatch(ctx, cmd, rest, stdio, loader)
@@ -90,6 +90,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdio Stdio, loade
 		return runBackupServer(ctx, rest, stdio, loader)
 	case "seed-exec":
 		return runSeedExec(ctx, rest, stdio, loader)
+	case "server-alive":
+		return runServerAlive(ctx, rest, stdio, loader)
 	case "version", "--version":
 		fmt.Fprintf(stdio.Out, "mysql-bootstrap %s\n", Version)
 		return nil
@@ -98,7 +100,7 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdio Stdio, loade
 		return nil
 	default:
 		usage(stdio.Err)
-		return fmt.Errorf("%w: unknown command %q: expected identity, init, sidecar, wait-dns, peers, primary-override, backup-server, seed-exec or version", ErrUsage, cmd)
+		return fmt.Errorf("%w: unknown command %q: expected identity, init, sidecar, wait-dns, peers, primary-override, backup-server, seed-exec, server-alive or version", ErrUsage, cmd)
 	}
 }
 
@@ -114,6 +116,7 @@ Usage:
   mysql-bootstrap primary-override --use-own-data | --seed-from POD   a person's choice for a primary whose peers disagree (used once)
   mysql-bootstrap backup-server                  MariaDB, in the server image: serve this pod's data to seeding peers on BACKUP_ADDR
   mysql-bootstrap seed-exec -- CMD ARGS...       MariaDB, in the server container: restore a requested copy, then run CMD
+  mysql-bootstrap server-alive [--timeout D]     server container's startup and liveness probe: the server greets on MYSQL_PORT (no login), or a copy is being restored
   mysql-bootstrap version                        print the version
 
 Exit codes: 0 ok, 1 failure, 2 invalid configuration or identity (nothing changed), 3 timed out waiting.
