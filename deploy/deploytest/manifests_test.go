@@ -2,7 +2,9 @@ package deploytest
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"path"
@@ -11,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -33,12 +36,18 @@ type overlay struct {
 	serverEnv   []string // variables the server container must set
 }
 
+// seeds reports whether the flavour copies data to replicas through
+// seed-exec and a backup container (mariadb-backup): MariaDB has no clone
+// plugin; MySQL's clone plugin needs neither.
+func (o overlay) seeds() bool { return o.flavor == string(bootstrap.FlavorMariaDB) }
+
 var overlays = []overlay{
 	{
+		// The mysql image's first start binary-logs its time zone tables;
+		// the sidecar discards a new replica's first-start GTIDs, so
+		// MYSQL_INITDB_SKIP_TZINFO is not needed.
 		name: "mysql", serverImage: "mysql:9.7", flavor: string(bootstrap.FlavorMySQL),
-		// The mysql image loads its time zone tables with binary logging
-		// on: without the switch every replica gets errant GTIDs.
-		serverEnv: []string{"MYSQL_ROOT_PASSWORD_FILE", "MYSQL_INITDB_SKIP_TZINFO"},
+		serverEnv: []string{"MYSQL_ROOT_PASSWORD_FILE"},
 	},
 	{
 		name: "mariadb", serverImage: "mariadb:11.8", flavor: string(bootstrap.FlavorMariaDB),
@@ -215,12 +224,13 @@ func (m *manifests) selected(selector map[string]string) []int {
 	return ordinals
 }
 
-// pod is the pod template with its three containers found by what they run.
+// pod is the pod template with its containers found by what they run.
 type pod struct {
 	spec    *corev1.PodSpec
 	init    *corev1.Container // mysql-bootstrap init
-	server  *corev1.Container // mysqld or mariadbd
+	server  *corev1.Container // mysqld or mariadbd, started directly or through mysql-bootstrap seed-exec
 	sidecar *corev1.Container // mysql-bootstrap sidecar
+	backup  *corev1.Container // mysql-bootstrap backup-server (MariaDB seeding); nil when there is none
 }
 
 func (m *manifests) pod() (*pod, error) {
@@ -243,7 +253,14 @@ func (m *manifests) pod() (*pod, error) {
 				problems = append(problems, "more than one container runs mysql-bootstrap sidecar")
 			}
 			p.sidecar = c
-		case "":
+		case "backup-server":
+			if p.backup != nil {
+				problems = append(problems, fmt.Sprintf("containers %s and %s both run mysql-bootstrap backup-server: the checks expect at most one", p.backup.Name, c.Name))
+			}
+			p.backup = c
+		case "", "seed-exec":
+			// seed-exec restores a requested copy, then execs the image's
+			// entrypoint: the container is the server all the same.
 			if p.server != nil {
 				problems = append(problems, fmt.Sprintf("containers %s and %s both look like the server: the checks expect one server container", p.server.Name, c.Name))
 			}
@@ -257,13 +274,27 @@ func (m *manifests) pod() (*pod, error) {
 		problems = append(problems, "no container runs mysql-bootstrap sidecar (command /mysql-bootstrap, args [sidecar])")
 	}
 	if p.server == nil {
-		problems = append(problems, "no server container (one that does not run mysql-bootstrap)")
+		problems = append(problems, "no server container (one that does not run mysql-bootstrap, or runs the image's entrypoint through mysql-bootstrap seed-exec)")
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("StatefulSet %s: %s", m.sts.Name, strings.Join(problems, "; "))
 	}
 	return p, nil
 }
+
+// bootstrapContainers are the containers whose whole environment is
+// mysql-bootstrap's: init, sidecar and, when there is one, backup.
+func (pd *pod) bootstrapContainers() []*corev1.Container {
+	cs := []*corev1.Container{pd.init, pd.sidecar}
+	if pd.backup != nil {
+		cs = append(cs, pd.backup)
+	}
+	return cs
+}
+
+// seedExec reports whether the server starts through mysql-bootstrap
+// seed-exec (MariaDB seeding).
+func (pd *pod) seedExec() bool { return subcommand(*pd.server) == "seed-exec" }
 
 // subcommand returns the mysql-bootstrap command a container runs, or ""
 // if it does not run mysql-bootstrap.
@@ -323,31 +354,131 @@ func effective(c *corev1.Container, name string) string {
 // sidecarHTTPPort is the port the sidecar listens on: HTTP_ADDR as the
 // manifest sets it, else its default.
 func sidecarHTTPPort(sidecar *corev1.Container) (int, error) {
-	addr := effective(sidecar, "HTTP_ADDR")
+	return addrPort(sidecar, "HTTP_ADDR")
+}
+
+// addrPort is the fixed port of a host:port variable (HTTP_ADDR,
+// BACKUP_ADDR) as mysql-bootstrap in c sees it.
+func addrPort(c *corev1.Container, name string) (int, error) {
+	addr := effective(c, name)
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return 0, fmt.Errorf("sidecar HTTP_ADDR=%q is not host:port: %v", addr, err)
+		return 0, fmt.Errorf("container %s %s=%q is not host:port: %v", c.Name, name, addr, err)
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 1 || n > 65535 {
-		return 0, fmt.Errorf("sidecar HTTP_ADDR=%q has no fixed port the probes can use", addr)
+		return 0, fmt.Errorf("container %s %s=%q has no fixed port the probes and peers can use", c.Name, name, addr)
 	}
 	return n, nil
 }
 
-// requiredVariables are those mysql-bootstrap init and sidecar refuse to
-// start without (each may be given as its _FILE variant). The help text
-// marks them "required"; the root password is needed by both commands as
-// well (Need{Passwords: true}) although --help does not say so.
-func requiredVariables() []string {
+// place is where a path a container sees lives: a volume (pod volume or
+// volumeClaimTemplate) and the path inside it, subPath included ("" for
+// the volume's root). Two containers see the same files where they see
+// the same place.
+type place struct{ volume, path string }
+
+func (pl place) String() string {
+	if pl.path == "" {
+		return "the root of volume " + pl.volume
+	}
+	return fmt.Sprintf("%s in volume %s", pl.path, pl.volume)
+}
+
+// within reports whether pl is pl2 or inside it.
+func (pl place) within(pl2 place) bool {
+	return pl.volume == pl2.volume && (pl2.path == "" || pl.path == pl2.path || strings.HasPrefix(pl.path, pl2.path+"/"))
+}
+
+// where returns the place of file as c sees it, through the deepest mount
+// that holds it, and that mount; nil when no mount holds it (the file is
+// in the container's own filesystem, gone with the container).
+func where(c *corev1.Container, file string) (place, *corev1.VolumeMount) {
+	file = path.Clean(file)
+	var mount *corev1.VolumeMount
+	for i, vm := range c.VolumeMounts {
+		dir := path.Clean(vm.MountPath)
+		inside := file == dir || strings.HasPrefix(file, dir+"/") || dir == "/"
+		if inside && (mount == nil || len(dir) > len(path.Clean(mount.MountPath))) {
+			mount = &c.VolumeMounts[i]
+		}
+	}
+	if mount == nil {
+		return place{}, nil
+	}
+	rel := strings.TrimPrefix(strings.TrimPrefix(file, path.Clean(mount.MountPath)), "/")
+	p := path.Join(path.Clean("/"+mount.SubPath), rel)[1:]
+	return place{volume: mount.Name, path: p}, mount
+}
+
+// mounts reports whether c mounts volume name anywhere.
+func mounts(c *corev1.Container, name string) bool {
+	return slices.ContainsFunc(c.VolumeMounts, func(vm corev1.VolumeMount) bool { return vm.Name == name })
+}
+
+// toolsBinary is where init copies mysql-bootstrap: TOOLS_DIR/mysql-bootstrap
+// (installBinary in package bootstrap). dir is "" when init sets no
+// TOOLS_DIR (it has no default).
+func toolsBinary(init *corev1.Container) (dir, file string) {
+	dir = effective(init, "TOOLS_DIR")
+	if dir == "" {
+		return "", ""
+	}
+	return path.Clean(dir), path.Join(dir, "mysql-bootstrap")
+}
+
+// toolsProblem says why container c cannot run file as the copy of
+// mysql-bootstrap that init puts in TOOLS_DIR, or "". The server image's
+// containers have no mysql-bootstrap of their own: file must be that
+// copy, seen through a mount of the same volume.
+func toolsProblem(pd *pod, c *corev1.Container, file string) string {
+	dir, bin := toolsBinary(pd.init)
+	if dir == "" {
+		return fmt.Sprintf("init sets no TOOLS_DIR, so nothing copies mysql-bootstrap where the %s image can run it", c.Image)
+	}
+	want, im := where(pd.init, bin)
+	if im == nil {
+		return fmt.Sprintf("init mounts no volume at TOOLS_DIR=%s, so its copy of mysql-bootstrap is lost with the init container", dir)
+	}
+	if !path.IsAbs(file) {
+		return fmt.Sprintf("%q is not an absolute path: the %s image has no mysql-bootstrap on its PATH; run %s from a mount of volume %s", file, c.Image, bin, im.Name)
+	}
+	got, m := where(c, file)
+	switch {
+	case m == nil:
+		return fmt.Sprintf("%s is in no volume container %s mounts: mount volume %s (init's TOOLS_DIR=%s) at %s", file, c.Name, im.Name, dir, path.Dir(file))
+	case got != want:
+		return fmt.Sprintf("%s is %s in container %s, but init copies mysql-bootstrap to %s (TOOLS_DIR=%s)", file, got, c.Name, want, dir)
+	}
+	return ""
+}
+
+// needsService reports whether mysql-bootstrap <sub> needs the pod's
+// stable identity (SERVICE_NAME, POD_NAME, POD_NAMESPACE). init, sidecar
+// and backup-server load with Need{Service: true, Passwords: true} and
+// derive the identity (loadPod in package bootstrap); seed-exec loads with
+// Need{Passwords: true} only.
+func needsService(sub string) bool { return sub != "seed-exec" }
+
+// requiredVariables are those mysql-bootstrap <sub> refuses to start
+// without (each may be given as its _FILE variant). The help text marks
+// them "required"; the root password is needed as well (Need{Passwords:
+// true}) even where --help does not say so. seed-exec needs the passwords
+// (the secret ones) but not SERVICE_NAME.
+func requiredVariables(sub string) []string {
+	secret := map[string]bool{}
 	var names []string
 	for _, v := range bootstrap.Variables() {
+		secret[v.Name] = v.Secret
 		if strings.HasPrefix(v.Help, "required") {
 			names = append(names, v.Name)
 		}
 	}
 	if !slices.Contains(names, "MYSQL_ROOT_PASSWORD") {
 		names = append(names, "MYSQL_ROOT_PASSWORD")
+	}
+	if !needsService(sub) {
+		names = slices.DeleteFunc(names, func(n string) bool { return !secret[n] })
 	}
 	return names
 }
@@ -404,13 +535,13 @@ func TestVariablesExist(t *testing.T) {
 	for _, name := range []string{
 		"POD_NAME", "POD_NAMESPACE", "SERVICE_NAME", "FLAVOR", "MYSQL_HOST", "MYSQL_PORT",
 		"MYSQL_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD_FILE", "REPLICATION_PASSWORD", "REPLICATION_PASSWORD_FILE",
-		"CONFIG_DIR", "DATA_DIR", "HTTP_ADDR", "WAIT_TIMEOUT",
+		"CONFIG_DIR", "DATA_DIR", "STATE_DIR", "TOOLS_DIR", "HTTP_ADDR", "BACKUP_ADDR", "WAIT_TIMEOUT",
 	} {
 		if _, ok := vars[name]; !ok {
 			t.Errorf("bootstrap.Variables() no longer lists %s: update deploy/kustomize and deploy/deploytest", name)
 		}
 	}
-	for _, name := range []string{"HTTP_ADDR", "CONFIG_DIR", "DATA_DIR", "MYSQL_HOST", "MYSQL_PORT"} {
+	for _, name := range []string{"HTTP_ADDR", "BACKUP_ADDR", "CONFIG_DIR", "DATA_DIR", "STATE_DIR", "MYSQL_HOST", "MYSQL_PORT"} {
 		if vars[name].Default == "" {
 			t.Errorf("bootstrap.Variables() gives %s no default: the manifests rely on it; set it in deploy/kustomize/base/statefulset.yaml", name)
 		}
@@ -547,8 +678,16 @@ func checkVariables(m *manifests) []string {
 		return []string{err.Error()}
 	}
 	known := variables()
-	for _, c := range []*corev1.Container{pd.init, pd.sidecar} {
-		if len(c.EnvFrom) > 0 {
+	cs := pd.bootstrapContainers()
+	if pd.seedExec() {
+		cs = append(cs, pd.server)
+	}
+	for _, c := range cs {
+		sub := subcommand(*c)
+		// The server's environment is mostly the image's: only the
+		// variables mysql-bootstrap reads are checked there.
+		own := c != pd.server
+		if own && len(c.EnvFrom) > 0 {
 			p.addf("container %s uses envFrom: list variables one by one so they can be checked against bootstrap.Variables()", c.Name)
 		}
 		seen := map[string]bool{}
@@ -559,17 +698,26 @@ func checkVariables(m *manifests) []string {
 			seen[e.Name] = true
 			v, ok := known[e.Name]
 			if !ok {
-				p.addf("container %s sets %s, which mysql-bootstrap does not read (it reads %v)", c.Name, e.Name, slices.Sorted(maps.Keys(known)))
+				if own {
+					p.addf("container %s sets %s, which mysql-bootstrap does not read (it reads %v)", c.Name, e.Name, slices.Sorted(maps.Keys(known)))
+				}
 				continue
 			}
 			if v.Secret && (e.Value != "" || e.ValueFrom != nil) {
 				p.addf("container %s sets the secret %s as an environment value: mount the Secret and set %s_FILE instead", c.Name, e.Name, e.Name)
 			}
 		}
-		for _, name := range requiredVariables() {
+		for _, name := range requiredVariables(sub) {
 			if !isSet(c, name) && !isSet(c, name+"_FILE") {
-				p.addf("container %s sets neither %s nor %s_FILE: mysql-bootstrap %s exits with an invalid configuration", c.Name, name, name, subcommand(*c))
+				hint := ""
+				if !own {
+					hint = " (the image's own variables, such as MARIADB_ROOT_PASSWORD_FILE, are not mysql-bootstrap's)"
+				}
+				p.addf("container %s sets neither %s nor %s_FILE: mysql-bootstrap %s exits with an invalid configuration%s", c.Name, name, name, sub, hint)
 			}
+		}
+		if !needsService(sub) {
+			continue
 		}
 		if got, want := effective(c, "SERVICE_NAME"), m.sts.Spec.ServiceName; got != want {
 			p.addf("container %s has SERVICE_NAME=%q, but the StatefulSet's serviceName (the headless Service) is %q: stable names would not resolve", c.Name, got, want)
@@ -590,20 +738,42 @@ func checkLocalServer(m *manifests) []string {
 	if err != nil {
 		return []string{err.Error()}
 	}
-	if h := effective(pd.sidecar, "MYSQL_HOST"); h != "127.0.0.1" && h != "::1" && h != "localhost" {
-		p.addf("sidecar MYSQL_HOST=%q: the sidecar manages the server of its own pod, want 127.0.0.1", h)
+	// Those that connect to the pod's own server: the sidecar manages it,
+	// backup-server streams its data, server-alive reads its greeting.
+	local := []*corev1.Container{pd.sidecar}
+	if pd.backup != nil {
+		local = append(local, pd.backup)
+	}
+	ported := pd.bootstrapContainers()
+	if runsServerAlive(pd.server) {
+		local = append(local, pd.server)
+		ported = append(ported, pd.server)
+	}
+	for _, c := range local {
+		if h := effective(c, "MYSQL_HOST"); h != "127.0.0.1" && h != "::1" && h != "localhost" {
+			p.addf("container %s MYSQL_HOST=%q: mysql-bootstrap %s works on the server of its own pod, want 127.0.0.1", c.Name, h, serverAliveOr(c))
+		}
 	}
 	var serverPorts []int32
 	for _, cp := range pd.server.Ports {
 		serverPorts = append(serverPorts, cp.ContainerPort)
 	}
-	for _, c := range []*corev1.Container{pd.init, pd.sidecar} {
+	for _, c := range ported {
 		port, err := strconv.Atoi(effective(c, "MYSQL_PORT"))
 		if err != nil || !slices.Contains(serverPorts, int32(port)) {
 			p.addf("container %s uses MYSQL_PORT=%q, but the server container declares ports %v", c.Name, effective(c, "MYSQL_PORT"), serverPorts)
 		}
 	}
 	return p
+}
+
+// serverAliveOr names what mysql-bootstrap runs as in c: its subcommand,
+// or server-alive for the server's probes.
+func serverAliveOr(c *corev1.Container) string {
+	if sub := subcommand(*c); sub != "" && sub != "seed-exec" {
+		return sub
+	}
+	return "server-alive"
 }
 
 // probePort resolves a probe's port as the kubelet does: a name is looked
@@ -628,6 +798,32 @@ func probePort(c *corev1.Container, h corev1.ProbeHandler) (int, error) {
 	return 0, fmt.Errorf("port %q is not a port of container %s: the kubelet looks a named probe port up in the probed container only, use the number", name, c.Name)
 }
 
+// serverAliveTimeout is how long server-alive's whole check may take when
+// no --timeout is given (aliveTimeout in package bootstrap, cmdalive.go).
+const serverAliveTimeout = 3 * time.Second
+
+// serverAliveArgs returns the arguments after server-alive when argv runs
+// mysql-bootstrap server-alive directly (no shell: the server image need
+// not have one), and whether it does.
+func serverAliveArgs(argv []string) ([]string, bool) {
+	if len(argv) < 2 || path.Base(argv[0]) != "mysql-bootstrap" || argv[1] != "server-alive" {
+		return nil, false
+	}
+	return argv[2:], true
+}
+
+// runsServerAlive reports whether any probe of c runs server-alive.
+func runsServerAlive(c *corev1.Container) bool {
+	for _, pr := range []*corev1.Probe{c.StartupProbe, c.LivenessProbe, c.ReadinessProbe} {
+		if pr != nil && pr.Exec != nil {
+			if _, ok := serverAliveArgs(pr.Exec.Command); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func checkProbes(m *manifests) []string {
 	var p problems
 	pd, err := m.pod()
@@ -650,61 +846,182 @@ func checkProbes(m *manifests) []string {
 		}
 	}
 
+	// Readiness is the role's: the sidecar's /readyz, for both. The
+	// sidecar's own liveness may be anything on its port but /readyz.
 	type want struct {
+		c        *corev1.Container
 		kind     string
 		probe    *corev1.Probe
 		path     string // "" when any handler on the sidecar's port will do
 		required bool
 	}
-	for _, c := range []*corev1.Container{pd.server, pd.sidecar} {
-		isServer := c == pd.server
-		for _, w := range []want{
-			{"readinessProbe", c.ReadinessProbe, bootstrap.PathReadyz, true},
-			{"livenessProbe", c.LivenessProbe, pathIf(isServer, bootstrap.PathHealthz), isServer},
-			{"startupProbe", c.StartupProbe, pathIf(isServer, bootstrap.PathHealthz), isServer},
-		} {
-			if w.probe == nil {
-				if w.required {
-					p.addf("container %s has no %s (want GET %s on port %d)", c.Name, w.kind, w.path, httpPort)
-				}
+	for _, w := range []want{
+		{pd.server, "readinessProbe", pd.server.ReadinessProbe, bootstrap.PathReadyz, true},
+		{pd.sidecar, "readinessProbe", pd.sidecar.ReadinessProbe, bootstrap.PathReadyz, true},
+		{pd.sidecar, "livenessProbe", pd.sidecar.LivenessProbe, "", false},
+		{pd.sidecar, "startupProbe", pd.sidecar.StartupProbe, "", false},
+	} {
+		c := w.c
+		if w.probe == nil {
+			if w.required {
+				p.addf("container %s has no %s (want GET %s on port %d)", c.Name, w.kind, w.path, httpPort)
+			}
+			continue
+		}
+		h := w.probe.ProbeHandler
+		switch {
+		case h.HTTPGet != nil:
+			got := h.HTTPGet.Path
+			if got != bootstrap.PathReadyz && got != bootstrap.PathHealthz {
+				p.addf("container %s %s GETs %q: the sidecar serves %s and %s", c.Name, w.kind, got, bootstrap.PathHealthz, bootstrap.PathReadyz)
+			} else if w.path != "" && got != w.path {
+				p.addf("container %s %s GETs %s, want %s", c.Name, w.kind, got, w.path)
+			}
+			if w.kind != "readinessProbe" && got == bootstrap.PathReadyz {
+				p.addf("container %s %s uses %s: a lagging replica would be restarted instead of leaving the read Service", c.Name, w.kind, got)
+			}
+			if h.HTTPGet.Host != "" {
+				p.addf("container %s %s sets host %q: probes must reach the pod itself", c.Name, w.kind, h.HTTPGet.Host)
+			}
+		case h.TCPSocket != nil && w.path == "":
+		default:
+			p.addf("container %s %s must be an HTTP GET of %s on the sidecar's port %d", c.Name, w.kind, w.path, httpPort)
+			continue
+		}
+		port, err := probePort(c, h)
+		if err != nil {
+			p.addf("container %s %s: %v", c.Name, w.kind, err)
+		} else if port != httpPort {
+			p.addf("container %s %s probes port %d, but the sidecar listens on %d (HTTP_ADDR)", c.Name, w.kind, port, httpPort)
+		}
+	}
+
+	p = append(p, serverLiveness(pd)...)
+	p = append(p, backupProbes(pd)...)
+	return p
+}
+
+// serverLiveness checks the server's startup and liveness probes: they
+// decide when the kubelet restarts mysqld, so they must depend on neither
+// the sidecar nor a password. server-alive reads the server's greeting
+// without logging in (and counts a MariaDB restore in progress as alive);
+// a tcpSocket on the MySQL port is as independent, but cannot see a
+// restore, so it will not do where the server starts through seed-exec.
+func serverLiveness(pd *pod) problems {
+	var p problems
+	mysqlPort, _ := strconv.Atoi(effective(pd.sidecar, "MYSQL_PORT"))
+	bin := "<TOOLS_DIR>/mysql-bootstrap"
+	if _, b := toolsBinary(pd.init); b != "" {
+		bin = b
+	}
+	fix := fmt.Sprintf("use an exec probe of %s server-alive or tcpSocket on the server port %d", bin, mysqlPort)
+	if pd.seedExec() {
+		fix = fmt.Sprintf("use an exec probe of %s server-alive", bin)
+	}
+	s := pd.server
+	for _, w := range []struct {
+		kind  string
+		probe *corev1.Probe
+	}{{"startupProbe", s.StartupProbe}, {"livenessProbe", s.LivenessProbe}} {
+		if w.probe == nil {
+			p.addf("server container has no %s: %s", w.kind, fix)
+			continue
+		}
+		h := w.probe.ProbeHandler
+		switch {
+		case h.Exec != nil:
+			args, ok := serverAliveArgs(h.Exec.Command)
+			if !ok {
+				p.addf("server container %s runs %q, not mysql-bootstrap server-alive: a probe that logs in would restart mysqld when the root password changes, one that asks the sidecar when the sidecar crashes; %s", w.kind, h.Exec.Command, fix)
 				continue
 			}
-			h := w.probe.ProbeHandler
-			switch {
-			case h.HTTPGet != nil:
-				got := h.HTTPGet.Path
-				if got != bootstrap.PathReadyz && got != bootstrap.PathHealthz {
-					p.addf("container %s %s GETs %q: the sidecar serves %s and %s", c.Name, w.kind, got, bootstrap.PathHealthz, bootstrap.PathReadyz)
-				} else if w.path != "" && got != w.path {
-					p.addf("container %s %s GETs %s, want %s", c.Name, w.kind, got, w.path)
-				}
-				if w.kind != "readinessProbe" && got == bootstrap.PathReadyz {
-					p.addf("container %s %s uses %s: a lagging replica would be restarted instead of leaving the read Service", c.Name, w.kind, got)
-				}
-				if h.HTTPGet.Host != "" {
-					p.addf("container %s %s sets host %q: probes must reach the pod itself", c.Name, w.kind, h.HTTPGet.Host)
-				}
-			case h.TCPSocket != nil && w.path == "":
-			default:
-				p.addf("container %s %s must be an HTTP GET of %s on the sidecar's port %d", c.Name, w.kind, w.path, httpPort)
+			if problem := toolsProblem(pd, s, h.Exec.Command[0]); problem != "" {
+				p.addf("server container %s runs %s: %s", w.kind, h.Exec.Command[0], problem)
+			}
+			fs := flag.NewFlagSet("server-alive", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			timeout := fs.Duration("timeout", serverAliveTimeout, "")
+			if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+				p.addf("server container %s: server-alive does not take the arguments %q", w.kind, args)
 				continue
 			}
-			port, err := probePort(c, h)
-			if err != nil {
-				p.addf("container %s %s: %v", c.Name, w.kind, err)
-			} else if port != httpPort {
-				p.addf("container %s %s probes port %d, but the sidecar listens on %d (HTTP_ADDR)", c.Name, w.kind, port, httpPort)
+			seconds := w.probe.TimeoutSeconds
+			if seconds == 0 {
+				seconds = 1 // the API's default
 			}
+			if time.Duration(seconds)*time.Second <= *timeout {
+				p.addf("server container %s has timeoutSeconds %d, but server-alive may take %s (--timeout): the kubelet would count a slow answer as a failure; give it more than that", w.kind, seconds, *timeout)
+			}
+		case h.TCPSocket != nil:
+			if pd.seedExec() {
+				p.addf("server container %s is a tcpSocket, but the server starts through seed-exec: nothing listens while a copy is restored (for as long as it takes), and the kubelet would restart the container in the middle of it; %s", w.kind, fix)
+				continue
+			}
+			if h.TCPSocket.Host != "" {
+				p.addf("server container %s sets host %q: probes must reach the pod itself", w.kind, h.TCPSocket.Host)
+			}
+			if port, err := probePort(s, h); err != nil {
+				p.addf("server container %s: %v", w.kind, err)
+			} else if port != mysqlPort {
+				p.addf("server container %s connects to port %d, but the server listens on %d (MYSQL_PORT)", w.kind, port, mysqlPort)
+			}
+		case h.HTTPGet != nil:
+			p.addf("server container %s GETs %s on port %s, an HTTP server that is not mysqld (the sidecar's, which logs in as root): a sidecar crash or a root password change would restart mysqld; %s", w.kind, h.HTTPGet.Path, h.HTTPGet.Port.String(), fix)
+			if h.HTTPGet.Path == bootstrap.PathReadyz {
+				p.addf("server container %s uses %s: a lagging replica would be restarted instead of leaving the read Service", w.kind, h.HTTPGet.Path)
+			}
+		default:
+			p.addf("server container %s is neither an exec of mysql-bootstrap server-alive nor a tcpSocket: %s", w.kind, fix)
 		}
 	}
 	return p
 }
 
-func pathIf(ok bool, path string) string {
-	if ok {
-		return path
+// backupProbes checks the backup container's port and probes. It answers
+// only GET /backup with a token, so its probes can only see its listener.
+func backupProbes(pd *pod) problems {
+	var p problems
+	b := pd.backup
+	if b == nil {
+		return p
 	}
-	return ""
+	port, err := addrPort(b, "BACKUP_ADDR")
+	if err != nil {
+		p.addf("%v", err)
+		return p
+	}
+	// The sidecar fetches a donor's copy from the donor pod's stable name
+	// and its own BACKUP_ADDR's port (backupURL in package bootstrap).
+	if fetch, err := addrPort(pd.sidecar, "BACKUP_ADDR"); err != nil {
+		p.addf("%v", err)
+	} else if fetch != port {
+		p.addf("backup container %s listens on %d (BACKUP_ADDR), but the sidecar fetches copies from peers' port %d (its BACKUP_ADDR): seeding would fail", b.Name, port, fetch)
+	}
+	if !slices.ContainsFunc(b.Ports, func(cp corev1.ContainerPort) bool { return int(cp.ContainerPort) == port }) {
+		p.addf("backup container %s listens on %d (BACKUP_ADDR) but declares ports %v", b.Name, port, b.Ports)
+	}
+	if b.StartupProbe == nil && b.LivenessProbe == nil {
+		p.addf("backup container %s has no liveness probe: a backup-server that stopped listening would never be restarted (want tcpSocket on %d)", b.Name, port)
+	}
+	for _, w := range []struct {
+		kind  string
+		probe *corev1.Probe
+	}{{"startupProbe", b.StartupProbe}, {"livenessProbe", b.LivenessProbe}, {"readinessProbe", b.ReadinessProbe}} {
+		if w.probe == nil {
+			continue
+		}
+		h := w.probe.ProbeHandler
+		if h.TCPSocket == nil {
+			p.addf("backup container %s %s must be a tcpSocket on %d: backup-server answers only GET /backup, with a token", b.Name, w.kind, port)
+			continue
+		}
+		if got, err := probePort(b, h); err != nil {
+			p.addf("backup container %s %s: %v", b.Name, w.kind, err)
+		} else if got != port {
+			p.addf("backup container %s %s probes port %d, but backup-server listens on %d (BACKUP_ADDR)", b.Name, w.kind, got, port)
+		}
+	}
+	return p
 }
 
 func checkSecretFiles(m *manifests) []string {
@@ -806,6 +1123,12 @@ func checkSharedVolumes(m *manifests) []string {
 	for _, pvc := range m.sts.Spec.VolumeClaimTemplates {
 		claims[pvc.Name] = pvc
 	}
+	volumes := map[string]corev1.Volume{}
+	for _, v := range pd.spec.Volumes {
+		volumes[v.Name] = v
+	}
+	var data *place // where DATA_DIR is, when init mounts it
+	dataDir := effective(pd.init, "DATA_DIR")
 	for _, name := range []string{"CONFIG_DIR", "DATA_DIR"} {
 		dir := effective(pd.init, name)
 		im := mountAt(pd.init, dir)
@@ -816,19 +1139,20 @@ func checkSharedVolumes(m *manifests) []string {
 		if im.ReadOnly && name == "CONFIG_DIR" {
 			p.addf("init container mounts %s (%s) read-only: it writes the server configuration there", im.Name, dir)
 		}
-		var sm *corev1.VolumeMount
-		for i, vm := range pd.server.VolumeMounts {
-			if vm.Name == im.Name {
-				sm = &pd.server.VolumeMounts[i]
-			}
-		}
-		switch {
-		case sm == nil:
+		want, _ := where(pd.init, dir)
+		// mysqld reads both at init's paths: the image's includedir and
+		// default datadir.
+		switch got, sm := where(pd.server, dir); {
+		case got == want:
+		case !mounts(pd.server, im.Name):
 			p.addf("server container does not mount volume %s, which init uses for %s=%s", im.Name, name, dir)
-		case path.Clean(sm.MountPath) != path.Clean(im.MountPath) || sm.SubPath != im.SubPath:
-			p.addf("volume %s is at %s (subPath %q) in the server but at %s (subPath %q) in init: both must see the same %s", im.Name, sm.MountPath, sm.SubPath, im.MountPath, im.SubPath, name)
+		case sm == nil:
+			p.addf("%s=%s is %s in init but in no volume in the server: both must see the same %s at the same path", name, dir, want, name)
+		default:
+			p.addf("%s=%s is %s in init but %s in the server: both must see the same %s at the same path", name, dir, want, got, name)
 		}
 		if name == "DATA_DIR" {
+			data = &want
 			pvc, ok := claims[im.Name]
 			if !ok {
 				p.addf("DATA_DIR volume %s is not a volumeClaimTemplate: the data would not survive the pod", im.Name)
@@ -842,9 +1166,98 @@ func checkSharedVolumes(m *manifests) []string {
 			}
 		}
 	}
+
+	// STATE_DIR: what the sidecar must remember across restarts (how fresh
+	// the replica's data is, a seed in progress). It describes the data,
+	// so it lives and dies with it: on the data claim, beside the data
+	// directory, never inside it (the server owns that directory, and a
+	// seed replaces it).
+	stateDir := effective(pd.sidecar, "STATE_DIR")
+	state, sm := where(pd.sidecar, stateDir)
+	stateOK := false
+	switch _, isClaim := claims[state.volume]; {
+	case sm == nil:
+		p.addf("sidecar keeps its state in STATE_DIR=%s, which is in no volume it mounts: the state (how fresh the replica's data is, a seed in progress) would be lost with the container; mount the data claim there with its own subPath", stateDir)
+	case !isClaim:
+		p.addf("sidecar STATE_DIR=%s is %s, which is not a volumeClaimTemplate: the state would be lost with the pod; mount the data claim there with its own subPath", stateDir, state)
+	case data != nil && state.volume != data.volume:
+		p.addf("sidecar STATE_DIR=%s is %s, but DATA_DIR is %s: the state must go with the data it describes (same claim, its own subPath)", stateDir, state, *data)
+	case data != nil && (state.within(*data) || data.within(state)):
+		p.addf("sidecar STATE_DIR=%s is %s and DATA_DIR is %s: the state would be inside the server's data directory (or the data inside the state); give STATE_DIR a subPath of its own beside DATA_DIR's", stateDir, state, *data)
+	case sm.ReadOnly:
+		p.addf("sidecar mounts STATE_DIR=%s read-only: it writes its state there", stateDir)
+	default:
+		stateOK = true
+	}
+
+	if pd.seedExec() {
+		// seed-exec reads the sidecar's seed request in its own STATE_DIR
+		// and restores the copy into its own DATA_DIR; server-alive reads
+		// the progress there too.
+		dir := effective(pd.server, "STATE_DIR")
+		switch got, vm := where(pd.server, dir); {
+		case !stateOK:
+			// The sidecar's STATE_DIR is wrong already, reported above.
+		case vm == nil || got != state:
+			seen := "no volume"
+			if vm != nil {
+				seen = got.String()
+			}
+			p.addf("server runs seed-exec, which reads the sidecar's seed request in STATE_DIR=%s, but sees %s there, while the sidecar's STATE_DIR=%s is %s: mount that at %s in the server too", dir, seen, stateDir, state, dir)
+		case vm.ReadOnly:
+			p.addf("server runs seed-exec, which writes its progress in STATE_DIR=%s, but mounts it read-only", dir)
+		}
+		dir = effective(pd.server, "DATA_DIR")
+		if got, vm := where(pd.server, dir); data != nil && (vm == nil || got != *data) {
+			p.addf("server runs seed-exec, which restores copies into its DATA_DIR=%s, but that is not the server's data directory (%s at %s)", dir, *data, dataDir)
+		}
+	}
+
+	if b := pd.backup; b != nil && data != nil {
+		// mariadb-backup takes the data directory's path from the server
+		// and reads the files there, so the backup container needs them at
+		// the server's path.
+		if got, vm := where(b, dataDir); vm == nil || got != *data {
+			p.addf("backup container %s does not mount %s at %s, where the server has its data directory: mariadb-backup reads the files at the path the server reports", b.Name, *data, dataDir)
+		}
+		if got := effective(b, "DATA_DIR"); path.Clean(got) != path.Clean(dataDir) {
+			p.addf("backup container %s has DATA_DIR=%s, but the server's data directory is %s", b.Name, got, dataDir)
+		}
+	}
+
+	// TOOLS_DIR: init copies mysql-bootstrap there on every start for the
+	// server image's containers. An emptyDir holds exactly this pod's
+	// binary; a persistent volume would keep an old one across image
+	// changes, and on the data claim it would sit beside the server's data.
+	toolsDir, _ := toolsBinary(pd.init)
+	if toolsDir != "" {
+		tm := mountAt(pd.init, toolsDir)
+		switch {
+		case tm == nil:
+			p.addf("init container uses TOOLS_DIR=%s, but mounts no volume there", toolsDir)
+		case tm.ReadOnly:
+			p.addf("init container mounts %s (TOOLS_DIR=%s) read-only: it copies mysql-bootstrap there", tm.Name, toolsDir)
+		case volumes[tm.Name].EmptyDir == nil: // also when it is a claim
+			p.addf("TOOLS_DIR=%s is on volume %s, which is not an emptyDir: init copies mysql-bootstrap there on every start, so only an emptyDir is sure to hold this pod's binary (and not the data claim's space)", toolsDir, tm.Name)
+		}
+	}
+	for i := range pd.spec.Containers {
+		c := &pd.spec.Containers[i]
+		if len(c.Command) == 0 {
+			continue
+		}
+		bin := path.Clean(c.Command[0])
+		underTools := toolsDir != "" && (bin == toolsDir || strings.HasPrefix(bin, toolsDir+"/"))
+		if underTools || path.Base(bin) == "mysql-bootstrap" && !isBootstrapImage(c.Image) {
+			if problem := toolsProblem(pd, c, c.Command[0]); problem != "" {
+				p.addf("container %s runs %s: %s", c.Name, c.Command[0], problem)
+			}
+		}
+	}
+
 	declared := map[string]bool{}
-	for _, v := range pd.spec.Volumes {
-		declared[v.Name] = true
+	for name := range volumes {
+		declared[name] = true
 	}
 	for name := range claims {
 		declared[name] = true
@@ -869,7 +1282,7 @@ func checkImages(m *manifests) []string {
 	if pd.server.Image != o.serverImage {
 		p.addf("server container image is %q, want %q", pd.server.Image, o.serverImage)
 	}
-	for _, c := range []*corev1.Container{pd.init, pd.sidecar} {
+	for _, c := range pd.bootstrapContainers() {
 		if got := effective(c, "FLAVOR"); got != o.flavor {
 			p.addf("container %s has FLAVOR=%q, but the server image is %s: want %q", c.Name, got, o.serverImage, o.flavor)
 		}
@@ -879,6 +1292,21 @@ func checkImages(m *manifests) []string {
 	}
 	if !isBootstrapImage(pd.init.Image) {
 		p.addf("init image %q is not a mysql-bootstrap image", pd.init.Image)
+	}
+	if b := pd.backup; b != nil && b.Image != pd.server.Image {
+		p.addf("backup container %s runs %s but the server %s: mariadb-backup must come from the server's image (its version must match the server's)", b.Name, b.Image, pd.server.Image)
+	}
+	switch {
+	case o.seeds() && !pd.seedExec():
+		p.addf("server container does not start through mysql-bootstrap seed-exec (command %q, args %q): %s has no clone plugin, so a replica that needs a copy of the data could never restore one", pd.server.Command, pd.server.Args, o.serverImage)
+	case !o.seeds() && pd.seedExec():
+		p.addf("server container starts through seed-exec, which restores mariadb-backup copies: MariaDB only, %s seeds with its clone plugin", o.serverImage)
+	}
+	switch {
+	case o.seeds() && pd.backup == nil:
+		p.addf("no container runs mysql-bootstrap backup-server: %s has no clone plugin, so peers seeding from this pod would get no copy", o.serverImage)
+	case !o.seeds() && pd.backup != nil:
+		p.addf("container %s runs backup-server, which serves mariadb-backup copies: MariaDB only, %s seeds with its clone plugin", pd.backup.Name, o.serverImage)
 	}
 	for _, name := range o.serverEnv {
 		if !isSet(pd.server, name) {
@@ -946,6 +1374,11 @@ func checkSecurity(m *manifests) []string {
 	}
 	if sc := pd.server.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != serverUID {
 		p.addf("server container must run as uid %d, the mysql user of the official images", serverUID)
+	}
+	if b := pd.backup; b != nil {
+		if sc := b.SecurityContext; sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != serverUID {
+			p.addf("backup container %s must run as uid %d, the server's: mariadb-backup reads the server's files", b.Name, serverUID)
+		}
 	}
 	return p
 }
