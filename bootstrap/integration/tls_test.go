@@ -120,6 +120,9 @@ func TestVerifiedTLS(t *testing.T) {
 			return nil
 		})
 		t.Logf("%s: %s", r1.name, primaryErr)
+		// The restarted primary starts read-only, as every pod does, until
+		// its sidecar's next pass.
+		c.waitReady(primary, 60*time.Second)
 		app := primary.server.App()
 		defer app.Close()
 		insertRows(t, app, 11, 12)
