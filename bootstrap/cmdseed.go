@@ -186,7 +186,7 @@ func (s seedFiles) complete(res seed.Result) error {
 	if _, err := os.Stat(s.path(seedResultFile)); err == nil {
 		return s.done()
 	}
-	if err := os.MkdirAll(s.dir, 0o2770); err != nil {
+	if err := s.mkdir(); err != nil {
 		return err
 	}
 	if err := s.result("", res); err != nil {

@@ -829,6 +829,12 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 		return *d, false
 	}
 	own := l.GTIDs
+	// A pod whose data is only its own first start (the image
+	// binary-logged its time zone tables or accounts; no table outside the
+	// system schemas) holds nothing of the cluster's: an emptied primary
+	// on the mysql image looks so. Those transactions are not weighed
+	// against the peers'; a copy of a peer's data replaces them.
+	firstStart := l.UserTablesRead && len(l.UserTables) == 0 && own.OnlyFrom(l.Origin)
 	var holders []holding
 	var silent, lacking []string
 	for _, peer := range pf.Peers {
@@ -875,12 +881,18 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 	}
 	// Does one peer hold everything the others and this pod hold?
 	var all sqldialect.GTIDSet = own
+	if firstStart {
+		all = sqldialect.GTIDSet{}
+	}
 	for _, h := range holders {
 		all = all.Union(h.set)
 	}
 	for _, h := range holders {
 		if h.set.Contains(all) {
 			why := "this pod lacks transactions peers hold: " + strings.Join(lacking, ", ") + "; " + h.pod + " holds every pod's"
+			if firstStart && !own.IsEmpty() {
+				why += " (this pod's own " + own.String() + " are only its first start's: no table outside the system schemas)"
+			}
 			d.Problems["guard"] = why
 			return seedPrimary(o, d, Donor{Pod: h.pod, Host: h.host}, now, why), true
 		}

@@ -120,6 +120,16 @@ func (fc flavourCase) rotated(t testing.TB) (Observation, Memory) {
 	return o, m
 }
 
+// firstStart is the origin and GTID set of a pod whose only transactions
+// are its own first start's, under a new name (MySQL: a new server_uuid;
+// MariaDB: another domain).
+func (fc flavourCase) firstStart() (string, sqldialect.GTIDSet) {
+	if fc.flavor == sqldialect.MariaDB {
+		return fc.primaryOrigin, gtids(fc.flavor, "1-"+fc.primaryOrigin+"-5")
+	}
+	return otherUUID, gtids(fc.flavor, otherUUID+":1-5")
+}
+
 // guardPeers lists the primary and replicas holding sets (each replica
 // also holds a first-start transaction of its own, which does not count).
 func (fc flavourCase) guardPeers(sets ...string) *PeerFacts {
@@ -371,6 +381,29 @@ func TestDecide(t *testing.T) {
 				if d.Actions[0].Donor != (Donor{Pod: "mysql-1", Host: "mysql-1.x"}) || d.Problems["guard"] == "" {
 					t.Errorf("donor %+v, problems %v", d.Actions[0].Donor, d.Problems)
 				}
+			}},
+		{name: "guard: an emptied primary whose first start logged its own transactions recovers", role: RolePrimary,
+			reason: "recovering from mysql-1 before taking writes: this pod lacks transactions peers hold", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.UserTablesRead = true, true
+				o.Local.Origin, o.Local.GTIDs = fc.firstStart()
+				o.Peers = fc.guardPeers(fc.primarySet, fc.behindSet)
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !strings.Contains(d.Reason, "are only its first start's") {
+					t.Errorf("reason %q", d.Reason)
+				}
+			}},
+		{name: "guard: own transactions with tables of its own are weighed: the pods disagree", role: RolePrimary,
+			reason: "the pods disagree and none holds every transaction: this pod alone holds",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.UserTablesRead, o.Local.UserTables = true, true, []string{"app.orders"}
+				o.Local.Origin, o.Local.GTIDs = fc.firstStart()
+				o.Peers = fc.guardPeers(fc.primarySet, fc.behindSet)
+				return o, m
 			}},
 		{name: "guard: a primary restored from an old copy recovers too", role: RolePrimary, reason: "recovering from mysql-2",
 			actionsFor: seedKind,

@@ -64,6 +64,11 @@ type LocalFacts struct {
 	// gtid_purged, MariaDB's GTID list at the head of its oldest binary
 	// log. A replica that lacks any of it cannot catch up from this server.
 	Purged sqldialect.GTIDSet
+	// UserTables lists a few tables outside the system schemas; it is
+	// read on a read-only primary (UserTablesRead), whose guard tells an
+	// emptied pod's first start from data of its own.
+	UserTables     []string
+	UserTablesRead bool
 	// Incomplete names a fact that could not be read although the server
 	// answered; decisions that need it are not taken.
 	Incomplete string
@@ -283,6 +288,13 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (Observation, *sqldialec
 					// replicas; a primary about to take writes checks that
 					// no peer holds transactions it lacks: ask them.
 					o.Peers = g.gatherPeers(ctx)
+				}
+				if l.ReadOnly || l.SuperReadOnly {
+					if l.UserTables, err = queryStrings(ctx, g.local, d.UserTablesQuery(userTablesShown)); err != nil {
+						l.Incomplete = "the list of tables: " + oneLine(err.Error())
+						return o, d
+					}
+					l.UserTablesRead = true
 				}
 				return o, d
 			}

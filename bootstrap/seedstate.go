@@ -118,12 +118,22 @@ func (s seedFiles) facts() (SeedFacts, error) {
 	return f, nil
 }
 
+// mkdir makes the seed directory, shared by the sidecar (uid 65532, group
+// 999 through fsGroup) and the server container (uid 999): group-writable
+// whatever the umask, and group 999 for what is made in it (setgid).
+func (s seedFiles) mkdir() error {
+	if err := os.MkdirAll(s.dir, 0o770); err != nil {
+		return err
+	}
+	return os.Chmod(s.dir, 0o770|os.ModeSetgid)
+}
+
 // request writes a seed request; the directory is made if needed.
 func (s seedFiles) request(r SeedRequest) error {
 	if s.dir == "" {
 		return errors.New("STATE_DIR is needed to seed a MariaDB replica (the request goes there for the server container)")
 	}
-	if err := os.MkdirAll(s.dir, 0o2770); err != nil {
+	if err := s.mkdir(); err != nil {
 		return err
 	}
 	_ = os.Remove(s.path(seedErrorFile))
