@@ -151,7 +151,9 @@ func redactServerError(stmt sqldialect.Statement, err error) error {
 		return err
 	}
 	if errno, ok := sqldialect.Errno(err); ok {
-		return fmt.Errorf("server error %d", errno)
+		// The number stays, for the callers that branch on it (CLONE's
+		// 3707 is a success); the message may quote the statement.
+		return &mysql.MySQLError{Number: errno, Message: "message withheld: the statement holds a secret"}
 	}
 	return err
 }
@@ -306,9 +308,9 @@ func (j *cloneJob) clear() {
 
 // startClone runs the clone statements on a connection of their own,
 // without the pool's read timeout (a large copy takes hours), bounded by
-// SEED_TIMEOUT. super_read_only is lifted for the copy: the recipient's
-// data is being replaced, and the server comes back read-only from its
-// configuration when it restarts on the copy.
+// SEED_TIMEOUT. The server stays read-only (CLONE does not need it
+// writable): a write taken during the copy would be acknowledged, then
+// replaced by the donor's data.
 func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
 	stmts, err := d.Clone(sqldialect.CloneOptions{
 		Host: donor.Host, Port: e.cfg.MySQLPort, User: e.cfg.ReplicationUser,
@@ -331,9 +333,8 @@ func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
 		defer db.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.SeedTimeout)
 		defer cancel()
-		all := append(d.SetReadOnly(false), stmts...)
 		var err error
-		for _, stmt := range all {
+		for _, stmt := range stmts {
 			e.log.Info("seeding: clone", "donor", donor.Pod, "statement", stmt)
 			if _, err = db.ExecContext(ctx, stmt.SQL); err != nil {
 				err = fmt.Errorf("%s: %w", stmt.Redacted, redactServerError(stmt, err))
