@@ -653,11 +653,6 @@ func (d *Dialect) ResetBinaryLogs() Statement {
 	return plain("RESET MASTER")
 }
 
-// CloneDonorReconnectMinutes is clone_donor_timeout_after_network_failure
-// (MySQL 8.0.24 and later): how long a clone waits for its donor to come
-// back after the connection broke.
-const CloneDonorReconnectMinutes = 1
-
 // CloneOptions say where a MySQL clone copies from.
 type CloneOptions struct {
 	// Host and Port are the donor's stable name and MySQL port.
@@ -677,8 +672,7 @@ func (d *Dialect) CloneSupported() bool {
 }
 
 // Clone returns, in order, the statements that replace this server's data
-// with a copy of the donor's: SET GLOBAL clone_valid_donor_list, (8.0.24
-// and later) SET GLOBAL clone_donor_timeout_after_network_failure, (with TLS)
+// with a copy of the donor's: SET GLOBAL clone_valid_donor_list, (with TLS)
 // SET GLOBAL clone_ssl_ca, then CLONE INSTANCE FROM … IDENTIFIED BY …
 // [REQUIRE SSL]. The last one runs as long as the copy takes; it ends with
 // ErrnoCloneRestart when no supervisor restarts the server on the copy.
@@ -709,13 +703,6 @@ func (d *Dialect) Clone(o CloneOptions) ([]Statement, error) {
 	}
 	hostPort := strings.TrimSuffix(o.Host, ".") + ":" + strconv.Itoa(o.Port)
 	out := []Statement{plain("SET GLOBAL clone_valid_donor_list = " + QuoteString(hostPort))}
-	if d.server.AtLeast(8, 0, 24) {
-		// The recipient waits this long (minutes; default 5) for a donor
-		// whose connection broke to come back. A donor whose server died
-		// cannot resume the copy anyway, and the sidecar retries from
-		// another donor: one minute rides out a network blip.
-		out = append(out, plain("SET GLOBAL clone_donor_timeout_after_network_failure = "+strconv.Itoa(CloneDonorReconnectMinutes)))
-	}
 	if o.TLSCA != "" {
 		out = append(out, plain("SET GLOBAL clone_ssl_ca = "+QuoteString(o.TLSCA)))
 	}
