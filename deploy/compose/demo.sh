@@ -72,6 +72,21 @@ if [[ -n $LOCAL_SERVER_TARGET ]]; then
 fi
 export SERVER_IMAGE FLAVOR=${FLAVOR:-auto}
 
+# The server container's command, as the overlays set it: on MariaDB it starts
+# through seed-exec and each pod gets a backup container (compose profile
+# seeding); MySQL seeds with its clone plugin and needs neither.
+server_kind=$FLAVOR
+if [[ $server_kind == auto ]]; then
+	case ${SERVER_IMAGE##*/} in
+	mysql* | percona*) server_kind=mysql ;;
+	*) server_kind=mariadb ;;
+	esac
+fi
+case $server_kind in
+mysql) export SERVER_ENTRYPOINT=docker-entrypoint.sh SERVER_COMMAND=mysqld COMPOSE_PROFILES= ;;
+*) export SERVER_ENTRYPOINT="/tools/mysql-bootstrap seed-exec -- docker-entrypoint.sh" SERVER_COMMAND=mariadbd COMPOSE_PROFILES=seeding ;;
+esac
+
 # The local images images/build.sh makes, and the compose file's defaults. A
 # BOOTSTRAP_IMAGE tagged mysql-bootstrap:* is built from this tree too.
 LOCAL_POD_IMAGE=mysql-bootstrap/debian:bookworm
@@ -395,6 +410,8 @@ cmd_up() {
 	wait_ready
 	say "roles and replication (GET /status of each sidecar)"
 	status_table
+	say "the cluster as any pod sees it (docker exec sidecar-1 /mysql-bootstrap peers)"
+	bounded docker exec sidecar-1 /mysql-bootstrap peers || die "mysql-bootstrap peers failed in sidecar-1 (see above)"
 	demo_data
 	say "demo up in $((SECONDS - start))s"
 	epilogue
@@ -411,13 +428,15 @@ cmd_restart() {
 	docker container inspect "pod-$n" >/dev/null 2>&1 || die "pod-$n does not exist; run '$0 up' first"
 	say "restarting pod mysql-$n: stop sidecar-$n and mysql-$n, restart pod-$n, run init-$n, start mysql-$n and sidecar-$n"
 	local start=$SECONDS
-	bounded docker stop --time 60 "sidecar-$n" "mysql-$n" >/dev/null
+	local backup=()
+	docker container inspect "backup-$n" >/dev/null 2>&1 && backup=("backup-$n")
+	bounded docker stop --time 60 "sidecar-$n" "${backup[@]}" "mysql-$n" >/dev/null
 	bounded docker restart "pod-$n" >/dev/null
 	if ! out=$(bounded docker start --attach "init-$n" 2>&1); then
 		printf '%s\n' "$out" >&2
 		die "init-$n failed (see its log above)"
 	fi
-	docker start "mysql-$n" "sidecar-$n" >/dev/null
+	docker start "mysql-$n" "${backup[@]}" "sidecar-$n" >/dev/null
 	wait_ready
 	say "pod mysql-$n restarted, all pods ready after $((SECONDS - start))s"
 	status_table
@@ -440,7 +459,8 @@ cmd_down() {
 		mkdir -p "$SECRETS"
 		for f in root-password replication-password; do : >"$SECRETS/$f"; done
 	fi
-	bounded_compose down -v --remove-orphans || die "compose down failed (see above)"
+	# Every profile: the backup containers too, whichever server ran.
+	COMPOSE_PROFILES=seeding bounded_compose down -v --remove-orphans || die "compose down failed (see above)"
 	rm -rf "$SECRETS"
 	((placeholder)) || say "removed ${SECRETS#"$ROOT"/}/"
 }
