@@ -308,9 +308,11 @@ func (j *cloneJob) clear() {
 
 // startClone runs the clone statements on a connection of their own,
 // without the pool's read timeout (a large copy takes hours), bounded by
-// SEED_TIMEOUT. The server stays read-only (CLONE does not need it
-// writable): a write taken during the copy would be acknowledged, then
-// replaced by the donor's data.
+// SEED_TIMEOUT. CLONE drops the recipient's own schemas, which
+// super_read_only forbids, so read-only is lifted for it, behind
+// offline_mode (sqldialect.CloneGuard): no client but an administrator
+// can connect, so no write is acknowledged and then replaced by the
+// donor's data. A failed clone puts both back.
 func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
 	stmts, err := d.Clone(sqldialect.CloneOptions{
 		Host: donor.Host, Port: e.cfg.MySQLPort, User: e.cfg.ReplicationUser,
@@ -334,7 +336,7 @@ func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.SeedTimeout)
 		defer cancel()
 		var err error
-		for _, stmt := range stmts {
+		for _, stmt := range append(d.CloneGuard(true), stmts...) {
 			e.log.Info("seeding: clone", "donor", donor.Pod, "statement", stmt)
 			if _, err = db.ExecContext(ctx, stmt.SQL); err != nil {
 				err = fmt.Errorf("%s: %w", stmt.Redacted, redactServerError(stmt, err))
@@ -343,6 +345,19 @@ func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
 		}
 		if sqldialect.IsErrno(err, sqldialect.ErrnoCloneRestart) {
 			err = nil // the copy is in place; the container restarts the server
+		}
+		if err != nil {
+			// The server did not restart on a copy: read-only again, then
+			// clients back in. Bounded on its own: ctx may be what ended.
+			uctx, ucancel := context.WithTimeout(context.Background(), cloneUnguardTimeout)
+			for _, stmt := range d.CloneGuard(false) {
+				if _, uerr := db.ExecContext(uctx, stmt.SQL); uerr != nil {
+					e.log.Warn("seeding: could not undo the clone's guard: offline_mode keeps clients out until the server restarts", "statement", stmt, "error", oneLine(uerr.Error()))
+					break
+				}
+				e.log.Info("seeding: clone", "donor", donor.Pod, "statement", stmt)
+			}
+			ucancel()
 		}
 		j.mu.Lock()
 		j.running, j.finished, j.err = false, time.Now(), err

@@ -15,6 +15,9 @@ const (
 	// ShutdownTimeout bounds how long the sidecar takes to stop after
 	// SIGTERM.
 	ShutdownTimeout = 3 * time.Second
+	// cloneUnguardTimeout bounds putting read-only and offline_mode back
+	// after a failed CLONE.
+	cloneUnguardTimeout = 10 * time.Second
 	// httpReadHeaderTimeout bounds a client's request headers.
 	httpReadHeaderTimeout = 5 * time.Second
 

@@ -715,6 +715,21 @@ func (d *Dialect) Clone(o CloneOptions) ([]Statement, error) {
 	return append(out, b.statement()), nil
 }
 
+// CloneGuard returns the statements that surround a CLONE into this
+// server. CLONE drops the recipient's own schemas first, which
+// super_read_only forbids, so on lifts read-only, but sets offline_mode
+// before: until the server restarts on the copy it disconnects and refuses
+// every client without CONNECTION_ADMIN (or SUPER), so no application
+// write is taken and then replaced by the donor's data. off (after a
+// failed clone) makes it read-only again, then lets clients back in. The
+// restart on a copy clears offline_mode by itself.
+func (d *Dialect) CloneGuard(on bool) []Statement {
+	if on {
+		return append([]Statement{plain("SET GLOBAL offline_mode = ON")}, d.SetReadOnly(false)...)
+	}
+	return append(d.SetReadOnly(true), plain("SET GLOBAL offline_mode = OFF"))
+}
+
 // GrantBackupAdmin returns GRANT BACKUP_ADMIN ON *.* TO user@host: what a
 // donor's account needs to be cloned from (MySQL).
 func (d *Dialect) GrantBackupAdmin(user, host string) (Statement, error) {

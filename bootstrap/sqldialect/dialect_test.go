@@ -176,6 +176,8 @@ func render(t *testing.T, d *Dialect) string {
 		stmts("Clone", ss, err)
 		ss, err = d.Clone(CloneOptions{Host: testHost + ".", Port: 3306, User: "repl", Password: "pw", TLSCA: "/tls/ca.crt"})
 		stmts("Clone verified TLS", ss, err)
+		stmts("CloneGuard(true)", d.CloneGuard(true), nil)
+		stmts("CloneGuard(false)", d.CloneGuard(false), nil)
 		s, err = d.GrantBackupAdmin("repl", "")
 		stmt("GrantBackupAdmin", s, err)
 		query("CloneStatusQuery", d.CloneStatusQuery())
