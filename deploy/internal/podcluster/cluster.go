@@ -28,6 +28,18 @@ const (
 	ConfigDir      = "/etc/mysql/conf.d"
 	DataDir        = "/var/lib/mysql"
 	ConfigFile     = "50-mysql-bootstrap.cnf"
+	// StateDir is the sidecar's STATE_DIR: in the manifest, the data
+	// claim's subPath bootstrap (Docker 20.10 has no volume subpaths, so
+	// here the claim is two volumes, wiped together).
+	StateDir = "/var/lib/mysql-bootstrap"
+	// ToolsDir is the pod's emptyDir into which init copies
+	// mysql-bootstrap, for the server-container probes and, on MariaDB,
+	// seed-exec and backup-server in the server image.
+	ToolsDir = "/tools"
+	// Tool is mysql-bootstrap as the server image runs it.
+	Tool = ToolsDir + "/mysql-bootstrap"
+	// BackupPort is where backup-server serves copies (BACKUP_ADDR).
+	BackupPort = "8081"
 
 	// RootPasswordFile and ReplicationPasswordFile are the Secret's keys.
 	RootPasswordFile        = CredentialsDir + "/root-password"
@@ -153,8 +165,10 @@ func New(t testing.TB, opts Options) *Cluster {
 		p := &Pod{c: c, Name: fmt.Sprintf("%s-%d", opts.StatefulSet, i), Ordinal: i}
 		p.ConfigVolume = c.RunID + "-" + p.Name + "-config"
 		p.DataVolume = c.RunID + "-" + p.Name + "-data"
+		p.StateVolume = c.RunID + "-" + p.Name + "-state"
+		p.ToolsVolume = c.RunID + "-" + p.Name + "-tools"
 		c.pods = append(c.pods, p)
-		vols = append(vols, p.ConfigVolume, p.DataVolume)
+		vols = append(vols, p.ConfigVolume, p.DataVolume, p.StateVolume, p.ToolsVolume)
 	}
 	for _, v := range vols {
 		if _, err := cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: v, Labels: map[string]string{LabelRun: c.RunID}}); err != nil {
@@ -253,14 +267,16 @@ for f in root-password replication-password app-client.cnf; do
 	install -o 0 -g 999 -m 0440 "/staging/$f" "/credentials/$f"
 done
 install -o 0 -g 0 -m 0400 /staging/unreadable /credentials/unreadable
-for d in /pods/*/config; do chown 0:999 "$d"; chmod 2775 "$d"; done
-for d in /pods/*/data; do chown 999:999 "$d"; chmod 2770 "$d"; done
+for d in /pods/*/config /pods/*/tools; do chown 0:999 "$d"; chmod 2775 "$d"; done
+for d in /pods/*/data /pods/*/state; do chown 999:999 "$d"; chmod 2770 "$d"; done
 `
 	mounts := []Mount{{Volume: c.credentials, Target: "/credentials"}}
 	for _, p := range c.pods {
 		mounts = append(mounts,
 			Mount{Volume: p.ConfigVolume, Target: "/pods/" + p.Name + "/config"},
-			Mount{Volume: p.DataVolume, Target: "/pods/" + p.Name + "/data"})
+			Mount{Volume: p.DataVolume, Target: "/pods/" + p.Name + "/data"},
+			Mount{Volume: p.StateVolume, Target: "/pods/" + p.Name + "/state"},
+			Mount{Volume: p.ToolsVolume, Target: "/pods/" + p.Name + "/tools"})
 	}
 	res, err := c.Run(ctx, time.Minute, Spec{
 		Name:        c.RunID + "-volume-setup",
@@ -351,7 +367,7 @@ func (c *Cluster) untrack(id string) {
 // DumpLogs logs the tail of every pod container's output.
 func (c *Cluster) DumpLogs(lines int) {
 	for _, p := range c.pods {
-		for _, which := range []string{"init", "server", "sidecar"} {
+		for _, which := range []string{"init", "server", "backup", "sidecar"} {
 			id := p.containerID(which)
 			if id == "" {
 				continue

@@ -132,7 +132,11 @@ type Spec struct {
 	Restricted   bool
 	ReadOnlyRoot bool
 	StopTimeout  int
-	Modify       func(*testcontainers.ContainerRequest) // last word
+	// RestartAlways restarts the container when it exits, as the kubelet
+	// does (restartPolicy: Always). Docker does not restart a container
+	// that was stopped or killed through its API.
+	RestartAlways bool
+	Modify        func(*testcontainers.ContainerRequest) // last word
 }
 
 // start creates and starts a container; the cluster removes it at cleanup.
@@ -170,6 +174,9 @@ func (c *Cluster) start(ctx context.Context, s Spec) (string, error) {
 				hc.SecurityOpt = []string{"no-new-privileges:true"}
 			}
 			hc.ReadonlyRootfs = s.ReadOnlyRoot
+			if s.RestartAlways {
+				hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyAlways}
+			}
 		},
 	}
 	if len(s.Networks) > 0 {

@@ -25,6 +25,10 @@ type Pod struct {
 
 	ConfigVolume string
 	DataVolume   string
+	// StateVolume is STATE_DIR (the claim's subPath bootstrap), ToolsVolume
+	// the pod's tools emptyDir.
+	StateVolume string
+	ToolsVolume string
 
 	mu          sync.Mutex
 	hostNet     string // per-pod network carrying the published ports
@@ -34,7 +38,16 @@ type Pod struct {
 	pause       string
 	init        string
 	server      string
+	backup      string
 	sidecar     string
+}
+
+// aliases are the pod's names on the cluster network: its stable name,
+// and the Service's short and full names, which therefore list every pod
+// (as the headless Service's records do, publishNotReadyAddresses on).
+func (p *Pod) aliases() []string {
+	o := p.c.opts
+	return []string{p.Host(), o.Service, o.Service + "." + o.Namespace + ".svc.cluster.local"}
 }
 
 // Host is the pod's stable DNS name.
@@ -67,6 +80,8 @@ func (p *Pod) containerID(which string) string {
 		return p.init
 	case "server":
 		return p.server
+	case "backup":
+		return p.backup
 	case "sidecar":
 		return p.sidecar
 	}
@@ -126,7 +141,7 @@ func (p *Pod) CreateSandbox(ctx context.Context) error {
 		ReadOnlyRoot: true,
 		NetworkMode:  c.Network,
 		Networks:     []string{c.Network, hostNet},
-		Aliases:      []string{p.Host(), c.opts.Service},
+		Aliases:      p.aliases(),
 		IP:           ip,
 		Ports:        []string{"3306/tcp", "8080/tcp"},
 	})
@@ -190,7 +205,7 @@ func (p *Pod) InitSpec() Spec {
 		Name:         p.name("init"),
 		Image:        c.opts.Images.Bootstrap,
 		Cmd:          []string{"init"},
-		Env:          p.BootstrapEnv(),
+		Env:          withEnv(p.BootstrapEnv(), map[string]string{"TOOLS_DIR": ToolsDir}),
 		User:         BootstrapUID + ":" + BootstrapUID,
 		GroupAdd:     []string{ServerGID},
 		Restricted:   true,
@@ -198,10 +213,25 @@ func (p *Pod) InitSpec() Spec {
 		Mounts: []Mount{
 			{Volume: p.ConfigVolume, Target: ConfigDir},
 			{Volume: p.DataVolume, Target: DataDir},
+			{Volume: p.ToolsVolume, Target: ToolsDir},
 			c.CredentialsMount(),
 		},
 	}
 }
+
+// withEnv returns env with more added.
+func withEnv(env, more map[string]string) map[string]string {
+	for k, v := range more {
+		env[k] = v
+	}
+	return env
+}
+
+// Seeding reports whether the pods have the MariaDB overlay's seeding
+// layout: the server container starts through seed-exec and a backup
+// container serves copies to peers. (MySQL seeds with its clone plugin
+// and needs neither.)
+func (c *Cluster) Seeding() bool { return c.opts.Flavor == "mariadb" }
 
 func (p *Pod) inSandbox(s Spec) (Spec, error) {
 	id := p.containerID("pause")
@@ -269,8 +299,10 @@ func (p *Pod) RunInit(ctx context.Context, timeout time.Duration) (Result, error
 	return res, err
 }
 
-// StartServer starts the server container.
-func (p *Pod) StartServer(ctx context.Context) error {
+// ServerSpec is the pod's server container as the manifest describes it:
+// restarted when it exits (the sidecar shuts the server down after a
+// copy), and on MariaDB started through seed-exec.
+func (p *Pod) ServerSpec() Spec {
 	c := p.c
 	env := map[string]string{
 		// Both names: the mariadb images read either, mysql the second.
@@ -283,19 +315,36 @@ func (p *Pod) StartServer(ctx context.Context) error {
 	for k, v := range c.opts.ServerEnv {
 		env[k] = v
 	}
-	s, err := p.inSandbox(Spec{
-		Name:        p.name("server"),
-		Image:       c.opts.Images.Server,
-		Env:         env,
-		User:        ServerUID + ":" + ServerGID,
-		Restricted:  true,
-		StopTimeout: 60,
+	s := Spec{
+		Name:          p.name("server"),
+		Image:         c.opts.Images.Server,
+		Env:           env,
+		User:          ServerUID + ":" + ServerGID,
+		Restricted:    true,
+		StopTimeout:   60,
+		RestartAlways: true,
 		Mounts: []Mount{
 			{Volume: p.ConfigVolume, Target: ConfigDir},
 			{Volume: p.DataVolume, Target: DataDir},
+			{Volume: p.ToolsVolume, Target: ToolsDir, ReadOnly: true},
 			c.CredentialsMount(),
 		},
-	})
+	}
+	if c.Seeding() {
+		// seed-exec restores a copy the sidecar asked for (in STATE_DIR),
+		// then execs the image's entrypoint.
+		s.Entrypoint = []string{Tool, "seed-exec", "--", "docker-entrypoint.sh"}
+		s.Cmd = []string{"mariadbd"}
+		s.Env["REPLICATION_PASSWORD_FILE"] = ReplicationPasswordFile
+		s.Mounts = append(s.Mounts, Mount{Volume: p.StateVolume, Target: StateDir})
+	}
+	return s
+}
+
+// StartServer starts the server container.
+func (p *Pod) StartServer(ctx context.Context) error {
+	c := p.c
+	s, err := p.inSandbox(p.ServerSpec())
 	if err != nil {
 		return err
 	}
@@ -308,6 +357,41 @@ func (p *Pod) StartServer(ctx context.Context) error {
 	}
 	p.mu.Lock()
 	p.server = id
+	p.mu.Unlock()
+	return nil
+}
+
+// StartBackup starts the backup container of the MariaDB layout: the
+// server image running backup-server from the tools volume, with the data
+// volume at the server's path.
+func (p *Pod) StartBackup(ctx context.Context) error {
+	c := p.c
+	s, err := p.inSandbox(Spec{
+		Name:        p.name("backup"),
+		Image:       c.opts.Images.Server,
+		Entrypoint:  []string{Tool, "backup-server"},
+		Env:         withEnv(p.BootstrapEnv(), map[string]string{"BACKUP_ADDR": ":" + BackupPort}),
+		User:        ServerUID + ":" + ServerGID,
+		Restricted:  true,
+		StopTimeout: 10,
+		Mounts: []Mount{
+			{Volume: p.DataVolume, Target: DataDir, ReadOnly: true},
+			{Volume: p.ToolsVolume, Target: ToolsDir, ReadOnly: true},
+			c.CredentialsMount(),
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if old := p.containerID("backup"); old != "" {
+		c.remove(old)
+	}
+	id, err := c.start(ctx, s)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.backup = id
 	p.mu.Unlock()
 	return nil
 }
@@ -329,7 +413,7 @@ func (p *Pod) StartSidecar(ctx context.Context) error {
 		GroupAdd:     []string{ServerGID},
 		Restricted:   true,
 		ReadOnlyRoot: true,
-		Mounts:       []Mount{c.CredentialsMount()},
+		Mounts:       []Mount{{Volume: p.StateVolume, Target: StateDir}, c.CredentialsMount()},
 	})
 	if err != nil {
 		return err
@@ -365,10 +449,16 @@ func (p *Pod) StartAfterSandbox(ctx context.Context) error {
 	return p.StartMain(ctx)
 }
 
-// StartMain starts the server and the sidecar (init has succeeded).
+// StartMain starts the server, the backup container of the MariaDB
+// layout and the sidecar (init has succeeded).
 func (p *Pod) StartMain(ctx context.Context) error {
 	if err := p.StartServer(ctx); err != nil {
 		return err
+	}
+	if p.c.Seeding() {
+		if err := p.StartBackup(ctx); err != nil {
+			return err
+		}
 	}
 	return p.StartSidecar(ctx)
 }
@@ -381,6 +471,22 @@ func (p *Pod) KillServer(ctx context.Context) error {
 		return fmt.Errorf("%s has no server", p.Name)
 	}
 	return p.c.kill(ctx, id, "KILL")
+}
+
+// KillSidecar SIGKILLs the sidecar, as an OOM kill would, and removes it.
+func (p *Pod) KillSidecar(ctx context.Context) error {
+	id := p.containerID("sidecar")
+	if id == "" {
+		return fmt.Errorf("%s has no sidecar", p.Name)
+	}
+	if err := p.c.kill(ctx, id, "KILL"); err != nil {
+		return err
+	}
+	p.c.remove(id)
+	p.mu.Lock()
+	p.sidecar = ""
+	p.mu.Unlock()
+	return nil
 }
 
 // StopSidecar sends SIGTERM to the sidecar (SIGKILL after grace) and
@@ -407,8 +513,8 @@ func (p *Pod) StopSidecar(ctx context.Context, grace time.Duration) (Result, err
 // (SIGKILL if running), keeping the sandbox and the volumes.
 func (p *Pod) RemoveContainers() {
 	p.mu.Lock()
-	ids := []string{p.sidecar, p.server, p.init}
-	p.sidecar, p.server, p.init = "", "", ""
+	ids := []string{p.sidecar, p.backup, p.server, p.init}
+	p.sidecar, p.backup, p.server, p.init = "", "", "", ""
 	p.mu.Unlock()
 	for _, id := range ids {
 		p.c.remove(id)
@@ -450,7 +556,7 @@ func (p *Pod) Reconnect(ctx context.Context) error {
 		Container: id,
 		EndpointConfig: &network.EndpointSettings{
 			IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: ip},
-			Aliases:    []string{p.Host(), p.c.opts.Service},
+			Aliases:    p.aliases(),
 		},
 	})
 	return err
@@ -546,6 +652,19 @@ type Status struct {
 	Ready       bool               `json:"ready"`
 	Reason      string             `json:"reason"`
 	Replication *ReplicationStatus `json:"replication"`
+	Seed        *SeedStatus        `json:"seed"`
+}
+
+// SeedStatus is the copy part of /status: a copy of a donor's data into
+// the pod, under way, waiting or failed.
+type SeedStatus struct {
+	State    string `json:"state"`
+	Donor    string `json:"donor"`
+	Phase    string `json:"phase"`
+	Bytes    int64  `json:"bytes"`
+	Estimate int64  `json:"estimate"`
+	Error    string `json:"error"`
+	Seeds    uint64 `json:"seeds"`
 }
 
 // ReplicationStatus is the replication part of /status.
