@@ -7,6 +7,10 @@ BIN := bin/mysql-bootstrap
 IMAGE ?= mysql-bootstrap:dev
 export GOTOOLCHAIN := local
 export TESTCONTAINERS_RYUK_DISABLED := true
+# make test runs the end-to-end clusters of the three servers two at a time
+# (E2E_PARALLEL=0: one after another).
+E2E_PARALLEL ?= 1
+export E2E_PARALLEL
 
 .PHONY: help build test unit lint image images demo demo-down bench clean
 
@@ -18,7 +22,7 @@ build: ## static binary in bin/
 	@ls -l $(BIN)
 
 test: lint ## every test: unit, golden, fuzz seeds, real-server integration, manifests, e2e on MySQL 9.7, MariaDB 11.8 and 10.11
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -timeout 45m ./...
 
 unit: ## only the tests that need no server
 	$(GO) test -count=1 -short ./...

@@ -80,11 +80,14 @@ func TestFaults(t *testing.T) {
 }
 
 // parallelServers: E2E_PARALLEL=1 runs the servers' clusters at the same
-// time (as many as -test.parallel, GOMAXPROCS by default). By default they
-// run one after another. Measured on two cores: 257 s in sequence (81, 87,
-// 89 s), 185 s with E2E_PARALLEL=1 (two at a time; each case then takes 10
-// to 45 % longer, which eats into the margins of the timing checks while
-// make test runs other packages beside it).
+// time (as many as -test.parallel, GOMAXPROCS by default); make test sets
+// it. Otherwise they run one after another. Measured on two cores with
+// cases 1-5: 257 s in sequence (81, 87, 89 s), 185 s with E2E_PARALLEL=1
+// (two at a time; each case then takes 10 to 45 % longer, which eats into
+// the margins of the timing checks while make test runs other packages
+// beside it). With cases 1-14 a server takes 8 min (MariaDB) to 12 min
+// (MySQL: case 8 waits out CLONE's 5 minutes for a lost donor), and the
+// runs of two at a time passed.
 func parallelServers() bool { return os.Getenv("E2E_PARALLEL") == "1" }
 
 // runFaults brings up mysql-0 (primary), mysql-1 and mysql-2 (replicas)
@@ -95,7 +98,8 @@ func runFaults(t *testing.T, srv podcluster.Server, want podcluster.ServerVersio
 	im.Bootstrap, im.Pause = images.Bootstrap, images.Pause
 	c := podcluster.New(t, podcluster.Options{
 		Images: im,
-		Pods:   3,
+		// mysql-3 joins in case 6.
+		Pods:   4,
 		Flavor: srv.Flavor,
 		// The manifest's default is 5s; once a second keeps the cases short
 		// (the sidecar reconciles every second anyway while not ready).
@@ -121,6 +125,15 @@ func runFaults(t *testing.T, srv podcluster.Server, want podcluster.ServerVersio
 		{"3_replica_killed_and_restarted_with_init", s.replicaRestarted},
 		{"4_replica_cut_off_the_network_for_20s", s.replicaCutOff},
 		{"5_writes_through_the_service_name", s.writesThroughService},
+		{"6_new_replica_seeded_after_the_primary_purged_its_binary_logs", s.newReplicaSeeded},
+		{"7_replica_volume_lost_under_write_load_reseeds", s.replicaWipedReseeds},
+		{"8_donor_deleted_in_the_middle_of_a_seed_recipient_retries_elsewhere", s.donorKilledMidSeed},
+		{"9_primary_volume_lost_recovers_from_its_replicas", s.primaryWipedRecovers},
+		{"10_sidecar_killed_and_root_password_changed_server_not_restarted", s.livenessWithoutSidecar},
+		{"11_primary_volume_lost_while_a_peer_is_silent_waits_for_it", s.primaryWaitsForSilentPeer},
+		{"12_primary_restored_from_an_older_copy_recovers", s.primaryRestoredFromOldCopy},
+		{"13_replica_with_its_own_transactions_and_purged_needs_is_not_wiped", s.errantReplicaNotWiped},
+		{"14_replicas_refuse_a_primary_whose_history_was_replaced", s.replacedHistoryRefused},
 	} {
 		if !t.Run(tc.name, tc.run) {
 			t.Fatalf("%s failed; the later cases need a healthy cluster", tc.name)
@@ -331,6 +344,9 @@ func (s *suite) replicaRestarted(t *testing.T) {
 	}
 
 	must(t, r.StartServer(ctx))
+	if s.c.Seeding() {
+		must(t, r.StartBackup(ctx))
+	}
 	// Before the sidecar runs: the same datadir, its rows, and replication
 	// not started (skip_replica_start) until the sidecar has checked it.
 	must(t, podcluster.Eventually(ctx, 2*time.Minute, r.Name+" server answers", func(ctx context.Context) error {
