@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -157,7 +158,9 @@ func (d *Donor) stream(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 	// --defaults-file must come first; it makes the tool read only our
 	// file, so that nothing else in the image's configuration applies and
 	// the credentials stay out of the process arguments.
-	args := []string{"--defaults-file=" + opts, "--backup", "--stream=xbstream"}
+	// --parallel: the tool copies one file at a time by default, which
+	// left the stream at half the speed of a raw copy of the same files.
+	args := []string{"--defaults-file=" + opts, "--backup", "--stream=xbstream", "--parallel=" + strconv.Itoa(backupThreads())}
 	if replica {
 		args = append(args, "--slave-info", "--safe-slave-backup")
 	}
@@ -338,4 +341,10 @@ func rate(n int64, d time.Duration) string {
 		return "n/a"
 	}
 	return strconv.FormatFloat(float64(n)/d.Seconds()/1e6, 'f', 1, 64) + " MB/s"
+}
+
+// backupThreads is how many files mariadb-backup copies at once: one per
+// CPU the donor's container may use, at most four.
+func backupThreads() int {
+	return min(max(runtime.GOMAXPROCS(0), 1), 4)
 }
