@@ -50,24 +50,7 @@ func startCluster(b *testing.B, sc *scope) *running {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	c := newCluster(sc, 3)
-	errs := make([]error, 3)
-	var wg sync.WaitGroup
-	for i, p := range c.Pods() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if errs[i] = p.Start(ctx); errs[i] == nil {
-				errs[i] = p.WaitReady(ctx, 4*time.Minute)
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			c.DumpLogs(30)
-			b.Fatal(err)
-		}
-	}
+	startPods(ctx, b, c, c.Pods()...)
 	r := &running{c: c}
 	for _, p := range c.Pods() {
 		ep, err := endpointsOf(ctx, p)

@@ -81,21 +81,7 @@ func (e endpoints) root(c *podcluster.Cluster) *sql.DB {
 // watch calls cond every pollEvery until it returns true, and returns when
 // it first did; it fails when ctx ends first.
 func watch(ctx context.Context, what string, cond func(context.Context) bool) (time.Time, error) {
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		ok := cond(cctx)
-		cancel()
-		if ok {
-			return time.Now(), nil
-		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("%s: %w", what, ctx.Err())
-		case <-tick.C:
-		}
-	}
+	return watchEvery(ctx, pollEvery, what, cond)
 }
 
 // Marks are the rows the benchmarks write on the primary and look for on
