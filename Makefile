@@ -44,7 +44,7 @@ demo: ## 3-pod primary/replicas demo in Docker Compose (deploy/compose); SERVER=
 demo-down: ## remove the demo's containers, volumes and secrets, whichever server it ran
 	deploy/compose/demo.sh down
 
-bench: ## benchmarks on real containers (needs Docker, ~13 min; BENCH_SERVER=mysql-9.7|mariadb-11.8, default mariadb-10.11): replication delays, cold start, failover, sidecar memory/CPU, binary size
+bench: ## benchmarks on real containers (needs Docker, ~16 min; BENCH_SERVER=mysql-9.7|mariadb-11.8, default mariadb-10.11): replication delays, cold start, failover, sidecar memory/CPU, binary size
 	deploy/bench/run.sh
 
 clean: ## remove build output
