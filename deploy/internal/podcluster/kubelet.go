@@ -61,18 +61,14 @@ func (p *Pod) Exec(ctx context.Context, which string, timeout time.Duration, cmd
 // ServerStartedAt is when the server container last started (Docker's
 // State.StartedAt): a restart, by Docker or by a liveness probe, changes it.
 func (p *Pod) ServerStartedAt(ctx context.Context) (time.Time, error) {
-	id := p.containerID("server")
-	if id == "" {
-		return time.Time{}, fmt.Errorf("%s has no server", p.Name)
-	}
-	in, err := p.c.inspect(ctx, id)
+	in, err := p.Inspect(ctx, "server")
 	if err != nil {
 		return time.Time{}, err
 	}
-	if in.State == nil {
-		return time.Time{}, fmt.Errorf("%s server: no state", p.Name)
+	if in.StartedAt.IsZero() {
+		return time.Time{}, fmt.Errorf("%s server: no start time", p.Name)
 	}
-	return time.Parse(time.RFC3339Nano, in.State.StartedAt)
+	return in.StartedAt, nil
 }
 
 // Liveness runs a liveness probe on a container as the kubelet does.

@@ -70,22 +70,51 @@ func (p *Pod) BootstrapEnv() map[string]string {
 	}
 }
 
+// slot is where the id of the pod's container which is kept; call with
+// p.mu held.
+func (p *Pod) slot(which string) *string {
+	switch which {
+	case "pause":
+		return &p.pause
+	case "init":
+		return &p.init
+	case "server":
+		return &p.server
+	case "backup":
+		return &p.backup
+	case "sidecar":
+		return &p.sidecar
+	}
+	return nil
+}
+
 func (p *Pod) containerID(which string) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	switch which {
-	case "pause":
-		return p.pause
-	case "init":
-		return p.init
-	case "server":
-		return p.server
-	case "backup":
-		return p.backup
-	case "sidecar":
-		return p.sidecar
+	if id := p.slot(which); id != nil {
+		return *id
 	}
 	return ""
+}
+
+// startContainer starts s in the pod's sandbox as its container which,
+// replacing the one it had.
+func (p *Pod) startContainer(ctx context.Context, which string, s Spec) error {
+	s, err := p.inSandbox(s)
+	if err != nil {
+		return err
+	}
+	if old := p.containerID(which); old != "" {
+		p.c.remove(old)
+	}
+	id, err := p.c.start(ctx, s)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	*p.slot(which) = id
+	p.mu.Unlock()
+	return nil
 }
 
 func (p *Pod) name(which string) string {
@@ -244,21 +273,7 @@ func (p *Pod) inSandbox(s Spec) (Spec, error) {
 
 // StartInit starts the init container in the background.
 func (p *Pod) StartInit(ctx context.Context) error {
-	s, err := p.inSandbox(p.InitSpec())
-	if err != nil {
-		return err
-	}
-	if old := p.containerID("init"); old != "" {
-		p.c.remove(old)
-	}
-	id, err := p.c.start(ctx, s)
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.init = id
-	p.mu.Unlock()
-	return nil
+	return p.startContainer(ctx, "init", p.InitSpec())
 }
 
 // InitRunning reports whether the init container is still running.
@@ -343,22 +358,7 @@ func (p *Pod) ServerSpec() Spec {
 
 // StartServer starts the server container.
 func (p *Pod) StartServer(ctx context.Context) error {
-	c := p.c
-	s, err := p.inSandbox(p.ServerSpec())
-	if err != nil {
-		return err
-	}
-	if old := p.containerID("server"); old != "" {
-		c.remove(old)
-	}
-	id, err := c.start(ctx, s)
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.server = id
-	p.mu.Unlock()
-	return nil
+	return p.startContainer(ctx, "server", p.ServerSpec())
 }
 
 // StartBackup starts the backup container of the MariaDB layout: the
@@ -366,7 +366,7 @@ func (p *Pod) StartServer(ctx context.Context) error {
 // volume at the server's path.
 func (p *Pod) StartBackup(ctx context.Context) error {
 	c := p.c
-	s, err := p.inSandbox(Spec{
+	return p.startContainer(ctx, "backup", Spec{
 		Name:        p.name("backup"),
 		Image:       c.opts.Images.Server,
 		Entrypoint:  []string{Tool, "backup-server"},
@@ -380,20 +380,6 @@ func (p *Pod) StartBackup(ctx context.Context) error {
 			c.CredentialsMount(),
 		},
 	})
-	if err != nil {
-		return err
-	}
-	if old := p.containerID("backup"); old != "" {
-		c.remove(old)
-	}
-	id, err := c.start(ctx, s)
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.backup = id
-	p.mu.Unlock()
-	return nil
 }
 
 // StartSidecar starts the sidecar container.
@@ -404,7 +390,7 @@ func (p *Pod) StartSidecar(ctx context.Context) error {
 	for k, v := range c.opts.SidecarEnv {
 		env[k] = v
 	}
-	s, err := p.inSandbox(Spec{
+	return p.startContainer(ctx, "sidecar", Spec{
 		Name:         p.name("sidecar"),
 		Image:        c.opts.Images.Bootstrap,
 		Cmd:          []string{"sidecar"},
@@ -415,20 +401,6 @@ func (p *Pod) StartSidecar(ctx context.Context) error {
 		ReadOnlyRoot: true,
 		Mounts:       []Mount{{Volume: p.StateVolume, Target: StateDir}, c.CredentialsMount()},
 	})
-	if err != nil {
-		return err
-	}
-	if old := p.containerID("sidecar"); old != "" {
-		c.remove(old)
-	}
-	id, err := c.start(ctx, s)
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.sidecar = id
-	p.mu.Unlock()
-	return nil
 }
 
 // Start creates the pod: sandbox, init to completion (exit 0 required),
@@ -588,15 +560,18 @@ func (p *Pod) Inspect(ctx context.Context, which string) (*ContainerInfo, error)
 	}
 	if in.State != nil {
 		info.Running, info.ExitCode = in.State.Running, in.State.ExitCode
+		info.StartedAt, _ = time.Parse(time.RFC3339Nano, in.State.StartedAt)
 	}
 	return info, nil
 }
 
 // ContainerInfo is the part of docker inspect the tests look at.
 type ContainerInfo struct {
-	ID, Name             string
-	Running              bool
-	ExitCode             int
+	ID, Name string
+	Running  bool
+	ExitCode int
+	// StartedAt is when the container last started (zero if unknown).
+	StartedAt            time.Time
 	Env, Cmd, Entrypoint []string
 	Args                 []string
 }
