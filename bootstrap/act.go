@@ -150,9 +150,9 @@ func redactServerError(stmt sqldialect.Statement, err error) error {
 	if stmt.SQL == stmt.Redacted {
 		return err
 	}
-	if errno, ok := sqldialect.Errno(err); ok {
-		// The number stays, for the callers that branch on it (CLONE's
-		// 3707 is a success); the message may quote the statement.
+	if errno, ok := sqldialect.Errno(err); ok && !sqldialect.MessageQuotesNoStatement(errno) {
+		// The number stays, for the callers that branch on it; the
+		// message may quote the statement.
 		return &mysql.MySQLError{Number: errno, Message: "message withheld: the statement holds a secret"}
 	}
 	return err

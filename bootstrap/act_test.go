@@ -11,13 +11,15 @@ import (
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
-// A failed statement that holds a secret loses the server's message (it
-// may quote the statement) but keeps its number: CLONE's 3707 (the copy is
-// in place, the container restarts the server) must still read as one.
+// A failed statement that holds a secret loses the server's message when
+// it may quote the statement (a parse error does) but keeps its number;
+// CLONE's errors (3707: the copy is in place; 3862: the donor's error) keep
+// their text, which names no password and is what a user needs to read.
 func TestRedactServerErrorKeepsTheNumber(t *testing.T) {
 	secret := sqldialect.Statement{SQL: "CLONE INSTANCE FROM 'r'@'h':3306 IDENTIFIED BY 's3cret'", Redacted: "CLONE INSTANCE FROM 'r'@'h':3306 IDENTIFIED BY '<redacted>'"}
 	plain := sqldialect.Statement{SQL: "STOP REPLICA", Redacted: "STOP REPLICA"}
-	serverErr := &mysql.MySQLError{Number: sqldialect.ErrnoCloneRestart, Message: "near 's3cret': Restart server failed"}
+	serverErr := &mysql.MySQLError{Number: 1064, Message: "You have an error in your SQL syntax; near 's3cret' at line 1"}
+	donorErr := &mysql.MySQLError{Number: 3862, Message: "Clone Donor Error: Connect failed: 2003 : Can't connect to MySQL server on 'h:3306' (111)."}
 	for _, tc := range []struct {
 		name      string
 		stmt      sqldialect.Statement
@@ -26,10 +28,12 @@ func TestRedactServerErrorKeepsTheNumber(t *testing.T) {
 		hasErrno  bool
 		keepsText bool
 	}{
-		{"secret, server error", secret, serverErr, sqldialect.ErrnoCloneRestart, true, false},
-		{"secret, wrapped server error", secret, fmt.Errorf("exec: %w", serverErr), sqldialect.ErrnoCloneRestart, true, false},
+		{"secret, parse error", secret, serverErr, 1064, true, false},
+		{"secret, wrapped parse error", secret, fmt.Errorf("exec: %w", serverErr), 1064, true, false},
+		{"secret, clone donor error", secret, donorErr, 3862, true, true},
+		{"secret, wrapped clone donor error", secret, fmt.Errorf("exec: %w", donorErr), 3862, true, true},
 		{"secret, network error", secret, errors.New("read tcp: connection reset"), 0, false, true},
-		{"no secret", plain, serverErr, sqldialect.ErrnoCloneRestart, true, true},
+		{"no secret", plain, serverErr, 1064, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := redactServerError(tc.stmt, tc.err)

@@ -42,6 +42,24 @@ const (
 	ErrnoSourceFatalReadingBinlogMySQL uint16 = 13114
 )
 
+// MessageQuotesNoStatement reports whether the server's message for errno
+// is made from a template that never quotes the statement (so it cannot
+// hold a password the statement carried): MySQL's CLONE errors, from
+// ER_CLONE_DONOR (3862, "Clone Donor Error: <the donor's error>") to
+// ER_CLONE_DISALLOWED (3875), its restart note, and the access and option
+// refusals, which name the account and the option only. A parse error
+// (1064) quotes the statement and is not among them.
+func MessageQuotesNoStatement(errno uint16) bool {
+	if errno >= 3862 && errno <= 3875 {
+		return true
+	}
+	switch errno {
+	case ErrnoCloneRestart, ErrnoAccessDenied, ErrnoOptionPreventsStatement, ErrnoConCount:
+		return true
+	}
+	return false
+}
+
 // Errno returns the server error number carried by err (anywhere in its
 // chain) and true, or 0 and false when err is not a *mysql.MySQLError.
 func Errno(err error) (uint16, bool) {
