@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -617,14 +617,7 @@ func (s *suite) checkInvariants(t *testing.T) {
 		}
 		ids, err := podcluster.IDs(ctx, db)
 		must(t, err)
-		var missing []int64
-		for _, id := range s.acked {
-			if !ids[id] {
-				missing = append(missing, id)
-			}
-		}
-		if len(missing) > 0 {
-			sort.Slice(missing, func(i, j int) bool { return missing[i] < missing[j] })
+		if missing := s.missingAcked(ids); len(missing) > 0 {
 			errorf("%s lacks %d of %d acknowledged writes, e.g. %v", p.Name, len(missing), len(s.acked), missing[:min(10, len(missing))])
 		}
 	}
@@ -667,6 +660,18 @@ func (s *suite) checkInvariants(t *testing.T) {
 		t.Fatalf("%d invariants broken", broken)
 	}
 	t.Logf("invariants hold: %d acknowledged writes on every pod, replicas equal to the primary, GTIDs %q", len(s.acked), theirs)
+}
+
+// missingAcked returns, in order, the acknowledged writes ids lacks.
+func (s *suite) missingAcked(ids map[int64]bool) []int64 {
+	var missing []int64
+	for _, id := range s.acked {
+		if !ids[id] {
+			missing = append(missing, id)
+		}
+	}
+	slices.Sort(missing)
+	return missing
 }
 
 // logVersions logs each pod's SELECT VERSION() and checks it is the version

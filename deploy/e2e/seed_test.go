@@ -190,6 +190,23 @@ func (s *suite) writable(ctx context.Context, p *podcluster.Pod) bool {
 	return err == nil && !ro && !offline
 }
 
+// holdsAcked reports which of the acknowledged writes p lacks, or that it
+// cannot tell (an empty server has no e2e.writes).
+func (s *suite) holdsAcked(ctx context.Context, p *podcluster.Pod) error {
+	var ids map[int64]bool
+	err := p.WithRoot(ctx, func(db *sql.DB) (err error) {
+		ids, err = podcluster.IDs(ctx, db)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("cannot read its writes: %w", err)
+	}
+	if missing := s.missingAcked(ids); len(missing) > 0 {
+		return fmt.Errorf("lacks %d of %d acknowledged writes, e.g. %v", len(missing), len(s.acked), missing[:min(10, len(missing))])
+	}
+	return nil
+}
+
 // seeded checks, from its sidecar's log, that p got its data by a copy
 // (not by replaying binary logs) and returns the log line.
 func seeded(t *testing.T, p *podcluster.Pod) map[string]any {
@@ -372,7 +389,14 @@ func (s *suite) primaryWipedRecovers(t *testing.T) {
 		}
 		if !st.Ready {
 			if s.writable(ctx, p) {
-				return fmt.Errorf("%s is writable while not ready (%s): %w", p.Name, st.Reason, podcluster.ErrGiveUp)
+				// The sidecar publishes its status after the pass that
+				// made the server writable: between the two, a writable
+				// server that holds every acknowledged write is the
+				// expected moment; one that lacks any is the failure.
+				if err := s.holdsAcked(ctx, p); err != nil {
+					return fmt.Errorf("%s is writable while not ready (%s) and %v: %w", p.Name, st.Reason, err, podcluster.ErrGiveUp)
+				}
+				return fmt.Errorf("%s is writable, holds every acknowledged write, not ready yet: %s", p.Name, st.Reason)
 			}
 			sawGuard = sawGuard || st.ReadOnly
 			return errors.New(st.Reason)
