@@ -523,7 +523,15 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		missing = src.Purged.Minus(l.GTIDs)
 	}
 	fatalIO := ch.IO == sqldialect.ThreadStopped && (ch.LastIOErrno == int(errFatalBinlog) || ch.LastIOErrno == int(errFatalBinlogNew))
-	if (!missing.IsEmpty() || fatalIO) && known && errant.IsEmpty() {
+	// The receiver's error can be older than the primary's data: it was
+	// refused by a primary that was recovering (restored from an older
+	// copy: "Replica has more GTIDs than the source has"), which now holds
+	// everything again. When the primary's purged transactions are known
+	// and the replica lacks none of them, replication is restarted once
+	// (decideThreads) before a copy is taken; the error coming back then
+	// (the restart is remembered in Memory.Start) means a seed.
+	staleFatal := fatalIO && missing.IsEmpty() && src.Reached() && src.PurgedKnown && m.Start.Tries == 0
+	if (!missing.IsEmpty() || fatalIO && !staleFatal) && known && errant.IsEmpty() {
 		return decideSeed(o, d, p, now, missing)
 	}
 

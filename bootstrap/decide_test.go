@@ -972,6 +972,30 @@ func TestDecide(t *testing.T) {
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.primarySet), false
 				return o, m
 			}},
+		{name: "the receiver's fatal error is older than the primary's data (it holds everything again): replication restarted, not seeded", role: RoleReplica,
+			ready: true, reason: "while replication is stopped (IO error 13114", actions: []ActionKind{ActStartReplica},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 13114, "Replica has more GTIDs than the source has"
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, ""), true
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.Start.Tries != 1 || d.Memory.Seeds != 0 {
+					t.Errorf("memory %+v", d.Memory)
+				}
+			}},
+		{name: "the fatal error comes back after that restart: seeded", role: RoleReplica,
+			reason: "seeding from mysql-0: the primary cannot send what this replica needs (IO error 13114", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 13114, "Replica has more GTIDs than the source has"
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, ""), true
+				m.Start = Backoff{Tries: 1, Last: t0.Add(-time.Second), Wait: time.Second}
+				return o, m
+			}},
 		{name: "the donor that failed last is not tried first", role: RoleReplica, reason: "seeding from mysql-0", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
