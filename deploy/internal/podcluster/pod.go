@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 )
@@ -744,4 +745,29 @@ func splitLines(s string) []string {
 		l = append(l, s[start:])
 	}
 	return l
+}
+
+// LimitCPU caps p's container which ("server", "backup", …) at cpus of a
+// core from now on (0: no cap), as `docker update --cpu-quota` does: the
+// tests slow a donor down with it, so that a copy is still under way when
+// they act on it.
+func (p *Pod) LimitCPU(ctx context.Context, which string, cpus float64) error {
+	id := p.containerID(which)
+	if id == "" {
+		return fmt.Errorf("%s has no %s container", p.Name, which)
+	}
+	const period = 100_000 // µs
+	quota := int64(-1)     // no cap
+	if cpus > 0 {
+		quota = max(int64(cpus*period), 1000) // the kernel's least quota is 1 ms
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	_, err := p.c.docker.ContainerUpdate(ctx, id, client.ContainerUpdateOptions{
+		Resources: &container.Resources{CPUPeriod: period, CPUQuota: quota},
+	})
+	if err != nil {
+		return fmt.Errorf("%s: limit the %s container to %g CPU: %w", p.Name, which, cpus, err)
+	}
+	return nil
 }
