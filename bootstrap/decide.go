@@ -529,8 +529,11 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	// everything again. When the primary's purged transactions are known
 	// and the replica lacks none of them, replication is restarted once
 	// (decideThreads) before a copy is taken; the error coming back then
-	// (the restart is remembered in Memory.Start) means a seed.
+	// (the restart is remembered in Memory.Start) means a seed. That one
+	// restart waits until the primary takes writes: until then it may
+	// still be putting its data and GTID position in place.
 	staleFatal := fatalIO && missing.IsEmpty() && src.Reached() && src.PurgedKnown && m.Start.Tries == 0
+	primaryRecovering := src.StatusKnown && !src.Writable
 	if (!missing.IsEmpty() || fatalIO && !staleFatal) && known && errant.IsEmpty() {
 		return decideSeed(o, d, p, now, missing)
 	}
@@ -608,7 +611,10 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 			m.Start = Backoff{}
 		}
 	}
-	if pointsRight && !refused {
+	switch {
+	case staleFatal && primaryRecovering:
+		note = "replication stopped on an error from the primary, which takes no writes yet: it is restarted once the primary does"
+	case pointsRight && !refused:
 		note = decideThreads(ch, &d, m, known, errant, now, note)
 	}
 	if ch.LastIOErrno != 0 {

@@ -979,10 +979,26 @@ func TestDecide(t *testing.T) {
 				ch := &o.Replica.Channel
 				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 13114, "Replica has more GTIDs than the source has"
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, ""), true
+				o.Replica.Source.StatusKnown, o.Replica.Source.Writable = true, true
 				return o, m
 			},
 			check: func(t *testing.T, fc flavourCase, d Decision) {
 				if d.Memory.Start.Tries != 1 || d.Memory.Seeds != 0 {
+					t.Errorf("memory %+v", d.Memory)
+				}
+			}},
+		{name: "the receiver's fatal error while the primary takes no writes yet: neither restarted nor seeded", role: RoleReplica,
+			ready: true, reason: "it is restarted once the primary does",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 1236, "Could not find GTID state"
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, ""), true
+				o.Replica.Source.StatusKnown, o.Replica.Source.Writable = true, false
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.Start.Tries != 0 || d.Memory.Seeds != 0 {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
