@@ -492,8 +492,14 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		if ch.IO != sqldialect.ThreadStopped || ch.SQL != sqldialect.ThreadStopped {
 			d.do(ActStopReplica, "the primary's history no longer holds transactions this replica got from it")
 		}
-		msg := "the primary's history no longer holds transactions this replica got from it (" + foreign.String() +
-			"): replication is stopped and is not resumed on its own; if the primary is right, rebuild this replica (empty its volume); " +
+		which := ""
+		if !foreign.IsEmpty() {
+			// Empty on MariaDB once the new history's sequence numbers
+			// pass this replica's: the divergence is remembered.
+			which = " (" + foreign.String() + ")"
+		}
+		msg := "the primary's history no longer holds transactions this replica got from it" + which +
+			": replication is stopped and is not resumed on its own; if the primary is right, rebuild this replica (empty its volume); " +
 			"if this replica holds the data, recover the primary from it (see README: an empty primary)"
 		d.Problems["diverged"] = msg
 		return d.notReady(msg)

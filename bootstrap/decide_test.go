@@ -920,6 +920,11 @@ func TestDecide(t *testing.T) {
 				}
 				m.Diverged = true
 				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if strings.Contains(d.Reason, "()") {
+					t.Errorf("reason names an empty set: %q", d.Reason)
+				}
 			}},
 		{name: "the primary lacks what it sent but takes no writes: recovering, reads served", role: RoleReplica, ready: true,
 			reason: "while the primary lacks transactions this replica holds",
