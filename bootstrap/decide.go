@@ -539,7 +539,6 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	// restart waits until the primary takes writes: until then it may
 	// still be putting its data and GTID position in place.
 	staleFatal := fatalIO && missing.IsEmpty() && src.Reached() && src.PurgedKnown && m.Start.Tries == 0
-	primaryRecovering := src.StatusKnown && !src.Writable
 	if (!missing.IsEmpty() || fatalIO && !staleFatal) && known && errant.IsEmpty() {
 		return decideSeed(o, d, p, now, missing)
 	}
@@ -618,7 +617,7 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		}
 	}
 	switch {
-	case staleFatal && primaryRecovering:
+	case staleFatal && src.StatusKnown && !src.Writable:
 		note = "replication stopped on an error from the primary, which takes no writes yet: it is restarted once the primary does"
 	case pointsRight && !refused:
 		note = decideThreads(ch, &d, m, known, errant, now, note)

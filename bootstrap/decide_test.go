@@ -85,6 +85,31 @@ func (fc flavourCase) healthyReplica(t testing.TB) (Observation, Memory) {
 	return o, m
 }
 
+// staleFatalReplica is a healthy replica whose receiver stopped on 13114
+// ("more GTIDs than the source") while its primary, writable or not, now
+// holds everything it has and purged nothing it lacks; starts is how many
+// restarts were tried since.
+func (fc flavourCase) staleFatalReplica(t testing.TB, writable bool, starts int) (Observation, Memory) {
+	o, m := fc.healthyReplica(t)
+	ch := &o.Replica.Channel
+	ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 13114, "Replica has more GTIDs than the source has"
+	o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, ""), true
+	o.Replica.Source.StatusKnown, o.Replica.Source.Writable = true, writable
+	if starts > 0 {
+		m.Start = Backoff{Tries: starts, Last: t0.Add(-time.Second), Wait: time.Second}
+	}
+	return o, m
+}
+
+// wantStartsSeeds checks the restarts and seeds a decision remembers.
+func wantStartsSeeds(starts int, seeds uint64) func(*testing.T, flavourCase, Decision) {
+	return func(t *testing.T, _ flavourCase, d Decision) {
+		if d.Memory.Start.Tries != starts || d.Memory.Seeds != seeds {
+			t.Errorf("memory %+v, want %d restart(s) and %d seed(s)", d.Memory, starts, seeds)
+		}
+	}
+}
+
 // newReplica is a replica whose server just came up empty: never
 // configured, no transactions.
 func (fc flavourCase) newReplica(t testing.TB) (Observation, Memory) {
@@ -980,42 +1005,19 @@ func TestDecide(t *testing.T) {
 		{name: "the receiver's fatal error is older than the primary's data (it holds everything again): replication restarted, not seeded", role: RoleReplica,
 			ready: true, reason: "while replication is stopped (IO error 13114", actions: []ActionKind{ActStartReplica},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
-				o, m := fc.healthyReplica(t)
-				ch := &o.Replica.Channel
-				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 13114, "Replica has more GTIDs than the source has"
-				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, ""), true
-				o.Replica.Source.StatusKnown, o.Replica.Source.Writable = true, true
-				return o, m
+				return fc.staleFatalReplica(t, true, 0)
 			},
-			check: func(t *testing.T, fc flavourCase, d Decision) {
-				if d.Memory.Start.Tries != 1 || d.Memory.Seeds != 0 {
-					t.Errorf("memory %+v", d.Memory)
-				}
-			}},
+			check: wantStartsSeeds(1, 0)},
 		{name: "the receiver's fatal error while the primary takes no writes yet: neither restarted nor seeded", role: RoleReplica,
 			ready: true, reason: "it is restarted once the primary does",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
-				o, m := fc.healthyReplica(t)
-				ch := &o.Replica.Channel
-				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 1236, "Could not find GTID state"
-				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, ""), true
-				o.Replica.Source.StatusKnown, o.Replica.Source.Writable = true, false
-				return o, m
+				return fc.staleFatalReplica(t, false, 0)
 			},
-			check: func(t *testing.T, fc flavourCase, d Decision) {
-				if d.Memory.Start.Tries != 0 || d.Memory.Seeds != 0 {
-					t.Errorf("memory %+v", d.Memory)
-				}
-			}},
+			check: wantStartsSeeds(0, 0)},
 		{name: "the fatal error comes back after that restart: seeded", role: RoleReplica,
 			reason: "seeding from mysql-0: the primary cannot send what this replica needs (IO error 13114", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
-				o, m := fc.healthyReplica(t)
-				ch := &o.Replica.Channel
-				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 13114, "Replica has more GTIDs than the source has"
-				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, ""), true
-				m.Start = Backoff{Tries: 1, Last: t0.Add(-time.Second), Wait: time.Second}
-				return o, m
+				return fc.staleFatalReplica(t, true, 1)
 			}},
 		{name: "the donor that failed last is not tried first", role: RoleReplica, reason: "seeding from mysql-0", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {

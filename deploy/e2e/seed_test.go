@@ -202,10 +202,7 @@ func (s *suite) holdsAcked(ctx context.Context, p *podcluster.Pod) error {
 	if err != nil {
 		return fmt.Errorf("cannot read its writes: %w", err)
 	}
-	if missing := s.missingAcked(ids); len(missing) > 0 {
-		return fmt.Errorf("lacks %d of %d acknowledged writes, e.g. %v", len(missing), len(s.acked), missing[:min(10, len(missing))])
-	}
-	return nil
+	return s.lacksAcked(ids)
 }
 
 // seeded checks, from its sidecar's log, that p got its data by a copy
