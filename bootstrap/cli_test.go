@@ -38,7 +38,7 @@ func podEnv(t *testing.T, name string) (podtest.Env, string, string) {
 	return podtest.Env{
 		"POD_NAME": name, "POD_NAMESPACE": "db", "SERVICE_NAME": "mysql",
 		"MYSQL_ROOT_PASSWORD": "root-pw-secret", "REPLICATION_PASSWORD": "repl-pw-secret",
-		"CONFIG_DIR": conf, "DATA_DIR": data, "RESOLV_CONF": resolv, "LOG_FORMAT": "json",
+		"CONFIG_DIR": conf, "DATA_DIR": data, "RESOLV_CONF": resolv, "HOSTS_FILE": filepath.Join(dir, "hosts"), "LOG_FORMAT": "json",
 	}, conf, data
 }
 

@@ -41,9 +41,10 @@ func invalidf(format string, args ...any) error {
 // validation happen in Load so every problem is reported with its variable.
 type env struct {
 	PodName                 string `env:"POD_NAME" help:"the pod's name, <statefulset>-<ordinal> (default: the hostname)"`
-	PodNamespace            string `env:"POD_NAMESPACE" help:"the pod's namespace (default: the service account's namespace file, else default)"`
-	ServiceName             string `env:"SERVICE_NAME" help:"required: the headless Service (clusterIP: None) named in the StatefulSet's serviceName"`
-	ClusterDomain           string `env:"CLUSTER_DOMAIN, default=cluster.local" help:"the cluster's DNS domain"`
+	PodNamespace            string `env:"POD_NAMESPACE" help:"the pod's namespace (default: from the pod's stable name in HOSTS_FILE, else the service account's namespace file, else default)"`
+	ServiceName             string `env:"SERVICE_NAME" help:"the headless Service (clusterIP: None) named in the StatefulSet's serviceName (default: from the pod's stable name <pod>.<service>.<namespace>.svc.<domain>, which the kubelet writes into HOSTS_FILE; required where no such line exists)"`
+	ClusterDomain           string `env:"CLUSTER_DOMAIN, default=cluster.local" help:"the cluster's DNS domain (unset: from the pod's stable name in HOSTS_FILE, else cluster.local)"`
+	HostsFile               string `env:"HOSTS_FILE, default=/etc/hosts" help:"the hosts file in which the kubelet names the pod <pod>.<service>.<namespace>.svc.<domain>: where SERVICE_NAME, POD_NAMESPACE and CLUSTER_DOMAIN come from when unset, so that a renamed copy of the manifests (a kustomize namePrefix) needs no edits"`
 	PrimaryHost             string `env:"PRIMARY_HOST" help:"the primary's stable DNS name (default: <statefulset>-0.<SERVICE_NAME>.<POD_NAMESPACE>.svc.<CLUSTER_DOMAIN>)"`
 	ServerIDBase            string `env:"SERVER_ID_BASE, default=100" help:"server_id = SERVER_ID_BASE + ordinal, must stay within 1..4294967295"`
 	Flavor                  string `env:"FLAVOR, default=auto" help:"server flavour the init container writes configuration for: auto (one file both accept), mysql or mariadb"`
@@ -246,7 +247,26 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		c.PodName, c.PodNameFromHostname = h, true
 	}
 
+	// The kubelet names a StatefulSet pod <pod>.<service>.<namespace>.svc.<domain>
+	// in its hosts file: the Service, namespace and domain need not be
+	// repeated in the manifests (where a renamed copy would get them wrong).
+	var stable stableName
+	if raw.ServiceName == "" || raw.PodNamespace == "" || !l.explicit("CLUSTER_DOMAIN") {
+		if b, err := l.ReadFile(raw.HostsFile); err == nil {
+			stable, _ = stableNameFromHosts(b, c.PodName)
+		}
+	}
+	if c.ServiceName == "" {
+		c.ServiceName = stable.service
+	}
+	if !l.explicit("CLUSTER_DOMAIN") && stable.domain != "" {
+		c.ClusterDomain = stable.domain
+	}
+
 	c.Namespace = raw.PodNamespace
+	if c.Namespace == "" {
+		c.Namespace = stable.namespace
+	}
 	if c.Namespace == "" {
 		c.Namespace = "default"
 		if b, err := l.ReadFile(l.NamespaceFile); err == nil && strings.TrimSpace(string(b)) != "" {
@@ -258,8 +278,8 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 	}
 
 	switch {
-	case raw.ServiceName == "" && need.Service:
-		p = append(p, "SERVICE_NAME is required: set it to the headless Service named in the StatefulSet's serviceName")
+	case c.ServiceName == "" && need.Service:
+		p = append(p, fmt.Sprintf("SERVICE_NAME is required: set it to the headless Service named in the StatefulSet's serviceName (HOSTS_FILE=%q names no %s.<service>.<namespace>.svc.<domain>)", raw.HostsFile, c.PodName))
 	case raw.ServiceName != "" && !isDNSLabel(raw.ServiceName):
 		bad("SERVICE_NAME", raw.ServiceName, "a Service name (lowercase letters, digits and '-', at most 63)")
 	}
@@ -323,7 +343,7 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		}
 		c.ToolsDir = raw.ToolsDir
 	}
-	for _, d := range []struct{ name, value string }{{"CONFIG_DIR", raw.ConfigDir}, {"DATA_DIR", raw.DataDir}, {"STATE_DIR", raw.StateDir}, {"RESOLV_CONF", raw.ResolvConf}} {
+	for _, d := range []struct{ name, value string }{{"CONFIG_DIR", raw.ConfigDir}, {"DATA_DIR", raw.DataDir}, {"STATE_DIR", raw.StateDir}, {"RESOLV_CONF", raw.ResolvConf}, {"HOSTS_FILE", raw.HostsFile}} {
 		if !filepath.IsAbs(d.value) {
 			bad(d.name, d.value, "an absolute path")
 		}
@@ -486,6 +506,41 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// stableName is what the kubelet's hosts file says of the pod.
+type stableName struct{ service, namespace, domain string }
+
+// stableNameFromHosts finds the pod's stable name in a hosts file: the
+// kubelet writes "<ip> <pod>.<service>.<namespace>.svc.<domain> <pod>" for a
+// pod with a hostname and a subdomain, which a StatefulSet gives each of its
+// pods.
+func stableNameFromHosts(hosts []byte, pod string) (stableName, bool) {
+	if pod == "" {
+		return stableName{}, false
+	}
+	for _, line := range strings.Split(string(hosts), "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		for _, name := range fields[1:] {
+			rest, ok := strings.CutPrefix(strings.ToLower(strings.TrimSuffix(name, ".")), pod+".")
+			if !ok {
+				continue
+			}
+			// <service>.<namespace>.svc.<domain>
+			labels := strings.SplitN(rest, ".", 4)
+			if len(labels) != 4 || labels[2] != "svc" || !isDNSLabel(labels[0]) || !isDNSLabel(labels[1]) || !isDomainName(labels[3]) {
+				continue
+			}
+			return stableName{service: labels[0], namespace: labels[1], domain: labels[3]}, true
+		}
+	}
+	return stableName{}, false
 }
 
 func isDNSLabel(s string) bool {

@@ -28,6 +28,81 @@ func validEnv() map[string]string {
 		"SERVICE_NAME":         "mysql",
 		"MYSQL_ROOT_PASSWORD":  "rootpw",
 		"REPLICATION_PASSWORD": "replpw",
+		"HOSTS_FILE":           "/nonexistent/hosts",
+	}
+}
+
+// TestLoadFromHostsFile: SERVICE_NAME, POD_NAMESPACE and CLUSTER_DOMAIN come
+// from the pod's stable name in the kubelet's hosts file when unset, so a
+// renamed copy of the manifests (a kustomize namePrefix) needs no edits;
+// what the environment sets wins.
+func TestLoadFromHostsFile(t *testing.T) {
+	t.Parallel()
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	const kubelet = "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n" +
+		"10.244.0.7\ta-mysql-1.a-mysql.shop.svc.k8s.example\ta-mysql-1\n"
+	if err := os.WriteFile(hosts, []byte(kubelet), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name                       string
+		set                        map[string]string
+		service, namespace, domain string
+	}{
+		{name: "all from the hosts file", service: "a-mysql", namespace: "shop", domain: "k8s.example"},
+		{name: "the environment wins", set: map[string]string{"SERVICE_NAME": "other", "POD_NAMESPACE": "ns2", "CLUSTER_DOMAIN": "cluster.local"},
+			service: "other", namespace: "ns2", domain: "cluster.local"},
+		{name: "another pod's line is not ours", set: map[string]string{"POD_NAME": "a-mysql-11", "SERVICE_NAME": "s"},
+			service: "s", namespace: "default", domain: "cluster.local"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := validEnv()
+			delete(env, "SERVICE_NAME")
+			env["POD_NAME"] = "a-mysql-1"
+			env["HOSTS_FILE"] = hosts
+			for k, v := range tc.set {
+				env[k] = v
+			}
+			c, err := loader(env).Load(context.Background(), Need{Service: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ServiceName != tc.service || c.Namespace != tc.namespace || c.ClusterDomain != tc.domain {
+				t.Errorf("service %q namespace %q domain %q, want %q %q %q", c.ServiceName, c.Namespace, c.ClusterDomain, tc.service, tc.namespace, tc.domain)
+			}
+			id, err := NewIdentity(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "a-mysql-0." + tc.service + "." + tc.namespace + ".svc." + tc.domain; id.PrimaryHost != want {
+				t.Errorf("primary host %q, want %q", id.PrimaryHost, want)
+			}
+		})
+	}
+}
+
+func TestStableNameFromHosts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		hosts, pod string
+		want       stableName
+		ok         bool
+	}{
+		{"10.0.0.1 mysql-0.mysql.default.svc.cluster.local mysql-0", "mysql-0", stableName{"mysql", "default", "cluster.local"}, true},
+		{"10.0.0.1\tMYSQL-0.Mysql.Default.svc.cluster.local.\tmysql-0 # comment", "mysql-0", stableName{"mysql", "default", "cluster.local"}, true},
+		{"# 10.0.0.1 mysql-0.mysql.default.svc.cluster.local", "mysql-0", stableName{}, false},
+		{"10.0.0.1 mysql-0.mysql.default.cluster.local", "mysql-0", stableName{}, false},
+		{"10.0.0.1 mysql-0.my_svc.default.svc.cluster.local", "mysql-0", stableName{}, false},
+		{"10.0.0.1 mysql-10.mysql.default.svc.cluster.local", "mysql-1", stableName{}, false},
+		{"mysql-0.mysql.default.svc.cluster.local", "mysql-0", stableName{}, false},
+		{"10.0.0.1 mysql-0.mysql.default.svc.cluster.local", "", stableName{}, false},
+	} {
+		got, ok := stableNameFromHosts([]byte(tc.hosts), tc.pod)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("stableNameFromHosts(%q, %q) = %+v, %v; want %+v, %v", tc.hosts, tc.pod, got, ok, tc.want, tc.ok)
+		}
 	}
 }
 

@@ -47,18 +47,22 @@ type peerFinder struct {
 	resolver *dnswait.Resolver
 	// service is the Service's fully qualified name, with a trailing dot.
 	service string
-	port    int
-	client  *http.Client
+	// statefulSet is this pod's StatefulSet: pods of another one that the
+	// Service's selector also matches are not peers.
+	statefulSet string
+	port        int
+	client      *http.Client
 }
 
 func newPeerFinder(resolver *dnswait.Resolver, id Identity, cfg *Config) *peerFinder {
 	_, port, _ := net.SplitHostPort(cfg.HTTPAddr)
 	n, _ := strconv.Atoi(port)
 	return &peerFinder{
-		resolver: resolver,
-		service:  id.ServiceHost + ".",
-		port:     n,
-		client:   &http.Client{Timeout: peerTimeout},
+		resolver:    resolver,
+		service:     id.ServiceHost + ".",
+		statefulSet: id.StatefulSet,
+		port:        n,
+		client:      &http.Client{Timeout: peerTimeout},
 	}
 }
 
@@ -88,6 +92,7 @@ func (f *peerFinder) find(ctx context.Context) (Peers, error) {
 		}(&peers[i])
 	}
 	wg.Wait()
+	peers = ownPeers(peers, f.statefulSet)
 	sort.SliceStable(peers, func(i, j int) bool {
 		a, b := peers[i], peers[j]
 		if (a.Status == nil) != (b.Status == nil) {
@@ -99,6 +104,27 @@ func (f *peerFinder) find(ctx context.Context) (Peers, error) {
 		return a.Addr.Less(b.Addr)
 	})
 	return peers, nil
+}
+
+// ownPeers drops the pods that answered as pods of another StatefulSet:
+// two clusters whose Services select each other's pods (the same
+// app.kubernetes.io/instance label in one namespace) must still never count
+// each other's data. A pod that did not answer cannot be told apart and
+// stays.
+func ownPeers(peers Peers, statefulSet string) Peers {
+	if statefulSet == "" {
+		return peers
+	}
+	out := peers[:0]
+	for _, p := range peers {
+		if p.Status != nil && p.Status.Pod != "" {
+			if sts, _, err := ParsePodName(p.Status.Pod); err == nil && sts != statefulSet {
+				continue
+			}
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // statusOf resolves a pod's stable name and fetches its /status.

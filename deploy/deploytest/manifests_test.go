@@ -597,8 +597,11 @@ func checkSelectors(m *manifests) []string {
 			p.addf("Service %s selector %v matches none of the pods %s-0..%d (template labels %v): it has no endpoints", svc.Name, svc.Spec.Selector, m.sts.Name, m.replicas()-1, tmpl)
 			continue
 		}
-		if pn, ok := svc.Spec.Selector[appsv1.StatefulSetPodNameLabel]; ok && pn != primaryPod {
-			p.addf("Service %s selects %s=%s: only ordinal 0 (%s) is ever writable", svc.Name, appsv1.StatefulSetPodNameLabel, pn, primaryPod)
+		if pn, ok := svc.Spec.Selector[appsv1.StatefulSetPodNameLabel]; ok {
+			p.addf("Service %s selects %s=%s: a namePrefix renames the pods but not this value; select ordinal 0 with %s: \"0\"", svc.Name, appsv1.StatefulSetPodNameLabel, pn, appsv1.PodIndexLabel)
+		}
+		if pi, ok := svc.Spec.Selector[appsv1.PodIndexLabel]; ok && pi != "0" {
+			p.addf("Service %s selects %s=%s: only ordinal 0 (%s) is ever writable", svc.Name, appsv1.PodIndexLabel, pi, primaryPod)
 		}
 	}
 
@@ -606,8 +609,8 @@ func checkSelectors(m *manifests) []string {
 	switch {
 	case primary == nil:
 		p.addf("no Service %s%s for writes (Services: %v)", m.sts.Name, primarySuffix, m.serviceNames())
-	case primary.Spec.Selector[appsv1.StatefulSetPodNameLabel] != primaryPod:
-		p.addf("Service %s must select the primary with %s: %s, its selector is %v", primary.Name, appsv1.StatefulSetPodNameLabel, primaryPod, primary.Spec.Selector)
+	case primary.Spec.Selector[appsv1.PodIndexLabel] != "0":
+		p.addf("Service %s must select the primary (%s) with %s: \"0\", its selector is %v", primary.Name, primaryPod, appsv1.PodIndexLabel, primary.Spec.Selector)
 	case !slices.Equal(m.selected(primary.Spec.Selector), []int{0}):
 		p.addf("Service %s selects ordinals %v, want exactly [0]", primary.Name, m.selected(primary.Spec.Selector))
 	}
@@ -719,8 +722,11 @@ func checkVariables(m *manifests) []string {
 		if !needsService(sub) {
 			continue
 		}
-		if got, want := effective(c, "SERVICE_NAME"), m.sts.Spec.ServiceName; got != want {
-			p.addf("container %s has SERVICE_NAME=%q, but the StatefulSet's serviceName (the headless Service) is %q: stable names would not resolve", c.Name, got, want)
+		// mysql-bootstrap reads the Service from the pod's stable name in
+		// /etc/hosts; a value here would survive a namePrefix that renames
+		// the Service, and point at the wrong one.
+		if e, ok := envVar(c, "SERVICE_NAME"); ok {
+			p.addf("container %s sets SERVICE_NAME=%q: leave it unset, mysql-bootstrap reads the StatefulSet's serviceName (%q) from the pod's stable name, and a renamed copy of the manifests would keep this value", c.Name, e.Value, m.sts.Spec.ServiceName)
 		}
 		for name, field := range map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"} {
 			e, ok := envVar(c, name)

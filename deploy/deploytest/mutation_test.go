@@ -67,9 +67,15 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 			"publishNotReadyAddresses"},
 		{"primary Service selects ordinal 1", "", checkSelectors,
 			func(m *manifests, p *pod) {
-				m.service("mysql-primary").Spec.Selector[appsv1.StatefulSetPodNameLabel] = "mysql-1"
+				m.service("mysql-primary").Spec.Selector[appsv1.PodIndexLabel] = "1"
 			},
 			"only ordinal 0"},
+		{"primary Service selects by pod name", "", checkSelectors,
+			func(m *manifests, p *pod) {
+				delete(m.service("mysql-primary").Spec.Selector, appsv1.PodIndexLabel)
+				m.service("mysql-primary").Spec.Selector[appsv1.StatefulSetPodNameLabel] = "mysql-0"
+			},
+			"a namePrefix renames the pods"},
 		{"read Service selects a label the pods lack", "", checkSelectors,
 			func(m *manifests, p *pod) { m.service("mysql-read").Spec.Selector["tier"] = "db" },
 			"matches none of the pods"},
@@ -86,9 +92,9 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 		{"sidecar sets a misspelt variable", "", checkVariables,
 			func(m *manifests, p *pod) { setEnv(p.sidecar, "SERVCE_NAME", "mysql") },
 			"does not read"},
-		{"SERVICE_NAME differs from serviceName", "", checkVariables,
-			func(m *manifests, p *pod) { setEnv(p.init, "SERVICE_NAME", "db") },
-			"SERVICE_NAME=\"db\""},
+		{"SERVICE_NAME set in the manifests", "", checkVariables,
+			func(m *manifests, p *pod) { setEnv(p.init, "SERVICE_NAME", "mysql") },
+			"sets SERVICE_NAME=\"mysql\": leave it unset"},
 		{"init has no replication password", "", checkVariables,
 			func(m *manifests, p *pod) { setEnv(p.init, "REPLICATION_PASSWORD_FILE", "") },
 			"neither REPLICATION_PASSWORD nor REPLICATION_PASSWORD_FILE"},
