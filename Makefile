@@ -12,10 +12,14 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 E2E_PARALLEL ?= 1
 export E2E_PARALLEL
 
-.PHONY: help build test unit lint image images demo demo-down bench clean
+# The local Kubernetes of make demo-k8s and the tests (deploy/k8s/localk8s);
+# K8S_DIR (default /var/lib/mysql-bootstrap-k8s) holds it.
+LOCALK8S := $(GO) run ./deploy/k8s/cmd/localk8s
+
+.PHONY: help build test unit lint image images demo demo-down demo-k8s demo-k8s-down k8s-build k8s-up k8s-down bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
 build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mysql-bootstrap
@@ -43,6 +47,21 @@ demo: ## 3-pod primary/replicas demo in Docker Compose (deploy/compose); SERVER=
 
 demo-down: ## remove the demo's containers, volumes and secrets, whichever server it ran
 	deploy/compose/demo.sh down
+
+demo-k8s: ## the demo on a real single-node Kubernetes (deploy/k8s, root); SERVER as for demo
+	deploy/k8s/demo.sh up
+
+demo-k8s-down: ## delete the Kubernetes demo and stop the local cluster
+	deploy/k8s/demo.sh down
+
+k8s-build: ## build the local Kubernetes v1.34.4 (Go module proxy), CoreDNS and pause into K8S_DIR; cached
+	$(LOCALK8S) build
+
+k8s-up: k8s-build ## start the local single-node Kubernetes (root); then KUBECONFIG=K8S_DIR/admin.kubeconfig
+	$(LOCALK8S) up
+
+k8s-down: ## stop the local Kubernetes and remove what it created
+	$(LOCALK8S) down
 
 bench: ## benchmarks on real containers (needs Docker, ~16 min; BENCH_SERVER=mysql-9.7|mariadb-11.8, default mariadb-10.11): replication delays, cold start, failover, sidecar memory/CPU, binary size
 	deploy/bench/run.sh

@@ -187,6 +187,9 @@ type Loader struct {
 	Hostname      func() (string, error)
 	NamespaceFile string
 	ReadFile      func(string) ([]byte, error)
+	// Sleep pauses between reads of a hosts file the kubelet may be
+	// rewriting (time.Sleep).
+	Sleep func(time.Duration)
 }
 
 // DefaultNamespaceFile is where Kubernetes mounts the pod's namespace.
@@ -204,6 +207,9 @@ func (l Loader) withDefaults() Loader {
 	}
 	if l.ReadFile == nil {
 		l.ReadFile = os.ReadFile
+	}
+	if l.Sleep == nil {
+		l.Sleep = time.Sleep
 	}
 	return l
 }
@@ -252,9 +258,13 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 	// repeated in the manifests (where a renamed copy would get them wrong).
 	var stable stableName
 	if raw.ServiceName == "" || raw.PodNamespace == "" || !l.explicit("CLUSTER_DOMAIN") {
-		if b, err := l.ReadFile(raw.HostsFile); err == nil {
-			stable, _ = stableNameFromHosts(b, c.PodName)
+		// Without SERVICE_NAME the file is the only source: wait out a
+		// rewrite. Otherwise it only refines defaults: read it once.
+		rereads := 0
+		if raw.ServiceName == "" {
+			rereads = hostsRereads
 		}
+		stable = l.readStableName(raw.HostsFile, c.PodName, rereads)
 	}
 	if c.ServiceName == "" {
 		c.ServiceName = stable.service
@@ -506,6 +516,33 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// hostsRereads and hostsReread bound how long readStableName waits for
+// the kubelet to finish rewriting the hosts file.
+const (
+	hostsRereads = 20
+	hostsReread  = 100 * time.Millisecond
+)
+
+// readStableName reads the pod's stable name from the hosts file. The
+// kubelet rewrites that file in place (it is bind-mounted into every
+// container, so it cannot be renamed into place) each time it starts a
+// container of the pod, and a read in that moment sees it empty or cut
+// short: a file without the pod's line is read again, up to rereads times
+// (about two seconds with hostsRereads). A file that cannot be read at all
+// is not waited for.
+func (l Loader) readStableName(file, pod string, rereads int) stableName {
+	for i := 0; ; i++ {
+		b, err := l.ReadFile(file)
+		if err != nil {
+			return stableName{}
+		}
+		if s, ok := stableNameFromHosts(b, pod); ok || i >= rereads {
+			return s
+		}
+		l.Sleep(hostsReread)
+	}
 }
 
 // stableName is what the kubelet's hosts file says of the pod.

@@ -83,6 +83,66 @@ func TestLoadFromHostsFile(t *testing.T) {
 	}
 }
 
+// TestLoadRereadsHostsFile: the kubelet rewrites the hosts file in place
+// whenever it starts one of the pod's containers; a read in that moment
+// sees it empty. CI on a real cluster caught a sidecar exiting 2 with
+// "SERVICE_NAME is required" for that. A file without the pod's line is
+// read again for about two seconds; one that has it is read once.
+func TestLoadRereadsHostsFile(t *testing.T) {
+	t.Parallel()
+	full := "127.0.0.1 localhost\n10.244.0.4 mysql-2.mysql.db.svc.cluster.local mysql-2\n"
+	for _, tc := range []struct {
+		name    string
+		reads   []string // what successive reads return; the last repeats
+		want    string   // the service found
+		wantN   int      // reads made
+		wantErr bool
+	}{
+		{name: "complete at once", reads: []string{full}, want: "mysql", wantN: 1},
+		{name: "empty while rewritten", reads: []string{"", "# Kubernetes-managed hosts file.\n", full}, want: "mysql", wantN: 3},
+		{name: "never names the pod", reads: []string{"127.0.0.1 localhost\n"}, wantN: hostsRereads + 1, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := validEnv()
+			delete(env, "SERVICE_NAME")
+			env["POD_NAME"] = "mysql-2"
+			env["HOSTS_FILE"] = "/kubelet/etc-hosts"
+			l := loader(env)
+			n := 0
+			l.ReadFile = func(name string) ([]byte, error) {
+				if name != "/kubelet/etc-hosts" {
+					return os.ReadFile(name)
+				}
+				r := tc.reads[min(n, len(tc.reads)-1)]
+				n++
+				return []byte(r), nil
+			}
+			var slept time.Duration
+			l.Sleep = func(d time.Duration) { slept += d }
+			c, err := l.Load(context.Background(), Need{Service: true})
+			if n != tc.wantN {
+				t.Errorf("%d reads, want %d", n, tc.wantN)
+			}
+			if slept > 3*time.Second {
+				t.Errorf("waited %s for the hosts file, want at most about 2s", slept)
+			}
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "SERVICE_NAME is required") {
+					t.Errorf("err = %v, want SERVICE_NAME is required", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ServiceName != tc.want {
+				t.Errorf("service %q, want %q", c.ServiceName, tc.want)
+			}
+		})
+	}
+}
+
 func TestStableNameFromHosts(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

@@ -166,6 +166,36 @@ func (w *Writer) AckedIDsSince(t time.Time) []int64 {
 	return ids
 }
 
+// FirstAckAfter returns when the first write after t was acknowledged (the
+// zero time if none was).
+func (w *Writer) FirstAckAfter(t time.Time) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, a := range w.acked {
+		if a.At.After(t) {
+			return a.At
+		}
+	}
+	return time.Time{}
+}
+
+// LongestGapSince returns the longest interval between two consecutive
+// acknowledged writes after t (the first of them may be before t): how
+// long writes were refused. Zero times when fewer than two acks follow t.
+func (w *Writer) LongestGapSince(t time.Time) (from, to time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := 1; i < len(w.acked); i++ {
+		if !w.acked[i].At.After(t) {
+			continue
+		}
+		if gap := w.acked[i].At.Sub(w.acked[i-1].At); gap > to.Sub(from) {
+			from, to = w.acked[i-1].At, w.acked[i].At
+		}
+	}
+	return from, to
+}
+
 // WaitAcked waits until n writes were acknowledged after t.
 func (w *Writer) WaitAcked(ctx context.Context, n int, t time.Time, timeout time.Duration) error {
 	return Eventually(ctx, timeout, fmt.Sprintf("writer: %d writes acknowledged after %s", n, t.Format("15:04:05.000")), func(context.Context) error {

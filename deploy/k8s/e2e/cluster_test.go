@@ -1,0 +1,857 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
+)
+
+// The example Secret's passwords (deploy/kustomize/base/secret.example.yaml),
+// which the test overlays keep.
+const (
+	rootPassword = "CHANGE-ME-root-password"
+	appPassword  = "app-password-k8s-e2e"
+)
+
+// errReadOnly is ER_OPTION_PREVENTS_STATEMENT: read_only/super_read_only.
+const errReadOnly = 1290
+
+// suite is one server's cluster in a namespace of its own, shared by the
+// cases, which run in order.
+type suite struct {
+	srv     podcluster.Server
+	overlay string // the test overlay's directory
+	set
+	// acked holds every write the primary acknowledged, over all cases;
+	// nextID is the next id a writer may use.
+	acked  []int64
+	nextID int64
+	// figures are the timings the cases measured, reported at the end.
+	figures []string
+}
+
+// TestStatefulSet runs the cases on each server (K8S_E2E_SERVERS), one
+// after another.
+func TestStatefulSet(t *testing.T) {
+	requireCluster(t)
+	for _, srv := range servers {
+		t.Run(srv.Name, func(t *testing.T) {
+			start := time.Now()
+			s := newSuite(t, srv)
+			for _, tc := range []struct {
+				name string
+				run  func(*testing.T)
+			}{
+				{"1_first_apply_all_pods_ready", s.firstApply},
+				{"2_primary_pod_deleted_under_writes", s.primaryPodDeleted},
+				{"3_replication_password_changed_in_the_Secret", s.secretRotated},
+				{"4_scaled_to_4_after_purged_binary_logs_seeds_the_new_pod", s.scaleUpSeeds},
+				{"5_rolling_update_replicas_first_primary_last", s.rollingUpdate},
+				{"6_eviction_refused_while_a_pod_is_down", s.evictionRefused},
+				{"7_two_clusters_in_one_namespace", s.twoClusters},
+				{"8_primary_volume_claim_deleted_with_its_pod", s.primaryClaimDeleted},
+			} {
+				if !t.Run(tc.name, tc.run) {
+					s.dump(t)
+					t.Fatalf("%s failed; the later cases need a healthy cluster", tc.name)
+				}
+			}
+			t.Logf("%s on a real Kubernetes: %d acknowledged writes, %s; figures:\n  %s",
+				srv.Name, len(s.acked), time.Since(start).Round(time.Second), strings.Join(s.figures, "\n  "))
+		})
+	}
+}
+
+func newSuite(t *testing.T, srv podcluster.Server) *suite {
+	ns := "e2e-" + strings.ReplaceAll(srv.Name, ".", "-") + "-" + randHex(3)
+	s := &suite{srv: srv, overlay: filepath.Join("..", "overlays", srv.Name), set: set{ns: ns, name: "mysql"}, nextID: 1}
+	ctx := context.Background()
+	if _, err := kubectl(ctx, "", "create", "namespace", ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if keep {
+			t.Logf("K8S_E2E_KEEP=1: namespace %s kept", ns)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if _, err := kubectl(ctx, "", "delete", "namespace", ns, "--wait=true", "--timeout=150s"); err != nil {
+			t.Logf("delete namespace %s: %v", ns, err)
+		}
+	})
+	return s
+}
+
+func (s *suite) figure(t *testing.T, format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	t.Log(line)
+	s.figures = append(s.figures, line)
+}
+
+// dump logs what a failed case leaves: pods, events, the sidecars' and
+// servers' last log lines.
+func (s *suite) dump(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if out, err := kubectl(ctx, s.ns, "get", "pods,pvc,statefulset,pdb", "-o", "wide"); err == nil {
+		t.Logf("objects:\n%s", out)
+	}
+	if out, err := kubectl(ctx, s.ns, "get", "events", "--sort-by=.lastTimestamp"); err == nil {
+		t.Logf("events:\n%s", podcluster.Tail(out, 40))
+	}
+	n, _ := s.replicas(ctx)
+	for i := range n {
+		for _, c := range []string{"sidecar", "server"} {
+			if out, err := kubectl(ctx, s.ns, "logs", s.podName(i), "-c", c, "--tail=25"); err == nil {
+				t.Logf("%s %s:\n%s", s.podName(i), c, out)
+			}
+		}
+	}
+}
+
+// primaryDB opens a pool through the mysql-primary Service as user.
+func (s *suite) primaryDB(ctx context.Context, user, password, database string) (*sql.DB, error) {
+	ip, err := s.serviceIP(ctx, s.name+"-primary")
+	if err != nil {
+		return nil, err
+	}
+	return openDB(ip, user, password, database), nil
+}
+
+// startWriter starts a writer through the mysql-primary Service.
+func (s *suite) startWriter(ctx context.Context) *podcluster.Writer {
+	w := podcluster.StartWriter(ctx, podcluster.WriterOptions{
+		Open: func(ctx context.Context) (*sql.DB, error) {
+			return s.primaryDB(ctx, podcluster.AppUser, appPassword, podcluster.AppDatabase)
+		},
+		FirstID: s.nextID,
+		MaxTime: 10 * time.Minute,
+		Pace:    20 * time.Millisecond,
+	})
+	s.nextID += 100000
+	return w
+}
+
+func (s *suite) stopWriter(w *podcluster.Writer) {
+	s.acked = append(s.acked, w.Stop()...)
+}
+
+// 1. kubectl apply -k of the test overlay: every pod Ready; the time from
+// apply to all Ready is a figure people wait for.
+func (s *suite) firstApply(t *testing.T) {
+	ctx := context.Background()
+	start := time.Now()
+	if _, err := kubectl(ctx, s.ns, "apply", "-k", s.overlay); err != nil {
+		t.Fatal(err)
+	}
+	ready, err := s.waitReady(ctx, 3, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.figure(t, "kubectl apply -k → all 3 pods Ready: %.1f s", ready.Sub(start).Seconds())
+	db, err := s.primaryDB(ctx, "root", rootPassword, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stmt := range []string{
+		"CREATE DATABASE " + podcluster.AppDatabase,
+		"CREATE USER '" + podcluster.AppUser + "'@'%' IDENTIFIED BY '" + appPassword + "'",
+		"GRANT ALL ON " + podcluster.AppDatabase + ".* TO '" + podcluster.AppUser + "'@'%'",
+		"CREATE TABLE " + podcluster.AppDatabase + ".writes (id BIGINT PRIMARY KEY, v VARCHAR(64) NOT NULL)",
+		"CREATE TABLE " + podcluster.AppDatabase + ".markers (marker VARCHAR(64) PRIMARY KEY, server_id INT NOT NULL)",
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", strings.SplitN(stmt, " IDENTIFIED", 2)[0], err)
+		}
+	}
+	w := s.startWriter(ctx)
+	if err := w.WaitAcked(ctx, 50, time.Time{}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.stopWriter(w)
+	s.checkInvariants(t, 3)
+}
+
+// 2. kubectl delete pod mysql-0 under writes: the StatefulSet controller
+// recreates it, writes resume through mysql-primary, nothing is lost.
+func (s *suite) primaryPodDeleted(t *testing.T) {
+	ctx := context.Background()
+	w := s.startWriter(ctx)
+	if err := w.WaitAcked(ctx, 50, time.Time{}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	old, err := s.pod(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	if _, err := kubectl(ctx, s.ns, "delete", "pod", s.podName(0), "--wait=false"); err != nil {
+		t.Fatal(err)
+	}
+	if err := podcluster.Eventually(ctx, 3*time.Minute, "a new "+s.podName(0)+" Ready", func(ctx context.Context) error {
+		p, err := s.pod(ctx, 0)
+		if err != nil {
+			return err
+		}
+		if p.UID == old.UID {
+			return errors.New("the old pod is still there")
+		}
+		if !podReady(p) {
+			return errors.New(s.notReady(ctx, 0))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Writes acknowledged by the new pod.
+	if err := w.WaitAcked(ctx, 20, time.Now(), 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	from, to := w.LongestGapSince(deleted)
+	s.figure(t, "primary pod deleted → writes accepted again: %.1f s (writes refused for %.1f s)", to.Sub(deleted).Seconds(), to.Sub(from).Seconds())
+	s.stopWriter(w)
+	s.checkInvariants(t, 3)
+}
+
+// 3. The replication password changed in the Secret: the kubelet's update
+// reaches the mounted files, the primary's sidecar changes the account,
+// the replicas' sidecars the channel, and no container restarts.
+func (s *suite) secretRotated(t *testing.T) {
+	ctx := context.Background()
+	before := map[int]map[string]int32{}
+	fp := map[int]map[string]string{}
+	for i := range 3 {
+		p, err := s.pod(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[i] = restarts(p)
+		if fp[i], err = sidecarCredentials(ctx, p.Status.PodIP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const newPassword = "rotated-replication-pw-2"
+	changed := time.Now()
+	if _, err := kubectl(ctx, s.ns, "patch", "secret", "mysql-credentials", "--type=merge",
+		"-p", `{"stringData":{"replication-password":"`+newPassword+`"}}`); err != nil {
+		t.Fatal(err)
+	}
+	w := s.startWriter(ctx)
+	err := podcluster.Eventually(ctx, 4*time.Minute, "every pod on the new replication password", func(ctx context.Context) error {
+		ip, err := s.podIP(ctx, 0)
+		if err != nil {
+			return err
+		}
+		primary, err := sidecarCredentials(ctx, ip)
+		if err != nil {
+			return err
+		}
+		if primary["replicationPassword"] == fp[0]["replicationPassword"] {
+			return errors.New("the primary's sidecar still reads the old password")
+		}
+		for i := 1; i < 3; i++ {
+			ip, err := s.podIP(ctx, i)
+			if err != nil {
+				return err
+			}
+			c, err := sidecarCredentials(ctx, ip)
+			if err != nil {
+				return err
+			}
+			if c["replicationPassword"] != primary["replicationPassword"] || c["channelPassword"] != primary["replicationPassword"] {
+				return fmt.Errorf("%s: password %s, channel %s, want %s", s.podName(i), c["replicationPassword"], c["channelPassword"], primary["replicationPassword"])
+			}
+		}
+		// The account itself takes the new password.
+		db := openDB(ip, "replication", newPassword, "")
+		defer db.Close()
+		return db.PingContext(ctx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.figure(t, "Secret changed → rotation complete on every pod: %.1f s", time.Since(changed).Seconds())
+	if err := w.WaitAcked(ctx, 20, time.Now(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.stopWriter(w)
+	s.checkInvariants(t, 3)
+	for i := range 3 {
+		p, err := s.pod(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := restarts(p); !mapsEqual(got, before[i]) {
+			t.Errorf("%s: container restarts %v, before the change %v: rotation must not restart anything", p.Name, got, before[i])
+		}
+	}
+}
+
+func mapsEqual(a, b map[string]int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// 4. Binary logs purged on the primary, then kubectl scale --replicas=4:
+// the new pod cannot catch up from the logs, so it is seeded from a peer
+// and becomes Ready with everything.
+func (s *suite) scaleUpSeeds(t *testing.T) {
+	ctx := context.Background()
+	w := s.startWriter(ctx)
+	if err := w.WaitAcked(ctx, 100, time.Time{}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.stopWriter(w)
+	ip, err := s.podIP(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(ip, "root", rootPassword, "")
+	defer db.Close()
+	if err := purgeBinaryLogs(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := kubectl(ctx, s.ns, "scale", "statefulset", s.name, "--replicas=4"); err != nil {
+		t.Fatal(err)
+	}
+	ready, err := s.waitReady(ctx, 4, 6*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.figure(t, "scaled to 4 after a purge → %s Ready (seeded): %.1f s", s.podName(3), ready.Sub(start).Seconds())
+	ip3, err := s.podIP(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sidecarStatus(ctx, ip3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Seed == nil || st.Seed.Seeds < 1 {
+		t.Errorf("%s became ready without a seed (seed status %+v): the primary's purged logs could not have replayed its history", s.podName(3), st.Seed)
+	}
+	s.checkInvariants(t, 4)
+}
+
+// purgeBinaryLogs rotates the primary's binary log and purges the others,
+// so that a new replica cannot replay the history from them.
+func purgeBinaryLogs(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	// Log_name, File_size[, Encrypted]: the last row is the current log.
+	var last string
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		last = string(vals[0])
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if last == "" || strings.ContainsAny(last, "'\\") {
+		return fmt.Errorf("SHOW BINARY LOGS: unexpected current log %q", last)
+	}
+	_, err = db.ExecContext(ctx, "PURGE BINARY LOGS TO '"+last+"'")
+	return err
+}
+
+// 5. A change of the pod template rolls the StatefulSet: the controller
+// replaces the pods from the highest ordinal down, one at a time, each
+// after the previous is Ready, so the replicas go first and the primary
+// last, and never more than one pod is down (the PodDisruptionBudget's
+// maxUnavailable). Writes go on meanwhile; none acknowledged is lost. On
+// MariaDB 10.11 the second roll changes the server image to 11.8: a real
+// upgrade.
+func (s *suite) rollingUpdate(t *testing.T) {
+	ctx := context.Background()
+	n, err := s.replicas(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolls := []struct {
+		name  string
+		apply []string
+	}{
+		{"an annotation", []string{"patch", "statefulset", s.name, "--type=merge", "-p",
+			`{"spec":{"template":{"metadata":{"annotations":{"e2e.mysql-bootstrap.dev/roll":"` + randHex(4) + `"}}}}}`}},
+	}
+	var upgradeTo string
+	if s.srv.Name == "mariadb-10.11" {
+		upgradeTo = podcluster.LookupServer("mariadb-11.8").Image
+		rolls = append(rolls, struct {
+			name  string
+			apply []string
+		}{"the server image to " + upgradeTo, []string{"set", "image", "statefulset/" + s.name, "server=" + upgradeTo, "backup=" + upgradeTo}})
+	}
+	for _, roll := range rolls {
+		w := s.startWriter(ctx)
+		if err := w.WaitAcked(ctx, 20, time.Time{}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		uids := map[int]string{}
+		for i := range n {
+			p, err := s.pod(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			uids[i] = string(p.UID)
+		}
+		start := time.Now()
+		if _, err := kubectl(ctx, s.ns, roll.apply...); err != nil {
+			t.Fatal(err)
+		}
+		var order []int
+		maxDown := 0
+		err := podcluster.Eventually(ctx, 12*time.Minute, "rolling update of "+roll.name, func(ctx context.Context) error {
+			down := 0
+			for i := range n {
+				p, err := s.pod(ctx, i)
+				if err != nil {
+					down++
+					continue
+				}
+				if string(p.UID) != uids[i] && !slices.Contains(order, i) {
+					order = append(order, i)
+				}
+				if !podReady(p) {
+					down++
+				}
+			}
+			maxDown = max(maxDown, down)
+			st, err := s.statefulSet(ctx)
+			if err != nil {
+				return err
+			}
+			if len(order) < n || down > 0 || st.Status.UpdateRevision != st.Status.CurrentRevision || int(st.Status.UpdatedReplicas) != n {
+				return fmt.Errorf("replaced %v, %d not ready, %d of %d updated", order, down, st.Status.UpdatedReplicas, n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.figure(t, "rolling update of %s over %d pods: %.1f s (order %v)", roll.name, n, time.Since(start).Seconds(), order)
+		want := make([]int, n)
+		for i := range n {
+			want[i] = n - 1 - i
+		}
+		if !slices.Equal(order, want) {
+			t.Errorf("pods replaced in the order %v, want %v: replicas first, the primary last", order, want)
+		}
+		if maxDown > 1 {
+			t.Errorf("up to %d pods were down at once during the roll: the PodDisruptionBudget allows 1", maxDown)
+		}
+		if err := w.WaitAcked(ctx, 20, time.Now(), 2*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		s.stopWriter(w)
+		s.checkInvariants(t, n)
+	}
+	if upgradeTo != "" {
+		for i := range n {
+			ip, err := s.podIP(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := openDB(ip, "root", rootPassword, "")
+			var v string
+			err = db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&v)
+			db.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(v, "11.8.") {
+				t.Errorf("%s runs %s after the upgrade, want 11.8", s.podName(i), v)
+			}
+		}
+	}
+}
+
+// 6. With one pod evicted and not yet back, the PodDisruptionBudget
+// refuses the eviction of a second: a node drain never takes two pods.
+func (s *suite) evictionRefused(t *testing.T) {
+	ctx := context.Background()
+	n, err := s.replicas(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The PDB controller counts healthy pods after its own pass.
+	if err := podcluster.Eventually(ctx, time.Minute, "the PodDisruptionBudget allows one disruption", func(ctx context.Context) error {
+		var pdb struct {
+			Status struct {
+				DisruptionsAllowed int `json:"disruptionsAllowed"`
+			} `json:"status"`
+		}
+		if err := api.Get(ctx, "/apis/policy/v1/namespaces/"+s.ns+"/poddisruptionbudgets/"+s.name, &pdb); err != nil {
+			return err
+		}
+		if pdb.Status.DisruptionsAllowed != 1 {
+			return fmt.Errorf("disruptionsAllowed %d", pdb.Status.DisruptionsAllowed)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.evict(ctx, n-1); err != nil {
+		t.Fatalf("evict %s: %v", s.podName(n-1), err)
+	}
+	err = s.evict(ctx, n-2)
+	switch {
+	case err == nil:
+		t.Errorf("a second eviction (%s) while %s is down was allowed", s.podName(n-2), s.podName(n-1))
+	case !strings.Contains(err.Error(), "429") && !strings.Contains(err.Error(), "disruption budget"):
+		t.Errorf("a second eviction failed, but not because of the budget: %v", err)
+	default:
+		t.Logf("second eviction refused: %v", err)
+	}
+	if _, err := s.waitReady(ctx, n, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.checkInvariants(t, n)
+}
+
+// 7. A second cluster in the same namespace, as a user makes one: an
+// overlay with a namePrefix and its own app.kubernetes.io/instance label.
+// Each replicates only within itself and each Service selects only its own
+// pods.
+func (s *suite) twoClusters(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	base, err := filepath.Abs(s.overlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(dir, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kust := `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ` + rel + `
+namePrefix: b-
+labels:
+  - pairs:
+      app.kubernetes.io/instance: b-mysql
+    includeSelectors: true
+    includeTemplates: true
+replicas:
+  - name: mysql
+    count: 2
+`
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kust), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := set{ns: s.ns, name: "b-mysql"}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if _, err := kubectl(ctx, s.ns, "delete", "-k", dir, "--wait=true", "--timeout=120s"); err != nil {
+			t.Logf("delete the second cluster: %v", err)
+		}
+		for i := range 2 {
+			_, _ = kubectl(ctx, s.ns, "delete", "pvc", "data-"+b.podName(i), "--wait=false")
+		}
+	}()
+	start := time.Now()
+	if _, err := kubectl(ctx, s.ns, "apply", "-k", dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.waitReady(ctx, 2, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.figure(t, "a second cluster (2 pods) beside the first → Ready: %.1f s", time.Since(start).Seconds())
+	n, err := s.replicas(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := func(x set, count int) []string {
+		var names []string
+		for i := range count {
+			names = append(names, x.podName(i))
+		}
+		return names
+	}
+	for _, c := range []struct {
+		x     set
+		count int
+	}{{s.set, n}, {b, 2}} {
+		all := own(c.x, c.count)
+		for svc, want := range map[string][]string{
+			c.x.name:              all,
+			c.x.name + "-read":    all,
+			c.x.name + "-primary": {c.x.podName(0)},
+		} {
+			if err := podcluster.Eventually(ctx, time.Minute, "Service "+svc+" selects "+strings.Join(want, ","), func(ctx context.Context) error {
+				got, err := c.x.endpoints(ctx, svc)
+				if err != nil {
+					return err
+				}
+				sorted := slices.Clone(want)
+				slices.Sort(sorted)
+				if !slices.Equal(got, sorted) {
+					return fmt.Errorf("endpoints %v", got)
+				}
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		}
+		for i := 1; i < c.count; i++ {
+			ip, err := c.x.podIP(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := sidecarStatus(ctx, ip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := c.x.podName(0) + "." + c.x.name + "." + s.ns + ".svc.cluster.local"
+			if st.Replication == nil || st.Replication.SourceHost != want {
+				t.Errorf("%s replicates from %+v, want %s", c.x.podName(i), st.Replication, want)
+			}
+		}
+	}
+	// A write through each primary Service lands in its own cluster only.
+	for _, c := range []struct {
+		x      set
+		marker string
+	}{{s.set, "first-" + randHex(3)}, {b, "second-" + randHex(3)}} {
+		ip, err := c.x.serviceIP(ctx, c.x.name+"-primary")
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := openDB(ip, "root", rootPassword, "")
+		if c.x.name == b.name {
+			_, err = db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+podcluster.AppDatabase)
+			if err == nil {
+				_, err = db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+podcluster.AppDatabase+".markers (marker VARCHAR(64) PRIMARY KEY, server_id INT NOT NULL)")
+			}
+		}
+		if err == nil {
+			_, err = db.ExecContext(ctx, "INSERT INTO "+podcluster.AppDatabase+".markers VALUES (?, @@server_id)", c.marker)
+		}
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := b
+		count := 2
+		if c.x.name == b.name {
+			other, count = s.set, n
+		}
+		for i := range count {
+			ip, err := other.podIP(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := openDB(ip, "root", rootPassword, "")
+			var got int
+			err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+podcluster.AppDatabase+".markers WHERE marker = ?", c.marker).Scan(&got)
+			db.Close()
+			if err == nil && got > 0 {
+				t.Errorf("%s (cluster %s) holds the marker written through %s-primary", other.podName(i), other.name, c.x.name)
+			}
+		}
+	}
+	s.checkInvariants(t, n)
+}
+
+// 8. The primary's PersistentVolumeClaim deleted with its pod: the
+// controller makes a new pod with a new, empty volume; the sidecar's
+// empty-primary guard copies a peer's data before it takes a write, so
+// every acknowledged write is back.
+func (s *suite) primaryClaimDeleted(t *testing.T) {
+	ctx := context.Background()
+	n, err := s.replicas(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.startWriter(ctx)
+	if err := w.WaitAcked(ctx, 50, time.Time{}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	old, err := s.pod(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := "data-" + s.podName(0)
+	var pvc struct {
+		Metadata struct {
+			UID string `json:"uid"`
+		} `json:"metadata"`
+	}
+	if err := api.Get(ctx, "/api/v1/namespaces/"+s.ns+"/persistentvolumeclaims/"+claim, &pvc); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	if _, err := kubectl(ctx, s.ns, "delete", "pvc", claim, "--wait=false"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kubectl(ctx, s.ns, "delete", "pod", s.podName(0), "--wait=false"); err != nil {
+		t.Fatal(err)
+	}
+	if err := podcluster.Eventually(ctx, 6*time.Minute, "a new "+s.podName(0)+" on a new claim, Ready", func(ctx context.Context) error {
+		var now struct {
+			Metadata struct {
+				UID string `json:"uid"`
+			} `json:"metadata"`
+		}
+		if err := api.Get(ctx, "/api/v1/namespaces/"+s.ns+"/persistentvolumeclaims/"+claim, &now); err != nil {
+			return err
+		}
+		if now.Metadata.UID == pvc.Metadata.UID {
+			return errors.New("the old claim is still there")
+		}
+		p, err := s.pod(ctx, 0)
+		if err != nil {
+			return err
+		}
+		if p.UID == old.UID || !podReady(p) {
+			return errors.New(s.notReady(ctx, 0))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WaitAcked(ctx, 20, time.Now(), 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	_, to := w.LongestGapSince(deleted)
+	s.figure(t, "primary's claim and pod deleted → recovered from a peer, writes accepted again: %.1f s", to.Sub(deleted).Seconds())
+	s.stopWriter(w)
+	ip, err := s.podIP(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sidecarStatus(ctx, ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Seed == nil || st.Seed.Seeds < 1 {
+		t.Errorf("%s took writes on a new, empty volume without a copy of a peer's data (seed %+v)", s.podName(0), st.Seed)
+	}
+	s.checkInvariants(t, n)
+}
+
+// checkInvariants: all n pods Ready; every acknowledged write on every
+// pod; equal data; no errant GTIDs on the replicas; replicas refuse
+// writes.
+func (s *suite) checkInvariants(t *testing.T, n int) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.waitReady(ctx, n, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	ips := make([]string, n)
+	for i := range n {
+		ip, err := s.podIP(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ips[i] = ip
+	}
+	primary := openDB(ips[0], "root", rootPassword, "")
+	defer primary.Close()
+	want, err := podcluster.Digest(ctx, primary, "SELECT id, v FROM "+podcluster.AppDatabase+".writes ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		db := openDB(ips[i], "root", rootPassword, "")
+		err := podcluster.Eventually(ctx, time.Minute, s.podName(i)+" holds every acknowledged write and the primary's data", func(ctx context.Context) error {
+			ids, err := podcluster.IDs(ctx, db)
+			if err != nil {
+				return err
+			}
+			var missing []int64
+			for _, id := range s.acked {
+				if !ids[id] {
+					missing = append(missing, id)
+				}
+			}
+			if len(missing) > 0 {
+				return fmt.Errorf("%d of %d acknowledged writes missing, first %v", len(missing), len(s.acked), missing[:min(5, len(missing))])
+			}
+			if i == 0 {
+				return nil
+			}
+			got, err := podcluster.Digest(ctx, db, "SELECT id, v FROM "+podcluster.AppDatabase+".writes ORDER BY id")
+			if err != nil {
+				return err
+			}
+			if got != want {
+				return fmt.Errorf("writes %+v, primary %+v", got, want)
+			}
+			return nil
+		})
+		db.Close()
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	for i := 1; i < n; i++ {
+		err := podcluster.Eventually(ctx, 30*time.Second, s.podName(i)+" has no errant transactions", func(ctx context.Context) error {
+			st, err := sidecarStatus(ctx, ips[i])
+			if err != nil {
+				return err
+			}
+			if st.Replication == nil || st.Replication.ErrantGTIDs != "" {
+				return fmt.Errorf("replication %+v", st.Replication)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		app := openDB(ips[i], podcluster.AppUser, appPassword, podcluster.AppDatabase)
+		_, err = app.ExecContext(ctx, "INSERT INTO writes (id, v) VALUES (?, 'replica write')", -int64(i)-1000*time.Now().Unix()%1000000)
+		app.Close()
+		if errnum(err) != errReadOnly {
+			t.Errorf("%s: a write on the replica got %v, want error %d (read-only)", s.podName(i), err, errReadOnly)
+		}
+	}
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
