@@ -139,3 +139,89 @@ func chartSources() []source {
 		release{"billing", "shop", append([]string{"flavor=mysql", "server.image.repository=mysql-bootstrap/mysql"}, localImages...)})
 	return []source{mysql, mariadb, all, two}
 }
+
+// TestChartLint runs helm lint --strict on the chart with each set of
+// values the renderings use.
+func TestChartLint(t *testing.T) {
+	t.Parallel()
+	for _, set := range [][]string{
+		nil,
+		{"flavor=mariadb"},
+		{"flavor=mariadb", "metrics.podMonitor.enabled=true", "metrics.prometheusRule.enabled=true", "metrics.dashboard.enabled=true",
+			"tls.existingSecret=tls", "credentials.existingSecret=creds", "server.config=[mysqld]"},
+	} {
+		t.Run(strings.Join(set, ","), func(t *testing.T) {
+			t.Parallel()
+			args := []string{"lint", "--strict", chartDir}
+			for _, s := range set {
+				args = append(args, "--set", s)
+			}
+			if out, err := helm(t, args...); err != nil {
+				t.Errorf("%v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// TestChartRefuses shows that values the chart cannot honour fail the
+// install with a message, instead of rendering something that breaks.
+func TestChartRefuses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		set  []string
+		want string
+	}{
+		{"unknown flavour", []string{"flavor=postgres"}, "want mysql or mariadb"},
+		{"SERVICE_NAME in config", []string{"config.SERVICE_NAME=mysql"}, "the chart sets SERVICE_NAME itself"},
+		{"a name too long for the revision label", []string{"fullnameOverride=" + strings.Repeat("a", 53)}, "longer than 52"},
+		{"a name that is no DNS label", []string{"fullnameOverride=My_DB"}, "not a DNS label"},
+		{"a NetworkPolicy", []string{"networkPolicy.enabled=true"}, "no NetworkPolicy yet"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := helm(t, release{"db", "test", tc.set}.args()...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("helm template with %v: %v, want an error containing %q", tc.set, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestChartKeepsPasswords shows the generated Secret is kept by helm
+// uninstall (the data volumes hold the passwords too) and is generated,
+// not a fixed value.
+func TestChartKeepsPasswords(t *testing.T) {
+	t.Parallel()
+	var seen []string
+	for range 2 {
+		out, err := helm(t, release{"db", "test", nil}.args()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, err := splitYAML(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := decode(objs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := r.clusters[0].credentials()
+		if s == nil {
+			t.Fatal("no credentials Secret rendered")
+		}
+		if s.Annotations["helm.sh/resource-policy"] != "keep" {
+			t.Errorf("Secret %s lacks helm.sh/resource-policy: keep: helm uninstall would delete the passwords the data volumes still use", s.Name)
+		}
+		for _, k := range []string{"root-password", "replication-password"} {
+			if len(s.Data[k]) < 32 {
+				t.Errorf("Secret %s key %s is %d bytes, want a generated 32-character password", s.Name, k, len(s.Data[k]))
+			}
+			seen = append(seen, string(s.Data[k]))
+		}
+	}
+	if seen[0] == seen[2] || seen[0] == seen[1] {
+		t.Errorf("passwords are not random: %q", seen)
+	}
+}
