@@ -12,7 +12,13 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 E2E_PARALLEL ?= 1
 export E2E_PARALLEL
 
-.PHONY: help build test unit lint image images demo demo-down bench clean
+# Modules of their own, so that their dependencies stay out of go.mod:
+# deploy/monitoring (tests of the alert rules with Prometheus's evaluator)
+# and deploy/tools (the helm CLI and cyclonedx-gomod, built by
+# deploy/tools/build.sh into bin/tools).
+NESTED := deploy/monitoring deploy/tools
+
+.PHONY: help build test unit lint image images demo demo-down bench release tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -21,16 +27,23 @@ build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mysql-bootstrap
 	@ls -l $(BIN)
 
-test: lint ## every test: unit, golden, fuzz seeds, real-server integration, manifests, e2e on MySQL 9.7, MariaDB 11.8 and 10.11
+test: lint ## every test: unit, golden, fuzz seeds, real-server integration, manifests (kustomize and Helm), alert rules, e2e on MySQL 9.7, MariaDB 11.8 and 10.11
 	$(GO) test -race -count=1 -timeout 45m ./...
+	cd deploy/monitoring && $(GO) test -count=1 ./...
 
 unit: ## only the tests that need no server
 	$(GO) test -count=1 -short ./...
+	cd deploy/monitoring && $(GO) test -count=1 -short ./...
 
-lint: ## go vet, gofmt and a tidy go.mod
+lint: ## go vet, gofmt and tidy go.mod files (the main module's and the nested ones')
 	$(GO) vet ./...
+	@for m in $(NESTED); do (cd $$m && $(GO) vet ./...) || exit 1; done
 	@out=$$(gofmt -l cmd bootstrap deploy); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+	@for m in $(NESTED); do (cd $$m && $(GO) mod tidy -diff) || { echo "$$m: go.mod/go.sum are not tidy: run go mod tidy there"; exit 1; }; done
+
+tools: ## the helm CLI and cyclonedx-gomod in bin/tools (deploy/tools; make test and make release build them when needed)
+	deploy/tools/build.sh
 
 images: ## the local Debian bases, the MySQL 9.7, MariaDB 11.8 and 10.11 server images and the Go builder (no registry needed)
 	images/build.sh debian-bookworm servers go

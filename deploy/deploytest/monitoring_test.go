@@ -2,14 +2,20 @@ package deploytest
 
 import (
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap"
 )
+
+// alertJob is the job label the PodMonitor gives the sidecars' series:
+// MySQLBootstrapSidecarDown selects up{job="mysql-bootstrap"}.
+const alertJob = "mysql-bootstrap"
 
 // checkMonitoring checks the PodMonitor of a monitored cluster: one, on
 // the sidecar's metrics port and path, carrying the pods' instance label
@@ -52,6 +58,15 @@ func checkMonitoring(m *manifests) []string {
 	if ep.Path != "" && ep.Path != bootstrap.PathMetrics {
 		p.addf("PodMonitor %s scrapes path %q, the sidecar serves %s", pm.Name, ep.Path, bootstrap.PathMetrics)
 	}
+	job := ""
+	for _, rl := range ep.Relabelings {
+		if rl.TargetLabel == "job" && (rl.Action == "" || rl.Action == "replace") && rl.Replacement != nil && len(rl.SourceLabels) == 0 {
+			job = *rl.Replacement
+		}
+	}
+	if job != alertJob {
+		p.addf("PodMonitor %s does not set job=%s (relabelings), which the alert on failed scrapes selects (up{job=%q})", pm.Name, alertJob, alertJob)
+	}
 	if !slices.Contains(pm.Spec.PodTargetLabels, instanceLabel) {
 		p.addf("PodMonitor %s does not carry the pods' %s label into the series (podTargetLabels %v): the alerts and the dashboard tell clusters apart by it", pm.Name, instanceLabel, pm.Spec.PodTargetLabels)
 	}
@@ -71,6 +86,7 @@ func TestMonitoringChecksCatchBrokenPodMonitors(t *testing.T) {
 		{"scrapes another path", func(m *manifests) { m.monitors[0].Spec.PodMetricsEndpoints[0].Path = "/status" }, "scrapes path"},
 		{"drops the instance label", func(m *manifests) { m.monitors[0].Spec.PodTargetLabels = nil }, "podTargetLabels"},
 		{"none", func(m *manifests) { m.monitors = nil }, "0 PodMonitors"},
+		{"keeps the default job", func(m *manifests) { m.monitors[0].Spec.PodMetricsEndpoints[0].Relabelings = nil }, "does not set job=mysql-bootstrap"},
 	}
 	n := 0
 	for _, src := range sources() {
@@ -102,5 +118,64 @@ func TestMonitoringChecksCatchBrokenPodMonitors(t *testing.T) {
 	}
 	if n < 3 {
 		t.Errorf("%d monitored clusters among the sources, want the kustomize component's and the chart's", n)
+	}
+}
+
+// TestMonitoringBundlesAgree shows that the chart's alert rules and
+// dashboard are those of deploy/kustomize/monitoring (which
+// deploy/monitoring tests): the chart keeps copies, since Helm reads no
+// file outside the chart.
+func TestMonitoringBundlesAgree(t *testing.T) {
+	t.Parallel()
+	dir, err := filepath.Abs(filepath.Join("..", "kustomize", "monitoring"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := kustomize(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := decode(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := helm(t, release{"db", "test", []string{"metrics.prometheusRule.enabled=true", "metrics.dashboard.enabled=true"}}.args()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err = splitYAML(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := decode(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k.rules) != 1 || len(c.rules) != 1 {
+		t.Fatalf("PrometheusRules: %d from kustomize, %d from the chart, want 1 each", len(k.rules), len(c.rules))
+	}
+	if len(k.rules[0].Spec) == 0 {
+		t.Fatal("the kustomize PrometheusRule has an empty spec")
+	}
+	if d := cmp.Diff(k.rules[0].Spec, c.rules[0].Spec); d != "" {
+		t.Errorf("the chart's rules differ from deploy/kustomize/monitoring's (-kustomize +chart); run cd deploy/monitoring && go test -run TestChartCopies -update:\n%s", d)
+	}
+	const key = "mysql-bootstrap-dashboard.json"
+	dashboard := func(r *rendering) (string, map[string]string) {
+		for _, cm := range r.configMaps {
+			if d, ok := cm.Data[key]; ok {
+				return d, cm.Labels
+			}
+		}
+		t.Fatalf("no ConfigMap holds %s", key)
+		return "", nil
+	}
+	kd, kl := dashboard(k)
+	cd, cl := dashboard(c)
+	if kd != cd {
+		t.Errorf("the chart's dashboard differs from deploy/kustomize/monitoring's; run cd deploy/monitoring && go test -run TestChartCopies -update")
+	}
+	if kl["grafana_dashboard"] != "1" || cl["grafana_dashboard"] != "1" {
+		t.Errorf("dashboard ConfigMaps lack the label grafana_dashboard: \"1\" that Grafana's sidecar looks for: kustomize %v, chart %v", kl, cl)
 	}
 }

@@ -165,9 +165,16 @@ type podMonitor struct {
 		PodTargetLabels     []string             `json:"podTargetLabels,omitempty"`
 		Selector            metav1.LabelSelector `json:"selector"`
 		PodMetricsEndpoints []struct {
-			Port     string `json:"port,omitempty"`
-			Path     string `json:"path,omitempty"`
-			Interval string `json:"interval,omitempty"`
+			Port        string `json:"port,omitempty"`
+			Path        string `json:"path,omitempty"`
+			Interval    string `json:"interval,omitempty"`
+			Relabelings []struct {
+				Action       string   `json:"action,omitempty"`
+				SourceLabels []string `json:"sourceLabels,omitempty"`
+				Regex        string   `json:"regex,omitempty"`
+				TargetLabel  string   `json:"targetLabel,omitempty"`
+				Replacement  *string  `json:"replacement,omitempty"`
+			} `json:"relabelings,omitempty"`
 		} `json:"podMetricsEndpoints"`
 	} `json:"spec"`
 }
@@ -239,9 +246,6 @@ func decode(objs []object) (*rendering, error) {
 			return nil, fmt.Errorf("%s does not decode strictly into the API type (unknown or duplicate field?): %w", o.id(), err)
 		}
 	}
-	if len(r.statefuls) == 0 {
-		return nil, errors.New("no StatefulSet rendered")
-	}
 	for _, sts := range r.statefuls {
 		m := &manifests{sts: sts, secrets: r.secrets, configMaps: r.configMaps}
 		for _, s := range r.services {
@@ -277,6 +281,9 @@ func render(t testing.TB, src source) *rendering {
 		t.Fatalf("%s: %v", src.name, err)
 	}
 	r.source = src
+	if len(r.statefuls) == 0 {
+		t.Fatalf("%s renders no StatefulSet", src.name)
+	}
 	var names []string
 	for _, m := range r.clusters {
 		w, ok := src.clusters[m.sts.Name]
