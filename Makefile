@@ -5,6 +5,9 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/mysql-bootstrap
 IMAGE ?= mysql-bootstrap:dev
+# The registry make release names the image in (a placeholder: where you
+# will push it); the one thing a release needs set.
+REGISTRY ?= ghcr.io/example
 export GOTOOLCHAIN := local
 export TESTCONTAINERS_RYUK_DISABLED := true
 # make test runs the end-to-end clusters of the three servers two at a time
@@ -59,6 +62,9 @@ demo-down: ## remove the demo's containers, volumes and secrets, whichever serve
 
 bench: ## benchmarks on real containers (needs Docker, ~16 min; BENCH_SERVER=mysql-9.7|mariadb-11.8, default mariadb-10.11): replication delays, cold start, failover, sidecar memory/CPU, binary size
 	deploy/bench/run.sh
+
+release: ## versioned artifacts in dist/<version>/, offline, nothing published: binaries linux/amd64+arm64, the image for both (OCI layout), manifests and chart by tag and digest, SBOMs, SHA256SUMS (REGISTRY=ghcr.io/example: where you will push)
+	REGISTRY=$(REGISTRY) VERSION=$(VERSION) deploy/release/release.sh
 
 clean: ## remove build output
 	rm -rf bin dist .bench
