@@ -37,7 +37,9 @@ const serverUID = 999
 
 // forbiddenServerEnv are variables of the official images that create
 // objects on every pod when it initialises its data directory: binlogged
-// writes on replicas, i.e. errant GTIDs.
+// writes on replicas that the primary never had. The sidecar copes (README:
+// an account means a copy of a donor's data per new replica), but the
+// shipped manifests do not pay that price.
 var forbiddenServerEnv = []string{
 	"MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD",
 	"MARIADB_DATABASE", "MARIADB_USER", "MARIADB_PASSWORD", "MARIADB_PASSWORD_HASH",
@@ -1210,7 +1212,7 @@ func checkImages(m *manifests) []string {
 	}
 	for _, e := range pd.server.Env {
 		if slices.Contains(forbiddenServerEnv, strings.TrimSuffix(e.Name, "_FILE")) {
-			p.addf("server container sets %s: the image would create it on every pod, giving replicas errant GTIDs; create it once through %s%s", e.Name, m.sts.Name, primarySuffix)
+			p.addf("server container sets %s: the image would create it on every pod, writes the primary never had (an account makes every new replica copy a donor's data instead of replicating, tables are errant GTIDs); create it once through %s%s", e.Name, m.sts.Name, primarySuffix)
 		}
 	}
 	return p
