@@ -62,6 +62,10 @@ type release struct {
 func (r release) args() []string {
 	args := []string{"template", r.name, chartDir, "--namespace", r.namespace}
 	for _, s := range r.set {
+		if strings.HasPrefix(s, "--") {
+			args = append(args, s) // a flag of helm's
+			continue
+		}
 		args = append(args, "--set", s)
 	}
 	return args
@@ -172,7 +176,10 @@ func TestChartRefuses(t *testing.T) {
 		set  []string
 		want string
 	}{
-		{"unknown flavour", []string{"flavor=postgres"}, "want mysql or mariadb"},
+		{"unknown flavour", []string{"flavor=postgres"}, "value must be one of 'mysql', 'mariadb'"},
+		{"unknown flavour past the schema", []string{"flavor=postgres", "--skip-schema-validation"}, "want mysql or mariadb"},
+		{"a misspelt value", []string{"replica=5"}, "additional properties 'replica' not allowed"},
+		{"a digest that is not one", []string{"image.digest=latest"}, "/image/digest"},
 		{"SERVICE_NAME in config", []string{"config.SERVICE_NAME=mysql"}, "the chart sets SERVICE_NAME itself"},
 		{"a name too long for the revision label", []string{"fullnameOverride=" + strings.Repeat("a", 53)}, "longer than 52"},
 		{"a name that is no DNS label", []string{"fullnameOverride=My_DB"}, "not a DNS label"},

@@ -391,6 +391,7 @@ var checks = []check{
 	{"StatefulSet settings", checkStatefulSet},
 	{"resources", checkResources},
 	{"monitoring", checkMonitoring},
+	{"TLS files", checkTLS},
 }
 
 // TestManifests runs every check on every cluster of every source: the
