@@ -32,10 +32,27 @@ var helmOnce = sync.OnceValues(func() (string, error) {
 	return filepath.Join(out, "helm"), nil
 })
 
+// readChart reads every file of the chart in this process: go test caches
+// a passing result by the files the test opened, and those the helm CLI
+// opens are not among them, so an edited chart would otherwise be served
+// an old result.
+var readChart = sync.OnceValue(func() error {
+	return filepath.WalkDir(chartDir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		_, err = os.ReadFile(path)
+		return err
+	})
+})
+
 // helm runs the helm CLI (HELM, or deploy/tools' build) and returns its
 // standard output.
 func helm(t testing.TB, args ...string) ([]byte, error) {
 	t.Helper()
+	if err := readChart(); err != nil {
+		t.Fatal(err)
+	}
 	bin, err := helmOnce()
 	if err != nil {
 		t.Fatal(err)
