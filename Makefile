@@ -5,6 +5,9 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/mysql-bootstrap
 IMAGE ?= mysql-bootstrap:dev
+# The registry make release names the image in (a placeholder: where you
+# will push it); the one thing a release needs set.
+REGISTRY ?= ghcr.io/example
 export GOTOOLCHAIN := local
 export TESTCONTAINERS_RYUK_DISABLED := true
 # make test runs the end-to-end clusters of the three servers two at a time
@@ -16,7 +19,13 @@ export E2E_PARALLEL
 # K8S_DIR (default /var/lib/mysql-bootstrap-k8s) holds it.
 LOCALK8S := $(GO) run ./deploy/k8s/cmd/localk8s
 
-.PHONY: help build test unit lint image images demo demo-down demo-k8s demo-k8s-down k8s-build k8s-up k8s-down bench clean
+# Modules of their own, so that their dependencies stay out of go.mod:
+# deploy/monitoring (tests of the alert rules with Prometheus's evaluator)
+# and deploy/tools (the helm CLI and cyclonedx-gomod, built by
+# deploy/tools/build.sh into bin/tools).
+NESTED := deploy/monitoring deploy/tools
+
+.PHONY: help build test unit lint image images demo demo-down demo-k8s demo-k8s-down k8s-build k8s-up k8s-down bench release tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -25,16 +34,23 @@ build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mysql-bootstrap
 	@ls -l $(BIN)
 
-test: lint ## every test: unit, golden, fuzz seeds, real-server integration, manifests, e2e on MySQL 9.7, MariaDB 11.8 and 10.11
+test: lint ## every test: unit, golden, fuzz seeds, real-server integration, manifests (kustomize and Helm), alert rules, e2e on MySQL 9.7, MariaDB 11.8 and 10.11
 	$(GO) test -race -count=1 -timeout 45m ./...
+	cd deploy/monitoring && $(GO) test -count=1 ./...
 
 unit: ## only the tests that need no server
 	$(GO) test -count=1 -short ./...
+	cd deploy/monitoring && $(GO) test -count=1 -short ./...
 
-lint: ## go vet, gofmt and a tidy go.mod
+lint: ## go vet, gofmt and tidy go.mod files (the main module's and the nested ones')
 	$(GO) vet ./...
+	@for m in $(NESTED); do (cd $$m && $(GO) vet ./...) || exit 1; done
 	@out=$$(gofmt -l cmd bootstrap deploy); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+	@for m in $(NESTED); do (cd $$m && $(GO) mod tidy -diff) || { echo "$$m: go.mod/go.sum are not tidy: run go mod tidy there"; exit 1; }; done
+
+tools: ## the helm CLI and cyclonedx-gomod in bin/tools (deploy/tools; make test and make release build them when needed)
+	deploy/tools/build.sh
 
 images: ## the local Debian bases, the MySQL 9.7, MariaDB 11.8 and 10.11 server images and the Go builder (no registry needed)
 	images/build.sh debian-bookworm servers go
@@ -65,6 +81,9 @@ k8s-down: ## stop the local Kubernetes and remove what it created
 
 bench: ## benchmarks on real containers (needs Docker, ~16 min; BENCH_SERVER=mysql-9.7|mariadb-11.8, default mariadb-10.11): replication delays, cold start, failover, sidecar memory/CPU, binary size
 	deploy/bench/run.sh
+
+release: ## versioned artifacts in dist/<version>/, offline, nothing published: binaries linux/amd64+arm64, the image for both (OCI layout), manifests and chart by tag and digest, SBOMs, SHA256SUMS (REGISTRY=ghcr.io/example: where you will push)
+	REGISTRY=$(REGISTRY) VERSION=$(VERSION) deploy/release/release.sh
 
 clean: ## remove build output
 	rm -rf bin dist .bench

@@ -101,6 +101,9 @@ type Decision struct {
 	// Problems are the conditions worth a log line when they appear and
 	// when they clear, by a stable key.
 	Problems map[string]string
+	// Guard is why a primary does not take writes yet (a Guard* code), or
+	// "": for /status and /metrics, where alerts can point at it.
+	Guard string
 }
 
 // AccountView is what decide derived about the replication account.
@@ -884,13 +887,16 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 	if ov != nil && ov.Action == OverrideSeedFrom {
 		for _, h := range holders {
 			if h.pod == ov.From {
+				d.Guard = GuardRecovering
 				d.do(ActConsumeOverride, "a person chose to seed this pod from "+h.pod)
 				return seedPrimary(o, d, Donor{Pod: h.pod, Host: h.host}, now, "a person chose to replace this pod's data with "+h.pod+"'s"), true
 			}
 		}
+		d.Guard = GuardWaitingForPeers
 		return d.notReady("a person chose to seed this pod from " + ov.From + ", which does not answer as a replica yet"), true
 	}
 	if len(silent) > 0 {
+		d.Guard = GuardWaitingForPeers
 		d.Problems["guard"] = "waiting for " + strings.Join(silent, ", ") + " before taking writes"
 		return d.notReady("not taking writes until " + strings.Join(silent, ", ") + " answer: they may hold transactions this pod lacks; " +
 			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data"), true
@@ -913,6 +919,7 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 				why += " (this pod's own " + own.String() + " are only its first start's: no table outside the system schemas)"
 			}
 			d.Problems["guard"] = why
+			d.Guard = GuardRecovering
 			return seedPrimary(o, d, Donor{Pod: h.pod, Host: h.host}, now, why), true
 		}
 	}
@@ -932,6 +939,7 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 	msg := "the pods disagree and none holds every transaction: " + strings.Join(who, "; ") +
 		"; nothing is written or wiped until a person chooses (" + overrideHint + ")"
 	d.Problems["guard"] = msg
+	d.Guard = GuardWaitingForPerson
 	return d.notReady(msg), true
 }
 

@@ -403,8 +403,8 @@ func TestDecide(t *testing.T) {
 				return o, m
 			},
 			check: func(t *testing.T, fc flavourCase, d Decision) {
-				if d.Actions[0].Donor != (Donor{Pod: "mysql-1", Host: "mysql-1.x"}) || d.Problems["guard"] == "" {
-					t.Errorf("donor %+v, problems %v", d.Actions[0].Donor, d.Problems)
+				if d.Actions[0].Donor != (Donor{Pod: "mysql-1", Host: "mysql-1.x"}) || d.Problems["guard"] == "" || d.Guard != GuardRecovering {
+					t.Errorf("donor %+v, problems %v, guard %q", d.Actions[0].Donor, d.Problems, d.Guard)
 				}
 			}},
 		{name: "guard: an emptied primary whose first start logged its own transactions recovers", role: RolePrimary,
@@ -446,6 +446,11 @@ func TestDecide(t *testing.T) {
 				o.Peers = fc.guardPeers(fc.behindSet)
 				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
 				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Guard != GuardWaitingForPeers {
+					t.Errorf("guard %q, want %q", d.Guard, GuardWaitingForPeers)
+				}
 			}},
 		{name: "guard: pods that disagree are left alone for a person", role: RolePrimary,
 			reason: "the pods disagree and none holds every transaction",
@@ -463,6 +468,9 @@ func TestDecide(t *testing.T) {
 			check: func(t *testing.T, fc flavourCase, d Decision) {
 				if !strings.Contains(d.Reason, "this pod alone holds") || !strings.Contains(d.Reason, "primary-override --use-own-data, or --seed-from mysql-1") {
 					t.Errorf("reason %q", d.Reason)
+				}
+				if d.Guard != GuardWaitingForPerson {
+					t.Errorf("guard %q, want %q", d.Guard, GuardWaitingForPerson)
 				}
 			}},
 		{name: "guard: a person chose this pod's own data", role: RolePrimary, reason: "making it writable",

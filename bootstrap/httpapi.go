@@ -95,13 +95,19 @@ var (
 	descSeedB    = prometheus.NewDesc("mysql_bootstrap_seed_bytes", "Bytes of the current or last seed copied so far.", nil, nil)
 	descSeedEst  = prometheus.NewDesc("mysql_bootstrap_seed_estimate_bytes", "Estimated size of the current or last seed; 0 when unknown.", nil, nil)
 	descTries    = prometheus.NewDesc("mysql_bootstrap_replication_change_retries", "CHANGE statements that have not fixed a refused replication channel yet (replicas only).", nil, nil)
+	descSeedFail = prometheus.NewDesc("mysql_bootstrap_seed_failed", "1 when the last copy of a donor's data failed and no new one runs yet (it is retried after 30 s, doubling to 10 min).", nil, nil)
+	descGuard    = prometheus.NewDesc("mysql_bootstrap_guard", "1 for why the primary does not take writes yet (state: waiting-for-peers, waiting-for-person, recovering), 0 for the other states (primary only).",
+		[]string{"state"}, nil)
 )
+
+// guardStates are the label values of mysql_bootstrap_guard.
+var guardStates = []string{GuardWaitingForPeers, GuardWaitingForPerson, GuardRecovering}
 
 // statusCollector turns the current Status into metrics at scrape time.
 type statusCollector struct{ src source }
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descRole, descUp, descReady, descReadOnly, descIO, descSQL, descLag, descErrant, descChanges, descRestarts, descRecErr, descRecLast, descStale, descResets, descTries, descSeeds, descSeeding, descSeedB, descSeedEst} {
+	for _, d := range []*prometheus.Desc{descInfo, descRole, descUp, descReady, descReadOnly, descIO, descSQL, descLag, descErrant, descChanges, descRestarts, descRecErr, descRecLast, descStale, descResets, descTries, descSeeds, descSeeding, descSeedB, descSeedEst, descSeedFail, descGuard} {
 		ch <- d
 	}
 }
@@ -126,9 +132,16 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descSeeding, b2f(sd.State == "running"))
 		gauge(descSeedB, float64(sd.Bytes))
 		gauge(descSeedEst, float64(sd.Estimate))
+		gauge(descSeedFail, b2f(sd.State == "failed"))
 	} else if s.Role == RoleReplica {
 		ch <- prometheus.MustNewConstMetric(descSeeds, prometheus.CounterValue, 0)
 		gauge(descSeeding, 0)
+		gauge(descSeedFail, 0)
+	}
+	if s.Role == RolePrimary {
+		for _, g := range guardStates {
+			gauge(descGuard, b2f(s.Guard == g), g)
+		}
 	}
 	if r := s.Replication; r != nil {
 		gauge(descIO, b2f(r.IORunning))

@@ -50,10 +50,28 @@ type Status struct {
 	// done, or the last one that failed; nil when there is none.
 	Seed *SeedStatus `json:"seed,omitempty"`
 
+	// Guard is why a primary does not take writes yet: a Guard* code;
+	// "" when it does, or when it is a replica.
+	Guard string `json:"guard,omitempty"`
+
 	LastReconcile   time.Time `json:"lastReconcile"`
 	ReconcileError  string    `json:"reconcileError,omitempty"`
 	ReconcileErrors uint64    `json:"reconcileErrors"`
 }
+
+// Why a primary does not take writes yet (Status.Guard; see "An empty
+// primary" in README.md). Each is a label value of mysql_bootstrap_guard.
+const (
+	// GuardWaitingForPeers: a pod of the StatefulSet does not answer; it
+	// may hold transactions the primary lacks.
+	GuardWaitingForPeers = "waiting-for-peers"
+	// GuardWaitingForPerson: the pods disagree and none holds every
+	// transaction; a person chooses with primary-override.
+	GuardWaitingForPerson = "waiting-for-person"
+	// GuardRecovering: the primary copies the data of the pod that holds
+	// every transaction before it takes writes.
+	GuardRecovering = "recovering"
+)
 
 // ReplicationStatus is a replica's view of its replication channel.
 type ReplicationStatus struct {

@@ -1,11 +1,16 @@
-// Package deploytest holds tests only: they render the kustomize overlays
-// under deploy/kustomize in-process, decode every object strictly into the
-// Kubernetes API types, and check the invariants whose violation breaks a
-// deployment (the headless Service, selectors, the variables mysql-bootstrap
-// reads, probe paths and ports, server liveness that needs neither the
-// sidecar nor a password, secret files, shared volumes (data, STATE_DIR,
-// the tools copy of mysql-bootstrap), MariaDB's seed-exec and backup
-// containers, images, security settings). The variable names and defaults
+// Package deploytest holds tests only. They render every way the project
+// installs (the kustomize overlays and examples under deploy/kustomize,
+// in-process, and the Helm chart in deploy/helm with several sets of values,
+// through the helm CLI that deploy/tools pins), decode every object strictly
+// into the Kubernetes API types, split the result into clusters (one per
+// StatefulSet, with what selects its pods), and run the same checks on each:
+// the headless Service, selectors and the instance label, the variables
+// mysql-bootstrap reads, probe paths and ports, server liveness that needs
+// neither the sidecar nor a password, secret files, shared volumes (data,
+// STATE_DIR, the tools copy of mysql-bootstrap), MariaDB's seed-exec and
+// backup containers, images, security settings, the PodMonitor. Renderings
+// of two clusters in one namespace are checked to stay apart (no name,
+// selector, affinity or Secret crosses). The variable names and defaults
 // come from bootstrap.Variables(), so the manifests cannot drift from the
-// binary.
+// binary; mutation tests break each check's subject to show it can fail.
 package deploytest

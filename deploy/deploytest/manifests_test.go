@@ -1,14 +1,12 @@
 package deploytest
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
 	"net"
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,43 +15,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
-	"sigs.k8s.io/yaml"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap"
 )
-
-// overlay is one directory under deploy/kustomize/overlays and what it must
-// produce.
-type overlay struct {
-	name        string   // directory under deploy/kustomize/overlays
-	serverImage string   // the official image the server container runs
-	flavor      string   // FLAVOR of the mysql-bootstrap containers
-	serverEnv   []string // variables the server container must set
-}
-
-// seeds reports whether the flavour copies data to replicas through
-// seed-exec and a backup container (mariadb-backup): MariaDB has no clone
-// plugin; MySQL's clone plugin needs neither.
-func (o overlay) seeds() bool { return o.flavor == string(bootstrap.FlavorMariaDB) }
-
-var overlays = []overlay{
-	{
-		// The mysql image's first start binary-logs its time zone tables;
-		// the sidecar discards a new replica's first-start GTIDs, so
-		// MYSQL_INITDB_SKIP_TZINFO is not needed.
-		name: "mysql", serverImage: "mysql:9.7", flavor: string(bootstrap.FlavorMySQL),
-		serverEnv: []string{"MYSQL_ROOT_PASSWORD_FILE"},
-	},
-	{
-		name: "mariadb", serverImage: "mariadb:11.8", flavor: string(bootstrap.FlavorMariaDB),
-		serverEnv: []string{"MARIADB_ROOT_PASSWORD_FILE"},
-	},
-}
 
 // Names the README documents for clients: writes go to <sts>-primary,
 // reads to <sts>-read.
@@ -71,98 +37,13 @@ const serverUID = 999
 
 // forbiddenServerEnv are variables of the official images that create
 // objects on every pod when it initialises its data directory: binlogged
-// writes on replicas, i.e. errant GTIDs.
+// writes on replicas that the primary never had. The sidecar copes (README:
+// an account means a copy of a donor's data per new replica), but the
+// shipped manifests do not pay that price.
 var forbiddenServerEnv = []string{
 	"MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD",
 	"MARIADB_DATABASE", "MARIADB_USER", "MARIADB_PASSWORD", "MARIADB_PASSWORD_HASH",
 	"MARIADB_REPLICATION_USER", "MARIADB_MASTER_HOST",
-}
-
-// manifests is one rendered overlay, decoded into the API types.
-type manifests struct {
-	overlay  overlay
-	sts      *appsv1.StatefulSet
-	services []*corev1.Service
-	pdbs     []*policyv1.PodDisruptionBudget
-	secrets  []*corev1.Secret
-}
-
-// render builds an overlay; see build.
-func render(t testing.TB, o overlay) *manifests {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "kustomize", "overlays", o.name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := build(dir)
-	if err != nil {
-		t.Fatalf("overlays/%s: %v", o.name, err)
-	}
-	m.overlay = o
-	return m
-}
-
-// build renders a kustomization as `kubectl apply -k` would and decodes
-// every object strictly: a misspelt or misplaced field fails here instead
-// of being dropped or rejected by the API server.
-func build(dir string) (*manifests, error) {
-	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
-	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
-	}
-	m := &manifests{}
-	for _, r := range rm.Resources() {
-		id := r.GetKind() + "/" + r.GetName()
-		y, err := r.AsYAML()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", id, err)
-		}
-		var obj any
-		switch gk := r.GetApiVersion() + " " + r.GetKind(); gk {
-		case "apps/v1 StatefulSet":
-			if m.sts != nil {
-				return nil, fmt.Errorf("more than one StatefulSet (%s and %s): the checks assume one", m.sts.Name, r.GetName())
-			}
-			m.sts = &appsv1.StatefulSet{}
-			obj = m.sts
-		case "v1 Service":
-			s := &corev1.Service{}
-			m.services = append(m.services, s)
-			obj = s
-		case "policy/v1 PodDisruptionBudget":
-			p := &policyv1.PodDisruptionBudget{}
-			m.pdbs = append(m.pdbs, p)
-			obj = p
-		case "v1 Secret":
-			s := &corev1.Secret{}
-			m.secrets = append(m.secrets, s)
-			obj = s
-		default:
-			return nil, fmt.Errorf("%s (%s) is not an object these tests know: teach build and the checks about it", id, gk)
-		}
-		if err := yaml.UnmarshalStrict(y, obj); err != nil {
-			return nil, fmt.Errorf("%s does not decode strictly into the API type (unknown or duplicate field?): %w", id, err)
-		}
-	}
-	if m.sts == nil {
-		return nil, errors.New("no StatefulSet rendered")
-	}
-	return m, nil
-}
-
-// clone returns a deep copy that a test may break.
-func (m *manifests) clone() *manifests {
-	c := &manifests{overlay: m.overlay, sts: m.sts.DeepCopy()}
-	for _, s := range m.services {
-		c.services = append(c.services, s.DeepCopy())
-	}
-	for _, p := range m.pdbs {
-		c.pdbs = append(c.pdbs, p.DeepCopy())
-	}
-	for _, s := range m.secrets {
-		c.secrets = append(c.secrets, s.DeepCopy())
-	}
-	return c
 }
 
 func (m *manifests) service(name string) *corev1.Service {
@@ -498,6 +379,7 @@ type check struct {
 var checks = []check{
 	{"headless Service", checkHeadlessService},
 	{"selectors", checkSelectors},
+	{"instance label", checkInstance},
 	{"Service target ports", checkServicePorts},
 	{"mysql-bootstrap variables", checkVariables},
 	{"local server address", checkLocalServer},
@@ -508,20 +390,27 @@ var checks = []check{
 	{"security", checkSecurity},
 	{"StatefulSet settings", checkStatefulSet},
 	{"resources", checkResources},
+	{"monitoring", checkMonitoring},
+	{"TLS files", checkTLS},
 }
 
-func TestOverlays(t *testing.T) {
+// TestManifests runs every check on every cluster of every source: the
+// kustomize overlays, the two-clusters example and the chart with several
+// sets of values.
+func TestManifests(t *testing.T) {
 	t.Parallel()
-	for _, o := range overlays {
-		t.Run(o.name, func(t *testing.T) {
+	for _, src := range sources() {
+		t.Run(src.name, func(t *testing.T) {
 			t.Parallel()
-			m := render(t, o)
-			for _, c := range checks {
-				t.Run(c.name, func(t *testing.T) {
-					for _, p := range c.run(m) {
-						t.Errorf("overlays/%s: %s", o.name, p)
-					}
-				})
+			r := render(t, src)
+			for _, m := range r.clusters {
+				for _, c := range checks {
+					t.Run(m.sts.Name+"/"+c.name, func(t *testing.T) {
+						for _, p := range c.run(m) {
+							t.Errorf("%s: %s", describe(src, m), p)
+						}
+					})
+				}
 			}
 		})
 	}
@@ -557,7 +446,7 @@ func checkHeadlessService(m *manifests) []string {
 	}
 	svc := m.service(name)
 	if svc == nil {
-		p.addf("StatefulSet %s has serviceName %q, which names no Service in the overlay (Services: %v): pods get no stable DNS names", m.sts.Name, name, m.serviceNames())
+		p.addf("StatefulSet %s has serviceName %q, which names no Service in the manifests (Services: %v): pods get no stable DNS names", m.sts.Name, name, m.serviceNames())
 		return p
 	}
 	if svc.Spec.ClusterIP != corev1.ClusterIPNone {
@@ -1098,8 +987,11 @@ func secretFile(m *manifests, c *corev1.Container, e corev1.EnvVar) string {
 		}
 	}
 	s := m.secret(vol.Secret.SecretName)
+	if s == nil && slices.Contains(m.want.externalSecrets, vol.Secret.SecretName) {
+		return "" // the user's Secret: its keys are the user's to provide
+	}
 	if s == nil {
-		return fmt.Sprintf("reads Secret %s (volume %s), which the overlay does not render", vol.Secret.SecretName, vol.Name)
+		return fmt.Sprintf("reads Secret %s (volume %s), which the manifests do not render", vol.Secret.SecretName, vol.Name)
 	}
 	_, inData := s.Data[key]
 	_, inString := s.StringData[key]
@@ -1284,7 +1176,7 @@ func checkImages(m *manifests) []string {
 	if err != nil {
 		return []string{err.Error()}
 	}
-	o := m.overlay
+	o := m.want
 	if pd.server.Image != o.serverImage {
 		p.addf("server container image is %q, want %q", pd.server.Image, o.serverImage)
 	}
@@ -1321,7 +1213,7 @@ func checkImages(m *manifests) []string {
 	}
 	for _, e := range pd.server.Env {
 		if slices.Contains(forbiddenServerEnv, strings.TrimSuffix(e.Name, "_FILE")) {
-			p.addf("server container sets %s: the image would create it on every pod, giving replicas errant GTIDs; create it once through %s%s", e.Name, m.sts.Name, primarySuffix)
+			p.addf("server container sets %s: the image would create it on every pod, writes the primary never had (an account makes every new replica copy a donor's data instead of replicating, tables are errant GTIDs); create it once through %s%s", e.Name, m.sts.Name, primarySuffix)
 		}
 	}
 	return p

@@ -19,10 +19,7 @@ import (
 // check that can never fail does not pass silently.
 func TestChecksCatchBrokenManifests(t *testing.T) {
 	t.Parallel()
-	bases := map[string]*manifests{}
-	for _, o := range overlays {
-		bases[o.name] = render(t, o)
-	}
+	bases := flavorBases(t)
 	setEnv := func(c *corev1.Container, name, value string) {
 		for i := range c.Env {
 			if c.Env[i].Name == name {
@@ -50,43 +47,49 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 		HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)},
 	}}
 	tests := []struct {
-		name    string
-		overlay string // "" for mariadb, the one with every container
-		check   func(*manifests) []string
-		mutate  func(m *manifests, p *pod)
-		want    string // part of the expected problem
+		name   string
+		flavor string // "" for mariadb, the one with every container
+		check  func(*manifests) []string
+		mutate func(m *manifests, p *pod)
+		want   string // part of the expected problem
 	}{
 		{"serviceName names no Service", "", checkHeadlessService,
 			func(m *manifests, p *pod) { m.sts.Spec.ServiceName = "mysql-typo" },
 			"names no Service"},
 		{"headless Service gets a cluster IP", "", checkHeadlessService,
-			func(m *manifests, p *pod) { m.service("mysql").Spec.ClusterIP = "" },
+			func(m *manifests, p *pod) { m.headless().Spec.ClusterIP = "" },
 			"want None"},
 		{"headless Service hides not-ready pods", "", checkHeadlessService,
-			func(m *manifests, p *pod) { m.service("mysql").Spec.PublishNotReadyAddresses = false },
+			func(m *manifests, p *pod) { m.headless().Spec.PublishNotReadyAddresses = false },
 			"publishNotReadyAddresses"},
 		{"primary Service selects ordinal 1", "", checkSelectors,
 			func(m *manifests, p *pod) {
-				m.service("mysql-primary").Spec.Selector[appsv1.PodIndexLabel] = "1"
+				m.primary().Spec.Selector[appsv1.PodIndexLabel] = "1"
 			},
 			"only ordinal 0"},
 		{"primary Service selects by pod name", "", checkSelectors,
 			func(m *manifests, p *pod) {
-				delete(m.service("mysql-primary").Spec.Selector, appsv1.PodIndexLabel)
-				m.service("mysql-primary").Spec.Selector[appsv1.StatefulSetPodNameLabel] = "mysql-0"
+				delete(m.primary().Spec.Selector, appsv1.PodIndexLabel)
+				m.primary().Spec.Selector[appsv1.StatefulSetPodNameLabel] = m.sts.Name + "-0"
 			},
 			"a namePrefix renames the pods"},
 		{"read Service selects a label the pods lack", "", checkSelectors,
-			func(m *manifests, p *pod) { m.service("mysql-read").Spec.Selector["tier"] = "db" },
+			func(m *manifests, p *pod) { m.read().Spec.Selector["tier"] = "db" },
 			"matches none of the pods"},
 		{"PDB selects nothing", "", checkSelectors,
 			func(m *manifests, p *pod) {
 				m.pdbs[0].Spec.Selector.MatchLabels["app.kubernetes.io/name"] = "db"
 			},
 			"protects nothing"},
+		{"instance label kept by a renamed copy", "", checkInstance,
+			func(m *manifests, p *pod) { m.sts.Spec.Template.Labels[instanceLabel] = "mysql-old" },
+			"want the StatefulSet's name"},
+		{"primary Service without the instance", "", checkInstance,
+			func(m *manifests, p *pod) { delete(m.primary().Spec.Selector, instanceLabel) },
+			"would select another cluster's pods"},
 		{"Service targets an undeclared port", "", checkServicePorts,
 			func(m *manifests, p *pod) {
-				m.service("mysql-primary").Spec.Ports[0].TargetPort = intstr.FromString("sql")
+				m.primary().Spec.Ports[0].TargetPort = intstr.FromString("sql")
 			},
 			"no container of the pod template declares"},
 		{"sidecar sets a misspelt variable", "", checkVariables,
@@ -183,7 +186,7 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 			"not inside any volumeMount"},
 		{"Secret lacks the key", "", checkSecretFiles,
 			func(m *manifests, p *pod) {
-				s := m.secret("mysql-credentials")
+				s := m.credentials()
 				delete(s.StringData, "replication-password")
 				delete(s.Data, "replication-password")
 			},
@@ -299,26 +302,27 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 			"container backup MYSQL_HOST=\"mysql-0.mysql\""},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			base := bases[cmp.Or(tc.overlay, "mariadb")]
-			if got := tc.check(base); len(got) != 0 {
-				t.Fatalf("the unbroken overlay already fails: %v", got)
-			}
-			m := base.clone()
-			p, err := m.pod()
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.mutate(m, p)
-			got := tc.check(m)
-			for _, problem := range got {
-				if strings.Contains(problem, tc.want) {
-					return
+		for _, base := range bases[cmp.Or(tc.flavor, "mariadb")] {
+			t.Run(tc.name+"/"+base.name, func(t *testing.T) {
+				t.Parallel()
+				if got := tc.check(base.m); len(got) != 0 {
+					t.Fatalf("the unbroken manifests already fail: %v", got)
 				}
-			}
-			t.Errorf("after %q the check reported %q, want a problem containing %q", tc.name, got, tc.want)
-		})
+				m := base.m.clone()
+				p, err := m.pod()
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.mutate(m, p)
+				got := tc.check(m)
+				for _, problem := range got {
+					if strings.Contains(problem, tc.want) {
+						return
+					}
+				}
+				t.Errorf("after %q the check reported %q, want a problem containing %q", tc.name, got, tc.want)
+			})
+		}
 	}
 }
 
@@ -327,18 +331,15 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 // spelling.
 func TestChecksAcceptAlternatives(t *testing.T) {
 	t.Parallel()
-	bases := map[string]*manifests{}
-	for _, o := range overlays {
-		bases[o.name] = render(t, o)
-	}
+	bases := flavorBases(t)
 	tcp := func(port intstr.IntOrString) corev1.ProbeHandler {
 		return corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: port}}
 	}
 	tests := []struct {
-		name    string
-		overlay string
-		check   func(*manifests) []string
-		mutate  func(m *manifests, p *pod)
+		name   string
+		flavor string
+		check  func(*manifests) []string
+		mutate func(m *manifests, p *pod)
 	}{
 		{"MySQL server probed by tcpSocket on 3306", "mysql", checkProbes,
 			func(m *manifests, p *pod) {
@@ -374,19 +375,44 @@ func TestChecksAcceptAlternatives(t *testing.T) {
 			}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			m := bases[tc.overlay].clone()
-			p, err := m.pod()
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.mutate(m, p)
-			if got := tc.check(m); len(got) != 0 {
-				t.Errorf("after %q the check reported %q, want nothing", tc.name, got)
-			}
-		})
+		for _, base := range bases[tc.flavor] {
+			t.Run(tc.name+"/"+base.name, func(t *testing.T) {
+				t.Parallel()
+				m := base.m.clone()
+				p, err := m.pod()
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.mutate(m, p)
+				if got := tc.check(m); len(got) != 0 {
+					t.Errorf("after %q the check reported %q, want nothing", tc.name, got)
+				}
+			})
+		}
 	}
+}
+
+// base is an unbroken single-cluster rendering for the mutation tests.
+type base struct {
+	name string // the source's
+	m    *manifests
+}
+
+// flavorBases renders every single-cluster source by flavour: the
+// kustomize overlay and the chart, so that each mutation breaks both.
+func flavorBases(t *testing.T) map[string][]base {
+	bases := map[string][]base{}
+	for _, src := range sources() {
+		if src.flavor != "" {
+			bases[src.flavor] = append(bases[src.flavor], base{src.name, renderOne(t, src)})
+		}
+	}
+	for _, f := range []string{"mysql", "mariadb"} {
+		if len(bases[f]) < 2 {
+			t.Fatalf("the mutation tests need the %s overlay and the %s chart, got %d renderings", f, f, len(bases[f]))
+		}
+	}
+	return bases
 }
 
 // TestBuildIsStrict shows that a field the API types do not have fails the
@@ -418,7 +444,10 @@ func TestBuildIsStrict(t *testing.T) {
 			}
 			write("kustomization.yaml", "resources:\n  - "+filepath.ToSlash(rel)+"\npatches:\n  - path: patch.yaml\n")
 			write("patch.yaml", "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: mysql\nspec:\n  template:\n    spec:\n"+tc.patch)
-			_, err = build(dir)
+			objs, err := kustomize(dir)
+			if err == nil {
+				_, err = decode(objs)
+			}
 			if err == nil || !strings.Contains(err.Error(), "strictly") || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("build with %s: got error %v, want one naming %q", tc.name, err, tc.want)
 			}
