@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -60,7 +61,8 @@ func TestStatefulSet(t *testing.T) {
 				{"5_rolling_update_replicas_first_primary_last", s.rollingUpdate},
 				{"6_eviction_refused_while_a_pod_is_down", s.evictionRefused},
 				{"7_two_clusters_in_one_namespace", s.twoClusters},
-				{"8_primary_volume_claim_deleted_with_its_pod", s.primaryClaimDeleted},
+				{"8_the_helm_chart_installs_a_cluster_beside_it", s.helmChart},
+				{"9_primary_volume_claim_deleted_with_its_pod", s.primaryClaimDeleted},
 			} {
 				if !t.Run(tc.name, tc.run) {
 					s.dump(t)
@@ -694,7 +696,142 @@ replicas:
 	s.checkInvariants(t, n)
 }
 
-// 8. The primary's PersistentVolumeClaim deleted with its pod: the
+// 8. helm install of deploy/helm/mysql-bootstrap (release "chart", two
+// pods, the images built here) beside the kustomize cluster: it comes up,
+// replicates within itself, and its Services select only its pods.
+func (s *suite) helmChart(t *testing.T) {
+	ctx := context.Background()
+	helm, err := helmBinary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chart, err := filepath.Abs(filepath.Join("..", "..", "helm", "mysql-bootstrap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, tag, _ := strings.Cut(s.srv.Image, ":")
+	const release = "chart"
+	args := []string{"install", release, chart, "--namespace", s.ns, "--wait=false",
+		"--set", "flavor=" + s.srv.Flavor, "--set", "replicas=2",
+		"--set", "image.repository=mysql-bootstrap", "--set", "image.tag=dev",
+		"--set", "server.image.repository=" + repo, "--set", "server.image.tag=" + tag}
+	if out, err := runHelm(ctx, helm, args...); err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	c := set{ns: s.ns, name: release}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if out, err := runHelm(ctx, helm, "uninstall", release, "--namespace", s.ns, "--wait", "--timeout", "150s"); err != nil {
+			t.Logf("helm uninstall: %v\n%s", err, out)
+		}
+		// The chart keeps its Secret and, as every StatefulSet, its claims.
+		_, _ = kubectl(ctx, s.ns, "delete", "secret", release+"-credentials", "--ignore-not-found")
+		for i := range 2 {
+			_, _ = kubectl(ctx, s.ns, "delete", "pvc", "data-"+c.podName(i), "--wait=false", "--ignore-not-found")
+		}
+	}()
+	start := time.Now()
+	if _, err := c.waitReady(ctx, 2, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.figure(t, "helm install (2 pods) → Ready: %.1f s", time.Since(start).Seconds())
+	var secret struct {
+		Data map[string][]byte `json:"data"`
+	}
+	if err := api.Get(ctx, "/api/v1/namespaces/"+s.ns+"/secrets/"+release+"-credentials", &secret); err != nil {
+		t.Fatal(err)
+	}
+	rootPW := string(secret.Data["root-password"])
+	if rootPW == "" || rootPW == rootPassword {
+		t.Fatalf("the chart's Secret holds root password %q: want one generated for the release", rootPW)
+	}
+	for svc, want := range map[string][]string{release: {c.podName(0), c.podName(1)}, release + "-read": {c.podName(0), c.podName(1)}, release + "-primary": {c.podName(0)}} {
+		if err := podcluster.Eventually(ctx, time.Minute, "Service "+svc+" selects "+strings.Join(want, ","), func(ctx context.Context) error {
+			got, err := c.endpoints(ctx, svc)
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(got, want) {
+				return fmt.Errorf("endpoints %v", got)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+	}
+	ip, err := c.serviceIP(ctx, release+"-primary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(ip, "root", rootPW, "")
+	marker := "chart-" + randHex(3)
+	for _, stmt := range []string{
+		"CREATE DATABASE chart",
+		"CREATE TABLE chart.markers (marker VARCHAR(64) PRIMARY KEY)",
+		"INSERT INTO chart.markers VALUES ('" + marker + "')",
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			db.Close()
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db.Close()
+	ip1, err := c.podIP(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := openDB(ip1, "root", rootPW, "")
+	defer replica.Close()
+	if err := podcluster.Eventually(ctx, time.Minute, c.podName(1)+" has the row written through "+release+"-primary", func(ctx context.Context) error {
+		var n int
+		if err := replica.QueryRowContext(ctx, "SELECT COUNT(*) FROM chart.markers WHERE marker = ?", marker).Scan(&n); err != nil {
+			return err
+		}
+		if n != 1 {
+			return errors.New("not yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sidecarStatus(ctx, ip1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := c.podName(0) + "." + release + "." + s.ns + ".svc.cluster.local"; st.Replication == nil || st.Replication.SourceHost != want {
+		t.Errorf("%s replicates from %+v, want %s", c.podName(1), st.Replication, want)
+	}
+	n, err := s.replicas(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.checkInvariants(t, n)
+}
+
+// helmBinary builds the pinned helm CLI (deploy/tools) into bin/tools.
+func helmBinary(ctx context.Context) (string, error) {
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(root, "bin", "tools")
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "deploy", "tools", "build.sh"), out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("deploy/tools/build.sh: %v\n%s", err, b)
+	}
+	return filepath.Join(out, "helm"), nil
+}
+
+func runHelm(ctx context.Context, helm string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, helm, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig(), "HELM_CACHE_HOME="+os.TempDir()+"/helm-cache",
+		"HELM_CONFIG_HOME="+os.TempDir()+"/helm-config", "HELM_DATA_HOME="+os.TempDir()+"/helm-data")
+	b, err := cmd.CombinedOutput()
+	return string(b), err
+}
+
+// 9. The primary's PersistentVolumeClaim deleted with its pod: the
 // controller makes a new pod with a new, empty volume; the sidecar's
 // empty-primary guard copies a peer's data before it takes a write, so
 // every acknowledged write is back.
