@@ -22,8 +22,11 @@ LOCALK8S := $(GO) run ./deploy/k8s/cmd/localk8s
 # Modules of their own, so that their dependencies stay out of go.mod:
 # deploy/monitoring (tests of the alert rules with Prometheus's evaluator)
 # and deploy/tools (the helm CLI and cyclonedx-gomod, built by
-# deploy/tools/build.sh into bin/tools).
+# deploy/tools/build.sh into bin/tools); deploy/k8s/build/* build the local
+# Kubernetes and CoreDNS (localk8s build).
 NESTED := deploy/monitoring deploy/tools
+# Wrapper modules with nothing of ours to vet: their go.mod must stay tidy.
+WRAPPERS := deploy/k8s/build/kubernetes deploy/k8s/build/coredns
 
 .PHONY: help build test unit lint image images demo demo-down demo-k8s demo-k8s-down k8s-build k8s-up k8s-down bench release tools clean
 
@@ -34,9 +37,10 @@ build: ## static binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mysql-bootstrap
 	@ls -l $(BIN)
 
-test: lint ## every test: unit, golden, fuzz seeds, real-server integration, manifests (kustomize and Helm), alert rules, e2e on MySQL 9.7, MariaDB 11.8 and 10.11
-	$(GO) test -race -count=1 -timeout 45m ./...
+test: lint ## every test: unit, golden, fuzz seeds, real-server integration, manifests (kustomize and Helm), alert rules, e2e on MySQL 9.7, MariaDB 11.8 and 10.11, then the cases on a real Kubernetes (root)
+	$(GO) test -race -count=1 -timeout 45m $$($(GO) list ./... | grep -v '/deploy/k8s/e2e$$')
 	cd deploy/monitoring && $(GO) test -count=1 ./...
+	$(GO) test -race -count=1 -timeout 45m ./deploy/k8s/e2e/
 
 unit: ## only the tests that need no server
 	$(GO) test -count=1 -short ./...
@@ -47,7 +51,7 @@ lint: ## go vet, gofmt and tidy go.mod files (the main module's and the nested o
 	@for m in $(NESTED); do (cd $$m && $(GO) vet ./...) || exit 1; done
 	@out=$$(gofmt -l cmd bootstrap deploy); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
-	@for m in $(NESTED); do (cd $$m && $(GO) mod tidy -diff) || { echo "$$m: go.mod/go.sum are not tidy: run go mod tidy there"; exit 1; }; done
+	@for m in $(NESTED) $(WRAPPERS); do (cd $$m && $(GO) mod tidy -diff) || { echo "$$m: go.mod/go.sum are not tidy: run go mod tidy there"; exit 1; }; done
 
 tools: ## the helm CLI and cyclonedx-gomod in bin/tools (deploy/tools; make test and make release build them when needed)
 	deploy/tools/build.sh
