@@ -123,6 +123,21 @@ func (s *suite) dump(t *testing.T) {
 	}
 }
 
+// waitEndpoints waits until a Service sends traffic to exactly pods.
+func (s *suite) waitEndpoints(ctx context.Context, service string, pods ...string) error {
+	want := slices.Sorted(slices.Values(pods))
+	return podcluster.Eventually(ctx, time.Minute, "Service "+service+" sends to "+strings.Join(want, ","), func(ctx context.Context) error {
+		got, err := s.readyEndpoints(ctx, service)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("endpoints %v", got)
+		}
+		return nil
+	})
+}
+
 // primaryDB opens a pool through the mysql-primary Service as user.
 func (s *suite) primaryDB(ctx context.Context, user, password, database string) (*sql.DB, error) {
 	ip, err := s.serviceIP(ctx, s.name+"-primary")
@@ -163,20 +178,30 @@ func (s *suite) firstApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.figure(t, "kubectl apply -k → all 3 pods Ready: %.1f s", ready.Sub(start).Seconds())
+	// A Ready pod reaches a Service's clients once the endpoint
+	// controllers and kube-proxy have caught up (about a second here):
+	// until then the cluster IP refuses connections.
+	if err := s.waitEndpoints(ctx, s.name+"-primary", s.podName(0)); err != nil {
+		t.Fatal(err)
+	}
 	db, err := s.primaryDB(ctx, "root", rootPassword, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	for _, stmt := range []string{
-		"CREATE DATABASE " + podcluster.AppDatabase,
-		"CREATE USER '" + podcluster.AppUser + "'@'%' IDENTIFIED BY '" + appPassword + "'",
+		"CREATE DATABASE IF NOT EXISTS " + podcluster.AppDatabase,
+		"CREATE USER IF NOT EXISTS '" + podcluster.AppUser + "'@'%' IDENTIFIED BY '" + appPassword + "'",
 		"GRANT ALL ON " + podcluster.AppDatabase + ".* TO '" + podcluster.AppUser + "'@'%'",
-		"CREATE TABLE " + podcluster.AppDatabase + ".writes (id BIGINT PRIMARY KEY, v VARCHAR(64) NOT NULL)",
-		"CREATE TABLE " + podcluster.AppDatabase + ".markers (marker VARCHAR(64) PRIMARY KEY, server_id INT NOT NULL)",
+		"CREATE TABLE IF NOT EXISTS " + podcluster.AppDatabase + ".writes (id BIGINT PRIMARY KEY, v VARCHAR(64) NOT NULL)",
+		"CREATE TABLE IF NOT EXISTS " + podcluster.AppDatabase + ".markers (marker VARCHAR(64) PRIMARY KEY, server_id INT NOT NULL)",
 	} {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", strings.SplitN(stmt, " IDENTIFIED", 2)[0], err)
+		what := strings.SplitN(stmt, " IDENTIFIED", 2)[0]
+		if err := podcluster.Eventually(ctx, 30*time.Second, what, func(ctx context.Context) error {
+			_, err := db.ExecContext(ctx, stmt)
+			return err
+		}); err != nil {
+			t.Fatal(err)
 		}
 	}
 	w := s.startWriter(ctx)

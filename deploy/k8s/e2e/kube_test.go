@@ -167,8 +167,18 @@ func (s set) serviceIP(ctx context.Context, service string) (string, error) {
 	return svc.Spec.ClusterIP, nil
 }
 
-// endpoints returns the pod names behind a Service's EndpointSlices.
+// endpoints returns the pod names a Service selects (its EndpointSlices,
+// ready or not).
 func (s set) endpoints(ctx context.Context, service string) ([]string, error) {
+	return s.endpointsWhere(ctx, service, false)
+}
+
+// readyEndpoints returns the pod names a Service sends traffic to.
+func (s set) readyEndpoints(ctx context.Context, service string) ([]string, error) {
+	return s.endpointsWhere(ctx, service, true)
+}
+
+func (s set) endpointsWhere(ctx context.Context, service string, readyOnly bool) ([]string, error) {
 	var l discoveryv1.EndpointSliceList
 	if err := api.Get(ctx, "/apis/discovery.k8s.io/v1/namespaces/"+s.ns+"/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3D"+service, &l); err != nil {
 		return nil, err
@@ -176,6 +186,9 @@ func (s set) endpoints(ctx context.Context, service string) ([]string, error) {
 	var names []string
 	for _, es := range l.Items {
 		for _, ep := range es.Endpoints {
+			if readyOnly && ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
 			if ep.TargetRef != nil {
 				names = append(names, ep.TargetRef.Name)
 			}
