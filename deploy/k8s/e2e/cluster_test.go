@@ -123,8 +123,11 @@ func (s *suite) dump(t *testing.T) {
 	}
 }
 
-// waitEndpoints waits until a Service sends traffic to exactly pods.
-func (s *suite) waitEndpoints(ctx context.Context, service string, pods ...string) error {
+// waitEndpoints waits until a Service sends traffic to exactly pods: a
+// Ready pod reaches a Service's clients once the endpoint controllers and
+// kube-proxy have caught up (about a second here); until then its cluster
+// IP refuses connections.
+func (s set) waitEndpoints(ctx context.Context, service string, pods ...string) error {
 	want := slices.Sorted(slices.Values(pods))
 	return podcluster.Eventually(ctx, time.Minute, "Service "+service+" sends to "+strings.Join(want, ","), func(ctx context.Context) error {
 		got, err := s.readyEndpoints(ctx, service)
@@ -178,9 +181,6 @@ func (s *suite) firstApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.figure(t, "kubectl apply -k → all 3 pods Ready: %.1f s", ready.Sub(start).Seconds())
-	// A Ready pod reaches a Service's clients once the endpoint
-	// controllers and kube-proxy have caught up (about a second here):
-	// until then the cluster IP refuses connections.
 	if err := s.waitEndpoints(ctx, s.name+"-primary", s.podName(0)); err != nil {
 		t.Fatal(err)
 	}
@@ -681,6 +681,9 @@ replicas:
 		x      set
 		marker string
 	}{{s.set, "first-" + randHex(3)}, {b, "second-" + randHex(3)}} {
+		if err := c.x.waitEndpoints(ctx, c.x.name+"-primary", c.x.podName(0)); err != nil {
+			t.Fatal(err)
+		}
 		ip, err := c.x.serviceIP(ctx, c.x.name+"-primary")
 		if err != nil {
 			t.Fatal(err)
@@ -784,6 +787,9 @@ func (s *suite) helmChart(t *testing.T) {
 		}); err != nil {
 			t.Error(err)
 		}
+	}
+	if err := c.waitEndpoints(ctx, release+"-primary", c.podName(0)); err != nil {
+		t.Fatal(err)
 	}
 	ip, err := c.serviceIP(ctx, release+"-primary")
 	if err != nil {
