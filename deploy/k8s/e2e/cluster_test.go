@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,6 +142,27 @@ func (s set) waitEndpoints(ctx context.Context, service string, pods ...string) 
 	})
 }
 
+// execThroughService runs a statement through a Service's cluster IP,
+// again while the connection is refused: kube-proxy programs a newly ready
+// endpoint a moment after the EndpointSlice names it. An answer from the
+// server, error or not, is final.
+func execThroughService(ctx context.Context, db *sql.DB, stmt string, args ...any) error {
+	var result error
+	err := podcluster.Eventually(ctx, 30*time.Second, "through the Service: "+stmt, func(ctx context.Context) error {
+		_, err := db.ExecContext(ctx, stmt, args...)
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			return err
+		}
+		result = err
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return result
+}
+
 // primaryDB opens a pool through the mysql-primary Service as user.
 func (s *suite) primaryDB(ctx context.Context, user, password, database string) (*sql.DB, error) {
 	ip, err := s.serviceIP(ctx, s.name+"-primary")
@@ -196,12 +218,8 @@ func (s *suite) firstApply(t *testing.T) {
 		"CREATE TABLE IF NOT EXISTS " + podcluster.AppDatabase + ".writes (id BIGINT PRIMARY KEY, v VARCHAR(64) NOT NULL)",
 		"CREATE TABLE IF NOT EXISTS " + podcluster.AppDatabase + ".markers (marker VARCHAR(64) PRIMARY KEY, server_id INT NOT NULL)",
 	} {
-		what := strings.SplitN(stmt, " IDENTIFIED", 2)[0]
-		if err := podcluster.Eventually(ctx, 30*time.Second, what, func(ctx context.Context) error {
-			_, err := db.ExecContext(ctx, stmt)
-			return err
-		}); err != nil {
-			t.Fatal(err)
+		if err := execThroughService(ctx, db, stmt); err != nil {
+			t.Fatalf("%s: %v", strings.SplitN(stmt, " IDENTIFIED", 2)[0], err)
 		}
 	}
 	w := s.startWriter(ctx)
@@ -690,13 +708,13 @@ replicas:
 		}
 		db := openDB(ip, "root", rootPassword, "")
 		if c.x.name == b.name {
-			_, err = db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+podcluster.AppDatabase)
+			err = execThroughService(ctx, db, "CREATE DATABASE IF NOT EXISTS "+podcluster.AppDatabase)
 			if err == nil {
-				_, err = db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+podcluster.AppDatabase+".markers (marker VARCHAR(64) PRIMARY KEY, server_id INT NOT NULL)")
+				err = execThroughService(ctx, db, "CREATE TABLE IF NOT EXISTS "+podcluster.AppDatabase+".markers (marker VARCHAR(64) PRIMARY KEY, server_id INT NOT NULL)")
 			}
 		}
 		if err == nil {
-			_, err = db.ExecContext(ctx, "INSERT INTO "+podcluster.AppDatabase+".markers VALUES (?, @@server_id)", c.marker)
+			err = execThroughService(ctx, db, "INSERT INTO "+podcluster.AppDatabase+".markers VALUES (?, @@server_id)", c.marker)
 		}
 		db.Close()
 		if err != nil {
@@ -802,7 +820,7 @@ func (s *suite) helmChart(t *testing.T) {
 		"CREATE TABLE chart.markers (marker VARCHAR(64) PRIMARY KEY)",
 		"INSERT INTO chart.markers VALUES ('" + marker + "')",
 	} {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
+		if err := execThroughService(ctx, db, stmt); err != nil {
 			db.Close()
 			t.Fatalf("%s: %v", stmt, err)
 		}
