@@ -101,19 +101,14 @@ func chooseServers() ([]podcluster.Server, error) {
 	if names == "" {
 		return podcluster.LocalServers, nil
 	}
-	var out []podcluster.Server
-	for _, n := range strings.FieldsFunc(names, func(r rune) bool { return r == ',' || r == ' ' }) {
-		s := podcluster.LookupServer(n)
-		if !s.Local {
-			return nil, fmt.Errorf("E2E_SERVERS: %q is not one of the local servers (mysql-9.7, mariadb-11.8, mariadb-10.11); use E2E_SERVER_IMAGE for another image", n)
-		}
-		if f := os.Getenv("E2E_FLAVOR"); f != "" {
-			s.Flavor = f
-		}
-		out = append(out, s)
+	out, err := podcluster.LocalServersNamed("E2E_SERVERS", names)
+	if err != nil {
+		return nil, fmt.Errorf("%w; use E2E_SERVER_IMAGE for another image", err)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("E2E_SERVERS=%q names no server", names)
+	if f := os.Getenv("E2E_FLAVOR"); f != "" {
+		for i := range out {
+			out[i].Flavor = f
+		}
 	}
 	return out, nil
 }

@@ -2,12 +2,14 @@ package podcluster
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -61,6 +63,46 @@ func LookupServer(name string) Server {
 		flavor = "mysql"
 	}
 	return Server{Name: name, Image: name, Flavor: flavor}
+}
+
+// LocalServersNamed returns the local servers a comma- or space-separated
+// list names (mariadb-10.11, mariadb-11.8, mysql-9.7; "mysql" and "mariadb"
+// too), for a variable such as E2E_SERVERS; the error names the variable.
+func LocalServersNamed(variable, names string) ([]Server, error) {
+	var out []Server
+	for _, n := range strings.FieldsFunc(names, func(r rune) bool { return r == ',' || r == ' ' }) {
+		s := LookupServer(n)
+		if !s.Local {
+			return nil, fmt.Errorf("%s: %q is not one of the local servers (mysql-9.7, mariadb-11.8, mariadb-10.11)", variable, n)
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s=%q names no server", variable, names)
+	}
+	return out, nil
+}
+
+// OpenDB returns a pool of connections to the server at addr (host:port)
+// as user, with the tests' timeouts.
+func OpenDB(addr, user, password, database string) (*sql.DB, error) {
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = addr
+	cfg.User = user
+	cfg.Passwd = password
+	cfg.DBName = database
+	cfg.Timeout = 3 * time.Second
+	cfg.ReadTimeout = 15 * time.Second
+	cfg.WriteTimeout = 15 * time.Second
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(4)
+	db.SetConnMaxLifetime(time.Minute)
+	return db, nil
 }
 
 // ParseServerEnv parses "NAME=value NAME=value" (spaces or commas between

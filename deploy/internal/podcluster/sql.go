@@ -9,7 +9,6 @@ import (
 	"io"
 	"log"
 	"strings"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -28,23 +27,7 @@ func (p *Pod) Open(ctx context.Context, user, password, database string) (*sql.D
 	if err != nil {
 		return nil, err
 	}
-	cfg := mysql.NewConfig()
-	cfg.Net = "tcp"
-	cfg.Addr = addr
-	cfg.User = user
-	cfg.Passwd = password
-	cfg.DBName = database
-	cfg.Timeout = 3 * time.Second
-	cfg.ReadTimeout = 15 * time.Second
-	cfg.WriteTimeout = 15 * time.Second
-	conn, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return nil, err
-	}
-	db := sql.OpenDB(conn)
-	db.SetMaxOpenConns(4)
-	db.SetConnMaxLifetime(time.Minute)
-	return db, nil
+	return OpenDB(addr, user, password, database)
 }
 
 // Root opens a pool as root.

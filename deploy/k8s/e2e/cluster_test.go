@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
 )
 
@@ -246,7 +248,24 @@ func (s *suite) primaryPodDeleted(t *testing.T) {
 	if _, err := kubectl(ctx, s.ns, "delete", "pod", s.podName(0), "--wait=false"); err != nil {
 		t.Fatal(err)
 	}
-	if err := podcluster.Eventually(ctx, 3*time.Minute, "a new "+s.podName(0)+" Ready", func(ctx context.Context) error {
+	from, to := s.writesBackOnNewPrimary(t, w, old, deleted, nil)
+	s.figure(t, "primary pod deleted → writes accepted again: %.1f s (writes refused for %.1f s)", to.Sub(deleted).Seconds(), to.Sub(from).Seconds())
+	s.stopWriter(w)
+	s.checkInvariants(t, 3)
+}
+
+// writesBackOnNewPrimary waits until a new pod replaced old as ordinal 0
+// (and also holds), is Ready and acknowledges writes, and returns the
+// longest stretch without an acknowledged write since deleted.
+func (s *suite) writesBackOnNewPrimary(t *testing.T, w *podcluster.Writer, old *corev1.Pod, deleted time.Time, also func(context.Context) error) (from, to time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	if err := podcluster.Eventually(ctx, 6*time.Minute, "a new "+s.podName(0)+" Ready", func(ctx context.Context) error {
+		if also != nil {
+			if err := also(ctx); err != nil {
+				return err
+			}
+		}
 		p, err := s.pod(ctx, 0)
 		if err != nil {
 			return err
@@ -265,10 +284,7 @@ func (s *suite) primaryPodDeleted(t *testing.T) {
 	if err := w.WaitAcked(ctx, 20, time.Now(), 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	from, to := w.LongestGapSince(deleted)
-	s.figure(t, "primary pod deleted → writes accepted again: %.1f s (writes refused for %.1f s)", to.Sub(deleted).Seconds(), to.Sub(from).Seconds())
-	s.stopWriter(w)
-	s.checkInvariants(t, 3)
+	return w.LongestGapSince(deleted)
 }
 
 // 3. The replication password changed in the Secret: the kubelet's update
@@ -914,7 +930,7 @@ func (s *suite) primaryClaimDeleted(t *testing.T) {
 	if _, err := kubectl(ctx, s.ns, "delete", "pod", s.podName(0), "--wait=false"); err != nil {
 		t.Fatal(err)
 	}
-	if err := podcluster.Eventually(ctx, 6*time.Minute, "a new "+s.podName(0)+" on a new claim, Ready", func(ctx context.Context) error {
+	_, to := s.writesBackOnNewPrimary(t, w, old, deleted, func(ctx context.Context) error {
 		var now struct {
 			Metadata struct {
 				UID string `json:"uid"`
@@ -926,21 +942,8 @@ func (s *suite) primaryClaimDeleted(t *testing.T) {
 		if now.Metadata.UID == pvc.Metadata.UID {
 			return errors.New("the old claim is still there")
 		}
-		p, err := s.pod(ctx, 0)
-		if err != nil {
-			return err
-		}
-		if p.UID == old.UID || !podReady(p) {
-			return errors.New(s.notReady(ctx, 0))
-		}
 		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.WaitAcked(ctx, 20, time.Now(), 2*time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	_, to := w.LongestGapSince(deleted)
+	})
 	s.figure(t, "primary's claim and pod deleted → recovered from a peer, writes accepted again: %.1f s", to.Sub(deleted).Seconds())
 	s.stopWriter(w)
 	ip, err := s.podIP(ctx, 0)

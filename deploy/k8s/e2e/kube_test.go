@@ -249,22 +249,10 @@ func sidecarGet(ctx context.Context, ip, path string) ([]byte, error) {
 
 // openDB returns a pool to the server at host:3306.
 func openDB(host, user, password, database string) *sql.DB {
-	cfg := mysql.NewConfig()
-	cfg.Net = "tcp"
-	cfg.Addr = net.JoinHostPort(host, "3306")
-	cfg.User = user
-	cfg.Passwd = password
-	cfg.DBName = database
-	cfg.Timeout = 3 * time.Second
-	cfg.ReadTimeout = 15 * time.Second
-	cfg.WriteTimeout = 15 * time.Second
-	conn, err := mysql.NewConnector(cfg)
+	db, err := podcluster.OpenDB(net.JoinHostPort(host, "3306"), user, password, database)
 	if err != nil {
 		panic(err) // only a malformed configuration, which this is not
 	}
-	db := sql.OpenDB(conn)
-	db.SetMaxOpenConns(4)
-	db.SetConnMaxLifetime(time.Minute)
 	return db
 }
 

@@ -146,18 +146,7 @@ func chooseServers(names string) ([]podcluster.Server, error) {
 	if names == "" {
 		names = "mariadb-10.11,mysql-9.7"
 	}
-	var out []podcluster.Server
-	for _, n := range strings.FieldsFunc(names, func(r rune) bool { return r == ',' || r == ' ' }) {
-		s := podcluster.LookupServer(n)
-		if !s.Local {
-			return nil, fmt.Errorf("K8S_E2E_SERVERS: %q is not one of mariadb-10.11, mariadb-11.8, mysql-9.7", n)
-		}
-		out = append(out, s)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("K8S_E2E_SERVERS=%q names no server", names)
-	}
-	return out, nil
+	return podcluster.LocalServersNamed("K8S_E2E_SERVERS", names)
 }
 
 func requireCluster(t *testing.T) {
