@@ -401,17 +401,7 @@ func (s *suite) scaleUpSeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.figure(t, "scaled to 4 after a purge → %s Ready (seeded): %.1f s", s.podName(3), ready.Sub(start).Seconds())
-	ip3, err := s.podIP(ctx, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sidecarStatus(ctx, ip3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Seed == nil || st.Seed.Seeds < 1 {
-		t.Errorf("%s became ready without a seed (seed status %+v): the primary's purged logs could not have replayed its history", s.podName(3), st.Seed)
-	}
+	s.requireSeeded(t, 3, "became ready without a seed: the primary's purged logs could not have replayed its history")
 	s.checkInvariants(t, 4)
 }
 
@@ -946,7 +936,15 @@ func (s *suite) primaryClaimDeleted(t *testing.T) {
 	})
 	s.figure(t, "primary's claim and pod deleted → recovered from a peer, writes accepted again: %.1f s", to.Sub(deleted).Seconds())
 	s.stopWriter(w)
-	ip, err := s.podIP(ctx, 0)
+	s.requireSeeded(t, 0, "took writes on a new, empty volume without a copy of a peer's data")
+	s.checkInvariants(t, n)
+}
+
+// requireSeeded fails unless pod ordinal's sidecar copied a peer's data.
+func (s *suite) requireSeeded(t *testing.T, ordinal int, otherwise string) {
+	t.Helper()
+	ctx := context.Background()
+	ip, err := s.podIP(ctx, ordinal)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -955,9 +953,8 @@ func (s *suite) primaryClaimDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.Seed == nil || st.Seed.Seeds < 1 {
-		t.Errorf("%s took writes on a new, empty volume without a copy of a peer's data (seed %+v)", s.podName(0), st.Seed)
+		t.Errorf("%s %s (seed status %+v)", s.podName(ordinal), otherwise, st.Seed)
 	}
-	s.checkInvariants(t, n)
 }
 
 // checkInvariants: all n pods Ready; every acknowledged write on every
