@@ -284,7 +284,7 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 			"want Parallel"},
 		{"short startup budget", "", checkStatefulSet,
 			func(m *manifests, p *pod) { p.server.StartupProbe.FailureThreshold = 30 },
-			"startupProbe allows 300s"},
+			"startupProbe allows 60s"},
 		{"short grace period", "", checkStatefulSet,
 			func(m *manifests, p *pod) {
 				g := int64(10)
