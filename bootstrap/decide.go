@@ -212,6 +212,14 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	case sd.ResultPending:
 		d.do(ActApplySeed, "the server was restored from "+sd.Donor+"'s copy at GTID "+sd.ResultGTID)
 		return d.notReady("seeded from " + sd.Donor + ": applying its GTID position " + sd.ResultGTID)
+	case sd.Unproven:
+		// Its swap may have failed part-way and the server started on
+		// what was left: giving it the copy's position would make a server
+		// that lacks the data look as if it had it.
+		msg := "a copy from " + sd.Donor + " is recorded as complete, but the server container has not proven that the data directory holds it " +
+			"(STATE_DIR/seed/swapped.json): its GTID position is not applied and nothing else is done; the server container's seed-exec checks it at its next start"
+		d.Problems["seed"] = msg
+		return d.notReady(msg)
 	case sd.Err != "":
 		d.Problems["seed"] = "seeding failed: " + sd.Err
 	}

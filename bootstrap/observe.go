@@ -91,10 +91,15 @@ type SeedFacts struct {
 	// RestartNeeded: a clone is in place and the server must restart on
 	// it (MySQL without a supervisor, error 3707).
 	RestartNeeded bool `json:"restartNeeded,omitempty"`
-	// ResultPending and ResultGTID: a MariaDB restore is in place; its
-	// GTID position must still be given to the server.
+	// ResultPending and ResultGTID: a MariaDB restore is in place (the
+	// data directory proved to hold it); its GTID position must still be
+	// given to the server.
 	ResultPending bool   `json:"resultPending,omitempty"`
 	ResultGTID    string `json:"resultGtid,omitempty"`
+	// Unproven: a MariaDB copy is recorded as complete, but the server
+	// container has not proven that the data directory holds it (its
+	// swap may have failed part-way): nothing is applied or done.
+	Unproven bool `json:"unproven,omitempty"`
 	// Err is why the last copy failed ("" when it did not).
 	Err string `json:"error,omitempty"`
 }

@@ -17,13 +17,18 @@ import (
 //
 //	request.json   the sidecar's request: donor, its backup URL, why
 //	progress.json  the restore's progress (seed-exec writes it)
-//	result.json    the copy is in place: donor, GTID position, bytes
+//	result.json    the copy is complete: donor, GTID position, bytes, and
+//	               the nonce that names it
+//	swapped.json   seed-exec found that nonce in the data directory (the
+//	               swap's proof, seed.SwapProof) before it started the
+//	               server: only then is the result applied
 //	error.json     the last restore failed: why
 const (
 	seedDirName      = "seed"
 	seedRequestFile  = "request.json"
 	seedProgressFile = "progress.json"
 	seedResultFile   = "result.json"
+	seedSwappedFile  = "swapped.json"
 	seedErrorFile    = "error.json"
 )
 
@@ -46,13 +51,22 @@ type SeedProgress struct {
 	Started  time.Time `json:"started"`
 }
 
-// SeedResult says a copy is in place.
+// SeedResult says a copy is complete; it is in place once the data
+// directory proves to hold Nonce (SeedSwapped).
 type SeedResult struct {
 	Donor    string    `json:"donor"`
 	GTID     string    `json:"gtid"`
 	Bytes    int64     `json:"bytes"`
 	SHA256   string    `json:"sha256"`
+	Nonce    string    `json:"nonce"`
 	Finished time.Time `json:"finished"`
+}
+
+// SeedSwapped says seed-exec found the result's nonce in the data
+// directory before it started the server.
+type SeedSwapped struct {
+	Nonce string    `json:"nonce"`
+	At    time.Time `json:"at"`
 }
 
 // SeedError says why the last restore failed.
@@ -107,7 +121,17 @@ func (s seedFiles) facts() (SeedFacts, error) {
 			}
 		}
 	case hasRes:
-		f.ResultPending, f.Donor, f.ResultGTID, f.Bytes = true, res.Donor, res.GTID, res.Bytes
+		var sw SeedSwapped
+		proven, err := readJSON(s.path(seedSwappedFile), &sw)
+		if err != nil {
+			return f, err
+		}
+		f.Donor, f.ResultGTID, f.Bytes = res.Donor, res.GTID, res.Bytes
+		if proven && res.Nonce != "" && sw.Nonce == res.Nonce {
+			f.ResultPending = true
+		} else {
+			f.Unproven = true
+		}
 	}
 	if hasErr && !hasReq {
 		f.Err = serr.Error
@@ -138,19 +162,22 @@ func (s seedFiles) request(r SeedRequest) error {
 	}
 	_ = os.Remove(s.path(seedErrorFile))
 	_ = os.Remove(s.path(seedProgressFile))
+	_ = os.Remove(s.path(seedSwappedFile))
 	return writeJSON(s.path(seedRequestFile), r)
 }
 
-// applied removes the result once the server has its GTID position.
+// applied removes the result and its proof once the server has its GTID
+// position.
 func (s seedFiles) applied() error {
 	if s.dir == "" {
 		return nil
 	}
-	err := os.Remove(s.path(seedResultFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+	for _, f := range []string{seedResultFile, seedSwappedFile} {
+		if err := os.Remove(s.path(f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
-	return err
+	return nil
 }
 
 func readJSON(path string, v any) (bool, error) {

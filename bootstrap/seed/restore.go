@@ -32,7 +32,9 @@ var (
 	// (cut, failed, or bytes or hash differ). Nothing was prepared; the
 	// staging directory is gone and the data directory untouched.
 	ErrIncomplete = errors.New("backup stream incomplete")
-	// ErrSwapPending: a complete copy waits in staging; call Resume.
+	// ErrSwapPending: a complete copy waits in staging, or its swap
+	// failed part-way; call Resume. The data directory may hold a mix of
+	// old and new until Resume succeeds: nothing may start on it.
 	ErrSwapPending = errors.New("a restored copy is waiting to be swapped in")
 )
 
@@ -83,6 +85,9 @@ type Result struct {
 	Position Position
 	// Duration of the whole restore (zero when Resume finished it).
 	Duration time.Duration
+	// Nonce names the copy: once its swap is complete the data directory
+	// holds it (SwapProof), which is the proof that the data is the copy.
+	Nonce string
 }
 
 func (r *Restore) log() *slog.Logger {
@@ -117,9 +122,11 @@ func (r *Restore) validate() (donor string, err error) {
 }
 
 // Run fetches the donor's stream, verifies it, prepares it and swaps it
-// into the data directory. On an error before the swap the data directory
-// is as it was and no staging directory remains; an error during the swap
-// leaves a complete copy that Resume finishes.
+// into the data directory. On an error before the copy is complete the
+// data directory is as it was and no staging directory remains; every
+// error after that (recording the result, the swap) wraps ErrSwapPending:
+// a complete copy waits for Resume, and the data directory may be half
+// swapped.
 func (r *Restore) Run(ctx context.Context) (Result, error) {
 	start := time.Now()
 	donor, err := r.validate()
@@ -167,7 +174,11 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 	if err := chownLike(staging, r.DataDir); err != nil {
 		return Result{}, fmt.Errorf("restore from %s: %w", donor, err)
 	}
-	mk := marker{Donor: donor, Bytes: m.p.Bytes, SHA256: sum, Position: pos, Finished: time.Now().UTC()}
+	nonce, err := newNonce()
+	if err != nil {
+		return Result{}, fmt.Errorf("restore from %s: %w", donor, err)
+	}
+	mk := marker{Donor: donor, Nonce: nonce, Bytes: m.p.Bytes, SHA256: sum, Position: pos, Finished: time.Now().UTC()}
 	if err := writeMarker(staging, mk); err != nil {
 		return Result{}, fmt.Errorf("restore from %s: completion marker: %w", donor, err)
 	}
@@ -177,7 +188,7 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 		"binlog_pos", pos.BinlogPos, "donor_slave_pos", pos.DonorSlavePos)
 	if r.Complete != nil {
 		if err := r.Complete(res); err != nil {
-			return Result{}, fmt.Errorf("restore from %s: record the result: %w (the copy waits in %s for Resume)", donor, err, staging)
+			return res, fmt.Errorf("restore from %s: record the result: %w (the copy waits in %s): %w", donor, err, staging, ErrSwapPending)
 		}
 	}
 
@@ -187,7 +198,7 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 		err = swap(r.DataDir, mk, r.swapHook, log)
 	}
 	if err != nil {
-		return Result{}, fmt.Errorf("restore from %s: swap (Resume finishes it): %w", donor, err)
+		return res, fmt.Errorf("restore from %s: swap: %w: %w", donor, err, ErrSwapPending)
 	}
 	res.Duration = time.Since(start)
 	m.phase(PhaseDone)
