@@ -63,6 +63,9 @@ const (
 	// ActShutdown stops the local server so that its container restarts
 	// it (after a clone: on the copied data).
 	ActShutdown ActionKind = "shutdown"
+	// ActEndClone puts a clone's guard back (read-only, then offline_mode
+	// OFF) and removes its marker, when no clone runs any more.
+	ActEndClone ActionKind = "end-clone"
 	// ActConsumeOverride removes a person's override once it is acted on.
 	ActConsumeOverride ActionKind = "consume-override"
 )
@@ -209,6 +212,14 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	case sd.RestartNeeded:
 		d.do(ActShutdown, "the copy of "+sd.Donor+"'s data is in place; the server restarts on it")
 		return d.notReady("seeded from " + sd.Donor + ": restarting the server on the copied data")
+	case sd.Guarded:
+		// A clone lifted read-only behind offline_mode, and none runs now:
+		// its sidecar stopped midway, it failed and could not undo it, or
+		// the server restarted on the copy. Until the guard is back the
+		// server counts neither as read-only nor as taking writes.
+		d.do(ActEndClone, "a clone from "+sd.Donor+" lifted read-only behind offline_mode and no clone runs now: read-only first, then clients back in")
+		d.Problems["clone"] = "a clone's guard is still up (read-only lifted, offline_mode ON): putting it back"
+		return d.notReady("ending the guard of a clone from " + sd.Donor + ": read-only, then offline_mode OFF")
 	case sd.ResultPending:
 		d.do(ActApplySeed, "the server was restored from "+sd.Donor+"'s copy at GTID "+sd.ResultGTID)
 		return d.notReady("seeded from " + sd.Donor + ": applying its GTID position " + sd.ResultGTID)
@@ -222,6 +233,14 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		return d.notReady(msg)
 	case sd.Err != "":
 		d.Problems["seed"] = "seeding failed: " + sd.Err
+	}
+	if l.OfflineMode {
+		// Every application is refused: not ready, whatever the role, and
+		// a primary does not count as taking writes (a person set it, or a
+		// clone's guard whose marker is gone).
+		msg := "offline_mode is ON: the server refuses every client without CONNECTION_ADMIN"
+		d.Problems["offline"] = msg
+		return d.notReady(msg)
 	}
 	if p.Role == RolePrimary {
 		return decidePrimary(o, d, p, now)

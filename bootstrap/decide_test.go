@@ -522,6 +522,42 @@ func TestDecide(t *testing.T) {
 				return o, m
 			}},
 
+		// --- a clone's guard (offline_mode, read-only lifted) -------------
+		{name: "clone guard left up by a sidecar that died mid-clone: read-only first, not ready", role: RolePrimary,
+			reason: "ending the guard of a clone from mysql-1", actions: []ActionKind{ActEndClone},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.OfflineMode = fc.flavor == sqldialect.MySQL
+				o.Seed = SeedFacts{Guarded: true, Donor: "mysql-1"}
+				return o, m
+			}},
+		{name: "clone guard left up on a replica: read-only first, not ready", role: RoleReplica,
+			reason: "ending the guard of a clone from mysql-2", actions: []ActionKind{ActEndClone},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.ReadOnly, o.Local.SuperReadOnly, o.Local.OfflineMode = false, false, fc.flavor == sqldialect.MySQL
+				o.Seed = SeedFacts{Guarded: true, Donor: "mysql-2"}
+				return o, m
+			}},
+		{name: "offline_mode ON on a writable primary: not ready, nothing touched", role: RolePrimary,
+			reason: "offline_mode is ON",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.OfflineMode = true
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Problems["offline"] == "" {
+					t.Errorf("problems %v", d.Problems)
+				}
+			}},
+		{name: "offline_mode ON, seen by a probe: not ready", role: RoleReplica, reason: "offline_mode is ON",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Partial, o.Local.OfflineMode = true, true
+				return o, m
+			}},
+
 		{name: "primary writable", role: RolePrimary, ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.primary(t) }},
 		{name: "primary: a secret file that cannot be read again is reported", role: RolePrimary, ready: true, reason: "primary is writable",

@@ -55,6 +55,9 @@ type LocalFacts struct {
 	StartedAt time.Time
 	// ReadOnly and SuperReadOnly (MySQL only) as the server reports them.
 	ReadOnly, SuperReadOnly bool
+	// OfflineMode (MySQL only): the server refuses every client without
+	// CONNECTION_ADMIN, as it does while a clone replaces its data.
+	OfflineMode bool
 	// Origin is the name the server's own transactions carry in GTIDs:
 	// MySQL's server_uuid, MariaDB's server_id.
 	Origin string
@@ -96,6 +99,10 @@ type SeedFacts struct {
 	// given to the server.
 	ResultPending bool   `json:"resultPending,omitempty"`
 	ResultGTID    string `json:"resultGtid,omitempty"`
+	// Guarded: a MySQL clone lifted read-only behind offline_mode
+	// (STATE_DIR/clone.json, written before); until the guard is put
+	// back, the server must not count as read-only or as taking writes.
+	Guarded bool `json:"guarded,omitempty"`
 	// Unproven: a MariaDB copy is recorded as complete, but the server
 	// container has not proven that the data directory holds it (its
 	// swap may have failed part-way): nothing is applied or done.
@@ -231,9 +238,10 @@ type gatherer struct {
 	primaryStatus func(context.Context) (*Status, error)
 	// clone is the sidecar's running CLONE (MySQL); seeds the files of a
 	// MariaDB seed.
-	clone     *cloneJob
-	seeds     seedFiles
-	overrides *overrideFiles
+	clone      *cloneJob
+	cloneMarks cloneMarkers
+	seeds      seedFiles
+	overrides  *overrideFiles
 }
 
 // accountChecker looks at the replication account (primary only),
@@ -330,6 +338,14 @@ func (g *gatherer) gatherLocal(ctx context.Context, d *sqldialect.Dialect, l *Lo
 		return
 	}
 	l.ReadOnly, l.SuperReadOnly = ro != 0, sro != 0
+	if q, ok := d.OfflineModeQuery(); ok {
+		var off int
+		if err := g.local.QueryRowContext(ctx, q).Scan(&off); err != nil {
+			l.Incomplete = "offline_mode: " + oneLine(err.Error())
+			return
+		}
+		l.OfflineMode = off != 0
+	}
 	if err := g.local.QueryRowContext(ctx, d.OriginQuery()).Scan(&l.Origin); err != nil {
 		l.Incomplete = "the server's GTID origin: " + oneLine(err.Error())
 		return
@@ -467,6 +483,15 @@ func (g *gatherer) gatherClone(ctx context.Context, d *sqldialect.Dialect, l *Lo
 		return
 	}
 	running, donor, started, _, jobErr := g.clone.state()
+	switch mark, ok, err := g.cloneMarks.read(); {
+	case err != nil:
+		// Unreadable: the guard may be up; treat it so (fail closed).
+		f.Guarded = true
+		l.Incomplete = "the clone marker in STATE_DIR: " + oneLine(err.Error())
+		return
+	case ok:
+		f.Guarded, f.Donor = true, mark.Donor
+	}
 	var state, source, msg string
 	var errno, sinceEnd int64
 	err := g.local.QueryRowContext(ctx, d.CloneStatusQuery()).Scan(&state, &source, &errno, &msg, &sinceEnd)

@@ -204,3 +204,47 @@ func writeJSON(path string, v any) error {
 	_, err = WriteFileAtomic(path, append(b, '\n'), 0o660)
 	return err
 }
+
+// cloneMarkerFile, in STATE_DIR, says a MySQL clone lifted read-only
+// behind offline_mode: it is written before the guard goes up and removed
+// once read-only and offline_mode are as before (or the server restarted
+// on the copy and the guard was put back). A sidecar that died in between
+// leaves it for the next one.
+const cloneMarkerFile = "clone.json"
+
+// CloneMarker records a clone under way.
+type CloneMarker struct {
+	Donor   string    `json:"donor"`
+	Started time.Time `json:"started"`
+}
+
+// cloneMarkers reads and writes the clone marker; a zero dir keeps none.
+type cloneMarkers struct{ dir string }
+
+func (c cloneMarkers) path() string { return filepath.Join(c.dir, cloneMarkerFile) }
+
+func (c cloneMarkers) write(m CloneMarker) error {
+	if c.dir == "" {
+		return errors.New("STATE_DIR is needed to clone: a clone lifts read-only behind offline_mode, and the marker that has them put back if the sidecar stops goes there")
+	}
+	return writeJSON(c.path(), m)
+}
+
+func (c cloneMarkers) read() (CloneMarker, bool, error) {
+	var m CloneMarker
+	if c.dir == "" {
+		return m, false, nil
+	}
+	ok, err := readJSON(c.path(), &m)
+	return m, ok, err
+}
+
+func (c cloneMarkers) remove() error {
+	if c.dir == "" {
+		return nil
+	}
+	if err := os.Remove(c.path()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}

@@ -616,6 +616,55 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("a clone's guard left up by a sidecar that died is put back before the primary is ready", func(t *testing.T) {
+		if testserver.ServerFlavor() != testserver.MySQL {
+			t.Skip("MariaDB has no offline_mode and no CLONE (it seeds by mariadb-backup)")
+		}
+		// What a sidecar that died in the middle of a CLONE leaves: its
+		// marker in STATE_DIR, read-only lifted behind offline_mode.
+		c.stopSidecar(primary)
+		marker := filepath.Join(primary.server.StateDir, "clone.json")
+		if err := os.WriteFile(marker, []byte(`{"donor":"mysql-1","started":"`+time.Now().UTC().Format(time.RFC3339)+`"}`+"\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		db := primary.server.Root()
+		defer db.Close()
+		for _, q := range []string{"SET GLOBAL offline_mode = ON", "SET GLOBAL super_read_only = OFF", "SET GLOBAL read_only = OFF"} {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		c.startSidecar(primary)
+		start := time.Now()
+		ready := false
+		for !ready && time.Since(start) < 60*time.Second {
+			code, body, err := podtest.Get(primary.http(), "/readyz")
+			var offline, ro int
+			if qerr := db.QueryRow("SELECT @@GLOBAL.offline_mode, @@GLOBAL.read_only").Scan(&offline, &ro); qerr != nil {
+				t.Fatal(qerr)
+			}
+			_, markerErr := os.Stat(marker)
+			if err == nil && code == http.StatusOK {
+				if offline != 0 || markerErr == nil {
+					t.Fatalf("primary ready %s after its sidecar started while offline_mode = %d and the clone marker is there (%v): %s",
+						time.Since(start).Round(time.Millisecond), offline, markerErr, body)
+				}
+				ready = true
+			}
+			time.Sleep(100 * time.Millisecond) // polling inside a bounded loop
+		}
+		if !ready {
+			t.Fatalf("primary not ready 60 s after its sidecar started:\n%s", tail(primary.sidecar.Output(), 20))
+		}
+		if l := podtest.LogLines(primary.sidecar.Output(), "seeding: put read-only back and let clients in again after a clone"); len(l) != 1 {
+			t.Errorf("the sidecar did not put the clone's guard back once: %v\n%s", l, tail(primary.sidecar.Output(), 20))
+		}
+		if l := podtest.LogLines(primary.sidecar.Output(), "made the primary writable"); len(l) != 1 {
+			t.Errorf("the primary was not made writable again through its guard: %v", l)
+		}
+		t.Logf("the clone's guard was put back and the primary ready again %s after its sidecar started", time.Since(start).Round(time.Millisecond))
+	})
+
 	t.Run("the replication password follows the Secret files in any order", func(t *testing.T) {
 		next := 100
 		for i, order := range []struct {

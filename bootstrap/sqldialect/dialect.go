@@ -715,6 +715,17 @@ func (d *Dialect) Clone(o CloneOptions) ([]Statement, error) {
 	return append(out, b.statement()), nil
 }
 
+// OfflineModeQuery returns SELECT @@GLOBAL.offline_mode (MySQL), one
+// integer column, 1 while the server disconnects and refuses every client
+// without CONNECTION_ADMIN (or SUPER), as CloneGuard(true) leaves it.
+// MariaDB has no such mode: ok is false and the query empty.
+func (d *Dialect) OfflineModeQuery() (query string, ok bool) {
+	if d.server.Flavor != MySQL {
+		return "", false
+	}
+	return "SELECT @@GLOBAL.offline_mode", true
+}
+
 // CloneGuard returns the statements that surround a CLONE into this
 // server. CLONE drops the recipient's own schemas first, which
 // super_read_only forbids, so on lifts read-only, but sets offline_mode

@@ -115,6 +115,7 @@ func render(t *testing.T, d *Dialect) string {
 		stmt(fmt.Sprintf("SetReadOnly(false) #%d", i+1), s, nil)
 	}
 	query("ReadOnlyQuery", d.ReadOnlyQuery())
+	optional("OfflineModeQuery", d.OfflineModeQuery)
 
 	stmts := func(title string, ss []Statement, err error) {
 		t.Helper()
