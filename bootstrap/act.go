@@ -65,6 +65,7 @@ var done = map[ActionKind]string{
 	ActApplySeed:        "seeding: gave the restored server the copy's GTID position",
 	ActShutdown:         "stopped the server so that its container restarts it",
 	ActEndClone:         "seeding: put read-only back and let clients in again after a clone",
+	ActAbortClone:       "seeding: stopped a clone that moved no byte for SEED_STALL_TIMEOUT",
 	ActConsumeOverride:  "used the person's override for the primary",
 	ActGrantReplication: "granted replication to the replication account",
 	ActResetBinaryLogs:  "removed the replica's first-start GTIDs",
@@ -101,6 +102,14 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []Act
 			e.shutdown(ctx, d)
 			e.clone.clear()
 			e.log.Info(done[a.Kind], "why", a.Why)
+			continue
+		case ActAbortClone:
+			e.clone.markKilled()
+			stmt := d.KillQuery(a.Thread)
+			if _, err := e.db.ExecContext(ctx, stmt.SQL); err != nil {
+				return fmt.Errorf("%s: %s: %w", a.Kind, stmt.Redacted, err)
+			}
+			e.log.Warn(done[a.Kind], "why", a.Why, "donor", a.Donor.Pod, "statement", stmt)
 			continue
 		case ActEndClone:
 			// Read-only first, then clients in; the marker goes last, once
@@ -303,6 +312,26 @@ type cloneJob struct {
 	started  time.Time
 	finished time.Time
 	err      error
+	// killed: this sidecar stopped the clone for moving no byte
+	// (ActAbortClone); kind classifies its error (cloneFailureKind).
+	killed bool
+	kind   string
+}
+
+// failureKind is the kind of the job's failure.
+func (j *cloneJob) failureKind() string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.kind
+}
+
+// markKilled records that the clone is being stopped for a stall.
+func (j *cloneJob) markKilled() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.running {
+		j.killed = true
+	}
 }
 
 // state returns what the job is doing.
@@ -317,7 +346,7 @@ func (j *cloneJob) clear() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if !j.running {
-		j.donor, j.err, j.started, j.finished = "", nil, time.Time{}, time.Time{}
+		j.donor, j.err, j.started, j.finished, j.killed, j.kind = "", nil, time.Time{}, time.Time{}, false, ""
 	}
 }
 
@@ -351,7 +380,7 @@ func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
 		j.mu.Unlock()
 		return err
 	}
-	j.running, j.donor, j.started, j.finished, j.err = true, donor.Pod, started, time.Time{}, nil
+	j.running, j.donor, j.started, j.finished, j.err, j.killed, j.kind = true, donor.Pod, started, time.Time{}, nil, false, ""
 	j.mu.Unlock()
 	go func() {
 		c := e.longDSN()
@@ -392,6 +421,10 @@ func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
 		}
 		j.mu.Lock()
 		j.running, j.finished, j.err = false, time.Now(), err
+		if err != nil {
+			errno, _ := sqldialect.Errno(err)
+			j.kind = cloneFailureKind(errno, err.Error(), j.killed)
+		}
 		j.mu.Unlock()
 		if err != nil {
 			e.log.Warn("seeding: clone failed", "donor", donor.Pod, "error", oneLine(err.Error()))

@@ -162,12 +162,13 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 	ctx, cancel := context.WithTimeout(ctx, cfg.SeedTimeout)
 	defer cancel()
 	r := &seed.Restore{
-		DataDir:  cfg.DataDir,
-		DonorURL: req.URL,
-		Secret:   creds.replication.Get().Reveal(),
-		Log:      log,
-		Progress: func(p seed.Progress) { _ = seed.WriteProgressFile(files.path(seedProgressFile), p) },
-		Complete: func(res seed.Result) error { return files.result(req.Donor, res) },
+		DataDir:     cfg.DataDir,
+		DonorURL:    req.URL,
+		Secret:      creds.replication.Get().Reveal(),
+		Log:         log,
+		IdleTimeout: cfg.SeedStallTimeout,
+		Progress:    func(p seed.Progress) { _ = seed.WriteProgressFile(files.path(seedProgressFile), p) },
+		Complete:    func(res seed.Result) error { return files.result(req.Donor, res) },
 	}
 	res, err := r.Run(ctx)
 	switch {
@@ -185,13 +186,26 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 		}
 	case err != nil:
 		log.Warn("seeding: the copy failed; starting the server on the data it has", "donor", req.Donor, "error", oneLine(err.Error()))
-		if werr := writeJSON(files.path(seedErrorFile), SeedError{Donor: req.Donor, Error: oneLine(err.Error()), At: time.Now()}); werr != nil {
+		if werr := writeJSON(files.path(seedErrorFile), SeedError{Donor: req.Donor, Error: oneLine(err.Error()), Kind: restoreFailureKind(err), At: time.Now()}); werr != nil {
 			return werr
 		}
 		return files.done()
 	}
 	log.Info("seeding: copy in place", "donor", req.Donor, "bytes", res.Bytes, "gtid", res.GTID, "elapsed", res.Duration.Round(time.Millisecond).String())
 	return files.done()
+}
+
+// restoreFailureKind classifies a restore that failed before its copy was
+// complete: a busy donor (503), or a stream that stalled (another donor
+// is tried at once after either).
+func restoreFailureKind(err error) string {
+	switch {
+	case errors.Is(err, seed.ErrBusy):
+		return SeedBusy
+	case errors.Is(err, seed.ErrStalled):
+		return SeedStalled
+	}
+	return ""
 }
 
 // result records a copy in place (from Restore's Complete, before the

@@ -283,3 +283,58 @@ func TestSeedResultNeedsProof(t *testing.T) {
 		}
 	}
 }
+
+// TestSeedExecStalledDonor: a donor that stops sending (deleted, hung)
+// is given up after SEED_STALL_TIMEOUT, not minutes: seed-exec records
+// the failure as stalled (so that the sidecar tries another donor at
+// once) and starts the server on the data directory as it was.
+func TestSeedExecStalledDonor(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	tools, dataDir, stateDir := filepath.Join(base, "tools"), filepath.Join(base, "data"), filepath.Join(base, "state")
+	for _, d := range []string{tools, filepath.Join(dataDir, "mysql"), filepath.Join(stateDir, seedDirName)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fakeRestoreTools(t, tools)
+	if err := os.WriteFile(filepath.Join(dataDir, "mysql", "user.frm"), []byte("old user"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gone := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", strings.Join([]string{seed.TrailerStatus, seed.TrailerError, seed.TrailerBytes, seed.TrailerSHA256}, ", "))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(make([]byte, 512)) // a tar block, then nothing
+		http.NewResponseController(w).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-gone:
+		}
+	}))
+	t.Cleanup(func() { close(gone); srv.Close() })
+	files := newSeedFiles(stateDir)
+	if err := writeJSON(files.path(seedRequestFile), SeedRequest{Donor: "mysql-2", URL: srv.URL + "/backup", Requested: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	env := podtest.Env{"PATH": tools + ":" + os.Getenv("PATH"), "POD_NAME": "mysql-1", "MYSQL_ROOT_PASSWORD": "root-pw",
+		"REPLICATION_PASSWORD": "repl-pw", "DATA_DIR": dataDir, "STATE_DIR": stateDir, "HOSTS_FILE": filepath.Join(base, "no-hosts"),
+		"SEED_STALL_TIMEOUT": "5s"}
+	start := time.Now()
+	res := podtest.Run(t, 60*time.Second, env, "seed-exec", "--", "/bin/echo", "SERVER-STARTED")
+	took := time.Since(start)
+	if res.Code != 0 || !strings.Contains(res.Stdout, "SERVER-STARTED") {
+		t.Fatalf("seed-exec exited %d (%q) after a stalled copy, want the server started on its data:\n%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if took > 30*time.Second {
+		t.Errorf("the stalled donor was given up after %s, want about SEED_STALL_TIMEOUT (5s)", took.Round(time.Millisecond))
+	}
+	var serr SeedError
+	if ok, err := readJSON(files.path(seedErrorFile), &serr); !ok || err != nil || serr.Kind != SeedStalled || serr.Donor != "mysql-2" {
+		t.Errorf("error.json %+v %v %v, want mysql-2 stalled", serr, ok, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dataDir, "mysql", "user.frm")); err != nil || string(b) != "old user" {
+		t.Errorf("the data directory changed: %q %v", b, err)
+	}
+	t.Logf("a stalled donor given up after %s: %s", took.Round(time.Millisecond), serr.Error)
+}

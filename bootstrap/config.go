@@ -71,6 +71,7 @@ type env struct {
 	BinlogExpire            string `env:"BINLOG_EXPIRE, default=168h" help:"how long servers keep binary logs (binlog_expire_logs_seconds): shorter bounds their disk use but means more replicas that must be seeded instead of catching up"`
 	AutoReseed              string `env:"AUTO_RESEED, default=true" help:"false: a replica with data that needs transactions the primary purged is reported, not re-seeded (new and emptied replicas are always seeded); a replica with transactions of its own is never re-seeded"`
 	SeedTimeout             string `env:"SEED_TIMEOUT, default=6h" help:"how long one copy of a donor's data may take before it is abandoned and retried"`
+	SeedStallTimeout        string `env:"SEED_STALL_TIMEOUT, default=30s" help:"a copy of a donor's data during which no byte moves for this long is abandoned (MySQL: KILL QUERY of the CLONE; MariaDB: the stream is dropped) and started again from another donor at once; a donor busy with another copy is left for another at once too"`
 	BackupAddr              string `env:"BACKUP_ADDR, default=:8081" help:"MariaDB: where backup-server serves the verified mariadb-backup stream of this pod's data to seeding peers"`
 	ToolsDir                string `env:"TOOLS_DIR" help:"init copies mysql-bootstrap here (a volume the pod shares), for seed-exec and backup-server in the server image (MariaDB seeding)"`
 	LogFormat               string `env:"LOG_FORMAT, default=json" help:"json or text (log/slog, to stderr)"`
@@ -167,6 +168,7 @@ type Config struct {
 	BinlogExpire                       time.Duration
 	AutoReseed                         bool
 	SeedTimeout                        time.Duration
+	SeedStallTimeout                   time.Duration
 	BackupAddr                         string
 	ToolsDir                           string
 	LogFormat                          string
@@ -362,6 +364,7 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		{"MAX_REPLICATION_LAG", raw.MaxReplicationLag, time.Second, &c.MaxReplicationLag},
 		{"BINLOG_EXPIRE", raw.BinlogExpire, time.Hour, &c.BinlogExpire},
 		{"SEED_TIMEOUT", raw.SeedTimeout, time.Minute, &c.SeedTimeout},
+		{"SEED_STALL_TIMEOUT", raw.SeedStallTimeout, 5 * time.Second, &c.SeedStallTimeout},
 	}
 	for _, d := range durations {
 		v, err := time.ParseDuration(d.value)

@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,9 @@ type Policy struct {
 	// Pod is this pod's name; AutoReseed is AUTO_RESEED.
 	Pod        string
 	AutoReseed bool
+	// SeedStall is SEED_STALL_TIMEOUT: a clone that moves no byte for so
+	// long is stopped, and another donor tried at once.
+	SeedStall time.Duration
 }
 
 // ActionKind names a corrective action.
@@ -66,6 +70,10 @@ const (
 	// ActEndClone puts a clone's guard back (read-only, then offline_mode
 	// OFF) and removes its marker, when no clone runs any more.
 	ActEndClone ActionKind = "end-clone"
+	// ActAbortClone stops a MySQL clone that moved no byte for
+	// SEED_STALL_TIMEOUT (KILL QUERY Action.Thread): its donor is gone or
+	// hangs, and another is tried at once.
+	ActAbortClone ActionKind = "abort-clone"
 	// ActConsumeOverride removes a person's override once it is acted on.
 	ActConsumeOverride ActionKind = "consume-override"
 )
@@ -74,8 +82,11 @@ const (
 type Action struct {
 	Kind ActionKind
 	Why  string
-	// Donor is the pod a seed copies from (ActClone, ActRequestSeed).
+	// Donor is the pod a seed copies from (ActClone, ActRequestSeed,
+	// ActAbortClone).
 	Donor Donor
+	// Thread is the session running the clone that ActAbortClone stops.
+	Thread uint64
 }
 
 // Donor is a pod whose data a seed copies.
@@ -170,8 +181,13 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	l := o.Local
 	if sd := o.Seed; sd.Running {
 		// Copying a donor's data: the server may be down or replaced
-		// meanwhile, and nothing else is done to it.
+		// meanwhile, and nothing else is done to it, unless it stalls.
 		d.Seed = &sd
+		if stalled, ok := cloneStalled(sd, &d.Memory, p, o.At); ok {
+			d.Actions = append(d.Actions, Action{Kind: ActAbortClone, Thread: sd.PID, Donor: Donor{Pod: sd.Donor}, Why: stalled})
+			d.Problems["seed"] = "seeding: " + stalled
+			return d.notReady("seeding from " + sd.Donor + ": " + stalled + ": stopping it to copy from another donor")
+		}
 		return d.notReady(sd.describe())
 	}
 	switch {
@@ -210,6 +226,7 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	switch sd := o.Seed; {
 	case o.Partial:
 	case sd.RestartNeeded:
+		d.Memory.SeedAvoid = nil
 		d.do(ActShutdown, "the copy of "+sd.Donor+"'s data is in place; the server restarts on it")
 		return d.notReady("seeded from " + sd.Donor + ": restarting the server on the copied data")
 	case sd.Guarded:
@@ -221,6 +238,7 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		d.Problems["clone"] = "a clone's guard is still up (read-only lifted, offline_mode ON): putting it back"
 		return d.notReady("ending the guard of a clone from " + sd.Donor + ": read-only, then offline_mode OFF")
 	case sd.ResultPending:
+		d.Memory.SeedAvoid = nil
 		d.do(ActApplySeed, "the server was restored from "+sd.Donor+"'s copy at GTID "+sd.ResultGTID)
 		return d.notReady("seeded from " + sd.Donor + ": applying its GTID position " + sd.ResultGTID)
 	case sd.Unproven:
@@ -472,7 +490,7 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 			// replaces them with the primary's.
 			why := "the replica never replicated and its first start created accounts (" + strings.Join(r.Accounts, ", ") +
 				") that the primary's history creates too: copying a donor's data instead of replaying that history"
-			return startSeed(o, &d, chooseDonor(o.Peers, p, m.SeedDonor, sqldialect.GTIDSet{}), now, why, "seeding from ")
+			return seedReplica(o, &d, p, now, sqldialect.GTIDSet{}, why)
 		}
 		if own.OnlyFrom(l.Origin) && len(r.UserTables) == 0 {
 			// Time zones and empty databases that the image's
@@ -785,7 +803,7 @@ func sqldialectReset(f sqldialect.Flavor) string {
 // transaction the primary has comes here: one with transactions of its own
 // is reported, never copied over.
 func decideSeed(o Observation, d Decision, p Policy, now time.Time, missing sqldialect.GTIDSet) Decision {
-	l, ch, m := o.Local, o.Replica.Channel, &d.Memory
+	l, ch := o.Local, o.Replica.Channel
 	why := "the primary cannot send what this replica needs (" + ch.LastError() + ")"
 	if !missing.IsEmpty() {
 		why = "the primary's binary logs no longer hold transactions this replica lacks (" + missing.String() + ")"
@@ -795,17 +813,79 @@ func decideSeed(o Observation, d Decision, p Policy, now time.Time, missing sqld
 		d.Problems["seed"] = why + "; AUTO_RESEED=false"
 		return d.notReady(why + ": AUTO_RESEED=false, so it is not re-seeded; empty its volume to rebuild it from a donor, or set AUTO_RESEED=true")
 	}
-	if !m.Seed.Due(now) {
-		return d.notReady(fmt.Sprintf("%s; the last seed from %s failed, next attempt at %s", why, m.SeedDonor, m.Seed.Next().UTC().Format(time.TimeOnly)))
+	return seedReplica(o, &d, p, now, o.Replica.Source.Purged, why)
+}
+
+// seedReplica copies a donor's data into a replica, paced by the seed
+// back-off, except right after a copy whose donor was busy or stalled:
+// then another donor, if there is one, is tried at once.
+func seedReplica(o Observation, d *Decision, p Policy, now time.Time, need sqldialect.GTIDSet, why string) Decision {
+	m := &d.Memory
+	fast := failedFast(o.Seed)
+	if fast {
+		m.SeedAvoid = appendUnique(m.SeedAvoid, o.Seed.Donor)
 	}
-	return startSeed(o, &d, chooseDonor(o.Peers, p, m.SeedDonor, o.Replica.Source.Purged), now, why, "seeding from ")
+	donor, fresh := chooseDonor(o.Peers, p, m.SeedDonor, m.SeedAvoid, need)
+	switch {
+	case fast && fresh:
+		why += "; the last copy's donor " + o.Seed.Donor + " was " + o.Seed.Kind + ", so another is tried at once"
+	case !m.Seed.Due(now):
+		return d.notReady(fmt.Sprintf("%s; the last seed from %s failed, next attempt at %s", why, m.SeedDonor, m.Seed.Next().UTC().Format(time.TimeOnly)))
+	default:
+		// A paced attempt: every donor may be tried again.
+		m.SeedAvoid = nil
+	}
+	return startSeed(o, d, donor, now, why, "seeding from ")
+}
+
+// failedFast reports whether the last copy failed in a way that another
+// donor may be tried at once: its donor was busy with another copy, or
+// moved no byte for SEED_STALL_TIMEOUT.
+func failedFast(sd SeedFacts) bool {
+	return !sd.Running && sd.Err != "" && sd.Donor != "" && (sd.Kind == SeedBusy || sd.Kind == SeedStalled)
+}
+
+// appendUnique returns list with s added once, in a new array (memory is
+// shared with the probe path, which must not see it change).
+func appendUnique(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(slices.Clip(list), s)
+}
+
+// cloneNetworkStages are the stages of a MySQL clone that move bytes from
+// the donor; the others (DROP DATA, FILE SYNC, RESTART, RECOVERY) are
+// local and may take long without moving any.
+var cloneNetworkStages = map[string]bool{"FILE COPY": true, "PAGE COPY": true, "REDO COPY": true}
+
+// cloneStalled tracks a running MySQL clone's bytes in m and reports
+// (with why) when it moved none for SEED_STALL_TIMEOUT in a stage that
+// copies from the donor: the donor is gone or hangs (CLONE itself would
+// wait minutes for it).
+func cloneStalled(sd SeedFacts, m *Memory, p Policy, at time.Time) (string, bool) {
+	if sd.PID == 0 || p.SeedStall <= 0 {
+		return "", false
+	}
+	if sd.Stage != m.SeedStage || sd.Moved != m.SeedMoved || m.SeedMovedAt.IsZero() {
+		m.SeedStage, m.SeedMoved, m.SeedMovedAt = sd.Stage, sd.Moved, at
+		return "", false
+	}
+	idle := at.Sub(m.SeedMovedAt)
+	if !cloneNetworkStages[sd.Stage] || idle < p.SeedStall {
+		return "", false
+	}
+	m.SeedMovedAt = at // the next KILL, if this one does not take, after another SEED_STALL_TIMEOUT
+	return fmt.Sprintf("the clone from %s moved no byte for %s (%s, SEED_STALL_TIMEOUT %s)", sd.Donor, idle.Round(time.Second), sd.Stage, p.SeedStall), true
 }
 
 // chooseDonor picks whose data a seed copies: a ready replica holding
 // every transaction the primary purged (so that the primary's binary logs
 // can bring the copy up to date), which spares the primary; not the one
-// that failed last when there is another; else the primary itself.
-func chooseDonor(pf *PeerFacts, p Policy, lastFailed string, need sqldialect.GTIDSet) Donor {
+// that failed last nor one in avoid (busy or stalled lately) when there is
+// another; else the primary itself. fresh is false when every candidate
+// failed lately.
+func chooseDonor(pf *PeerFacts, p Policy, lastFailed string, avoid []string, need sqldialect.GTIDSet) (donor Donor, fresh bool) {
 	primary := Donor{Pod: primaryPod(p.PrimaryHost), Host: p.PrimaryHost}
 	var candidates []Donor
 	if pf != nil {
@@ -820,12 +900,18 @@ func chooseDonor(pf *PeerFacts, p Policy, lastFailed string, need sqldialect.GTI
 			candidates = append(candidates, Donor{Pod: st.Pod, Host: st.PodHost})
 		}
 	}
-	for _, c := range append(candidates, primary) {
-		if c.Pod != lastFailed {
-			return c
+	all := append(candidates, primary)
+	for _, c := range all {
+		if c.Pod != lastFailed && !slices.Contains(avoid, c.Pod) {
+			return c, true
 		}
 	}
-	return primary
+	for _, c := range all {
+		if c.Pod != lastFailed {
+			return c, false
+		}
+	}
+	return primary, false
 }
 
 // primaryPod is the pod name in the primary's stable name.
@@ -963,19 +1049,20 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 }
 
 // seedPrimary replaces the primary's data with donor's before it takes
-// writes.
+// writes, paced by the seed back-off.
 func seedPrimary(o Observation, d *Decision, donor Donor, now time.Time, why string) Decision {
-	return startSeed(o, d, donor, now, why, "recovering from ")
-}
-
-// startSeed replaces this pod's data with a copy of donor's (MySQL:
-// CLONE; MariaDB: a request to the server container's restore), paced by
-// the seed back-off. The reason is prefix + donor + ": " + why.
-func startSeed(o Observation, d *Decision, donor Donor, now time.Time, why, prefix string) Decision {
 	m := &d.Memory
 	if !m.Seed.Due(now) {
 		return d.notReady(fmt.Sprintf("%s; the last seed from %s failed, next attempt at %s", why, m.SeedDonor, m.Seed.Next().UTC().Format(time.TimeOnly)))
 	}
+	return startSeed(o, d, donor, now, why, "recovering from ")
+}
+
+// startSeed replaces this pod's data with a copy of donor's (MySQL:
+// CLONE; MariaDB: a request to the server container's restore); the
+// caller has seen to its pace. The reason is prefix + donor + ": " + why.
+func startSeed(o Observation, d *Decision, donor Donor, now time.Time, why, prefix string) Decision {
+	m := &d.Memory
 	kind := ActRequestSeed
 	if o.Local.Server.Flavor == sqldialect.MySQL {
 		kind = ActClone
@@ -984,6 +1071,7 @@ func startSeed(o Observation, d *Decision, donor Donor, now time.Time, why, pref
 	m.Seed = m.Seed.Tried(now, seedBackoffFirst, seedBackoffMax)
 	m.SeedDonor = donor.Pod
 	m.Seeds++
+	m.SeedStage, m.SeedMoved, m.SeedMovedAt = "", 0, time.Time{}
 	m.CaughtUp, m.Snapshot, m.FreshAsOf = false, sqldialect.GTIDSet{}, time.Time{}
 	suffix := ""
 	if prefix == "recovering from " {

@@ -1063,6 +1063,89 @@ func TestDecide(t *testing.T) {
 				m.SeedDonor, m.Seed = "mysql-2", Backoff{Tries: 1, Last: t0.Add(-time.Minute), Wait: 30 * time.Second}
 				return o, m
 			}},
+		{name: "a clone that moves no byte for SEED_STALL_TIMEOUT is stopped", role: RoleReplica,
+			reason: "the clone from mysql-2 moved no byte for 31s (FILE COPY, SEED_STALL_TIMEOUT 30s): stopping it", actions: []ActionKind{ActAbortClone},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE COPY", Moved: 1 << 20, PID: 42}
+				m.SeedStage, m.SeedMoved, m.SeedMovedAt = "FILE COPY", 1<<20, t0.Add(-31*time.Second)
+				return o, m
+			},
+			policy: func(p *Policy) { p.SeedStall = 30 * time.Second },
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if a := d.Actions[0]; a.Thread != 42 || a.Donor.Pod != "mysql-2" || d.Memory.SeedMovedAt != t0 {
+					t.Errorf("action %+v, memory %+v", a, d.Memory)
+				}
+			}},
+		{name: "a clone whose bytes move is left alone", role: RoleReplica, reason: "seeding from mysql-2 (clone)",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE COPY", Moved: 2 << 20, PID: 42}
+				m.SeedStage, m.SeedMoved, m.SeedMovedAt = "FILE COPY", 1<<20, t0.Add(-time.Minute)
+				return o, m
+			},
+			policy: func(p *Policy) { p.SeedStall = 30 * time.Second },
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.SeedMoved != 2<<20 || d.Memory.SeedMovedAt != t0 {
+					t.Errorf("memory %+v", d.Memory)
+				}
+			}},
+		{name: "a clone in a local stage (FILE SYNC) is not stopped however long it takes", role: RoleReplica, reason: "seeding from mysql-2 (clone)",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE SYNC", Moved: 1 << 20, PID: 42}
+				m.SeedStage, m.SeedMoved, m.SeedMovedAt = "FILE SYNC", 1<<20, t0.Add(-10*time.Minute)
+				return o, m
+			},
+			policy: func(p *Policy) { p.SeedStall = 30 * time.Second }},
+		{name: "a clone that has just entered a copying stage is not stopped at once", role: RoleReplica, reason: "seeding from mysql-2 (clone)",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE COPY", Moved: 1 << 20, PID: 42}
+				m.SeedStage, m.SeedMoved, m.SeedMovedAt = "DROP DATA", 1<<20, t0.Add(-10*time.Minute)
+				return o, m
+			},
+			policy: func(p *Policy) { p.SeedStall = 30 * time.Second }},
+		{name: "a busy donor: another donor at once, not after the back-off", role: RoleReplica,
+			reason: "seeding from mysql-0: the primary's binary logs no longer hold", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
+				o.Seed = SeedFacts{Donor: "mysql-2", Err: "clone error 3862: Clone Donor Error: 3634 : Too many concurrent clone operations. Maximum allowed - 1.", Kind: SeedBusy}
+				m.SeedDonor, m.Seed, m.Seeds = "mysql-2", Backoff{Tries: 1, Last: t0.Add(-5 * time.Second), Wait: 30 * time.Second}, 1
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Actions[0].Donor.Pod != "mysql-0" || !slices.Equal(d.Memory.SeedAvoid, []string{"mysql-2"}) || !strings.Contains(d.Reason, "was busy") {
+					t.Errorf("donor %+v memory %+v reason %q", d.Actions[0].Donor, d.Memory, d.Reason)
+				}
+			}},
+		{name: "a stalled donor: another donor at once", role: RoleReplica,
+			reason: "seeding from mysql-2: the primary's binary logs no longer hold", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				o.Peers = &PeerFacts{Peers: Peers{
+					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}},
+					{Status: &Status{Pod: "mysql-3", Role: RoleReplica, Ready: true, PodHost: "mysql-3.x", GTIDExecuted: fc.primarySet}},
+				}}
+				o.Seed = SeedFacts{Donor: "mysql-3", Err: "backup stream incomplete: the donor sent nothing for 30s", Kind: SeedStalled}
+				m.SeedDonor, m.Seed, m.Seeds = "mysql-3", Backoff{Tries: 1, Last: t0.Add(-40 * time.Second), Wait: 30 * time.Second}, 1
+				m.Seed.Wait = time.Minute
+				return o, m
+			}},
+		{name: "every donor busy or stalled lately: the back-off applies", role: RoleReplica,
+			reason: "the last seed from mysql-0 failed, next attempt at 12:00:25",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
+				o.Seed = SeedFacts{Donor: "mysql-0", Err: "clone error 1317: Query execution was interrupted", Kind: SeedStalled}
+				m.SeedDonor, m.Seed, m.Seeds = "mysql-0", Backoff{Tries: 2, Last: t0.Add(-35 * time.Second), Wait: time.Minute}, 2
+				m.SeedAvoid = []string{"mysql-2"}
+				return o, m
+			}},
 		{name: "a seed that failed is retried after its back-off", role: RoleReplica, reason: "the last seed from mysql-2 failed, next attempt at 12:00:50",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1325,5 +1408,26 @@ func TestDecideDivergedMySQLEnds(t *testing.T) {
 	m.Diverged = true
 	if d := decide(o, m, testPolicy(RoleReplica), t0); !d.Memory.Diverged || d.Ready {
 		t.Errorf("MariaDB: %v", d)
+	}
+}
+
+func TestCloneFailureKind(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		errno  uint16
+		msg    string
+		killed bool
+		want   string
+	}{
+		{3862, "Clone Donor Error: 3634 : Too many concurrent clone operations. Maximum allowed - 1.", false, SeedBusy},
+		{3634, "Too many concurrent clone operations. Maximum allowed - 1.", false, SeedBusy},
+		{1317, "Query execution was interrupted", false, SeedStalled},
+		{3862, "Clone Donor Error: 1045 : Access denied", true, SeedStalled},
+		{3862, "Clone Donor Error: 1045 : Access denied", false, ""},
+		{3707, "Restart server failed (mysqld is not managed by supervisor process).", false, ""},
+	} {
+		if got := cloneFailureKind(tc.errno, tc.msg, tc.killed); got != tc.want {
+			t.Errorf("cloneFailureKind(%d, %q, %v) = %q, want %q", tc.errno, tc.msg, tc.killed, got, tc.want)
+		}
 	}
 }

@@ -61,6 +61,14 @@ type Memory struct {
 	Seed      Backoff
 	SeedDonor string
 	Seeds     uint64
+	// SeedAvoid are donors whose copies failed lately because they were
+	// busy or stalled: another is tried at once while there is one.
+	SeedAvoid []string
+	// SeedStage, SeedMoved and SeedMovedAt are a running clone's stage and
+	// bytes as last seen, and when they last changed (SEED_STALL_TIMEOUT).
+	SeedStage   string
+	SeedMoved   int64
+	SeedMovedAt time.Time
 }
 
 // Backoff paces a corrective action that may not fix what it is meant

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
@@ -107,9 +109,27 @@ type SeedFacts struct {
 	// container has not proven that the data directory holds it (its
 	// swap may have failed part-way): nothing is applied or done.
 	Unproven bool `json:"unproven,omitempty"`
-	// Err is why the last copy failed ("" when it did not).
-	Err string `json:"error,omitempty"`
+	// Err is why the last copy failed ("" when it did not); Kind says
+	// whether another donor may be tried at once (SeedBusy, SeedStalled).
+	Err  string `json:"error,omitempty"`
+	Kind string `json:"kind,omitempty"`
+	// Stage is the stage of a MySQL clone in progress (FILE COPY, …);
+	// Moved counts the bytes it has copied and received so far, which
+	// must keep moving; PID is the session running it (KILL QUERY).
+	Stage string `json:"stage,omitempty"`
+	Moved int64  `json:"-"`
+	PID   uint64 `json:"-"`
 }
+
+// Kinds of a failed copy after which another donor is tried at once.
+const (
+	// SeedBusy: the donor was serving another copy (MySQL: one clone per
+	// donor, error 3634 inside 3862; MariaDB: 503).
+	SeedBusy = "busy"
+	// SeedStalled: no byte moved for SEED_STALL_TIMEOUT (the donor is
+	// gone or hangs), and the copy was abandoned.
+	SeedStalled = "stalled"
+)
 
 // describe is the readiness reason while a copy runs.
 func (s SeedFacts) describe() string {
@@ -494,7 +514,8 @@ func (g *gatherer) gatherClone(ctx context.Context, d *sqldialect.Dialect, l *Lo
 	}
 	var state, source, msg string
 	var errno, sinceEnd int64
-	err := g.local.QueryRowContext(ctx, d.CloneStatusQuery()).Scan(&state, &source, &errno, &msg, &sinceEnd)
+	var pid uint64
+	err := g.local.QueryRowContext(ctx, d.CloneStatusQuery()).Scan(&state, &source, &errno, &msg, &sinceEnd, &pid)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		// No clone plugin (not loaded) or no performance_schema: only this
 		// sidecar's own knowledge counts.
@@ -508,18 +529,37 @@ func (g *gatherer) gatherClone(ctx context.Context, d *sqldialect.Dialect, l *Lo
 		if f.Donor = donor; donor == "" {
 			f.Donor = source
 		}
-		var data, estimate int64
+		if state == "In Progress" {
+			f.PID = pid
+		}
+		var data, estimate, network int64
 		var speed float64
-		if err := g.local.QueryRowContext(ctx, d.CloneProgressQuery()).Scan(&data, &estimate, &speed); err == nil {
-			f.Bytes, f.Estimate, f.Rate = data, estimate, speed
+		var stage string
+		if err := g.local.QueryRowContext(ctx, d.CloneProgressQuery()).Scan(&data, &estimate, &speed, &network, &stage); err == nil {
+			f.Bytes, f.Estimate, f.Rate, f.Moved, f.Stage = data, estimate, speed, data+network, stage
 		}
 	case jobErr != nil:
-		f.Err, f.Donor = oneLine(jobErr.Error()), donor
+		f.Err, f.Donor, f.Kind = oneLine(jobErr.Error()), donor, g.clone.failureKind()
 	case endedSinceStart && (state == "Completed" || errno == int64(sqldialect.ErrnoCloneRestart)):
 		f.RestartNeeded, f.Donor = true, firstNonEmpty(donor, source)
 	case endedSinceStart && state == "Failed":
 		f.Err, f.Donor = fmt.Sprintf("clone error %d: %s", errno, oneLine(msg)), firstNonEmpty(donor, source)
+		f.Kind = cloneFailureKind(uint16(errno), msg, false)
 	}
+}
+
+// cloneFailureKind classifies a failed clone: a donor serving another
+// clone (3634, or 3862 carrying it) is busy; one that this sidecar
+// stopped for moving no byte (killed, 1317) stalled.
+func cloneFailureKind(errno uint16, msg string, killed bool) string {
+	switch {
+	case killed || errno == sqldialect.ErrnoQueryInterrupted:
+		return SeedStalled
+	case errno == sqldialect.ErrnoCloneTooMany,
+		errno == sqldialect.ErrnoCloneDonor && strings.Contains(msg, strconv.Itoa(int(sqldialect.ErrnoCloneTooMany))):
+		return SeedBusy
+	}
+	return ""
 }
 
 func firstNonEmpty(s ...string) string {

@@ -300,6 +300,7 @@ func policyFor(cfg *Config, id Identity) Policy {
 		TLSKey:      cfg.TLSKeyFile,
 		Pod:         id.Pod,
 		AutoReseed:  cfg.AutoReseed,
+		SeedStall:   cfg.SeedStallTimeout,
 	}
 }
 

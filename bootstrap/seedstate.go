@@ -69,10 +69,12 @@ type SeedSwapped struct {
 	At    time.Time `json:"at"`
 }
 
-// SeedError says why the last restore failed.
+// SeedError says why the last restore failed, and whether another donor
+// may be tried at once (Kind: SeedBusy, SeedStalled).
 type SeedError struct {
 	Donor string    `json:"donor"`
 	Error string    `json:"error"`
+	Kind  string    `json:"kind,omitempty"`
 	At    time.Time `json:"at"`
 }
 
@@ -134,7 +136,7 @@ func (s seedFiles) facts() (SeedFacts, error) {
 		}
 	}
 	if hasErr && !hasReq {
-		f.Err = serr.Error
+		f.Err, f.Kind = serr.Error, serr.Kind
 		if f.Donor == "" {
 			f.Donor = serr.Donor
 		}

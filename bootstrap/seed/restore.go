@@ -26,8 +26,12 @@ var (
 	// ErrUnauthorized: the donor refused the token (401): the two pods do
 	// not share the secret, or their clocks are minutes apart.
 	ErrUnauthorized = errors.New("donor refused the token")
-	// ErrBusy: the donor is serving another backup (503); try later.
+	// ErrBusy: the donor is serving another backup (503); try later, or
+	// another donor.
 	ErrBusy = errors.New("donor is busy with another backup")
+	// ErrStalled: the stream brought no byte for IdleTimeout: the donor is
+	// gone or hangs.
+	ErrStalled = errors.New("the donor sent nothing")
 	// ErrIncomplete: the stream did not end as the donor said it should
 	// (cut, failed, or bytes or hash differ). Nothing was prepared; the
 	// staging directory is gone and the data directory untouched.
@@ -64,8 +68,9 @@ type Restore struct {
 	// donor's mariadb-backup.
 	MBStream, MariaBackup string
 	// IdleTimeout abandons a stream that brought no byte for so long
-	// (default 10 minutes: the donor may wait up to 5 for a replica's
-	// temporary tables, --safe-slave-backup).
+	// (ErrStalled; default 10 minutes: the donor may wait up to 5 for a
+	// replica's temporary tables, --safe-slave-backup). The sidecar's
+	// seed-exec gives it SEED_STALL_TIMEOUT.
 	IdleTimeout time.Duration
 
 	// swapHook is handed to swap (tests simulate crashes with it).
@@ -216,7 +221,7 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	}
 	reqCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	errStalled := fmt.Errorf("no data for %s", idle)
+	errStalled := fmt.Errorf("%w for %s", ErrStalled, idle)
 	watchdog := time.AfterFunc(idle, func() { cancel(errStalled) })
 	defer watchdog.Stop()
 
@@ -281,7 +286,7 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 		case body.err != nil:
 			// The stream broke; mbstream's complaint about a truncated
 			// input would only follow from it.
-			return nil, "", fmt.Errorf("%w: after %d bytes: %v", ErrIncomplete, n, causeOf(reqCtx, body.err))
+			return nil, "", fmt.Errorf("%w: after %d bytes: %w", ErrIncomplete, n, causeOf(reqCtx, body.err))
 		case waitErr != nil:
 			return nil, "", fmt.Errorf("mbstream: %v: %s", waitErr, out.Reason())
 		default:
@@ -320,6 +325,9 @@ var defaultClient = &http.Client{Transport: &http.Transport{
 // error it caused.
 func causeOf(ctx context.Context, err error) error {
 	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		if errors.Is(err, c) {
+			return err
+		}
 		return fmt.Errorf("%w (%v)", c, err)
 	}
 	return err

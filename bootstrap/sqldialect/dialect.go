@@ -753,18 +753,30 @@ func (d *Dialect) GrantBackupAdmin(user, host string) (Statement, error) {
 
 // CloneStatusQuery returns a query for the last clone into this server,
 // one row (none before the first): STATE (Not Started, In Progress,
-// Completed, Failed), SOURCE, ERROR_NO, ERROR_MESSAGE, and the seconds
-// since it ended (-1 while it runs).
+// Completed, Failed), SOURCE, ERROR_NO, ERROR_MESSAGE, the seconds since
+// it ended (-1 while it runs), and PID, the processlist id of the session
+// running it (KillQuery stops it).
 func (d *Dialect) CloneStatusQuery() string {
 	return "SELECT STATE, COALESCE(SOURCE, ''), COALESCE(ERROR_NO, 0), COALESCE(ERROR_MESSAGE, ''), " +
-		"COALESCE(TIMESTAMPDIFF(SECOND, END_TIME, NOW()), -1) FROM performance_schema.clone_status"
+		"COALESCE(TIMESTAMPDIFF(SECOND, END_TIME, NOW()), -1), COALESCE(PID, 0) FROM performance_schema.clone_status"
 }
 
 // CloneProgressQuery returns a query for the clone's progress summed over
-// its stages: bytes copied, bytes estimated, bytes per second now.
+// its stages: bytes copied, bytes estimated, bytes per second now, bytes
+// received over the network, and the stage in progress ("" between
+// stages): DROP DATA, FILE COPY, PAGE COPY, REDO COPY, FILE SYNC, RESTART,
+// RECOVERY.
 func (d *Dialect) CloneProgressQuery() string {
-	return "SELECT COALESCE(SUM(DATA), 0), COALESCE(SUM(ESTIMATE), 0), COALESCE(MAX(CASE WHEN STATE = 'In Progress' THEN DATA_SPEED END), 0) " +
+	return "SELECT COALESCE(SUM(DATA), 0), COALESCE(SUM(ESTIMATE), 0), COALESCE(MAX(CASE WHEN STATE = 'In Progress' THEN DATA_SPEED END), 0), " +
+		"COALESCE(SUM(NETWORK), 0), COALESCE(MAX(CASE WHEN STATE = 'In Progress' THEN STAGE END), '') " +
 		"FROM performance_schema.clone_progress"
+}
+
+// KillQuery returns KILL QUERY id: the statement session id runs stops
+// (a CLONE among them, which then fails with ER_QUERY_INTERRUPTED); the
+// session stays.
+func (d *Dialect) KillQuery(id uint64) Statement {
+	return plain("KILL QUERY " + strconv.FormatUint(id, 10))
 }
 
 // Shutdown returns SHUTDOWN: the server stops, and its container's restart

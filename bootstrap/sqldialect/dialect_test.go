@@ -183,6 +183,7 @@ func render(t *testing.T, d *Dialect) string {
 		stmt("GrantBackupAdmin", s, err)
 		query("CloneStatusQuery", d.CloneStatusQuery())
 		query("CloneProgressQuery", d.CloneProgressQuery())
+		stmt("KillQuery", d.KillQuery(42), nil)
 	} else if _, err := d.Clone(CloneOptions{Host: testHost, Port: 3306, User: "repl", Password: "pw"}); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("%s cloned: %v", d.Server(), err)
 	}
