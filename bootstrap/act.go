@@ -131,7 +131,7 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []Act
 			}
 			var stmts []sqldialect.Statement
 			if err == nil {
-				stmts, err = d.ApplySeedPosition(facts.ResultGTID)
+				stmts, err = d.ApplySeedPosition(facts.ResultGTID, facts.ResultBinlogState)
 			}
 			for _, stmt := range stmts {
 				if err != nil {
@@ -147,7 +147,7 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []Act
 			if err != nil {
 				return fmt.Errorf("%s: %w", a.Kind, err)
 			}
-			e.log.Info(done[a.Kind], "why", a.Why, "gtid", facts.ResultGTID)
+			e.log.Info(done[a.Kind], "why", a.Why, "gtid", facts.ResultGTID, "binlog_state", facts.ResultBinlogState)
 			continue
 		}
 		stmts, err := e.statements(d, a.Kind)

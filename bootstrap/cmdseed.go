@@ -214,8 +214,8 @@ func (s seedFiles) result(donorPod string, res seed.Result) error {
 	if donorPod == "" {
 		donorPod = res.Donor
 	}
-	return writeJSON(s.path(seedResultFile), SeedResult{Donor: donorPod, GTID: res.GTID, Bytes: res.Bytes, SHA256: res.SHA256,
-		Nonce: res.Nonce, Finished: time.Now()})
+	return writeJSON(s.path(seedResultFile), SeedResult{Donor: donorPod, GTID: res.GTID, BinlogState: res.BinlogState, Bytes: res.Bytes,
+		SHA256: res.SHA256, Nonce: res.Nonce, Finished: time.Now()})
 }
 
 // complete records a copy whose swap Resume finished: the completion

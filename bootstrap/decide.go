@@ -825,7 +825,7 @@ func seedReplica(o Observation, d *Decision, p Policy, now time.Time, need sqldi
 	if fast {
 		m.SeedAvoid = appendUnique(m.SeedAvoid, o.Seed.Donor)
 	}
-	donor, fresh := chooseDonor(o.Peers, p, m.SeedDonor, m.SeedAvoid, need)
+	donor, fresh := chooseDonor(o.Peers, p, o.Local.Server.Flavor, m.SeedDonor, m.SeedAvoid, need)
 	switch {
 	case fast && fresh:
 		why += "; the last copy's donor " + o.Seed.Donor + " was " + o.Seed.Kind + ", so another is tried at once"
@@ -881,17 +881,18 @@ func cloneStalled(sd SeedFacts, m *Memory, p Policy, at time.Time) (string, bool
 
 // chooseDonor picks whose data a seed copies: a ready replica holding
 // every transaction the primary purged (so that the primary's binary logs
-// can bring the copy up to date), which spares the primary; not the one
-// that failed last nor one in avoid (busy or stalled lately) when there is
-// another; else the primary itself. fresh is false when every candidate
-// failed lately.
-func chooseDonor(pf *PeerFacts, p Policy, lastFailed string, avoid []string, need sqldialect.GTIDSet) (donor Donor, fresh bool) {
+// can bring the copy up to date) and none of its own (a copy must bring
+// only the cluster's history, and the primary is always there instead),
+// which spares the primary; not the one that failed last nor one in avoid
+// (busy or stalled lately) when there is another; else the primary
+// itself. fresh is false when every candidate failed lately.
+func chooseDonor(pf *PeerFacts, p Policy, f sqldialect.Flavor, lastFailed string, avoid []string, need sqldialect.GTIDSet) (donor Donor, fresh bool) {
 	primary := Donor{Pod: primaryPod(p.PrimaryHost), Host: p.PrimaryHost}
 	var candidates []Donor
 	if pf != nil {
 		for _, peer := range pf.Peers {
 			st := peer.Status
-			if st == nil || st.Role != RoleReplica || !st.Ready || st.Pod == p.Pod || st.PodHost == "" {
+			if st == nil || st.Role != RoleReplica || !st.Ready || st.Pod == p.Pod || st.PodHost == "" || hasOwnTransactions(st, f) {
 				continue
 			}
 			if have, err := sqldialect.ParseGTIDSet(need.Flavor(), st.GTIDExecuted); need.Flavor() != 0 && (err != nil || !have.Contains(need)) {
@@ -912,6 +913,23 @@ func chooseDonor(pf *PeerFacts, p Policy, lastFailed string, avoid []string, nee
 		}
 	}
 	return primary, false
+}
+
+// hasOwnTransactions reports whether a peer's /status shows transactions
+// that are not the cluster's history: written under its own GTID origin,
+// or reported errant. (One that cannot be read counts as having some.)
+func hasOwnTransactions(st *Status, f sqldialect.Flavor) bool {
+	if st.Replication != nil && st.Replication.ErrantGTIDs != "" {
+		return true
+	}
+	if f == 0 {
+		return false
+	}
+	set, err := sqldialect.ParseGTIDSet(f, st.GTIDExecuted)
+	if err != nil {
+		return true
+	}
+	return st.GTIDOrigin != "" && !set.Minus(set.Without(st.GTIDOrigin)).IsEmpty()
 }
 
 // primaryPod is the pod name in the primary's stable name.
@@ -983,8 +1001,8 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 			silent = append(silent, st.Pod+" (its server does not answer)")
 			continue
 		}
+		holders = append(holders, holding{pod: st.Pod, host: st.PodHost, set: set.Without(st.GTIDOrigin), own: hasOwnTransactions(st, l.Server.Flavor)})
 		set = set.Without(st.GTIDOrigin)
-		holders = append(holders, holding{st.Pod, st.PodHost, set})
 		if !own.Contains(set) {
 			lacking = append(lacking, fmt.Sprintf("%s (%d)", st.Pod, set.CountNotIn(own)))
 		}
@@ -1019,7 +1037,10 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 	for _, h := range holders {
 		all = all.Union(h.set)
 	}
-	for _, h := range holders {
+	// A holder without transactions of its own first: a copy of one with
+	// some would make them the cluster's history.
+	full := slices.SortedStableFunc(slices.Values(holders), func(a, b holding) int { return boolInt(a.own) - boolInt(b.own) })
+	for _, h := range full {
 		if h.set.Contains(all) {
 			why := "this pod lacks transactions peers hold: " + strings.Join(lacking, ", ") + "; " + h.pod + " holds every pod's"
 			if firstStart && !own.IsEmpty() {
@@ -1080,8 +1101,17 @@ func startSeed(o Observation, d *Decision, donor Donor, now time.Time, why, pref
 	return d.notReady(prefix + donor.Pod + suffix + ": " + why)
 }
 
-// holding is what one peer holds, for the guard.
+// holding is what one peer holds, for the guard: set without its own
+// transactions; own says it has some.
 type holding struct {
 	pod, host string
 	set       sqldialect.GTIDSet
+	own       bool
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -407,6 +407,18 @@ func TestDecide(t *testing.T) {
 					t.Errorf("donor %+v, problems %v", d.Actions[0].Donor, d.Problems)
 				}
 			}},
+		{name: "guard: of two peers holding every pod's transactions, the one without its own is copied", role: RolePrimary,
+			reason:     "recovering from mysql-2 before taking writes",
+			actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs = true, gtids(fc.flavor, "")
+				o.Peers = fc.guardPeers(fc.primarySet, fc.primarySet)
+				// mysql-2 holds nothing of its own (as a replica that
+				// replicated from the start does).
+				o.Peers.Peers[2].Status.GTIDExecuted = fc.primarySet
+				return o, m
+			}},
 		{name: "guard: an emptied primary whose first start logged its own transactions recovers", role: RolePrimary,
 			reason: "recovering from mysql-1 before taking writes: this pod lacks transactions peers hold", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -1024,6 +1036,32 @@ func TestDecide(t *testing.T) {
 				if d.Actions[0].Donor != (Donor{Pod: "mysql-2", Host: "mysql-2.x"}) || d.Memory.Seeds != 1 || d.Memory.SeedDonor != "mysql-2" || d.Memory.Seed.Tries != 1 {
 					t.Errorf("donor %+v, memory %+v", d.Actions[0].Donor, d.Memory)
 				}
+			}},
+		{name: "a ready replica with transactions of its own is not chosen as donor while another exists", role: RoleReplica,
+			reason: "seeding from mysql-3", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				own, origin := otherUUID+":1", otherUUID
+				if fc.flavor == sqldialect.MariaDB {
+					own, origin = "0-102-11", "102"
+				}
+				o.Peers = &PeerFacts{Peers: Peers{
+					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet + "," + own, GTIDOrigin: origin}},
+					{Status: &Status{Pod: "mysql-3", Role: RoleReplica, Ready: true, PodHost: "mysql-3.x", GTIDExecuted: fc.primarySet, GTIDOrigin: "x"}},
+				}}
+				return o, m
+			}},
+		{name: "only ready replicas with transactions of their own: the primary is the donor", role: RoleReplica,
+			reason: "seeding from mysql-0", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				o.Peers = &PeerFacts{Peers: Peers{
+					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet,
+						Replication: &ReplicationStatus{ErrantGTIDs: fc.localWrite}}},
+				}}
+				return o, m
 			}},
 		{name: "a replica behind what the primary still holds: seeded from the primary when no replica has it", role: RoleReplica,
 			reason: "seeding from mysql-0: the primary cannot send what this replica needs (IO error 1236", actionsFor: seedKind,

@@ -101,6 +101,9 @@ type SeedFacts struct {
 	// given to the server.
 	ResultPending bool   `json:"resultPending,omitempty"`
 	ResultGTID    string `json:"resultGtid,omitempty"`
+	// ResultBinlogState is the copy's gtid_binlog_state (every server_id
+	// of every domain; "" when unknown: ResultGTID stands in).
+	ResultBinlogState string `json:"resultBinlogState,omitempty"`
 	// Guarded: a MySQL clone lifted read-only behind offline_mode
 	// (STATE_DIR/clone.json, written before); until the guard is put
 	// back, the server must not count as read-only or as taking writes.

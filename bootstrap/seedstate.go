@@ -54,12 +54,15 @@ type SeedProgress struct {
 // SeedResult says a copy is complete; it is in place once the data
 // directory proves to hold Nonce (SeedSwapped).
 type SeedResult struct {
-	Donor    string    `json:"donor"`
-	GTID     string    `json:"gtid"`
-	Bytes    int64     `json:"bytes"`
-	SHA256   string    `json:"sha256"`
-	Nonce    string    `json:"nonce"`
-	Finished time.Time `json:"finished"`
+	Donor string `json:"donor"`
+	GTID  string `json:"gtid"`
+	// BinlogState is the copy's gtid_binlog_state, every server_id of
+	// every domain ("" from a donor that sent none: GTID stands in).
+	BinlogState string    `json:"binlogState,omitempty"`
+	Bytes       int64     `json:"bytes"`
+	SHA256      string    `json:"sha256"`
+	Nonce       string    `json:"nonce"`
+	Finished    time.Time `json:"finished"`
 }
 
 // SeedSwapped says seed-exec found the result's nonce in the data
@@ -128,7 +131,7 @@ func (s seedFiles) facts() (SeedFacts, error) {
 		if err != nil {
 			return f, err
 		}
-		f.Donor, f.ResultGTID, f.Bytes = res.Donor, res.GTID, res.Bytes
+		f.Donor, f.ResultGTID, f.ResultBinlogState, f.Bytes = res.Donor, res.GTID, res.BinlogState, res.Bytes
 		if proven && res.Nonce != "" && sw.Nonce == res.Nonce {
 			f.ResultPending = true
 		} else {

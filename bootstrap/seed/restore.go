@@ -85,9 +85,12 @@ type Result struct {
 	Bytes  int64
 	SHA256 string
 	// GTID is the GTID state of the copied data (Position.GTID): set
-	// gtid_slave_pos to it before replicating.
-	GTID     string
-	Position Position
+	// gtid_slave_pos to it before replicating. BinlogState is the same
+	// with every server_id of every domain (Position.BinlogState; "" when
+	// the donor sent none): the copy's gtid_binlog_state.
+	GTID        string
+	BinlogState string
+	Position    Position
 	// Duration of the whole restore (zero when Resume finished it).
 	Duration time.Duration
 	// Nonce names the copy: once its swap is complete the data directory
@@ -162,7 +165,7 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 		}
 	}()
 
-	m, sum, err := r.fetch(ctx, donor, staging, log)
+	m, sum, donorState, err := r.fetch(ctx, donor, staging, log)
 	if err != nil {
 		return Result{}, fmt.Errorf("restore from %s: %w", donor, err)
 	}
@@ -175,6 +178,11 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 	pos, err := ReadPosition(staging)
 	if err != nil {
 		return Result{}, fmt.Errorf("restore from %s: backup position: %w", donor, err)
+	}
+	if donorState != "" {
+		if pos.BinlogState, err = MergeBinlogState(pos.GTID, donorState); err != nil {
+			return Result{}, fmt.Errorf("restore from %s: %w", donor, err)
+		}
 	}
 	if err := chownLike(staging, r.DataDir); err != nil {
 		return Result{}, fmt.Errorf("restore from %s: %w", donor, err)
@@ -213,8 +221,9 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 }
 
 // fetch streams the donor's backup into mbstream and checks the trailers;
-// it returns the meter that counted the bytes and their SHA-256.
-func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Logger) (*meter, string, error) {
+// it returns the meter that counted the bytes, their SHA-256 and the
+// donor's gtid_binlog_state ("" when it sent none).
+func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Logger) (*meter, string, string, error) {
 	idle := r.IdleTimeout
 	if idle <= 0 {
 		idle = 10 * time.Minute
@@ -227,7 +236,7 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, r.DonorURL, nil)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+Token(r.Secret, time.Now()))
 	client := r.Client
@@ -236,21 +245,21 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, "", fmt.Errorf("request: %w", causeOf(reqCtx, err))
+		return nil, "", "", fmt.Errorf("request: %w", causeOf(reqCtx, err))
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusUnauthorized:
-		return nil, "", ErrUnauthorized
+		return nil, "", "", ErrUnauthorized
 	case http.StatusServiceUnavailable:
 		if ra := resp.Header.Get("Retry-After"); ra != "" {
-			return nil, "", fmt.Errorf("%w (retry after %ss)", ErrBusy, redact(ra))
+			return nil, "", "", fmt.Errorf("%w (retry after %ss)", ErrBusy, redact(ra))
 		}
-		return nil, "", ErrBusy
+		return nil, "", "", ErrBusy
 	default:
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, "", fmt.Errorf("donor answered %s: %s", resp.Status, redact(string(b), r.Secret))
+		return nil, "", "", fmt.Errorf("donor answered %s: %s", resp.Status, redact(string(b), r.Secret))
 	}
 	estimate, _ := strconv.ParseInt(resp.Header.Get(HeaderEstimate), 10, 64)
 	log.Info("seed: receiving the donor's backup", "estimate", estimate, "donor_replica", resp.Header.Get(HeaderReplica))
@@ -268,7 +277,7 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 		err = cmd.Start()
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("start mbstream: %w", err)
+		return nil, "", "", fmt.Errorf("start mbstream: %w", err)
 	}
 
 	m := newMeter(donor, estimate, r.Progress, log)
@@ -282,15 +291,15 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	if copyErr != nil || waitErr != nil || closeErr != nil {
 		switch {
 		case ctx.Err() != nil:
-			return nil, "", fmt.Errorf("%w: after %d bytes: %w", ErrIncomplete, n, context.Cause(ctx))
+			return nil, "", "", fmt.Errorf("%w: after %d bytes: %w", ErrIncomplete, n, context.Cause(ctx))
 		case body.err != nil:
 			// The stream broke; mbstream's complaint about a truncated
 			// input would only follow from it.
-			return nil, "", fmt.Errorf("%w: after %d bytes: %w", ErrIncomplete, n, causeOf(reqCtx, body.err))
+			return nil, "", "", fmt.Errorf("%w: after %d bytes: %w", ErrIncomplete, n, causeOf(reqCtx, body.err))
 		case waitErr != nil:
-			return nil, "", fmt.Errorf("mbstream: %v: %s", waitErr, out.Reason())
+			return nil, "", "", fmt.Errorf("mbstream: %v: %s", waitErr, out.Reason())
 		default:
-			return nil, "", fmt.Errorf("mbstream: %w", errors.Join(copyErr, closeErr))
+			return nil, "", "", fmt.Errorf("mbstream: %w", errors.Join(copyErr, closeErr))
 		}
 	}
 
@@ -299,16 +308,16 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	got := hex.EncodeToString(sum.Sum(nil))
 	switch status := t.Get(TrailerStatus); {
 	case status == "":
-		return nil, "", fmt.Errorf("%w: after %d bytes: no trailer from the donor", ErrIncomplete, n)
+		return nil, "", "", fmt.Errorf("%w: after %d bytes: no trailer from the donor", ErrIncomplete, n)
 	case status != statusOK:
-		return nil, "", fmt.Errorf("%w: donor says %s: %s", ErrIncomplete, redact(status), redact(t.Get(TrailerError), r.Secret))
+		return nil, "", "", fmt.Errorf("%w: donor says %s: %s", ErrIncomplete, redact(status), redact(t.Get(TrailerError), r.Secret))
 	case t.Get(TrailerBytes) != strconv.FormatInt(n, 10): // the hash would differ too; this says how
-		return nil, "", fmt.Errorf("%w: received %d bytes, donor sent %s", ErrIncomplete, n, redact(t.Get(TrailerBytes)))
+		return nil, "", "", fmt.Errorf("%w: received %d bytes, donor sent %s", ErrIncomplete, n, redact(t.Get(TrailerBytes)))
 	case !strings.EqualFold(t.Get(TrailerSHA256), got):
-		return nil, "", fmt.Errorf("%w: SHA-256 %s, donor's %s", ErrIncomplete, got, redact(t.Get(TrailerSHA256)))
+		return nil, "", "", fmt.Errorf("%w: SHA-256 %s, donor's %s", ErrIncomplete, got, redact(t.Get(TrailerSHA256)))
 	}
 	log.Info("seed: stream verified", "bytes", n, "sha256", got, "rate", rate(n, time.Since(m.p.Started)))
-	return m, got, nil
+	return m, got, t.Get(TrailerBinlogState), nil
 }
 
 var defaultClient = &http.Client{Transport: &http.Transport{

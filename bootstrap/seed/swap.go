@@ -59,7 +59,8 @@ type marker struct {
 }
 
 func (m marker) result() Result {
-	return Result{Donor: m.Donor, Bytes: m.Bytes, SHA256: m.SHA256, GTID: m.Position.GTID, Position: m.Position, Nonce: m.Nonce}
+	return Result{Donor: m.Donor, Bytes: m.Bytes, SHA256: m.SHA256, GTID: m.Position.GTID, BinlogState: m.Position.BinlogState,
+		Position: m.Position, Nonce: m.Nonce}
 }
 
 // newNonce returns 128 random bits in hex.

@@ -784,16 +784,23 @@ func (d *Dialect) KillQuery(id uint64) Statement {
 func (d *Dialect) Shutdown() Statement { return plain("SHUTDOWN") }
 
 // ApplySeedPosition returns the statements that give a MariaDB server
-// restored from a copy the copy's GTID position: its binary log starts at
-// that state and replication continues after it (RESET MASTER, SET GLOBAL
-// gtid_binlog_state, SET GLOBAL gtid_slave_pos), after the replication
-// configuration the copy brought along is dropped (STOP SLAVE, RESET SLAVE
-// ALL).
-func (d *Dialect) ApplySeedPosition(gtid string) ([]Statement, error) {
+// restored from a copy the copy's GTID state: its binary log starts at
+// binlogState, the copy's gtid_binlog_state with every server_id of every
+// domain (gtid when empty), and replication continues after gtid, its last
+// GTID per domain (RESET MASTER, SET GLOBAL gtid_binlog_state, SET GLOBAL
+// gtid_slave_pos), after the replication configuration the copy brought
+// along is dropped (STOP SLAVE, RESET SLAVE ALL).
+func (d *Dialect) ApplySeedPosition(gtid, binlogState string) ([]Statement, error) {
 	if d.server.Flavor != MariaDB {
 		return nil, fmt.Errorf("%w: only MariaDB is seeded from a backup", ErrInvalidArgument)
 	}
 	if _, err := ParseMariaDBGTIDList(gtid); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(binlogState) == "" {
+		binlogState = gtid
+	}
+	if _, err := ParseMariaDBGTIDList(binlogState); err != nil {
 		return nil, err
 	}
 	q := QuoteString(strings.Join(strings.Fields(gtid), ""))
@@ -801,7 +808,7 @@ func (d *Dialect) ApplySeedPosition(gtid string) ([]Statement, error) {
 		plain("STOP SLAVE"),
 		plain("RESET SLAVE ALL"),
 		plain("RESET MASTER"),
-		plain("SET GLOBAL gtid_binlog_state = " + q),
+		plain("SET GLOBAL gtid_binlog_state = " + QuoteString(strings.Join(strings.Fields(binlogState), ""))),
 		plain("SET GLOBAL gtid_slave_pos = " + q),
 	}, nil
 }

@@ -188,8 +188,10 @@ func render(t *testing.T, d *Dialect) string {
 		t.Errorf("%s cloned: %v", d.Server(), err)
 	}
 	if d.Server().Flavor == MariaDB {
-		ss, err = d.ApplySeedPosition("0-100-42,1-100-7")
+		ss, err = d.ApplySeedPosition("0-100-42,1-100-7", "")
 		stmts("ApplySeedPosition", ss, err)
+		ss, err = d.ApplySeedPosition("0-100-42,1-100-7", "0-4242-3,0-100-42,1-100-7")
+		stmts("ApplySeedPosition with every server_id", ss, err)
 		query("BinlogEventsQuery", d.BinlogEventsQuery("mysql-bin.000001", 5))
 	}
 	stmt("Shutdown", d.Shutdown(), nil)
