@@ -67,7 +67,7 @@ type env struct {
 	ResolvConf              string `env:"RESOLV_CONF, default=/etc/resolv.conf" help:"resolver configuration (nameservers, search list, ndots) used for DNS waits"`
 	HTTPAddr                string `env:"HTTP_ADDR, default=:8080" help:"sidecar HTTP listener (/healthz /readyz /status /metrics)"`
 	ReconcileInterval       string `env:"RECONCILE_INTERVAL, default=5s" help:"how often the sidecar re-checks and repairs the server's role"`
-	MaxReplicationLag       string `env:"MAX_REPLICATION_LAG, default=30s" help:"a replica whose data may be older than this is not ready (its lag while connected, the time since it last heard from the primary while reconnecting)"`
+	MaxReplicationLag       string `env:"MAX_REPLICATION_LAG, default=30s" help:"a replica whose data may be older than this is not ready: the time since the primary last held no transaction the replica has not applied (the sidecar reads the primary's GTIDs at every pass, so keep it well above RECONCILE_INTERVAL); Seconds_Behind_Source can only make it older"`
 	BinlogExpire            string `env:"BINLOG_EXPIRE, default=168h" help:"how long servers keep binary logs (binlog_expire_logs_seconds): shorter bounds their disk use but means more replicas that must be seeded instead of catching up"`
 	AutoReseed              string `env:"AUTO_RESEED, default=true" help:"false: a replica with data that needs transactions the primary purged is reported, not re-seeded (new and emptied replicas are always seeded); a replica with transactions of its own is never re-seeded"`
 	SeedTimeout             string `env:"SEED_TIMEOUT, default=6h" help:"how long one copy of a donor's data may take before it is abandoned and retried"`

@@ -682,20 +682,31 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 			strings.Join(r.Writers, ", ")
 	}
 
-	// What the replica's data is worth.
+	// What the replica's data is worth: how long ago the primary held no
+	// more than it has applied. Seconds_Behind_Source cannot say: it is 0
+	// whenever the applier has caught up with a receiver that may itself
+	// be minutes behind (a slow link); it only ever makes the data older.
 	if !m.CaughtUp && src.Reached() {
 		if m.Snapshot.Flavor() == 0 {
 			m.Snapshot = src.GTIDs
 		}
-		m.CaughtUp = l.GTIDs.Contains(m.Snapshot)
+		m.CaughtUp = l.GTIDs.AppliedUpTo(m.Snapshot)
 	}
-	var staleness *time.Duration
+	if src.Reached() {
+		m.Samples = addSample(m.Samples, o.At, src.GTIDs)
+	}
+	m.FreshAsOf, m.Samples = freshness(m.FreshAsOf, m.Samples, l.GTIDs)
+	var staleness, lag *time.Duration
 	if pointsRight && ch.IO == sqldialect.ThreadRunning && ch.Lag != nil {
-		lag := time.Duration(*ch.Lag) * time.Second
-		m.FreshAsOf = o.At.Add(-lag)
-		staleness = &lag
-	} else if !m.FreshAsOf.IsZero() {
-		s := max(now.Sub(m.FreshAsOf), 0).Round(time.Second)
+		l := time.Duration(*ch.Lag) * time.Second
+		lag = &l
+	}
+	if !m.FreshAsOf.IsZero() {
+		s := max(now.Sub(m.FreshAsOf), 0)
+		if lag != nil {
+			s = max(s, *lag)
+		}
+		s = s.Round(time.Second)
 		staleness = &s
 	}
 	view.Staleness = staleness
@@ -725,15 +736,66 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		return d.notReady(reason("how old this replica's data is, is unknown: replication " + ioDescription(ch)))
 	case *staleness > p.MaxLag:
 		if ch.IO == sqldialect.ThreadRunning {
-			return d.notReady(reason(fmt.Sprintf("replication lag %s exceeds MAX_REPLICATION_LAG %s", *staleness, p.MaxLag)))
+			return d.notReady(reason(fmt.Sprintf("data may be %s old, more than MAX_REPLICATION_LAG %s: it has not applied what the primary held then "+
+				"(its applier's lag, Seconds_Behind_Source, is %s: the receiver is behind)", *staleness, p.MaxLag, lagString(lag))))
 		}
 		return d.notReady(reason(fmt.Sprintf("data may be %s old, more than MAX_REPLICATION_LAG %s: replication %s", *staleness, p.MaxLag, ioDescription(ch))))
 	case ch.IO == sqldialect.ThreadRunning:
-		d.Ready, d.Reason = true, reason(fmt.Sprintf("replicating from %s, lag %s", p.PrimaryHost, *staleness))
+		d.Ready, d.Reason = true, reason(fmt.Sprintf("replicating from %s, data at most %s old", p.PrimaryHost, *staleness))
 	default:
 		d.Ready, d.Reason = true, reason(fmt.Sprintf("serving data at most %s old (MAX_REPLICATION_LAG %s) while replication %s", *staleness, p.MaxLag, ioDescription(ch)))
 	}
 	return d
+}
+
+// maxSamples bounds the primary's GTID sets a replica keeps: dropping the
+// oldest only ever makes its data look older than it is.
+const maxSamples = 64
+
+// PrimarySample is the primary's transactions as observed at At.
+type PrimarySample struct {
+	At    time.Time
+	GTIDs sqldialect.GTIDSet
+}
+
+// addSample records the primary's transactions seen at at: a set equal to
+// the last one only moves its time on. The list is new (memory is shared
+// with the probe path).
+func addSample(list []PrimarySample, at time.Time, g sqldialect.GTIDSet) []PrimarySample {
+	if n := len(list); n > 0 && list[n-1].GTIDs.Equal(g) {
+		out := slices.Clone(list)
+		out[n-1].At = at
+		return out
+	}
+	out := append(slices.Clip(list), PrimarySample{At: at, GTIDs: g})
+	if len(out) > maxSamples {
+		out = slices.Clone(out[len(out)-maxSamples:])
+	}
+	return out
+}
+
+// freshness returns when the replica's data (local) was last complete:
+// the time of the newest sample of the primary's transactions it has
+// applied (or fresh, if later), and the samples newer than that, which it
+// has still to reach.
+func freshness(fresh time.Time, list []PrimarySample, local sqldialect.GTIDSet) (time.Time, []PrimarySample) {
+	for i := len(list) - 1; i >= 0; i-- {
+		if local.AppliedUpTo(list[i].GTIDs) {
+			if list[i].At.After(fresh) {
+				fresh = list[i].At
+			}
+			return fresh, slices.Clone(list[i+1:])
+		}
+	}
+	return fresh, list
+}
+
+// lagString writes Seconds_Behind_Source, or says it is unknown.
+func lagString(lag *time.Duration) string {
+	if lag == nil {
+		return "unknown"
+	}
+	return lag.String()
 }
 
 // decideThreads restarts stopped replication threads, except after an
@@ -1093,7 +1155,7 @@ func startSeed(o Observation, d *Decision, donor Donor, now time.Time, why, pref
 	m.SeedDonor = donor.Pod
 	m.Seeds++
 	m.SeedStage, m.SeedMoved, m.SeedMovedAt = "", 0, time.Time{}
-	m.CaughtUp, m.Snapshot, m.FreshAsOf = false, sqldialect.GTIDSet{}, time.Time{}
+	m.CaughtUp, m.Snapshot, m.FreshAsOf, m.Samples = false, sqldialect.GTIDSet{}, time.Time{}, nil
 	suffix := ""
 	if prefix == "recovering from " {
 		suffix = " before taking writes"

@@ -788,27 +788,66 @@ func TestDecide(t *testing.T) {
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.IO, o.Replica.Channel.Lag = sqldialect.ThreadConnecting, nil
+				o.Replica.Source = SourceFacts{Err: "dial tcp: connection refused"}
 				m.FreshAsOf = time.Time{}
 				return o, m
 			}},
-		{name: "lag over the limit", role: RoleReplica, reason: "replication lag 31s exceeds MAX_REPLICATION_LAG 30s",
+		{name: "applier lag over the limit: the data is at least that old", role: RoleReplica,
+			reason: "data may be 31s old, more than MAX_REPLICATION_LAG 30s: it has not applied what the primary held then (its applier's lag, Seconds_Behind_Source, is 31s",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.Lag = ptr[int64](31)
 				return o, m
-			},
-			check: func(t *testing.T, fc flavourCase, d Decision) {
-				if !d.Memory.FreshAsOf.Equal(t0.Add(-31 * time.Second)) {
-					t.Errorf("FreshAsOf %s", d.Memory.FreshAsOf)
-				}
 			}},
-		{name: "lag at the limit", role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", lag 30s",
+		{name: "applier lag at the limit", role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", data at most 30s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.Lag = ptr[int64](30)
 				return o, m
 			}},
-		{name: "healthy", role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", lag 0s",
+		{name: "receiver behind while the applier is idle (lag 0): not ready once the data is older than MAX_REPLICATION_LAG", role: RoleReplica,
+			reason: "data may be 40s old, more than MAX_REPLICATION_LAG 30s: it has not applied what the primary held then (its applier's lag, Seconds_Behind_Source, is 0s",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				// The receiver has fetched and the applier applied 1-4;
+				// the primary holds 1-12 and held 1-10 since 40 s.
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				o.Replica.Channel.RetrievedGTIDSet = fc.behindSet
+				o.Replica.Source.GTIDs = gtids(fc.flavor, fc.primaryMore)
+				m.FreshAsOf = t0.Add(-40 * time.Second)
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.FreshAsOf.Equal(t0.Add(-40*time.Second)) || len(d.Memory.Samples) != 1 || !d.Memory.Samples[0].At.Equal(t0) {
+					t.Errorf("memory %+v", d.Memory)
+				}
+			}},
+		{name: "receiver behind by less than MAX_REPLICATION_LAG: ready", role: RoleReplica, ready: true,
+			reason: "replicating from " + testPrimary + ", data at most 10s old",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				o.Replica.Source.GTIDs = gtids(fc.flavor, fc.primaryMore)
+				m.FreshAsOf = t0.Add(-10 * time.Second)
+				return o, m
+			}},
+		{name: "the newest sample of the primary the replica has applied makes it fresh", role: RoleReplica, ready: true,
+			reason: "replicating from " + testPrimary + ", data at most 12s old",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.primarySet)
+				o.Replica.Source.GTIDs = gtids(fc.flavor, fc.primaryMore)
+				m.FreshAsOf = t0.Add(-50 * time.Second)
+				m.Samples = []PrimarySample{{At: t0.Add(-20 * time.Second), GTIDs: gtids(fc.flavor, fc.behindSet)},
+					{At: t0.Add(-12 * time.Second), GTIDs: gtids(fc.flavor, fc.primarySet)}}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.FreshAsOf.Equal(t0.Add(-12*time.Second)) || len(d.Memory.Samples) != 1 {
+					t.Errorf("memory %+v", d.Memory)
+				}
+			}},
+		{name: "healthy", role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", data at most 0s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.healthyReplica(t) },
 			check: func(t *testing.T, fc flavourCase, d Decision) {
 				if !d.Memory.FreshAsOf.Equal(t0) || len(d.Problems) != 0 || d.Replica.Errant != "" || !d.Replica.ErrantKnown {

@@ -42,9 +42,13 @@ type Memory struct {
 	CaughtUp bool
 	Snapshot sqldialect.GTIDSet
 	// FreshAsOf is the time the replica's data was last known complete:
-	// now minus the lag while the channel is connected, kept while it
-	// reconnects. Zero when unknown.
+	// when the primary last held no transaction it has not applied (the
+	// newest of Samples it reached), kept while the primary cannot be
+	// asked. Zero when unknown.
 	FreshAsOf time.Time
+	// Samples are the primary's GTID sets as observed at each pass that
+	// the replica has not applied yet, oldest first.
+	Samples []PrimarySample
 	// PrimaryGTIDs is the primary's GTID set when last read; it stands in
 	// for the primary while the primary cannot be asked.
 	PrimaryGTIDs sqldialect.GTIDSet

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -614,6 +615,89 @@ func TestCluster(t *testing.T) {
 			waitRows(t, r, 100, 30*time.Second)
 			requireSubset(t, r, primary)
 		}
+	})
+
+	t.Run("a replica whose receiver falls behind on a slow link while its applier idles leaves readiness", func(t *testing.T) {
+		const maxLag = 30 * time.Second // MAX_REPLICATION_LAG's default
+		pdb := primary.server.App()
+		defer pdb.Close()
+		if _, err := pdb.Exec("CREATE TABLE bulk (id INT PRIMARY KEY, pad LONGTEXT NOT NULL)"); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range replicas {
+			c.waitReady(r, 30*time.Second)
+		}
+		// The primary's name now leads through a link that brings 8 KiB/s.
+		proxy := startSlowProxy(t, "127.0.0.31", net.JoinHostPort(primary.server.Addr, "3306"), 8<<10)
+		c.dns.Set(stableName(primary.name), netip.MustParseAddr("127.0.0.31"))
+		defer func() {
+			c.publish(primary)
+			proxy.close()
+			for _, r := range replicas {
+				c.waitReady(r, 60*time.Second)
+			}
+		}()
+		// The receivers reconnect, by name: through the proxy.
+		root := primary.server.Root()
+		defer root.Close()
+		podtest.Eventually(t, 30*time.Second, "both receivers connected through the slow link", func() error {
+			rows, err := root.Query("SELECT ID, HOST FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			var through int
+			for rows.Next() {
+				var id int64
+				var host string
+				if err := rows.Scan(&id, &host); err != nil {
+					return err
+				}
+				if strings.HasPrefix(host, "127.0.0.31:") {
+					through++
+					continue
+				}
+				_, _ = root.Exec(fmt.Sprintf("KILL %d", id))
+			}
+			if through != len(replicas) {
+				return fmt.Errorf("%d of %d receivers through the proxy", through, len(replicas))
+			}
+			return rows.Err()
+		})
+		// 4 MiB in rows: at 8 KiB/s the receivers are minutes behind,
+		// while their appliers apply each event as it arrives.
+		start := time.Now()
+		for i := 1; i <= 64; i++ {
+			if _, err := pdb.Exec("INSERT INTO bulk (id, pad) VALUES (?, REPEAT('x', 65536))", i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, r := range replicas {
+			waitNotReady(t, r, maxLag+30*time.Second-time.Since(start), "it has not applied what the primary held")
+			t.Logf("%s not ready %s after the burst", r.name, time.Since(start).Round(time.Millisecond))
+		}
+		// And it stays so (the applier's lag says 0 most of the time).
+		var lags []any
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+			for _, r := range replicas {
+				code, body, err := podtest.Get(r.http(), "/readyz")
+				if err == nil && code == http.StatusOK {
+					t.Fatalf("%s ready again while its receiver is behind: %s", r.name, body)
+				}
+				if st, err := podtest.Status(r.http()); err == nil {
+					rep, _ := st["replication"].(map[string]any)
+					lags = append(lags, rep["lagSeconds"])
+				}
+			}
+			time.Sleep(250 * time.Millisecond) // the probe's pace, inside a bounded loop
+		}
+		t.Logf("Seconds_Behind_Source seen meanwhile: %v", lags)
+		proxy.setRate(0)
+		for _, r := range replicas {
+			c.waitReady(r, 90*time.Second)
+			waitRows(t, r, 100, 10*time.Second)
+		}
+		t.Logf("both replicas ready again %s after the link was freed", time.Since(start).Round(time.Millisecond))
 	})
 
 	t.Run("a clone's guard left up by a sidecar that died is put back before the primary is ready", func(t *testing.T) {
