@@ -52,7 +52,7 @@ type executor struct {
 // for some of these messages.
 var done = map[ActionKind]string{
 	ActMakeWritable:     "made the primary writable",
-	ActMakeReadOnly:     "made the replica read-only",
+	ActMakeReadOnly:     "made the server read-only",
 	ActCreateAccount:    "created the replication account",
 	ActSetPassword:      "reset the replication account's password",
 	ActRotatePassword:   "changed the replication account's password, keeping the old one until the replicas use the new one",

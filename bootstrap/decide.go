@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -280,16 +281,31 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 	m := &d.Memory
 	fp := o.Credentials.ReplicationFP
 	var notes []string
+	intact := lineageIntact(m.Lineage, l)
 	if l.ReadOnly || l.SuperReadOnly {
 		// Writable first (once no peer holds what this pod lacks): account
 		// statements fail under super_read_only, which a MySQL primary with
 		// data starts with. The account is seen to in the next round.
-		if g, stop := guard(o, &d, p, now); stop {
+		if g, stop := guard(o, &d, p, now, intact); stop {
 			return g
 		}
 		d.do(ActMakeWritable, "the primary is read-only (as every pod starts), and no peer holds a transaction it lacks")
+		m.Approved = Lineage{Known: true, Origin: l.Origin, GTIDs: l.GTIDs}
 		return d.notReady("primary is read-only: making it writable")
 	}
+	if !intact && !lineageIntact(m.Approved, l) {
+		// Writable, but not with data this sidecar let take writes: it
+		// restarted after the data changed (a clone that finished while no
+		// sidecar watched, a volume restored), or read-only was lifted by
+		// hand. The guard decides now; if it holds, read-only again first.
+		g, stop := guard(o, &d, p, now, false)
+		if stop {
+			g.Actions = []Action{{Kind: ActMakeReadOnly, Why: "the primary is writable with data it cannot prove it took writes with, and its guard holds: " + g.Reason}}
+			g.Reason = "primary is writable with data it cannot prove its own: making it read-only until its guard passes; " + g.Reason
+			return g
+		}
+	}
+	m.Lineage, m.Approved = Lineage{Known: true, Origin: l.Origin, GTIDs: l.GTIDs}, Lineage{}
 	if a := o.Account; a != nil && !o.Partial {
 		view := &AccountView{ExtraGrants: a.Grants.Extra}
 		d.Account = view
@@ -1009,16 +1025,26 @@ func primaryPod(host string) string {
 //
 //   - Every peer's transactions are counted without its own writes (a
 //     replica's first start, a stray local write): those were never the
-//     primary's history.
+//     primary's history. A replica in the middle of a seed is not counted
+//     at all: its data is on its way from another pod.
 //   - A brand-new cluster (nobody holds anything) passes at once.
 //   - A peer that does not answer is waited for: it may hold the newest
-//     data.
+//     data. So is every peer this pod or an answering peer remembers
+//     (STATE_DIR/peers.json) that the Service does not list now (a pod
+//     Pending or being rescheduled has no address), and every peer when
+//     the Service cannot be looked up (a timeout, SERVFAIL: only a proven
+//     "no such name" lists nobody).
+//   - Unless intact: this pod's data is provably what it took writes with
+//     (same identity, every transaction recorded then: lineageIntact).
+//     Its peers only ever got their data from it, so one that does not
+//     answer cannot hold more; it takes writes without waiting for them.
+//     Answering peers are still compared with it.
 //   - When the peer holding most holds everything the others and this pod
 //     hold, this pod seeds itself from it, then takes writes.
 //   - When no single pod holds everything, nothing is written or wiped:
 //     the reason says who holds what, and a person chooses with
 //     `mysql-bootstrap primary-override`.
-func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool) {
+func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (Decision, bool) {
 	l := o.Local
 	ov := o.Override
 	if ov != nil && ov.Err != "" {
@@ -1034,11 +1060,12 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 	switch {
 	case pf == nil:
 		return d.notReady("looking at the other pods before taking writes"), true
-	case pf.Err != "":
-		// The Service's name does not resolve: no pod is visible, not even
-		// this one (as in a new cluster whose Service publishes only ready
-		// pods). There is no peer to wait for.
-		return *d, false
+	case pf.Err != "" && !pf.Absent && !intact:
+		// Nobody can be asked: that proves nothing about the peers.
+		msg := "cannot list the other pods (" + pf.Err + "): not taking writes until they can be asked, as they may hold transactions this pod lacks; " +
+			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data"
+		d.Problems["guard"] = msg
+		return d.notReady(msg), true
 	}
 	own := l.GTIDs
 	// A pod whose data is only its own first start (the image
@@ -1049,13 +1076,29 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 	firstStart := l.UserTablesRead && len(l.UserTables) == 0 && own.OnlyFrom(l.Origin)
 	var holders []holding
 	var silent, lacking []string
+	answered := map[string]bool{p.Pod: true}
+	remembered := map[string]bool{}
+	for _, name := range pf.Memory.Known() {
+		remembered[name] = true
+	}
 	for _, peer := range pf.Peers {
 		st := peer.Status
 		if st == nil {
 			silent = append(silent, peer.Name())
 			continue
 		}
+		answered[st.Pod] = true
+		for _, name := range st.KnownPeers {
+			if _, forgotten := pf.Memory.Forgotten[name]; !forgotten {
+				remembered[name] = true
+			}
+		}
 		if st.Pod == p.Pod || st.Role != RoleReplica {
+			continue
+		}
+		if st.Seed != nil && (st.Seed.State == "running" || st.Seed.State == "restarting" || st.Seed.State == "applying") {
+			// Its data is being replaced by a copy of another pod's:
+			// that pod is the one that counts.
 			continue
 		}
 		set, err := sqldialect.ParseGTIDSet(l.Server.Flavor, st.GTIDExecuted)
@@ -1068,6 +1111,14 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 		if !own.Contains(set) {
 			lacking = append(lacking, fmt.Sprintf("%s (%d)", st.Pod, set.CountNotIn(own)))
 		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(remembered)) {
+		if !answered[name] {
+			silent = append(silent, name+" (seen before, no answer from it now)")
+		}
+	}
+	if pf.Err != "" && !pf.Absent {
+		silent = append(silent, "every pod ("+pf.Err+")")
 	}
 	example := "POD"
 	if len(holders) > 0 {
@@ -1083,10 +1134,17 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 		}
 		return d.notReady("a person chose to seed this pod from " + ov.From + ", which does not answer as a replica yet"), true
 	}
-	if len(silent) > 0 {
+	switch {
+	case len(silent) > 0 && intact:
+		// Its data is what it took writes with: the silent peers got
+		// theirs from it and cannot hold more (README: the residual risk
+		// of a volume restored from an older copy while all are silent).
+		d.Problems["guard"] = "taking writes without " + strings.Join(silent, ", ") + ": this pod's data is what it took writes with (same identity, every transaction recorded then)"
+	case len(silent) > 0:
 		d.Problems["guard"] = "waiting for " + strings.Join(silent, ", ") + " before taking writes"
 		return d.notReady("not taking writes until " + strings.Join(silent, ", ") + " answer: they may hold transactions this pod lacks; " +
-			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data"), true
+			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data " +
+			"(a pod removed for good: mysql-bootstrap forget-peer POD)"), true
 	}
 	if len(lacking) == 0 {
 		return *d, false

@@ -133,7 +133,9 @@ func (fc flavourCase) primary(t testing.TB) (Observation, Memory) {
 		Account:     &AccountFacts{Exists: true, Marked: true, Grants: sqldialect.Grants{Replication: true, BackupAdmin: fc.flavor == sqldialect.MySQL}},
 		Credentials: CredentialFacts{ReplicationFP: oldFP},
 	}
-	return o, Memory{ServerStartedAt: t0.Add(-time.Hour), AccountVerified: true, AccountFP: oldFP}
+	// It has taken writes with this data (its lineage is recorded).
+	return o, Memory{ServerStartedAt: t0.Add(-time.Hour), AccountVerified: true, AccountFP: oldFP,
+		Lineage: Lineage{Known: true, Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)}}
 }
 
 // rotated is a primary whose REPLICATION_PASSWORD changed: the account
@@ -278,7 +280,8 @@ func TestDecide(t *testing.T) {
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, _ := fc.primary(t)
 				o.Account = &AccountFacts{}
-				return o, Memory{}
+				// Its guard made it writable in the last pass.
+				return o, Memory{Approved: Lineage{Known: true, Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)}}
 			},
 			check: func(t *testing.T, fc flavourCase, d Decision) {
 				if !d.Memory.AccountVerified || d.Memory.AccountFP != oldFP {
@@ -308,7 +311,7 @@ func TestDecide(t *testing.T) {
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, _ := fc.primary(t)
 				o.Account = &AccountFacts{Exists: true, LoginTested: true, Grants: sqldialect.Grants{Extra: []string{"ALL PRIVILEGES ON *.*"}}}
-				return o, Memory{}
+				return o, Memory{Approved: Lineage{Known: true, Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)}}
 			},
 			check: func(t *testing.T, fc flavourCase, d Decision) {
 				if d.Problems["account"] == "" {
@@ -379,13 +382,160 @@ func TestDecide(t *testing.T) {
 				o.Peers = fc.guardPeers("", "")
 				return o, m
 			}},
-		{name: "guard: the Service does not resolve, nobody to wait for", role: RolePrimary, reason: "making it writable",
+		{name: "guard: the Service does not exist (NXDOMAIN), nobody remembered: nobody to wait for", role: RolePrimary, reason: "making it writable",
 			actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
-				o.Local.ReadOnly = true
-				o.Peers = &PeerFacts{Err: "NXDOMAIN"}
+				o.Local.ReadOnly, m.Lineage = true, Lineage{}
+				o.Peers = &PeerFacts{Err: "NXDOMAIN", Absent: true}
 				return o, m
+			}},
+		{name: "guard: the Service cannot be looked up (SERVFAIL, a timeout): waited for, not taken for no peers", role: RolePrimary,
+			reason: "cannot list the other pods (resolve the Service mysql.default.svc.cluster.local.: SERVFAIL from 10.96.0.10:53): not taking writes until they can be asked",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs, m.Lineage = true, gtids(fc.flavor, ""), Lineage{}
+				o.Peers = &PeerFacts{Err: "resolve the Service mysql.default.svc.cluster.local.: SERVFAIL from 10.96.0.10:53"}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Problems["guard"] == "" {
+					t.Errorf("problems %v", d.Problems)
+				}
+			}},
+		{name: "guard: a remembered peer the Service does not list (Pending) is waited for", role: RolePrimary,
+			reason: "not taking writes until mysql-3 (seen before, no answer from it now) answer",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs, m.Lineage = true, gtids(fc.flavor, ""), Lineage{}
+				o.Peers = fc.guardPeers("", "")
+				o.Peers.Memory = PeerMemory{Seen: map[string]time.Time{"mysql-1": t0, "mysql-3": t0.Add(-time.Hour)}}
+				return o, m
+			}},
+		{name: "guard: a peer an answering peer remembers is waited for, though this pod forgot everything", role: RolePrimary,
+			reason: "not taking writes until mysql-3 (seen before, no answer from it now) answer",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs, m.Lineage = true, gtids(fc.flavor, ""), Lineage{}
+				o.Peers = fc.guardPeers(fc.primarySet)
+				o.Peers.Peers[1].Status.KnownPeers = []string{"mysql-0", "mysql-3"}
+				return o, m
+			}},
+		{name: "guard: the Service does not exist but peers are remembered: waited for", role: RolePrimary,
+			reason: "not taking writes until mysql-1 (seen before, no answer from it now), mysql-2 (seen before, no answer from it now) answer",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, m.Lineage = true, Lineage{}
+				o.Peers = &PeerFacts{Err: "NXDOMAIN", Absent: true, Memory: PeerMemory{Seen: map[string]time.Time{"mysql-1": t0, "mysql-2": t0}}}
+				return o, m
+			}},
+		{name: "guard: a forgotten peer is not waited for", role: RolePrimary, reason: "making it writable", actions: []ActionKind{ActMakeWritable},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, m.Lineage = true, Lineage{}
+				o.Peers = fc.guardPeers("")
+				o.Peers.Peers[1].Status.KnownPeers = []string{"mysql-3"}
+				o.Peers.Memory = PeerMemory{Seen: map[string]time.Time{"mysql-1": t0}, Forgotten: map[string]time.Time{"mysql-3": t0.Add(-time.Minute)}}
+				return o, m
+			}},
+		{name: "guard: a replica in the middle of a seed is neither waited for nor copied from", role: RolePrimary,
+			reason:     "recovering from mysql-2 before taking writes",
+			actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs, m.Lineage = true, gtids(fc.flavor, ""), Lineage{}
+				o.Peers = fc.guardPeers(fc.primaryMore, fc.primarySet)
+				// mysql-1's status shows a seed under way (its GTIDs are
+				// the copy's, not yet complete) and its server down.
+				o.Peers.Peers[1].Status.Seed = &SeedStatus{State: "running", Donor: "mysql-2"}
+				o.Peers.Peers[1].Status.ServerUp = false
+				return o, m
+			}},
+		// --- a primary whose data is provably what it took writes with ------
+		{name: "guard: intact lineage: a restart takes writes without waiting for a silent peer", role: RolePrimary,
+			reason: "making it writable", actions: []ActionKind{ActMakeWritable},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs = true, gtids(fc.flavor, fc.primaryMore)
+				o.Peers = fc.guardPeers(fc.primarySet)
+				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
+				o.Peers.Memory = PeerMemory{Seen: map[string]time.Time{"mysql-3": t0}}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !strings.Contains(d.Problems["guard"], "taking writes without 10.0.0.9, mysql-3") || !d.Memory.Approved.Known {
+					t.Errorf("problems %v memory %+v", d.Problems, d.Memory)
+				}
+			}},
+		{name: "guard: intact lineage: the Service lookup failing is no reason to wait", role: RolePrimary,
+			reason: "making it writable", actions: []ActionKind{ActMakeWritable},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly = true
+				o.Peers = &PeerFacts{Err: "SERVFAIL"}
+				return o, m
+			}},
+		{name: "guard: intact lineage, but an answering peer holds more: it recovers from it", role: RolePrimary,
+			reason: "recovering from mysql-1", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly = true
+				o.Peers = fc.guardPeers(fc.primaryMore)
+				return o, m
+			}},
+		{name: "guard: another identity than the one that took writes (a new data directory): silent peers are waited for", role: RolePrimary,
+			reason: "not taking writes until 10.0.0.9 answer",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly = true
+				o.Local.Origin, o.Local.GTIDs = fc.firstStart()
+				o.Peers = fc.guardPeers()
+				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
+				return o, m
+			}},
+		{name: "guard: fewer transactions than it took writes with (an older copy): silent peers are waited for", role: RolePrimary,
+			reason: "not taking writes until 10.0.0.9 answer",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs = true, gtids(fc.flavor, fc.behindSet)
+				o.Peers = fc.guardPeers()
+				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
+				return o, m
+			}},
+		{name: "writable with data this sidecar cannot prove its own, a peer silent: read-only again", role: RolePrimary,
+			reason: "primary is writable with data it cannot prove its own: making it read-only until its guard passes; not taking writes until 10.0.0.9 answer",
+			actions: []ActionKind{ActMakeReadOnly},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				m.Lineage = Lineage{}
+				o.Peers = fc.guardPeers()
+				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
+				return o, m
+			}},
+		{name: "writable with data this sidecar cannot prove its own, every peer answers and none holds more: kept, lineage recorded", role: RolePrimary,
+			ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				m.Lineage = Lineage{}
+				o.Peers = fc.guardPeers(fc.behindSet)
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.Lineage.Known || d.Memory.Lineage.Origin != fc.primaryOrigin || !d.Memory.Lineage.GTIDs.Equal(gtids(fc.flavor, fc.primarySet)) {
+					t.Errorf("lineage %+v", d.Memory.Lineage)
+				}
+			}},
+		{name: "made writable by its guard in the last pass: the approval stands for its lineage", role: RolePrimary,
+			ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				m.Lineage, m.Approved = Lineage{}, Lineage{Known: true, Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.behindSet)}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.Lineage.Known || d.Memory.Approved.Known {
+					t.Errorf("memory %+v", d.Memory)
+				}
 			}},
 		{name: "guard: peers not looked at yet", role: RolePrimary, reason: "looking at the other pods before taking writes",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -454,7 +604,7 @@ func TestDecide(t *testing.T) {
 			reason: "not taking writes until 10.0.0.9 answer: they may hold transactions this pod lacks; to take writes without them",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
-				o.Local.ReadOnly = true
+				o.Local.ReadOnly, m.Lineage = true, Lineage{} // its lineage unknown (a new volume)
 				o.Peers = fc.guardPeers(fc.behindSet)
 				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
 				return o, m
@@ -528,7 +678,7 @@ func TestDecide(t *testing.T) {
 		{name: "guard: a peer whose server is down is waited for", role: RolePrimary, reason: "mysql-1 (its server does not answer)",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
-				o.Local.ReadOnly = true
+				o.Local.ReadOnly, m.Lineage = true, Lineage{}
 				o.Peers = fc.guardPeers(fc.primarySet)
 				o.Peers.Peers[1].Status.ServerUp = false
 				return o, m

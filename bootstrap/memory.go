@@ -60,6 +60,14 @@ type Memory struct {
 	// stopped until that changes (MySQL) or the replica is rebuilt.
 	Diverged bool
 
+	// Lineage is a primary's record of the data it takes writes with (its
+	// GTID origin and transactions, as of the last pass that saw it
+	// writable with its guard passed), kept in STATE_DIR across restarts;
+	// Approved is the data its guard just let take writes, until a pass
+	// sees it writable. A primary whose data neither proves its own runs
+	// its guard again, even while writable.
+	Lineage, Approved Lineage
+
 	// Seed paces copies of a donor's data; SeedDonor is the pod the last
 	// one came from; Seeds counts them.
 	Seed      Backoff
@@ -103,4 +111,19 @@ func (b Backoff) Tried(now time.Time, first, cap time.Duration) Backoff {
 		b.Wait = min(2*b.Wait, cap)
 	}
 	return b
+}
+
+// Lineage identifies the data a primary took writes with.
+type Lineage struct {
+	Known  bool
+	Origin string
+	GTIDs  sqldialect.GTIDSet
+}
+
+// lineageIntact reports whether the server l describes holds the data rec
+// recorded: the same GTID origin (MySQL's server_uuid, which a new data
+// directory changes; MariaDB's server_id) and every transaction recorded
+// then.
+func lineageIntact(rec Lineage, l LocalFacts) bool {
+	return rec.Known && l.Up && l.Incomplete == "" && rec.Origin == l.Origin && l.GTIDs.Contains(rec.GTIDs)
 }

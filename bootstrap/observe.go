@@ -37,6 +37,8 @@ type Observation struct {
 	// Override is a person's choice for a primary whose peers hold
 	// transactions it lacks (STATE_DIR/override.json); nil when none.
 	Override *Override
+	// PeerMemory is what this pod remembers of its peers, for /status.
+	PeerMemory PeerMemory
 	// Partial marks an observation made on the probe path: only Local's
 	// Up, StartedAt and read-only fields are fresh, the rest is the last
 	// pass's.
@@ -198,9 +200,18 @@ type CredentialFacts struct {
 
 // PeerFacts are the pods the headless Service lists.
 type PeerFacts struct {
-	// Err is why the Service could not be resolved.
-	Err   string
-	Peers Peers
+	// Err is why the Service could not be resolved; Absent says the name
+	// proved not to exist (NXDOMAIN, no address), which is no proof that
+	// no peer exists, only that none is listed. Any other failure (a
+	// timeout, SERVFAIL) says nothing about the peers.
+	Err    string
+	Absent bool
+	Peers  Peers
+	// Memory is what this pod remembers of its peers, this listing
+	// included (STATE_DIR/peers.json); MemoryErr says it could not be
+	// kept there.
+	Memory    PeerMemory
+	MemoryErr error
 }
 
 // ReplicaFacts describe a replica's channel and its view of the primary.
@@ -237,8 +248,10 @@ type SourceFacts struct {
 	// FreshLogin: the answer came from a login made in this pass with the
 	// current password, not from an older connection.
 	FreshLogin bool
-	// StatusKnown: the primary's sidecar answered; Writable: it reported
-	// a writable primary (one that has passed its own checks).
+	// StatusKnown: whether the primary takes writes is known; Writable:
+	// it does (read_only and super_read_only off, as its sidecar leaves it
+	// once its own checks pass). Read over SQL with the replication
+	// account; from the primary's /status only when SQL cannot say.
 	StatusKnown, Writable bool
 }
 
@@ -265,6 +278,13 @@ type gatherer struct {
 	cloneMarks cloneMarkers
 	seeds      seedFiles
 	overrides  *overrideFiles
+	// peerMem remembers the peers seen (STATE_DIR/peers.json); self and
+	// statefulSet tell which answers are peers; peersAt is when they were
+	// last listed.
+	peerMem     *peerMemoryStore
+	self        string
+	statefulSet string
+	peersAt     time.Time
 }
 
 // accountChecker looks at the replication account (primary only),
@@ -278,6 +298,10 @@ type plan struct {
 	// freshSourceLogin: a replica asks the primary on a new connection,
 	// so that the answer tells whether the current password works.
 	freshSourceLogin bool
+	// lineage and approved are a primary's records of the data it took
+	// writes with (Memory): a writable primary whose data they do not
+	// prove its own asks its peers (the guard runs).
+	lineage, approved Lineage
 }
 
 // planFor derives the plan from memory and the password's fingerprint.
@@ -285,6 +309,8 @@ func planFor(m Memory, fp string) plan {
 	return plan{
 		testLogin:        !m.AccountVerified || m.AccountFP != fp,
 		freshSourceLogin: m.ChannelFP != "" && m.ChannelFP != fp,
+		lineage:          m.Lineage,
+		approved:         m.Approved,
 	}
 }
 
@@ -296,6 +322,11 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (Observation, *sqldialec
 	o.Credentials = g.creds.facts()
 	o.Seed = g.seedFiles()
 	o.Override = g.override()
+	if g.peerMem != nil {
+		// Unreadable, it is taken as empty here; the listing that updates
+		// it says why (PeerFacts.Err).
+		o.PeerMemory, _ = g.peerMem.get()
+	}
 	l := &o.Local
 	if err := g.local.QueryRowContext(ctx, "SELECT VERSION()").Scan(&l.Version); err != nil {
 		l.Err = oneLine(err.Error())
@@ -319,10 +350,13 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (Observation, *sqldialec
 				}
 				o.Account = &a
 				g.gatherClone(ctx, d, l, &o.Seed)
-				if a.LoginTested && !a.PasswordWorks || a.OldPasswordRetained || l.ReadOnly || l.SuperReadOnly {
+				unproven := !lineageIntact(pl.lineage, *l) && !lineageIntact(pl.approved, *l)
+				if a.LoginTested && !a.PasswordWorks || a.OldPasswordRetained || l.ReadOnly || l.SuperReadOnly || unproven || g.peersDue(o.At) {
 					// A password change waits for, or is finished by, the
-					// replicas; a primary about to take writes checks that
-					// no peer holds transactions it lacks: ask them.
+					// replicas; a primary about to take writes, or taking
+					// them with data it cannot prove its own, checks that
+					// no peer holds transactions it lacks: ask them. And
+					// now and then, to remember them.
 					o.Peers = g.gatherPeers(ctx)
 				}
 				if l.ReadOnly || l.SuperReadOnly {
@@ -337,7 +371,7 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (Observation, *sqldialec
 			o.Replica = g.gatherReplica(ctx, d, l, pl)
 			if l.Incomplete == "" {
 				g.gatherClone(ctx, d, l, &o.Seed)
-				if needsDonor(o) {
+				if needsDonor(o) || g.peersDue(o.At) {
 					o.Peers = g.gatherPeers(ctx)
 				}
 			}
@@ -450,18 +484,36 @@ func (g *gatherer) gatherReplica(ctx context.Context, d *sqldialect.Dialect, l *
 	return r
 }
 
-// gatherPeers lists the StatefulSet's pods, briefly.
+// peersDue reports whether the peers were last listed peerRefreshEvery
+// ago or more: they are listed that often at least, to be remembered.
+func (g *gatherer) peersDue(now time.Time) bool {
+	return g.peers != nil && now.Sub(g.peersAt) >= peerRefreshEvery
+}
+
+// gatherPeers lists the StatefulSet's pods, briefly, and remembers those
+// that answered (STATE_DIR/peers.json).
 func (g *gatherer) gatherPeers(ctx context.Context) *PeerFacts {
 	if g.peers == nil {
 		return &PeerFacts{Err: "peers are not looked up"}
 	}
+	g.peersAt = time.Now()
 	ctx, cancel := context.WithTimeout(ctx, sourceQueryTimeout)
 	defer cancel()
 	peers, err := g.peers(ctx)
+	pf := &PeerFacts{Peers: peers}
 	if err != nil {
-		return &PeerFacts{Err: oneLine(err.Error())}
+		pf.Err, pf.Absent = oneLine(err.Error()), errors.Is(err, errServiceAbsent)
 	}
-	return &PeerFacts{Peers: peers}
+	if g.peerMem != nil {
+		mem, readErr, writeErr := g.peerMem.update(peers, g.self, g.statefulSet, g.peersAt)
+		pf.Memory, pf.MemoryErr = mem, writeErr
+		if readErr != nil {
+			// What is remembered cannot be read: the guard must not take
+			// that for "no peer remembered".
+			pf.Err, pf.Absent = "the peers remembered in STATE_DIR: "+oneLine(readErr.Error()), false
+		}
+	}
+	return pf
 }
 
 // override reads a person's choice for the primary, if any.
@@ -595,14 +647,27 @@ func (g *gatherer) gatherSource(ctx context.Context, d *sqldialect.Dialect, fres
 	}
 	var gtids, purged string
 	err := db.QueryRowContext(ctx, d.GTIDExecutedQuery()).Scan(&gtids)
+	if err == nil {
+		// Whether the primary takes writes (its sidecar lifts read-only
+		// only once its own checks pass), over the replication account's
+		// own connection: a replica must see a replaced history even when
+		// the primary's HTTP port is closed to it (a NetworkPolicy, a
+		// crash-looping sidecar).
+		var ro, sro int
+		if qerr := db.QueryRowContext(ctx, d.ReadOnlyQuery()).Scan(&ro, &sro); qerr == nil {
+			s.StatusKnown, s.Writable = true, ro == 0 && sro == 0
+		}
+	}
 	var pst *Status
-	if g.primaryStatus != nil {
-		// Whether the primary is writable (a replica follows only a
-		// primary that passed its own checks), and on MariaDB what its
-		// binary logs lack (the replication account may not read them).
+	if g.primaryStatus != nil && (!s.StatusKnown || d.PurgedFromBinlogs()) {
+		// On MariaDB what the primary's binary logs lack (the replication
+		// account may not read them), from its /status; and whether it is
+		// writable when SQL could not say.
 		if st, perr := g.primaryStatus(ctx); perr == nil {
 			pst = st
-			s.StatusKnown, s.Writable = true, st.Role == RolePrimary && st.ServerUp && !st.ReadOnly
+			if !s.StatusKnown {
+				s.StatusKnown, s.Writable = true, st.Role == RolePrimary && st.ServerUp && !st.ReadOnly
+			}
 		}
 	}
 	if err == nil {

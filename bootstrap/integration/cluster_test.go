@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -892,6 +893,97 @@ func TestCluster(t *testing.T) {
 			t.Errorf("/metrics does not flag the errant GTIDs:\n%s", body)
 		}
 		c.waitReady(r1, 10*time.Second)
+	})
+
+	t.Run("an emptied primary waits for a remembered peer the Service does not list; replaced by hand, its history is refused without its HTTP port", func(t *testing.T) {
+		// mysql-1 has seen mysql-2 and says so on its /status.
+		podtest.Eventually(t, 90*time.Second, r1.name+" remembers "+r2.name, func() error {
+			st, err := podtest.Status(r1.http())
+			if err != nil {
+				return err
+			}
+			if known, _ := st["knownPeers"].([]any); !slices.Contains(known, any(r2.name)) {
+				return fmt.Errorf("knownPeers %v", st["knownPeers"])
+			}
+			return nil
+		})
+		rowsBefore := map[*pod]int{}
+		for _, r := range replicas {
+			db := r.server.App()
+			n, err := countRows(db)
+			db.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rowsBefore[r] = n
+		}
+		// The primary's volume is lost; mysql-2 is rescheduled and has no
+		// address yet (it runs on, but the Service does not list it).
+		c.stopSidecar(primary)
+		primary.server.Stop()
+		for _, dir := range []string{primary.server.DataDir, primary.server.StateDir} {
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Mkdir(primary.server.StateDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		c.unpublish(r2)
+		// Its sidecar's HTTP port is closed to the replicas (a NetworkPolicy
+		// that allows 3306 only): they must tell a replaced history over SQL.
+		primary.env = primary.env.With("HTTP_ADDR", primary.server.Addr+":8090")
+		c.init(primary)
+		primary.server.Start()
+		c.startSidecar(primary)
+		waitNotReady(t, primary, 60*time.Second, r2.name+" (seen before, no answer from it now)")
+		held := time.Now()
+		for time.Since(held) < 5*time.Second {
+			code, body, err := podtest.Get(primary.http(), "/readyz")
+			if err == nil && code == http.StatusOK {
+				t.Fatalf("the emptied primary became ready while %s is not listed: %s", r2.name, body)
+			}
+			time.Sleep(250 * time.Millisecond) // the probe's pace, inside a bounded loop
+		}
+		if !primary.server.Running() {
+			t.Fatalf("the emptied primary's server was stopped (a seed?) while it should wait:\n%s", tail(primary.sidecar.Output(), 20))
+		}
+		if n := len(podtest.LogLines(primary.sidecar.Output(), "made the primary writable")); n != 0 {
+			t.Fatalf("the emptied primary was made writable while %s is not listed", r2.name)
+		}
+
+		// A person takes writes with the empty data anyway.
+		res := podtest.Run(t, 30*time.Second, primary.env, "primary-override", "--use-own-data")
+		if res.Code != 0 {
+			t.Fatalf("primary-override: exit %d: %s", res.Code, res.Stderr)
+		}
+		c.waitReady(primary, 60*time.Second)
+		for _, r := range replicas {
+			waitNotReady(t, r, 30*time.Second, "the primary's history no longer holds transactions this replica got from it")
+		}
+		pdb := primary.server.App()
+		defer pdb.Close()
+		if _, err := pdb.Exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(64))"); err != nil {
+			t.Fatal(err)
+		}
+		insertRows(t, pdb, 10001, 10050)
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, r := range replicas {
+				if code, body, err := podtest.Get(r.http(), "/readyz"); err == nil && code == http.StatusOK {
+					t.Fatalf("%s is ready behind a replaced primary: %s", r.name, body)
+				}
+			}
+			time.Sleep(250 * time.Millisecond) // the probe's pace, inside a bounded loop
+		}
+		for _, r := range replicas {
+			db := r.server.App()
+			n, err := countRows(db)
+			db.Close()
+			if err != nil || n != rowsBefore[r] {
+				t.Errorf("%s holds %d rows (%v), had %d: it applied the replaced history", r.name, n, err, rowsBefore[r])
+			}
+		}
 	})
 
 	for _, p := range []*pod{primary, r1, r2} {

@@ -43,6 +43,9 @@ const (
 // run here.
 func needServers(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("seeding tests start real servers: skipped under -short")
+	}
 	if err := testserver.Available(); err != nil {
 		t.Skipf("no real server: %v", err)
 	}
