@@ -503,7 +503,7 @@ func TestDecide(t *testing.T) {
 				return o, m
 			}},
 		{name: "writable with data this sidecar cannot prove its own, a peer silent: read-only again", role: RolePrimary,
-			reason: "primary is writable with data it cannot prove its own: making it read-only until its guard passes; not taking writes until 10.0.0.9 answer",
+			reason:  "primary is writable with data it cannot prove its own: making it read-only until its guard passes; not taking writes until 10.0.0.9 answer",
 			actions: []ActionKind{ActMakeReadOnly},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
