@@ -931,8 +931,9 @@ func TestCluster(t *testing.T) {
 		}
 		c.unpublish(r2)
 		// Its sidecar's HTTP port is closed to the replicas (a NetworkPolicy
-		// that allows 3306 only): they must tell a replaced history over SQL.
-		primary.env = primary.env.With("HTTP_ADDR", primary.server.Addr+":8090")
+		// that allows 3306 only): it listens on another address than its
+		// pod's, and they must tell a replaced history over SQL.
+		primary.env = primary.env.With("HTTP_ADDR", "127.0.0.99:8080")
 		c.init(primary)
 		primary.server.Start()
 		c.startSidecar(primary)
