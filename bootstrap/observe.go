@@ -285,6 +285,8 @@ type gatherer struct {
 	self        string
 	statefulSet string
 	peersAt     time.Time
+	// sourceFailed: the primary did not answer the last pass.
+	sourceFailed bool
 }
 
 // accountChecker looks at the replication account (primary only),
@@ -641,10 +643,14 @@ func (g *gatherer) gatherSource(ctx context.Context, d *sqldialect.Dialect, fres
 	defer cancel()
 	s := SourceFacts{FreshLogin: fresh}
 	db := g.primary()
-	if fresh {
+	if fresh || g.sourceFailed {
+		// A new login; or the last answer did not come, and the idle
+		// connection may be one a cut network left dead, which would
+		// cost this pass its whole timeout too.
 		db.SetMaxIdleConns(0)
 		db.SetMaxIdleConns(1)
 	}
+	defer func() { g.sourceFailed = s.Err != "" }()
 	var gtids, purged string
 	err := db.QueryRowContext(ctx, d.GTIDExecutedQuery()).Scan(&gtids)
 	if err == nil {
