@@ -903,7 +903,22 @@ func seedReplica(o Observation, d *Decision, p Policy, now time.Time, need sqldi
 	if fast {
 		m.SeedAvoid = appendUnique(m.SeedAvoid, o.Seed.Donor)
 	}
-	donor, fresh := chooseDonor(o.Peers, p, o.Local.Server.Flavor, m.SeedDonor, m.SeedAvoid, need)
+	// A copy replaces everything this replica holds: the donor must hold
+	// it too (its own writes aside, which a replica that has any never
+	// reaches here with). A primary restored from an older copy answers a
+	// replica that is ahead of it with 1236 too: it is no donor for it.
+	keep := o.Local.GTIDs.Without(o.Local.Origin)
+	primarySet := m.PrimaryGTIDs
+	if src := o.Replica.Source; src.Reached() {
+		primarySet = src.GTIDs
+	}
+	donor, fresh, ok := chooseDonor(o.Peers, p, o.Local.Server.Flavor, m.SeedDonor, m.SeedAvoid, need, keep, primarySet)
+	if !ok {
+		msg := why + "; but no donor holds every transaction this replica has (" + keep.String() + "): nothing is copied over them; " +
+			"waiting for the primary or a ready replica that holds them"
+		d.Problems["seed"] = msg
+		return d.notReady(msg)
+	}
 	switch {
 	case fast && fresh:
 		why += "; the last copy's donor " + o.Seed.Donor + " was " + o.Seed.Kind + ", so another is tried at once"
@@ -958,14 +973,15 @@ func cloneStalled(sd SeedFacts, m *Memory, p Policy, at time.Time) (string, bool
 }
 
 // chooseDonor picks whose data a seed copies: a ready replica holding
-// every transaction the primary purged (so that the primary's binary logs
-// can bring the copy up to date) and none of its own (a copy must bring
-// only the cluster's history, and the primary is always there instead),
-// which spares the primary; not the one that failed last nor one in avoid
-// (busy or stalled lately) when there is another; else the primary
-// itself. fresh is false when every candidate failed lately.
-func chooseDonor(pf *PeerFacts, p Policy, f sqldialect.Flavor, lastFailed string, avoid []string, need sqldialect.GTIDSet) (donor Donor, fresh bool) {
-	primary := Donor{Pod: primaryPod(p.PrimaryHost), Host: p.PrimaryHost}
+// every transaction the primary purged (need, so that the primary's binary
+// logs can bring the copy up to date), every one the recipient holds
+// (keep: a copy replaces them) and none of its own (a copy must bring only
+// the cluster's history, and the primary is there instead), which spares
+// the primary; not the one that failed last nor one in avoid (busy or
+// stalled lately) when there is another; else the primary itself, if its
+// transactions as last known (primarySet) hold keep. fresh is false when
+// every candidate failed lately; ok is false when there is none.
+func chooseDonor(pf *PeerFacts, p Policy, f sqldialect.Flavor, lastFailed string, avoid []string, need, keep, primarySet sqldialect.GTIDSet) (donor Donor, fresh, ok bool) {
 	var candidates []Donor
 	if pf != nil {
 		for _, peer := range pf.Peers {
@@ -973,24 +989,32 @@ func chooseDonor(pf *PeerFacts, p Policy, f sqldialect.Flavor, lastFailed string
 			if st == nil || st.Role != RoleReplica || !st.Ready || st.Pod == p.Pod || st.PodHost == "" || hasOwnTransactions(st, f) {
 				continue
 			}
-			if have, err := sqldialect.ParseGTIDSet(need.Flavor(), st.GTIDExecuted); need.Flavor() != 0 && (err != nil || !have.Contains(need)) {
-				continue
+			if f != 0 {
+				have, err := sqldialect.ParseGTIDSet(f, st.GTIDExecuted)
+				if err != nil || !have.Contains(need) || !have.Contains(keep) {
+					continue
+				}
 			}
 			candidates = append(candidates, Donor{Pod: st.Pod, Host: st.PodHost})
 		}
 	}
-	all := append(candidates, primary)
-	for _, c := range all {
+	if keep.IsEmpty() || primarySet.Contains(keep) {
+		candidates = append(candidates, Donor{Pod: primaryPod(p.PrimaryHost), Host: p.PrimaryHost})
+	}
+	if len(candidates) == 0 {
+		return Donor{}, false, false
+	}
+	for _, c := range candidates {
 		if c.Pod != lastFailed && !slices.Contains(avoid, c.Pod) {
-			return c, true
+			return c, true, true
 		}
 	}
-	for _, c := range all {
+	for _, c := range candidates {
 		if c.Pod != lastFailed {
-			return c, false
+			return c, false, true
 		}
 	}
-	return primary, false
+	return candidates[len(candidates)-1], false, true
 }
 
 // hasOwnTransactions reports whether a peer's /status shows transactions
@@ -1149,6 +1173,11 @@ func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (De
 	if len(lacking) == 0 {
 		return *d, false
 	}
+	// Peers hold transactions it lacks: whatever it recorded of the data
+	// it took writes with is not the cluster's newest (a volume restored
+	// from an older copy). From now on it waits for silent peers as an
+	// emptied primary does, until it takes writes again.
+	d.Memory.Lineage = Lineage{}
 	// Does one peer hold everything the others and this pod hold?
 	var all sqldialect.GTIDSet = own
 	if firstStart {

@@ -475,13 +475,20 @@ func TestDecide(t *testing.T) {
 				o.Peers = &PeerFacts{Err: "SERVFAIL"}
 				return o, m
 			}},
-		{name: "guard: intact lineage, but an answering peer holds more: it recovers from it", role: RolePrimary,
+		{name: "guard: intact lineage, but an answering peer holds more: it recovers from it, and its record is dropped", role: RolePrimary,
 			reason: "recovering from mysql-1", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Local.ReadOnly = true
 				o.Peers = fc.guardPeers(fc.primaryMore)
 				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				// Its data is an older copy: should the copy fail while
+				// every peer is away, it must wait for them.
+				if d.Memory.Lineage.Known {
+					t.Errorf("lineage %+v kept after peers proved to hold more", d.Memory.Lineage)
+				}
 			}},
 		{name: "guard: another identity than the one that took writes (a new data directory): silent peers are waited for", role: RolePrimary,
 			reason: "not taking writes until 10.0.0.9 answer",
@@ -1250,6 +1257,35 @@ func TestDecide(t *testing.T) {
 					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet,
 						Replication: &ReplicationStatus{ErrantGTIDs: fc.localWrite}}},
 				}}
+				return o, m
+			}},
+		{name: "a replica ahead of a primary restored from an older copy (1236, the primary away) is not seeded from it", role: RoleReplica,
+			reason: "but no donor holds every transaction this replica has",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 1236, "connecting slave requested to start from GTID which is not in the master's binlog"
+				// The primary restarted from an older copy (1-4), then went
+				// down to restore its own copy.
+				o.Replica.Source = SourceFacts{Err: "dial tcp: connection refused"}
+				m.PrimaryGTIDs = gtids(fc.flavor, fc.behindSet)
+				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: false, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.Seeds != 0 || d.Problems["seed"] == "" {
+					t.Errorf("memory %+v problems %v", d.Memory, d.Problems)
+				}
+			}},
+		{name: "a replica ahead of its primary is seeded from a ready replica that holds everything it has", role: RoleReplica,
+			reason: "seeding from mysql-2", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno = sqldialect.ThreadStopped, nil, 1236
+				o.Replica.Source = SourceFacts{Err: "dial tcp: connection refused"}
+				m.PrimaryGTIDs = gtids(fc.flavor, fc.behindSet)
+				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primaryMore}}}}
 				return o, m
 			}},
 		{name: "a replica behind what the primary still holds: seeded from the primary when no replica has it", role: RoleReplica,

@@ -84,7 +84,9 @@ func (r *reconciler) pass(ctx context.Context) Status {
 		switch {
 		case r.policy.Role == RoleReplica:
 			err = r.state.save(stateOf(o.Local, r.mem), o.At)
-		case r.mem.Lineage.Known:
+		default:
+			// Unknown lineage is kept too: a restart must not find an
+			// older record that the guard dropped.
 			err = r.state.save(primaryStateOf(o.Local, r.mem), o.At)
 		}
 		if err != nil {

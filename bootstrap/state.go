@@ -49,7 +49,7 @@ func primaryStateOf(l LocalFacts, m Memory) savedState {
 		Flavor:     l.Server.Flavor.String(),
 		Origin:     m.Lineage.Origin,
 		GTIDs:      m.Lineage.GTIDs.String(),
-		TookWrites: true,
+		TookWrites: m.Lineage.Known,
 	}
 }
 
