@@ -895,7 +895,34 @@ func TestCluster(t *testing.T) {
 		c.waitReady(r1, 10*time.Second)
 	})
 
-	t.Run("an emptied primary waits for a remembered peer the Service does not list; replaced by hand, its history is refused without its HTTP port", func(t *testing.T) {
+	// wipePrimary stops mysql-0 and empties its volume (data and
+	// STATE_DIR), then starts its server again on a fresh data directory,
+	// read-only, without a sidecar; with httpAddr its sidecar will listen
+	// there, not on its pod's address.
+	wipePrimary := func(t *testing.T, httpAddr string) {
+		t.Helper()
+		if primary.sidecar != nil {
+			select {
+			case <-primary.sidecar.Done():
+			default:
+				c.stopSidecar(primary)
+			}
+		}
+		primary.server.Stop()
+		for _, dir := range []string{primary.server.DataDir, primary.server.StateDir} {
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Mkdir(primary.server.StateDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		primary.env = primary.env.With("HTTP_ADDR", httpAddr)
+		c.init(primary)
+		primary.server.Start()
+	}
+
+	t.Run("an emptied primary waits for a remembered peer the Service does not list", func(t *testing.T) {
 		// mysql-1 has seen mysql-2 and says so on its /status.
 		podtest.Eventually(t, 90*time.Second, r1.name+" remembers "+r2.name, func() error {
 			st, err := podtest.Status(r1.http())
@@ -907,36 +934,13 @@ func TestCluster(t *testing.T) {
 			}
 			return nil
 		})
-		rowsBefore := map[*pod]int{}
-		for _, r := range replicas {
-			db := r.server.App()
-			n, err := countRows(db)
-			db.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			rowsBefore[r] = n
-		}
 		// The primary's volume is lost; mysql-2 is rescheduled and has no
 		// address yet (it runs on, but the Service does not list it).
-		c.stopSidecar(primary)
-		primary.server.Stop()
-		for _, dir := range []string{primary.server.DataDir, primary.server.StateDir} {
-			if err := os.RemoveAll(dir); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.Mkdir(primary.server.StateDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
 		c.unpublish(r2)
-		// Its sidecar's HTTP port is closed to the replicas (a NetworkPolicy
-		// that allows 3306 only): it listens on another address than its
-		// pod's, and they must tell a replaced history over SQL.
-		primary.env = primary.env.With("HTTP_ADDR", "127.0.0.99:8080")
-		c.init(primary)
-		primary.server.Start()
+		defer c.publish(r2)
+		wipePrimary(t, primary.server.Addr+":8080")
 		c.startSidecar(primary)
+		defer c.stopSidecar(primary)
 		waitNotReady(t, primary, 60*time.Second, r2.name+" (seen before, no answer from it now)")
 		held := time.Now()
 		for time.Since(held) < 5*time.Second {
@@ -952,13 +956,34 @@ func TestCluster(t *testing.T) {
 		if n := len(podtest.LogLines(primary.sidecar.Output(), "made the primary writable")); n != 0 {
 			t.Fatalf("the emptied primary was made writable while %s is not listed", r2.name)
 		}
+	})
 
-		// A person takes writes with the empty data anyway.
+	t.Run("replicas refuse a replaced history without the primary's HTTP port", func(t *testing.T) {
+		rowsBefore := map[*pod]int{}
+		for _, r := range replicas {
+			db := r.server.App()
+			n, err := countRows(db)
+			db.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rowsBefore[r] = n
+		}
+		// The primary comes back empty and a person takes writes with it
+		// (primary-override, before its sidecar starts). Its sidecar's
+		// HTTP port is closed to the replicas (a NetworkPolicy that
+		// allows 3306 only): it listens on another address than its
+		// pod's, and they must tell the replaced history over SQL.
+		wipePrimary(t, "127.0.0.99:8080")
 		res := podtest.Run(t, 30*time.Second, primary.env, "primary-override", "--use-own-data")
 		if res.Code != 0 {
 			t.Fatalf("primary-override: exit %d: %s", res.Code, res.Stderr)
 		}
+		c.startSidecar(primary)
 		c.waitReady(primary, 60*time.Second)
+		if code, _, err := podtest.Get(primary.server.Addr+":8080", "/status"); err == nil {
+			t.Fatalf("the primary's /status answers on its pod's address (%d): the replicas could read it", code)
+		}
 		for _, r := range replicas {
 			waitNotReady(t, r, 30*time.Second, "the primary's history no longer holds transactions this replica got from it")
 		}
