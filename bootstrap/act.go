@@ -41,17 +41,18 @@ type executor struct {
 	dsn func() *mysql.Config
 	// longDSN is root's connection without read and write timeouts, for
 	// a clone.
-	longDSN   func() *mysql.Config
-	clone     *cloneJob
-	seeds     seedFiles
-	overrides *overrideFiles
+	longDSN    func() *mysql.Config
+	clone      *cloneJob
+	cloneMarks cloneMarkers
+	seeds      seedFiles
+	overrides  *overrideFiles
 }
 
 // done is what the log says once an action's statements ran; tests look
 // for some of these messages.
 var done = map[ActionKind]string{
 	ActMakeWritable:     "made the primary writable",
-	ActMakeReadOnly:     "made the replica read-only",
+	ActMakeReadOnly:     "made the server read-only",
 	ActCreateAccount:    "created the replication account",
 	ActSetPassword:      "reset the replication account's password",
 	ActRotatePassword:   "changed the replication account's password, keeping the old one until the replicas use the new one",
@@ -63,6 +64,8 @@ var done = map[ActionKind]string{
 	ActRequestSeed:      "seeding: asked the server container to restore a copy of the donor's data, and stopped the server",
 	ActApplySeed:        "seeding: gave the restored server the copy's GTID position",
 	ActShutdown:         "stopped the server so that its container restarts it",
+	ActEndClone:         "seeding: put read-only back and let clients in again after a clone",
+	ActAbortClone:       "seeding: stopped a clone that moved no byte for SEED_STALL_TIMEOUT",
 	ActConsumeOverride:  "used the person's override for the primary",
 	ActGrantReplication: "granted replication to the replication account",
 	ActResetBinaryLogs:  "removed the replica's first-start GTIDs",
@@ -100,6 +103,27 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []Act
 			e.clone.clear()
 			e.log.Info(done[a.Kind], "why", a.Why)
 			continue
+		case ActAbortClone:
+			e.clone.markKilled()
+			stmt := d.KillQuery(a.Thread)
+			if _, err := e.db.ExecContext(ctx, stmt.SQL); err != nil {
+				return fmt.Errorf("%s: %s: %w", a.Kind, stmt.Redacted, err)
+			}
+			e.log.Warn(done[a.Kind], "why", a.Why, "donor", a.Donor.Pod, "statement", stmt)
+			continue
+		case ActEndClone:
+			// Read-only first, then clients in; the marker goes last, once
+			// both are as they were.
+			for _, stmt := range d.CloneGuard(false) {
+				if _, err := e.db.ExecContext(ctx, stmt.SQL); err != nil {
+					return fmt.Errorf("%s: %s: %w", a.Kind, stmt.Redacted, err)
+				}
+			}
+			if err := e.cloneMarks.remove(); err != nil {
+				return fmt.Errorf("%s: %w", a.Kind, err)
+			}
+			e.log.Warn(done[a.Kind], "why", a.Why)
+			continue
 		case ActApplySeed:
 			facts, err := e.seeds.facts()
 			if err == nil && !facts.ResultPending {
@@ -107,7 +131,7 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []Act
 			}
 			var stmts []sqldialect.Statement
 			if err == nil {
-				stmts, err = d.ApplySeedPosition(facts.ResultGTID)
+				stmts, err = d.ApplySeedPosition(facts.ResultGTID, facts.ResultBinlogState)
 			}
 			for _, stmt := range stmts {
 				if err != nil {
@@ -123,7 +147,7 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []Act
 			if err != nil {
 				return fmt.Errorf("%s: %w", a.Kind, err)
 			}
-			e.log.Info(done[a.Kind], "why", a.Why, "gtid", facts.ResultGTID)
+			e.log.Info(done[a.Kind], "why", a.Why, "gtid", facts.ResultGTID, "binlog_state", facts.ResultBinlogState)
 			continue
 		}
 		stmts, err := e.statements(d, a.Kind)
@@ -288,6 +312,26 @@ type cloneJob struct {
 	started  time.Time
 	finished time.Time
 	err      error
+	// killed: this sidecar stopped the clone for moving no byte
+	// (ActAbortClone); kind classifies its error (cloneFailureKind).
+	killed bool
+	kind   string
+}
+
+// failureKind is the kind of the job's failure.
+func (j *cloneJob) failureKind() string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.kind
+}
+
+// markKilled records that the clone is being stopped for a stall.
+func (j *cloneJob) markKilled() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.running {
+		j.killed = true
+	}
 }
 
 // state returns what the job is doing.
@@ -302,7 +346,7 @@ func (j *cloneJob) clear() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if !j.running {
-		j.donor, j.err, j.started, j.finished = "", nil, time.Time{}, time.Time{}
+		j.donor, j.err, j.started, j.finished, j.killed, j.kind = "", nil, time.Time{}, time.Time{}, false, ""
 	}
 }
 
@@ -312,7 +356,9 @@ func (j *cloneJob) clear() {
 // super_read_only forbids, so read-only is lifted for it, behind
 // offline_mode (sqldialect.CloneGuard): no client but an administrator
 // can connect, so no write is acknowledged and then replaced by the
-// donor's data. A failed clone puts both back.
+// donor's data. A failed clone puts both back. STATE_DIR/clone.json is
+// written before read-only is lifted and removed once both are back, so a
+// sidecar that dies in between leaves the next one what it must undo.
 func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
 	stmts, err := d.Clone(sqldialect.CloneOptions{
 		Host: donor.Host, Port: e.cfg.MySQLPort, User: e.cfg.ReplicationUser,
@@ -327,7 +373,14 @@ func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
 		j.mu.Unlock()
 		return nil
 	}
-	j.running, j.donor, j.started, j.finished, j.err = true, donor.Pod, time.Now(), time.Time{}, nil
+	// The marker first: if this sidecar stops while read-only is lifted,
+	// the next one sees it and puts the guard back.
+	started := time.Now()
+	if err := e.cloneMarks.write(CloneMarker{Donor: donor.Pod, Started: started}); err != nil {
+		j.mu.Unlock()
+		return err
+	}
+	j.running, j.donor, j.started, j.finished, j.err, j.killed, j.kind = true, donor.Pod, started, time.Time{}, nil, false, ""
 	j.mu.Unlock()
 	go func() {
 		c := e.longDSN()
@@ -350,17 +403,28 @@ func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
 			// The server did not restart on a copy: read-only again, then
 			// clients back in. Bounded on its own: ctx may be what ended.
 			uctx, ucancel := context.WithTimeout(context.Background(), cloneUnguardTimeout)
+			undone := true
 			for _, stmt := range d.CloneGuard(false) {
 				if _, uerr := db.ExecContext(uctx, stmt.SQL); uerr != nil {
-					e.log.Warn("seeding: could not undo the clone's guard: offline_mode keeps clients out until the server restarts", "statement", stmt, "error", oneLine(uerr.Error()))
+					e.log.Warn("seeding: could not undo the clone's guard: offline_mode keeps clients out until a pass puts it back", "statement", stmt, "error", oneLine(uerr.Error()))
+					undone = false
 					break
 				}
 				e.log.Info("seeding: clone", "donor", donor.Pod, "statement", stmt)
 			}
 			ucancel()
+			if undone {
+				if rerr := e.cloneMarks.remove(); rerr != nil {
+					e.log.Warn("seeding: could not remove the clone marker", "error", oneLine(rerr.Error()))
+				}
+			}
 		}
 		j.mu.Lock()
 		j.running, j.finished, j.err = false, time.Now(), err
+		if err != nil {
+			errno, _ := sqldialect.Errno(err)
+			j.kind = cloneFailureKind(errno, err.Error(), j.killed)
+		}
 		j.mu.Unlock()
 		if err != nil {
 			e.log.Warn("seeding: clone failed", "donor", donor.Pod, "error", oneLine(err.Error()))

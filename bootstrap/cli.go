@@ -62,7 +62,7 @@ type Stdio struct {
 func Run(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
 	if len(args) == 0 {
 		usage(stdio.Err)
-		return fmt.Errorf("%w: a command is required: identity, init, sidecar, wait-dns, peers, primary-override, backup-server, seed-exec, server-alive or version", ErrUsage)
+		return fmt.Errorf("%w: a command is required: identity, init, sidecar, wait-dns, peers, primary-override, forget-peer, backup-server, seed-exec, server-alive or version", ErrUsage)
 	}
 	cmd, rest := args[0], args[1:]
 	err := dispatch(ctx, cmd, rest, stdio, loader)
@@ -86,6 +86,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdio Stdio, loade
 		return runPeers(ctx, rest, stdio, loader)
 	case "primary-override":
 		return runPrimaryOverride(ctx, rest, stdio, loader)
+	case "forget-peer":
+		return runForgetPeer(ctx, rest, stdio, loader)
 	case "backup-server":
 		return runBackupServer(ctx, rest, stdio, loader)
 	case "seed-exec":
@@ -100,7 +102,7 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdio Stdio, loade
 		return nil
 	default:
 		usage(stdio.Err)
-		return fmt.Errorf("%w: unknown command %q: expected identity, init, sidecar, wait-dns, peers, primary-override, backup-server, seed-exec, server-alive or version", ErrUsage, cmd)
+		return fmt.Errorf("%w: unknown command %q: expected identity, init, sidecar, wait-dns, peers, primary-override, forget-peer, backup-server, seed-exec, server-alive or version", ErrUsage, cmd)
 	}
 }
 
@@ -114,6 +116,7 @@ Usage:
   mysql-bootstrap wait-dns NAME [--timeout D] [--port P]   wait until NAME resolves (and P accepts connections)
   mysql-bootstrap peers [--format table|json]    every pod of the StatefulSet, from the headless Service and their /status
   mysql-bootstrap primary-override --use-own-data | --seed-from POD   a person's choice for a primary whose peers disagree (used once)
+  mysql-bootstrap forget-peer POD                forget a peer the primary's guard would wait for (a StatefulSet scaled down for good)
   mysql-bootstrap backup-server                  MariaDB, in the server image: serve this pod's data to seeding peers on BACKUP_ADDR
   mysql-bootstrap seed-exec -- CMD ARGS...       MariaDB, in the server container: restore a requested copy, then run CMD
   mysql-bootstrap server-alive [--timeout D]     server container's startup and liveness probe: the server greets on MYSQL_PORT (no login), or a copy is being restored

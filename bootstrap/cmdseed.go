@@ -72,13 +72,18 @@ func runBackupServer(ctx context.Context, args []string, stdio Stdio, loader Loa
 
 // runSeedExec starts the server container: it finishes a copy whose swap
 // was interrupted, restores a copy the sidecar asked for (STATE_DIR/seed),
-// then runs the image's entrypoint in its place:
+// checks that a copy recorded as complete is the data directory's, then
+// runs the image's entrypoint in its place:
 //
 //	mysql-bootstrap seed-exec -- docker-entrypoint.sh mariadbd
 //
-// A copy that fails leaves the data directory as it was (the sidecar is
-// told in STATE_DIR/seed/error.json and tries again, from another donor);
-// the server then starts on what is there.
+// A copy that fails before it is complete leaves the data directory as it
+// was (the sidecar is told in STATE_DIR/seed/error.json and tries again,
+// from another donor); the server then starts on what is there. Once a
+// copy is complete, every failure exits non-zero before the entrypoint
+// runs: the data directory may be half swapped, and the entrypoint would
+// take it for an empty one and initialise a database over it. The
+// container restarts until the swap is finished.
 func runSeedExec(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
 	cmd, err := splitCommand("seed-exec", args)
 	if err != nil {
@@ -90,6 +95,7 @@ func runSeedExec(ctx context.Context, args []string, stdio Stdio, loader Loader)
 	}
 	log := NewLogger(stdio.Err, cfg.LogFormat, cfg.LogLevel)
 	if err := seedBeforeStart(ctx, cfg, log); err != nil {
+		log.Error("seeding: the server is not started", "error", oneLine(err.Error()))
 		return err
 	}
 	path, err := exec.LookPath(cmd[0])
@@ -119,13 +125,17 @@ func splitCommand(name string, args []string) ([]string, error) {
 }
 
 // seedBeforeStart does a seed's part that must happen while the server is
-// down. It fails only when the data directory may be left half swapped:
-// the container then restarts and Resume finishes the swap.
+// down. It fails whenever the data directory may hold a copy that is not
+// entirely in place: a swap to finish, or a recorded copy the data
+// directory does not prove to hold. The container then restarts and
+// Resume finishes the swap.
 func seedBeforeStart(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	files := newSeedFiles(cfg.StateDir)
 	res, resumed, err := seed.Resume(cfg.DataDir, log)
 	if err != nil {
-		return fmt.Errorf("finish an interrupted seed in DATA_DIR %s: %w", cfg.DataDir, err)
+		err = fmt.Errorf("finish an interrupted seed in DATA_DIR %s: %w", cfg.DataDir, err)
+		files.swapFailed(err)
+		return err
 	}
 	if resumed {
 		log.Info("seeding: finished an interrupted swap", "donor", res.Donor, "gtid", res.GTID)
@@ -133,6 +143,14 @@ func seedBeforeStart(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			return err
 		}
 	}
+	if err := restoreRequested(ctx, cfg, files, log); err != nil {
+		return err
+	}
+	return files.prove(cfg.DataDir, log)
+}
+
+// restoreRequested restores the copy the sidecar asked for, if any.
+func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *slog.Logger) error {
 	var req SeedRequest
 	ok, err := readJSON(files.path(seedRequestFile), &req)
 	if err != nil || !ok || files.dir == "" {
@@ -144,22 +162,31 @@ func seedBeforeStart(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.SeedTimeout)
 	defer cancel()
 	r := &seed.Restore{
-		DataDir:  cfg.DataDir,
-		DonorURL: req.URL,
-		Secret:   creds.replication.Get().Reveal(),
-		Log:      log,
-		Progress: func(p seed.Progress) { _ = seed.WriteProgressFile(files.path(seedProgressFile), p) },
-		Complete: func(res seed.Result) error { return files.result(req.Donor, res) },
+		DataDir:     cfg.DataDir,
+		DonorURL:    req.URL,
+		Secret:      creds.replication.Get().Reveal(),
+		Log:         log,
+		IdleTimeout: cfg.SeedStallTimeout,
+		Progress:    func(p seed.Progress) { _ = seed.WriteProgressFile(files.path(seedProgressFile), p) },
+		Complete:    func(res seed.Result) error { return files.result(req.Donor, res) },
 	}
-	res, err = r.Run(ctx)
-	if errors.Is(err, seed.ErrSwapPending) {
+	res, err := r.Run(ctx)
+	switch {
+	case errors.Is(err, seed.ErrSwapPending):
+		// The copy is complete, its swap is not: the data directory may
+		// hold a mix of old and new. Nothing starts until it is finished.
+		log.Warn("seeding: the swap did not finish; finishing it now", "donor", req.Donor, "error", oneLine(err.Error()))
 		if res, _, err = seed.Resume(cfg.DataDir, log); err != nil {
-			return fmt.Errorf("finish the seed's swap in DATA_DIR %s: %w", cfg.DataDir, err)
+			err = fmt.Errorf("finish the seed's swap in DATA_DIR %s: %w", cfg.DataDir, err)
+			files.swapFailed(err)
+			return err
 		}
-	}
-	if err != nil {
+		if err := files.complete(res); err != nil {
+			return err
+		}
+	case err != nil:
 		log.Warn("seeding: the copy failed; starting the server on the data it has", "donor", req.Donor, "error", oneLine(err.Error()))
-		if werr := writeJSON(files.path(seedErrorFile), SeedError{Donor: req.Donor, Error: oneLine(err.Error()), At: time.Now()}); werr != nil {
+		if werr := writeJSON(files.path(seedErrorFile), SeedError{Donor: req.Donor, Error: oneLine(err.Error()), Kind: restoreFailureKind(err), At: time.Now()}); werr != nil {
 			return werr
 		}
 		return files.done()
@@ -168,31 +195,85 @@ func seedBeforeStart(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	return files.done()
 }
 
+// restoreFailureKind classifies a restore that failed before its copy was
+// complete: a busy donor (503), or a stream that stalled (another donor
+// is tried at once after either).
+func restoreFailureKind(err error) string {
+	switch {
+	case errors.Is(err, seed.ErrBusy):
+		return SeedBusy
+	case errors.Is(err, seed.ErrStalled):
+		return SeedStalled
+	}
+	return ""
+}
+
 // result records a copy in place (from Restore's Complete, before the
 // data directory changes).
 func (s seedFiles) result(donorPod string, res seed.Result) error {
 	if donorPod == "" {
 		donorPod = res.Donor
 	}
-	return writeJSON(s.path(seedResultFile), SeedResult{Donor: donorPod, GTID: res.GTID, Bytes: res.Bytes, SHA256: res.SHA256, Finished: time.Now()})
+	return writeJSON(s.path(seedResultFile), SeedResult{Donor: donorPod, GTID: res.GTID, BinlogState: res.BinlogState, Bytes: res.Bytes,
+		SHA256: res.SHA256, Nonce: res.Nonce, Finished: time.Now()})
 }
 
-// complete records a copy whose interrupted swap Resume finished, unless
-// its result is recorded already.
+// complete records a copy whose swap Resume finished: the completion
+// marker Resume read is what the data directory now holds, so its result
+// replaces one recorded before (the donor's pod name is kept).
 func (s seedFiles) complete(res seed.Result) error {
 	if s.dir == "" {
 		return nil
 	}
-	if _, err := os.Stat(s.path(seedResultFile)); err == nil {
-		return s.done()
-	}
 	if err := s.mkdir(); err != nil {
 		return err
+	}
+	var old SeedResult
+	if ok, _ := readJSON(s.path(seedResultFile), &old); ok && old.Donor != "" {
+		res.Donor = old.Donor
 	}
 	if err := s.result("", res); err != nil {
 		return err
 	}
 	return s.done()
+}
+
+// prove checks that a copy recorded as complete is the data directory's
+// (its nonce, which the swap leaves there last) and says so in
+// swapped.json for the sidecar, which applies the copy's position only
+// then. A recorded copy the data directory does not hold is an error: the
+// server must not start on data that is not what the record says.
+func (s seedFiles) prove(dataDir string, log *slog.Logger) error {
+	if s.dir == "" {
+		return nil
+	}
+	var res SeedResult
+	ok, err := readJSON(s.path(seedResultFile), &res)
+	if err != nil || !ok {
+		return err
+	}
+	nonce, has, err := seed.SwapProof(dataDir)
+	if err != nil {
+		return fmt.Errorf("read the seed's proof in DATA_DIR %s: %w", dataDir, err)
+	}
+	if !has || res.Nonce == "" || nonce != res.Nonce {
+		return fmt.Errorf("%s records a copy from %s that DATA_DIR %s does not prove to hold (its swap did not complete, or the data directory was replaced since): "+
+			"the server is not started on it; to start it on the data it has, remove %s", s.path(seedResultFile), res.Donor, dataDir, s.path(seedResultFile))
+	}
+	log.Info("seeding: the data directory holds the recorded copy", "donor", res.Donor, "gtid", res.GTID)
+	return writeJSON(s.path(seedSwappedFile), SeedSwapped{Nonce: nonce, At: time.Now()})
+}
+
+// swapFailed tells the sidecar, through the progress it shows, why the
+// server does not start.
+func (s seedFiles) swapFailed(err error) {
+	if s.dir == "" {
+		return
+	}
+	p, _ := seed.ReadProgressFile(s.path(seedProgressFile))
+	p.Phase = "swap failed, the server container restarts to finish it: " + oneLine(err.Error())
+	p.Updated = time.Now()
+	_ = seed.WriteProgressFile(s.path(seedProgressFile), p)
 }
 
 // done removes the request and the progress of a finished copy.

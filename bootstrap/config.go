@@ -67,10 +67,11 @@ type env struct {
 	ResolvConf              string `env:"RESOLV_CONF, default=/etc/resolv.conf" help:"resolver configuration (nameservers, search list, ndots) used for DNS waits"`
 	HTTPAddr                string `env:"HTTP_ADDR, default=:8080" help:"sidecar HTTP listener (/healthz /readyz /status /metrics)"`
 	ReconcileInterval       string `env:"RECONCILE_INTERVAL, default=5s" help:"how often the sidecar re-checks and repairs the server's role"`
-	MaxReplicationLag       string `env:"MAX_REPLICATION_LAG, default=30s" help:"a replica whose data may be older than this is not ready (its lag while connected, the time since it last heard from the primary while reconnecting)"`
+	MaxReplicationLag       string `env:"MAX_REPLICATION_LAG, default=30s" help:"a replica whose data may be older than this is not ready: the time since the primary last held no transaction the replica has not applied (the sidecar reads the primary's GTIDs at every pass, so keep it well above RECONCILE_INTERVAL); Seconds_Behind_Source can only make it older"`
 	BinlogExpire            string `env:"BINLOG_EXPIRE, default=168h" help:"how long servers keep binary logs (binlog_expire_logs_seconds): shorter bounds their disk use but means more replicas that must be seeded instead of catching up"`
 	AutoReseed              string `env:"AUTO_RESEED, default=true" help:"false: a replica with data that needs transactions the primary purged is reported, not re-seeded (new and emptied replicas are always seeded); a replica with transactions of its own is never re-seeded"`
 	SeedTimeout             string `env:"SEED_TIMEOUT, default=6h" help:"how long one copy of a donor's data may take before it is abandoned and retried"`
+	SeedStallTimeout        string `env:"SEED_STALL_TIMEOUT, default=30s" help:"a copy of a donor's data during which no byte moves for this long is abandoned (MySQL: KILL QUERY of the CLONE; MariaDB: the stream is dropped) and started again from another donor at once; a donor busy with another copy is left for another at once too"`
 	BackupAddr              string `env:"BACKUP_ADDR, default=:8081" help:"MariaDB: where backup-server serves the verified mariadb-backup stream of this pod's data to seeding peers"`
 	ToolsDir                string `env:"TOOLS_DIR" help:"init copies mysql-bootstrap here (a volume the pod shares), for seed-exec and backup-server in the server image (MariaDB seeding)"`
 	LogFormat               string `env:"LOG_FORMAT, default=json" help:"json or text (log/slog, to stderr)"`
@@ -167,6 +168,7 @@ type Config struct {
 	BinlogExpire                       time.Duration
 	AutoReseed                         bool
 	SeedTimeout                        time.Duration
+	SeedStallTimeout                   time.Duration
 	BackupAddr                         string
 	ToolsDir                           string
 	LogFormat                          string
@@ -372,6 +374,7 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		{"MAX_REPLICATION_LAG", raw.MaxReplicationLag, time.Second, &c.MaxReplicationLag},
 		{"BINLOG_EXPIRE", raw.BinlogExpire, time.Hour, &c.BinlogExpire},
 		{"SEED_TIMEOUT", raw.SeedTimeout, time.Minute, &c.SeedTimeout},
+		{"SEED_STALL_TIMEOUT", raw.SeedStallTimeout, 5 * time.Second, &c.SeedStallTimeout},
 	}
 	for _, d := range durations {
 		v, err := time.ParseDuration(d.value)

@@ -179,7 +179,7 @@ func TestLoadDefaults(t *testing.T) {
 		ConfigDir: "/etc/mysql/conf.d", ConfigFile: "50-mysql-bootstrap.cnf", DataDir: "/var/lib/mysql", StateDir: "/var/lib/mysql-bootstrap",
 		WaitTimeout: 10 * time.Minute, ResolvConf: "/etc/resolv.conf", HTTPAddr: ":8080",
 		ReconcileInterval: 5 * time.Second, MaxReplicationLag: 30 * time.Second, BinlogExpire: 168 * time.Hour, AutoReseed: true,
-		SeedTimeout: 6 * time.Hour, BackupAddr: ":8081", LogFormat: "json", LogLevel: "info",
+		SeedTimeout: 6 * time.Hour, SeedStallTimeout: 30 * time.Second, BackupAddr: ":8081", LogFormat: "json", LogLevel: "info",
 	}
 	if d := cmp.Diff(want, c); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)

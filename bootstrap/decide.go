@@ -2,6 +2,8 @@ package bootstrap
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +30,9 @@ type Policy struct {
 	// Pod is this pod's name; AutoReseed is AUTO_RESEED.
 	Pod        string
 	AutoReseed bool
+	// SeedStall is SEED_STALL_TIMEOUT: a clone that moves no byte for so
+	// long is stopped, and another donor tried at once.
+	SeedStall time.Duration
 }
 
 // ActionKind names a corrective action.
@@ -63,6 +68,13 @@ const (
 	// ActShutdown stops the local server so that its container restarts
 	// it (after a clone: on the copied data).
 	ActShutdown ActionKind = "shutdown"
+	// ActEndClone puts a clone's guard back (read-only, then offline_mode
+	// OFF) and removes its marker, when no clone runs any more.
+	ActEndClone ActionKind = "end-clone"
+	// ActAbortClone stops a MySQL clone that moved no byte for
+	// SEED_STALL_TIMEOUT (KILL QUERY Action.Thread): its donor is gone or
+	// hangs, and another is tried at once.
+	ActAbortClone ActionKind = "abort-clone"
 	// ActConsumeOverride removes a person's override once it is acted on.
 	ActConsumeOverride ActionKind = "consume-override"
 )
@@ -71,8 +83,11 @@ const (
 type Action struct {
 	Kind ActionKind
 	Why  string
-	// Donor is the pod a seed copies from (ActClone, ActRequestSeed).
+	// Donor is the pod a seed copies from (ActClone, ActRequestSeed,
+	// ActAbortClone).
 	Donor Donor
+	// Thread is the session running the clone that ActAbortClone stops.
+	Thread uint64
 }
 
 // Donor is a pod whose data a seed copies.
@@ -170,8 +185,13 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	l := o.Local
 	if sd := o.Seed; sd.Running {
 		// Copying a donor's data: the server may be down or replaced
-		// meanwhile, and nothing else is done to it.
+		// meanwhile, and nothing else is done to it, unless it stalls.
 		d.Seed = &sd
+		if stalled, ok := cloneStalled(sd, &d.Memory, p, o.At); ok {
+			d.Actions = append(d.Actions, Action{Kind: ActAbortClone, Thread: sd.PID, Donor: Donor{Pod: sd.Donor}, Why: stalled})
+			d.Problems["seed"] = "seeding: " + stalled
+			return d.notReady("seeding from " + sd.Donor + ": " + stalled + ": stopping it to copy from another donor")
+		}
 		return d.notReady(sd.describe())
 	}
 	switch {
@@ -210,13 +230,39 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	switch sd := o.Seed; {
 	case o.Partial:
 	case sd.RestartNeeded:
+		d.Memory.SeedAvoid = nil
 		d.do(ActShutdown, "the copy of "+sd.Donor+"'s data is in place; the server restarts on it")
 		return d.notReady("seeded from " + sd.Donor + ": restarting the server on the copied data")
+	case sd.Guarded:
+		// A clone lifted read-only behind offline_mode, and none runs now:
+		// its sidecar stopped midway, it failed and could not undo it, or
+		// the server restarted on the copy. Until the guard is back the
+		// server counts neither as read-only nor as taking writes.
+		d.do(ActEndClone, "a clone from "+sd.Donor+" lifted read-only behind offline_mode and no clone runs now: read-only first, then clients back in")
+		d.Problems["clone"] = "a clone's guard is still up (read-only lifted, offline_mode ON): putting it back"
+		return d.notReady("ending the guard of a clone from " + sd.Donor + ": read-only, then offline_mode OFF")
 	case sd.ResultPending:
+		d.Memory.SeedAvoid = nil
 		d.do(ActApplySeed, "the server was restored from "+sd.Donor+"'s copy at GTID "+sd.ResultGTID)
 		return d.notReady("seeded from " + sd.Donor + ": applying its GTID position " + sd.ResultGTID)
+	case sd.Unproven:
+		// Its swap may have failed part-way and the server started on
+		// what was left: giving it the copy's position would make a server
+		// that lacks the data look as if it had it.
+		msg := "a copy from " + sd.Donor + " is recorded as complete, but the server container has not proven that the data directory holds it " +
+			"(STATE_DIR/seed/swapped.json): its GTID position is not applied and nothing else is done; the server container's seed-exec checks it at its next start"
+		d.Problems["seed"] = msg
+		return d.notReady(msg)
 	case sd.Err != "":
 		d.Problems["seed"] = "seeding failed: " + sd.Err
+	}
+	if l.OfflineMode {
+		// Every application is refused: not ready, whatever the role, and
+		// a primary does not count as taking writes (a person set it, or a
+		// clone's guard whose marker is gone).
+		msg := "offline_mode is ON: the server refuses every client without CONNECTION_ADMIN"
+		d.Problems["offline"] = msg
+		return d.notReady(msg)
 	}
 	if p.Role == RolePrimary {
 		return decidePrimary(o, d, p, now)
@@ -238,16 +284,31 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 	m := &d.Memory
 	fp := o.Credentials.ReplicationFP
 	var notes []string
+	intact := lineageIntact(m.Lineage, l)
 	if l.ReadOnly || l.SuperReadOnly {
 		// Writable first (once no peer holds what this pod lacks): account
 		// statements fail under super_read_only, which a MySQL primary with
 		// data starts with. The account is seen to in the next round.
-		if g, stop := guard(o, &d, p, now); stop {
+		if g, stop := guard(o, &d, p, now, intact); stop {
 			return g
 		}
 		d.do(ActMakeWritable, "the primary is read-only (as every pod starts), and no peer holds a transaction it lacks")
+		m.Approved = Lineage{Known: true, Origin: l.Origin, GTIDs: l.GTIDs}
 		return d.notReady("primary is read-only: making it writable")
 	}
+	if !intact && !lineageIntact(m.Approved, l) {
+		// Writable, but not with data this sidecar let take writes: it
+		// restarted after the data changed (a clone that finished while no
+		// sidecar watched, a volume restored), or read-only was lifted by
+		// hand. The guard decides now; if it holds, read-only again first.
+		g, stop := guard(o, &d, p, now, false)
+		if stop {
+			g.Actions = []Action{{Kind: ActMakeReadOnly, Why: "the primary is writable with data it cannot prove it took writes with, and its guard holds: " + g.Reason}}
+			g.Reason = "primary is writable with data it cannot prove its own: making it read-only until its guard passes; " + g.Reason
+			return g
+		}
+	}
+	m.Lineage, m.Approved = Lineage{Known: true, Origin: l.Origin, GTIDs: l.GTIDs}, Lineage{}
 	if a := o.Account; a != nil && !o.Partial {
 		view := &AccountView{ExtraGrants: a.Grants.Extra}
 		d.Account = view
@@ -448,7 +509,7 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 			// replaces them with the primary's.
 			why := "the replica never replicated and its first start created accounts (" + strings.Join(r.Accounts, ", ") +
 				") that the primary's history creates too: copying a donor's data instead of replaying that history"
-			return startSeed(o, &d, chooseDonor(o.Peers, p, m.SeedDonor, sqldialect.GTIDSet{}), now, why, "seeding from ")
+			return seedReplica(o, &d, p, now, sqldialect.GTIDSet{}, why)
 		}
 		if own.OnlyFrom(l.Origin) && len(r.UserTables) == 0 {
 			// Time zones and empty databases that the image's
@@ -640,20 +701,31 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 			strings.Join(r.Writers, ", ")
 	}
 
-	// What the replica's data is worth.
+	// What the replica's data is worth: how long ago the primary held no
+	// more than it has applied. Seconds_Behind_Source cannot say: it is 0
+	// whenever the applier has caught up with a receiver that may itself
+	// be minutes behind (a slow link); it only ever makes the data older.
 	if !m.CaughtUp && src.Reached() {
 		if m.Snapshot.Flavor() == 0 {
 			m.Snapshot = src.GTIDs
 		}
-		m.CaughtUp = l.GTIDs.Contains(m.Snapshot)
+		m.CaughtUp = l.GTIDs.AppliedUpTo(m.Snapshot)
 	}
-	var staleness *time.Duration
+	if src.Reached() {
+		m.Samples = addSample(m.Samples, o.At, src.GTIDs)
+	}
+	m.FreshAsOf, m.Samples = freshness(m.FreshAsOf, m.Samples, l.GTIDs)
+	var staleness, lag *time.Duration
 	if pointsRight && ch.IO == sqldialect.ThreadRunning && ch.Lag != nil {
-		lag := time.Duration(*ch.Lag) * time.Second
-		m.FreshAsOf = o.At.Add(-lag)
-		staleness = &lag
-	} else if !m.FreshAsOf.IsZero() {
-		s := max(now.Sub(m.FreshAsOf), 0).Round(time.Second)
+		l := time.Duration(*ch.Lag) * time.Second
+		lag = &l
+	}
+	if !m.FreshAsOf.IsZero() {
+		s := max(now.Sub(m.FreshAsOf), 0)
+		if lag != nil {
+			s = max(s, *lag)
+		}
+		s = s.Round(time.Second)
 		staleness = &s
 	}
 	view.Staleness = staleness
@@ -683,15 +755,66 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		return d.notReady(reason("how old this replica's data is, is unknown: replication " + ioDescription(ch)))
 	case *staleness > p.MaxLag:
 		if ch.IO == sqldialect.ThreadRunning {
-			return d.notReady(reason(fmt.Sprintf("replication lag %s exceeds MAX_REPLICATION_LAG %s", *staleness, p.MaxLag)))
+			return d.notReady(reason(fmt.Sprintf("data may be %s old, more than MAX_REPLICATION_LAG %s: it has not applied what the primary held then "+
+				"(its applier's lag, Seconds_Behind_Source, is %s: the receiver is behind)", *staleness, p.MaxLag, lagString(lag))))
 		}
 		return d.notReady(reason(fmt.Sprintf("data may be %s old, more than MAX_REPLICATION_LAG %s: replication %s", *staleness, p.MaxLag, ioDescription(ch))))
 	case ch.IO == sqldialect.ThreadRunning:
-		d.Ready, d.Reason = true, reason(fmt.Sprintf("replicating from %s, lag %s", p.PrimaryHost, *staleness))
+		d.Ready, d.Reason = true, reason(fmt.Sprintf("replicating from %s, data at most %s old", p.PrimaryHost, *staleness))
 	default:
 		d.Ready, d.Reason = true, reason(fmt.Sprintf("serving data at most %s old (MAX_REPLICATION_LAG %s) while replication %s", *staleness, p.MaxLag, ioDescription(ch)))
 	}
 	return d
+}
+
+// maxSamples bounds the primary's GTID sets a replica keeps: dropping the
+// oldest only ever makes its data look older than it is.
+const maxSamples = 64
+
+// PrimarySample is the primary's transactions as observed at At.
+type PrimarySample struct {
+	At    time.Time
+	GTIDs sqldialect.GTIDSet
+}
+
+// addSample records the primary's transactions seen at at: a set equal to
+// the last one only moves its time on. The list is new (memory is shared
+// with the probe path).
+func addSample(list []PrimarySample, at time.Time, g sqldialect.GTIDSet) []PrimarySample {
+	if n := len(list); n > 0 && list[n-1].GTIDs.Equal(g) {
+		out := slices.Clone(list)
+		out[n-1].At = at
+		return out
+	}
+	out := append(slices.Clip(list), PrimarySample{At: at, GTIDs: g})
+	if len(out) > maxSamples {
+		out = slices.Clone(out[len(out)-maxSamples:])
+	}
+	return out
+}
+
+// freshness returns when the replica's data (local) was last complete:
+// the time of the newest sample of the primary's transactions it has
+// applied (or fresh, if later), and the samples newer than that, which it
+// has still to reach.
+func freshness(fresh time.Time, list []PrimarySample, local sqldialect.GTIDSet) (time.Time, []PrimarySample) {
+	for i := len(list) - 1; i >= 0; i-- {
+		if local.AppliedUpTo(list[i].GTIDs) {
+			if list[i].At.After(fresh) {
+				fresh = list[i].At
+			}
+			return fresh, slices.Clone(list[i+1:])
+		}
+	}
+	return fresh, list
+}
+
+// lagString writes Seconds_Behind_Source, or says it is unknown.
+func lagString(lag *time.Duration) string {
+	if lag == nil {
+		return "unknown"
+	}
+	return lag.String()
 }
 
 // decideThreads restarts stopped replication threads, except after an
@@ -761,7 +884,7 @@ func sqldialectReset(f sqldialect.Flavor) string {
 // transaction the primary has comes here: one with transactions of its own
 // is reported, never copied over.
 func decideSeed(o Observation, d Decision, p Policy, now time.Time, missing sqldialect.GTIDSet) Decision {
-	l, ch, m := o.Local, o.Replica.Channel, &d.Memory
+	l, ch := o.Local, o.Replica.Channel
 	why := "the primary cannot send what this replica needs (" + ch.LastError() + ")"
 	if !missing.IsEmpty() {
 		why = "the primary's binary logs no longer hold transactions this replica lacks (" + missing.String() + ")"
@@ -771,37 +894,147 @@ func decideSeed(o Observation, d Decision, p Policy, now time.Time, missing sqld
 		d.Problems["seed"] = why + "; AUTO_RESEED=false"
 		return d.notReady(why + ": AUTO_RESEED=false, so it is not re-seeded; empty its volume to rebuild it from a donor, or set AUTO_RESEED=true")
 	}
-	if !m.Seed.Due(now) {
-		return d.notReady(fmt.Sprintf("%s; the last seed from %s failed, next attempt at %s", why, m.SeedDonor, m.Seed.Next().UTC().Format(time.TimeOnly)))
+	return seedReplica(o, &d, p, now, o.Replica.Source.Purged, why)
+}
+
+// seedReplica copies a donor's data into a replica, paced by the seed
+// back-off, except right after a copy whose donor was busy or stalled:
+// then another donor, if there is one, is tried at once.
+func seedReplica(o Observation, d *Decision, p Policy, now time.Time, need sqldialect.GTIDSet, why string) Decision {
+	m := &d.Memory
+	fast := failedFast(o.Seed)
+	if fast {
+		m.SeedAvoid = appendUnique(m.SeedAvoid, o.Seed.Donor)
 	}
-	return startSeed(o, &d, chooseDonor(o.Peers, p, m.SeedDonor, o.Replica.Source.Purged), now, why, "seeding from ")
+	// A copy replaces everything this replica holds: the donor must hold
+	// it too (its own writes aside, which a replica that has any never
+	// reaches here with). A primary restored from an older copy answers a
+	// replica that is ahead of it with 1236 too: it is no donor for it.
+	keep := o.Local.GTIDs.Without(o.Local.Origin)
+	primarySet := m.PrimaryGTIDs
+	if src := o.Replica.Source; src.Reached() {
+		primarySet = src.GTIDs
+	}
+	donor, fresh, ok := chooseDonor(o.Peers, p, o.Local.Server.Flavor, m.SeedDonor, m.SeedAvoid, need, keep, primarySet)
+	if !ok {
+		msg := why + "; but no donor holds every transaction this replica has (" + keep.String() + "): nothing is copied over them; " +
+			"waiting for the primary or a ready replica that holds them"
+		d.Problems["seed"] = msg
+		return d.notReady(msg)
+	}
+	switch {
+	case fast && fresh:
+		why += "; the last copy's donor " + o.Seed.Donor + " was " + o.Seed.Kind + ", so another is tried at once"
+	case !m.Seed.Due(now):
+		return d.notReady(fmt.Sprintf("%s; the last seed from %s failed, next attempt at %s", why, m.SeedDonor, m.Seed.Next().UTC().Format(time.TimeOnly)))
+	default:
+		// A paced attempt: every donor may be tried again.
+		m.SeedAvoid = nil
+	}
+	return startSeed(o, d, donor, now, why, "seeding from ")
+}
+
+// failedFast reports whether the last copy failed in a way that another
+// donor may be tried at once: its donor was busy with another copy, or
+// moved no byte for SEED_STALL_TIMEOUT.
+func failedFast(sd SeedFacts) bool {
+	return !sd.Running && sd.Err != "" && sd.Donor != "" && (sd.Kind == SeedBusy || sd.Kind == SeedStalled)
+}
+
+// appendUnique returns list with s added once, in a new array (memory is
+// shared with the probe path, which must not see it change).
+func appendUnique(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(slices.Clip(list), s)
+}
+
+// cloneNetworkStages are the stages of a MySQL clone that move bytes from
+// the donor; the others (DROP DATA, FILE SYNC, RESTART, RECOVERY) are
+// local and may take long without moving any.
+var cloneNetworkStages = map[string]bool{"FILE COPY": true, "PAGE COPY": true, "REDO COPY": true}
+
+// cloneStalled tracks a running MySQL clone's bytes in m and reports
+// (with why) when it moved none for SEED_STALL_TIMEOUT in a stage that
+// copies from the donor: the donor is gone or hangs (CLONE itself would
+// wait minutes for it).
+func cloneStalled(sd SeedFacts, m *Memory, p Policy, at time.Time) (string, bool) {
+	if sd.PID == 0 || p.SeedStall <= 0 {
+		return "", false
+	}
+	if sd.Stage != m.SeedStage || sd.Moved != m.SeedMoved || m.SeedMovedAt.IsZero() {
+		m.SeedStage, m.SeedMoved, m.SeedMovedAt = sd.Stage, sd.Moved, at
+		return "", false
+	}
+	idle := at.Sub(m.SeedMovedAt)
+	if !cloneNetworkStages[sd.Stage] || idle < p.SeedStall {
+		return "", false
+	}
+	m.SeedMovedAt = at // the next KILL, if this one does not take, after another SEED_STALL_TIMEOUT
+	return fmt.Sprintf("the clone from %s moved no byte for %s (%s, SEED_STALL_TIMEOUT %s)", sd.Donor, idle.Round(time.Second), sd.Stage, p.SeedStall), true
 }
 
 // chooseDonor picks whose data a seed copies: a ready replica holding
-// every transaction the primary purged (so that the primary's binary logs
-// can bring the copy up to date), which spares the primary; not the one
-// that failed last when there is another; else the primary itself.
-func chooseDonor(pf *PeerFacts, p Policy, lastFailed string, need sqldialect.GTIDSet) Donor {
-	primary := Donor{Pod: primaryPod(p.PrimaryHost), Host: p.PrimaryHost}
+// every transaction the primary purged (need, so that the primary's binary
+// logs can bring the copy up to date), every one the recipient holds
+// (keep: a copy replaces them) and none of its own (a copy must bring only
+// the cluster's history, and the primary is there instead), which spares
+// the primary; not the one that failed last nor one in avoid (busy or
+// stalled lately) when there is another; else the primary itself, if its
+// transactions as last known (primarySet) hold keep. fresh is false when
+// every candidate failed lately; ok is false when there is none.
+func chooseDonor(pf *PeerFacts, p Policy, f sqldialect.Flavor, lastFailed string, avoid []string, need, keep, primarySet sqldialect.GTIDSet) (donor Donor, fresh, ok bool) {
 	var candidates []Donor
 	if pf != nil {
 		for _, peer := range pf.Peers {
 			st := peer.Status
-			if st == nil || st.Role != RoleReplica || !st.Ready || st.Pod == p.Pod || st.PodHost == "" {
+			if st == nil || st.Role != RoleReplica || !st.Ready || st.Pod == p.Pod || st.PodHost == "" || hasOwnTransactions(st, f) {
 				continue
 			}
-			if have, err := sqldialect.ParseGTIDSet(need.Flavor(), st.GTIDExecuted); need.Flavor() != 0 && (err != nil || !have.Contains(need)) {
-				continue
+			if f != 0 {
+				have, err := sqldialect.ParseGTIDSet(f, st.GTIDExecuted)
+				if err != nil || !have.Contains(need) || !have.Contains(keep) {
+					continue
+				}
 			}
 			candidates = append(candidates, Donor{Pod: st.Pod, Host: st.PodHost})
 		}
 	}
-	for _, c := range append(candidates, primary) {
-		if c.Pod != lastFailed {
-			return c
+	if keep.IsEmpty() || primarySet.Contains(keep) {
+		candidates = append(candidates, Donor{Pod: primaryPod(p.PrimaryHost), Host: p.PrimaryHost})
+	}
+	if len(candidates) == 0 {
+		return Donor{}, false, false
+	}
+	for _, c := range candidates {
+		if c.Pod != lastFailed && !slices.Contains(avoid, c.Pod) {
+			return c, true, true
 		}
 	}
-	return primary
+	for _, c := range candidates {
+		if c.Pod != lastFailed {
+			return c, false, true
+		}
+	}
+	return candidates[len(candidates)-1], false, true
+}
+
+// hasOwnTransactions reports whether a peer's /status shows transactions
+// that are not the cluster's history: written under its own GTID origin,
+// or reported errant. (One that cannot be read counts as having some.)
+func hasOwnTransactions(st *Status, f sqldialect.Flavor) bool {
+	if st.Replication != nil && st.Replication.ErrantGTIDs != "" {
+		return true
+	}
+	if f == 0 {
+		return false
+	}
+	set, err := sqldialect.ParseGTIDSet(f, st.GTIDExecuted)
+	if err != nil {
+		return true
+	}
+	return st.GTIDOrigin != "" && !set.Minus(set.Without(st.GTIDOrigin)).IsEmpty()
 }
 
 // primaryPod is the pod name in the primary's stable name.
@@ -819,16 +1052,26 @@ func primaryPod(host string) string {
 //
 //   - Every peer's transactions are counted without its own writes (a
 //     replica's first start, a stray local write): those were never the
-//     primary's history.
+//     primary's history. A replica in the middle of a seed is not counted
+//     at all: its data is on its way from another pod.
 //   - A brand-new cluster (nobody holds anything) passes at once.
 //   - A peer that does not answer is waited for: it may hold the newest
-//     data.
+//     data. So is every peer this pod or an answering peer remembers
+//     (STATE_DIR/peers.json) that the Service does not list now (a pod
+//     Pending or being rescheduled has no address), and every peer when
+//     the Service cannot be looked up (a timeout, SERVFAIL: only a proven
+//     "no such name" lists nobody).
+//   - Unless intact: this pod's data is provably what it took writes with
+//     (same identity, every transaction recorded then: lineageIntact).
+//     Its peers only ever got their data from it, so one that does not
+//     answer cannot hold more; it takes writes without waiting for them.
+//     Answering peers are still compared with it.
 //   - When the peer holding most holds everything the others and this pod
 //     hold, this pod seeds itself from it, then takes writes.
 //   - When no single pod holds everything, nothing is written or wiped:
 //     the reason says who holds what, and a person chooses with
 //     `mysql-bootstrap primary-override`.
-func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool) {
+func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (Decision, bool) {
 	l := o.Local
 	ov := o.Override
 	if ov != nil && ov.Err != "" {
@@ -844,11 +1087,13 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 	switch {
 	case pf == nil:
 		return d.notReady("looking at the other pods before taking writes"), true
-	case pf.Err != "":
-		// The Service's name does not resolve: no pod is visible, not even
-		// this one (as in a new cluster whose Service publishes only ready
-		// pods). There is no peer to wait for.
-		return *d, false
+	case pf.Err != "" && !pf.Absent && !intact:
+		// Nobody can be asked: that proves nothing about the peers.
+		msg := "cannot list the other pods (" + pf.Err + "): not taking writes until they can be asked, as they may hold transactions this pod lacks; " +
+			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data"
+		d.Problems["guard"] = msg
+		d.Guard = GuardWaitingForPeers
+		return d.notReady(msg), true
 	}
 	own := l.GTIDs
 	// A pod whose data is only its own first start (the image
@@ -859,13 +1104,29 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 	firstStart := l.UserTablesRead && len(l.UserTables) == 0 && own.OnlyFrom(l.Origin)
 	var holders []holding
 	var silent, lacking []string
+	answered := map[string]bool{p.Pod: true}
+	remembered := map[string]bool{}
+	for _, name := range pf.Memory.Known() {
+		remembered[name] = true
+	}
 	for _, peer := range pf.Peers {
 		st := peer.Status
 		if st == nil {
 			silent = append(silent, peer.Name())
 			continue
 		}
+		answered[st.Pod] = true
+		for _, name := range st.KnownPeers {
+			if _, forgotten := pf.Memory.Forgotten[name]; !forgotten {
+				remembered[name] = true
+			}
+		}
 		if st.Pod == p.Pod || st.Role != RoleReplica {
+			continue
+		}
+		if st.Seed != nil && (st.Seed.State == "running" || st.Seed.State == "restarting" || st.Seed.State == "applying") {
+			// Its data is being replaced by a copy of another pod's:
+			// that pod is the one that counts.
 			continue
 		}
 		set, err := sqldialect.ParseGTIDSet(l.Server.Flavor, st.GTIDExecuted)
@@ -873,11 +1134,19 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 			silent = append(silent, st.Pod+" (its server does not answer)")
 			continue
 		}
+		holders = append(holders, holding{pod: st.Pod, host: st.PodHost, set: set.Without(st.GTIDOrigin), own: hasOwnTransactions(st, l.Server.Flavor)})
 		set = set.Without(st.GTIDOrigin)
-		holders = append(holders, holding{st.Pod, st.PodHost, set})
 		if !own.Contains(set) {
 			lacking = append(lacking, fmt.Sprintf("%s (%d)", st.Pod, set.CountNotIn(own)))
 		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(remembered)) {
+		if !answered[name] {
+			silent = append(silent, name+" (seen before, no answer from it now)")
+		}
+	}
+	if pf.Err != "" && !pf.Absent {
+		silent = append(silent, "every pod ("+pf.Err+")")
 	}
 	example := "POD"
 	if len(holders) > 0 {
@@ -895,15 +1164,27 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 		d.Guard = GuardWaitingForPeers
 		return d.notReady("a person chose to seed this pod from " + ov.From + ", which does not answer as a replica yet"), true
 	}
-	if len(silent) > 0 {
+	switch {
+	case len(silent) > 0 && intact:
+		// Its data is what it took writes with: the silent peers got
+		// theirs from it and cannot hold more (README: the residual risk
+		// of a volume restored from an older copy while all are silent).
+		d.Problems["guard"] = "taking writes without " + strings.Join(silent, ", ") + ": this pod's data is what it took writes with (same identity, every transaction recorded then)"
+	case len(silent) > 0:
 		d.Guard = GuardWaitingForPeers
 		d.Problems["guard"] = "waiting for " + strings.Join(silent, ", ") + " before taking writes"
 		return d.notReady("not taking writes until " + strings.Join(silent, ", ") + " answer: they may hold transactions this pod lacks; " +
-			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data"), true
+			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data " +
+			"(a pod removed for good: mysql-bootstrap forget-peer POD)"), true
 	}
 	if len(lacking) == 0 {
 		return *d, false
 	}
+	// Peers hold transactions it lacks: whatever it recorded of the data
+	// it took writes with is not the cluster's newest (a volume restored
+	// from an older copy). From now on it waits for silent peers as an
+	// emptied primary does, until it takes writes again.
+	d.Memory.Lineage = Lineage{}
 	// Does one peer hold everything the others and this pod hold?
 	var all sqldialect.GTIDSet = own
 	if firstStart {
@@ -912,7 +1193,10 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 	for _, h := range holders {
 		all = all.Union(h.set)
 	}
-	for _, h := range holders {
+	// A holder without transactions of its own first: a copy of one with
+	// some would make them the cluster's history.
+	full := slices.SortedStableFunc(slices.Values(holders), func(a, b holding) int { return boolInt(a.own) - boolInt(b.own) })
+	for _, h := range full {
 		if h.set.Contains(all) {
 			why := "this pod lacks transactions peers hold: " + strings.Join(lacking, ", ") + "; " + h.pod + " holds every pod's"
 			if firstStart && !own.IsEmpty() {
@@ -944,19 +1228,20 @@ func guard(o Observation, d *Decision, p Policy, now time.Time) (Decision, bool)
 }
 
 // seedPrimary replaces the primary's data with donor's before it takes
-// writes.
+// writes, paced by the seed back-off.
 func seedPrimary(o Observation, d *Decision, donor Donor, now time.Time, why string) Decision {
-	return startSeed(o, d, donor, now, why, "recovering from ")
-}
-
-// startSeed replaces this pod's data with a copy of donor's (MySQL:
-// CLONE; MariaDB: a request to the server container's restore), paced by
-// the seed back-off. The reason is prefix + donor + ": " + why.
-func startSeed(o Observation, d *Decision, donor Donor, now time.Time, why, prefix string) Decision {
 	m := &d.Memory
 	if !m.Seed.Due(now) {
 		return d.notReady(fmt.Sprintf("%s; the last seed from %s failed, next attempt at %s", why, m.SeedDonor, m.Seed.Next().UTC().Format(time.TimeOnly)))
 	}
+	return startSeed(o, d, donor, now, why, "recovering from ")
+}
+
+// startSeed replaces this pod's data with a copy of donor's (MySQL:
+// CLONE; MariaDB: a request to the server container's restore); the
+// caller has seen to its pace. The reason is prefix + donor + ": " + why.
+func startSeed(o Observation, d *Decision, donor Donor, now time.Time, why, prefix string) Decision {
+	m := &d.Memory
 	kind := ActRequestSeed
 	if o.Local.Server.Flavor == sqldialect.MySQL {
 		kind = ActClone
@@ -965,7 +1250,8 @@ func startSeed(o Observation, d *Decision, donor Donor, now time.Time, why, pref
 	m.Seed = m.Seed.Tried(now, seedBackoffFirst, seedBackoffMax)
 	m.SeedDonor = donor.Pod
 	m.Seeds++
-	m.CaughtUp, m.Snapshot, m.FreshAsOf = false, sqldialect.GTIDSet{}, time.Time{}
+	m.SeedStage, m.SeedMoved, m.SeedMovedAt = "", 0, time.Time{}
+	m.CaughtUp, m.Snapshot, m.FreshAsOf, m.Samples = false, sqldialect.GTIDSet{}, time.Time{}, nil
 	suffix := ""
 	if prefix == "recovering from " {
 		suffix = " before taking writes"
@@ -973,8 +1259,17 @@ func startSeed(o Observation, d *Decision, donor Donor, now time.Time, why, pref
 	return d.notReady(prefix + donor.Pod + suffix + ": " + why)
 }
 
-// holding is what one peer holds, for the guard.
+// holding is what one peer holds, for the guard: set without its own
+// transactions; own says it has some.
 type holding struct {
 	pod, host string
 	set       sqldialect.GTIDSet
+	own       bool
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

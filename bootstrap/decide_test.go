@@ -133,7 +133,9 @@ func (fc flavourCase) primary(t testing.TB) (Observation, Memory) {
 		Account:     &AccountFacts{Exists: true, Marked: true, Grants: sqldialect.Grants{Replication: true, BackupAdmin: fc.flavor == sqldialect.MySQL}},
 		Credentials: CredentialFacts{ReplicationFP: oldFP},
 	}
-	return o, Memory{ServerStartedAt: t0.Add(-time.Hour), AccountVerified: true, AccountFP: oldFP}
+	// It has taken writes with this data (its lineage is recorded).
+	return o, Memory{ServerStartedAt: t0.Add(-time.Hour), AccountVerified: true, AccountFP: oldFP,
+		Lineage: Lineage{Known: true, Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)}}
 }
 
 // rotated is a primary whose REPLICATION_PASSWORD changed: the account
@@ -278,7 +280,8 @@ func TestDecide(t *testing.T) {
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, _ := fc.primary(t)
 				o.Account = &AccountFacts{}
-				return o, Memory{}
+				// Its guard made it writable in the last pass.
+				return o, Memory{Approved: Lineage{Known: true, Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)}}
 			},
 			check: func(t *testing.T, fc flavourCase, d Decision) {
 				if !d.Memory.AccountVerified || d.Memory.AccountFP != oldFP {
@@ -308,7 +311,7 @@ func TestDecide(t *testing.T) {
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, _ := fc.primary(t)
 				o.Account = &AccountFacts{Exists: true, LoginTested: true, Grants: sqldialect.Grants{Extra: []string{"ALL PRIVILEGES ON *.*"}}}
-				return o, Memory{}
+				return o, Memory{Approved: Lineage{Known: true, Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)}}
 			},
 			check: func(t *testing.T, fc flavourCase, d Decision) {
 				if d.Problems["account"] == "" {
@@ -379,13 +382,167 @@ func TestDecide(t *testing.T) {
 				o.Peers = fc.guardPeers("", "")
 				return o, m
 			}},
-		{name: "guard: the Service does not resolve, nobody to wait for", role: RolePrimary, reason: "making it writable",
+		{name: "guard: the Service does not exist (NXDOMAIN), nobody remembered: nobody to wait for", role: RolePrimary, reason: "making it writable",
 			actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
-				o.Local.ReadOnly = true
-				o.Peers = &PeerFacts{Err: "NXDOMAIN"}
+				o.Local.ReadOnly, m.Lineage = true, Lineage{}
+				o.Peers = &PeerFacts{Err: "NXDOMAIN", Absent: true}
 				return o, m
+			}},
+		{name: "guard: the Service cannot be looked up (SERVFAIL, a timeout): waited for, not taken for no peers", role: RolePrimary,
+			reason: "cannot list the other pods (resolve the Service mysql.default.svc.cluster.local.: SERVFAIL from 10.96.0.10:53): not taking writes until they can be asked",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs, m.Lineage = true, gtids(fc.flavor, ""), Lineage{}
+				o.Peers = &PeerFacts{Err: "resolve the Service mysql.default.svc.cluster.local.: SERVFAIL from 10.96.0.10:53"}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Problems["guard"] == "" {
+					t.Errorf("problems %v", d.Problems)
+				}
+			}},
+		{name: "guard: a remembered peer the Service does not list (Pending) is waited for", role: RolePrimary,
+			reason: "not taking writes until mysql-3 (seen before, no answer from it now) answer",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs, m.Lineage = true, gtids(fc.flavor, ""), Lineage{}
+				o.Peers = fc.guardPeers("", "")
+				o.Peers.Memory = PeerMemory{Seen: map[string]time.Time{"mysql-1": t0, "mysql-3": t0.Add(-time.Hour)}}
+				return o, m
+			}},
+		{name: "guard: a peer an answering peer remembers is waited for, though this pod forgot everything", role: RolePrimary,
+			reason: "not taking writes until mysql-3 (seen before, no answer from it now) answer",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs, m.Lineage = true, gtids(fc.flavor, ""), Lineage{}
+				o.Peers = fc.guardPeers(fc.primarySet)
+				o.Peers.Peers[1].Status.KnownPeers = []string{"mysql-0", "mysql-3"}
+				return o, m
+			}},
+		{name: "guard: the Service does not exist but peers are remembered: waited for", role: RolePrimary,
+			reason: "not taking writes until mysql-1 (seen before, no answer from it now), mysql-2 (seen before, no answer from it now) answer",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, m.Lineage = true, Lineage{}
+				o.Peers = &PeerFacts{Err: "NXDOMAIN", Absent: true, Memory: PeerMemory{Seen: map[string]time.Time{"mysql-1": t0, "mysql-2": t0}}}
+				return o, m
+			}},
+		{name: "guard: a forgotten peer is not waited for", role: RolePrimary, reason: "making it writable", actions: []ActionKind{ActMakeWritable},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, m.Lineage = true, Lineage{}
+				o.Peers = fc.guardPeers("")
+				o.Peers.Peers[1].Status.KnownPeers = []string{"mysql-3"}
+				o.Peers.Memory = PeerMemory{Seen: map[string]time.Time{"mysql-1": t0}, Forgotten: map[string]time.Time{"mysql-3": t0.Add(-time.Minute)}}
+				return o, m
+			}},
+		{name: "guard: a replica in the middle of a seed is neither waited for nor copied from", role: RolePrimary,
+			reason:     "recovering from mysql-2 before taking writes",
+			actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs, m.Lineage = true, gtids(fc.flavor, ""), Lineage{}
+				o.Peers = fc.guardPeers(fc.primaryMore, fc.primarySet)
+				// mysql-1's status shows a seed under way (its GTIDs are
+				// the copy's, not yet complete) and its server down.
+				o.Peers.Peers[1].Status.Seed = &SeedStatus{State: "running", Donor: "mysql-2"}
+				o.Peers.Peers[1].Status.ServerUp = false
+				return o, m
+			}},
+		// --- a primary whose data is provably what it took writes with ------
+		{name: "guard: intact lineage: a restart takes writes without waiting for a silent peer", role: RolePrimary,
+			reason: "making it writable", actions: []ActionKind{ActMakeWritable},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs = true, gtids(fc.flavor, fc.primaryMore)
+				o.Peers = fc.guardPeers(fc.primarySet)
+				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
+				o.Peers.Memory = PeerMemory{Seen: map[string]time.Time{"mysql-3": t0}}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !strings.Contains(d.Problems["guard"], "taking writes without 10.0.0.9, mysql-3") || !d.Memory.Approved.Known {
+					t.Errorf("problems %v memory %+v", d.Problems, d.Memory)
+				}
+			}},
+		{name: "guard: intact lineage: the Service lookup failing is no reason to wait", role: RolePrimary,
+			reason: "making it writable", actions: []ActionKind{ActMakeWritable},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly = true
+				o.Peers = &PeerFacts{Err: "SERVFAIL"}
+				return o, m
+			}},
+		{name: "guard: intact lineage, but an answering peer holds more: it recovers from it, and its record is dropped", role: RolePrimary,
+			reason: "recovering from mysql-1", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly = true
+				o.Peers = fc.guardPeers(fc.primaryMore)
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				// Its data is an older copy: should the copy fail while
+				// every peer is away, it must wait for them.
+				if d.Memory.Lineage.Known {
+					t.Errorf("lineage %+v kept after peers proved to hold more", d.Memory.Lineage)
+				}
+			}},
+		{name: "guard: another identity than the one that took writes (a new data directory): silent peers are waited for", role: RolePrimary,
+			reason: "not taking writes until 10.0.0.9 answer",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly = true
+				o.Local.Origin, o.Local.GTIDs = fc.firstStart()
+				o.Peers = fc.guardPeers()
+				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
+				return o, m
+			}},
+		{name: "guard: fewer transactions than it took writes with (an older copy): silent peers are waited for", role: RolePrimary,
+			reason: "not taking writes until 10.0.0.9 answer",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs = true, gtids(fc.flavor, fc.behindSet)
+				o.Peers = fc.guardPeers()
+				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
+				return o, m
+			}},
+		{name: "writable with data this sidecar cannot prove its own, a peer silent: read-only again", role: RolePrimary,
+			reason:  "primary is writable with data it cannot prove its own: making it read-only until its guard passes; not taking writes until 10.0.0.9 answer",
+			actions: []ActionKind{ActMakeReadOnly},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				m.Lineage = Lineage{}
+				o.Peers = fc.guardPeers()
+				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
+				return o, m
+			}},
+		{name: "writable with data this sidecar cannot prove its own, every peer answers and none holds more: kept, lineage recorded", role: RolePrimary,
+			ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				m.Lineage = Lineage{}
+				o.Peers = fc.guardPeers(fc.behindSet)
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.Lineage.Known || d.Memory.Lineage.Origin != fc.primaryOrigin || !d.Memory.Lineage.GTIDs.Equal(gtids(fc.flavor, fc.primarySet)) {
+					t.Errorf("lineage %+v", d.Memory.Lineage)
+				}
+			}},
+		{name: "made writable by its guard in the last pass: the approval stands for its lineage", role: RolePrimary,
+			ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				m.Lineage, m.Approved = Lineage{}, Lineage{Known: true, Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.behindSet)}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.Lineage.Known || d.Memory.Approved.Known {
+					t.Errorf("memory %+v", d.Memory)
+				}
 			}},
 		{name: "guard: peers not looked at yet", role: RolePrimary, reason: "looking at the other pods before taking writes",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -406,6 +563,18 @@ func TestDecide(t *testing.T) {
 				if d.Actions[0].Donor != (Donor{Pod: "mysql-1", Host: "mysql-1.x"}) || d.Problems["guard"] == "" || d.Guard != GuardRecovering {
 					t.Errorf("donor %+v, problems %v, guard %q", d.Actions[0].Donor, d.Problems, d.Guard)
 				}
+			}},
+		{name: "guard: of two peers holding every pod's transactions, the one without its own is copied", role: RolePrimary,
+			reason:     "recovering from mysql-2 before taking writes",
+			actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs = true, gtids(fc.flavor, "")
+				o.Peers = fc.guardPeers(fc.primarySet, fc.primarySet)
+				// mysql-2 holds nothing of its own (as a replica that
+				// replicated from the start does).
+				o.Peers.Peers[2].Status.GTIDExecuted = fc.primarySet
+				return o, m
 			}},
 		{name: "guard: an emptied primary whose first start logged its own transactions recovers", role: RolePrimary,
 			reason: "recovering from mysql-1 before taking writes: this pod lacks transactions peers hold", actionsFor: seedKind,
@@ -442,7 +611,7 @@ func TestDecide(t *testing.T) {
 			reason: "not taking writes until 10.0.0.9 answer: they may hold transactions this pod lacks; to take writes without them",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
-				o.Local.ReadOnly = true
+				o.Local.ReadOnly, m.Lineage = true, Lineage{} // its lineage unknown (a new volume)
 				o.Peers = fc.guardPeers(fc.behindSet)
 				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
 				return o, m
@@ -524,9 +693,45 @@ func TestDecide(t *testing.T) {
 		{name: "guard: a peer whose server is down is waited for", role: RolePrimary, reason: "mysql-1 (its server does not answer)",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
-				o.Local.ReadOnly = true
+				o.Local.ReadOnly, m.Lineage = true, Lineage{}
 				o.Peers = fc.guardPeers(fc.primarySet)
 				o.Peers.Peers[1].Status.ServerUp = false
+				return o, m
+			}},
+
+		// --- a clone's guard (offline_mode, read-only lifted) -------------
+		{name: "clone guard left up by a sidecar that died mid-clone: read-only first, not ready", role: RolePrimary,
+			reason: "ending the guard of a clone from mysql-1", actions: []ActionKind{ActEndClone},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.OfflineMode = fc.flavor == sqldialect.MySQL
+				o.Seed = SeedFacts{Guarded: true, Donor: "mysql-1"}
+				return o, m
+			}},
+		{name: "clone guard left up on a replica: read-only first, not ready", role: RoleReplica,
+			reason: "ending the guard of a clone from mysql-2", actions: []ActionKind{ActEndClone},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.ReadOnly, o.Local.SuperReadOnly, o.Local.OfflineMode = false, false, fc.flavor == sqldialect.MySQL
+				o.Seed = SeedFacts{Guarded: true, Donor: "mysql-2"}
+				return o, m
+			}},
+		{name: "offline_mode ON on a writable primary: not ready, nothing touched", role: RolePrimary,
+			reason: "offline_mode is ON",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.OfflineMode = true
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Problems["offline"] == "" {
+					t.Errorf("problems %v", d.Problems)
+				}
+			}},
+		{name: "offline_mode ON, seen by a probe: not ready", role: RoleReplica, reason: "offline_mode is ON",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Partial, o.Local.OfflineMode = true, true
 				return o, m
 			}},
 
@@ -748,27 +953,66 @@ func TestDecide(t *testing.T) {
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.IO, o.Replica.Channel.Lag = sqldialect.ThreadConnecting, nil
+				o.Replica.Source = SourceFacts{Err: "dial tcp: connection refused"}
 				m.FreshAsOf = time.Time{}
 				return o, m
 			}},
-		{name: "lag over the limit", role: RoleReplica, reason: "replication lag 31s exceeds MAX_REPLICATION_LAG 30s",
+		{name: "applier lag over the limit: the data is at least that old", role: RoleReplica,
+			reason: "data may be 31s old, more than MAX_REPLICATION_LAG 30s: it has not applied what the primary held then (its applier's lag, Seconds_Behind_Source, is 31s",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.Lag = ptr[int64](31)
 				return o, m
-			},
-			check: func(t *testing.T, fc flavourCase, d Decision) {
-				if !d.Memory.FreshAsOf.Equal(t0.Add(-31 * time.Second)) {
-					t.Errorf("FreshAsOf %s", d.Memory.FreshAsOf)
-				}
 			}},
-		{name: "lag at the limit", role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", lag 30s",
+		{name: "applier lag at the limit", role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", data at most 30s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.Lag = ptr[int64](30)
 				return o, m
 			}},
-		{name: "healthy", role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", lag 0s",
+		{name: "receiver behind while the applier is idle (lag 0): not ready once the data is older than MAX_REPLICATION_LAG", role: RoleReplica,
+			reason: "data may be 40s old, more than MAX_REPLICATION_LAG 30s: it has not applied what the primary held then (its applier's lag, Seconds_Behind_Source, is 0s",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				// The receiver has fetched and the applier applied 1-4;
+				// the primary holds 1-12 and held 1-10 since 40 s.
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				o.Replica.Channel.RetrievedGTIDSet = fc.behindSet
+				o.Replica.Source.GTIDs = gtids(fc.flavor, fc.primaryMore)
+				m.FreshAsOf = t0.Add(-40 * time.Second)
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.FreshAsOf.Equal(t0.Add(-40*time.Second)) || len(d.Memory.Samples) != 1 || !d.Memory.Samples[0].At.Equal(t0) {
+					t.Errorf("memory %+v", d.Memory)
+				}
+			}},
+		{name: "receiver behind by less than MAX_REPLICATION_LAG: ready", role: RoleReplica, ready: true,
+			reason: "replicating from " + testPrimary + ", data at most 10s old",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				o.Replica.Source.GTIDs = gtids(fc.flavor, fc.primaryMore)
+				m.FreshAsOf = t0.Add(-10 * time.Second)
+				return o, m
+			}},
+		{name: "the newest sample of the primary the replica has applied makes it fresh", role: RoleReplica, ready: true,
+			reason: "replicating from " + testPrimary + ", data at most 12s old",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.primarySet)
+				o.Replica.Source.GTIDs = gtids(fc.flavor, fc.primaryMore)
+				m.FreshAsOf = t0.Add(-50 * time.Second)
+				m.Samples = []PrimarySample{{At: t0.Add(-20 * time.Second), GTIDs: gtids(fc.flavor, fc.behindSet)},
+					{At: t0.Add(-12 * time.Second), GTIDs: gtids(fc.flavor, fc.primarySet)}}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.FreshAsOf.Equal(t0.Add(-12*time.Second)) || len(d.Memory.Samples) != 1 {
+					t.Errorf("memory %+v", d.Memory)
+				}
+			}},
+		{name: "healthy", role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", data at most 0s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.healthyReplica(t) },
 			check: func(t *testing.T, fc flavourCase, d Decision) {
 				if !d.Memory.FreshAsOf.Equal(t0) || len(d.Problems) != 0 || d.Replica.Errant != "" || !d.Replica.ErrantKnown {
@@ -997,6 +1241,61 @@ func TestDecide(t *testing.T) {
 					t.Errorf("donor %+v, memory %+v", d.Actions[0].Donor, d.Memory)
 				}
 			}},
+		{name: "a ready replica with transactions of its own is not chosen as donor while another exists", role: RoleReplica,
+			reason: "seeding from mysql-3", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				own, origin := otherUUID+":1", otherUUID
+				if fc.flavor == sqldialect.MariaDB {
+					own, origin = "0-102-11", "102"
+				}
+				o.Peers = &PeerFacts{Peers: Peers{
+					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet + "," + own, GTIDOrigin: origin}},
+					{Status: &Status{Pod: "mysql-3", Role: RoleReplica, Ready: true, PodHost: "mysql-3.x", GTIDExecuted: fc.primarySet, GTIDOrigin: "x"}},
+				}}
+				return o, m
+			}},
+		{name: "only ready replicas with transactions of their own: the primary is the donor", role: RoleReplica,
+			reason: "seeding from mysql-0", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				o.Peers = &PeerFacts{Peers: Peers{
+					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet,
+						Replication: &ReplicationStatus{ErrantGTIDs: fc.localWrite}}},
+				}}
+				return o, m
+			}},
+		{name: "a replica ahead of a primary restored from an older copy (1236, the primary away) is not seeded from it", role: RoleReplica,
+			reason: "but no donor holds every transaction this replica has",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 1236, "connecting slave requested to start from GTID which is not in the master's binlog"
+				// The primary restarted from an older copy (1-4), then went
+				// down to restore its own copy.
+				o.Replica.Source = SourceFacts{Err: "dial tcp: connection refused"}
+				m.PrimaryGTIDs = gtids(fc.flavor, fc.behindSet)
+				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: false, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.Seeds != 0 || d.Problems["seed"] == "" {
+					t.Errorf("memory %+v problems %v", d.Memory, d.Problems)
+				}
+			}},
+		{name: "a replica ahead of its primary is seeded from a ready replica that holds everything it has", role: RoleReplica,
+			reason: "seeding from mysql-2", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno = sqldialect.ThreadStopped, nil, 1236
+				o.Replica.Source = SourceFacts{Err: "dial tcp: connection refused"}
+				m.PrimaryGTIDs = gtids(fc.flavor, fc.behindSet)
+				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primaryMore}}}}
+				return o, m
+			}},
 		{name: "a replica behind what the primary still holds: seeded from the primary when no replica has it", role: RoleReplica,
 			reason: "seeding from mysql-0: the primary cannot send what this replica needs (IO error 1236", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -1033,6 +1332,89 @@ func TestDecide(t *testing.T) {
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
 				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
 				m.SeedDonor, m.Seed = "mysql-2", Backoff{Tries: 1, Last: t0.Add(-time.Minute), Wait: 30 * time.Second}
+				return o, m
+			}},
+		{name: "a clone that moves no byte for SEED_STALL_TIMEOUT is stopped", role: RoleReplica,
+			reason: "the clone from mysql-2 moved no byte for 31s (FILE COPY, SEED_STALL_TIMEOUT 30s): stopping it", actions: []ActionKind{ActAbortClone},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE COPY", Moved: 1 << 20, PID: 42}
+				m.SeedStage, m.SeedMoved, m.SeedMovedAt = "FILE COPY", 1<<20, t0.Add(-31*time.Second)
+				return o, m
+			},
+			policy: func(p *Policy) { p.SeedStall = 30 * time.Second },
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if a := d.Actions[0]; a.Thread != 42 || a.Donor.Pod != "mysql-2" || d.Memory.SeedMovedAt != t0 {
+					t.Errorf("action %+v, memory %+v", a, d.Memory)
+				}
+			}},
+		{name: "a clone whose bytes move is left alone", role: RoleReplica, reason: "seeding from mysql-2 (clone)",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE COPY", Moved: 2 << 20, PID: 42}
+				m.SeedStage, m.SeedMoved, m.SeedMovedAt = "FILE COPY", 1<<20, t0.Add(-time.Minute)
+				return o, m
+			},
+			policy: func(p *Policy) { p.SeedStall = 30 * time.Second },
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.SeedMoved != 2<<20 || d.Memory.SeedMovedAt != t0 {
+					t.Errorf("memory %+v", d.Memory)
+				}
+			}},
+		{name: "a clone in a local stage (FILE SYNC) is not stopped however long it takes", role: RoleReplica, reason: "seeding from mysql-2 (clone)",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE SYNC", Moved: 1 << 20, PID: 42}
+				m.SeedStage, m.SeedMoved, m.SeedMovedAt = "FILE SYNC", 1<<20, t0.Add(-10*time.Minute)
+				return o, m
+			},
+			policy: func(p *Policy) { p.SeedStall = 30 * time.Second }},
+		{name: "a clone that has just entered a copying stage is not stopped at once", role: RoleReplica, reason: "seeding from mysql-2 (clone)",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE COPY", Moved: 1 << 20, PID: 42}
+				m.SeedStage, m.SeedMoved, m.SeedMovedAt = "DROP DATA", 1<<20, t0.Add(-10*time.Minute)
+				return o, m
+			},
+			policy: func(p *Policy) { p.SeedStall = 30 * time.Second }},
+		{name: "a busy donor: another donor at once, not after the back-off", role: RoleReplica,
+			reason: "seeding from mysql-0: the primary's binary logs no longer hold", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
+				o.Seed = SeedFacts{Donor: "mysql-2", Err: "clone error 3862: Clone Donor Error: 3634 : Too many concurrent clone operations. Maximum allowed - 1.", Kind: SeedBusy}
+				m.SeedDonor, m.Seed, m.Seeds = "mysql-2", Backoff{Tries: 1, Last: t0.Add(-5 * time.Second), Wait: 30 * time.Second}, 1
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Actions[0].Donor.Pod != "mysql-0" || !slices.Equal(d.Memory.SeedAvoid, []string{"mysql-2"}) || !strings.Contains(d.Reason, "was busy") {
+					t.Errorf("donor %+v memory %+v reason %q", d.Actions[0].Donor, d.Memory, d.Reason)
+				}
+			}},
+		{name: "a stalled donor: another donor at once", role: RoleReplica,
+			reason: "seeding from mysql-2: the primary's binary logs no longer hold", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				o.Peers = &PeerFacts{Peers: Peers{
+					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}},
+					{Status: &Status{Pod: "mysql-3", Role: RoleReplica, Ready: true, PodHost: "mysql-3.x", GTIDExecuted: fc.primarySet}},
+				}}
+				o.Seed = SeedFacts{Donor: "mysql-3", Err: "backup stream incomplete: the donor sent nothing for 30s", Kind: SeedStalled}
+				m.SeedDonor, m.Seed, m.Seeds = "mysql-3", Backoff{Tries: 1, Last: t0.Add(-40 * time.Second), Wait: 30 * time.Second}, 1
+				m.Seed.Wait = time.Minute
+				return o, m
+			}},
+		{name: "every donor busy or stalled lately: the back-off applies", role: RoleReplica,
+			reason: "the last seed from mysql-0 failed, next attempt at 12:00:25",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
+				o.Seed = SeedFacts{Donor: "mysql-0", Err: "clone error 1317: Query execution was interrupted", Kind: SeedStalled}
+				m.SeedDonor, m.Seed, m.Seeds = "mysql-0", Backoff{Tries: 2, Last: t0.Add(-35 * time.Second), Wait: time.Minute}, 2
+				m.SeedAvoid = []string{"mysql-2"}
 				return o, m
 			}},
 		{name: "a seed that failed is retried after its back-off", role: RoleReplica, reason: "the last seed from mysql-2 failed, next attempt at 12:00:50",
@@ -1297,5 +1679,26 @@ func TestDecideDivergedMySQLEnds(t *testing.T) {
 	m.Diverged = true
 	if d := decide(o, m, testPolicy(RoleReplica), t0); !d.Memory.Diverged || d.Ready {
 		t.Errorf("MariaDB: %v", d)
+	}
+}
+
+func TestCloneFailureKind(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		errno  uint16
+		msg    string
+		killed bool
+		want   string
+	}{
+		{3862, "Clone Donor Error: 3634 : Too many concurrent clone operations. Maximum allowed - 1.", false, SeedBusy},
+		{3634, "Too many concurrent clone operations. Maximum allowed - 1.", false, SeedBusy},
+		{1317, "Query execution was interrupted", false, SeedStalled},
+		{3862, "Clone Donor Error: 1045 : Access denied", true, SeedStalled},
+		{3862, "Clone Donor Error: 1045 : Access denied", false, ""},
+		{3707, "Restart server failed (mysqld is not managed by supervisor process).", false, ""},
+	} {
+		if got := cloneFailureKind(tc.errno, tc.msg, tc.killed); got != tc.want {
+			t.Errorf("cloneFailureKind(%d, %q, %v) = %q, want %q", tc.errno, tc.msg, tc.killed, got, tc.want)
+		}
 	}
 }

@@ -42,9 +42,13 @@ type Memory struct {
 	CaughtUp bool
 	Snapshot sqldialect.GTIDSet
 	// FreshAsOf is the time the replica's data was last known complete:
-	// now minus the lag while the channel is connected, kept while it
-	// reconnects. Zero when unknown.
+	// when the primary last held no transaction it has not applied (the
+	// newest of Samples it reached), kept while the primary cannot be
+	// asked. Zero when unknown.
 	FreshAsOf time.Time
+	// Samples are the primary's GTID sets as observed at each pass that
+	// the replica has not applied yet, oldest first.
+	Samples []PrimarySample
 	// PrimaryGTIDs is the primary's GTID set when last read; it stands in
 	// for the primary while the primary cannot be asked.
 	PrimaryGTIDs sqldialect.GTIDSet
@@ -56,11 +60,27 @@ type Memory struct {
 	// stopped until that changes (MySQL) or the replica is rebuilt.
 	Diverged bool
 
+	// Lineage is a primary's record of the data it takes writes with (its
+	// GTID origin and transactions, as of the last pass that saw it
+	// writable with its guard passed), kept in STATE_DIR across restarts;
+	// Approved is the data its guard just let take writes, until a pass
+	// sees it writable. A primary whose data neither proves its own runs
+	// its guard again, even while writable.
+	Lineage, Approved Lineage
+
 	// Seed paces copies of a donor's data; SeedDonor is the pod the last
 	// one came from; Seeds counts them.
 	Seed      Backoff
 	SeedDonor string
 	Seeds     uint64
+	// SeedAvoid are donors whose copies failed lately because they were
+	// busy or stalled: another is tried at once while there is one.
+	SeedAvoid []string
+	// SeedStage, SeedMoved and SeedMovedAt are a running clone's stage and
+	// bytes as last seen, and when they last changed (SEED_STALL_TIMEOUT).
+	SeedStage   string
+	SeedMoved   int64
+	SeedMovedAt time.Time
 }
 
 // Backoff paces a corrective action that may not fix what it is meant
@@ -91,4 +111,19 @@ func (b Backoff) Tried(now time.Time, first, cap time.Duration) Backoff {
 		b.Wait = min(2*b.Wait, cap)
 	}
 	return b
+}
+
+// Lineage identifies the data a primary took writes with.
+type Lineage struct {
+	Known  bool
+	Origin string
+	GTIDs  sqldialect.GTIDSet
+}
+
+// lineageIntact reports whether the server l describes holds the data rec
+// recorded: the same GTID origin (MySQL's server_uuid, which a new data
+// directory changes; MariaDB's server_id) and every transaction recorded
+// then.
+func lineageIntact(rec Lineage, l LocalFacts) bool {
+	return rec.Known && l.Up && l.Incomplete == "" && rec.Origin == l.Origin && l.GTIDs.Contains(rec.GTIDs)
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
@@ -35,6 +37,8 @@ type Observation struct {
 	// Override is a person's choice for a primary whose peers hold
 	// transactions it lacks (STATE_DIR/override.json); nil when none.
 	Override *Override
+	// PeerMemory is what this pod remembers of its peers, for /status.
+	PeerMemory PeerMemory
 	// Partial marks an observation made on the probe path: only Local's
 	// Up, StartedAt and read-only fields are fresh, the rest is the last
 	// pass's.
@@ -55,6 +59,9 @@ type LocalFacts struct {
 	StartedAt time.Time
 	// ReadOnly and SuperReadOnly (MySQL only) as the server reports them.
 	ReadOnly, SuperReadOnly bool
+	// OfflineMode (MySQL only): the server refuses every client without
+	// CONNECTION_ADMIN, as it does while a clone replaces its data.
+	OfflineMode bool
 	// Origin is the name the server's own transactions carry in GTIDs:
 	// MySQL's server_uuid, MariaDB's server_id.
 	Origin string
@@ -91,13 +98,43 @@ type SeedFacts struct {
 	// RestartNeeded: a clone is in place and the server must restart on
 	// it (MySQL without a supervisor, error 3707).
 	RestartNeeded bool `json:"restartNeeded,omitempty"`
-	// ResultPending and ResultGTID: a MariaDB restore is in place; its
-	// GTID position must still be given to the server.
+	// ResultPending and ResultGTID: a MariaDB restore is in place (the
+	// data directory proved to hold it); its GTID position must still be
+	// given to the server.
 	ResultPending bool   `json:"resultPending,omitempty"`
 	ResultGTID    string `json:"resultGtid,omitempty"`
-	// Err is why the last copy failed ("" when it did not).
-	Err string `json:"error,omitempty"`
+	// ResultBinlogState is the copy's gtid_binlog_state (every server_id
+	// of every domain; "" when unknown: ResultGTID stands in).
+	ResultBinlogState string `json:"resultBinlogState,omitempty"`
+	// Guarded: a MySQL clone lifted read-only behind offline_mode
+	// (STATE_DIR/clone.json, written before); until the guard is put
+	// back, the server must not count as read-only or as taking writes.
+	Guarded bool `json:"guarded,omitempty"`
+	// Unproven: a MariaDB copy is recorded as complete, but the server
+	// container has not proven that the data directory holds it (its
+	// swap may have failed part-way): nothing is applied or done.
+	Unproven bool `json:"unproven,omitempty"`
+	// Err is why the last copy failed ("" when it did not); Kind says
+	// whether another donor may be tried at once (SeedBusy, SeedStalled).
+	Err  string `json:"error,omitempty"`
+	Kind string `json:"kind,omitempty"`
+	// Stage is the stage of a MySQL clone in progress (FILE COPY, …);
+	// Moved counts the bytes it has copied and received so far, which
+	// must keep moving; PID is the session running it (KILL QUERY).
+	Stage string `json:"stage,omitempty"`
+	Moved int64  `json:"-"`
+	PID   uint64 `json:"-"`
 }
+
+// Kinds of a failed copy after which another donor is tried at once.
+const (
+	// SeedBusy: the donor was serving another copy (MySQL: one clone per
+	// donor, error 3634 inside 3862; MariaDB: 503).
+	SeedBusy = "busy"
+	// SeedStalled: no byte moved for SEED_STALL_TIMEOUT (the donor is
+	// gone or hangs), and the copy was abandoned.
+	SeedStalled = "stalled"
+)
 
 // describe is the readiness reason while a copy runs.
 func (s SeedFacts) describe() string {
@@ -163,9 +200,18 @@ type CredentialFacts struct {
 
 // PeerFacts are the pods the headless Service lists.
 type PeerFacts struct {
-	// Err is why the Service could not be resolved.
-	Err   string
-	Peers Peers
+	// Err is why the Service could not be resolved; Absent says the name
+	// proved not to exist (NXDOMAIN, no address), which is no proof that
+	// no peer exists, only that none is listed. Any other failure (a
+	// timeout, SERVFAIL) says nothing about the peers.
+	Err    string
+	Absent bool
+	Peers  Peers
+	// Memory is what this pod remembers of its peers, this listing
+	// included (STATE_DIR/peers.json); MemoryErr says it could not be
+	// kept there.
+	Memory    PeerMemory
+	MemoryErr error
 }
 
 // ReplicaFacts describe a replica's channel and its view of the primary.
@@ -202,8 +248,10 @@ type SourceFacts struct {
 	// FreshLogin: the answer came from a login made in this pass with the
 	// current password, not from an older connection.
 	FreshLogin bool
-	// StatusKnown: the primary's sidecar answered; Writable: it reported
-	// a writable primary (one that has passed its own checks).
+	// StatusKnown: whether the primary takes writes is known; Writable:
+	// it does (read_only and super_read_only off, as its sidecar leaves it
+	// once its own checks pass). Read over SQL with the replication
+	// account; from the primary's /status only when SQL cannot say.
 	StatusKnown, Writable bool
 }
 
@@ -226,9 +274,19 @@ type gatherer struct {
 	primaryStatus func(context.Context) (*Status, error)
 	// clone is the sidecar's running CLONE (MySQL); seeds the files of a
 	// MariaDB seed.
-	clone     *cloneJob
-	seeds     seedFiles
-	overrides *overrideFiles
+	clone      *cloneJob
+	cloneMarks cloneMarkers
+	seeds      seedFiles
+	overrides  *overrideFiles
+	// peerMem remembers the peers seen (STATE_DIR/peers.json); self and
+	// statefulSet tell which answers are peers; peersAt is when they were
+	// last listed.
+	peerMem     *peerMemoryStore
+	self        string
+	statefulSet string
+	peersAt     time.Time
+	// sourceFailed: the primary did not answer the last pass.
+	sourceFailed bool
 }
 
 // accountChecker looks at the replication account (primary only),
@@ -242,6 +300,10 @@ type plan struct {
 	// freshSourceLogin: a replica asks the primary on a new connection,
 	// so that the answer tells whether the current password works.
 	freshSourceLogin bool
+	// lineage and approved are a primary's records of the data it took
+	// writes with (Memory): a writable primary whose data they do not
+	// prove its own asks its peers (the guard runs).
+	lineage, approved Lineage
 }
 
 // planFor derives the plan from memory and the password's fingerprint.
@@ -249,6 +311,8 @@ func planFor(m Memory, fp string) plan {
 	return plan{
 		testLogin:        !m.AccountVerified || m.AccountFP != fp,
 		freshSourceLogin: m.ChannelFP != "" && m.ChannelFP != fp,
+		lineage:          m.Lineage,
+		approved:         m.Approved,
 	}
 }
 
@@ -260,6 +324,11 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (Observation, *sqldialec
 	o.Credentials = g.creds.facts()
 	o.Seed = g.seedFiles()
 	o.Override = g.override()
+	if g.peerMem != nil {
+		// Unreadable, it is taken as empty here; the listing that updates
+		// it says why (PeerFacts.Err).
+		o.PeerMemory, _ = g.peerMem.get()
+	}
 	l := &o.Local
 	if err := g.local.QueryRowContext(ctx, "SELECT VERSION()").Scan(&l.Version); err != nil {
 		l.Err = oneLine(err.Error())
@@ -283,10 +352,13 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (Observation, *sqldialec
 				}
 				o.Account = &a
 				g.gatherClone(ctx, d, l, &o.Seed)
-				if a.LoginTested && !a.PasswordWorks || a.OldPasswordRetained || l.ReadOnly || l.SuperReadOnly {
+				unproven := !lineageIntact(pl.lineage, *l) && !lineageIntact(pl.approved, *l)
+				if a.LoginTested && !a.PasswordWorks || a.OldPasswordRetained || l.ReadOnly || l.SuperReadOnly || unproven || g.peersDue(o.At) {
 					// A password change waits for, or is finished by, the
-					// replicas; a primary about to take writes checks that
-					// no peer holds transactions it lacks: ask them.
+					// replicas; a primary about to take writes, or taking
+					// them with data it cannot prove its own, checks that
+					// no peer holds transactions it lacks: ask them. And
+					// now and then, to remember them.
 					o.Peers = g.gatherPeers(ctx)
 				}
 				if l.ReadOnly || l.SuperReadOnly {
@@ -301,7 +373,7 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (Observation, *sqldialec
 			o.Replica = g.gatherReplica(ctx, d, l, pl)
 			if l.Incomplete == "" {
 				g.gatherClone(ctx, d, l, &o.Seed)
-				if needsDonor(o) {
+				if needsDonor(o) || g.peersDue(o.At) {
 					o.Peers = g.gatherPeers(ctx)
 				}
 			}
@@ -325,6 +397,14 @@ func (g *gatherer) gatherLocal(ctx context.Context, d *sqldialect.Dialect, l *Lo
 		return
 	}
 	l.ReadOnly, l.SuperReadOnly = ro != 0, sro != 0
+	if q, ok := d.OfflineModeQuery(); ok {
+		var off int
+		if err := g.local.QueryRowContext(ctx, q).Scan(&off); err != nil {
+			l.Incomplete = "offline_mode: " + oneLine(err.Error())
+			return
+		}
+		l.OfflineMode = off != 0
+	}
 	if err := g.local.QueryRowContext(ctx, d.OriginQuery()).Scan(&l.Origin); err != nil {
 		l.Incomplete = "the server's GTID origin: " + oneLine(err.Error())
 		return
@@ -406,18 +486,36 @@ func (g *gatherer) gatherReplica(ctx context.Context, d *sqldialect.Dialect, l *
 	return r
 }
 
-// gatherPeers lists the StatefulSet's pods, briefly.
+// peersDue reports whether the peers were last listed peerRefreshEvery
+// ago or more: they are listed that often at least, to be remembered.
+func (g *gatherer) peersDue(now time.Time) bool {
+	return g.peers != nil && now.Sub(g.peersAt) >= peerRefreshEvery
+}
+
+// gatherPeers lists the StatefulSet's pods, briefly, and remembers those
+// that answered (STATE_DIR/peers.json).
 func (g *gatherer) gatherPeers(ctx context.Context) *PeerFacts {
 	if g.peers == nil {
 		return &PeerFacts{Err: "peers are not looked up"}
 	}
+	g.peersAt = time.Now()
 	ctx, cancel := context.WithTimeout(ctx, sourceQueryTimeout)
 	defer cancel()
 	peers, err := g.peers(ctx)
+	pf := &PeerFacts{Peers: peers}
 	if err != nil {
-		return &PeerFacts{Err: oneLine(err.Error())}
+		pf.Err, pf.Absent = oneLine(err.Error()), errors.Is(err, errServiceAbsent)
 	}
-	return &PeerFacts{Peers: peers}
+	if g.peerMem != nil {
+		mem, readErr, writeErr := g.peerMem.update(peers, g.self, g.statefulSet, g.peersAt)
+		pf.Memory, pf.MemoryErr = mem, writeErr
+		if readErr != nil {
+			// What is remembered cannot be read: the guard must not take
+			// that for "no peer remembered".
+			pf.Err, pf.Absent = "the peers remembered in STATE_DIR: "+oneLine(readErr.Error()), false
+		}
+	}
+	return pf
 }
 
 // override reads a person's choice for the primary, if any.
@@ -462,9 +560,19 @@ func (g *gatherer) gatherClone(ctx context.Context, d *sqldialect.Dialect, l *Lo
 		return
 	}
 	running, donor, started, _, jobErr := g.clone.state()
+	switch mark, ok, err := g.cloneMarks.read(); {
+	case err != nil:
+		// Unreadable: the guard may be up; treat it so (fail closed).
+		f.Guarded = true
+		l.Incomplete = "the clone marker in STATE_DIR: " + oneLine(err.Error())
+		return
+	case ok:
+		f.Guarded, f.Donor = true, mark.Donor
+	}
 	var state, source, msg string
 	var errno, sinceEnd int64
-	err := g.local.QueryRowContext(ctx, d.CloneStatusQuery()).Scan(&state, &source, &errno, &msg, &sinceEnd)
+	var pid uint64
+	err := g.local.QueryRowContext(ctx, d.CloneStatusQuery()).Scan(&state, &source, &errno, &msg, &sinceEnd, &pid)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		// No clone plugin (not loaded) or no performance_schema: only this
 		// sidecar's own knowledge counts.
@@ -478,18 +586,37 @@ func (g *gatherer) gatherClone(ctx context.Context, d *sqldialect.Dialect, l *Lo
 		if f.Donor = donor; donor == "" {
 			f.Donor = source
 		}
-		var data, estimate int64
+		if state == "In Progress" {
+			f.PID = pid
+		}
+		var data, estimate, network int64
 		var speed float64
-		if err := g.local.QueryRowContext(ctx, d.CloneProgressQuery()).Scan(&data, &estimate, &speed); err == nil {
-			f.Bytes, f.Estimate, f.Rate = data, estimate, speed
+		var stage string
+		if err := g.local.QueryRowContext(ctx, d.CloneProgressQuery()).Scan(&data, &estimate, &speed, &network, &stage); err == nil {
+			f.Bytes, f.Estimate, f.Rate, f.Moved, f.Stage = data, estimate, speed, data+network, stage
 		}
 	case jobErr != nil:
-		f.Err, f.Donor = oneLine(jobErr.Error()), donor
+		f.Err, f.Donor, f.Kind = oneLine(jobErr.Error()), donor, g.clone.failureKind()
 	case endedSinceStart && (state == "Completed" || errno == int64(sqldialect.ErrnoCloneRestart)):
 		f.RestartNeeded, f.Donor = true, firstNonEmpty(donor, source)
 	case endedSinceStart && state == "Failed":
 		f.Err, f.Donor = fmt.Sprintf("clone error %d: %s", errno, oneLine(msg)), firstNonEmpty(donor, source)
+		f.Kind = cloneFailureKind(uint16(errno), msg, false)
 	}
+}
+
+// cloneFailureKind classifies a failed clone: a donor serving another
+// clone (3634, or 3862 carrying it) is busy; one that this sidecar
+// stopped for moving no byte (killed, 1317) stalled.
+func cloneFailureKind(errno uint16, msg string, killed bool) string {
+	switch {
+	case killed || errno == sqldialect.ErrnoQueryInterrupted:
+		return SeedStalled
+	case errno == sqldialect.ErrnoCloneTooMany,
+		errno == sqldialect.ErrnoCloneDonor && strings.Contains(msg, strconv.Itoa(int(sqldialect.ErrnoCloneTooMany))):
+		return SeedBusy
+	}
+	return ""
 }
 
 func firstNonEmpty(s ...string) string {
@@ -516,20 +643,37 @@ func (g *gatherer) gatherSource(ctx context.Context, d *sqldialect.Dialect, fres
 	defer cancel()
 	s := SourceFacts{FreshLogin: fresh}
 	db := g.primary()
-	if fresh {
+	if fresh || g.sourceFailed {
+		// A new login; or the last answer did not come, and the idle
+		// connection may be one a cut network left dead, which would
+		// cost this pass its whole timeout too.
 		db.SetMaxIdleConns(0)
 		db.SetMaxIdleConns(1)
 	}
+	defer func() { g.sourceFailed = s.Err != "" }()
 	var gtids, purged string
 	err := db.QueryRowContext(ctx, d.GTIDExecutedQuery()).Scan(&gtids)
+	if err == nil {
+		// Whether the primary takes writes (its sidecar lifts read-only
+		// only once its own checks pass), over the replication account's
+		// own connection: a replica must see a replaced history even when
+		// the primary's HTTP port is closed to it (a NetworkPolicy, a
+		// crash-looping sidecar).
+		var ro, sro int
+		if qerr := db.QueryRowContext(ctx, d.ReadOnlyQuery()).Scan(&ro, &sro); qerr == nil {
+			s.StatusKnown, s.Writable = true, ro == 0 && sro == 0
+		}
+	}
 	var pst *Status
-	if g.primaryStatus != nil {
-		// Whether the primary is writable (a replica follows only a
-		// primary that passed its own checks), and on MariaDB what its
-		// binary logs lack (the replication account may not read them).
+	if g.primaryStatus != nil && (!s.StatusKnown || d.PurgedFromBinlogs()) {
+		// On MariaDB what the primary's binary logs lack (the replication
+		// account may not read them), from its /status; and whether it is
+		// writable when SQL could not say.
 		if st, perr := g.primaryStatus(ctx); perr == nil {
 			pst = st
-			s.StatusKnown, s.Writable = true, st.Role == RolePrimary && st.ServerUp && !st.ReadOnly
+			if !s.StatusKnown {
+				s.StatusKnown, s.Writable = true, st.Role == RolePrimary && st.ServerUp && !st.ReadOnly
+			}
 		}
 	}
 	if err == nil {

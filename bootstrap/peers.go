@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -66,15 +67,24 @@ func newPeerFinder(resolver *dnswait.Resolver, id Identity, cfg *Config) *peerFi
 	}
 }
 
+// errServiceAbsent: the Service's name proved not to exist (NXDOMAIN) or
+// to have no address (no pod listed). Any other failure to resolve it (a
+// timeout, SERVFAIL) proves nothing about the peers.
+var errServiceAbsent = errors.New("no such name")
+
 // find resolves the Service and asks every pod for its /status, at once.
-// It fails only when the name does not resolve.
+// It fails only when the name does not resolve; the error wraps
+// errServiceAbsent when the name proved not to exist.
 func (f *peerFinder) find(ctx context.Context) (Peers, error) {
 	res, err := f.resolver.Lookup(ctx, f.service)
 	if err != nil {
 		return nil, fmt.Errorf("resolve the Service %s: %w", f.service, err)
 	}
 	if len(res.Addrs) == 0 {
-		return nil, fmt.Errorf("resolve the Service %s: %s", f.service, res.Outcome)
+		if res.Outcome == dnswait.NXDomain || res.Outcome == dnswait.NoAddress {
+			return nil, fmt.Errorf("resolve the Service %s: %s: %w", f.service, res, errServiceAbsent)
+		}
+		return nil, fmt.Errorf("resolve the Service %s: %s", f.service, res)
 	}
 	peers := make(Peers, len(res.Addrs))
 	var wg sync.WaitGroup

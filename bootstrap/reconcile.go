@@ -79,12 +79,24 @@ func (r *reconciler) pass(ctx context.Context) Status {
 		st.Ready, st.Reason = false, st.ReconcileError
 	}
 	r.logReadiness(st)
-	if o.Local.Up && o.Local.Incomplete == "" && r.policy.Role == RoleReplica {
-		if err := r.state.save(stateOf(o.Local, r.mem), o.At); err != nil {
+	if o.Local.Up && o.Local.Incomplete == "" && !o.Partial {
+		var err error
+		switch {
+		case r.policy.Role == RoleReplica:
+			err = r.state.save(stateOf(o.Local, r.mem), o.At)
+		default:
+			// Unknown lineage is kept too: a restart must not find an
+			// older record that the guard dropped.
+			err = r.state.save(primaryStateOf(o.Local, r.mem), o.At)
+		}
+		if err != nil {
 			r.problem("state", "cannot write the state file in STATE_DIR: "+oneLine(err.Error()))
 		} else {
 			r.problem("state", "")
 		}
+	}
+	if o.Peers != nil && o.Peers.MemoryErr != nil {
+		r.problem("peers", "cannot keep the peers seen in STATE_DIR: "+oneLine(o.Peers.MemoryErr.Error()))
 	}
 	r.box.set(snapshot{status: st, obs: o, mem: r.mem})
 	return st
@@ -93,7 +105,7 @@ func (r *reconciler) pass(ctx context.Context) Status {
 // restore merges the state file into memory once, on the first complete
 // observation of the local server it belongs to.
 func (r *reconciler) restore(o Observation) {
-	if r.restored || !o.Local.Up || o.Local.Incomplete != "" || o.Local.Unsupported != "" || r.policy.Role != RoleReplica {
+	if r.restored || !o.Local.Up || o.Local.Incomplete != "" || o.Local.Unsupported != "" {
 		return
 	}
 	r.restored = true
@@ -103,6 +115,18 @@ func (r *reconciler) restore(o Observation) {
 		return
 	}
 	if !ok {
+		return
+	}
+	if r.policy.Role == RolePrimary {
+		mem, ok, err := s.restoreLineage(o.Local, r.mem)
+		switch {
+		case err != nil:
+			r.log.Warn("ignoring the state file", "dir", r.state.dir, "error", oneLine(err.Error()))
+		case ok:
+			r.mem = mem
+			r.log.Info("restored the lineage this primary took writes with", "origin", mem.Lineage.Origin, "gtids", mem.Lineage.GTIDs.String(),
+				"intact", lineageIntact(mem.Lineage, o.Local))
+		}
 		return
 	}
 	mem, ok, err := s.restore(o.Local, r.mem)
@@ -208,6 +232,13 @@ func buildStatus(id Identity, o Observation, dec Decision, m Memory) Status {
 		st.GTIDOrigin = l.Origin
 	}
 	st.Seed = seedStatus(o.Seed, m)
+	st.OfflineMode = l.OfflineMode
+	st.KnownPeers = o.PeerMemory.Known()
+	st.ForgottenPeers = o.PeerMemory.Forgotten
+	if o.Peers != nil && o.Peers.Memory.Seen != nil {
+		// This pass's listing is newer.
+		st.KnownPeers, st.ForgottenPeers = o.Peers.Memory.Known(), o.Peers.Memory.Forgotten
+	}
 	st.Credentials = &CredentialStatus{ReplicationPassword: o.Credentials.ReplicationFP}
 	if id.Role == RoleReplica {
 		st.Credentials.ChannelPassword = m.ChannelFP
@@ -301,6 +332,7 @@ func policyFor(cfg *Config, id Identity) Policy {
 		TLSKey:      cfg.TLSKeyFile,
 		Pod:         id.Pod,
 		AutoReseed:  cfg.AutoReseed,
+		SeedStall:   cfg.SeedStallTimeout,
 	}
 }
 

@@ -17,13 +17,18 @@ import (
 //
 //	request.json   the sidecar's request: donor, its backup URL, why
 //	progress.json  the restore's progress (seed-exec writes it)
-//	result.json    the copy is in place: donor, GTID position, bytes
+//	result.json    the copy is complete: donor, GTID position, bytes, and
+//	               the nonce that names it
+//	swapped.json   seed-exec found that nonce in the data directory (the
+//	               swap's proof, seed.SwapProof) before it started the
+//	               server: only then is the result applied
 //	error.json     the last restore failed: why
 const (
 	seedDirName      = "seed"
 	seedRequestFile  = "request.json"
 	seedProgressFile = "progress.json"
 	seedResultFile   = "result.json"
+	seedSwappedFile  = "swapped.json"
 	seedErrorFile    = "error.json"
 )
 
@@ -46,19 +51,33 @@ type SeedProgress struct {
 	Started  time.Time `json:"started"`
 }
 
-// SeedResult says a copy is in place.
+// SeedResult says a copy is complete; it is in place once the data
+// directory proves to hold Nonce (SeedSwapped).
 type SeedResult struct {
-	Donor    string    `json:"donor"`
-	GTID     string    `json:"gtid"`
-	Bytes    int64     `json:"bytes"`
-	SHA256   string    `json:"sha256"`
-	Finished time.Time `json:"finished"`
+	Donor string `json:"donor"`
+	GTID  string `json:"gtid"`
+	// BinlogState is the copy's gtid_binlog_state, every server_id of
+	// every domain ("" from a donor that sent none: GTID stands in).
+	BinlogState string    `json:"binlogState,omitempty"`
+	Bytes       int64     `json:"bytes"`
+	SHA256      string    `json:"sha256"`
+	Nonce       string    `json:"nonce"`
+	Finished    time.Time `json:"finished"`
 }
 
-// SeedError says why the last restore failed.
+// SeedSwapped says seed-exec found the result's nonce in the data
+// directory before it started the server.
+type SeedSwapped struct {
+	Nonce string    `json:"nonce"`
+	At    time.Time `json:"at"`
+}
+
+// SeedError says why the last restore failed, and whether another donor
+// may be tried at once (Kind: SeedBusy, SeedStalled).
 type SeedError struct {
 	Donor string    `json:"donor"`
 	Error string    `json:"error"`
+	Kind  string    `json:"kind,omitempty"`
 	At    time.Time `json:"at"`
 }
 
@@ -107,10 +126,20 @@ func (s seedFiles) facts() (SeedFacts, error) {
 			}
 		}
 	case hasRes:
-		f.ResultPending, f.Donor, f.ResultGTID, f.Bytes = true, res.Donor, res.GTID, res.Bytes
+		var sw SeedSwapped
+		proven, err := readJSON(s.path(seedSwappedFile), &sw)
+		if err != nil {
+			return f, err
+		}
+		f.Donor, f.ResultGTID, f.ResultBinlogState, f.Bytes = res.Donor, res.GTID, res.BinlogState, res.Bytes
+		if proven && res.Nonce != "" && sw.Nonce == res.Nonce {
+			f.ResultPending = true
+		} else {
+			f.Unproven = true
+		}
 	}
 	if hasErr && !hasReq {
-		f.Err = serr.Error
+		f.Err, f.Kind = serr.Error, serr.Kind
 		if f.Donor == "" {
 			f.Donor = serr.Donor
 		}
@@ -138,19 +167,22 @@ func (s seedFiles) request(r SeedRequest) error {
 	}
 	_ = os.Remove(s.path(seedErrorFile))
 	_ = os.Remove(s.path(seedProgressFile))
+	_ = os.Remove(s.path(seedSwappedFile))
 	return writeJSON(s.path(seedRequestFile), r)
 }
 
-// applied removes the result once the server has its GTID position.
+// applied removes the result and its proof once the server has its GTID
+// position.
 func (s seedFiles) applied() error {
 	if s.dir == "" {
 		return nil
 	}
-	err := os.Remove(s.path(seedResultFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+	for _, f := range []string{seedResultFile, seedSwappedFile} {
+		if err := os.Remove(s.path(f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
-	return err
+	return nil
 }
 
 func readJSON(path string, v any) (bool, error) {
@@ -176,4 +208,48 @@ func writeJSON(path string, v any) error {
 	// (uid 65532, group 999 through fsGroup) both write here.
 	_, err = WriteFileAtomic(path, append(b, '\n'), 0o660)
 	return err
+}
+
+// cloneMarkerFile, in STATE_DIR, says a MySQL clone lifted read-only
+// behind offline_mode: it is written before the guard goes up and removed
+// once read-only and offline_mode are as before (or the server restarted
+// on the copy and the guard was put back). A sidecar that died in between
+// leaves it for the next one.
+const cloneMarkerFile = "clone.json"
+
+// CloneMarker records a clone under way.
+type CloneMarker struct {
+	Donor   string    `json:"donor"`
+	Started time.Time `json:"started"`
+}
+
+// cloneMarkers reads and writes the clone marker; a zero dir keeps none.
+type cloneMarkers struct{ dir string }
+
+func (c cloneMarkers) path() string { return filepath.Join(c.dir, cloneMarkerFile) }
+
+func (c cloneMarkers) write(m CloneMarker) error {
+	if c.dir == "" {
+		return errors.New("STATE_DIR is needed to clone: a clone lifts read-only behind offline_mode, and the marker that has them put back if the sidecar stops goes there")
+	}
+	return writeJSON(c.path(), m)
+}
+
+func (c cloneMarkers) read() (CloneMarker, bool, error) {
+	var m CloneMarker
+	if c.dir == "" {
+		return m, false, nil
+	}
+	ok, err := readJSON(c.path(), &m)
+	return m, ok, err
+}
+
+func (c cloneMarkers) remove() error {
+	if c.dir == "" {
+		return nil
+	}
+	if err := os.Remove(c.path()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }

@@ -82,10 +82,11 @@ func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Re
 		PodHost: id.PodHost, PrimaryHost: id.PrimaryHost, Reason: "waiting for the local server",
 	}})
 	clone := &cloneJob{}
+	cloneMarks := cloneMarkers{dir: cfg.StateDir}
 	seeds := newSeedFiles(cfg.StateDir)
 	overrides := &overrideFiles{dir: cfg.StateDir}
-	exec := &executor{db: s.local, cfg: cfg, id: id, log: log, creds: s.creds, dsn: s.localAddr, longDSN: s.longDSN, clone: clone, seeds: seeds,
-		overrides: overrides}
+	exec := &executor{db: s.local, cfg: cfg, id: id, log: log, creds: s.creds, dsn: s.localAddr, longDSN: s.longDSN, clone: clone, cloneMarks: cloneMarks,
+		seeds: seeds, overrides: overrides}
 	var peers func(context.Context) (Peers, error)
 	var primaryStatus func(context.Context) (*Status, error)
 	if resolver != nil && id.ServiceHost != "" {
@@ -98,7 +99,8 @@ func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Re
 		log:    log,
 		policy: s.policy,
 		gather: &gatherer{local: s.local, primary: s.primaryDB, role: id.Role, account: exec.checkAccount, creds: s.creds, peers: peers, primaryStatus: primaryStatus,
-			clone: clone, seeds: seeds, overrides: overrides},
+			clone: clone, cloneMarks: cloneMarks, seeds: seeds, overrides: overrides,
+			peerMem: &peerMemoryStore{dir: cfg.StateDir}, self: id.Pod, statefulSet: id.StatefulSet},
 		exec:  exec,
 		state: &stateStore{dir: cfg.StateDir},
 		box:   &s.box,
@@ -165,8 +167,9 @@ func (s *Sidecar) Readiness(ctx context.Context) (bool, string) {
 	return dec.Ready, dec.Reason
 }
 
-// probeLocal reads the local server's start time and read-only state into
-// a copy of l; a server that does not answer is marked down.
+// probeLocal reads the local server's start time, read-only state and
+// offline_mode into a copy of l; a server that does not answer is marked
+// down.
 func (s *Sidecar) probeLocal(ctx context.Context, l LocalFacts) LocalFacts {
 	d, err := sqldialect.New(l.Server)
 	if err == nil {
@@ -176,6 +179,11 @@ func (s *Sidecar) probeLocal(ctx context.Context, l LocalFacts) LocalFacts {
 		var ro, sro int
 		err = s.local.QueryRowContext(ctx, d.ReadOnlyQuery()).Scan(&ro, &sro)
 		l.ReadOnly, l.SuperReadOnly = ro != 0, sro != 0
+	}
+	if q, ok := d.OfflineModeQuery(); ok && err == nil {
+		var off int
+		err = s.local.QueryRowContext(ctx, q).Scan(&off)
+		l.OfflineMode = off != 0
 	}
 	if err != nil {
 		l.Up, l.Err = false, oneLine(err.Error())

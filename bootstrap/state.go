@@ -38,6 +38,33 @@ type savedState struct {
 	ChannelFP string `json:"channelPassword,omitempty"`
 	// Diverged: see Memory.Diverged.
 	Diverged bool `json:"diverged,omitempty"`
+	// TookWrites (a primary): Origin and GTIDs are the data it took writes
+	// with (Memory.Lineage).
+	TookWrites bool `json:"tookWrites,omitempty"`
+}
+
+// primaryStateOf is what a primary keeps: the data it takes writes with.
+func primaryStateOf(l LocalFacts, m Memory) savedState {
+	return savedState{
+		Flavor:     l.Server.Flavor.String(),
+		Origin:     m.Lineage.Origin,
+		GTIDs:      m.Lineage.GTIDs.String(),
+		TookWrites: m.Lineage.Known,
+	}
+}
+
+// restoreLineage returns m with the lineage a primary recorded, for decide
+// to compare with its data (lineageIntact); ok is false when there is none.
+func (s savedState) restoreLineage(l LocalFacts, m Memory) (Memory, bool, error) {
+	if !s.TookWrites || s.Flavor != l.Server.Flavor.String() {
+		return m, false, nil
+	}
+	g, err := sqldialect.ParseGTIDSet(l.Server.Flavor, s.GTIDs)
+	if err != nil {
+		return m, false, err
+	}
+	m.Lineage = Lineage{Known: true, Origin: s.Origin, GTIDs: g}
+	return m, true, nil
 }
 
 func stateOf(l LocalFacts, m Memory) savedState {

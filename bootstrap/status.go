@@ -49,6 +49,14 @@ type Status struct {
 	// Seed is a copy of a donor's data into this pod: under way, just
 	// done, or the last one that failed; nil when there is none.
 	Seed *SeedStatus `json:"seed,omitempty"`
+	// KnownPeers are the peers this pod has seen answer (STATE_DIR), which
+	// the primary's guard waits for; ForgottenPeers those a person forgot
+	// (forget-peer), and when.
+	KnownPeers     []string             `json:"knownPeers,omitempty"`
+	ForgottenPeers map[string]time.Time `json:"forgottenPeers,omitempty"`
+	// OfflineMode (MySQL): the server refuses every client without
+	// CONNECTION_ADMIN.
+	OfflineMode bool `json:"offlineMode,omitempty"`
 
 	// Guard is why a primary does not take writes yet: a Guard* code;
 	// "" when it does, or when it is a replica.

@@ -44,4 +44,10 @@ const (
 	// stateWriteEvery paces rewrites of the state file when only the
 	// freshness of a replica's data moved.
 	stateWriteEvery = 5 * time.Second
+
+	// peerRefreshEvery is how often, at least, a sidecar lists its peers
+	// to remember them (STATE_DIR/peers.json); peerMemoryWriteEvery paces
+	// rewrites of that file when only the times peers were seen moved.
+	peerRefreshEvery     = 30 * time.Second
+	peerMemoryWriteEvery = time.Minute
 )

@@ -6,10 +6,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -519,10 +521,24 @@ func TestCluster(t *testing.T) {
 
 	t.Run("replicas serve reads through a primary outage until their data is too old", func(t *testing.T) {
 		const maxLag = 30 * time.Second // MAX_REPLICATION_LAG's default
-		primary.server.Stop()
+		for _, r := range replicas {
+			if st, err := podtest.Status(r.http()); err == nil {
+				rep, _ := st["replication"].(map[string]any)
+				t.Logf("%s before the outage: %v (staleness %v s, GTIDs %v)", r.name, st["reason"], rep["stalenessSeconds"], st["gtidExecuted"])
+			}
+		}
+		if st, err := podtest.Status(primary.http()); err == nil {
+			t.Logf("%s before the outage: GTIDs %v", primary.name, st["gtidExecuted"])
+		}
+		// The primary answers nothing from the start of its shutdown on,
+		// which may take seconds (MySQL's did, 11 s): how old the
+		// replicas' data is counts from then.
 		stoppedAt := time.Now()
-		// For 10 s: every replica ready, answering reads.
-		for time.Since(stoppedAt) < 10*time.Second {
+		primary.server.Stop()
+		t.Logf("%s's server shut down in %s", primary.name, time.Since(stoppedAt).Round(time.Millisecond))
+		// Until 12 s into the outage (at least three rounds): every
+		// replica ready, answering reads.
+		for round := 0; round < 3 || time.Since(stoppedAt) < 12*time.Second; round++ {
 			for _, r := range replicas {
 				code, body, err := podtest.Get(r.http(), "/readyz")
 				if err != nil || code != http.StatusOK {
@@ -568,7 +584,8 @@ func TestCluster(t *testing.T) {
 		for _, r := range replicas {
 			waitNotReady(t, r, maxLag+10*time.Second-time.Since(stoppedAt), "more than MAX_REPLICATION_LAG")
 			if elapsed := time.Since(stoppedAt); elapsed < maxLag-5*time.Second {
-				t.Errorf("%s left after %s, before its data could be %s old", r.name, elapsed.Round(time.Millisecond), maxLag)
+				st, _ := podtest.Status(r.http())
+				t.Errorf("%s left after %s, before its data could be %s old: %v %v", r.name, elapsed.Round(time.Millisecond), maxLag, st["reason"], st["replication"])
 			}
 			st, err := podtest.Status(r.http())
 			if err != nil {
@@ -614,6 +631,138 @@ func TestCluster(t *testing.T) {
 			waitRows(t, r, 100, 30*time.Second)
 			requireSubset(t, r, primary)
 		}
+	})
+
+	t.Run("a replica whose receiver falls behind on a slow link while its applier idles leaves readiness", func(t *testing.T) {
+		const maxLag = 30 * time.Second // MAX_REPLICATION_LAG's default
+		pdb := primary.server.App()
+		defer pdb.Close()
+		if _, err := pdb.Exec("CREATE TABLE bulk (id INT PRIMARY KEY, pad LONGTEXT NOT NULL)"); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range replicas {
+			c.waitReady(r, 30*time.Second)
+		}
+		// The primary's name now leads through a link that brings 8 KiB/s.
+		proxy := startSlowProxy(t, "127.0.0.31", net.JoinHostPort(primary.server.Addr, "3306"), 8<<10)
+		c.dns.Set(stableName(primary.name), netip.MustParseAddr("127.0.0.31"))
+		defer func() {
+			c.publish(primary)
+			proxy.close()
+			for _, r := range replicas {
+				c.waitReady(r, 60*time.Second)
+			}
+		}()
+		// The receivers reconnect, by name: through the proxy.
+		root := primary.server.Root()
+		defer root.Close()
+		podtest.Eventually(t, 30*time.Second, "both receivers connected through the slow link", func() error {
+			rows, err := root.Query("SELECT ID, HOST FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			var through int
+			for rows.Next() {
+				var id int64
+				var host string
+				if err := rows.Scan(&id, &host); err != nil {
+					return err
+				}
+				if strings.HasPrefix(host, "127.0.0.31:") {
+					through++
+					continue
+				}
+				_, _ = root.Exec(fmt.Sprintf("KILL %d", id))
+			}
+			if through != len(replicas) {
+				return fmt.Errorf("%d of %d receivers through the proxy", through, len(replicas))
+			}
+			return rows.Err()
+		})
+		// 4 MiB in rows: at 8 KiB/s the receivers are minutes behind,
+		// while their appliers apply each event as it arrives.
+		start := time.Now()
+		for i := 1; i <= 64; i++ {
+			if _, err := pdb.Exec("INSERT INTO bulk (id, pad) VALUES (?, REPEAT('x', 65536))", i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, r := range replicas {
+			waitNotReady(t, r, maxLag+30*time.Second-time.Since(start), "it has not applied what the primary held")
+			t.Logf("%s not ready %s after the burst", r.name, time.Since(start).Round(time.Millisecond))
+		}
+		// And it stays so (the applier's lag says 0 most of the time).
+		var lags []any
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+			for _, r := range replicas {
+				code, body, err := podtest.Get(r.http(), "/readyz")
+				if err == nil && code == http.StatusOK {
+					t.Fatalf("%s ready again while its receiver is behind: %s", r.name, body)
+				}
+				if st, err := podtest.Status(r.http()); err == nil {
+					rep, _ := st["replication"].(map[string]any)
+					lags = append(lags, rep["lagSeconds"])
+				}
+			}
+			time.Sleep(250 * time.Millisecond) // the probe's pace, inside a bounded loop
+		}
+		t.Logf("Seconds_Behind_Source seen meanwhile: %v", lags)
+		proxy.setRate(0)
+		for _, r := range replicas {
+			c.waitReady(r, 90*time.Second)
+			waitRows(t, r, 100, 10*time.Second)
+		}
+		t.Logf("both replicas ready again %s after the link was freed", time.Since(start).Round(time.Millisecond))
+	})
+
+	t.Run("a clone's guard left up by a sidecar that died is put back before the primary is ready", func(t *testing.T) {
+		if testserver.ServerFlavor() != testserver.MySQL {
+			t.Skip("MariaDB has no offline_mode and no CLONE (it seeds by mariadb-backup)")
+		}
+		// What a sidecar that died in the middle of a CLONE leaves: its
+		// marker in STATE_DIR, read-only lifted behind offline_mode.
+		c.stopSidecar(primary)
+		marker := filepath.Join(primary.server.StateDir, "clone.json")
+		if err := os.WriteFile(marker, []byte(`{"donor":"mysql-1","started":"`+time.Now().UTC().Format(time.RFC3339)+`"}`+"\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		db := primary.server.Root()
+		defer db.Close()
+		for _, q := range []string{"SET GLOBAL offline_mode = ON", "SET GLOBAL super_read_only = OFF", "SET GLOBAL read_only = OFF"} {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		c.startSidecar(primary)
+		start := time.Now()
+		ready := false
+		for !ready && time.Since(start) < 60*time.Second {
+			code, body, err := podtest.Get(primary.http(), "/readyz")
+			var offline, ro int
+			if qerr := db.QueryRow("SELECT @@GLOBAL.offline_mode, @@GLOBAL.read_only").Scan(&offline, &ro); qerr != nil {
+				t.Fatal(qerr)
+			}
+			_, markerErr := os.Stat(marker)
+			if err == nil && code == http.StatusOK {
+				if offline != 0 || markerErr == nil {
+					t.Fatalf("primary ready %s after its sidecar started while offline_mode = %d and the clone marker is there (%v): %s",
+						time.Since(start).Round(time.Millisecond), offline, markerErr, body)
+				}
+				ready = true
+			}
+			time.Sleep(100 * time.Millisecond) // polling inside a bounded loop
+		}
+		if !ready {
+			t.Fatalf("primary not ready 60 s after its sidecar started:\n%s", tail(primary.sidecar.Output(), 20))
+		}
+		if l := podtest.LogLines(primary.sidecar.Output(), "seeding: put read-only back and let clients in again after a clone"); len(l) != 1 {
+			t.Errorf("the sidecar did not put the clone's guard back once: %v\n%s", l, tail(primary.sidecar.Output(), 20))
+		}
+		if l := podtest.LogLines(primary.sidecar.Output(), "made the primary writable"); len(l) != 1 {
+			t.Errorf("the primary was not made writable again through its guard: %v", l)
+		}
+		t.Logf("the clone's guard was put back and the primary ready again %s after its sidecar started", time.Since(start).Round(time.Millisecond))
 	})
 
 	t.Run("the replication password follows the Secret files in any order", func(t *testing.T) {
@@ -759,6 +908,123 @@ func TestCluster(t *testing.T) {
 			t.Errorf("/metrics does not flag the errant GTIDs:\n%s", body)
 		}
 		c.waitReady(r1, 10*time.Second)
+	})
+
+	// wipePrimary stops mysql-0 and empties its volume (data and
+	// STATE_DIR), then starts its server again on a fresh data directory,
+	// read-only, without a sidecar; with httpAddr its sidecar will listen
+	// there, not on its pod's address.
+	wipePrimary := func(t *testing.T, httpAddr string) {
+		t.Helper()
+		if primary.sidecar != nil {
+			select {
+			case <-primary.sidecar.Done():
+			default:
+				c.stopSidecar(primary)
+			}
+		}
+		primary.server.Stop()
+		for _, dir := range []string{primary.server.DataDir, primary.server.StateDir} {
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Mkdir(primary.server.StateDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		primary.env = primary.env.With("HTTP_ADDR", httpAddr)
+		c.init(primary)
+		primary.server.Start()
+	}
+
+	t.Run("an emptied primary waits for a remembered peer the Service does not list", func(t *testing.T) {
+		// mysql-1 has seen mysql-2 and says so on its /status.
+		podtest.Eventually(t, 90*time.Second, r1.name+" remembers "+r2.name, func() error {
+			st, err := podtest.Status(r1.http())
+			if err != nil {
+				return err
+			}
+			if known, _ := st["knownPeers"].([]any); !slices.Contains(known, any(r2.name)) {
+				return fmt.Errorf("knownPeers %v", st["knownPeers"])
+			}
+			return nil
+		})
+		// The primary's volume is lost; mysql-2 is rescheduled and has no
+		// address yet (it runs on, but the Service does not list it).
+		c.unpublish(r2)
+		defer c.publish(r2)
+		wipePrimary(t, primary.server.Addr+":8080")
+		c.startSidecar(primary)
+		defer c.stopSidecar(primary)
+		waitNotReady(t, primary, 60*time.Second, r2.name+" (seen before, no answer from it now)")
+		held := time.Now()
+		for time.Since(held) < 5*time.Second {
+			code, body, err := podtest.Get(primary.http(), "/readyz")
+			if err == nil && code == http.StatusOK {
+				t.Fatalf("the emptied primary became ready while %s is not listed: %s", r2.name, body)
+			}
+			time.Sleep(250 * time.Millisecond) // the probe's pace, inside a bounded loop
+		}
+		if !primary.server.Running() {
+			t.Fatalf("the emptied primary's server was stopped (a seed?) while it should wait:\n%s", tail(primary.sidecar.Output(), 20))
+		}
+		if n := len(podtest.LogLines(primary.sidecar.Output(), "made the primary writable")); n != 0 {
+			t.Fatalf("the emptied primary was made writable while %s is not listed", r2.name)
+		}
+	})
+
+	t.Run("replicas refuse a replaced history without the primary's HTTP port", func(t *testing.T) {
+		rowsBefore := map[*pod]int{}
+		for _, r := range replicas {
+			db := r.server.App()
+			n, err := countRows(db)
+			db.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rowsBefore[r] = n
+		}
+		// The primary comes back empty and a person takes writes with it
+		// (primary-override, before its sidecar starts). Its sidecar's
+		// HTTP port is closed to the replicas (a NetworkPolicy that
+		// allows 3306 only): it listens on another address than its
+		// pod's, and they must tell the replaced history over SQL.
+		wipePrimary(t, "127.0.0.99:8080")
+		res := podtest.Run(t, 30*time.Second, primary.env, "primary-override", "--use-own-data")
+		if res.Code != 0 {
+			t.Fatalf("primary-override: exit %d: %s", res.Code, res.Stderr)
+		}
+		c.startSidecar(primary)
+		c.waitReady(primary, 60*time.Second)
+		if code, _, err := podtest.Get(primary.server.Addr+":8080", "/status"); err == nil {
+			t.Fatalf("the primary's /status answers on its pod's address (%d): the replicas could read it", code)
+		}
+		for _, r := range replicas {
+			waitNotReady(t, r, 30*time.Second, "the primary's history no longer holds transactions this replica got from it")
+		}
+		pdb := primary.server.App()
+		defer pdb.Close()
+		if _, err := pdb.Exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(64))"); err != nil {
+			t.Fatal(err)
+		}
+		insertRows(t, pdb, 10001, 10050)
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, r := range replicas {
+				if code, body, err := podtest.Get(r.http(), "/readyz"); err == nil && code == http.StatusOK {
+					t.Fatalf("%s is ready behind a replaced primary: %s", r.name, body)
+				}
+			}
+			time.Sleep(250 * time.Millisecond) // the probe's pace, inside a bounded loop
+		}
+		for _, r := range replicas {
+			db := r.server.App()
+			n, err := countRows(db)
+			db.Close()
+			if err != nil || n != rowsBefore[r] {
+				t.Errorf("%s holds %d rows (%v), had %d: it applied the replaced history", r.name, n, err, rowsBefore[r])
+			}
+		}
 	})
 
 	for _, p := range []*pod{primary, r1, r2} {

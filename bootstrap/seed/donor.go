@@ -3,12 +3,14 @@ package seed
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +21,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
 // Headers and trailers of GET /backup.
@@ -34,6 +40,10 @@ const (
 	TrailerError  = "Seed-Error"  // why it failed, one line
 	TrailerBytes  = "Seed-Bytes"  // bytes in the body
 	TrailerSHA256 = "Seed-Sha256" // hex SHA-256 of the body
+	// TrailerBinlogState is the donor's gtid_binlog_state read once the
+	// backup ended (every server_id of every domain; MergeBinlogState cuts
+	// it to the copy's position); empty when it could not be read.
+	TrailerBinlogState = "Seed-Gtid-Binlog-State"
 
 	statusOK     = "ok"
 	statusFailed = "failed"
@@ -183,7 +193,7 @@ func (d *Donor) stream(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Trailer", strings.Join([]string{TrailerStatus, TrailerError, TrailerBytes, TrailerSHA256}, ", "))
+	h.Set("Trailer", strings.Join([]string{TrailerStatus, TrailerError, TrailerBytes, TrailerSHA256, TrailerBinlogState}, ", "))
 	h.Set(HeaderReplica, strconv.FormatBool(replica))
 	if estimate >= 0 {
 		h.Set(HeaderEstimate, strconv.FormatInt(estimate, 10))
@@ -219,6 +229,15 @@ func (d *Donor) stream(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 		}
 		status = statusFailed
 	}
+	if status == statusOK {
+		// After the backup: what it holds is cut from this by the
+		// recipient (MergeBinlogState), so later transactions do no harm.
+		state, err := binlogState(r.Context(), d.Host, d.Port, d.User, password)
+		if err != nil {
+			log.Warn("seed: could not read gtid_binlog_state: the recipient takes the backup's position alone", "error", redact(err.Error(), password))
+		}
+		h.Set(TrailerBinlogState, state)
+	}
 	reason = redact(reason, password, secret)
 	h.Set(TrailerStatus, status)
 	h.Set(TrailerError, reason)
@@ -238,6 +257,35 @@ func (d *Donor) stream(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 	}
 	log.Info("seed: backup streamed", "bytes", n, "elapsed", elapsed.Round(time.Millisecond).String(),
 		"rate", rate(n, elapsed))
+}
+
+// binlogState reads the local server's gtid_binlog_state.
+func binlogState(ctx context.Context, host string, port int, user, password string) (string, error) {
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if port == 0 {
+		port = 3306
+	}
+	c := mysql.NewConfig()
+	c.User, c.Passwd, c.Net, c.Addr = user, password, "tcp", net.JoinHostPort(host, strconv.Itoa(port))
+	c.Timeout, c.ReadTimeout, c.WriteTimeout = 5*time.Second, 10*time.Second, 10*time.Second
+	conn, err := mysql.NewConnector(c)
+	if err != nil {
+		return "", err
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var state string
+	if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_state").Scan(&state); err != nil {
+		return "", err
+	}
+	if _, err := sqldialect.ParseMariaDBGTIDList(state); err != nil {
+		return "", err
+	}
+	return strings.Join(strings.Fields(state), ""), nil
 }
 
 // deadlineWriter gives every write to the recipient its own deadline, so a

@@ -1,13 +1,17 @@
 package seed
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
 // Files mariadb-backup writes into a backup. 11.1 renamed them from
@@ -32,6 +36,68 @@ type Position struct {
 	// DonorSlavePos is the donor's gtid_slave_pos when it was a replica
 	// (--slave-info), for the record.
 	DonorSlavePos string
+	// BinlogState is the GTID state of the data with every server_id of
+	// every domain (the donor's gtid_binlog_state, cut to what the copy
+	// holds: MergeBinlogState); GTID keeps only the last one per domain.
+	// Empty when the donor did not send its state: GTID stands in.
+	BinlogState string `json:",omitempty"`
+}
+
+// MergeBinlogState returns the gtid_binlog_state of a copy whose position
+// is pos (the last GTID of each domain the data holds), given the donor's
+// gtid_binlog_state read after the copy: every (domain, server_id) of the
+// donor whose last sequence number the copy holds, the position's own
+// GTIDs included. Within a domain sequence numbers only grow
+// (gtid_strict_mode), so a GTID of a domain is in the copy when its
+// number is at most the position's in that domain; a server_id whose last
+// GTID came after the copy is left out (its earlier ones arrive with
+// replication). Within a domain the list is in ascending order, so that
+// the position's GTID is the domain's last, as MariaDB takes it. An empty
+// donorState returns pos.
+func MergeBinlogState(pos, donorState string) (string, error) {
+	posList, err := sqldialect.ParseMariaDBGTIDList(pos)
+	if err != nil {
+		return "", fmt.Errorf("position: %w", err)
+	}
+	state, err := sqldialect.ParseMariaDBGTIDList(donorState)
+	if err != nil {
+		return "", fmt.Errorf("donor's gtid_binlog_state: %w", err)
+	}
+	if len(state) == 0 {
+		return normalizeGTID(pos), nil
+	}
+	type key struct{ domain, server uint32 }
+	last := map[uint32]uint64{} // per domain, from the position
+	merged := map[key]uint64{}
+	for _, g := range posList {
+		last[g.Domain] = max(last[g.Domain], g.Seq)
+		k := key{g.Domain, g.ServerID}
+		merged[k] = max(merged[k], g.Seq)
+	}
+	for _, g := range state {
+		if n, ok := last[g.Domain]; ok && g.Seq <= n {
+			k := key{g.Domain, g.ServerID}
+			merged[k] = max(merged[k], g.Seq)
+		}
+	}
+	out := make([]sqldialect.MariaDBGTID, 0, len(merged))
+	for k, n := range merged {
+		out = append(out, sqldialect.MariaDBGTID{Domain: k.domain, ServerID: k.server, Seq: n})
+	}
+	slices.SortFunc(out, func(a, b sqldialect.MariaDBGTID) int {
+		if a.Domain != b.Domain {
+			return cmp.Compare(a.Domain, b.Domain)
+		}
+		if a.Seq != b.Seq {
+			return cmp.Compare(a.Seq, b.Seq)
+		}
+		return cmp.Compare(a.ServerID, b.ServerID)
+	})
+	parts := make([]string, len(out))
+	for i, g := range out {
+		parts[i] = g.String()
+	}
+	return strings.Join(parts, ","), nil
 }
 
 // Why GTID comes from the binlog info file: mariadb-backup reads

@@ -108,3 +108,24 @@ func TestTailReason(t *testing.T) {
 		t.Errorf("Reason = %q, want %q", got, want)
 	}
 }
+
+func TestMergeBinlogState(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, pos, donor, want string
+	}{
+		{"no state from the donor: the position", "0-100-42", "", "0-100-42"},
+		{"every server_id the copy holds", "0-100-42", "0-4242-7,0-100-45", "0-4242-7,0-100-42"},
+		{"a server_id whose last GTID came after the copy is left out", "0-100-42", "0-100-43,0-7-44", "0-100-42"},
+		{"several domains, the position's GTID last in each", "0-100-42,1-100-9", "1-5-3,0-100-50,0-4242-7,1-100-9,2-100-1", "0-4242-7,0-100-42,1-5-3,1-100-9"},
+		{"a donor whose position is itself every server_id", "0-1-50,0-3-2", "0-1-60,0-3-2", "0-3-2,0-1-50"},
+	} {
+		got, err := MergeBinlogState(tc.pos, tc.donor)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: MergeBinlogState(%q, %q) = %q %v, want %q", tc.name, tc.pos, tc.donor, got, err, tc.want)
+		}
+	}
+	if _, err := MergeBinlogState("0-100-42", "not a list"); err == nil {
+		t.Error("a malformed donor state was accepted")
+	}
+}

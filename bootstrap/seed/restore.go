@@ -26,13 +26,19 @@ var (
 	// ErrUnauthorized: the donor refused the token (401): the two pods do
 	// not share the secret, or their clocks are minutes apart.
 	ErrUnauthorized = errors.New("donor refused the token")
-	// ErrBusy: the donor is serving another backup (503); try later.
+	// ErrBusy: the donor is serving another backup (503); try later, or
+	// another donor.
 	ErrBusy = errors.New("donor is busy with another backup")
+	// ErrStalled: the stream brought no byte for IdleTimeout: the donor is
+	// gone or hangs.
+	ErrStalled = errors.New("the donor sent nothing")
 	// ErrIncomplete: the stream did not end as the donor said it should
 	// (cut, failed, or bytes or hash differ). Nothing was prepared; the
 	// staging directory is gone and the data directory untouched.
 	ErrIncomplete = errors.New("backup stream incomplete")
-	// ErrSwapPending: a complete copy waits in staging; call Resume.
+	// ErrSwapPending: a complete copy waits in staging, or its swap
+	// failed part-way; call Resume. The data directory may hold a mix of
+	// old and new until Resume succeeds: nothing may start on it.
 	ErrSwapPending = errors.New("a restored copy is waiting to be swapped in")
 )
 
@@ -62,8 +68,9 @@ type Restore struct {
 	// donor's mariadb-backup.
 	MBStream, MariaBackup string
 	// IdleTimeout abandons a stream that brought no byte for so long
-	// (default 10 minutes: the donor may wait up to 5 for a replica's
-	// temporary tables, --safe-slave-backup).
+	// (ErrStalled; default 10 minutes: the donor may wait up to 5 for a
+	// replica's temporary tables, --safe-slave-backup). The sidecar's
+	// seed-exec gives it SEED_STALL_TIMEOUT.
 	IdleTimeout time.Duration
 
 	// swapHook is handed to swap (tests simulate crashes with it).
@@ -78,11 +85,17 @@ type Result struct {
 	Bytes  int64
 	SHA256 string
 	// GTID is the GTID state of the copied data (Position.GTID): set
-	// gtid_slave_pos to it before replicating.
-	GTID     string
-	Position Position
+	// gtid_slave_pos to it before replicating. BinlogState is the same
+	// with every server_id of every domain (Position.BinlogState; "" when
+	// the donor sent none): the copy's gtid_binlog_state.
+	GTID        string
+	BinlogState string
+	Position    Position
 	// Duration of the whole restore (zero when Resume finished it).
 	Duration time.Duration
+	// Nonce names the copy: once its swap is complete the data directory
+	// holds it (SwapProof), which is the proof that the data is the copy.
+	Nonce string
 }
 
 func (r *Restore) log() *slog.Logger {
@@ -117,9 +130,11 @@ func (r *Restore) validate() (donor string, err error) {
 }
 
 // Run fetches the donor's stream, verifies it, prepares it and swaps it
-// into the data directory. On an error before the swap the data directory
-// is as it was and no staging directory remains; an error during the swap
-// leaves a complete copy that Resume finishes.
+// into the data directory. On an error before the copy is complete the
+// data directory is as it was and no staging directory remains; every
+// error after that (recording the result, the swap) wraps ErrSwapPending:
+// a complete copy waits for Resume, and the data directory may be half
+// swapped.
 func (r *Restore) Run(ctx context.Context) (Result, error) {
 	start := time.Now()
 	donor, err := r.validate()
@@ -150,7 +165,7 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 		}
 	}()
 
-	m, sum, err := r.fetch(ctx, donor, staging, log)
+	m, sum, donorState, err := r.fetch(ctx, donor, staging, log)
 	if err != nil {
 		return Result{}, fmt.Errorf("restore from %s: %w", donor, err)
 	}
@@ -164,10 +179,19 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("restore from %s: backup position: %w", donor, err)
 	}
+	if donorState != "" {
+		if pos.BinlogState, err = MergeBinlogState(pos.GTID, donorState); err != nil {
+			return Result{}, fmt.Errorf("restore from %s: %w", donor, err)
+		}
+	}
 	if err := chownLike(staging, r.DataDir); err != nil {
 		return Result{}, fmt.Errorf("restore from %s: %w", donor, err)
 	}
-	mk := marker{Donor: donor, Bytes: m.p.Bytes, SHA256: sum, Position: pos, Finished: time.Now().UTC()}
+	nonce, err := newNonce()
+	if err != nil {
+		return Result{}, fmt.Errorf("restore from %s: %w", donor, err)
+	}
+	mk := marker{Donor: donor, Nonce: nonce, Bytes: m.p.Bytes, SHA256: sum, Position: pos, Finished: time.Now().UTC()}
 	if err := writeMarker(staging, mk); err != nil {
 		return Result{}, fmt.Errorf("restore from %s: completion marker: %w", donor, err)
 	}
@@ -177,7 +201,7 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 		"binlog_pos", pos.BinlogPos, "donor_slave_pos", pos.DonorSlavePos)
 	if r.Complete != nil {
 		if err := r.Complete(res); err != nil {
-			return Result{}, fmt.Errorf("restore from %s: record the result: %w (the copy waits in %s for Resume)", donor, err, staging)
+			return res, fmt.Errorf("restore from %s: record the result: %w (the copy waits in %s): %w", donor, err, staging, ErrSwapPending)
 		}
 	}
 
@@ -187,7 +211,7 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 		err = swap(r.DataDir, mk, r.swapHook, log)
 	}
 	if err != nil {
-		return Result{}, fmt.Errorf("restore from %s: swap (Resume finishes it): %w", donor, err)
+		return res, fmt.Errorf("restore from %s: swap: %w: %w", donor, err, ErrSwapPending)
 	}
 	res.Duration = time.Since(start)
 	m.phase(PhaseDone)
@@ -197,21 +221,22 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 }
 
 // fetch streams the donor's backup into mbstream and checks the trailers;
-// it returns the meter that counted the bytes and their SHA-256.
-func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Logger) (*meter, string, error) {
+// it returns the meter that counted the bytes, their SHA-256 and the
+// donor's gtid_binlog_state ("" when it sent none).
+func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Logger) (*meter, string, string, error) {
 	idle := r.IdleTimeout
 	if idle <= 0 {
 		idle = 10 * time.Minute
 	}
 	reqCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	errStalled := fmt.Errorf("no data for %s", idle)
+	errStalled := fmt.Errorf("%w for %s", ErrStalled, idle)
 	watchdog := time.AfterFunc(idle, func() { cancel(errStalled) })
 	defer watchdog.Stop()
 
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, r.DonorURL, nil)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+Token(r.Secret, time.Now()))
 	client := r.Client
@@ -220,21 +245,21 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, "", fmt.Errorf("request: %w", causeOf(reqCtx, err))
+		return nil, "", "", fmt.Errorf("request: %w", causeOf(reqCtx, err))
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusUnauthorized:
-		return nil, "", ErrUnauthorized
+		return nil, "", "", ErrUnauthorized
 	case http.StatusServiceUnavailable:
 		if ra := resp.Header.Get("Retry-After"); ra != "" {
-			return nil, "", fmt.Errorf("%w (retry after %ss)", ErrBusy, redact(ra))
+			return nil, "", "", fmt.Errorf("%w (retry after %ss)", ErrBusy, redact(ra))
 		}
-		return nil, "", ErrBusy
+		return nil, "", "", ErrBusy
 	default:
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, "", fmt.Errorf("donor answered %s: %s", resp.Status, redact(string(b), r.Secret))
+		return nil, "", "", fmt.Errorf("donor answered %s: %s", resp.Status, redact(string(b), r.Secret))
 	}
 	estimate, _ := strconv.ParseInt(resp.Header.Get(HeaderEstimate), 10, 64)
 	log.Info("seed: receiving the donor's backup", "estimate", estimate, "donor_replica", resp.Header.Get(HeaderReplica))
@@ -252,7 +277,7 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 		err = cmd.Start()
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("start mbstream: %w", err)
+		return nil, "", "", fmt.Errorf("start mbstream: %w", err)
 	}
 
 	m := newMeter(donor, estimate, r.Progress, log)
@@ -266,15 +291,15 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	if copyErr != nil || waitErr != nil || closeErr != nil {
 		switch {
 		case ctx.Err() != nil:
-			return nil, "", fmt.Errorf("%w: after %d bytes: %w", ErrIncomplete, n, context.Cause(ctx))
+			return nil, "", "", fmt.Errorf("%w: after %d bytes: %w", ErrIncomplete, n, context.Cause(ctx))
 		case body.err != nil:
 			// The stream broke; mbstream's complaint about a truncated
 			// input would only follow from it.
-			return nil, "", fmt.Errorf("%w: after %d bytes: %v", ErrIncomplete, n, causeOf(reqCtx, body.err))
+			return nil, "", "", fmt.Errorf("%w: after %d bytes: %w", ErrIncomplete, n, causeOf(reqCtx, body.err))
 		case waitErr != nil:
-			return nil, "", fmt.Errorf("mbstream: %v: %s", waitErr, out.Reason())
+			return nil, "", "", fmt.Errorf("mbstream: %v: %s", waitErr, out.Reason())
 		default:
-			return nil, "", fmt.Errorf("mbstream: %w", errors.Join(copyErr, closeErr))
+			return nil, "", "", fmt.Errorf("mbstream: %w", errors.Join(copyErr, closeErr))
 		}
 	}
 
@@ -283,16 +308,16 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	got := hex.EncodeToString(sum.Sum(nil))
 	switch status := t.Get(TrailerStatus); {
 	case status == "":
-		return nil, "", fmt.Errorf("%w: after %d bytes: no trailer from the donor", ErrIncomplete, n)
+		return nil, "", "", fmt.Errorf("%w: after %d bytes: no trailer from the donor", ErrIncomplete, n)
 	case status != statusOK:
-		return nil, "", fmt.Errorf("%w: donor says %s: %s", ErrIncomplete, redact(status), redact(t.Get(TrailerError), r.Secret))
+		return nil, "", "", fmt.Errorf("%w: donor says %s: %s", ErrIncomplete, redact(status), redact(t.Get(TrailerError), r.Secret))
 	case t.Get(TrailerBytes) != strconv.FormatInt(n, 10): // the hash would differ too; this says how
-		return nil, "", fmt.Errorf("%w: received %d bytes, donor sent %s", ErrIncomplete, n, redact(t.Get(TrailerBytes)))
+		return nil, "", "", fmt.Errorf("%w: received %d bytes, donor sent %s", ErrIncomplete, n, redact(t.Get(TrailerBytes)))
 	case !strings.EqualFold(t.Get(TrailerSHA256), got):
-		return nil, "", fmt.Errorf("%w: SHA-256 %s, donor's %s", ErrIncomplete, got, redact(t.Get(TrailerSHA256)))
+		return nil, "", "", fmt.Errorf("%w: SHA-256 %s, donor's %s", ErrIncomplete, got, redact(t.Get(TrailerSHA256)))
 	}
 	log.Info("seed: stream verified", "bytes", n, "sha256", got, "rate", rate(n, time.Since(m.p.Started)))
-	return m, got, nil
+	return m, got, t.Get(TrailerBinlogState), nil
 }
 
 var defaultClient = &http.Client{Transport: &http.Transport{
@@ -309,6 +334,9 @@ var defaultClient = &http.Client{Transport: &http.Transport{
 // error it caused.
 func causeOf(ctx context.Context, err error) error {
 	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		if errors.Is(err, c) {
+			return err
+		}
 		return fmt.Errorf("%w (%v)", c, err)
 	}
 	return err

@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testserver"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/testkit"
 )
 
@@ -42,6 +43,9 @@ const (
 // run here.
 func needServers(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("seeding tests start real servers: skipped under -short")
+	}
 	if err := testserver.Available(); err != nil {
 		t.Skipf("no real server: %v", err)
 	}
@@ -442,6 +446,21 @@ func TestSeedFromPrimary(t *testing.T) {
 	})
 
 	t.Run("restore, crash in the swap, resume", func(t *testing.T) {
+		// A transaction of another server_id in domain 0 (a former
+		// primary's, say): gtid_current_pos, and so the backup's position,
+		// keeps only the domain's last GTID; the copy must get both.
+		func() {
+			conn, err := adb.Conn(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			for _, q := range []string{"SET SESSION server_id = 9", "INSERT INTO shop.writes (at) VALUES (NOW(6))", "SET SESSION server_id = 1"} {
+				if _, err := conn.ExecContext(t.Context(), q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+		}()
 		before := queryString(t, adb, "SELECT @@gtid_binlog_pos")
 		stop := writer(t, adb)
 		var mu sync.Mutex
@@ -513,15 +532,28 @@ func TestSeedFromPrimary(t *testing.T) {
 			t.Errorf("progress file: %+v, %v", p, err)
 		}
 
+		if !strings.Contains(res.BinlogState, "0-9-") || !strings.Contains(res.BinlogState, res.GTID) {
+			t.Errorf("the copy's binlog state %q lacks server_id 9 or its position %q", res.BinlogState, res.GTID)
+		}
+
 		b.Start()
 		bdb := b.Root()
 		defer bdb.Close()
 		if got := queryString(t, bdb, "SELECT @@gtid_binlog_pos"); got != "" {
 			t.Errorf("restored server has binary logs: gtid_binlog_pos %q", got)
 		}
+		// As the sidecar gives it (sqldialect.ApplySeedPosition).
+		mustExec(t, bdb, "RESET MASTER", "SET GLOBAL gtid_binlog_state = "+sqlString(res.BinlogState))
+		if got := queryString(t, bdb, "SELECT @@gtid_binlog_pos"); got != res.GTID {
+			t.Errorf("gtid_binlog_pos %q after setting the copy's binlog state, want its position %q", got, res.GTID)
+		}
 		replicate(t, bdb, a, res.GTID)
 		mustExec(t, adb, "INSERT INTO shop.writes (at) VALUES (NOW(6))", "UPDATE shop.orders SET note = 'after' WHERE id = 5")
 		caughtUp(t, bdb, adb)
+		donorState, copyState := queryString(t, adb, "SELECT @@gtid_binlog_state"), queryString(t, bdb, "SELECT @@gtid_binlog_state")
+		if sub, err := sqldialect.MariaDBGTIDSubset(donorState, copyState); err != nil || !sub {
+			t.Errorf("the restored server's gtid_binlog_state %q lacks some of the donor's %q (%v)", copyState, donorState, err)
+		}
 		if d := cmp.Diff(checksums(t, adb, checkedTables...), checksums(t, bdb, checkedTables...)); d != "" {
 			t.Errorf("CHECKSUM TABLE (-donor +restored):\n%s", d)
 		}

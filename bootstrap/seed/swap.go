@@ -1,6 +1,8 @@
 package seed
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -29,6 +32,12 @@ const (
 	// directory for an initialised one, so a datadir is without it for as
 	// long as it holds a mix of old and new.
 	lastName = "mysql"
+	// proofName, at the top of a data directory, holds the nonce of the
+	// copy whose swap completed there: it is written once every entry of
+	// the copy is in place, and every swap removes the one before. A
+	// recorded result is applied only to a data directory that proves to
+	// hold it (SwapProof).
+	proofName = ".mysql-bootstrap-swapped"
 )
 
 // StagingDir returns the staging directory of a data directory.
@@ -37,8 +46,11 @@ func StagingDir(dataDir string) string { return filepath.Join(dataDir, stagingNa
 // marker is the completion marker's content: the result, and the entries
 // of the copy, which tell a resumed swap what is already in place.
 type marker struct {
-	Version  int       `json:"version"`
-	Donor    string    `json:"donor"`
+	Version int    `json:"version"`
+	Donor   string `json:"donor"`
+	// Nonce names this copy; the swap leaves it in the data directory
+	// (proofName) once it is complete.
+	Nonce    string    `json:"nonce,omitempty"`
 	Bytes    int64     `json:"bytes"`
 	SHA256   string    `json:"sha256"`
 	Position Position  `json:"position"`
@@ -47,7 +59,31 @@ type marker struct {
 }
 
 func (m marker) result() Result {
-	return Result{Donor: m.Donor, Bytes: m.Bytes, SHA256: m.SHA256, GTID: m.Position.GTID, Position: m.Position}
+	return Result{Donor: m.Donor, Bytes: m.Bytes, SHA256: m.SHA256, GTID: m.Position.GTID, BinlogState: m.Position.BinlogState,
+		Position: m.Position, Nonce: m.Nonce}
+}
+
+// newNonce returns 128 random bits in hex.
+func newNonce() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// SwapProof reads the nonce of the copy whose swap completed in dataDir;
+// ok is false when there is none (no copy was ever swapped in, or a swap
+// is under way).
+func SwapProof(dataDir string) (nonce string, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, proofName))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return strings.TrimSpace(string(b)), true, nil
 }
 
 func readMarker(staging string) (marker, bool, error) {
@@ -97,7 +133,8 @@ func writeMarker(staging string, m marker) error {
 //     not a copied entry already moved out of staging (mysql first);
 //  2. move each entry still in staging into dataDir (mysql last),
 //     replacing an old entry of the same name;
-//  3. sync dataDir, remove the marker, then staging.
+//  3. sync dataDir, write the proof (the marker's nonce, proofName),
+//     remove the marker, then staging.
 //
 // hook, when not nil, is called before each change with its description;
 // an error stops the swap there (tests simulate crashes with it).
@@ -186,9 +223,15 @@ func swap(dataDir string, m marker, hook func(op string) error, log *slog.Logger
 		moved++
 	}
 
-	// 3. Done: forget the marker, then staging.
+	// 3. Done: prove it, forget the marker, then staging.
 	if err := syncDir(dataDir); err != nil {
 		return err
+	}
+	if err := step("write proof"); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dataDir, proofName), []byte(m.Nonce+"\n"), 0o640, true); err != nil {
+		return fmt.Errorf("write the swap's proof: %w", err)
 	}
 	if err := step("remove marker"); err != nil {
 		return err
@@ -254,6 +297,12 @@ func Resume(dataDir string, log *slog.Logger) (res Result, resumed bool, err err
 		return res, false, nil
 	}
 	log.Info("seed: finishing an interrupted swap", "donor", m.Donor, "gtid", m.Position.GTID)
+	if m.Nonce == "" {
+		// A marker of an older release: the copy gets its name now.
+		if m.Nonce, err = newNonce(); err != nil {
+			return res, false, fmt.Errorf("resume seed: %w", err)
+		}
+	}
 	if err := swap(dataDir, m, nil, log); err != nil {
 		return res, false, fmt.Errorf("resume seed: %w", err)
 	}

@@ -87,8 +87,11 @@ var (
 	}
 )
 
+// testNonce names the copy stage makes.
+const testNonce = "0123456789abcdef0123456789abcdef"
+
 func wantAfterSwap() tree {
-	want := tree{"lost+found/keep": "the filesystem's"}
+	want := tree{"lost+found/keep": "the filesystem's", proofName: testNonce + "\n"}
 	for p, c := range newData {
 		want[p] = c
 	}
@@ -102,7 +105,7 @@ func stage(t *testing.T) string {
 	dir := t.TempDir()
 	writeTree(t, dir, oldData)
 	writeTree(t, StagingDir(dir), newData)
-	m := marker{Donor: "mysql-0:8081", Bytes: 123, SHA256: "ab", Position: Position{GTID: "0-1-9"}, Finished: time.Now()}
+	m := marker{Donor: "mysql-0:8081", Nonce: testNonce, Bytes: 123, SHA256: "ab", Position: Position{GTID: "0-1-9"}, Finished: time.Now()}
 	if err := writeMarker(StagingDir(dir), m); err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +139,8 @@ func TestSwapCrashAnywhere(t *testing.T) {
 	if d := cmp.Diff(wantAfterSwap(), readTree(t, dir)); d != "" {
 		t.Fatalf("after the swap (-want +got):\n%s", d)
 	}
-	if ops[0] != "remove mysql" || ops[len(ops)-3] != "move mysql" {
-		t.Errorf("mysql is not removed first and moved last: %q", ops)
+	if ops[0] != "remove mysql" || ops[len(ops)-4] != "move mysql" || ops[len(ops)-3] != "write proof" {
+		t.Errorf("mysql is not removed first and moved last, or the proof is not written after it: %q", ops)
 	}
 
 	for i, op := range ops {
@@ -161,8 +164,14 @@ func TestSwapCrashAnywhere(t *testing.T) {
 					delete(got, p)
 				}
 			}
+			if nonce, ok, _ := SwapProof(dir); ok && nonce == testNonce && i < len(ops)-2 {
+				t.Errorf("the proof is in place before the swap is complete (stopped before %q)", op)
+			}
+			newOnly := wantAfterSwap()
+			delete(newOnly, proofName)
+			delete(got, proofName)
 			if _, initialised := got["mysql/user.frm"]; initialised &&
-				cmp.Diff(oldData, got) != "" && cmp.Diff(wantAfterSwap(), got) != "" {
+				cmp.Diff(oldData, got) != "" && cmp.Diff(newOnly, got) != "" {
 				t.Errorf("the datadir looks initialised while it holds a mix of old and new: %v", got)
 			}
 
@@ -174,8 +183,12 @@ func TestSwapCrashAnywhere(t *testing.T) {
 			if resumed == markerGone {
 				t.Errorf("resumed = %v, want %v", resumed, !markerGone)
 			}
-			if resumed && (res.GTID != "0-1-9" || res.Donor != "mysql-0:8081" || res.Bytes != 123) {
+			if resumed && (res.GTID != "0-1-9" || res.Donor != "mysql-0:8081" || res.Bytes != 123 || res.Nonce != testNonce) {
 				t.Errorf("Resume's result = %+v", res)
+			}
+			// Until the swap is complete the data directory proves nothing.
+			if nonce, ok, err := SwapProof(dir); err != nil || !ok || nonce != testNonce {
+				t.Errorf("SwapProof after Resume = %q %v %v, want %q", nonce, ok, err, testNonce)
 			}
 			if d := cmp.Diff(wantAfterSwap(), readTree(t, dir)); d != "" {
 				t.Errorf("after Resume (-want +got):\n%s", d)

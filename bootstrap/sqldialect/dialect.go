@@ -715,6 +715,17 @@ func (d *Dialect) Clone(o CloneOptions) ([]Statement, error) {
 	return append(out, b.statement()), nil
 }
 
+// OfflineModeQuery returns SELECT @@GLOBAL.offline_mode (MySQL), one
+// integer column, 1 while the server disconnects and refuses every client
+// without CONNECTION_ADMIN (or SUPER), as CloneGuard(true) leaves it.
+// MariaDB has no such mode: ok is false and the query empty.
+func (d *Dialect) OfflineModeQuery() (query string, ok bool) {
+	if d.server.Flavor != MySQL {
+		return "", false
+	}
+	return "SELECT @@GLOBAL.offline_mode", true
+}
+
 // CloneGuard returns the statements that surround a CLONE into this
 // server. CLONE drops the recipient's own schemas first, which
 // super_read_only forbids, so on lifts read-only, but sets offline_mode
@@ -742,18 +753,30 @@ func (d *Dialect) GrantBackupAdmin(user, host string) (Statement, error) {
 
 // CloneStatusQuery returns a query for the last clone into this server,
 // one row (none before the first): STATE (Not Started, In Progress,
-// Completed, Failed), SOURCE, ERROR_NO, ERROR_MESSAGE, and the seconds
-// since it ended (-1 while it runs).
+// Completed, Failed), SOURCE, ERROR_NO, ERROR_MESSAGE, the seconds since
+// it ended (-1 while it runs), and PID, the processlist id of the session
+// running it (KillQuery stops it).
 func (d *Dialect) CloneStatusQuery() string {
 	return "SELECT STATE, COALESCE(SOURCE, ''), COALESCE(ERROR_NO, 0), COALESCE(ERROR_MESSAGE, ''), " +
-		"COALESCE(TIMESTAMPDIFF(SECOND, END_TIME, NOW()), -1) FROM performance_schema.clone_status"
+		"COALESCE(TIMESTAMPDIFF(SECOND, END_TIME, NOW()), -1), COALESCE(PID, 0) FROM performance_schema.clone_status"
 }
 
 // CloneProgressQuery returns a query for the clone's progress summed over
-// its stages: bytes copied, bytes estimated, bytes per second now.
+// its stages: bytes copied, bytes estimated, bytes per second now, bytes
+// received over the network, and the stage in progress ("" between
+// stages): DROP DATA, FILE COPY, PAGE COPY, REDO COPY, FILE SYNC, RESTART,
+// RECOVERY.
 func (d *Dialect) CloneProgressQuery() string {
-	return "SELECT COALESCE(SUM(DATA), 0), COALESCE(SUM(ESTIMATE), 0), COALESCE(MAX(CASE WHEN STATE = 'In Progress' THEN DATA_SPEED END), 0) " +
+	return "SELECT COALESCE(SUM(DATA), 0), COALESCE(SUM(ESTIMATE), 0), COALESCE(MAX(CASE WHEN STATE = 'In Progress' THEN DATA_SPEED END), 0), " +
+		"COALESCE(SUM(NETWORK), 0), COALESCE(MAX(CASE WHEN STATE = 'In Progress' THEN STAGE END), '') " +
 		"FROM performance_schema.clone_progress"
+}
+
+// KillQuery returns KILL QUERY id: the statement session id runs stops
+// (a CLONE among them, which then fails with ER_QUERY_INTERRUPTED); the
+// session stays.
+func (d *Dialect) KillQuery(id uint64) Statement {
+	return plain("KILL QUERY " + strconv.FormatUint(id, 10))
 }
 
 // Shutdown returns SHUTDOWN: the server stops, and its container's restart
@@ -761,16 +784,23 @@ func (d *Dialect) CloneProgressQuery() string {
 func (d *Dialect) Shutdown() Statement { return plain("SHUTDOWN") }
 
 // ApplySeedPosition returns the statements that give a MariaDB server
-// restored from a copy the copy's GTID position: its binary log starts at
-// that state and replication continues after it (RESET MASTER, SET GLOBAL
-// gtid_binlog_state, SET GLOBAL gtid_slave_pos), after the replication
-// configuration the copy brought along is dropped (STOP SLAVE, RESET SLAVE
-// ALL).
-func (d *Dialect) ApplySeedPosition(gtid string) ([]Statement, error) {
+// restored from a copy the copy's GTID state: its binary log starts at
+// binlogState, the copy's gtid_binlog_state with every server_id of every
+// domain (gtid when empty), and replication continues after gtid, its last
+// GTID per domain (RESET MASTER, SET GLOBAL gtid_binlog_state, SET GLOBAL
+// gtid_slave_pos), after the replication configuration the copy brought
+// along is dropped (STOP SLAVE, RESET SLAVE ALL).
+func (d *Dialect) ApplySeedPosition(gtid, binlogState string) ([]Statement, error) {
 	if d.server.Flavor != MariaDB {
 		return nil, fmt.Errorf("%w: only MariaDB is seeded from a backup", ErrInvalidArgument)
 	}
 	if _, err := ParseMariaDBGTIDList(gtid); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(binlogState) == "" {
+		binlogState = gtid
+	}
+	if _, err := ParseMariaDBGTIDList(binlogState); err != nil {
 		return nil, err
 	}
 	q := QuoteString(strings.Join(strings.Fields(gtid), ""))
@@ -778,7 +808,7 @@ func (d *Dialect) ApplySeedPosition(gtid string) ([]Statement, error) {
 		plain("STOP SLAVE"),
 		plain("RESET SLAVE ALL"),
 		plain("RESET MASTER"),
-		plain("SET GLOBAL gtid_binlog_state = " + q),
+		plain("SET GLOBAL gtid_binlog_state = " + QuoteString(strings.Join(strings.Fields(binlogState), ""))),
 		plain("SET GLOBAL gtid_slave_pos = " + q),
 	}, nil
 }

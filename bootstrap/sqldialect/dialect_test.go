@@ -115,6 +115,7 @@ func render(t *testing.T, d *Dialect) string {
 		stmt(fmt.Sprintf("SetReadOnly(false) #%d", i+1), s, nil)
 	}
 	query("ReadOnlyQuery", d.ReadOnlyQuery())
+	optional("OfflineModeQuery", d.OfflineModeQuery)
 
 	stmts := func(title string, ss []Statement, err error) {
 		t.Helper()
@@ -182,12 +183,15 @@ func render(t *testing.T, d *Dialect) string {
 		stmt("GrantBackupAdmin", s, err)
 		query("CloneStatusQuery", d.CloneStatusQuery())
 		query("CloneProgressQuery", d.CloneProgressQuery())
+		stmt("KillQuery", d.KillQuery(42), nil)
 	} else if _, err := d.Clone(CloneOptions{Host: testHost, Port: 3306, User: "repl", Password: "pw"}); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("%s cloned: %v", d.Server(), err)
 	}
 	if d.Server().Flavor == MariaDB {
-		ss, err = d.ApplySeedPosition("0-100-42,1-100-7")
+		ss, err = d.ApplySeedPosition("0-100-42,1-100-7", "")
 		stmts("ApplySeedPosition", ss, err)
+		ss, err = d.ApplySeedPosition("0-100-42,1-100-7", "0-4242-3,0-100-42,1-100-7")
+		stmts("ApplySeedPosition with every server_id", ss, err)
 		query("BinlogEventsQuery", d.BinlogEventsQuery("mysql-bin.000001", 5))
 	}
 	stmt("Shutdown", d.Shutdown(), nil)

@@ -13,6 +13,9 @@ const (
 	// ErrnoConCount: too many connections (ER_CON_COUNT_ERROR). The
 	// server is up, just full.
 	ErrnoConCount uint16 = 1040
+	// ErrnoQueryInterrupted: the statement was stopped by KILL QUERY
+	// (ER_QUERY_INTERRUPTED), as a stalled CLONE is.
+	ErrnoQueryInterrupted uint16 = 1317
 	// ErrnoAccessDenied: wrong user or password (ER_ACCESS_DENIED_ERROR);
 	// also a replica's Last_IO_Errno when its source refuses the login.
 	ErrnoAccessDenied uint16 = 1045
@@ -36,6 +39,14 @@ const (
 	// supervisor process)"): the copy succeeded, the server must be
 	// restarted by its container.
 	ErrnoCloneRestart uint16 = 3707
+	// ErrnoCloneTooMany: a server runs one clone at a time
+	// (ER_CLONE_TOO_MANY_CONCURRENT_CLONES); a donor already serving one
+	// answers it inside ErrnoCloneDonor.
+	ErrnoCloneTooMany uint16 = 3634
+	// ErrnoCloneDonor: the donor refused or failed the clone
+	// (ER_CLONE_DONOR, "Clone Donor Error: <the donor's errno> : <its
+	// message>").
+	ErrnoCloneDonor uint16 = 3862
 	// ErrnoSourceFatalReadingBinlogMySQL: MySQL 8's Last_IO_Errno for the
 	// same condition as ErrnoSourceFatalReadingBinlog
 	// (ER_SERVER_SOURCE_FATAL_ERROR_READING_BINLOG).

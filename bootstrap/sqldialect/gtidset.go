@@ -234,6 +234,36 @@ func (s GTIDSet) Contains(o GTIDSet) bool {
 	return o.Minus(s).IsEmpty()
 }
 
+// Equal reports whether s and o hold the same transactions.
+func (s GTIDSet) Equal(o GTIDSet) bool { return s.Contains(o) && o.Contains(s) }
+
+// AppliedUpTo reports whether a server whose transactions are s has
+// applied everything o holds, as replication orders it: for MySQL, s
+// contains o; for MariaDB, in every domain of o, s has reached o's highest
+// sequence number (under gtid_strict_mode a domain's numbers only grow, so
+// every transaction of that domain up to it is in s, whichever server_id
+// logged it, even when s's state names fewer server_ids). It says nothing
+// of transactions s has that o lacks.
+func (s GTIDSet) AppliedUpTo(o GTIDSet) bool {
+	f, ok := s.compatible(o)
+	if !ok {
+		return o.IsEmpty()
+	}
+	if f != MariaDB {
+		return s.Contains(o)
+	}
+	reached := map[uint32]uint64{}
+	for k, seq := range s.maria {
+		reached[k.domain] = max(reached[k.domain], seq)
+	}
+	for k, seq := range o.maria {
+		if reached[k.domain] < seq {
+			return false
+		}
+	}
+	return true
+}
+
 // Minus returns the transactions of s that o lacks. For MariaDB that is,
 // per (domain, server_id), the sequence numbers above o's last one,
 // written as the state entry "domain-server-last" of s.

@@ -163,3 +163,34 @@ func FuzzGTIDSet(f *testing.F) {
 		}
 	})
 }
+
+func TestAppliedUpTo(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		f           Flavor
+		s, o        string
+		want, equal bool
+	}{
+		{MySQL, "aaaaaaaa-0000-11ef-8000-000000000100:1-10", "aaaaaaaa-0000-11ef-8000-000000000100:1-10", true, true},
+		{MySQL, "aaaaaaaa-0000-11ef-8000-000000000100:1-10", "aaaaaaaa-0000-11ef-8000-000000000100:1-12", false, false},
+		{MySQL, "aaaaaaaa-0000-11ef-8000-000000000100:1-12", "aaaaaaaa-0000-11ef-8000-000000000100:1-5:7", true, false},
+		{MariaDB, "0-100-10", "0-100-10", true, true},
+		{MariaDB, "0-100-9", "0-100-10", false, false},
+		// A seeded replica's state named fewer server_ids: the domain's
+		// number says what it applied.
+		{MariaDB, "0-100-50", "0-4242-7,0-100-50", true, false},
+		{MariaDB, "0-100-50", "0-100-50,1-100-3", false, false},
+		{MariaDB, "0-100-50,1-5-9", "0-100-40,1-100-9", true, false},
+	} {
+		s, o := MustParseGTIDSet(tc.f, tc.s), MustParseGTIDSet(tc.f, tc.o)
+		if got := s.AppliedUpTo(o); got != tc.want {
+			t.Errorf("%q.AppliedUpTo(%q) = %v, want %v", tc.s, tc.o, got, tc.want)
+		}
+		if got := s.Equal(o); got != tc.equal {
+			t.Errorf("%q.Equal(%q) = %v, want %v", tc.s, tc.o, got, tc.equal)
+		}
+	}
+	if !MustParseGTIDSet(MySQL, "aaaaaaaa-0000-11ef-8000-000000000100:1").AppliedUpTo(GTIDSet{}) {
+		t.Error("the empty set is not applied")
+	}
+}

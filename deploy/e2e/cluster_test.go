@@ -86,8 +86,9 @@ func TestFaults(t *testing.T) {
 // (two at a time; each case then takes 10 to 45 % longer, which eats into
 // the margins of the timing checks while make test runs other packages
 // beside it). With cases 1-14 a server takes 8 min (MariaDB) to 12 min
-// (MySQL: case 8 waits out CLONE's 5 minutes for a lost donor), and the
-// runs of two at a time passed.
+// (MySQL: case 8 waited out CLONE's 5 minutes for a lost donor until the
+// sidecar stopped stalled clones after SEED_STALL_TIMEOUT), and the runs
+// of two at a time passed.
 func parallelServers() bool { return os.Getenv("E2E_PARALLEL") == "1" }
 
 // runFaults brings up mysql-0 (primary), mysql-1 and mysql-2 (replicas)
