@@ -1112,6 +1112,11 @@ func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (De
 	for _, peer := range pf.Peers {
 		st := peer.Status
 		if st == nil {
+			if pf.Memory.WasOwn(peer.Addr) {
+				// This pod's former address, still in the Service's
+				// cached records after it was recreated.
+				continue
+			}
 			silent = append(silent, peer.Name())
 			continue
 		}

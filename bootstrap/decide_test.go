@@ -429,6 +429,28 @@ func TestDecide(t *testing.T) {
 				o.Peers = &PeerFacts{Err: "NXDOMAIN", Absent: true, Memory: PeerMemory{Seen: map[string]time.Time{"mysql-1": t0, "mysql-2": t0}}}
 				return o, m
 			}},
+		{name: "guard: this pod's former address, still listed by the Service's cached records, is not a silent peer", role: RolePrimary,
+			reason: "making it writable", actions: []ActionKind{ActMakeWritable},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, m.Lineage = true, Lineage{}
+				o.Peers = fc.guardPeers("", "")
+				old := netip.MustParseAddr("10.244.0.3")
+				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: old, Err: "connect: no route to host"})
+				o.Peers.Memory = PeerMemory{Seen: map[string]time.Time{"mysql-1": t0, "mysql-2": t0},
+					Own: map[string]time.Time{"10.244.0.3": t0.Add(-time.Minute), "10.244.0.9": t0}}
+				return o, m
+			}},
+		{name: "guard: a silent address that was never this pod's is waited for", role: RolePrimary,
+			reason: "not taking writes until 10.244.0.7 answer",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, m.Lineage = true, Lineage{}
+				o.Peers = fc.guardPeers("", "")
+				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.244.0.7"), Err: "connect: no route to host"})
+				o.Peers.Memory = PeerMemory{Own: map[string]time.Time{"10.244.0.3": t0}}
+				return o, m
+			}},
 		{name: "guard: a forgotten peer is not waited for", role: RolePrimary, reason: "making it writable", actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,7 +33,16 @@ type PeerMemory struct {
 	// Forgotten: peers a person forgot (forget-peer), and when; one that
 	// answers again after that is remembered again.
 	Forgotten map[string]time.Time `json:"forgotten,omitempty"`
+	// Own: the addresses this pod answered from in the Service's listing,
+	// and when, the last ownAddresses of them. The headless Service's
+	// records are cached (30 s on a default CoreDNS), so after the pod is
+	// recreated its former address may still be listed, answering
+	// nothing: that is this pod, not a silent peer.
+	Own map[string]time.Time `json:"own,omitempty"`
 }
+
+// ownAddresses bounds PeerMemory.Own.
+const ownAddresses = 8
 
 // Known returns the remembered peers, sorted.
 func (m PeerMemory) Known() []string {
@@ -41,7 +51,13 @@ func (m PeerMemory) Known() []string {
 
 // clone returns a copy that shares no map with m.
 func (m PeerMemory) clone() PeerMemory {
-	return PeerMemory{Seen: maps.Clone(m.Seen), Forgotten: maps.Clone(m.Forgotten)}
+	return PeerMemory{Seen: maps.Clone(m.Seen), Forgotten: maps.Clone(m.Forgotten), Own: maps.Clone(m.Own)}
+}
+
+// WasOwn reports whether addr is one this pod answered from before.
+func (m PeerMemory) WasOwn(addr netip.Addr) bool {
+	_, ok := m.Own[addr.String()]
+	return addr.IsValid() && ok
 }
 
 // observe returns m updated with a listing of the StatefulSet's pods made
@@ -58,6 +74,12 @@ func (m PeerMemory) observe(peers Peers, self, statefulSet string, now time.Time
 	}
 	for _, p := range peers {
 		st := p.Status
+		if st != nil && st.Pod == self && p.Addr.IsValid() {
+			if out.Own == nil {
+				out.Own = map[string]time.Time{}
+			}
+			out.Own[p.Addr.String()] = now
+		}
 		if st == nil || st.Pod == "" || st.Pod == self {
 			continue
 		}
@@ -76,6 +98,15 @@ func (m PeerMemory) observe(peers Peers, self, statefulSet string, now time.Time
 		for pod, at := range p.Status.ForgottenPeers {
 			out.forget(pod, at)
 		}
+	}
+	for len(out.Own) > ownAddresses {
+		oldest := ""
+		for a, at := range out.Own {
+			if oldest == "" || at.Before(out.Own[oldest]) {
+				oldest = a
+			}
+		}
+		delete(out.Own, oldest)
 	}
 	return out
 }
@@ -142,7 +173,8 @@ func (s *peerMemoryStore) update(peers Peers, self, statefulSet string, now time
 	if s.dir == "" {
 		return m.clone(), nil, nil
 	}
-	if slices.Equal(old.Known(), m.Known()) && maps.Equal(old.Forgotten, m.Forgotten) && now.Sub(s.written) < peerMemoryWriteEvery && !hasReq {
+	if slices.Equal(old.Known(), m.Known()) && maps.Equal(old.Forgotten, m.Forgotten) && sameKeys(old.Own, m.Own) &&
+		now.Sub(s.written) < peerMemoryWriteEvery && !hasReq {
 		return m.clone(), nil, nil
 	}
 	if err := writeJSON(filepath.Join(s.dir, peerMemoryFile), m); err != nil {
@@ -155,6 +187,10 @@ func (s *peerMemoryStore) update(peers Peers, self, statefulSet string, now time
 		}
 	}
 	return m.clone(), nil, nil
+}
+
+func sameKeys(a, b map[string]time.Time) bool {
+	return slices.Equal(slices.Sorted(maps.Keys(a)), slices.Sorted(maps.Keys(b)))
 }
 
 // ForgetRequest is a person's request to forget a peer (forget-peer).

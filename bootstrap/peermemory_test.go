@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,6 +44,31 @@ func TestPeerMemory(t *testing.T) {
 	m = m.observe(Peers{answered("mysql-2")}, "mysql-1", "mysql", t3)
 	if _, forgotten := m.Forgotten["mysql-2"]; forgotten || !slices.Contains(m.Known(), "mysql-2") {
 		t.Errorf("a forgotten pod that answers again: %+v", m)
+	}
+}
+
+// TestPeerMemoryOwnAddresses: the addresses this pod answered from are
+// remembered (the last few), so that its former one, still in the
+// Service's cached records after it was recreated, is not taken for a
+// silent peer.
+func TestPeerMemoryOwnAddresses(t *testing.T) {
+	t.Parallel()
+	var m PeerMemory
+	for i := range ownAddresses + 3 {
+		self := answered("mysql-0")
+		self.Addr = netip.AddrFrom4([4]byte{10, 244, 0, byte(10 + i)})
+		m = m.observe(Peers{self, answered("mysql-1")}, "mysql-0", "mysql", t0.Add(time.Duration(i)*time.Minute))
+	}
+	if len(m.Own) != ownAddresses {
+		t.Errorf("%d own addresses kept, want the last %d: %v", len(m.Own), ownAddresses, m.Own)
+	}
+	last := netip.AddrFrom4([4]byte{10, 244, 0, byte(10 + ownAddresses + 2)})
+	first := netip.AddrFrom4([4]byte{10, 244, 0, 10})
+	if !m.WasOwn(last) || m.WasOwn(first) || m.WasOwn(netip.Addr{}) {
+		t.Errorf("WasOwn(last) %v, WasOwn(first) %v: want the newest kept and the oldest dropped", m.WasOwn(last), m.WasOwn(first))
+	}
+	if got := m.Known(); !slices.Equal(got, []string{"mysql-1"}) {
+		t.Errorf("known %v: this pod is never its own peer", got)
 	}
 }
 
