@@ -225,12 +225,15 @@ func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) err
 	log.Info("init", "pod", id.Pod, "role", id.Role, "server_id", id.ServerID, "pod_host", id.PodHost,
 		"primary_host", id.PrimaryHost, "data_dir", cfg.DataDir, "data_dir_state", describeDataDir(cfg.DataDir), "version", Version)
 
-	// A replica whose data directory holds data starts its server at once:
-	// it can serve reads while the primary is away, and its sidecar finds
-	// the primary when it is back. Only a replica without data has nothing
-	// to serve before it has the primary's name.
+	// A replica starts its server at once: with data it serves reads while
+	// the primary is away; without, it is not ready until its sidecar has
+	// connected it to the primary, whenever that answers. Looking the
+	// primary's name up here, before its pod has an address, would only
+	// get "no such name" cached by the cluster's DNS (30 s on a default
+	// CoreDNS) for every later lookup of it. INIT_WAIT_FOR_PRIMARY asks for
+	// the old wait: a replica without data waits for the primary's port.
 	initialised := describeDataDir(cfg.DataDir) == dataDirInitialised
-	waitForPrimary := !id.IsPrimary() && !initialised
+	waitForPrimary := cfg.InitWaitForPrimary && !id.IsPrimary() && !initialised
 
 	// Resolve the waiter before writing anything so a broken resolv.conf is
 	// reported before the server can start with half a setup.
@@ -256,8 +259,12 @@ func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) err
 	}
 
 	if !waitForPrimary {
-		if !id.IsPrimary() {
+		switch {
+		case id.IsPrimary():
+		case initialised:
 			log.Info("data directory holds data: not waiting for the primary", "data_dir", cfg.DataDir)
+		default:
+			log.Info("not waiting for the primary: the sidecar connects replication once it answers (INIT_WAIT_FOR_PRIMARY=true waits here)", "primary_host", id.PrimaryHost)
 		}
 		return nil
 	}

@@ -161,11 +161,33 @@ func TestInitPrimaryWritesConfig(t *testing.T) {
 	}
 }
 
+// TestInitReplicaDoesNotWait: by default a new replica's init writes the
+// configuration and returns at once, without looking the primary up (its
+// resolver here answers nothing): the sidecar connects replication later.
+func TestInitReplicaDoesNotWait(t *testing.T) {
+	t.Parallel()
+	env, conf, _ := podEnv(t, "mysql-1")
+	start := time.Now()
+	res := podtest.Run(t, 30*time.Second, env, "init")
+	if res.Code != 0 {
+		t.Fatalf("exit %d, want 0 without waiting for the primary; stderr:\n%s", res.Code, res.Stderr)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("init took %s: it must not wait for the primary", d)
+	}
+	if !strings.Contains(res.Stderr, "not waiting for the primary") {
+		t.Errorf("init does not say it does not wait:\n%s", res.Stderr)
+	}
+	if _, err := os.Stat(filepath.Join(conf, "50-mysql-bootstrap.cnf")); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestInitReplicaTimesOut(t *testing.T) {
 	t.Parallel()
 	env, conf, _ := podEnv(t, "mysql-1")
 	start := time.Now()
-	res := podtest.Run(t, 60*time.Second, env.With("WAIT_TIMEOUT", "3s"), "init")
+	res := podtest.Run(t, 60*time.Second, env.With("WAIT_TIMEOUT", "3s", "INIT_WAIT_FOR_PRIMARY", "true"), "init")
 	if res.Code != 3 {
 		t.Fatalf("exit %d, want 3 (timed out); stderr:\n%s", res.Code, res.Stderr)
 	}
@@ -182,8 +204,8 @@ func TestInitReplicaTimesOut(t *testing.T) {
 	}
 }
 
-// TestInitReplicaWaitsForDNS runs init against a DNS server that answers
-// NXDOMAIN until the primary's record appears.
+// TestInitReplicaWaitsForDNS runs init with INIT_WAIT_FOR_PRIMARY against
+// a DNS server that answers NXDOMAIN until the primary's record appears.
 func TestInitReplicaWaitsForDNS(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to serve DNS on port 53 of a loopback address")
@@ -197,7 +219,7 @@ func TestInitReplicaWaitsForDNS(t *testing.T) {
 	if err := os.WriteFile(resolv, []byte("search db.svc.cluster.local svc.cluster.local\nnameserver 127.0.0.154\noptions ndots:5\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := podtest.Start(t, env.With("RESOLV_CONF", resolv, "WAIT_TIMEOUT", "2m"), "init")
+	p := podtest.Start(t, env.With("RESOLV_CONF", resolv, "WAIT_TIMEOUT", "2m", "INIT_WAIT_FOR_PRIMARY", "true"), "init")
 	podtest.Eventually(t, 30*time.Second, "init asks for the primary", func() error {
 		if srv.Queries("mysql-0.mysql.db.svc.cluster.local") == 0 {
 			return os.ErrNotExist

@@ -63,7 +63,8 @@ type env struct {
 	ConfigFile              string `env:"CONFIG_FILE, default=50-mysql-bootstrap.cnf" help:"name of the configuration file init writes in CONFIG_DIR"`
 	DataDir                 string `env:"DATA_DIR, default=/var/lib/mysql" help:"the server's data directory"`
 	StateDir                string `env:"STATE_DIR, default=/var/lib/mysql-bootstrap" help:"where the sidecar keeps what must survive its restarts (how fresh a replica's data is); on the data volume, so it goes with the data; a directory that does not exist keeps nothing"`
-	WaitTimeout             string `env:"WAIT_TIMEOUT, default=10m" help:"how long init waits for the primary, and the sidecar for the local server"`
+	WaitTimeout             string `env:"WAIT_TIMEOUT, default=10m" help:"how long init waits for the primary (INIT_WAIT_FOR_PRIMARY), and the sidecar for the local server"`
+	InitWaitForPrimary      string `env:"INIT_WAIT_FOR_PRIMARY, default=false" help:"true: init of a replica whose data directory is empty waits until the primary's name resolves and its port answers before the server starts; false: the replica's server starts at once, not ready, and the sidecar connects replication when the primary answers (a name looked up before its pod has an address is cached as missing for up to 30 s by a default CoreDNS, which made a new cluster wait that long)"`
 	ResolvConf              string `env:"RESOLV_CONF, default=/etc/resolv.conf" help:"resolver configuration (nameservers, search list, ndots) used for DNS waits"`
 	HTTPAddr                string `env:"HTTP_ADDR, default=:8080" help:"sidecar HTTP listener (/healthz /readyz /status /metrics)"`
 	ReconcileInterval       string `env:"RECONCILE_INTERVAL, default=5s" help:"how often the sidecar re-checks and repairs the server's role"`
@@ -161,6 +162,7 @@ type Config struct {
 	DataDir                            string
 	StateDir                           string
 	WaitTimeout                        time.Duration
+	InitWaitForPrimary                 bool
 	ResolvConf                         string
 	HTTPAddr                           string
 	ReconcileInterval                  time.Duration
@@ -385,6 +387,11 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		*d.dst = v
 	}
 
+	if b, err := strconv.ParseBool(raw.InitWaitForPrimary); err != nil {
+		bad("INIT_WAIT_FOR_PRIMARY", raw.InitWaitForPrimary, "true or false")
+	} else {
+		c.InitWaitForPrimary = b
+	}
 	if b, err := strconv.ParseBool(raw.AutoReseed); err != nil {
 		bad("AUTO_RESEED", raw.AutoReseed, "true or false")
 	} else {

@@ -23,6 +23,7 @@ import (
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testdns"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testserver"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/testkit"
 )
 
 const (
@@ -370,12 +371,28 @@ func TestCluster(t *testing.T) {
 		}
 	}()
 	primary := c.addPod("mysql-0", "127.0.0.11")
-	r1 := c.addPod("mysql-1", "127.0.0.12", "FLAVOR", string(testserver.ServerFlavor()))
+	r1 := c.addPod("mysql-1", "127.0.0.12", "FLAVOR", string(testserver.ServerFlavor()), "INIT_WAIT_FOR_PRIMARY", "true")
 	r2 := c.addPod("mysql-2", "127.0.0.13")
 	replicas := []*pod{r1, r2}
 
-	// Parallel pod management: the replicas' init containers start before
-	// the primary's name exists and wait for it.
+	// Parallel pod management, before the primary's name exists: mysql-2's
+	// init returns at once (the default) and its server and sidecar start,
+	// not ready; mysql-1's init, with INIT_WAIT_FOR_PRIMARY, waits for the
+	// primary's name.
+	c.init(r2)
+	r2.server.Start()
+	c.publish(r2)
+	c.startSidecar(r2)
+	podtest.Eventually(t, 60*time.Second, "mysql-2 up without a primary, not ready", func() error {
+		code, body, err := podtest.Get(r2.http(), "/status")
+		if err != nil || code != http.StatusOK || !strings.Contains(body, `"serverUp": true`) {
+			return fmt.Errorf("/status %d %v", code, err)
+		}
+		if code, body, err := podtest.Get(r2.http(), "/readyz"); err != nil || code != http.StatusServiceUnavailable {
+			return fmt.Errorf("%w: /readyz %d %s %v without a primary, want 503", testkit.ErrGiveUp, code, body, err)
+		}
+		return nil
+	})
 	waiting := podtest.Start(t, r1.env, "init")
 	podtest.Eventually(t, 30*time.Second, "init of mysql-1 waits on DNS", func() error {
 		if c.dns.Queries(stableName("mysql-0")) == 0 {
@@ -399,12 +416,9 @@ func TestCluster(t *testing.T) {
 	if !strings.Contains(waiting.Output(), "NXDOMAIN") {
 		t.Errorf("waiting init never logged the NXDOMAIN it saw:\n%s", waiting.Output())
 	}
-	c.init(r2)
-	for _, r := range replicas {
-		r.server.Start()
-		c.publish(r)
-		c.startSidecar(r)
-	}
+	r1.server.Start()
+	c.publish(r1)
+	c.startSidecar(r1)
 	for _, p := range []*pod{primary, r1, r2} {
 		c.waitReady(p, 60*time.Second)
 	}

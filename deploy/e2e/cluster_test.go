@@ -22,7 +22,7 @@ import (
 const (
 	msgConfigWritten = "server configuration written"
 	msgInit          = "init"
-	msgReachable     = "primary is reachable"
+	msgNotWaiting    = "not waiting for the primary"
 	msgChange        = "pointed replication at the primary"
 	msgStarted       = "started replication"
 )
@@ -143,31 +143,43 @@ func runFaults(t *testing.T, srv podcluster.Server, want podcluster.ServerVersio
 	t.Logf("TestFaults on %s: %d acknowledged writes in all, %s", want, len(s.acked), time.Since(start).Round(time.Second))
 }
 
-// 1. Parallel pod management: the replicas' init containers start while
-// the primary's pod does not exist, wait for its name, and finish once it
-// answers.
+// 1. Parallel pod management: the replicas start while the primary's pod
+// does not exist. Their init returns at once (it does not look the
+// primary up: a cluster's DNS would cache the missing name), their servers
+// start read-only and their sidecars keep them not ready; once the primary
+// exists they replicate from it.
 func (s *suite) replicasBeforePrimary(t *testing.T) {
 	ctx := s.ctx
 	for _, r := range s.replicas {
 		must(t, r.CreateSandbox(ctx))
-		must(t, r.StartInit(ctx))
+		res, err := r.RunInit(ctx, time.Minute)
+		must(t, err)
+		if res.Code != 0 {
+			t.Fatalf("%s: init exited %d:\n%s", r.Name, res.Code, res.Output())
+		}
+		if l := logLinesWithPrefix(res.Stderr, msgNotWaiting); len(l) != 1 {
+			t.Errorf("%s: init did not log %q:\n%s", r.Name, msgNotWaiting, res.Stderr)
+		}
+		must(t, r.StartMain(ctx))
 	}
 	for _, r := range s.replicas {
-		must(t, podcluster.Eventually(ctx, 60*time.Second, r.Name+" init waits for "+s.primary.Host(), func(ctx context.Context) error {
-			l := logLinesWithPrefix(r.Logs("init").Stderr, "waiting for "+s.primary.Host())
-			if len(l) == 0 {
-				if running, err := r.InitRunning(ctx); err == nil && !running {
-					res, _ := r.WaitInit(ctx, 10*time.Second)
-					return fmt.Errorf("%w: init exited %d while the primary's pod does not exist:\n%s", podcluster.ErrGiveUp, res.Code, res.Output())
-				}
-				return errors.New("no waiting line in its log yet:\n" + r.Logs("init").Output())
+		must(t, podcluster.Eventually(ctx, 3*time.Minute, r.Name+"'s server up, not ready, without a primary", func(ctx context.Context) error {
+			st, err := r.Status(ctx)
+			if err != nil {
+				return err
 			}
-			t.Logf("%s init: %v (last answer %v)", r.Name, l[0]["msg"], l[0]["last_answer"])
+			if !st.ServerUp {
+				return errors.New("server not up yet: " + st.Reason)
+			}
+			if st.Ready || !st.ReadOnly {
+				return fmt.Errorf("%w: ready %v, read-only %v (%s) while the primary's pod does not exist", podcluster.ErrGiveUp, st.Ready, st.ReadOnly, st.Reason)
+			}
+			t.Logf("%s without a primary: %s", r.Name, st.Reason)
 			return nil
 		}))
 	}
-	// Keep watching for a few seconds: an init that gave up on the
-	// NXDOMAIN, or took "no answer" for "go ahead", would exit meanwhile.
+	// Keep watching for a few seconds: a replica that took "no answer"
+	// for "go ahead" would turn writable or ready meanwhile.
 	const watch = 5 * time.Second
 	hold, tick := time.NewTimer(watch), time.NewTicker(250*time.Millisecond)
 	defer tick.Stop()
@@ -176,11 +188,10 @@ func (s *suite) replicasBeforePrimary(t *testing.T) {
 			t.Fatalf("%s exists already", s.primary.Name)
 		}
 		for _, r := range s.replicas {
-			running, err := r.InitRunning(ctx)
+			st, err := r.Status(ctx)
 			must(t, err)
-			if !running {
-				res, _ := r.WaitInit(ctx, 10*time.Second)
-				t.Fatalf("%s: init returned (exit %d) while the primary's pod does not exist:\n%s", r.Name, res.Code, res.Output())
+			if st.Ready || !st.ReadOnly {
+				t.Fatalf("%s: ready %v, read-only %v (%s) while the primary's pod does not exist", r.Name, st.Ready, st.ReadOnly, st.Reason)
 			}
 		}
 		select {
@@ -189,22 +200,10 @@ func (s *suite) replicasBeforePrimary(t *testing.T) {
 		case <-tick.C:
 		}
 	}
-	t.Logf("both inits still waiting after %s more without a primary", watch)
+	t.Logf("both replicas still read-only and not ready after %s more without a primary", watch)
 
 	primaryStart := time.Now()
 	must(t, s.primary.Start(ctx))
-	for _, r := range s.replicas {
-		res, err := r.WaitInit(ctx, 3*time.Minute)
-		must(t, err)
-		if res.Code != 0 {
-			t.Fatalf("%s: init exited %d once the primary existed:\n%s", r.Name, res.Code, res.Output())
-		}
-		if len(podcluster.LogLines(res.Stderr, msgReachable)) != 1 {
-			t.Errorf("%s: init did not log %q:\n%s", r.Name, msgReachable, res.Stderr)
-		}
-		t.Logf("%s: init finished %s after the primary's pod was created", r.Name, time.Since(primaryStart).Round(time.Millisecond))
-		must(t, r.StartMain(ctx))
-	}
 	must(t, s.primary.WaitReady(ctx, 3*time.Minute))
 	s.logVersions(t)
 	for _, p := range s.pods() {
