@@ -94,6 +94,8 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdio Stdio, loade
 		return runSeedExec(ctx, rest, stdio, loader)
 	case "server-alive":
 		return runServerAlive(ctx, rest, stdio, loader)
+	case "server-stop":
+		return runServerStop(ctx, rest, stdio, loader)
 	case "version", "--version":
 		fmt.Fprintf(stdio.Out, "mysql-bootstrap %s\n", Version)
 		return nil
@@ -102,7 +104,7 @@ func dispatch(ctx context.Context, cmd string, rest []string, stdio Stdio, loade
 		return nil
 	default:
 		usage(stdio.Err)
-		return fmt.Errorf("%w: unknown command %q: expected identity, init, sidecar, wait-dns, peers, primary-override, forget-peer, backup-server, seed-exec, server-alive or version", ErrUsage, cmd)
+		return fmt.Errorf("%w: unknown command %q: expected identity, init, sidecar, wait-dns, peers, primary-override, forget-peer, backup-server, seed-exec, server-alive, server-stop or version", ErrUsage, cmd)
 	}
 }
 
@@ -111,7 +113,7 @@ func usage(w io.Writer) {
 
 Usage:
   mysql-bootstrap identity [--format json|env]   print the pod's identity
-  mysql-bootstrap init                           init container: write the server configuration; replicas wait for the primary
+  mysql-bootstrap init                           init container: write the server configuration (INIT_WAIT_FOR_PRIMARY: a new replica waits for the primary)
   mysql-bootstrap sidecar                        sidecar: set up and keep the pod's role; serve /healthz /readyz /status /metrics
   mysql-bootstrap wait-dns NAME [--timeout D] [--port P]   wait until NAME resolves (and P accepts connections)
   mysql-bootstrap peers [--format table|json]    every pod of the StatefulSet, from the headless Service and their /status
@@ -120,6 +122,7 @@ Usage:
   mysql-bootstrap backup-server                  MariaDB, in the server image: serve this pod's data to seeding peers on BACKUP_ADDR
   mysql-bootstrap seed-exec -- CMD ARGS...       MariaDB, in the server container: restore a requested copy, then run CMD
   mysql-bootstrap server-alive [--timeout D]     server container's startup and liveness probe: the server greets on MYSQL_PORT (no login), or a copy is being restored
+  mysql-bootstrap server-stop [--timeout D]      server container's preStop hook: MySQL's offline_mode ON, so that it stops without waiting for its replicas' connections
   mysql-bootstrap version                        print the version
 
 Exit codes: 0 ok, 1 failure, 2 invalid configuration or identity (nothing changed), 3 timed out waiting.

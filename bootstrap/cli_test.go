@@ -380,3 +380,24 @@ func TestPeersCommand(t *testing.T) {
 		t.Errorf("bad --format: exit %d", res.Code)
 	}
 }
+
+// TestServerStopNeverBlocksTermination: the preStop hook exits 0 whatever
+// it finds (no password, no server), says so in one line, and exits 2 only
+// for a malformed call.
+func TestServerStopNeverBlocksTermination(t *testing.T) {
+	t.Parallel()
+	env, _, _ := podEnv(t, "mysql-0")
+	res := podtest.Run(t, 30*time.Second, env.With("MYSQL_ROOT_PASSWORD", ""), "server-stop")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "MYSQL_ROOT_PASSWORD is required") || !strings.Contains(res.Stdout, "stops as usual") {
+		t.Errorf("without a password: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	res = podtest.Run(t, 30*time.Second, env.With("MYSQL_HOST", "127.0.0.254", "MYSQL_PORT", "1"), "server-stop", "--timeout", "2s")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "cannot be asked") || strings.Contains(res.Stdout+res.Stderr, "root-pw-secret") {
+		t.Errorf("without a server: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	for _, args := range [][]string{{"server-stop", "--nope"}, {"server-stop", "extra"}, {"server-stop", "--timeout", "0s"}} {
+		if res := podtest.Run(t, 30*time.Second, env, args...); res.Code != 2 {
+			t.Errorf("%v: exit %d, want 2\n%s", args, res.Code, res.Stderr)
+		}
+	}
+}

@@ -1200,6 +1200,19 @@ func checkImages(m *manifests) []string {
 	case !o.seeds() && pd.seedExec():
 		p.addf("server container starts through seed-exec, which restores mariadb-backup copies: MariaDB only, %s seeds with its clone plugin", o.serverImage)
 	}
+	// MySQL waits up to 10 s for its replicas' connections when it stops:
+	// the preStop hook turns offline_mode ON first.
+	if !o.seeds() {
+		pre := pd.server.Lifecycle
+		switch {
+		case pre == nil || pre.PreStop == nil || pre.PreStop.Exec == nil || len(pre.PreStop.Exec.Command) < 2 || pre.PreStop.Exec.Command[1] != "server-stop":
+			p.addf("server container has no preStop hook running mysql-bootstrap server-stop: %s then waits up to 10 s for its replicas' connections when it stops, and a new primary pod starts only after that", o.serverImage)
+		default:
+			if problem := toolsProblem(pd, pd.server, pre.PreStop.Exec.Command[0]); problem != "" {
+				p.addf("server preStop hook: %s", problem)
+			}
+		}
+	}
 	switch {
 	case o.seeds() && pd.backup == nil:
 		p.addf("no container runs mysql-bootstrap backup-server: %s has no clone plugin, so peers seeding from this pod would get no copy", o.serverImage)

@@ -250,6 +250,12 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 		{"backup on another server version", "", checkImages,
 			func(m *manifests, p *pod) { p.backup.Image = "mariadb:10.11" },
 			"mariadb-backup must come from the server's image"},
+		{"MySQL server without its preStop hook", "mysql", checkImages,
+			func(m *manifests, p *pod) { p.server.Lifecycle = nil },
+			"no preStop hook running mysql-bootstrap server-stop"},
+		{"MySQL server's preStop hook outside the tools volume", "mysql", checkImages,
+			func(m *manifests, p *pod) { p.server.Lifecycle.PreStop.Exec.Command[0] = "/usr/local/bin/mysql-bootstrap" },
+			"server preStop hook"},
 		{"MySQL server through seed-exec", "mysql", checkImages,
 			func(m *manifests, p *pod) {
 				p.server.Command = []string{"/tools/mysql-bootstrap", "seed-exec", "--", "docker-entrypoint.sh"}
