@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"runtime"
@@ -9,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sethvargo/go-envconfig"
-
-	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap"
 	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
 )
 
@@ -19,7 +15,7 @@ import (
 const (
 	msgLocalUp = "local server answers"
 	msgChange  = "pointed replication at the primary"
-	// init (bootstrap/cli.go)
+	// init (bootstrap/cli.go), with INIT_WAIT_FOR_PRIMARY
 	msgReachable = "primary is reachable"
 )
 
@@ -31,8 +27,10 @@ const (
 //   - parallel: mysql-0..2 all at once (podManagementPolicy: Parallel);
 //   - ordered: mysql-1 only once mysql-0 is ready, mysql-2 once mysql-1 is
 //     (OrderedReady);
-//   - parallel_init_no_wait, an experiment: Parallel, but the replicas'
-//     servers start without waiting for the primary (see coldParallel).
+//   - parallel_init_waits, for comparison: Parallel with
+//     INIT_WAIT_FOR_PRIMARY=true, the replicas' init waiting for the
+//     primary's port before their servers start (the default until
+//     2026-12, see coldParallel).
 //
 // Each is timed from the first pod's creation until every /readyz is 200,
 // together with the CPU time the whole machine spent meanwhile.
@@ -72,14 +70,30 @@ func BenchmarkColdStart(b *testing.B) {
 		secondsRow(&s, "s_primary_ready_to_ready_mysql-2", "primary ready -> mysql-2 /readyz 200", 0, "-"),
 		secondsRow(&s, "s_row_to_ready_mysql-1", "  of which: row on mysql-1 -> its /readyz 200", 0, "-"),
 		secondsRow(&s, "s_one_pod", "cold start, 1 pod (all /readyz 200)", 0, "-"),
-		ratioRow(&s, "x_parallel", "cold start, 3 pods Parallel", 1.2, "<= 1.2x one pod"),
+		ratioRow(&s, "x_parallel", "cold start, 3 pods Parallel", 1.35, "<= 1.35x one pod"),
+		cpuFloorRow(&s),
 		secondsRow(&s, "t_parallel_mysql-1_1_server_started", "  of which: mysql-1 server container started at", 0, "-"),
 		ratioRow(&s, "x_ordered", "cold start, 3 pods OrderedReady", 0, "~3x one pod"),
-		ratioRow(&s, "x_parallel_init_no_wait", "  experiment: Parallel, replica init not waiting", 0, "-"),
+		ratioRow(&s, "x_parallel_init_waits", "  for comparison: Parallel, replica init waiting (INIT_WAIT_FOR_PRIMARY)", 0, "-"),
 		secondsRow(&s, "s_first_server_start", "first server start (container -> accepting)", 0, "-"),
 		cpuRow(&s, "cpu_s_one_pod", "  CPU-seconds used (whole machine), 1 pod"),
 		cpuRow(&s, "cpu_s_parallel", "  CPU-seconds used (whole machine), 3 pods Parallel"),
 	)
+}
+
+// cpuFloorRow reports the ratio the three first starts' CPU alone would
+// give on this machine's cores, had nothing waited: the floor under the
+// Parallel ratio (CPU-seconds of the Parallel arm over the cores, against
+// one pod's wall time).
+func cpuFloorRow(s *samples) summaryRow {
+	cpu, n := s.median("cpu_s_parallel")
+	one, _ := s.median("s_one_pod")
+	cores := float64(runtime.NumCPU())
+	floor := 0.0
+	if one > 0 {
+		floor = max(cpu/cores, one) / one
+	}
+	return summaryRow{Figure: "  CPU floor: the three first starts' CPU-seconds on " + fmt.Sprint(cores) + " cores", Value: fmt.Sprintf("%.2fx one pod", floor), N: n, Target: "-", Met: "-"}
 }
 
 // cpuRow reports CPU-seconds and the wall time they need at least on this
@@ -93,7 +107,7 @@ func cpuRow(s *samples, name, figure string) summaryRow {
 // ratios adds each round's parallel/one-pod and ordered/one-pod ratio.
 func ratios(s *samples) {
 	s.mu.Lock()
-	one, par, ord, nw := s.m["s_one_pod"], s.m["s_parallel_all_ready"], s.m["s_ordered_all_ready"], s.m["s_parallel_init_no_wait_all_ready"]
+	one, par, ord, nw := s.m["s_one_pod"], s.m["s_parallel_all_ready"], s.m["s_ordered_all_ready"], s.m["s_parallel_init_waits_all_ready"]
 	s.mu.Unlock()
 	for i := range one {
 		if i < len(par) {
@@ -103,16 +117,16 @@ func ratios(s *samples) {
 			s.add("x_ordered", ord[i]/one[i])
 		}
 		if i < len(nw) {
-			s.add("x_parallel_init_no_wait", nw[i]/one[i])
+			s.add("x_parallel_init_waits", nw[i]/one[i])
 		}
 	}
 }
 
 func ratioRow(s *samples, ratio, figure string, max float64, target string) summaryRow {
 	secs := map[string]string{
-		"x_parallel":              "s_parallel_all_ready",
-		"x_ordered":               "s_ordered_all_ready",
-		"x_parallel_init_no_wait": "s_parallel_init_no_wait_all_ready",
+		"x_parallel":            "s_parallel_all_ready",
+		"x_ordered":             "s_ordered_all_ready",
+		"x_parallel_init_waits": "s_parallel_init_waits_all_ready",
 	}[ratio]
 	abs, _ := s.median(secs)
 	r, n := s.median(ratio)
@@ -152,15 +166,19 @@ func coldOnePod(b *testing.B, s *samples) {
 	s.since("s_one_pod_server_up_to_ready", up.Up, ready)
 }
 
-// coldParallel starts three pods at once. With initNoWait, an experiment:
-// the replicas' servers start as soon as their configuration is written,
-// as they would if init did not wait for the primary (see initNotWaiting).
-func coldParallel(b *testing.B, s *samples, initNoWait bool) {
+// coldParallel starts three pods at once. With initWaits, for comparison:
+// the replicas' init waits for the primary's port before their servers
+// start (INIT_WAIT_FOR_PRIMARY=true).
+func coldParallel(b *testing.B, s *samples, initWaits bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	sc := newScope(b)
 	defer sc.close()
-	c := newCluster(sc, 3)
+	var initEnv map[string]string
+	if initWaits {
+		initEnv = map[string]string{"INIT_WAIT_FOR_PRIMARY": "true"}
+	}
+	c := newClusterWith(sc, 3, initEnv)
 
 	type result struct {
 		ready   time.Time
@@ -188,10 +206,9 @@ func coldParallel(b *testing.B, s *samples, initNoWait bool) {
 			defer db.Close()
 			var ww sync.WaitGroup
 			defer ww.Wait()
-			if i > 0 && initNoWait {
-				r.err = initNotWaiting(ctx, c, p)
-			} else {
-				_, r.err = p.RunInit(ctx, 4*time.Minute)
+			var res podcluster.Result
+			if res, r.err = p.RunInit(ctx, 4*time.Minute); r.err == nil && res.Code != 0 {
+				r.err = fmt.Errorf("init exited %d: %s", res.Code, podcluster.Tail(res.Output(), 10))
 			}
 			if r.err == nil {
 				r.err = p.StartServer(ctx)
@@ -250,8 +267,8 @@ func coldParallel(b *testing.B, s *samples, initNoWait bool) {
 	// Each pod's timeline from t0: server container started, server up,
 	// /readyz 200.
 	arm := "t_parallel_"
-	if initNoWait {
-		arm = "t_parallel_init_no_wait_"
+	if initWaits {
+		arm = "t_parallel_init_waits_"
 	}
 	for i, p := range c.Pods() {
 		r := results[i]
@@ -259,9 +276,9 @@ func coldParallel(b *testing.B, s *samples, initNoWait bool) {
 		s.since(arm+p.Name+"_2_server_up", t0, r.watch.Up)
 		s.since(arm+p.Name+"_3_ready", t0, r.ready)
 	}
-	if initNoWait {
-		s.since("s_parallel_init_no_wait_all_ready", t0, last)
-		s.add("cpu_s_parallel_init_no_wait", cpu)
+	if initWaits {
+		s.since("s_parallel_init_waits_all_ready", t0, last)
+		s.add("cpu_s_parallel_init_waits", cpu)
 		return
 	}
 	s.since("s_parallel_all_ready", t0, last)
@@ -275,13 +292,9 @@ func coldParallel(b *testing.B, s *samples, initNoWait bool) {
 		s.since("s_replica_up_to_row_"+p.Name, r.watch.Up, r.watch.Row)
 		s.since("s_primary_ready_to_replica_up_"+p.Name, pReady, r.watch.Up)
 		s.since("s_row_to_ready_"+p.Name, r.watch.Row, r.ready)
-		// Where the time goes: the replica's init waits for the primary's
-		// port, then its server initialises its data directory, then the
-		// sidecar notices the server and points it at the primary.
-		if done, ok := logTime(p.Logs("init").Stderr, msgReachable); ok {
-			s.since("s_primary_up_to_init_done_"+p.Name, results[0].watch.Up, done)
-			s.since("s_init_done_to_replica_up_"+p.Name, done, r.watch.Up)
-		}
+		// Where the time goes: the replica's server initialises its data
+		// directory beside the primary's, then the sidecar notices it and
+		// points it at the primary.
 		// Where the time between the replica's server and its first row
 		// goes, from the sidecar's own log.
 		out := p.Logs("sidecar").Stderr
@@ -293,38 +306,6 @@ func coldParallel(b *testing.B, s *samples, initNoWait bool) {
 			}
 		}
 	}
-}
-
-// initNotWaiting does what init would do if it did not wait for the
-// primary: it renders the pod's configuration with the same code as init
-// (bootstrap.RenderServerConfig, from the variables the manifest sets) and
-// writes it into the pod's config volume from a short-lived container, as
-// the init container does, then returns.
-func initNotWaiting(ctx context.Context, c *podcluster.Cluster, p *podcluster.Pod) error {
-	env := p.BootstrapEnv()
-	cfg, err := bootstrap.Loader{
-		Lookuper: envconfig.MapLookuper(env),
-		Hostname: func() (string, error) { return p.Name, nil },
-		// The passwords are not part of the configuration file.
-		ReadFile: func(string) ([]byte, error) { return []byte("unused\n"), nil },
-	}.Load(ctx, bootstrap.Need{Service: true})
-	if err != nil {
-		return err
-	}
-	id, err := bootstrap.NewIdentity(cfg)
-	if err != nil {
-		return err
-	}
-	cnf := bootstrap.RenderServerConfig(id, bootstrap.ServerConfig{Flavor: cfg.Flavor, Port: cfg.MySQLPort, BinlogExpire: cfg.BinlogExpire})
-	if bytes.Contains(cnf, []byte("\nEOF\n")) {
-		return fmt.Errorf("configuration contains the here-document marker")
-	}
-	// As init writes it: uid 65532, the fsGroup's group, mode 0644.
-	script := "set -eu\ncat >/config/" + podcluster.ConfigFile + " <<'EOF'\n" + string(cnf) + "EOF\n" +
-		"chown " + podcluster.BootstrapUID + ":" + podcluster.ServerGID + " /config/" + podcluster.ConfigFile + "\n" +
-		"chmod 0644 /config/" + podcluster.ConfigFile + "\n"
-	_, err = c.RunAsRoot(ctx, script, podcluster.Mount{Volume: p.ConfigVolume, Target: "/config"})
-	return err
 }
 
 // coldOrdered starts mysql-N+1 only once mysql-N is ready.

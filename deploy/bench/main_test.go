@@ -168,8 +168,13 @@ func (s *scope) close() {
 // newCluster creates a cluster in sc with the manifest's settings (no
 // shorter RECONCILE_INTERVAL) and records its run id for run.sh.
 func newCluster(sc *scope, pods int) *podcluster.Cluster {
+	return newClusterWith(sc, pods, nil)
+}
+
+// newClusterWith is newCluster with variables for the init containers.
+func newClusterWith(sc *scope, pods int, initEnv map[string]string) *podcluster.Cluster {
 	c := podcluster.New(sc, podcluster.Options{
-		Images: images, Pods: pods, Flavor: server.Flavor,
+		Images: images, Pods: pods, Flavor: server.Flavor, InitEnv: initEnv,
 		ServerEnv: map[string]string{"MYSQL_INITDB_SKIP_TZINFO": "1", "MARIADB_INITDB_SKIP_TZINFO": "1"},
 	})
 	if f := os.Getenv("BENCH_RUNIDS"); f != "" {

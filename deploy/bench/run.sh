@@ -18,7 +18,9 @@
 # retry settings, about a minute each, 3), IDLE (30 s idle windows, 10: the
 # sidecar's memory is read from the second half, once it has levelled off),
 # SEED (seeds of a new replica, each beside a raw copy of the donor's data
-# directory, 3). BENCH_SEED_MIB sets how much data is seeded (default 1024).
+# directory, 3), K8S (rounds on the local Kubernetes of deploy/k8s: apply ->
+# Ready and a deleted primary pod -> writes, 3; needs root, skipped
+# otherwise). BENCH_SEED_MIB sets how much data is seeded (default 1024).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -26,7 +28,7 @@ cd "$ROOT"
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 export TESTCONTAINERS_RYUK_DISABLED=true
 GO=${GO:-go}
-COLD=${COLD:-5} NEWIP=${NEWIP:-5} BASELINE=${BASELINE:-3} IDLE=${IDLE:-10} SEED=${SEED:-3}
+COLD=${COLD:-5} NEWIP=${NEWIP:-5} BASELINE=${BASELINE:-3} IDLE=${IDLE:-10} SEED=${SEED:-3} K8S=${K8S:-3}
 
 START=$SECONDS
 OUT=.bench/$(date -u +%Y%m%dT%H%M%SZ)
@@ -107,6 +109,19 @@ bench '^BenchmarkSidecarIdle$' "${IDLE}x" "$((IDLE / 2 + 6))m"
 bench '^BenchmarkPrimaryNewIP$/^sidecar$' "${NEWIP}x" 10m
 bench '^BenchmarkPrimaryNewIP$/^mysql_defaults$' "${BASELINE}x" 20m
 bench '^BenchmarkSeed$' "${SEED}x" "$((10 + SEED * (3 + ${BENCH_SEED_MIB:-1024} / 256)))m"
+
+# The same pods on a real Kubernetes (deploy/k8s/localk8s, built and started
+# by the benchmark's package unless a local cluster runs already).
+if ((docker_ok)) && [[ $(id -u) == 0 ]]; then
+	say "BenchmarkKubernetes (-benchtime=${K8S}x; the local cluster is built first if needed: about 8 min cold)"
+	if ! K8S_E2E_SERVERS=${BENCH_SERVER:-mariadb-10.11} $GO test -run '^$' -bench '^BenchmarkKubernetes$' -benchtime "${K8S}x" -timeout 40m -count 1 -v ./deploy/k8s/e2e 2>&1 |
+		tee -a "$RAW" | grep -E '^(Benchmark|--- |FAIL|ok|panic|k8s e2e:|\s+\S+_test\.go:[0-9]+: )'; then
+		echo "bench: BenchmarkKubernetes failed (see $RAW)" >&2
+		exit 1
+	fi
+else
+	say "BenchmarkKubernetes skipped: the local Kubernetes needs root and Docker"
+fi
 
 {
 	echo

@@ -40,9 +40,15 @@ const (
 // network namespace (the pod's own ports are 3306, 8080 and 8081).
 const seedRawPort = "9123"
 
-// seedMaxRatio is DESIGN.md's target: a seed takes at most 1.25 times a
-// raw copy of the same data between the same two places.
-const seedMaxRatio = 1.25
+// seedMaxRatio is the target: a seed takes at most 1.25 times a raw copy
+// of the same data between the same two places (DESIGN.md) on MariaDB,
+// 1.1 times with MySQL's CLONE, which copies the files themselves.
+func seedMaxRatio() float64 {
+	if server.Flavor == "mysql" {
+		return 1.1
+	}
+	return 1.25
+}
 
 // BenchmarkSeed measures how long a new replica takes to get its data by a
 // copy (MySQL: CLONE INSTANCE, run by the sidecar; MariaDB: mariadb-backup
@@ -151,7 +157,7 @@ func BenchmarkSeed(b *testing.B) {
 	}
 	rows := []summaryRow{
 		{Figure: fmt.Sprintf("seed %d MiB from a replica: %s", mib, copyWhat),
-			Value: fmt.Sprintf("%.2f s = %.2fx raw copy (per byte %.2fx)", seedMed, ratio, perByte), N: n, Target: "<= 1.25x raw copy", Met: verdict(ratio, seedMaxRatio)},
+			Value: fmt.Sprintf("%.2f s = %.2fx raw copy (per byte %.2fx)", seedMed, ratio, perByte), N: n, Target: fmt.Sprintf("<= %.2gx raw copy", seedMaxRatio()), Met: verdict(ratio, seedMaxRatio())},
 		{Figure: "  raw copy of the donor's datadir (tar | tar over TCP, syncfs)",
 			Value: fmt.Sprintf("%.2f s, %.0f MB at %.0f MB/s", rawMed, rawMB, rawRate), N: n, Target: "-", Met: "-"},
 		{Figure: "  seed's copy", Value: fmt.Sprintf("%.0f MB at %.0f MB/s", seedMB, seedRate), N: n, Target: "-", Met: "-"},

@@ -254,7 +254,9 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 			func(m *manifests, p *pod) { p.server.Lifecycle = nil },
 			"no preStop hook running mysql-bootstrap server-stop"},
 		{"MySQL server's preStop hook outside the tools volume", "mysql", checkImages,
-			func(m *manifests, p *pod) { p.server.Lifecycle.PreStop.Exec.Command[0] = "/usr/local/bin/mysql-bootstrap" },
+			func(m *manifests, p *pod) {
+				p.server.Lifecycle.PreStop.Exec.Command[0] = "/usr/local/bin/mysql-bootstrap"
+			},
 			"server preStop hook"},
 		{"MySQL server through seed-exec", "mysql", checkImages,
 			func(m *manifests, p *pod) {

@@ -74,6 +74,9 @@ type Options struct {
 	// SidecarEnv is added to the sidecar's environment (for instance a
 	// shorter RECONCILE_INTERVAL than the default 5s).
 	SidecarEnv map[string]string
+	// InitEnv is added to the init container's environment (for instance
+	// INIT_WAIT_FOR_PRIMARY).
+	InitEnv map[string]string
 	// ServerEnv is added to the server container's environment. Without it
 	// the server image runs its defaults, as in the manifests (only the root
 	// password file is set).

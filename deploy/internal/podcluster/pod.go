@@ -235,7 +235,7 @@ func (p *Pod) InitSpec() Spec {
 		Name:         p.name("init"),
 		Image:        c.opts.Images.Bootstrap,
 		Cmd:          []string{"init"},
-		Env:          withEnv(p.BootstrapEnv(), map[string]string{"TOOLS_DIR": ToolsDir}),
+		Env:          withEnv(withEnv(p.BootstrapEnv(), map[string]string{"TOOLS_DIR": ToolsDir}), c.opts.InitEnv),
 		User:         BootstrapUID + ":" + BootstrapUID,
 		GroupAdd:     []string{ServerGID},
 		Restricted:   true,

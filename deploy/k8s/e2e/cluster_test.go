@@ -78,7 +78,7 @@ func TestStatefulSet(t *testing.T) {
 	}
 }
 
-func newSuite(t *testing.T, srv podcluster.Server) *suite {
+func newSuite(t testing.TB, srv podcluster.Server) *suite {
 	ns := "e2e-" + strings.ReplaceAll(srv.Name, ".", "-") + "-" + randHex(3)
 	s := &suite{srv: srv, overlay: filepath.Join("..", "overlays", srv.Name), set: set{ns: ns, name: "mysql"}, nextID: 1}
 	ctx := context.Background()
@@ -90,16 +90,25 @@ func newSuite(t *testing.T, srv podcluster.Server) *suite {
 			t.Logf("K8S_E2E_KEEP=1: namespace %s kept", ns)
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		if _, err := kubectl(ctx, "", "delete", "namespace", ns, "--wait=true", "--timeout=150s"); err != nil {
-			t.Logf("delete namespace %s: %v", ns, err)
+		if err := s.deleteNamespace(); err != nil {
+			t.Logf("%v", err)
 		}
 	})
 	return s
 }
 
-func (s *suite) figure(t *testing.T, format string, args ...any) {
+// deleteNamespace deletes the suite's namespace and waits until it is
+// gone (its pods, claims and volumes with it).
+func (s *suite) deleteNamespace() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := kubectl(ctx, "", "delete", "namespace", s.ns, "--ignore-not-found", "--wait=true", "--timeout=150s"); err != nil {
+		return fmt.Errorf("delete namespace %s: %w", s.ns, err)
+	}
+	return nil
+}
+
+func (s *suite) figure(t testing.TB, format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
 	t.Log(line)
 	s.figures = append(s.figures, line)
@@ -107,7 +116,7 @@ func (s *suite) figure(t *testing.T, format string, args ...any) {
 
 // dump logs what a failed case leaves: pods, events, the sidecars' and
 // servers' last log lines.
-func (s *suite) dump(t *testing.T) {
+func (s *suite) dump(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if out, err := kubectl(ctx, s.ns, "get", "pods,pvc,statefulset,pdb", "-o", "wide"); err == nil {
@@ -196,21 +205,42 @@ func (s *suite) stopWriter(w *podcluster.Writer) {
 // apply to all Ready is a figure people wait for.
 func (s *suite) firstApply(t *testing.T) {
 	ctx := context.Background()
-	start := time.Now()
-	if _, err := kubectl(ctx, s.ns, "apply", "-k", s.overlay); err != nil {
-		t.Fatal(err)
-	}
-	ready, err := s.waitReady(ctx, 3, 5*time.Minute)
+	took, err := s.applyUntilReady(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.figure(t, "kubectl apply -k → all 3 pods Ready: %.1f s", ready.Sub(start).Seconds())
-	if err := s.waitEndpoints(ctx, s.name+"-primary", s.podName(0)); err != nil {
+	s.figure(t, "kubectl apply -k → all 3 pods Ready: %.1f s", took.Seconds())
+	if err := s.createAppSchema(ctx); err != nil {
 		t.Fatal(err)
+	}
+	w := s.startWriter(ctx)
+	if err := w.WaitAcked(ctx, 50, time.Time{}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.stopWriter(w)
+	s.checkInvariants(t, 3)
+}
+
+// applyUntilReady applies the test overlay and returns how long it took
+// until its three pods were Ready.
+func (s *suite) applyUntilReady(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	if _, err := kubectl(ctx, s.ns, "apply", "-k", s.overlay); err != nil {
+		return 0, err
+	}
+	ready, err := s.waitReady(ctx, 3, 5*time.Minute)
+	return ready.Sub(start), err
+}
+
+// createAppSchema creates, through mysql-primary, the app database, its
+// user and the tables the writer and the cases use.
+func (s *suite) createAppSchema(ctx context.Context) error {
+	if err := s.waitEndpoints(ctx, s.name+"-primary", s.podName(0)); err != nil {
+		return err
 	}
 	db, err := s.primaryDB(ctx, "root", rootPassword, "")
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer db.Close()
 	for _, stmt := range []string{
@@ -221,15 +251,10 @@ func (s *suite) firstApply(t *testing.T) {
 		"CREATE TABLE IF NOT EXISTS " + podcluster.AppDatabase + ".markers (marker VARCHAR(64) PRIMARY KEY, server_id INT NOT NULL)",
 	} {
 		if err := execThroughService(ctx, db, stmt); err != nil {
-			t.Fatalf("%s: %v", strings.SplitN(stmt, " IDENTIFIED", 2)[0], err)
+			return fmt.Errorf("%s: %w", strings.SplitN(stmt, " IDENTIFIED", 2)[0], err)
 		}
 	}
-	w := s.startWriter(ctx)
-	if err := w.WaitAcked(ctx, 50, time.Time{}, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	s.stopWriter(w)
-	s.checkInvariants(t, 3)
+	return nil
 }
 
 // 2. kubectl delete pod mysql-0 under writes: the StatefulSet controller
@@ -257,7 +282,7 @@ func (s *suite) primaryPodDeleted(t *testing.T) {
 // writesBackOnNewPrimary waits until a new pod replaced old as ordinal 0
 // (and also holds), is Ready and acknowledges writes, and returns the
 // longest stretch without an acknowledged write since deleted.
-func (s *suite) writesBackOnNewPrimary(t *testing.T, w *podcluster.Writer, old *corev1.Pod, deleted time.Time, also func(context.Context) error) (from, to time.Time) {
+func (s *suite) writesBackOnNewPrimary(t testing.TB, w *podcluster.Writer, old *corev1.Pod, deleted time.Time, also func(context.Context) error) (from, to time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	if err := podcluster.Eventually(ctx, 6*time.Minute, "a new "+s.podName(0)+" Ready", func(ctx context.Context) error {
