@@ -28,7 +28,10 @@ type option struct {
 	// both cannot carry it: the other flavour would fail on it, not skip
 	// it).
 	explicit bool
-	comment  string
+	// loose: written with the loose- prefix for MySQL, so a server without
+	// the option's plugin still starts.
+	loose   bool
+	comment string
 }
 
 // ServerConfig is what the server configuration depends on besides the
@@ -83,6 +86,8 @@ func serverOptions(id Identity, sc ServerConfig) []option {
 			comment: "BINLOG_EXPIRE: kept long enough for a replica that was away to catch up;\n# one that needs more is seeded from a copy of a peer's data."},
 		{name: "plugin_load_add", value: "mysql_clone.so", mysql: true, explicit: true,
 			comment: "The clone plugin, which seeds a replica from a donor's data (MySQL)."},
+		{name: "clone_donor_timeout_after_network_failure", value: "0", mysql: true, explicit: true, loose: true,
+			comment: "A clone whose donor goes away fails at once instead of retrying the lost donor for\n# 5 minutes: the sidecar starts it again from another donor (while CLONE retries,\n# even KILL QUERY of it can block the recipient for minutes)."},
 		{name: "read_only", value: "ON", mysql: true, mariadb: true,
 			comment: "Every pod starts read-only; the sidecar makes the primary writable once it has\n# checked its role, and makes MySQL replicas super_read_only at run time (doing\n# that here would break the images' first-start initialisation)."},
 	}
@@ -114,7 +119,7 @@ func RenderServerConfig(id Identity, sc ServerConfig) []byte {
 			if !o.mysql {
 				continue
 			}
-			if o.renamed {
+			if o.renamed || o.loose {
 				prefix = "loose-"
 			}
 		case FlavorMariaDB:
