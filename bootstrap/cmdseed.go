@@ -196,16 +196,29 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 }
 
 // restoreFailureKind classifies a restore that failed before its copy was
-// complete: a busy donor (503), or a stream that stalled (another donor
-// is tried at once after either).
+// complete: a busy donor (503), a stream that stalled, or a donor that
+// could not be reached or cut the stream (another donor is tried at once
+// after any of them).
 func restoreFailureKind(err error) string {
 	switch {
 	case errors.Is(err, seed.ErrBusy):
 		return SeedBusy
 	case errors.Is(err, seed.ErrStalled):
 		return SeedStalled
+	case lostConnection(err):
+		return SeedLost
 	}
 	return ""
+}
+
+// lostConnection: err is a connection to the donor that could not be made
+// or broke (a deleted pod: its name no longer resolves, its address
+// refuses or resets, the stream ends early).
+func lostConnection(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &op) || errors.As(err, &dns) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // result records a copy in place (from Restore's Complete, before the

@@ -7,6 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -337,4 +340,28 @@ func TestSeedExecStalledDonor(t *testing.T) {
 		t.Errorf("the data directory changed: %q %v", b, err)
 	}
 	t.Logf("a stalled donor given up after %s: %s", took.Round(time.Millisecond), serr.Error)
+}
+
+func TestRestoreFailureKind(t *testing.T) {
+	t.Parallel()
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"busy", fmt.Errorf("restore: %w", seed.ErrBusy), SeedBusy},
+		{"stalled", fmt.Errorf("restore: %w", seed.ErrStalled), SeedStalled},
+		{"refused", fmt.Errorf("GET /backup: %w", refused), SeedLost},
+		{"no such host", fmt.Errorf("GET /backup: %w", &net.DNSError{Err: "no such host", Name: "mysql-2.mysql", IsNotFound: true}), SeedLost},
+		{"cut", fmt.Errorf("%w: after 5 bytes: %w", seed.ErrIncomplete, io.ErrUnexpectedEOF), SeedLost},
+		{"reset", fmt.Errorf("%w: after 5 bytes: %w", seed.ErrIncomplete, syscall.ECONNRESET), SeedLost},
+		{"hash", fmt.Errorf("%w: SHA-256 a, donor's b", seed.ErrIncomplete), ""},
+		{"unauthorized", fmt.Errorf("restore: %w", seed.ErrUnauthorized), ""},
+		{"disk", fmt.Errorf("swap: %w", &os.PathError{Op: "rename", Path: "/var/lib/mysql/x", Err: syscall.EACCES}), ""},
+	} {
+		if got := restoreFailureKind(tc.err); got != tc.want {
+			t.Errorf("%s: restoreFailureKind(%v) = %q, want %q", tc.name, tc.err, got, tc.want)
+		}
+	}
 }

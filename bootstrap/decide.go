@@ -935,10 +935,10 @@ func seedReplica(o Observation, d *Decision, p Policy, now time.Time, need sqldi
 }
 
 // failedFast reports whether the last copy failed in a way that another
-// donor may be tried at once: its donor was busy with another copy, or
-// moved no byte for SEED_STALL_TIMEOUT.
+// donor may be tried at once: its donor was busy with another copy, moved
+// no byte for SEED_STALL_TIMEOUT, or could not be reached.
 func failedFast(sd SeedFacts) bool {
-	return !sd.Running && sd.Err != "" && sd.Donor != "" && (sd.Kind == SeedBusy || sd.Kind == SeedStalled)
+	return !sd.Running && sd.Err != "" && sd.Donor != "" && (sd.Kind == SeedBusy || sd.Kind == SeedStalled || sd.Kind == SeedLost)
 }
 
 // appendUnique returns list with s added once, in a new array (memory is

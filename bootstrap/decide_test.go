@@ -1428,6 +1428,24 @@ func TestDecide(t *testing.T) {
 				m.Seed.Wait = time.Minute
 				return o, m
 			}},
+		{name: "a donor lost mid-copy (deleted: its name no longer resolves): another donor at once", role: RoleReplica,
+			reason: "seeding from mysql-3: the primary's binary logs no longer hold", actionsFor: seedKind,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
+				o.Peers = &PeerFacts{Peers: Peers{
+					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}},
+					{Status: &Status{Pod: "mysql-3", Role: RoleReplica, Ready: true, PodHost: "mysql-3.x", GTIDExecuted: fc.primarySet}},
+				}}
+				o.Seed = SeedFacts{Donor: "mysql-2", Err: "clone error 3862: Clone Donor Error: Connect failed: 2005 : Unknown MySQL server host 'mysql-2.x' (-2).", Kind: SeedLost}
+				m.SeedDonor, m.Seed, m.Seeds = "mysql-2", Backoff{Tries: 1, Last: t0.Add(-2 * time.Second), Wait: 30 * time.Second}, 1
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Actions[0].Donor.Pod != "mysql-3" || !slices.Equal(d.Memory.SeedAvoid, []string{"mysql-2"}) || !strings.Contains(d.Reason, "was lost") {
+					t.Errorf("donor %+v memory %+v reason %q", d.Actions[0].Donor, d.Memory, d.Reason)
+				}
+			}},
 		{name: "every donor busy or stalled lately: the back-off applies", role: RoleReplica,
 			reason: "the last seed from mysql-0 failed, next attempt at 12:00:25",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -1718,6 +1736,11 @@ func TestCloneFailureKind(t *testing.T) {
 		{3862, "Clone Donor Error: 1045 : Access denied", true, SeedStalled},
 		{3862, "Clone Donor Error: 1045 : Access denied", false, ""},
 		{3707, "Restart server failed (mysqld is not managed by supervisor process).", false, ""},
+		{3862, "Clone Donor Error: Connect failed: 2005 : Unknown MySQL server host 'mysql-2.mysql.default.svc.cluster.local' (-2).", false, SeedLost},
+		{3862, "Clone Donor Error: 2013 : Lost connection to MySQL server during query.", false, SeedLost},
+		{2013, "Lost connection to MySQL server during query", false, SeedLost},
+		{1158, "Got an error reading communication packets", false, SeedLost},
+		{3862, "Clone Donor Error: 1227 : Access denied; you need (at least one of) the BACKUP_ADMIN privilege(s)", false, ""},
 	} {
 		if got := cloneFailureKind(tc.errno, tc.msg, tc.killed); got != tc.want {
 			t.Errorf("cloneFailureKind(%d, %q, %v) = %q, want %q", tc.errno, tc.msg, tc.killed, got, tc.want)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -134,7 +135,16 @@ const (
 	// SeedStalled: no byte moved for SEED_STALL_TIMEOUT (the donor is
 	// gone or hangs), and the copy was abandoned.
 	SeedStalled = "stalled"
+	// SeedLost: the connection to the donor failed (MySQL: CLONE's
+	// "Connect failed" or a lost connection, in 3862 or on its own): the
+	// donor is gone, another may be tried at once.
+	SeedLost = "lost"
 )
+
+// cloneNetworkErrnos are the client and server errors of a connection
+// that failed or broke: unknown host 2005, cannot connect 2003, gone 2006,
+// lost 2013, and the server's read/write errors 1158-1161.
+var cloneNetworkErrnos = []uint16{2003, 2005, 2006, 2013, 1158, 1159, 1160, 1161}
 
 // describe is the readiness reason while a copy runs.
 func (s SeedFacts) describe() string {
@@ -615,8 +625,25 @@ func cloneFailureKind(errno uint16, msg string, killed bool) string {
 	case errno == sqldialect.ErrnoCloneTooMany,
 		errno == sqldialect.ErrnoCloneDonor && strings.Contains(msg, strconv.Itoa(int(sqldialect.ErrnoCloneTooMany))):
 		return SeedBusy
+	case slices.Contains(cloneNetworkErrnos, errno),
+		errno == sqldialect.ErrnoCloneDonor && cloneNetworkMessage(msg):
+		return SeedLost
 	}
 	return ""
+}
+
+// cloneNetworkMessage: a 3862 message about the connection to the donor
+// ("Clone Donor Error: Connect failed: 2005 : Unknown MySQL server host").
+func cloneNetworkMessage(msg string) bool {
+	if strings.Contains(msg, "Connect failed") {
+		return true
+	}
+	for _, n := range cloneNetworkErrnos {
+		if strings.Contains(msg, ": "+strconv.Itoa(int(n))+" :") {
+			return true
+		}
+	}
+	return false
 }
 
 func firstNonEmpty(s ...string) string {

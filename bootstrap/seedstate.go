@@ -73,7 +73,7 @@ type SeedSwapped struct {
 }
 
 // SeedError says why the last restore failed, and whether another donor
-// may be tried at once (Kind: SeedBusy, SeedStalled).
+// may be tried at once (Kind: SeedBusy, SeedStalled, SeedLost).
 type SeedError struct {
 	Donor string    `json:"donor"`
 	Error string    `json:"error"`

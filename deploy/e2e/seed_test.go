@@ -430,6 +430,8 @@ func (s *suite) donorKilledMidSeed(t *testing.T) {
 	}
 	if l := podcluster.LogLines(logs, failed); len(l) == 0 || l[0]["donor"] != donor.Name {
 		t.Errorf("%s: want a %q line naming %s, got %v", r.Name, failed, donor.Name, l)
+	} else {
+		t.Logf("%s: %s from %s: %v", r.Name, failed, donor.Name, l[0]["error"])
 	}
 	for _, l := range podcluster.LogLines(logs, done) {
 		if l["donor"] == donor.Name {
