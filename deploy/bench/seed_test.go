@@ -157,7 +157,7 @@ func BenchmarkSeed(b *testing.B) {
 	}
 	rows := []summaryRow{
 		{Figure: fmt.Sprintf("seed %d MiB from a replica: %s", mib, copyWhat),
-			Value: fmt.Sprintf("%.2f s = %.2fx raw copy (per byte %.2fx)", seedMed, ratio, perByte), N: n, Target: fmt.Sprintf("<= %.2gx raw copy", seedMaxRatio()), Met: verdict(ratio, seedMaxRatio())},
+			Value: fmt.Sprintf("%.2f s = %.2fx raw copy (per byte %.2fx)", seedMed, ratio, perByte), N: n, Target: fmt.Sprintf("<= %.3gx raw copy", seedMaxRatio()), Met: verdict(ratio, seedMaxRatio())},
 		{Figure: "  raw copy of the donor's datadir (tar | tar over TCP, syncfs)",
 			Value: fmt.Sprintf("%.2f s, %.0f MB at %.0f MB/s", rawMed, rawMB, rawRate), N: n, Target: "-", Met: "-"},
 		{Figure: "  seed's copy", Value: fmt.Sprintf("%.0f MB at %.0f MB/s", seedMB, seedRate), N: n, Target: "-", Met: "-"},
