@@ -83,7 +83,7 @@ k8s-up: k8s-build ## start the local single-node Kubernetes (root); then KUBECON
 k8s-down: ## stop the local Kubernetes and remove what it created
 	$(LOCALK8S) down
 
-bench: ## benchmarks on real containers (needs Docker, ~16 min; BENCH_SERVER=mysql-9.7|mariadb-11.8, default mariadb-10.11): replication delays, cold start, failover, sidecar memory/CPU, binary size
+bench: ## benchmarks on real containers (needs Docker, ~15 min per server; BENCH_SERVER=mysql-9.7|mariadb-11.8, default mariadb-10.11): replication delays, cold start, failover, sidecar memory/CPU, binary size
 	deploy/bench/run.sh
 
 release: ## versioned artifacts in dist/<version>/, offline, nothing published: binaries linux/amd64+arm64, the image for both (OCI layout), manifests and chart by tag and digest, SBOMs, SHA256SUMS (REGISTRY=ghcr.io/example: where you will push)
