@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-
 	"math"
 	"net/http"
 	"os"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/benchsummary"
 	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
 )
 
@@ -242,31 +242,10 @@ func median(v []float64) float64 {
 }
 
 // summaryRow is one line of run.sh's table.
-type summaryRow struct {
-	Figure string
-	Value  string // the median with its unit
-	N      int    // how many samples
-	Target string
-	Met    string // "yes", "NO" or "-" (no target)
-}
+type summaryRow = benchsummary.Row
 
-// summarize appends rows to the file named by BENCH_SUMMARY, tab
-// separated.
-func summarize(b *testing.B, rows ...summaryRow) {
-	f := os.Getenv("BENCH_SUMMARY")
-	if f == "" {
-		return
-	}
-	fh, err := os.OpenFile(f, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		b.Logf("summary: %v", err)
-		return
-	}
-	defer fh.Close()
-	for _, r := range rows {
-		fmt.Fprintf(fh, "%s\t%s\t%d\t%s\t%s\n", r.Figure, r.Value, r.N, r.Target, r.Met)
-	}
-}
+// summarize appends rows to the file named by BENCH_SUMMARY.
+func summarize(b *testing.B, rows ...summaryRow) { benchsummary.Append(b, rows...) }
 
 // secondsRow is a summary row for a series in seconds with an upper bound
 // (0: no target).
@@ -275,14 +254,4 @@ func secondsRow(s *samples, name, figure string, max float64, target string) sum
 	return summaryRow{Figure: figure, Value: fmt.Sprintf("%.2f s", m), N: n, Target: target, Met: verdict(m, max)}
 }
 
-func verdict(v, max float64) string {
-	switch {
-	case max == 0:
-		return "-"
-	case math.IsNaN(v):
-		return "NO"
-	case v <= max:
-		return "yes"
-	}
-	return "NO"
-}
+func verdict(v, max float64) string { return benchsummary.Verdict(v, max) }

@@ -3,10 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/benchsummary"
 )
 
 // BenchmarkKubernetes measures, on the local cluster, the two waits a
@@ -58,10 +59,10 @@ func BenchmarkKubernetes(b *testing.B) {
 	}
 	b.ReportMetric(medianOf(apply), "s_apply_to_ready")
 	b.ReportMetric(medianOf(back), "s_deleted_primary_to_write")
-	summaryRows(b,
-		[5]string{"Kubernetes (" + srv.Name + "): kubectl apply -k -> all 3 pods Ready", fmt.Sprintf("%.1f s", medianOf(apply)), fmt.Sprint(len(apply)), "<= 20 s", met(medianOf(apply), 20)},
-		[5]string{"Kubernetes (" + srv.Name + "): primary pod deleted -> writes accepted again", fmt.Sprintf("%.1f s", medianOf(back)), fmt.Sprint(len(back)), "<= 12 s", met(medianOf(back), 12)},
-		[5]string{"  of which writes refused", fmt.Sprintf("%.1f s", medianOf(gap)), fmt.Sprint(len(gap)), "-", "-"},
+	benchsummary.Append(b,
+		benchsummary.Row{Figure: "Kubernetes (" + srv.Name + "): kubectl apply -k -> all 3 pods Ready", Value: fmt.Sprintf("%.1f s", medianOf(apply)), N: len(apply), Target: "<= 20 s", Met: benchsummary.Verdict(medianOf(apply), 20)},
+		benchsummary.Row{Figure: "Kubernetes (" + srv.Name + "): primary pod deleted -> writes accepted again", Value: fmt.Sprintf("%.1f s", medianOf(back)), N: len(back), Target: "<= 12 s", Met: benchsummary.Verdict(medianOf(back), 12)},
+		benchsummary.Row{Figure: "  of which writes refused", Value: fmt.Sprintf("%.1f s", medianOf(gap)), N: len(gap), Target: "-", Met: "-"},
 	)
 }
 
@@ -75,29 +76,4 @@ func medianOf(v []float64) float64 {
 		return c[len(c)/2]
 	}
 	return (c[len(c)/2-1] + c[len(c)/2]) / 2
-}
-
-func met(v, max float64) string {
-	if v <= max {
-		return "yes"
-	}
-	return "NO"
-}
-
-// summaryRows appends rows (figure, median, n, target, met) to the file
-// named by BENCH_SUMMARY, in deploy/bench's format.
-func summaryRows(b *testing.B, rows ...[5]string) {
-	f := os.Getenv("BENCH_SUMMARY")
-	if f == "" {
-		return
-	}
-	fh, err := os.OpenFile(f, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		b.Logf("summary: %v", err)
-		return
-	}
-	defer fh.Close()
-	for _, r := range rows {
-		fmt.Fprintf(fh, "%s\t%s\t%s\t%s\t%s\n", r[0], r[1], r[2], r[3], r[4])
-	}
 }
