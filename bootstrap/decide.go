@@ -119,6 +119,8 @@ type Decision struct {
 	// Guard is why a primary does not take writes yet (a Guard* code), or
 	// "": for /status and /metrics, where alerts can point at it.
 	Guard string
+	// Situation names the decision: exactly one code of situations.
+	Situation Situation
 }
 
 // AccountView is what decide derived about the replication account.
@@ -190,29 +192,29 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		if stalled, ok := cloneStalled(sd, &d.Memory, p, o.At); ok {
 			d.Actions = append(d.Actions, Action{Kind: ActAbortClone, Thread: sd.PID, Donor: Donor{Pod: sd.Donor}, Why: stalled})
 			d.Problems["seed"] = "seeding: " + stalled
-			return d.notReady("seeding from " + sd.Donor + ": " + stalled + ": stopping it to copy from another donor")
+			return d.notReady(SitSeedStalled, "seeding from "+sd.Donor+": "+stalled+": stopping it to copy from another donor")
 		}
-		return d.notReady(sd.describe())
+		return d.notReady(SitSeeding, sd.describe())
 	}
 	switch {
 	case !l.Up:
 		d.Memory.AccountVerified = false
 		d.Problems["local"] = "the local server does not answer: " + l.Err
-		return d.notReady("local server does not answer: " + l.Err)
+		return d.notReady(SitServerDown, "local server does not answer: "+l.Err)
 	case l.Unsupported != "":
 		d.Problems["local"] = l.Unsupported
-		return d.notReady(l.Unsupported)
+		return d.notReady(SitServerUnsupported, l.Unsupported)
 	case l.Incomplete != "":
 		d.Problems["local"] = "could not read " + l.Incomplete
-		return d.notReady("could not read " + l.Incomplete)
+		return d.notReady(SitObservationIncomplete, "could not read "+l.Incomplete)
 	}
 	if age := now.Sub(o.At); age > p.StaleAfter {
-		return d.notReady(fmt.Sprintf("last check was %s ago", age.Round(time.Second)))
+		return d.notReady(SitObservationStale, fmt.Sprintf("last check was %s ago", age.Round(time.Second)))
 	}
 	restarted := !m.ServerStartedAt.IsZero() && l.StartedAt.Sub(m.ServerStartedAt) > restartTolerance
 	if o.Partial {
 		if restarted {
-			return d.notReady("local server restarted since the last check")
+			return d.notReady(SitServerRestarted, "local server restarted since the last check")
 		}
 	} else {
 		if restarted {
@@ -232,7 +234,7 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	case sd.RestartNeeded:
 		d.Memory.SeedAvoid = nil
 		d.do(ActShutdown, "the copy of "+sd.Donor+"'s data is in place; the server restarts on it")
-		return d.notReady("seeded from " + sd.Donor + ": restarting the server on the copied data")
+		return d.notReady(SitSeedRestarting, "seeded from "+sd.Donor+": restarting the server on the copied data")
 	case sd.Guarded:
 		// A clone lifted read-only behind offline_mode, and none runs now:
 		// its sidecar stopped midway, it failed and could not undo it, or
@@ -240,11 +242,11 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		// server counts neither as read-only nor as taking writes.
 		d.do(ActEndClone, "a clone from "+sd.Donor+" lifted read-only behind offline_mode and no clone runs now: read-only first, then clients back in")
 		d.Problems["clone"] = "a clone's guard is still up (read-only lifted, offline_mode ON): putting it back"
-		return d.notReady("ending the guard of a clone from " + sd.Donor + ": read-only, then offline_mode OFF")
+		return d.notReady(SitCloneGuardUp, "ending the guard of a clone from "+sd.Donor+": read-only, then offline_mode OFF")
 	case sd.ResultPending:
 		d.Memory.SeedAvoid = nil
 		d.do(ActApplySeed, "the server was restored from "+sd.Donor+"'s copy at GTID "+sd.ResultGTID)
-		return d.notReady("seeded from " + sd.Donor + ": applying its GTID position " + sd.ResultGTID)
+		return d.notReady(SitSeedApplying, "seeded from "+sd.Donor+": applying its GTID position "+sd.ResultGTID)
 	case sd.Unproven:
 		// Its swap may have failed part-way and the server started on
 		// what was left: giving it the copy's position would make a server
@@ -252,7 +254,7 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		msg := "a copy from " + sd.Donor + " is recorded as complete, but the server container has not proven that the data directory holds it " +
 			"(STATE_DIR/seed/swapped.json): its GTID position is not applied and nothing else is done; the server container's seed-exec checks it at its next start"
 		d.Problems["seed"] = msg
-		return d.notReady(msg)
+		return d.notReady(SitSeedUnproven, msg)
 	case sd.Err != "":
 		d.Problems["seed"] = "seeding failed: " + sd.Err
 	}
@@ -262,7 +264,7 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		// clone's guard whose marker is gone).
 		msg := "offline_mode is ON: the server refuses every client without CONNECTION_ADMIN"
 		d.Problems["offline"] = msg
-		return d.notReady(msg)
+		return d.notReady(SitOfflineMode, msg)
 	}
 	if p.Role == RolePrimary {
 		return decidePrimary(o, d, p, now)
@@ -270,8 +272,8 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	return decideReplica(o, d, p, now)
 }
 
-func (d Decision) notReady(reason string) Decision {
-	d.Ready, d.Reason = false, reason
+func (d Decision) notReady(s Situation, reason string) Decision {
+	d.Situation, d.Ready, d.Reason = s, false, reason
 	return d
 }
 
@@ -294,7 +296,7 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 		}
 		d.do(ActMakeWritable, "the primary is read-only (as every pod starts), and no peer holds a transaction it lacks")
 		m.Approved = Lineage{Known: true, Origin: l.Origin, GTIDs: l.GTIDs}
-		return d.notReady("primary is read-only: making it writable")
+		return d.notReady(SitPrimaryMakingWritable, "primary is read-only: making it writable")
 	}
 	if !intact && !lineageIntact(m.Approved, l) {
 		// Writable, but not with data this sidecar let take writes: it
@@ -317,7 +319,7 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 			d.do(ActCreateAccount, "the replication account does not exist")
 			d.do(ActGrantReplication, "a new replication account")
 			m.AccountVerified, m.AccountFP = true, fp
-			return d.notReady("creating the replication account")
+			return d.notReady(SitPrimaryCorrectingAcct, "creating the replication account")
 		}
 		if !a.Marked {
 			// Not created by this tool: take it over only when nothing
@@ -340,7 +342,7 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 				msg := fmt.Sprintf("REPLICATION_USER %q names an existing account that mysql-bootstrap did not create (%s): its password and grants are left alone; "+
 					"set REPLICATION_USER to another name, or drop that account so that the sidecar creates its own", p.User, strings.Join(why, "; "))
 				d.Problems["account"] = msg
-				return d.notReady(msg)
+				return d.notReady(SitPrimaryAccountForeign, msg)
 			}
 			d.do(ActMarkAccount, "the account has just the replication grant and REPLICATION_PASSWORD logs into it: adopting it")
 		}
@@ -405,9 +407,9 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 		}
 	}
 	if len(d.Actions) > 0 {
-		return d.notReady("correcting the replication account")
+		return d.notReady(SitPrimaryCorrectingAcct, "correcting the replication account")
 	}
-	d.Ready, d.Reason = true, strings.Join(append([]string{"primary is writable"}, notes...), "; ")
+	d.Situation, d.Ready, d.Reason = SitPrimaryWritable, true, strings.Join(append([]string{"primary is writable"}, notes...), "; ")
 	return d
 }
 
@@ -452,7 +454,7 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	l := o.Local
 	r := o.Replica
 	if r == nil {
-		return d.notReady("replication state not observed yet")
+		return d.notReady(SitReplicaNotObserved, "replication state not observed yet")
 	}
 	ch := r.Channel
 	flavor := l.Server.Flavor
@@ -463,7 +465,7 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	// Read-only before anything else: nothing may write to a replica.
 	if !l.ReadOnly || flavor == sqldialect.MySQL && !l.SuperReadOnly {
 		d.do(ActMakeReadOnly, "a replica must refuse client writes")
-		return d.notReady("replica is writable: making it read-only")
+		return d.notReady(SitReplicaMakingReadOnly, "replica is writable: making it read-only")
 	}
 
 	// The primary's transactions as far as they are known: asked now, or
@@ -520,18 +522,18 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 			m.Resets++
 			m.Cleaned = l.GTIDs.String()
 			view.Errant = ""
-			return d.notReady("removing the GTIDs of this replica's first start (" + l.GTIDs.String() + ") before it replicates")
+			return d.notReady(SitReplicaResettingFirst, "removing the GTIDs of this replica's first start ("+l.GTIDs.String()+") before it replicates")
 		}
 		if !known {
-			return d.notReady("waiting to compare this replica's transactions with the primary's before it replicates: " + src.Err)
+			return d.notReady(SitReplicaSourceUnknown, "waiting to compare this replica's transactions with the primary's before it replicates: "+src.Err)
 		}
 		why := "transactions " + errant.String()
 		if len(r.UserTables) > 0 {
 			why += " and tables " + strings.Join(r.UserTables, ", ")
 		}
 		d.Problems["own-data"] = "this replica never replicated but holds data the primary lacks: " + why
-		return d.notReady("replica never replicated but holds data of its own the primary lacks (" + why +
-			"): it is neither reset nor replicated into; rebuild it from an empty volume, or remove that data and run " + sqldialectReset(flavor))
+		return d.notReady(SitReplicaOwnData, "replica never replicated but holds data of its own the primary lacks ("+why+
+			"): it is neither reset nor replicated into; rebuild it from an empty volume, or remove that data and run "+resetAdvice(l.Server))
 	}
 
 	// Transactions this replica got from others (not its own writes) that
@@ -566,7 +568,7 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 			": replication is stopped and is not resumed on its own; if the primary is right, rebuild this replica (empty its volume); " +
 			"if this replica holds the data, recover the primary from it (see README: an empty primary)"
 		d.Problems["diverged"] = msg
-		return d.notReady(msg)
+		return d.notReady(SitReplicaDiverged, msg)
 	}
 	if !foreign.IsEmpty() {
 		// The primary lacks what it once sent, but it does not take writes
@@ -580,10 +582,10 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		view.Staleness = staleness
 		why := "the primary lacks transactions this replica holds (" + foreign.String() + ") and takes no writes: it is recovering, or must be"
 		if m.CaughtUp && staleness != nil && *staleness <= p.MaxLag {
-			d.Ready, d.Reason = true, fmt.Sprintf("serving data at most %s old (MAX_REPLICATION_LAG %s) while %s", *staleness, p.MaxLag, why)
+			d.Situation, d.Ready, d.Reason = SitReplicaServingRecovering, true, fmt.Sprintf("serving data at most %s old (MAX_REPLICATION_LAG %s) while %s", *staleness, p.MaxLag, why)
 			return d
 		}
-		return d.notReady(why)
+		return d.notReady(SitReplicaPrimaryRecovering, why)
 	}
 
 	// Transactions the replica lacks that the primary's binary logs no
@@ -738,31 +740,31 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	}
 	switch {
 	case !ch.Configured:
-		return d.notReady(reason("replication is not configured yet"))
+		return d.notReady(SitReplicaNotConfigured, reason("replication is not configured yet"))
 	case !ch.PointsAt(p.PrimaryHost, p.Port, p.User):
-		return d.notReady(reason("replication does not point at the primary"))
+		return d.notReady(SitReplicaWrongSource, reason("replication does not point at the primary"))
 	case !known:
-		return d.notReady(reason("cannot compare this replica's transactions with the primary's: " + src.Err + refusedHint(src, p)))
+		return d.notReady(SitReplicaSourceUnknown, reason("cannot compare this replica's transactions with the primary's: "+src.Err+refusedHint(src, p)))
 	case !errant.IsEmpty():
-		return d.notReady(reason("replica has transactions the primary lacks: " + errant.String()))
+		return d.notReady(SitReplicaErrant, reason("replica has transactions the primary lacks: "+errant.String()))
 	case ch.LastSQLErrno != 0:
-		return d.notReady(reason("replication error: " + ch.LastError()))
+		return d.notReady(SitReplicaSQLError, reason("replication error: "+ch.LastError()))
 	case ch.SQL != sqldialect.ThreadRunning:
-		return d.notReady(reason(fmt.Sprintf("replication threads not running (IO %s, SQL %s)", ch.IO, ch.SQL)))
+		return d.notReady(SitReplicaThreadsStopped, reason(fmt.Sprintf("replication threads not running (IO %s, SQL %s)", ch.IO, ch.SQL)))
 	case !m.CaughtUp:
-		return d.notReady(reason(fmt.Sprintf("catching up with the primary's transactions (%d to go)", m.Snapshot.CountNotIn(l.GTIDs))))
+		return d.notReady(SitReplicaCatchingUp, reason(fmt.Sprintf("catching up with the primary's transactions (%d to go)", m.Snapshot.CountNotIn(l.GTIDs))))
 	case staleness == nil:
-		return d.notReady(reason("how old this replica's data is, is unknown: replication " + ioDescription(ch)))
+		return d.notReady(SitReplicaStalenessUnknown, reason("how old this replica's data is, is unknown: replication "+ioDescription(ch)))
 	case *staleness > p.MaxLag:
 		if ch.IO == sqldialect.ThreadRunning {
-			return d.notReady(reason(fmt.Sprintf("data may be %s old, more than MAX_REPLICATION_LAG %s: it has not applied what the primary held then "+
+			return d.notReady(SitReplicaLagging, reason(fmt.Sprintf("data may be %s old, more than MAX_REPLICATION_LAG %s: it has not applied what the primary held then "+
 				"(its applier's lag, Seconds_Behind_Source, is %s: the receiver is behind)", *staleness, p.MaxLag, lagString(lag))))
 		}
-		return d.notReady(reason(fmt.Sprintf("data may be %s old, more than MAX_REPLICATION_LAG %s: replication %s", *staleness, p.MaxLag, ioDescription(ch))))
+		return d.notReady(SitReplicaLagging, reason(fmt.Sprintf("data may be %s old, more than MAX_REPLICATION_LAG %s: replication %s", *staleness, p.MaxLag, ioDescription(ch))))
 	case ch.IO == sqldialect.ThreadRunning:
-		d.Ready, d.Reason = true, reason(fmt.Sprintf("replicating from %s, data at most %s old", p.PrimaryHost, *staleness))
+		d.Situation, d.Ready, d.Reason = SitReplicaReplicating, true, reason(fmt.Sprintf("replicating from %s, data at most %s old", p.PrimaryHost, *staleness))
 	default:
-		d.Ready, d.Reason = true, reason(fmt.Sprintf("serving data at most %s old (MAX_REPLICATION_LAG %s) while replication %s", *staleness, p.MaxLag, ioDescription(ch)))
+		d.Situation, d.Ready, d.Reason = SitReplicaServingStaleOK, true, reason(fmt.Sprintf("serving data at most %s old (MAX_REPLICATION_LAG %s) while replication %s", *staleness, p.MaxLag, ioDescription(ch)))
 	}
 	return d
 }
@@ -871,11 +873,15 @@ func ioDescription(ch sqldialect.ReplicaStatus) string {
 	return s
 }
 
-func sqldialectReset(f sqldialect.Flavor) string {
-	if f == sqldialect.MariaDB {
+// resetAdvice is the statement a person runs to empty a replica's GTID
+// history, as the executor would for the server's version (RESET BINARY
+// LOGS AND GTIDS exists from MySQL 8.2 only).
+func resetAdvice(s sqldialect.Server) string {
+	d, err := sqldialect.New(s)
+	if err != nil {
 		return "RESET MASTER"
 	}
-	return "RESET BINARY LOGS AND GTIDS"
+	return d.ResetBinaryLogs().SQL
 }
 
 // decideSeed replaces a replica's data with a copy of a donor's: the
@@ -892,7 +898,7 @@ func decideSeed(o Observation, d Decision, p Policy, now time.Time, missing sqld
 	behind := !l.GTIDs.IsEmpty() // it holds replicated data, it is not new
 	if behind && !p.AutoReseed {
 		d.Problems["seed"] = why + "; AUTO_RESEED=false"
-		return d.notReady(why + ": AUTO_RESEED=false, so it is not re-seeded; empty its volume to rebuild it from a donor, or set AUTO_RESEED=true")
+		return d.notReady(SitReplicaSeedDisabled, why+": AUTO_RESEED=false, so it is not re-seeded; empty its volume to rebuild it from a donor, or set AUTO_RESEED=true")
 	}
 	return seedReplica(o, &d, p, now, o.Replica.Source.Purged, why)
 }
@@ -920,18 +926,18 @@ func seedReplica(o Observation, d *Decision, p Policy, now time.Time, need sqldi
 		msg := why + "; but no donor holds every transaction this replica has (" + keep.String() + "): nothing is copied over them; " +
 			"waiting for the primary or a ready replica that holds them"
 		d.Problems["seed"] = msg
-		return d.notReady(msg)
+		return d.notReady(SitReplicaSeedNoDonor, msg)
 	}
 	switch {
 	case fast && fresh:
 		why += "; the last copy's donor " + o.Seed.Donor + " was " + o.Seed.Kind + ", so another is tried at once"
 	case !m.Seed.Due(now):
-		return d.notReady(fmt.Sprintf("%s; the last seed from %s failed, next attempt at %s", why, m.SeedDonor, m.Seed.Next().UTC().Format(time.TimeOnly)))
+		return d.notReady(SitReplicaSeedWaiting, fmt.Sprintf("%s; the last seed from %s failed, next attempt at %s", why, m.SeedDonor, m.Seed.Next().UTC().Format(time.TimeOnly)))
 	default:
 		// A paced attempt: every donor may be tried again.
 		m.SeedAvoid = nil
 	}
-	return startSeed(o, d, donor, now, why, "seeding from ")
+	return startSeed(o, d, SitReplicaSeedStarting, donor, now, why, "seeding from ")
 }
 
 // failedFast reports whether the last copy failed in a way that another
@@ -1086,14 +1092,14 @@ func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (De
 	pf := o.Peers
 	switch {
 	case pf == nil:
-		return d.notReady("looking at the other pods before taking writes"), true
+		return d.notReady(SitPrimaryLookingAtPeers, "looking at the other pods before taking writes"), true
 	case pf.Err != "" && !pf.Absent && !intact:
 		// Nobody can be asked: that proves nothing about the peers.
 		msg := "cannot list the other pods (" + pf.Err + "): not taking writes until they can be asked, as they may hold transactions this pod lacks; " +
 			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data"
 		d.Problems["guard"] = msg
 		d.Guard = GuardWaitingForPeers
-		return d.notReady(msg), true
+		return d.notReady(SitPrimaryWaitingForPeers, msg), true
 	}
 	own := l.GTIDs
 	// A pod whose data is only its own first start (the image
@@ -1167,7 +1173,7 @@ func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (De
 			}
 		}
 		d.Guard = GuardWaitingForPeers
-		return d.notReady("a person chose to seed this pod from " + ov.From + ", which does not answer as a replica yet"), true
+		return d.notReady(SitPrimaryWaitingForPeers, "a person chose to seed this pod from "+ov.From+", which does not answer as a replica yet"), true
 	}
 	switch {
 	case len(silent) > 0 && intact:
@@ -1178,8 +1184,8 @@ func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (De
 	case len(silent) > 0:
 		d.Guard = GuardWaitingForPeers
 		d.Problems["guard"] = "waiting for " + strings.Join(silent, ", ") + " before taking writes"
-		return d.notReady("not taking writes until " + strings.Join(silent, ", ") + " answer: they may hold transactions this pod lacks; " +
-			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data " +
+		return d.notReady(SitPrimaryWaitingForPeers, "not taking writes until "+strings.Join(silent, ", ")+" answer: they may hold transactions this pod lacks; "+
+			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data "+
 			"(a pod removed for good: mysql-bootstrap forget-peer POD)"), true
 	}
 	if len(lacking) == 0 {
@@ -1229,7 +1235,7 @@ func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (De
 		"; nothing is written or wiped until a person chooses (" + overrideHint + ")"
 	d.Problems["guard"] = msg
 	d.Guard = GuardWaitingForPerson
-	return d.notReady(msg), true
+	return d.notReady(SitPrimaryWaitingForPerson, msg), true
 }
 
 // seedPrimary replaces the primary's data with donor's before it takes
@@ -1237,15 +1243,15 @@ func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (De
 func seedPrimary(o Observation, d *Decision, donor Donor, now time.Time, why string) Decision {
 	m := &d.Memory
 	if !m.Seed.Due(now) {
-		return d.notReady(fmt.Sprintf("%s; the last seed from %s failed, next attempt at %s", why, m.SeedDonor, m.Seed.Next().UTC().Format(time.TimeOnly)))
+		return d.notReady(SitPrimaryRecovering, fmt.Sprintf("%s; the last seed from %s failed, next attempt at %s", why, m.SeedDonor, m.Seed.Next().UTC().Format(time.TimeOnly)))
 	}
-	return startSeed(o, d, donor, now, why, "recovering from ")
+	return startSeed(o, d, SitPrimaryRecovering, donor, now, why, "recovering from ")
 }
 
 // startSeed replaces this pod's data with a copy of donor's (MySQL:
 // CLONE; MariaDB: a request to the server container's restore); the
 // caller has seen to its pace. The reason is prefix + donor + ": " + why.
-func startSeed(o Observation, d *Decision, donor Donor, now time.Time, why, prefix string) Decision {
+func startSeed(o Observation, d *Decision, sit Situation, donor Donor, now time.Time, why, prefix string) Decision {
 	m := &d.Memory
 	kind := ActRequestSeed
 	if o.Local.Server.Flavor == sqldialect.MySQL {
@@ -1261,7 +1267,7 @@ func startSeed(o Observation, d *Decision, donor Donor, now time.Time, why, pref
 	if prefix == "recovering from " {
 		suffix = " before taking writes"
 	}
-	return d.notReady(prefix + donor.Pod + suffix + ": " + why)
+	return d.notReady(sit, prefix+donor.Pod+suffix+": "+why)
 }
 
 // holding is what one peer holds, for the guard: set without its own

@@ -199,6 +199,8 @@ type situation struct {
 	// setup returns the observation and memory of the situation.
 	setup func(t testing.TB, fc flavourCase) (Observation, Memory)
 	role  Role
+	// situation is the code the decision must carry (asserted first).
+	situation Situation
 	// now is the time of the decision, after o.At (default: o.At).
 	later time.Duration
 	ready bool
@@ -226,7 +228,7 @@ func TestDecide(t *testing.T) {
 	changeActions := []ActionKind{ActStopReplica, ActChangeSource, ActStartReplica}
 	situations := []situation{
 		// --- the local server --------------------------------------------
-		{name: "local server down", role: RoleReplica, reason: "local server does not answer: dial tcp: connection refused",
+		{name: "local server down", situation: SitServerDown, role: RoleReplica, reason: "local server does not answer: dial tcp: connection refused",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Local = LocalFacts{Err: "dial tcp: connection refused"}
@@ -237,28 +239,28 @@ func TestDecide(t *testing.T) {
 					t.Error("no problem logged for a server that is down")
 				}
 			}},
-		{name: "unsupported server", role: RolePrimary, reason: "need MySQL 8.0",
+		{name: "unsupported server", situation: SitServerUnsupported, role: RolePrimary, reason: "need MySQL 8.0",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Local.Unsupported = "unsupported server MySQL 5.7.44: need MySQL 8.0 or later, or MariaDB 10.5 or later"
 				return o, m
 			}},
-		{name: "a fact could not be read", role: RoleReplica, reason: "could not read replication status: Error 1227",
+		{name: "a fact could not be read", situation: SitObservationIncomplete, role: RoleReplica, reason: "could not read replication status: Error 1227",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Local.Incomplete = "replication status: Error 1227"
 				return o, m
 			}},
-		{name: "stuck loop: the last check is too old", role: RoleReplica, later: time.Minute, reason: "last check was 1m0s ago",
+		{name: "stuck loop: the last check is too old", situation: SitObservationStale, role: RoleReplica, later: time.Minute, reason: "last check was 1m0s ago",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.healthyReplica(t) }},
-		{name: "server restarted since the last pass, seen by a probe", role: RoleReplica, reason: "local server restarted since the last check",
+		{name: "server restarted since the last pass, seen by a probe", situation: SitServerRestarted, role: RoleReplica, reason: "local server restarted since the last check",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Partial = true
 				o.Local.StartedAt = t0.Add(-time.Second)
 				return o, m
 			}},
-		{name: "server restarted since the last pass, seen by the loop", role: RoleReplica, ready: false,
+		{name: "server restarted since the last pass, seen by the loop", situation: SitReplicaThreadsStopped, role: RoleReplica, ready: false,
 			reason: "replication threads not running (IO No, SQL No)", actions: []ActionKind{ActStartReplica},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -275,7 +277,7 @@ func TestDecide(t *testing.T) {
 			}},
 
 		// --- the primary -------------------------------------------------
-		{name: "primary first start: no replication account", role: RolePrimary, reason: "creating the replication account",
+		{name: "primary first start: no replication account", situation: SitPrimaryCorrectingAcct, role: RolePrimary, reason: "creating the replication account",
 			actions: []ActionKind{ActCreateAccount, ActGrantReplication},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, _ := fc.primary(t)
@@ -288,14 +290,14 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "primary: account without the replication grant", role: RolePrimary, reason: "correcting the replication account",
+		{name: "primary: account without the replication grant", situation: SitPrimaryCorrectingAcct, role: RolePrimary, reason: "correcting the replication account",
 			actions: []ActionKind{ActGrantReplication},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Account.Grants.Replication = false
 				return o, m
 			}},
-		{name: "primary: account with grants beyond replication is reported", role: RolePrimary, ready: true, reason: "primary is writable",
+		{name: "primary: account with grants beyond replication is reported", situation: SitPrimaryWritable, role: RolePrimary, ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Account.Grants.Extra = []string{"SELECT ON *.*"}
@@ -306,7 +308,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("problems %v, account %+v", d.Problems, d.Account)
 				}
 			}},
-		{name: "primary: an account we did not create is refused", role: RolePrimary,
+		{name: "primary: an account we did not create is refused", situation: SitPrimaryAccountForeign, role: RolePrimary,
 			reason: `REPLICATION_USER "replication" names an existing account that mysql-bootstrap did not create (REPLICATION_PASSWORD does not log into it; it lacks REPLICATION SLAVE on *.*; it has other privileges: ALL PRIVILEGES ON *.*)`,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, _ := fc.primary(t)
@@ -318,20 +320,20 @@ func TestDecide(t *testing.T) {
 					t.Error("not logged")
 				}
 			}},
-		{name: "primary: an unmarked account not yet checked is not taken", role: RolePrimary, reason: "its password was not checked yet",
+		{name: "primary: an unmarked account not yet checked is not taken", situation: SitPrimaryAccountForeign, role: RolePrimary, reason: "its password was not checked yet",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Account.Marked = false
 				return o, m
 			}},
-		{name: "primary: an unmarked account exactly like ours is adopted", role: RolePrimary, reason: "correcting the replication account",
+		{name: "primary: an unmarked account exactly like ours is adopted", situation: SitPrimaryCorrectingAcct, role: RolePrimary, reason: "correcting the replication account",
 			actions: []ActionKind{ActMarkAccount},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Account.Marked, o.Account.LoginTested, o.Account.PasswordWorks = false, true, true
 				return o, m
 			}},
-		{name: "primary: password could not be checked", role: RolePrimary, ready: true, reason: "primary is writable",
+		{name: "primary: password could not be checked", situation: SitPrimaryWritable, role: RolePrimary, ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				m.AccountVerified = false
@@ -343,7 +345,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("verified %v, problems %v: want it checked again and the reason logged", d.Memory.AccountVerified, d.Problems)
 				}
 			}},
-		{name: "primary: account right, now verified", role: RolePrimary, ready: true, reason: "primary is writable",
+		{name: "primary: account right, now verified", situation: SitPrimaryWritable, role: RolePrimary, ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				m.AccountVerified = false
@@ -355,11 +357,11 @@ func TestDecide(t *testing.T) {
 					t.Error("account not remembered as verified")
 				}
 			}},
-		{name: "primary: REQUIRE SSL added with verified TLS", role: RolePrimary, reason: "correcting the replication account",
+		{name: "primary: REQUIRE SSL added with verified TLS", situation: SitPrimaryCorrectingAcct, role: RolePrimary, reason: "correcting the replication account",
 			actions: []ActionKind{ActRequireSSL},
 			setup:   func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.primary(t) },
 			policy:  func(p *Policy) { p.TLS, p.TLSCA = true, "/tls/ca.crt" }},
-		{name: "primary read-only after a restart", role: RolePrimary, reason: "primary is read-only: making it writable",
+		{name: "primary read-only after a restart", situation: SitPrimaryMakingWritable, role: RolePrimary, reason: "primary is read-only: making it writable",
 			actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -374,7 +376,7 @@ func TestDecide(t *testing.T) {
 				}
 			}},
 		// --- the primary's guard -------------------------------------------
-		{name: "guard: a brand-new cluster takes writes at once", role: RolePrimary, reason: "making it writable",
+		{name: "guard: a brand-new cluster takes writes at once", situation: SitPrimaryMakingWritable, role: RolePrimary, reason: "making it writable",
 			actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -382,7 +384,7 @@ func TestDecide(t *testing.T) {
 				o.Peers = fc.guardPeers("", "")
 				return o, m
 			}},
-		{name: "guard: the Service does not exist (NXDOMAIN), nobody remembered: nobody to wait for", role: RolePrimary, reason: "making it writable",
+		{name: "guard: the Service does not exist (NXDOMAIN), nobody remembered: nobody to wait for", situation: SitPrimaryMakingWritable, role: RolePrimary, reason: "making it writable",
 			actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -390,7 +392,7 @@ func TestDecide(t *testing.T) {
 				o.Peers = &PeerFacts{Err: "NXDOMAIN", Absent: true}
 				return o, m
 			}},
-		{name: "guard: the Service cannot be looked up (SERVFAIL, a timeout): waited for, not taken for no peers", role: RolePrimary,
+		{name: "guard: the Service cannot be looked up (SERVFAIL, a timeout): waited for, not taken for no peers", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
 			reason: "cannot list the other pods (resolve the Service mysql.default.svc.cluster.local.: SERVFAIL from 10.96.0.10:53): not taking writes until they can be asked",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -403,7 +405,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("problems %v", d.Problems)
 				}
 			}},
-		{name: "guard: a remembered peer the Service does not list (Pending) is waited for", role: RolePrimary,
+		{name: "guard: a remembered peer the Service does not list (Pending) is waited for", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
 			reason: "not taking writes until mysql-3 (seen before, no answer from it now) answer",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -412,7 +414,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Memory = PeerMemory{Seen: map[string]time.Time{"mysql-1": t0, "mysql-3": t0.Add(-time.Hour)}}
 				return o, m
 			}},
-		{name: "guard: a peer an answering peer remembers is waited for, though this pod forgot everything", role: RolePrimary,
+		{name: "guard: a peer an answering peer remembers is waited for, though this pod forgot everything", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
 			reason: "not taking writes until mysql-3 (seen before, no answer from it now) answer",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -421,7 +423,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Peers[1].Status.KnownPeers = []string{"mysql-0", "mysql-3"}
 				return o, m
 			}},
-		{name: "guard: the Service does not exist but peers are remembered: waited for", role: RolePrimary,
+		{name: "guard: the Service does not exist but peers are remembered: waited for", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
 			reason: "not taking writes until mysql-1 (seen before, no answer from it now), mysql-2 (seen before, no answer from it now) answer",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -429,7 +431,7 @@ func TestDecide(t *testing.T) {
 				o.Peers = &PeerFacts{Err: "NXDOMAIN", Absent: true, Memory: PeerMemory{Seen: map[string]time.Time{"mysql-1": t0, "mysql-2": t0}}}
 				return o, m
 			}},
-		{name: "guard: this pod's former address, still listed by the Service's cached records, is not a silent peer", role: RolePrimary,
+		{name: "guard: this pod's former address, still listed by the Service's cached records, is not a silent peer", situation: SitPrimaryMakingWritable, role: RolePrimary,
 			reason: "making it writable", actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -441,7 +443,7 @@ func TestDecide(t *testing.T) {
 					Own: map[string]time.Time{"10.244.0.3": t0.Add(-time.Minute), "10.244.0.9": t0}}
 				return o, m
 			}},
-		{name: "guard: a silent address that was never this pod's is waited for", role: RolePrimary,
+		{name: "guard: a silent address that was never this pod's is waited for", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
 			reason: "not taking writes until 10.244.0.7 answer",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -451,7 +453,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Memory = PeerMemory{Own: map[string]time.Time{"10.244.0.3": t0}}
 				return o, m
 			}},
-		{name: "guard: a forgotten peer is not waited for", role: RolePrimary, reason: "making it writable", actions: []ActionKind{ActMakeWritable},
+		{name: "guard: a forgotten peer is not waited for", situation: SitPrimaryMakingWritable, role: RolePrimary, reason: "making it writable", actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Local.ReadOnly, m.Lineage = true, Lineage{}
@@ -460,7 +462,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Memory = PeerMemory{Seen: map[string]time.Time{"mysql-1": t0}, Forgotten: map[string]time.Time{"mysql-3": t0.Add(-time.Minute)}}
 				return o, m
 			}},
-		{name: "guard: a replica in the middle of a seed is neither waited for nor copied from", role: RolePrimary,
+		{name: "guard: a replica in the middle of a seed is neither waited for nor copied from", situation: SitPrimaryRecovering, role: RolePrimary,
 			reason:     "recovering from mysql-2 before taking writes",
 			actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -474,7 +476,7 @@ func TestDecide(t *testing.T) {
 				return o, m
 			}},
 		// --- a primary whose data is provably what it took writes with ------
-		{name: "guard: intact lineage: a restart takes writes without waiting for a silent peer", role: RolePrimary,
+		{name: "guard: intact lineage: a restart takes writes without waiting for a silent peer", situation: SitPrimaryMakingWritable, role: RolePrimary,
 			reason: "making it writable", actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -489,7 +491,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("problems %v memory %+v", d.Problems, d.Memory)
 				}
 			}},
-		{name: "guard: intact lineage: the Service lookup failing is no reason to wait", role: RolePrimary,
+		{name: "guard: intact lineage: the Service lookup failing is no reason to wait", situation: SitPrimaryMakingWritable, role: RolePrimary,
 			reason: "making it writable", actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -497,7 +499,7 @@ func TestDecide(t *testing.T) {
 				o.Peers = &PeerFacts{Err: "SERVFAIL"}
 				return o, m
 			}},
-		{name: "guard: intact lineage, but an answering peer holds more: it recovers from it, and its record is dropped", role: RolePrimary,
+		{name: "guard: intact lineage, but an answering peer holds more: it recovers from it, and its record is dropped", situation: SitPrimaryRecovering, role: RolePrimary,
 			reason: "recovering from mysql-1", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -512,7 +514,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("lineage %+v kept after peers proved to hold more", d.Memory.Lineage)
 				}
 			}},
-		{name: "guard: another identity than the one that took writes (a new data directory): silent peers are waited for", role: RolePrimary,
+		{name: "guard: another identity than the one that took writes (a new data directory): silent peers are waited for", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
 			reason: "not taking writes until 10.0.0.9 answer",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -522,7 +524,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
 				return o, m
 			}},
-		{name: "guard: fewer transactions than it took writes with (an older copy): silent peers are waited for", role: RolePrimary,
+		{name: "guard: fewer transactions than it took writes with (an older copy): silent peers are waited for", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
 			reason: "not taking writes until 10.0.0.9 answer",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -531,7 +533,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
 				return o, m
 			}},
-		{name: "writable with data this sidecar cannot prove its own, a peer silent: read-only again", role: RolePrimary,
+		{name: "writable with data this sidecar cannot prove its own, a peer silent: read-only again", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
 			reason:  "primary is writable with data it cannot prove its own: making it read-only until its guard passes; not taking writes until 10.0.0.9 answer",
 			actions: []ActionKind{ActMakeReadOnly},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -541,7 +543,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
 				return o, m
 			}},
-		{name: "writable with data this sidecar cannot prove its own, every peer answers and none holds more: kept, lineage recorded", role: RolePrimary,
+		{name: "writable with data this sidecar cannot prove its own, every peer answers and none holds more: kept, lineage recorded", situation: SitPrimaryWritable, role: RolePrimary,
 			ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -554,7 +556,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("lineage %+v", d.Memory.Lineage)
 				}
 			}},
-		{name: "made writable by its guard in the last pass: the approval stands for its lineage", role: RolePrimary,
+		{name: "made writable by its guard in the last pass: the approval stands for its lineage", situation: SitPrimaryWritable, role: RolePrimary,
 			ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -566,13 +568,13 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "guard: peers not looked at yet", role: RolePrimary, reason: "looking at the other pods before taking writes",
+		{name: "guard: peers not looked at yet", situation: SitPrimaryLookingAtPeers, role: RolePrimary, reason: "looking at the other pods before taking writes",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Local.ReadOnly = true
 				return o, m
 			}},
-		{name: "guard: an empty primary recovers from the peer holding most", role: RolePrimary,
+		{name: "guard: an empty primary recovers from the peer holding most", situation: SitPrimaryRecovering, role: RolePrimary,
 			reason:     "recovering from mysql-1 before taking writes: this pod lacks transactions peers hold: mysql-1 (10), mysql-2 (4); mysql-1 holds every pod's",
 			actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -586,7 +588,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("donor %+v, problems %v, guard %q", d.Actions[0].Donor, d.Problems, d.Guard)
 				}
 			}},
-		{name: "guard: of two peers holding every pod's transactions, the one without its own is copied", role: RolePrimary,
+		{name: "guard: of two peers holding every pod's transactions, the one without its own is copied", situation: SitPrimaryRecovering, role: RolePrimary,
 			reason:     "recovering from mysql-2 before taking writes",
 			actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -598,7 +600,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Peers[2].Status.GTIDExecuted = fc.primarySet
 				return o, m
 			}},
-		{name: "guard: an emptied primary whose first start logged its own transactions recovers", role: RolePrimary,
+		{name: "guard: an emptied primary whose first start logged its own transactions recovers", situation: SitPrimaryRecovering, role: RolePrimary,
 			reason: "recovering from mysql-1 before taking writes: this pod lacks transactions peers hold", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -612,7 +614,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("reason %q", d.Reason)
 				}
 			}},
-		{name: "guard: own transactions with tables of its own are weighed: the pods disagree", role: RolePrimary,
+		{name: "guard: own transactions with tables of its own are weighed: the pods disagree", situation: SitPrimaryWaitingForPerson, role: RolePrimary,
 			reason: "the pods disagree and none holds every transaction: this pod alone holds",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -621,7 +623,7 @@ func TestDecide(t *testing.T) {
 				o.Peers = fc.guardPeers(fc.primarySet, fc.behindSet)
 				return o, m
 			}},
-		{name: "guard: a primary restored from an old copy recovers too", role: RolePrimary, reason: "recovering from mysql-2",
+		{name: "guard: a primary restored from an old copy recovers too", situation: SitPrimaryRecovering, role: RolePrimary, reason: "recovering from mysql-2",
 			actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -629,7 +631,7 @@ func TestDecide(t *testing.T) {
 				o.Peers = fc.guardPeers(fc.behindSet, fc.primaryMore)
 				return o, m
 			}},
-		{name: "guard: a peer that does not answer is waited for", role: RolePrimary,
+		{name: "guard: a peer that does not answer is waited for", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
 			reason: "not taking writes until 10.0.0.9 answer: they may hold transactions this pod lacks; to take writes without them",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -643,7 +645,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("guard %q, want %q", d.Guard, GuardWaitingForPeers)
 				}
 			}},
-		{name: "guard: pods that disagree are left alone for a person", role: RolePrimary,
+		{name: "guard: pods that disagree are left alone for a person", situation: SitPrimaryWaitingForPerson, role: RolePrimary,
 			reason: "the pods disagree and none holds every transaction",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -664,7 +666,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("guard %q, want %q", d.Guard, GuardWaitingForPerson)
 				}
 			}},
-		{name: "guard: a person chose this pod's own data", role: RolePrimary, reason: "making it writable",
+		{name: "guard: a person chose this pod's own data", situation: SitPrimaryMakingWritable, role: RolePrimary, reason: "making it writable",
 			actions: []ActionKind{ActConsumeOverride, ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -673,7 +675,7 @@ func TestDecide(t *testing.T) {
 				o.Override = &Override{Action: OverrideOwnData, Created: t0}
 				return o, m
 			}},
-		{name: "guard: a person chose the peer to seed from", role: RolePrimary, reason: "recovering from mysql-2",
+		{name: "guard: a person chose the peer to seed from", situation: SitPrimaryRecovering, role: RolePrimary, reason: "recovering from mysql-2",
 			actionsFor: func(fc flavourCase) []ActionKind { return append([]ActionKind{ActConsumeOverride}, seedKind(fc)...) },
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -682,7 +684,7 @@ func TestDecide(t *testing.T) {
 				o.Override = &Override{Action: OverrideSeedFrom, From: "mysql-2", Created: t0}
 				return o, m
 			}},
-		{name: "guard: the chosen peer does not answer", role: RolePrimary, reason: "a person chose to seed this pod from mysql-7, which does not answer",
+		{name: "guard: the chosen peer does not answer", situation: SitPrimaryWaitingForPeers, role: RolePrimary, reason: "a person chose to seed this pod from mysql-7, which does not answer",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Local.ReadOnly = true
@@ -690,7 +692,7 @@ func TestDecide(t *testing.T) {
 				o.Override = &Override{Action: OverrideSeedFrom, From: "mysql-7", Created: t0}
 				return o, m
 			}},
-		{name: "guard: an unreadable override is reported and ignored", role: RolePrimary, reason: "making it writable",
+		{name: "guard: an unreadable override is reported and ignored", situation: SitPrimaryMakingWritable, role: RolePrimary, reason: "making it writable",
 			actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -704,7 +706,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("problems %v", d.Problems)
 				}
 			}},
-		{name: "guard: a recovery backed off after a failure", role: RolePrimary, reason: "the last seed from mysql-1 failed, next attempt",
+		{name: "guard: a recovery backed off after a failure", situation: SitPrimaryRecovering, role: RolePrimary, reason: "the last seed from mysql-1 failed, next attempt",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Local.ReadOnly, o.Local.GTIDs = true, gtids(fc.flavor, "")
@@ -712,7 +714,7 @@ func TestDecide(t *testing.T) {
 				m.SeedDonor, m.Seed = "mysql-1", Backoff{Tries: 1, Last: t0, Wait: 30 * time.Second}
 				return o, m
 			}},
-		{name: "guard: a peer whose server is down is waited for", role: RolePrimary, reason: "mysql-1 (its server does not answer)",
+		{name: "guard: a peer whose server is down is waited for", situation: SitPrimaryWaitingForPeers, role: RolePrimary, reason: "mysql-1 (its server does not answer)",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Local.ReadOnly, m.Lineage = true, Lineage{}
@@ -722,7 +724,7 @@ func TestDecide(t *testing.T) {
 			}},
 
 		// --- a clone's guard (offline_mode, read-only lifted) -------------
-		{name: "clone guard left up by a sidecar that died mid-clone: read-only first, not ready", role: RolePrimary,
+		{name: "clone guard left up by a sidecar that died mid-clone: read-only first, not ready", situation: SitCloneGuardUp, role: RolePrimary,
 			reason: "ending the guard of a clone from mysql-1", actions: []ActionKind{ActEndClone},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -730,7 +732,7 @@ func TestDecide(t *testing.T) {
 				o.Seed = SeedFacts{Guarded: true, Donor: "mysql-1"}
 				return o, m
 			}},
-		{name: "clone guard left up on a replica: read-only first, not ready", role: RoleReplica,
+		{name: "clone guard left up on a replica: read-only first, not ready", situation: SitCloneGuardUp, role: RoleReplica,
 			reason: "ending the guard of a clone from mysql-2", actions: []ActionKind{ActEndClone},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -738,7 +740,7 @@ func TestDecide(t *testing.T) {
 				o.Seed = SeedFacts{Guarded: true, Donor: "mysql-2"}
 				return o, m
 			}},
-		{name: "offline_mode ON on a writable primary: not ready, nothing touched", role: RolePrimary,
+		{name: "offline_mode ON on a writable primary: not ready, nothing touched", situation: SitOfflineMode, role: RolePrimary,
 			reason: "offline_mode is ON",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -750,16 +752,16 @@ func TestDecide(t *testing.T) {
 					t.Errorf("problems %v", d.Problems)
 				}
 			}},
-		{name: "offline_mode ON, seen by a probe: not ready", role: RoleReplica, reason: "offline_mode is ON",
+		{name: "offline_mode ON, seen by a probe: not ready", situation: SitOfflineMode, role: RoleReplica, reason: "offline_mode is ON",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Partial, o.Local.OfflineMode = true, true
 				return o, m
 			}},
 
-		{name: "primary writable", role: RolePrimary, ready: true, reason: "primary is writable",
+		{name: "primary writable", situation: SitPrimaryWritable, role: RolePrimary, ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.primary(t) }},
-		{name: "primary: a secret file that cannot be read again is reported", role: RolePrimary, ready: true, reason: "primary is writable",
+		{name: "primary: a secret file that cannot be read again is reported", situation: SitPrimaryWritable, role: RolePrimary, ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Credentials.Problems = map[string]string{"REPLICATION_PASSWORD": "REPLICATION_PASSWORD_FILE=\"/x\" cannot be read"}
@@ -772,20 +774,20 @@ func TestDecide(t *testing.T) {
 			}},
 
 		// --- a replica's own state ----------------------------------------
-		{name: "replica writable", role: RoleReplica, reason: "replica is writable: making it read-only",
+		{name: "replica writable", situation: SitReplicaMakingReadOnly, role: RoleReplica, reason: "replica is writable: making it read-only",
 			actions: []ActionKind{ActMakeReadOnly},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Local.ReadOnly, o.Local.SuperReadOnly = false, false
 				return o, m
 			}},
-		{name: "replica without observed replication state", role: RoleReplica, reason: "replication state not observed yet",
+		{name: "replica without observed replication state", situation: SitReplicaNotObserved, role: RoleReplica, reason: "replication state not observed yet",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica = nil
 				return o, m
 			}},
-		{name: "new replica: not configured", role: RoleReplica, reason: "replication is not configured yet",
+		{name: "new replica: not configured", situation: SitReplicaNotConfigured, role: RoleReplica, reason: "replication is not configured yet",
 			actions: []ActionKind{ActChangeSource, ActStartReplica},
 			setup:   func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.newReplica(t) },
 			check: func(t *testing.T, fc flavourCase, d Decision) {
@@ -793,7 +795,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v: want 1 change, 1 restart, no back-off for a first CHANGE", d.Memory)
 				}
 			}},
-		{name: "new replica: only its first start's transactions are removed", role: RoleReplica,
+		{name: "new replica: only its first start's transactions are removed", situation: SitReplicaResettingFirst, role: RoleReplica,
 			reason: "removing the GTIDs of this replica's first start", actions: []ActionKind{ActResetBinaryLogs},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -805,7 +807,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "new replica: first start's transactions removed even while the primary is down", role: RoleReplica,
+		{name: "new replica: first start's transactions removed even while the primary is down", situation: SitReplicaResettingFirst, role: RoleReplica,
 			reason: "removing the GTIDs", actions: []ActionKind{ActResetBinaryLogs},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -813,7 +815,7 @@ func TestDecide(t *testing.T) {
 				o.Replica.Source = SourceFacts{Err: "dial tcp: no such host"}
 				return o, m
 			}},
-		{name: "new replica whose first start created accounts: seeded, not replayed", role: RoleReplica,
+		{name: "new replica whose first start created accounts: seeded, not replayed", situation: SitReplicaSeedStarting, role: RoleReplica,
 			reason: "seeding from mysql-0: the replica never replicated and its first start created accounts (app@%)", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -821,7 +823,7 @@ func TestDecide(t *testing.T) {
 				o.Replica.Accounts = []string{"app@%"}
 				return o, m
 			}},
-		{name: "new replica with tables of its own is never reset", role: RoleReplica,
+		{name: "new replica with tables of its own is never reset", situation: SitReplicaOwnData, role: RoleReplica,
 			reason: "never replicated but holds data of its own the primary lacks",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -834,7 +836,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("reason %q, problems %v: want the tables named and logged", d.Reason, d.Problems)
 				}
 			}},
-		{name: "new replica with another server's transactions is never reset", role: RoleReplica,
+		{name: "new replica with another server's transactions is never reset", situation: SitReplicaOwnData, role: RoleReplica,
 			reason: "holds data of its own",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -845,7 +847,7 @@ func TestDecide(t *testing.T) {
 				}
 				return o, m
 			}},
-		{name: "new replica with foreign transactions waits for the primary", role: RoleReplica,
+		{name: "new replica with foreign transactions waits for the primary", situation: SitReplicaSourceUnknown, role: RoleReplica,
 			reason: "waiting to compare this replica's transactions",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -853,7 +855,7 @@ func TestDecide(t *testing.T) {
 				o.Replica.Source = SourceFacts{Err: "i/o timeout"}
 				return o, m
 			}},
-		{name: "replica reset by hand, holding the primary's transactions, is pointed at it", role: RoleReplica,
+		{name: "replica reset by hand, holding the primary's transactions, is pointed at it", situation: SitReplicaNotConfigured, role: RoleReplica,
 			reason: "replication is not configured yet", actions: []ActionKind{ActChangeSource, ActStartReplica},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -862,7 +864,7 @@ func TestDecide(t *testing.T) {
 			}},
 
 		// --- the channel ---------------------------------------------------
-		{name: "replica pointing elsewhere", role: RoleReplica, reason: "replication points at old-primary:3306",
+		{name: "replica pointing elsewhere", situation: SitReplicaWrongSource, role: RoleReplica, reason: "replication points at old-primary:3306",
 			actions: changeActions,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -875,19 +877,19 @@ func TestDecide(t *testing.T) {
 					t.Errorf("another source's data must be caught up with again from a new snapshot: %+v", d.Memory)
 				}
 			}},
-		{name: "replica with the wrong user", role: RoleReplica, reason: `as "root"`, actions: changeActions,
+		{name: "replica with the wrong user", situation: SitReplicaWrongSource, role: RoleReplica, reason: `as "root"`, actions: changeActions,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.SourceUser = "root"
 				return o, m
 			}},
-		{name: "replica without GTID auto-positioning", role: RoleReplica, reason: "with GTID auto-positioning", actions: changeActions,
+		{name: "replica without GTID auto-positioning", situation: SitReplicaWrongSource, role: RoleReplica, reason: "with GTID auto-positioning", actions: changeActions,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.AutoPosition = false
 				return o, m
 			}},
-		{name: "IO access denied: CHANGE with this pod's password", role: RoleReplica, ready: true,
+		{name: "IO access denied: CHANGE with this pod's password", situation: SitReplicaServingStaleOK, role: RoleReplica, ready: true,
 			reason: "the primary refuses this replica's replication login", actions: changeActions,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -900,7 +902,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v: want one paced try, still caught up (same data, new password)", d.Memory)
 				}
 			}},
-		{name: "IO refused again right after a CHANGE: no CHANGE storm", role: RoleReplica, ready: true,
+		{name: "IO refused again right after a CHANGE: no CHANGE storm", situation: SitReplicaServingStaleOK, role: RoleReplica, ready: true,
 			reason: "CHANGE tried 3 time(s) without fixing it, next at 12:00:15",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -914,7 +916,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("reason %q, view %+v: want what to fix and the tries", d.Reason, d.Replica)
 				}
 			}},
-		{name: "a CHANGE that worked clears its back-off", role: RoleReplica, ready: true, reason: "replicating from",
+		{name: "a CHANGE that worked clears its back-off", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating from",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				m.Change = Backoff{Tries: 2, Last: t0, Wait: 10 * time.Second}
@@ -925,7 +927,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("back-off kept: %+v", d.Memory.Change)
 				}
 			}},
-		{name: "IO connecting: the primary is restarting", role: RoleReplica, ready: true,
+		{name: "IO connecting: the primary is restarting", situation: SitReplicaServingStaleOK, role: RoleReplica, ready: true,
 			reason: "serving data at most 9s old (MAX_REPLICATION_LAG 30s) while replication is reconnecting to " + testPrimary,
 			later:  4 * time.Second,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -940,7 +942,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("view %+v, problems %v", d.Replica, d.Problems)
 				}
 			}},
-		{name: "primary down longer than MAX_REPLICATION_LAG", role: RoleReplica,
+		{name: "primary down longer than MAX_REPLICATION_LAG", situation: SitReplicaLagging, role: RoleReplica,
 			reason: "data may be 35s old, more than MAX_REPLICATION_LAG 30s: replication is reconnecting",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -950,7 +952,7 @@ func TestDecide(t *testing.T) {
 				m.FreshAsOf = t0.Add(-35 * time.Second)
 				return o, m
 			}},
-		{name: "restarted during the outage, state restored: serves reads", role: RoleReplica, ready: true, reason: "serving data at most 12s old",
+		{name: "restarted during the outage, state restored: serves reads", situation: SitReplicaServingStaleOK, role: RoleReplica, ready: true, reason: "serving data at most 12s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Local.StartedAt = t0.Add(-2 * time.Second)
@@ -962,7 +964,7 @@ func TestDecide(t *testing.T) {
 					Snapshot: gtids(fc.flavor, fc.primarySet)}
 				return o, m
 			}},
-		{name: "restarted during the outage without state: freshness unknown", role: RoleReplica,
+		{name: "restarted during the outage without state: freshness unknown", situation: SitReplicaSourceUnknown, role: RoleReplica,
 			reason: "cannot compare this replica's transactions with the primary's: no such host",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, _ := fc.healthyReplica(t)
@@ -971,7 +973,7 @@ func TestDecide(t *testing.T) {
 				o.Replica.Source = SourceFacts{Err: "no such host"}
 				return o, Memory{}
 			}},
-		{name: "lag unknown with nothing remembered", role: RoleReplica, reason: "how old this replica's data is, is unknown",
+		{name: "lag unknown with nothing remembered", situation: SitReplicaStalenessUnknown, role: RoleReplica, reason: "how old this replica's data is, is unknown",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.IO, o.Replica.Channel.Lag = sqldialect.ThreadConnecting, nil
@@ -979,20 +981,20 @@ func TestDecide(t *testing.T) {
 				m.FreshAsOf = time.Time{}
 				return o, m
 			}},
-		{name: "applier lag over the limit: the data is at least that old", role: RoleReplica,
+		{name: "applier lag over the limit: the data is at least that old", situation: SitReplicaLagging, role: RoleReplica,
 			reason: "data may be 31s old, more than MAX_REPLICATION_LAG 30s: it has not applied what the primary held then (its applier's lag, Seconds_Behind_Source, is 31s",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.Lag = ptr[int64](31)
 				return o, m
 			}},
-		{name: "applier lag at the limit", role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", data at most 30s old",
+		{name: "applier lag at the limit", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", data at most 30s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.Lag = ptr[int64](30)
 				return o, m
 			}},
-		{name: "receiver behind while the applier is idle (lag 0): not ready once the data is older than MAX_REPLICATION_LAG", role: RoleReplica,
+		{name: "receiver behind while the applier is idle (lag 0): not ready once the data is older than MAX_REPLICATION_LAG", situation: SitReplicaLagging, role: RoleReplica,
 			reason: "data may be 40s old, more than MAX_REPLICATION_LAG 30s: it has not applied what the primary held then (its applier's lag, Seconds_Behind_Source, is 0s",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1009,7 +1011,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "receiver behind by less than MAX_REPLICATION_LAG: ready", role: RoleReplica, ready: true,
+		{name: "receiver behind by less than MAX_REPLICATION_LAG: ready", situation: SitReplicaReplicating, role: RoleReplica, ready: true,
 			reason: "replicating from " + testPrimary + ", data at most 10s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1018,7 +1020,7 @@ func TestDecide(t *testing.T) {
 				m.FreshAsOf = t0.Add(-10 * time.Second)
 				return o, m
 			}},
-		{name: "the newest sample of the primary the replica has applied makes it fresh", role: RoleReplica, ready: true,
+		{name: "the newest sample of the primary the replica has applied makes it fresh", situation: SitReplicaReplicating, role: RoleReplica, ready: true,
 			reason: "replicating from " + testPrimary + ", data at most 12s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1034,7 +1036,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "healthy", role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", data at most 0s old",
+		{name: "healthy", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", data at most 0s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.healthyReplica(t) },
 			check: func(t *testing.T, fc flavourCase, d Decision) {
 				if !d.Memory.FreshAsOf.Equal(t0) || len(d.Problems) != 0 || d.Replica.Errant != "" || !d.Replica.ErrantKnown {
@@ -1042,7 +1044,7 @@ func TestDecide(t *testing.T) {
 				}
 			}},
 
-		{name: "REPLICATION_PASSWORD changed and the primary takes it: CHANGE at once", role: RoleReplica, ready: true,
+		{name: "REPLICATION_PASSWORD changed and the primary takes it: CHANGE at once", situation: SitReplicaReplicating, role: RoleReplica, ready: true,
 			reason: "REPLICATION_PASSWORD changed and the primary accepts the new one: reconfiguring", actions: changeActions,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1056,7 +1058,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "REPLICATION_PASSWORD changed before the primary's: the channel keeps the old one", role: RoleReplica, ready: true,
+		{name: "REPLICATION_PASSWORD changed before the primary's: the channel keeps the old one", situation: SitReplicaReplicating, role: RoleReplica, ready: true,
 			reason: "the primary does not accept the new REPLICATION_PASSWORD yet",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1064,14 +1066,14 @@ func TestDecide(t *testing.T) {
 				o.Replica.Source = SourceFacts{Err: "Error 1045: Access denied", Refused: true, FreshLogin: true}
 				return o, m
 			}},
-		{name: "REPLICATION_PASSWORD changed, the primary cannot be asked: nothing changes", role: RoleReplica, ready: true, reason: "replicating",
+		{name: "REPLICATION_PASSWORD changed, the primary cannot be asked: nothing changes", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Credentials.ReplicationFP = newFP
 				o.Replica.Source = SourceFacts{Err: "i/o timeout", FreshLogin: true}
 				return o, m
 			}},
-		{name: "refused, and the primary refuses this pod's password too: no CHANGE", role: RoleReplica, ready: true,
+		{name: "refused, and the primary refuses this pod's password too: no CHANGE", situation: SitReplicaServingStaleOK, role: RoleReplica, ready: true,
 			reason: "the primary refuses this pod's REPLICATION_PASSWORD",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1085,11 +1087,11 @@ func TestDecide(t *testing.T) {
 					t.Errorf("problems %v", d.Problems)
 				}
 			}},
-		{name: "channel without the verified TLS asked for", role: RoleReplica, ready: true,
+		{name: "channel without the verified TLS asked for", situation: SitReplicaReplicating, role: RoleReplica, ready: true,
 			reason: "replication's TLS settings differ from REPLICATION_TLS*", actions: changeActions,
 			setup:  func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.healthyReplica(t) },
 			policy: func(p *Policy) { p.TLS, p.TLSCA = true, "/tls/ca.crt" }},
-		{name: "channel with the verified TLS asked for", role: RoleReplica, ready: true, reason: "replicating",
+		{name: "channel with the verified TLS asked for", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				ch := &o.Replica.Channel
@@ -1097,7 +1099,7 @@ func TestDecide(t *testing.T) {
 				return o, m
 			},
 			policy: func(p *Policy) { p.TLS, p.TLSCA = true, "/tls/ca.crt" }},
-		{name: "accounts that can write despite read_only are reported", role: RoleReplica, ready: true, reason: "replicating",
+		{name: "accounts that can write despite read_only are reported", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Writers = []string{"'root'@'localhost'", "'ops'@'%'"}
@@ -1110,7 +1112,7 @@ func TestDecide(t *testing.T) {
 			}},
 
 		// --- catching up ----------------------------------------------------
-		{name: "new replica catching up with a backlog (lag 0 proves nothing)", role: RoleReplica,
+		{name: "new replica catching up with a backlog (lag 0 proves nothing)", situation: SitReplicaCatchingUp, role: RoleReplica,
 			reason: "catching up with the primary's transactions (6 to go)",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, _ := fc.healthyReplica(t)
@@ -1122,7 +1124,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "caught up with the first snapshot although the primary moved on", role: RoleReplica, ready: true, reason: "replicating",
+		{name: "caught up with the first snapshot although the primary moved on", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Source.GTIDs = gtids(fc.flavor, fc.primaryMore)
@@ -1136,7 +1138,7 @@ func TestDecide(t *testing.T) {
 			}},
 
 		// --- errors -----------------------------------------------------------
-		{name: "SQL error: left for a person", role: RoleReplica, reason: "replication error: SQL error 1062: Duplicate entry",
+		{name: "SQL error: left for a person", situation: SitReplicaSQLError, role: RoleReplica, reason: "replication error: SQL error 1062: Duplicate entry",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				ch := &o.Replica.Channel
@@ -1148,7 +1150,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("%v, problems %v", d, d.Problems)
 				}
 			}},
-		{name: "errant GTIDs", role: RoleReplica, reason: "replica has transactions the primary lacks",
+		{name: "errant GTIDs", situation: SitReplicaErrant, role: RoleReplica, reason: "replica has transactions the primary lacks",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Local.GTIDs = gtids(fc.flavor, fc.primarySet).Union(gtids(fc.flavor, fc.localWrite))
@@ -1160,14 +1162,14 @@ func TestDecide(t *testing.T) {
 					t.Errorf("errant %q, problems %v, want %q", d.Replica.Errant, d.Problems, want)
 				}
 			}},
-		{name: "errant GTIDs: a stopped replica is not restarted", role: RoleReplica, reason: "not restarting replication into a replica with transactions the primary lacks",
+		{name: "errant GTIDs: a stopped replica is not restarted", situation: SitReplicaErrant, role: RoleReplica, reason: "not restarting replication into a replica with transactions the primary lacks",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Local.GTIDs = gtids(fc.flavor, fc.primarySet).Union(gtids(fc.flavor, fc.localWrite))
 				o.Replica.Channel.IO, o.Replica.Channel.Lag = sqldialect.ThreadStopped, nil
 				return o, m
 			}},
-		{name: "comparison failed, nothing remembered: fail closed", role: RoleReplica,
+		{name: "comparison failed, nothing remembered: fail closed", situation: SitReplicaSourceUnknown, role: RoleReplica,
 			reason: "cannot compare this replica's transactions with the primary's: Error 1045",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1180,7 +1182,7 @@ func TestDecide(t *testing.T) {
 					t.Error("errant transactions reported as known")
 				}
 			}},
-		{name: "comparison failed: the remembered set and the fetched ones stand in", role: RoleReplica, ready: true, reason: "replicating",
+		{name: "comparison failed: the remembered set and the fetched ones stand in", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Source = SourceFacts{Err: "i/o timeout"}
@@ -1189,7 +1191,7 @@ func TestDecide(t *testing.T) {
 				return o, m
 			}},
 		// --- a replaced primary -----------------------------------------------
-		{name: "the primary's history was replaced: stopped, and stays so", role: RoleReplica,
+		{name: "the primary's history was replaced: stopped, and stays so", situation: SitReplicaDiverged, role: RoleReplica,
 			reason: "the primary's history no longer holds transactions this replica got from it", actions: []ActionKind{ActStopReplica},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1205,7 +1207,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v problems %v", d.Memory, d.Problems)
 				}
 			}},
-		{name: "diverged: the replaced primary's counter passing the replica's does not resume it", role: RoleReplica,
+		{name: "diverged: the replaced primary's counter passing the replica's does not resume it", situation: SitReplicaDiverged, role: RoleReplica,
 			reason: "the primary's history no longer holds",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1225,7 +1227,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("reason names an empty set: %q", d.Reason)
 				}
 			}},
-		{name: "the primary lacks what it sent but takes no writes: recovering, reads served", role: RoleReplica, ready: true,
+		{name: "the primary lacks what it sent but takes no writes: recovering, reads served", situation: SitReplicaServingRecovering, role: RoleReplica, ready: true,
 			reason: "while the primary lacks transactions this replica holds",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1235,7 +1237,7 @@ func TestDecide(t *testing.T) {
 				ch.IO, ch.Lag, ch.LastIOErrno = sqldialect.ThreadStopped, nil, 1236
 				return o, m
 			}},
-		{name: "the primary recovering for longer than MAX_REPLICATION_LAG", role: RoleReplica, reason: "takes no writes: it is recovering",
+		{name: "the primary recovering for longer than MAX_REPLICATION_LAG", situation: SitReplicaPrimaryRecovering, role: RoleReplica, reason: "takes no writes: it is recovering",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.At = t0.Add(time.Minute)
@@ -1245,7 +1247,7 @@ func TestDecide(t *testing.T) {
 			}},
 
 		// --- seeding ---------------------------------------------------------
-		{name: "new replica, the primary purged what it lacks: seeded from a ready replica", role: RoleReplica,
+		{name: "new replica, the primary purged what it lacks: seeded from a ready replica", situation: SitReplicaSeedStarting, role: RoleReplica,
 			reason: "seeding from mysql-2: the primary's binary logs no longer hold transactions this replica lacks", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1263,7 +1265,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("donor %+v, memory %+v", d.Actions[0].Donor, d.Memory)
 				}
 			}},
-		{name: "a ready replica with transactions of its own is not chosen as donor while another exists", role: RoleReplica,
+		{name: "a ready replica with transactions of its own is not chosen as donor while another exists", situation: SitReplicaSeedStarting, role: RoleReplica,
 			reason: "seeding from mysql-3", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1278,7 +1280,7 @@ func TestDecide(t *testing.T) {
 				}}
 				return o, m
 			}},
-		{name: "only ready replicas with transactions of their own: the primary is the donor", role: RoleReplica,
+		{name: "only ready replicas with transactions of their own: the primary is the donor", situation: SitReplicaSeedStarting, role: RoleReplica,
 			reason: "seeding from mysql-0", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1289,7 +1291,7 @@ func TestDecide(t *testing.T) {
 				}}
 				return o, m
 			}},
-		{name: "a replica ahead of a primary restored from an older copy (1236, the primary away) is not seeded from it", role: RoleReplica,
+		{name: "a replica ahead of a primary restored from an older copy (1236, the primary away) is not seeded from it", situation: SitReplicaSeedNoDonor, role: RoleReplica,
 			reason: "but no donor holds every transaction this replica has",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1307,7 +1309,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v problems %v", d.Memory, d.Problems)
 				}
 			}},
-		{name: "a replica ahead of its primary is seeded from a ready replica that holds everything it has", role: RoleReplica,
+		{name: "a replica ahead of its primary is seeded from a ready replica that holds everything it has", situation: SitReplicaSeedStarting, role: RoleReplica,
 			reason: "seeding from mysql-2", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1318,7 +1320,7 @@ func TestDecide(t *testing.T) {
 				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primaryMore}}}}
 				return o, m
 			}},
-		{name: "a replica behind what the primary still holds: seeded from the primary when no replica has it", role: RoleReplica,
+		{name: "a replica behind what the primary still holds: seeded from the primary when no replica has it", situation: SitReplicaSeedStarting, role: RoleReplica,
 			reason: "seeding from mysql-0: the primary cannot send what this replica needs (IO error 1236", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1331,24 +1333,24 @@ func TestDecide(t *testing.T) {
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.primarySet), false
 				return o, m
 			}},
-		{name: "the receiver's fatal error is older than the primary's data (it holds everything again): replication restarted, not seeded", role: RoleReplica,
+		{name: "the receiver's fatal error is older than the primary's data (it holds everything again): replication restarted, not seeded", situation: SitReplicaServingStaleOK, role: RoleReplica,
 			ready: true, reason: "while replication is stopped (IO error 13114", actions: []ActionKind{ActStartReplica},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				return fc.staleFatalReplica(t, true, 0)
 			},
 			check: wantStartsSeeds(1, 0)},
-		{name: "the receiver's fatal error while the primary takes no writes yet: neither restarted nor seeded", role: RoleReplica,
+		{name: "the receiver's fatal error while the primary takes no writes yet: neither restarted nor seeded", situation: SitReplicaServingStaleOK, role: RoleReplica,
 			ready: true, reason: "it is restarted once the primary does",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				return fc.staleFatalReplica(t, false, 0)
 			},
 			check: wantStartsSeeds(0, 0)},
-		{name: "the fatal error comes back after that restart: seeded", role: RoleReplica,
+		{name: "the fatal error comes back after that restart: seeded", situation: SitReplicaSeedStarting, role: RoleReplica,
 			reason: "seeding from mysql-0: the primary cannot send what this replica needs (IO error 13114", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				return fc.staleFatalReplica(t, true, 1)
 			}},
-		{name: "the donor that failed last is not tried first", role: RoleReplica, reason: "seeding from mysql-0", actionsFor: seedKind,
+		{name: "the donor that failed last is not tried first", situation: SitReplicaSeedStarting, role: RoleReplica, reason: "seeding from mysql-0", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
@@ -1356,7 +1358,7 @@ func TestDecide(t *testing.T) {
 				m.SeedDonor, m.Seed = "mysql-2", Backoff{Tries: 1, Last: t0.Add(-time.Minute), Wait: 30 * time.Second}
 				return o, m
 			}},
-		{name: "a clone that moves no byte for SEED_STALL_TIMEOUT is stopped", role: RoleReplica,
+		{name: "a clone that moves no byte for SEED_STALL_TIMEOUT is stopped", situation: SitSeedStalled, role: RoleReplica,
 			reason: "the clone from mysql-2 moved no byte for 31s (FILE COPY, SEED_STALL_TIMEOUT 30s): stopping it", actions: []ActionKind{ActAbortClone},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1370,7 +1372,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("action %+v, memory %+v", a, d.Memory)
 				}
 			}},
-		{name: "a clone whose bytes move is left alone", role: RoleReplica, reason: "seeding from mysql-2 (clone)",
+		{name: "a clone whose bytes move is left alone", situation: SitSeeding, role: RoleReplica, reason: "seeding from mysql-2 (clone)",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE COPY", Moved: 2 << 20, PID: 42}
@@ -1383,7 +1385,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "a clone in a local stage (FILE SYNC) is not stopped however long it takes", role: RoleReplica, reason: "seeding from mysql-2 (clone)",
+		{name: "a clone in a local stage (FILE SYNC) is not stopped however long it takes", situation: SitSeeding, role: RoleReplica, reason: "seeding from mysql-2 (clone)",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE SYNC", Moved: 1 << 20, PID: 42}
@@ -1391,7 +1393,7 @@ func TestDecide(t *testing.T) {
 				return o, m
 			},
 			policy: func(p *Policy) { p.SeedStall = 30 * time.Second }},
-		{name: "a clone that has just entered a copying stage is not stopped at once", role: RoleReplica, reason: "seeding from mysql-2 (clone)",
+		{name: "a clone that has just entered a copying stage is not stopped at once", situation: SitSeeding, role: RoleReplica, reason: "seeding from mysql-2 (clone)",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE COPY", Moved: 1 << 20, PID: 42}
@@ -1399,7 +1401,7 @@ func TestDecide(t *testing.T) {
 				return o, m
 			},
 			policy: func(p *Policy) { p.SeedStall = 30 * time.Second }},
-		{name: "a busy donor: another donor at once, not after the back-off", role: RoleReplica,
+		{name: "a busy donor: another donor at once, not after the back-off", situation: SitReplicaSeedStarting, role: RoleReplica,
 			reason: "seeding from mysql-0: the primary's binary logs no longer hold", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1414,7 +1416,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("donor %+v memory %+v reason %q", d.Actions[0].Donor, d.Memory, d.Reason)
 				}
 			}},
-		{name: "a stalled donor: another donor at once", role: RoleReplica,
+		{name: "a stalled donor: another donor at once", situation: SitReplicaSeedStarting, role: RoleReplica,
 			reason: "seeding from mysql-2: the primary's binary logs no longer hold", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1428,7 +1430,7 @@ func TestDecide(t *testing.T) {
 				m.Seed.Wait = time.Minute
 				return o, m
 			}},
-		{name: "a donor lost mid-copy (deleted: its name no longer resolves): another donor at once", role: RoleReplica,
+		{name: "a donor lost mid-copy (deleted: its name no longer resolves): another donor at once", situation: SitReplicaSeedStarting, role: RoleReplica,
 			reason: "seeding from mysql-3: the primary's binary logs no longer hold", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1446,7 +1448,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("donor %+v memory %+v reason %q", d.Actions[0].Donor, d.Memory, d.Reason)
 				}
 			}},
-		{name: "every donor busy or stalled lately: the back-off applies", role: RoleReplica,
+		{name: "every donor busy or stalled lately: the back-off applies", situation: SitReplicaSeedWaiting, role: RoleReplica,
 			reason: "the last seed from mysql-0 failed, next attempt at 12:00:25",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1457,7 +1459,7 @@ func TestDecide(t *testing.T) {
 				m.SeedAvoid = []string{"mysql-2"}
 				return o, m
 			}},
-		{name: "a seed that failed is retried after its back-off", role: RoleReplica, reason: "the last seed from mysql-2 failed, next attempt at 12:00:50",
+		{name: "a seed that failed is retried after its back-off", situation: SitReplicaSeedWaiting, role: RoleReplica, reason: "the last seed from mysql-2 failed, next attempt at 12:00:50",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
@@ -1470,7 +1472,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("problems %v", d.Problems)
 				}
 			}},
-		{name: "AUTO_RESEED=false: a replica with data is reported, not re-seeded", role: RoleReplica,
+		{name: "AUTO_RESEED=false: a replica with data is reported, not re-seeded", situation: SitReplicaSeedDisabled, role: RoleReplica,
 			reason: "AUTO_RESEED=false, so it is not re-seeded",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1479,14 +1481,14 @@ func TestDecide(t *testing.T) {
 				return o, m
 			},
 			policy: func(p *Policy) { p.AutoReseed = false }},
-		{name: "AUTO_RESEED=false: a new replica is still seeded", role: RoleReplica, reason: "seeding from mysql-0", actionsFor: seedKind,
+		{name: "AUTO_RESEED=false: a new replica is still seeded", situation: SitReplicaSeedStarting, role: RoleReplica, reason: "seeding from mysql-0", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
 				return o, m
 			},
 			policy: func(p *Policy) { p.AutoReseed = false }},
-		{name: "errant transactions and purged needs: reported, never copied over", role: RoleReplica,
+		{name: "errant transactions and purged needs: reported, never copied over", situation: SitReplicaErrant, role: RoleReplica,
 			reason: "replica has transactions the primary lacks",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1496,7 +1498,7 @@ func TestDecide(t *testing.T) {
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.primarySet), true
 				return o, m
 			}},
-		{name: "seeding under way: nothing else happens", role: RoleReplica,
+		{name: "seeding under way: nothing else happens", situation: SitSeeding, role: RoleReplica,
 			reason: "seeding from mysql-2 (fetch): 1.0 MiB/4.0 MiB (512.0 KiB/s)",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1509,14 +1511,26 @@ func TestDecide(t *testing.T) {
 					t.Errorf("seed %+v", d.Seed)
 				}
 			}},
-		{name: "a clone in place: the server restarts on it", role: RoleReplica, reason: "seeded from mysql-2: restarting the server",
+		{name: "a clone in place: the server restarts on it", situation: SitSeedRestarting, role: RoleReplica, reason: "seeded from mysql-2: restarting the server",
 			actions: []ActionKind{ActShutdown},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Seed = SeedFacts{RestartNeeded: true, Donor: "mysql-2"}
 				return o, m
 			}},
-		{name: "a restored copy: its GTID position is applied", role: RoleReplica, reason: "seeded from mysql-2: applying its GTID position 0-100-9",
+		{name: "a copy recorded complete but not proven in place: nothing applied", situation: SitSeedUnproven, role: RoleReplica,
+			reason: "has not proven that the data directory holds it",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Seed = SeedFacts{Unproven: true, ResultPending: false, Donor: "mysql-2"}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Problems["seed"] == "" {
+					t.Error("an unproven copy is not logged")
+				}
+			}},
+		{name: "a restored copy: its GTID position is applied", situation: SitSeedApplying, role: RoleReplica, reason: "seeded from mysql-2: applying its GTID position 0-100-9",
 			actions: []ActionKind{ActApplySeed},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1524,7 +1538,7 @@ func TestDecide(t *testing.T) {
 				return o, m
 			}},
 
-		{name: "primary unreachable, remembered set older than the replica: nothing is errant", role: RoleReplica, ready: true,
+		{name: "primary unreachable, remembered set older than the replica: nothing is errant", situation: SitReplicaReplicating, role: RoleReplica, ready: true,
 			reason: "replicating",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1538,7 +1552,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v view %+v problems %v", d.Memory, d.Replica, d.Problems)
 				}
 			}},
-		{name: "threads stopped, restart backed off", role: RoleReplica, reason: "replication stopped; next start at 12:00:30",
+		{name: "threads stopped, restart backed off", situation: SitReplicaThreadsStopped, role: RoleReplica, reason: "replication stopped; next start at 12:00:30",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.IO, o.Replica.Channel.SQL, o.Replica.Channel.Lag = sqldialect.ThreadStopped, sqldialect.ThreadStopped, nil
@@ -1556,6 +1570,12 @@ func TestDecide(t *testing.T) {
 					s.policy(&p)
 				}
 				d := decide(o, m, p, o.At.Add(s.later))
+				if d.Situation != s.situation {
+					t.Errorf("situation %q, want %q (%s)", d.Situation, s.situation, d.Reason)
+				}
+				if doc, ok := situationDoc(d.Situation); !ok || doc.Ready != d.Ready {
+					t.Errorf("situation %q (ready=%v) is not in the table as such (%+v)", d.Situation, d.Ready, doc)
+				}
 				if d.Ready != s.ready || !strings.Contains(d.Reason, s.reason) {
 					t.Errorf("got ready=%v %q\nwant ready=%v with %q", d.Ready, d.Reason, s.ready, s.reason)
 				}
@@ -1744,6 +1764,32 @@ func TestCloneFailureKind(t *testing.T) {
 	} {
 		if got := cloneFailureKind(tc.errno, tc.msg, tc.killed); got != tc.want {
 			t.Errorf("cloneFailureKind(%d, %q, %v) = %q, want %q", tc.errno, tc.msg, tc.killed, got, tc.want)
+		}
+	}
+}
+
+// TestDecideOwnDataAdvice: the statement a person is told to run is the
+// one the server's version has (RESET BINARY LOGS AND GTIDS from MySQL
+// 8.2, RESET MASTER before and on MariaDB).
+func TestDecideOwnDataAdvice(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ version, want, not string }{
+		{"8.0.40", "run RESET MASTER", "AND GTIDS"},
+		{"8.1.0", "run RESET MASTER", "AND GTIDS"},
+		{"8.4.3", "run RESET BINARY LOGS AND GTIDS", "RESET MASTER"},
+		{"10.11.19-MariaDB", "run RESET MASTER", "AND GTIDS"},
+	} {
+		fc := flavours[0]
+		if strings.Contains(tc.version, "MariaDB") {
+			fc = flavours[1]
+		}
+		o, m := fc.newReplica(t)
+		o.Local.Version, o.Local.Server = tc.version, server(t, tc.version)
+		o.Local.GTIDs = gtids(fc.flavor, fc.localWrite)
+		o.Replica.UserTables = []string{"app.orders"}
+		d := decide(o, m, testPolicy(RoleReplica), t0)
+		if d.Situation != SitReplicaOwnData || !strings.Contains(d.Reason, tc.want) || strings.Contains(d.Reason, tc.not) {
+			t.Errorf("%s: %s %q, want %s with %q", tc.version, d.Situation, d.Reason, SitReplicaOwnData, tc.want)
 		}
 	}
 }
