@@ -64,11 +64,11 @@ func runPeers(ctx context.Context, args []string, stdio Stdio, loader Loader) er
 // writePeersTable writes one line per pod.
 func writePeersTable(w io.Writer, peers Peers) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "POD\tADDRESS\tROLE\tREADY\tVERSION\tGTID EXECUTED\tLAG\tSOURCE\tLAST ERROR")
+	fmt.Fprintln(tw, "POD\tADDRESS\tROLE\tREADY\tSITUATION\tVERSION\tGTID EXECUTED\tLAG\tSOURCE\tLAST ERROR")
 	for _, p := range peers {
 		st := p.Status
 		if st == nil {
-			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t%s\n", p.Name(), p.Addr, p.Err)
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t-\t%s\n", p.Name(), p.Addr, p.Err)
 			continue
 		}
 		lag, source, lastErr := "-", "-", ""
@@ -82,7 +82,7 @@ func writePeersTable(w io.Writer, peers Peers) error {
 		if !st.Ready && lastErr == "" {
 			lastErr = st.Reason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\n", st.Pod, p.Addr, st.Role, st.Ready, orDash(st.Version),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Pod, p.Addr, st.Role, st.Ready, orDash(string(st.Situation)), orDash(st.Version),
 			abbreviateGTIDs(st.GTIDExecuted, 40), lag, orDash(source), truncate(lastErr, 80))
 	}
 	return tw.Flush()

@@ -98,6 +98,8 @@ var (
 	descSeedFail = prometheus.NewDesc("mysql_bootstrap_seed_failed", "1 when the last copy of a donor's data failed and no new one runs yet (it is retried after 30 s, doubling to 10 min).", nil, nil)
 	descGuard    = prometheus.NewDesc("mysql_bootstrap_guard", "1 for why the primary does not take writes yet (state: waiting-for-peers, waiting-for-person, recovering), 0 for the other states (primary only).",
 		[]string{"state"}, nil)
+	descSituation = prometheus.NewDesc("mysql_bootstrap_situation", "1 for the code of the sidecar's last decision (see README: Situations); absent before the first.",
+		[]string{"situation"}, nil)
 )
 
 // guardStates are the label values of mysql_bootstrap_guard.
@@ -107,7 +109,7 @@ var guardStates = []string{GuardWaitingForPeers, GuardWaitingForPerson, GuardRec
 type statusCollector struct{ src source }
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descRole, descUp, descReady, descReadOnly, descIO, descSQL, descLag, descErrant, descChanges, descRestarts, descRecErr, descRecLast, descStale, descResets, descTries, descSeeds, descSeeding, descSeedB, descSeedEst, descSeedFail, descGuard} {
+	for _, d := range []*prometheus.Desc{descInfo, descRole, descUp, descReady, descReadOnly, descIO, descSQL, descLag, descErrant, descChanges, descRestarts, descRecErr, descRecLast, descStale, descResets, descTries, descSeeds, descSeeding, descSeedB, descSeedEst, descSeedFail, descGuard, descSituation} {
 		ch <- d
 	}
 }
@@ -123,6 +125,9 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descUp, b2f(s.ServerUp))
 	gauge(descReady, b2f(s.Ready))
 	gauge(descReadOnly, b2f(s.ReadOnly))
+	if s.Situation != "" {
+		gauge(descSituation, 1, string(s.Situation))
+	}
 	ch <- prometheus.MustNewConstMetric(descRecErr, prometheus.CounterValue, float64(s.ReconcileErrors))
 	if !s.LastReconcile.IsZero() {
 		gauge(descRecLast, float64(s.LastReconcile.UnixNano())/1e9)

@@ -98,7 +98,7 @@ func TestMetricsDescribedAreCollected(t *testing.T) {
 	t.Parallel()
 	replica := healthyReplicaStatus()
 	replica.LastReconcile = time.Now()
-	primary := Status{Pod: "mysql-0", Role: RolePrimary, ServerUp: true, Guard: GuardRecovering,
+	primary := Status{Pod: "mysql-0", Role: RolePrimary, ServerUp: true, Guard: GuardRecovering, Situation: SitPrimaryRecovering,
 		Seed: &SeedStatus{State: "running", Donor: "mysql-1", Bytes: 10, Estimate: 100, Seeds: 1}}
 	failed := healthyReplicaStatus()
 	failed.Seed = &SeedStatus{State: "failed", Error: "donor went away", Seeds: 2}
@@ -138,6 +138,9 @@ func TestMetricsDescribedAreCollected(t *testing.T) {
 	}
 	if v := collected["mysql_bootstrap_guard"]["mysql-0 state="+GuardRecovering]; v != 1 {
 		t.Errorf("mysql_bootstrap_guard{state=%q} = %v on a recovering primary, want 1", GuardRecovering, v)
+	}
+	if v := collected["mysql_bootstrap_situation"]["mysql-0 situation="+string(SitPrimaryRecovering)]; v != 1 || len(collected["mysql_bootstrap_situation"]) != 1 {
+		t.Errorf("mysql_bootstrap_situation = %v, want only {situation=%q} 1 on the recovering primary", collected["mysql_bootstrap_situation"], SitPrimaryRecovering)
 	}
 	if v := collected["mysql_bootstrap_seed_failed"]["mysql-1 "]; v != 1 {
 		t.Errorf("mysql_bootstrap_seed_failed = %v after a failed seed, want 1 (%v)", v, collected["mysql_bootstrap_seed_failed"])

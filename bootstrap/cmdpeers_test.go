@@ -1,0 +1,39 @@
+package bootstrap
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestPeersTableSituation: the table shows each pod's situation code, and
+// a dash for a pod that did not answer.
+func TestPeersTableSituation(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	peers := Peers{
+		{Status: &Status{Pod: "mysql-0", Role: RolePrimary, Ready: true, Situation: SitPrimaryWritable}},
+		{Status: &Status{Pod: "mysql-1", Role: RoleReplica, Reason: "catching up", Situation: SitReplicaCatchingUp}},
+		{Err: "connection refused"},
+	}
+	if err := writePeersTable(&b, peers); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[0], "SITUATION") ||
+		!strings.Contains(lines[1], string(SitPrimaryWritable)) || !strings.Contains(lines[2], string(SitReplicaCatchingUp)) {
+		t.Errorf("table:\n%s", b.String())
+	}
+	head, last := strings.Fields(lines[0]), strings.Fields(lines[3])
+	if i := indexOf(head, "SITUATION"); i < 0 || len(last) <= i || last[i] != "-" {
+		t.Errorf("a pod without status shows no dash under SITUATION:\n%s", b.String())
+	}
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
