@@ -178,6 +178,41 @@ const (
 	errFatalBinlogNew = sqldialect.ErrnoSourceFatalReadingBinlogMySQL
 )
 
+// receiverFatal reports whether the receiver stopped on an error from
+// the primary that it cannot serve this replica (its binary logs lack
+// what the replica needs, or the replica is ahead of it).
+func receiverFatal(ch sqldialect.ReplicaStatus) bool {
+	return ch.IO == sqldialect.ThreadStopped && (ch.LastIOErrno == int(errFatalBinlog) || ch.LastIOErrno == int(errFatalBinlogNew))
+}
+
+// needsDonor reports whether a replica may have to be seeded, so that
+// its peers (the candidate donors) are worth asking: the observer asks
+// them when this holds, and decideReplica seeds on the same facts.
+func needsDonor(o Observation) bool {
+	r := o.Replica
+	if r == nil {
+		return false
+	}
+	ch := r.Channel
+	return receiverFatal(ch) || r.Source.PurgedKnown && !r.Source.Purged.Minus(o.Local.GTIDs).IsEmpty() ||
+		!ch.Configured && len(r.Accounts) > 0
+}
+
+// dataUnproven reports whether a primary's data is neither what it took
+// writes with (lineage) nor what its guard last approved.
+func dataUnproven(l LocalFacts, lineage, approved Lineage) bool {
+	return !lineageIntact(lineage, l) && !lineageIntact(approved, l)
+}
+
+// primaryNeedsPeers reports whether decidePrimary will look at the
+// peers: a password change waits for, or is finished by, the replicas; a
+// primary about to take writes, or taking them with data it cannot prove
+// its own, checks that no peer holds transactions it lacks. The observer
+// asks them when this holds (and now and then, to remember them).
+func primaryNeedsPeers(l LocalFacts, a AccountFacts, lineage, approved Lineage) bool {
+	return a.LoginTested && !a.PasswordWorks || a.OldPasswordRetained || l.ReadOnly || l.SuperReadOnly || dataUnproven(l, lineage, approved)
+}
+
 // decide turns an observation and the memory of earlier passes into the
 // actions to take and the readiness verdict. It does no I/O: every
 // situation it handles is a row of decide_test.go. now is the time of the
@@ -298,7 +333,7 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 		m.Approved = Lineage{Known: true, Origin: l.Origin, GTIDs: l.GTIDs}
 		return d.notReady(SitPrimaryMakingWritable, "primary is read-only: making it writable")
 	}
-	if !intact && !lineageIntact(m.Approved, l) {
+	if dataUnproven(l, m.Lineage, m.Approved) {
 		// Writable, but not with data this sidecar let take writes: it
 		// restarted after the data changed (a clone that finished while no
 		// sidecar watched, a volume restored), or read-only was lifted by
@@ -594,7 +629,7 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	if src.Reached() && src.PurgedKnown {
 		missing = src.Purged.Minus(l.GTIDs)
 	}
-	fatalIO := ch.IO == sqldialect.ThreadStopped && (ch.LastIOErrno == int(errFatalBinlog) || ch.LastIOErrno == int(errFatalBinlogNew))
+	fatalIO := receiverFatal(ch)
 	// The receiver's error can be older than the primary's data: it was
 	// refused by a primary that was recovering (restored from an older
 	// copy: "Replica has more GTIDs than the source has"), which now holds

@@ -1573,6 +1573,16 @@ func TestDecide(t *testing.T) {
 				if d.Situation != s.situation {
 					t.Errorf("situation %q, want %q (%s)", d.Situation, s.situation, d.Reason)
 				}
+				// The observer asks the peers on the same rule decide seeds by.
+				if d.Situation == SitReplicaSeedStarting && !needsDonor(o) {
+					t.Errorf("a seed starts, but needsDonor is false: the observer would not have asked the donors")
+				}
+				switch d.Situation {
+				case SitPrimaryWaitingForPeers, SitPrimaryWaitingForPerson, SitPrimaryRecovering, SitPrimaryMakingWritable:
+					if o.Account != nil && !primaryNeedsPeers(o.Local, *o.Account, m.Lineage, m.Approved) {
+						t.Errorf("the guard decides, but primaryNeedsPeers is false: the observer would not have asked the peers")
+					}
+				}
 				if doc, ok := situationDoc(d.Situation); !ok || doc.Ready != d.Ready {
 					t.Errorf("situation %q (ready=%v) is not in the table as such (%+v)", d.Situation, d.Ready, doc)
 				}

@@ -362,8 +362,7 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (Observation, *sqldialec
 				}
 				o.Account = &a
 				g.gatherClone(ctx, d, l, &o.Seed)
-				unproven := !lineageIntact(pl.lineage, *l) && !lineageIntact(pl.approved, *l)
-				if a.LoginTested && !a.PasswordWorks || a.OldPasswordRetained || l.ReadOnly || l.SuperReadOnly || unproven || g.peersDue(o.At) {
+				if primaryNeedsPeers(*l, a, pl.lineage, pl.approved) || g.peersDue(o.At) {
 					// A password change waits for, or is finished by, the
 					// replicas; a primary about to take writes, or taking
 					// them with data it cannot prove its own, checks that
@@ -538,19 +537,6 @@ func (g *gatherer) override() *Override {
 		return &Override{Err: "read " + overrideFile + ": " + oneLine(err.Error())}
 	}
 	return o
-}
-
-// needsDonor reports whether a replica may have to be seeded, so that
-// its peers (the candidate donors) are worth asking.
-func needsDonor(o Observation) bool {
-	r := o.Replica
-	if r == nil {
-		return false
-	}
-	ch := r.Channel
-	fatal := ch.IO == sqldialect.ThreadStopped && (ch.LastIOErrno == int(errFatalBinlog) || ch.LastIOErrno == int(errFatalBinlogNew))
-	return fatal || r.Source.PurgedKnown && !r.Source.Purged.Minus(o.Local.GTIDs).IsEmpty() ||
-		!ch.Configured && len(r.Accounts) > 0
 }
 
 // seedFiles reads a MariaDB seed's files (they speak while the server is
