@@ -485,151 +485,113 @@ func replicasNotUsing(pf *PeerFacts, fp string, field func(*CredentialStatus) st
 	return out
 }
 
+// replicaPass is one decision about a replica: the observation, the
+// decision being made, and the facts computed once from them.
+type replicaPass struct {
+	o   Observation
+	d   *Decision
+	p   Policy
+	now time.Time
+	replicaFacts
+}
+
+// replicaFacts are what decideReplica's steps look at, computed once.
+type replicaFacts struct {
+	l      LocalFacts
+	r      *ReplicaFacts
+	ch     sqldialect.ReplicaStatus
+	src    SourceFacts
+	flavor sqldialect.Flavor
+	// primary is the primary's transactions as far as they are known
+	// (known): asked now, or as last seen plus what the channel fetched.
+	primary sqldialect.GTIDSet
+	known   bool
+	// errant: transactions this replica has and the primary lacks;
+	// foreign: those of them it got from others (not its own writes).
+	errant, foreign sqldialect.GTIDSet
+	// missing: transactions the replica lacks that the primary's binary
+	// logs no longer hold.
+	missing sqldialect.GTIDSet
+	// fatalIO: the receiver stopped on an error that the primary cannot
+	// serve it; staleFatal: that error may be older than the primary's
+	// data (see replicaFactsOf).
+	fatalIO, staleFatal bool
+	// fp is this pod's replication password's fingerprint; pointsAt and
+	// pointsRight say the channel points at the primary (with the right
+	// TLS); refused: the primary refuses the channel's login; moved: the
+	// password changed since the channel was given one.
+	fp                    string
+	pointsAt, pointsRight bool
+	refused, moved        bool
+}
+
 func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision {
 	l := o.Local
-	r := o.Replica
-	if r == nil {
+	if o.Replica == nil {
 		return d.notReady(SitReplicaNotObserved, "replication state not observed yet")
 	}
-	ch := r.Channel
-	flavor := l.Server.Flavor
-	m := &d.Memory
-	view := &ReplicaView{SourceError: r.Source.Err}
-	d.Replica = view
-
+	d.Replica = &ReplicaView{SourceError: o.Replica.Source.Err}
 	// Read-only before anything else: nothing may write to a replica.
-	if !l.ReadOnly || flavor == sqldialect.MySQL && !l.SuperReadOnly {
+	if !l.ReadOnly || l.Server.Flavor == sqldialect.MySQL && !l.SuperReadOnly {
 		d.do(ActMakeReadOnly, "a replica must refuse client writes")
 		return d.notReady(SitReplicaMakingReadOnly, "replica is writable: making it read-only")
 	}
+	rp := &replicaPass{o: o, d: &d, p: p, now: now}
+	rp.replicaFacts = replicaFactsOf(o, &d, p)
+	for _, step := range []func() (Decision, bool){rp.neverReplicated, rp.diverged, rp.primaryLacks, rp.needsSeed} {
+		if dec, ok := step(); ok {
+			return dec
+		}
+	}
+	note := rp.channel()
+	switch {
+	case rp.staleFatal && rp.src.StatusKnown && !rp.src.Writable:
+		note = "replication stopped on an error from the primary, which takes no writes yet: it is restarted once the primary does"
+	case rp.pointsRight && !rp.refused:
+		note = decideThreads(rp.ch, &d, &d.Memory, rp.known, rp.errant, now, note)
+	}
+	rp.problems()
+	staleness, lag := rp.freshness()
+	return rp.verdict(note, staleness, lag)
+}
 
-	// The primary's transactions as far as they are known: asked now, or
-	// as last seen plus what the channel fetched from it since.
-	src := r.Source
-	var primary sqldialect.GTIDSet
-	known := false
+// replicaFactsOf computes a replica's facts; asking the primary failed
+// is logged, and the primary's transactions remembered when it answered.
+func replicaFactsOf(o Observation, d *Decision, p Policy) replicaFacts {
+	l, r := o.Local, o.Replica
+	f := replicaFacts{l: l, r: r, ch: r.Channel, src: r.Source, flavor: l.Server.Flavor}
+	m, ch, src := &d.Memory, f.ch, f.src
 	if src.Reached() {
-		primary, known = src.GTIDs, true
+		f.primary, f.known = src.GTIDs, true
 		m.PrimaryGTIDs = src.GTIDs
 	} else {
 		d.Problems["source"] = "cannot ask the primary " + p.PrimaryHost + " for its transactions: " + src.Err + refusedHint(src, p)
 		if m.PrimaryGTIDs.Flavor() != 0 {
-			primary, known = m.PrimaryGTIDs, true
-			if got, err := sqldialect.ParseGTIDSet(flavor, ch.RetrievedGTIDSet); err == nil && ch.Configured {
-				primary = primary.Union(got)
+			f.primary, f.known = m.PrimaryGTIDs, true
+			if got, err := sqldialect.ParseGTIDSet(f.flavor, ch.RetrievedGTIDSet); err == nil && ch.Configured {
+				f.primary = f.primary.Union(got)
 			}
 		}
 	}
-	var errant sqldialect.GTIDSet
-	if known {
-		errant = l.GTIDs.Minus(primary)
+	if f.known {
+		f.errant = l.GTIDs.Minus(f.primary)
 		if !src.Reached() {
 			// The remembered set is older than what the replica has
 			// applied since: only its own writes can be told errant
 			// without asking the primary.
-			errant = errant.Minus(errant.Without(l.Origin))
+			f.errant = f.errant.Minus(f.errant.Without(l.Origin))
 		}
-		view.Errant, view.ErrantKnown = errant.String(), true
+		d.Replica.Errant, d.Replica.ErrantKnown = f.errant.String(), true
+		// Transactions this replica got from others (not its own writes)
+		// that the primary lacks: the primary's history was replaced (an
+		// emptied or rolled-back primary), or the primary is recovering
+		// from its peers.
+		f.foreign = f.errant.Without(l.Origin)
 	}
-
-	// A replica that never replicated holds only what its own first start
-	// wrote, or data of its own.
-	if !ch.Configured && !l.GTIDs.IsEmpty() && (!known || !errant.IsEmpty()) {
-		own := l.GTIDs
-		if known {
-			own = errant
-		}
-		if own.OnlyFrom(l.Origin) && len(r.UserTables) == 0 && len(r.Accounts) > 0 {
-			// The image's first start created accounts: the primary's
-			// history creates them too (the same pod template), and CREATE
-			// USER cannot be applied twice. A copy of a donor's data
-			// replaces them with the primary's.
-			why := "the replica never replicated and its first start created accounts (" + strings.Join(r.Accounts, ", ") +
-				") that the primary's history creates too: copying a donor's data instead of replaying that history"
-			return seedReplica(o, &d, p, now, sqldialect.GTIDSet{}, why)
-		}
-		if own.OnlyFrom(l.Origin) && len(r.UserTables) == 0 {
-			// Time zones and empty databases that the image's
-			// first start binary-logged: they stay in the tables, only
-			// their GTIDs go, so that the primary's history is the
-			// replica's. Nothing else was ever written here.
-			d.do(ActResetBinaryLogs, fmt.Sprintf("the replica never replicated and its only transactions (%s) are its first start's: no table outside the system schemas", l.GTIDs))
-			m.Resets++
-			m.Cleaned = l.GTIDs.String()
-			view.Errant = ""
-			return d.notReady(SitReplicaResettingFirst, "removing the GTIDs of this replica's first start ("+l.GTIDs.String()+") before it replicates")
-		}
-		if !known {
-			return d.notReady(SitReplicaSourceUnknown, "waiting to compare this replica's transactions with the primary's before it replicates: "+src.Err)
-		}
-		why := "transactions " + errant.String()
-		if len(r.UserTables) > 0 {
-			why += " and tables " + strings.Join(r.UserTables, ", ")
-		}
-		d.Problems["own-data"] = "this replica never replicated but holds data the primary lacks: " + why
-		return d.notReady(SitReplicaOwnData, "replica never replicated but holds data of its own the primary lacks ("+why+
-			"): it is neither reset nor replicated into; rebuild it from an empty volume, or remove that data and run "+resetAdvice(l.Server))
-	}
-
-	// Transactions this replica got from others (not its own writes) that
-	// the primary lacks: the primary's history was replaced (an emptied or
-	// rolled-back primary), or the primary is recovering from its peers.
-	var foreign sqldialect.GTIDSet
-	if known {
-		foreign = errant.Without(l.Origin)
-	}
-	switch {
-	case !foreign.IsEmpty() && src.StatusKnown && src.Writable:
-		m.Diverged = true
-	case m.Diverged && flavor == sqldialect.MySQL && known && foreign.IsEmpty():
-		// MySQL's GTID sets are exact: the primary holds this replica's
-		// history again (it was recovered), so following it is safe.
-		// MariaDB's sequence numbers are not: a replaced primary's counter
-		// passing the replica's looks the same, so there it never ends by
-		// itself.
-		m.Diverged = false
-	}
-	if m.Diverged {
-		if ch.IO != sqldialect.ThreadStopped || ch.SQL != sqldialect.ThreadStopped {
-			d.do(ActStopReplica, "the primary's history no longer holds transactions this replica got from it")
-		}
-		which := ""
-		if !foreign.IsEmpty() {
-			// Empty on MariaDB once the new history's sequence numbers
-			// pass this replica's: the divergence is remembered.
-			which = " (" + foreign.String() + ")"
-		}
-		msg := "the primary's history no longer holds transactions this replica got from it" + which +
-			": replication is stopped and is not resumed on its own; if the primary is right, rebuild this replica (empty its volume); " +
-			"if this replica holds the data, recover the primary from it (see README: an empty primary)"
-		d.Problems["diverged"] = msg
-		return d.notReady(SitReplicaDiverged, msg)
-	}
-	if !foreign.IsEmpty() {
-		// The primary lacks what it once sent, but it does not take writes
-		// (it is recovering, or cannot be asked): touch nothing, serve
-		// reads while the data is fresh enough.
-		var staleness *time.Duration
-		if !m.FreshAsOf.IsZero() {
-			s := max(now.Sub(m.FreshAsOf), 0).Round(time.Second)
-			staleness = &s
-		}
-		view.Staleness = staleness
-		why := "the primary lacks transactions this replica holds (" + foreign.String() + ") and takes no writes: it is recovering, or must be"
-		if m.CaughtUp && staleness != nil && *staleness <= p.MaxLag {
-			d.Situation, d.Ready, d.Reason = SitReplicaServingRecovering, true, fmt.Sprintf("serving data at most %s old (MAX_REPLICATION_LAG %s) while %s", *staleness, p.MaxLag, why)
-			return d
-		}
-		return d.notReady(SitReplicaPrimaryRecovering, why)
-	}
-
-	// Transactions the replica lacks that the primary's binary logs no
-	// longer hold: replication cannot bring it up to date, a copy can.
-	var missing sqldialect.GTIDSet
 	if src.Reached() && src.PurgedKnown {
-		missing = src.Purged.Minus(l.GTIDs)
+		f.missing = src.Purged.Minus(l.GTIDs)
 	}
-	fatalIO := receiverFatal(ch)
+	f.fatalIO = receiverFatal(ch)
 	// The receiver's error can be older than the primary's data: it was
 	// refused by a primary that was recovering (restored from an older
 	// copy: "Replica has more GTIDs than the source has"), which now holds
@@ -639,77 +601,154 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	// (the restart is remembered in Memory.Start) means a seed. That one
 	// restart waits until the primary takes writes: until then it may
 	// still be putting its data and GTID position in place.
-	staleFatal := fatalIO && missing.IsEmpty() && src.Reached() && src.PurgedKnown && m.Start.Tries == 0
-	if (!missing.IsEmpty() || fatalIO && !staleFatal) && known && errant.IsEmpty() {
-		return decideSeed(o, d, p, now, missing)
-	}
-
-	fp := o.Credentials.ReplicationFP
-	pointsRight := ch.PointsAt(p.PrimaryHost, p.Port, p.User) && ch.TLSMatches(p.TLS, p.TLSCA, p.TLSCert, p.TLSKey)
-	refused := ch.IO != sqldialect.ThreadRunning && isAuthError(ch.LastIOErrno)
+	f.staleFatal = f.fatalIO && f.missing.IsEmpty() && src.Reached() && src.PurgedKnown && m.Start.Tries == 0
+	f.fp = o.Credentials.ReplicationFP
+	f.pointsAt = ch.PointsAt(p.PrimaryHost, p.Port, p.User)
+	f.pointsRight = f.pointsAt && ch.TLSMatches(p.TLS, p.TLSCA, p.TLSCert, p.TLSKey)
+	f.refused = ch.IO != sqldialect.ThreadRunning && isAuthError(ch.LastIOErrno)
 	// The password changed since this sidecar gave the channel one, and a
 	// login made now tells whether the primary takes the new one.
-	moved := m.ChannelFP != "" && m.ChannelFP != fp
-	if moved {
+	f.moved = m.ChannelFP != "" && m.ChannelFP != f.fp
+	return f
+}
+
+// neverReplicated: a replica that never replicated holds only what its
+// own first start wrote, or data of its own.
+func (rp *replicaPass) neverReplicated() (Decision, bool) {
+	l, r, d, m := rp.l, rp.r, rp.d, &rp.d.Memory
+	if rp.ch.Configured || l.GTIDs.IsEmpty() || rp.known && rp.errant.IsEmpty() {
+		return Decision{}, false
+	}
+	own := l.GTIDs
+	if rp.known {
+		own = rp.errant
+	}
+	if own.OnlyFrom(l.Origin) && len(r.UserTables) == 0 && len(r.Accounts) > 0 {
+		// The image's first start created accounts: the primary's
+		// history creates them too (the same pod template), and CREATE
+		// USER cannot be applied twice. A copy of a donor's data
+		// replaces them with the primary's.
+		why := "the replica never replicated and its first start created accounts (" + strings.Join(r.Accounts, ", ") +
+			") that the primary's history creates too: copying a donor's data instead of replaying that history"
+		return seedReplica(rp.o, d, rp.p, rp.now, sqldialect.GTIDSet{}, why), true
+	}
+	if own.OnlyFrom(l.Origin) && len(r.UserTables) == 0 {
+		// Time zones and empty databases that the image's
+		// first start binary-logged: they stay in the tables, only
+		// their GTIDs go, so that the primary's history is the
+		// replica's. Nothing else was ever written here.
+		d.do(ActResetBinaryLogs, fmt.Sprintf("the replica never replicated and its only transactions (%s) are its first start's: no table outside the system schemas", l.GTIDs))
+		m.Resets++
+		m.Cleaned = l.GTIDs.String()
+		d.Replica.Errant = ""
+		return d.notReady(SitReplicaResettingFirst, "removing the GTIDs of this replica's first start ("+l.GTIDs.String()+") before it replicates"), true
+	}
+	if !rp.known {
+		return d.notReady(SitReplicaSourceUnknown, "waiting to compare this replica's transactions with the primary's before it replicates: "+rp.src.Err), true
+	}
+	why := "transactions " + rp.errant.String()
+	if len(r.UserTables) > 0 {
+		why += " and tables " + strings.Join(r.UserTables, ", ")
+	}
+	d.Problems["own-data"] = "this replica never replicated but holds data the primary lacks: " + why
+	return d.notReady(SitReplicaOwnData, "replica never replicated but holds data of its own the primary lacks ("+why+
+		"): it is neither reset nor replicated into; rebuild it from an empty volume, or remove that data and run "+resetAdvice(l.Server)), true
+}
+
+// diverged: the primary takes writes without transactions this replica
+// got from it (remembered until the primary holds them again, MySQL).
+func (rp *replicaPass) diverged() (Decision, bool) {
+	d, m, ch, foreign := rp.d, &rp.d.Memory, rp.ch, rp.foreign
+	switch {
+	case !foreign.IsEmpty() && rp.src.StatusKnown && rp.src.Writable:
+		m.Diverged = true
+	case m.Diverged && rp.flavor == sqldialect.MySQL && rp.known && foreign.IsEmpty():
+		// MySQL's GTID sets are exact: the primary holds this replica's
+		// history again (it was recovered), so following it is safe.
+		// MariaDB's sequence numbers are not: a replaced primary's counter
+		// passing the replica's looks the same, so there it never ends by
+		// itself.
+		m.Diverged = false
+	}
+	if !m.Diverged {
+		return Decision{}, false
+	}
+	if ch.IO != sqldialect.ThreadStopped || ch.SQL != sqldialect.ThreadStopped {
+		d.do(ActStopReplica, "the primary's history no longer holds transactions this replica got from it")
+	}
+	which := ""
+	if !foreign.IsEmpty() {
+		// Empty on MariaDB once the new history's sequence numbers
+		// pass this replica's: the divergence is remembered.
+		which = " (" + foreign.String() + ")"
+	}
+	msg := "the primary's history no longer holds transactions this replica got from it" + which +
+		": replication is stopped and is not resumed on its own; if the primary is right, rebuild this replica (empty its volume); " +
+		"if this replica holds the data, recover the primary from it (see README: an empty primary)"
+	d.Problems["diverged"] = msg
+	return d.notReady(SitReplicaDiverged, msg), true
+}
+
+// primaryLacks: the primary lacks what it once sent, but it does not
+// take writes (it is recovering, or cannot be asked): touch nothing,
+// serve reads while the data is fresh enough.
+func (rp *replicaPass) primaryLacks() (Decision, bool) {
+	d, m := rp.d, &rp.d.Memory
+	if rp.foreign.IsEmpty() {
+		return Decision{}, false
+	}
+	var staleness *time.Duration
+	if !m.FreshAsOf.IsZero() {
+		s := max(rp.now.Sub(m.FreshAsOf), 0).Round(time.Second)
+		staleness = &s
+	}
+	d.Replica.Staleness = staleness
+	why := "the primary lacks transactions this replica holds (" + rp.foreign.String() + ") and takes no writes: it is recovering, or must be"
+	if m.CaughtUp && staleness != nil && *staleness <= rp.p.MaxLag {
+		d.Situation, d.Ready, d.Reason = SitReplicaServingRecovering, true, fmt.Sprintf("serving data at most %s old (MAX_REPLICATION_LAG %s) while %s", *staleness, rp.p.MaxLag, why)
+		return *d, true
+	}
+	return d.notReady(SitReplicaPrimaryRecovering, why), true
+}
+
+// needsSeed: transactions the replica lacks that the primary's binary
+// logs no longer hold: replication cannot bring it up to date, a copy
+// can.
+func (rp *replicaPass) needsSeed() (Decision, bool) {
+	if (!rp.missing.IsEmpty() || rp.fatalIO && !rp.staleFatal) && rp.known && rp.errant.IsEmpty() {
+		return decideSeed(rp.o, *rp.d, rp.p, rp.now, rp.missing), true
+	}
+	return Decision{}, false
+}
+
+// channel points the channel at the primary with this pod's password
+// when it must and may, and returns what is being done about it, for the
+// reason.
+func (rp *replicaPass) channel() string {
+	d, m, ch, src := rp.d, &rp.d.Memory, rp.ch, rp.src
+	if rp.moved {
 		// A new password deserves a CHANGE at once, whatever the old one
 		// cost in back-off.
 		m.Change = Backoff{}
 	}
-	var note string // what is being done about the channel, for the reason
 	switch {
-	case (refused || moved) && pointsRight && src.FreshLogin && src.Refused:
+	case (rp.refused || rp.moved) && rp.pointsRight && src.FreshLogin && src.Refused:
 		// CHANGE cannot help: the primary refuses this password too.
-		if refused {
-			note = "the primary refuses this pod's REPLICATION_PASSWORD (or REPLICATION_USER): it differs from the primary's account"
-			if p.TLSCA == "" {
-				note += ", or the account requires TLS (REQUIRE SSL) and this pod has no REPLICATION_TLS_CA_FILE"
-			}
-			note += "; waiting for this pod's Secret or the primary's account to change"
-			d.Problems["channel"] = note
-		} else {
-			note = "the primary does not accept the new REPLICATION_PASSWORD yet: replication keeps the password it has"
+		if !rp.refused {
+			return "the primary does not accept the new REPLICATION_PASSWORD yet: replication keeps the password it has"
 		}
-	case moved && pointsRight && !refused && !src.Reached():
+		note := "the primary refuses this pod's REPLICATION_PASSWORD (or REPLICATION_USER): it differs from the primary's account"
+		if rp.p.TLSCA == "" {
+			note += ", or the account requires TLS (REQUIRE SSL) and this pod has no REPLICATION_TLS_CA_FILE"
+		}
+		note += "; waiting for this pod's Secret or the primary's account to change"
+		d.Problems["channel"] = note
+		return note
+	case rp.moved && rp.pointsRight && !rp.refused && !src.Reached():
 		// Whether the primary takes the new password is unknown: keep
 		// what works.
-	case !pointsRight || refused || moved:
-		why := "replication is not configured"
-		switch {
-		case refused:
-			why = fmt.Sprintf("the primary refuses this replica's replication login (IO error %d): this pod's REPLICATION_PASSWORD (or REPLICATION_USER) differs from the primary's account", ch.LastIOErrno)
-		case !ch.PointsAt(p.PrimaryHost, p.Port, p.User) && ch.Configured:
-			why = fmt.Sprintf("replication points at %s:%d as %q, not at %s:%d as %q with GTID auto-positioning",
-				ch.SourceHost, ch.SourcePort, ch.SourceUser, p.PrimaryHost, p.Port, p.User)
-		case ch.Configured && !pointsRight:
-			why = "replication's TLS settings differ from REPLICATION_TLS*"
-		case moved:
-			why = "REPLICATION_PASSWORD changed and the primary accepts the new one"
-		}
-		if !m.Change.Due(now) {
-			view.ChangeTries, view.NextChange = m.Change.Tries, m.Change.Next()
-			note = fmt.Sprintf("%s; CHANGE tried %d time(s) without fixing it, next at %s", why, m.Change.Tries, m.Change.Next().UTC().Format(time.TimeOnly))
-			d.Problems["channel"] = why
-			break
-		}
-		if ch.Configured {
-			d.do(ActStopReplica, why)
-		}
-		d.do(ActChangeSource, why)
-		d.do(ActStartReplica, "after CHANGE")
-		m.Changes++
-		m.Restarts++
-		m.ChannelFP = fp
-		if ch.Configured && !ch.PointsAt(p.PrimaryHost, p.Port, p.User) {
-			// Another source's data: the comparison starts over.
-			m.CaughtUp, m.Snapshot = false, sqldialect.GTIDSet{}
-		}
-		// Pointing a channel at its source is what CHANGE is for; a
-		// refused login may not be fixed by it, so that is paced.
-		if refused {
-			m.Change = m.Change.Tried(now, changeBackoffFirst, changeBackoffMax)
-			view.ChangeTries, view.NextChange = m.Change.Tries, m.Change.Next()
-		}
-		note = why + ": reconfiguring"
+	case !rp.pointsRight || rp.refused || rp.moved:
+		return rp.change(rp.changeWhy())
 	case ch.IO == sqldialect.ThreadRunning:
 		// Connected with its password: whatever CHANGE was pending worked.
 		m.Change = Backoff{}
@@ -717,31 +756,82 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 			m.Start = Backoff{}
 		}
 	}
+	return ""
+}
+
+// changeWhy says why the channel needs a CHANGE.
+func (rp *replicaPass) changeWhy() string {
+	ch, p := rp.ch, rp.p
 	switch {
-	case staleFatal && src.StatusKnown && !src.Writable:
-		note = "replication stopped on an error from the primary, which takes no writes yet: it is restarted once the primary does"
-	case pointsRight && !refused:
-		note = decideThreads(ch, &d, m, known, errant, now, note)
+	case rp.refused:
+		return fmt.Sprintf("the primary refuses this replica's replication login (IO error %d): this pod's REPLICATION_PASSWORD (or REPLICATION_USER) differs from the primary's account", ch.LastIOErrno)
+	case !rp.pointsAt && ch.Configured:
+		return fmt.Sprintf("replication points at %s:%d as %q, not at %s:%d as %q with GTID auto-positioning",
+			ch.SourceHost, ch.SourcePort, ch.SourceUser, p.PrimaryHost, p.Port, p.User)
+	case ch.Configured && !rp.pointsRight:
+		return "replication's TLS settings differ from REPLICATION_TLS*"
+	case rp.moved:
+		return "REPLICATION_PASSWORD changed and the primary accepts the new one"
 	}
+	return "replication is not configured"
+}
+
+// change runs CHANGE (stop, change, start) for why, unless its back-off
+// holds, and returns the note for the reason.
+func (rp *replicaPass) change(why string) string {
+	d, m, ch, view, now := rp.d, &rp.d.Memory, rp.ch, rp.d.Replica, rp.now
+	if !m.Change.Due(now) {
+		view.ChangeTries, view.NextChange = m.Change.Tries, m.Change.Next()
+		d.Problems["channel"] = why
+		return fmt.Sprintf("%s; CHANGE tried %d time(s) without fixing it, next at %s", why, m.Change.Tries, m.Change.Next().UTC().Format(time.TimeOnly))
+	}
+	if ch.Configured {
+		d.do(ActStopReplica, why)
+	}
+	d.do(ActChangeSource, why)
+	d.do(ActStartReplica, "after CHANGE")
+	m.Changes++
+	m.Restarts++
+	m.ChannelFP = rp.fp
+	if ch.Configured && !rp.pointsAt {
+		// Another source's data: the comparison starts over.
+		m.CaughtUp, m.Snapshot = false, sqldialect.GTIDSet{}
+	}
+	// Pointing a channel at its source is what CHANGE is for; a
+	// refused login may not be fixed by it, so that is paced.
+	if rp.refused {
+		m.Change = m.Change.Tried(now, changeBackoffFirst, changeBackoffMax)
+		view.ChangeTries, view.NextChange = m.Change.Tries, m.Change.Next()
+	}
+	return why + ": reconfiguring"
+}
+
+// problems records the replica's conditions worth a log line.
+func (rp *replicaPass) problems() {
+	d, ch, r := rp.d, rp.ch, rp.r
 	if ch.LastIOErrno != 0 {
 		d.Problems["io"] = "replication IO error: " + ch.LastError()
 	}
 	if ch.LastSQLErrno != 0 {
 		d.Problems["sql"] = "replication SQL error " + fmt.Sprint(ch.LastSQLErrno) + ": " + oneLine(ch.LastSQLError)
 	}
-	if known && !errant.IsEmpty() {
-		d.Problems["errant"] = "replica has transactions the primary lacks (errant GTIDs): " + errant.String() + "; rebuild it from the primary"
+	if rp.known && !rp.errant.IsEmpty() {
+		d.Problems["errant"] = "replica has transactions the primary lacks (errant GTIDs): " + rp.errant.String() + "; rebuild it from the primary"
 	}
 	if len(r.Writers) > 0 {
-		view.Writers = r.Writers
+		d.Replica.Writers = r.Writers
 		d.Problems["writers"] = "these accounts can write on this read-only replica (SUPER or READ_ONLY ADMIN), and a write would be an errant transaction: " +
 			strings.Join(r.Writers, ", ")
 	}
+}
 
-	// What the replica's data is worth: how long ago the primary held no
-	// more than it has applied. Seconds_Behind_Source cannot say: it is 0
-	// whenever the applier has caught up with a receiver that may itself
-	// be minutes behind (a slow link); it only ever makes the data older.
+// freshness works out what the replica's data is worth: how long ago the
+// primary held no more than it has applied (staleness), and the
+// applier's lag. Seconds_Behind_Source cannot say it alone: it is 0
+// whenever the applier has caught up with a receiver that may itself be
+// minutes behind (a slow link); it only ever makes the data older.
+func (rp *replicaPass) freshness() (staleness, lag *time.Duration) {
+	m, l, src, ch := &rp.d.Memory, rp.l, rp.src, rp.ch
 	if !m.CaughtUp && src.Reached() {
 		if m.Snapshot.Flavor() == 0 {
 			m.Snapshot = src.GTIDs
@@ -749,24 +839,29 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		m.CaughtUp = l.GTIDs.AppliedUpTo(m.Snapshot)
 	}
 	if src.Reached() {
-		m.Samples = addSample(m.Samples, o.At, src.GTIDs)
+		m.Samples = addSample(m.Samples, rp.o.At, src.GTIDs)
 	}
 	m.FreshAsOf, m.Samples = freshness(m.FreshAsOf, m.Samples, l.GTIDs)
-	var staleness, lag *time.Duration
-	if pointsRight && ch.IO == sqldialect.ThreadRunning && ch.Lag != nil {
+	if rp.pointsRight && ch.IO == sqldialect.ThreadRunning && ch.Lag != nil {
 		l := time.Duration(*ch.Lag) * time.Second
 		lag = &l
 	}
 	if !m.FreshAsOf.IsZero() {
-		s := max(now.Sub(m.FreshAsOf), 0)
+		s := max(rp.now.Sub(m.FreshAsOf), 0)
 		if lag != nil {
 			s = max(s, *lag)
 		}
 		s = s.Round(time.Second)
 		staleness = &s
 	}
-	view.Staleness = staleness
+	rp.d.Replica.Staleness = staleness
+	return staleness, lag
+}
 
+// verdict is the replica's readiness, with note (what is being done
+// about the channel) after the reason.
+func (rp *replicaPass) verdict(note string, staleness, lag *time.Duration) Decision {
+	d, m, ch, p, src := rp.d, &rp.d.Memory, rp.ch, rp.p, rp.src
 	reason := func(s string) string {
 		if note != "" {
 			return s + "; " + note
@@ -776,32 +871,31 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	switch {
 	case !ch.Configured:
 		return d.notReady(SitReplicaNotConfigured, reason("replication is not configured yet"))
-	case !ch.PointsAt(p.PrimaryHost, p.Port, p.User):
+	case !rp.pointsAt:
 		return d.notReady(SitReplicaWrongSource, reason("replication does not point at the primary"))
-	case !known:
+	case !rp.known:
 		return d.notReady(SitReplicaSourceUnknown, reason("cannot compare this replica's transactions with the primary's: "+src.Err+refusedHint(src, p)))
-	case !errant.IsEmpty():
-		return d.notReady(SitReplicaErrant, reason("replica has transactions the primary lacks: "+errant.String()))
+	case !rp.errant.IsEmpty():
+		return d.notReady(SitReplicaErrant, reason("replica has transactions the primary lacks: "+rp.errant.String()))
 	case ch.LastSQLErrno != 0:
 		return d.notReady(SitReplicaSQLError, reason("replication error: "+ch.LastError()))
 	case ch.SQL != sqldialect.ThreadRunning:
 		return d.notReady(SitReplicaThreadsStopped, reason(fmt.Sprintf("replication threads not running (IO %s, SQL %s)", ch.IO, ch.SQL)))
 	case !m.CaughtUp:
-		return d.notReady(SitReplicaCatchingUp, reason(fmt.Sprintf("catching up with the primary's transactions (%d to go)", m.Snapshot.CountNotIn(l.GTIDs))))
+		return d.notReady(SitReplicaCatchingUp, reason(fmt.Sprintf("catching up with the primary's transactions (%d to go)", m.Snapshot.CountNotIn(rp.l.GTIDs))))
 	case staleness == nil:
 		return d.notReady(SitReplicaStalenessUnknown, reason("how old this replica's data is, is unknown: replication "+ioDescription(ch)))
+	case *staleness > p.MaxLag && ch.IO == sqldialect.ThreadRunning:
+		return d.notReady(SitReplicaLagging, reason(fmt.Sprintf("data may be %s old, more than MAX_REPLICATION_LAG %s: it has not applied what the primary held then "+
+			"(its applier's lag, Seconds_Behind_Source, is %s: the receiver is behind)", *staleness, p.MaxLag, lagString(lag))))
 	case *staleness > p.MaxLag:
-		if ch.IO == sqldialect.ThreadRunning {
-			return d.notReady(SitReplicaLagging, reason(fmt.Sprintf("data may be %s old, more than MAX_REPLICATION_LAG %s: it has not applied what the primary held then "+
-				"(its applier's lag, Seconds_Behind_Source, is %s: the receiver is behind)", *staleness, p.MaxLag, lagString(lag))))
-		}
 		return d.notReady(SitReplicaLagging, reason(fmt.Sprintf("data may be %s old, more than MAX_REPLICATION_LAG %s: replication %s", *staleness, p.MaxLag, ioDescription(ch))))
 	case ch.IO == sqldialect.ThreadRunning:
 		d.Situation, d.Ready, d.Reason = SitReplicaReplicating, true, reason(fmt.Sprintf("replicating from %s, data at most %s old", p.PrimaryHost, *staleness))
 	default:
 		d.Situation, d.Ready, d.Reason = SitReplicaServingStaleOK, true, reason(fmt.Sprintf("serving data at most %s old (MAX_REPLICATION_LAG %s) while replication %s", *staleness, p.MaxLag, ioDescription(ch)))
 	}
-	return d
+	return *d
 }
 
 // maxSamples bounds the primary's GTID sets a replica keeps: dropping the
