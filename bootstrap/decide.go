@@ -319,8 +319,6 @@ func (d *Decision) do(kind ActionKind, why string) {
 func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision {
 	l := o.Local
 	m := &d.Memory
-	fp := o.Credentials.ReplicationFP
-	var notes []string
 	intact := lineageIntact(m.Lineage, l)
 	if l.ReadOnly || l.SuperReadOnly {
 		// Writable first (once no peer holds what this pod lacks): account
@@ -346,99 +344,12 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 		}
 	}
 	m.Lineage, m.Approved = Lineage{Known: true, Origin: l.Origin, GTIDs: l.GTIDs}, Lineage{}
+	var notes []string
 	if a := o.Account; a != nil && !o.Partial {
-		view := &AccountView{ExtraGrants: a.Grants.Extra}
-		d.Account = view
-		rotating := false
-		if !a.Exists {
-			d.do(ActCreateAccount, "the replication account does not exist")
-			d.do(ActGrantReplication, "a new replication account")
-			m.AccountVerified, m.AccountFP = true, fp
-			return d.notReady(SitPrimaryCorrectingAcct, "creating the replication account")
-		}
-		if !a.Marked {
-			// Not created by this tool: take it over only when nothing
-			// about it would change (an account made by a release that
-			// did not mark its accounts yet); never reset its password.
-			var why []string
-			if a.LoginTested && !a.PasswordWorks {
-				why = append(why, "REPLICATION_PASSWORD does not log into it")
-			}
-			if !a.Grants.Replication {
-				why = append(why, "it lacks REPLICATION SLAVE on *.*")
-			}
-			if len(a.Grants.Extra) > 0 {
-				why = append(why, "it has other privileges: "+strings.Join(a.Grants.Extra, ", "))
-			}
-			if !a.LoginTested {
-				why = append(why, "its password was not checked yet")
-			}
-			if len(why) > 0 {
-				msg := fmt.Sprintf("REPLICATION_USER %q names an existing account that mysql-bootstrap did not create (%s): its password and grants are left alone; "+
-					"set REPLICATION_USER to another name, or drop that account so that the sidecar creates its own", p.User, strings.Join(why, "; "))
-				d.Problems["account"] = msg
-				return d.notReady(SitPrimaryAccountForeign, msg)
-			}
-			d.do(ActMarkAccount, "the account has just the replication grant and REPLICATION_PASSWORD logs into it: adopting it")
-		}
-		if a.LoginTested {
-			switch {
-			case a.PasswordWorks:
-				m.AccountVerified, m.AccountFP = true, fp
-			case a.PasswordUnknown != "":
-				// Not proof of a wrong password: leave it, look again next pass.
-				d.Problems["account"] = "could not check the replication password: " + a.PasswordUnknown
-			default:
-				// REPLICATION_PASSWORD changed (or the account was changed
-				// by hand): move the account to it without stranding a
-				// replica that still uses the old one.
-				if m.RotationSince.IsZero() {
-					m.RotationSince = now
-				}
-				rotating = true
-				waiting := replicasNotUsing(o.Peers, fp, func(c *CredentialStatus) string { return c.ReplicationPassword })
-				switch {
-				case dualPasswords(l.Server):
-					d.do(ActRotatePassword, "REPLICATION_PASSWORD changed; the old password keeps working until every replica uses the new one")
-					m.AccountVerified, m.AccountFP = true, fp
-				case len(waiting) == 0 || now.Sub(m.RotationSince) >= peerWaitMax:
-					d.do(ActSetPassword, "REPLICATION_PASSWORD changed and every replica has read it (or "+peerWaitMax.String()+" passed)")
-					m.AccountVerified, m.AccountFP, m.RotationSince = true, fp, time.Time{}
-				default:
-					view.WaitingFor = waiting
-					notes = append(notes, "the replication account keeps its password until "+strings.Join(waiting, ", ")+
-						" read the new REPLICATION_PASSWORD (MariaDB has no dual passwords)")
-				}
-			}
-		}
-		switch {
-		case a.OldPasswordRetained:
-			if m.RotationSince.IsZero() {
-				m.RotationSince = now
-			}
-			waiting := replicasNotUsing(o.Peers, fp, func(c *CredentialStatus) string { return c.ChannelPassword })
-			if len(waiting) == 0 || now.Sub(m.RotationSince) >= peerWaitMax {
-				d.do(ActDiscardOld, "every replica replicates with the new password (or "+peerWaitMax.String()+" passed)")
-				m.RotationSince = time.Time{}
-			} else {
-				view.WaitingFor = waiting
-				notes = append(notes, "the old replication password keeps working until "+strings.Join(waiting, ", ")+" use the new one")
-			}
-		case !rotating && m.AccountVerified && m.AccountFP == fp:
-			m.RotationSince = time.Time{}
-		}
-		if !a.Grants.Replication {
-			d.do(ActGrantReplication, "the replication account lacks REPLICATION SLAVE on *.*")
-		}
-		if cloneDonor(l.Server) && !a.Grants.BackupAdmin {
-			d.do(ActGrantBackupAdmin, "replicas are seeded by cloning a peer through this account (BACKUP_ADMIN)")
-		}
-		if len(a.Grants.Extra) > 0 {
-			d.Problems["grants"] = fmt.Sprintf("the replication account %q has privileges beyond replication: %s (revoke them, or use another account for them)",
-				p.User, strings.Join(a.Grants.Extra, ", "))
-		}
-		if p.TLSCA != "" && !a.RequireSSL {
-			d.do(ActRequireSSL, "REPLICATION_TLS_CA_FILE is set: replication logins without TLS are refused")
+		var stop bool
+		var dec Decision
+		if notes, dec, stop = decideAccount(o, &d, p, now, a); stop {
+			return dec
 		}
 	}
 	if len(d.Actions) > 0 {
@@ -446,6 +357,126 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 	}
 	d.Situation, d.Ready, d.Reason = SitPrimaryWritable, true, strings.Join(append([]string{"primary is writable"}, notes...), "; ")
 	return d
+}
+
+// decideAccount sees to a writable primary's replication account: it
+// exists, is this tool's, has this pod's password (moved to it without
+// stranding a replica) and the grants replication needs. It returns the
+// notes for the reason, or the decision and true when that is all.
+func decideAccount(o Observation, d *Decision, p Policy, now time.Time, a *AccountFacts) ([]string, Decision, bool) {
+	m, fp := &d.Memory, o.Credentials.ReplicationFP
+	view := &AccountView{ExtraGrants: a.Grants.Extra}
+	d.Account = view
+	if !a.Exists {
+		d.do(ActCreateAccount, "the replication account does not exist")
+		d.do(ActGrantReplication, "a new replication account")
+		m.AccountVerified, m.AccountFP = true, fp
+		return nil, d.notReady(SitPrimaryCorrectingAcct, "creating the replication account"), true
+	}
+	if !a.Marked {
+		if dec, stop := adoptAccount(d, p, a); stop {
+			return nil, dec, true
+		}
+	}
+	rotating, notes := accountPassword(o, d, now, a, view)
+	switch {
+	case a.OldPasswordRetained:
+		if m.RotationSince.IsZero() {
+			m.RotationSince = now
+		}
+		waiting := replicasNotUsing(o.Peers, fp, func(c *CredentialStatus) string { return c.ChannelPassword })
+		if len(waiting) == 0 || now.Sub(m.RotationSince) >= peerWaitMax {
+			d.do(ActDiscardOld, "every replica replicates with the new password (or "+peerWaitMax.String()+" passed)")
+			m.RotationSince = time.Time{}
+		} else {
+			view.WaitingFor = waiting
+			notes = append(notes, "the old replication password keeps working until "+strings.Join(waiting, ", ")+" use the new one")
+		}
+	case !rotating && m.AccountVerified && m.AccountFP == fp:
+		m.RotationSince = time.Time{}
+	}
+	if !a.Grants.Replication {
+		d.do(ActGrantReplication, "the replication account lacks REPLICATION SLAVE on *.*")
+	}
+	if cloneDonor(o.Local.Server) && !a.Grants.BackupAdmin {
+		d.do(ActGrantBackupAdmin, "replicas are seeded by cloning a peer through this account (BACKUP_ADMIN)")
+	}
+	if len(a.Grants.Extra) > 0 {
+		d.Problems["grants"] = fmt.Sprintf("the replication account %q has privileges beyond replication: %s (revoke them, or use another account for them)",
+			p.User, strings.Join(a.Grants.Extra, ", "))
+	}
+	if p.TLSCA != "" && !a.RequireSSL {
+		d.do(ActRequireSSL, "REPLICATION_TLS_CA_FILE is set: replication logins without TLS are refused")
+	}
+	return notes, Decision{}, false
+}
+
+// adoptAccount takes over an account this tool did not create only when
+// nothing about it would change (an account made by a release that did
+// not mark its accounts yet); never resets its password. It returns the
+// decision and true when the account is left alone.
+func adoptAccount(d *Decision, p Policy, a *AccountFacts) (Decision, bool) {
+	var why []string
+	if a.LoginTested && !a.PasswordWorks {
+		why = append(why, "REPLICATION_PASSWORD does not log into it")
+	}
+	if !a.Grants.Replication {
+		why = append(why, "it lacks REPLICATION SLAVE on *.*")
+	}
+	if len(a.Grants.Extra) > 0 {
+		why = append(why, "it has other privileges: "+strings.Join(a.Grants.Extra, ", "))
+	}
+	if !a.LoginTested {
+		why = append(why, "its password was not checked yet")
+	}
+	if len(why) > 0 {
+		msg := fmt.Sprintf("REPLICATION_USER %q names an existing account that mysql-bootstrap did not create (%s): its password and grants are left alone; "+
+			"set REPLICATION_USER to another name, or drop that account so that the sidecar creates its own", p.User, strings.Join(why, "; "))
+		d.Problems["account"] = msg
+		return d.notReady(SitPrimaryAccountForeign, msg), true
+	}
+	d.do(ActMarkAccount, "the account has just the replication grant and REPLICATION_PASSWORD logs into it: adopting it")
+	return Decision{}, false
+}
+
+// accountPassword moves the account to REPLICATION_PASSWORD when the
+// login test says it has another, without stranding a replica that still
+// uses the old one. rotating is true when it did not work; notes say
+// what is waited for.
+func accountPassword(o Observation, d *Decision, now time.Time, a *AccountFacts, view *AccountView) (rotating bool, notes []string) {
+	m, fp := &d.Memory, o.Credentials.ReplicationFP
+	if !a.LoginTested {
+		return false, nil
+	}
+	switch {
+	case a.PasswordWorks:
+		m.AccountVerified, m.AccountFP = true, fp
+	case a.PasswordUnknown != "":
+		// Not proof of a wrong password: leave it, look again next pass.
+		d.Problems["account"] = "could not check the replication password: " + a.PasswordUnknown
+	default:
+		// REPLICATION_PASSWORD changed (or the account was changed by
+		// hand): move the account to it without stranding a replica that
+		// still uses the old one.
+		if m.RotationSince.IsZero() {
+			m.RotationSince = now
+		}
+		waiting := replicasNotUsing(o.Peers, fp, func(c *CredentialStatus) string { return c.ReplicationPassword })
+		switch {
+		case dualPasswords(o.Local.Server):
+			d.do(ActRotatePassword, "REPLICATION_PASSWORD changed; the old password keeps working until every replica uses the new one")
+			m.AccountVerified, m.AccountFP = true, fp
+		case len(waiting) == 0 || now.Sub(m.RotationSince) >= peerWaitMax:
+			d.do(ActSetPassword, "REPLICATION_PASSWORD changed and every replica has read it (or "+peerWaitMax.String()+" passed)")
+			m.AccountVerified, m.AccountFP, m.RotationSince = true, fp, time.Time{}
+		default:
+			view.WaitingFor = waiting
+			notes = append(notes, "the replication account keeps its password until "+strings.Join(waiting, ", ")+
+				" read the new REPLICATION_PASSWORD (MariaDB has no dual passwords)")
+		}
+		return true, notes
+	}
+	return false, nil
 }
 
 // cloneDonor reports whether the server seeds replicas by CLONE, so that
