@@ -1238,7 +1238,6 @@ func primaryPod(host string) string {
 //     the reason says who holds what, and a person chooses with
 //     `mysql-bootstrap primary-override`.
 func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (Decision, bool) {
-	l := o.Local
 	ov := o.Override
 	if ov != nil && ov.Err != "" {
 		d.Problems["override"] = ov.Err
@@ -1261,15 +1260,56 @@ func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (De
 		d.Guard = GuardWaitingForPeers
 		return d.notReady(SitPrimaryWaitingForPeers, msg), true
 	}
+	t := tallyPeers(o.Local, pf, p)
+	if ov != nil && ov.Action == OverrideSeedFrom {
+		for _, h := range t.holders {
+			if h.pod == ov.From {
+				d.Guard = GuardRecovering
+				d.do(ActConsumeOverride, "a person chose to seed this pod from "+h.pod)
+				return seedPrimary(o, d, Donor{Pod: h.pod, Host: h.host}, now, "a person chose to replace this pod's data with "+h.pod+"'s"), true
+			}
+		}
+		d.Guard = GuardWaitingForPeers
+		return d.notReady(SitPrimaryWaitingForPeers, "a person chose to seed this pod from "+ov.From+", which does not answer as a replica yet"), true
+	}
+	switch {
+	case len(t.silent) > 0 && intact:
+		// Its data is what it took writes with: the silent peers got
+		// theirs from it and cannot hold more (README: the residual risk
+		// of a volume restored from an older copy while all are silent).
+		d.Problems["guard"] = "taking writes without " + strings.Join(t.silent, ", ") + ": this pod's data is what it took writes with (same identity, every transaction recorded then)"
+	case len(t.silent) > 0:
+		d.Guard = GuardWaitingForPeers
+		d.Problems["guard"] = "waiting for " + strings.Join(t.silent, ", ") + " before taking writes"
+		return d.notReady(SitPrimaryWaitingForPeers, "not taking writes until "+strings.Join(t.silent, ", ")+" answer: they may hold transactions this pod lacks; "+
+			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data "+
+			"(a pod removed for good: mysql-bootstrap forget-peer POD)"), true
+	}
+	if len(t.lacking) == 0 {
+		return *d, false
+	}
+	return guardLacking(o, d, now, t), true
+}
+
+// peerTally is what the guard counted of the peers: what each answering
+// replica holds (without its own writes), who is silent, and who holds
+// transactions this pod lacks; firstStart: this pod's data is only its
+// own first start's.
+type peerTally struct {
+	holders         []holding
+	silent, lacking []string
+	firstStart      bool
+}
+
+// tallyPeers counts the peers for the guard (see guard for the rules).
+func tallyPeers(l LocalFacts, pf *PeerFacts, p Policy) peerTally {
 	own := l.GTIDs
 	// A pod whose data is only its own first start (the image
 	// binary-logged its time zone tables or accounts; no table outside the
 	// system schemas) holds nothing of the cluster's: an emptied primary
 	// on the mysql image looks so. Those transactions are not weighed
 	// against the peers'; a copy of a peer's data replaces them.
-	firstStart := l.UserTablesRead && len(l.UserTables) == 0 && own.OnlyFrom(l.Origin)
-	var holders []holding
-	var silent, lacking []string
+	t := peerTally{firstStart: l.UserTablesRead && len(l.UserTables) == 0 && own.OnlyFrom(l.Origin)}
 	answered := map[string]bool{p.Pod: true}
 	remembered := map[string]bool{}
 	for _, name := range pf.Memory.Known() {
@@ -1283,7 +1323,7 @@ func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (De
 				// cached records after it was recreated.
 				continue
 			}
-			silent = append(silent, peer.Name())
+			t.silent = append(t.silent, peer.Name())
 			continue
 		}
 		answered[st.Pod] = true
@@ -1302,100 +1342,81 @@ func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (De
 		}
 		set, err := sqldialect.ParseGTIDSet(l.Server.Flavor, st.GTIDExecuted)
 		if err != nil || !st.ServerUp {
-			silent = append(silent, st.Pod+" (its server does not answer)")
+			t.silent = append(t.silent, st.Pod+" (its server does not answer)")
 			continue
 		}
-		holders = append(holders, holding{pod: st.Pod, host: st.PodHost, set: set.Without(st.GTIDOrigin), own: hasOwnTransactions(st, l.Server.Flavor)})
 		set = set.Without(st.GTIDOrigin)
+		t.holders = append(t.holders, holding{pod: st.Pod, host: st.PodHost, set: set, own: hasOwnTransactions(st, l.Server.Flavor)})
 		if !own.Contains(set) {
-			lacking = append(lacking, fmt.Sprintf("%s (%d)", st.Pod, set.CountNotIn(own)))
+			t.lacking = append(t.lacking, fmt.Sprintf("%s (%d)", st.Pod, set.CountNotIn(own)))
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(remembered)) {
 		if !answered[name] {
-			silent = append(silent, name+" (seen before, no answer from it now)")
+			t.silent = append(t.silent, name+" (seen before, no answer from it now)")
 		}
 	}
 	if pf.Err != "" && !pf.Absent {
-		silent = append(silent, "every pod ("+pf.Err+")")
+		t.silent = append(t.silent, "every pod ("+pf.Err+")")
 	}
-	example := "POD"
-	if len(holders) > 0 {
-		example = holders[0].pod
-	}
-	overrideHint := "to choose, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data, or --seed-from " + example
-	if ov != nil && ov.Action == OverrideSeedFrom {
-		for _, h := range holders {
-			if h.pod == ov.From {
-				d.Guard = GuardRecovering
-				d.do(ActConsumeOverride, "a person chose to seed this pod from "+h.pod)
-				return seedPrimary(o, d, Donor{Pod: h.pod, Host: h.host}, now, "a person chose to replace this pod's data with "+h.pod+"'s"), true
-			}
-		}
-		d.Guard = GuardWaitingForPeers
-		return d.notReady(SitPrimaryWaitingForPeers, "a person chose to seed this pod from "+ov.From+", which does not answer as a replica yet"), true
-	}
-	switch {
-	case len(silent) > 0 && intact:
-		// Its data is what it took writes with: the silent peers got
-		// theirs from it and cannot hold more (README: the residual risk
-		// of a volume restored from an older copy while all are silent).
-		d.Problems["guard"] = "taking writes without " + strings.Join(silent, ", ") + ": this pod's data is what it took writes with (same identity, every transaction recorded then)"
-	case len(silent) > 0:
-		d.Guard = GuardWaitingForPeers
-		d.Problems["guard"] = "waiting for " + strings.Join(silent, ", ") + " before taking writes"
-		return d.notReady(SitPrimaryWaitingForPeers, "not taking writes until "+strings.Join(silent, ", ")+" answer: they may hold transactions this pod lacks; "+
-			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data "+
-			"(a pod removed for good: mysql-bootstrap forget-peer POD)"), true
-	}
-	if len(lacking) == 0 {
-		return *d, false
-	}
-	// Peers hold transactions it lacks: whatever it recorded of the data
-	// it took writes with is not the cluster's newest (a volume restored
-	// from an older copy). From now on it waits for silent peers as an
-	// emptied primary does, until it takes writes again.
+	return t
+}
+
+// guardLacking is the guard's verdict when peers hold transactions this
+// pod lacks: it recovers from the one that holds every pod's, or, when
+// none does, waits for a person.
+func guardLacking(o Observation, d *Decision, now time.Time, t peerTally) Decision {
+	own := o.Local.GTIDs
+	// Whatever it recorded of the data it took writes with is not the
+	// cluster's newest (a volume restored from an older copy). From now on
+	// it waits for silent peers as an emptied primary does, until it takes
+	// writes again.
 	d.Memory.Lineage = Lineage{}
 	// Does one peer hold everything the others and this pod hold?
 	var all sqldialect.GTIDSet = own
-	if firstStart {
+	if t.firstStart {
 		all = sqldialect.GTIDSet{}
 	}
-	for _, h := range holders {
+	for _, h := range t.holders {
 		all = all.Union(h.set)
 	}
 	// A holder without transactions of its own first: a copy of one with
 	// some would make them the cluster's history.
-	full := slices.SortedStableFunc(slices.Values(holders), func(a, b holding) int { return boolInt(a.own) - boolInt(b.own) })
+	full := slices.SortedStableFunc(slices.Values(t.holders), func(a, b holding) int { return boolInt(a.own) - boolInt(b.own) })
 	for _, h := range full {
 		if h.set.Contains(all) {
-			why := "this pod lacks transactions peers hold: " + strings.Join(lacking, ", ") + "; " + h.pod + " holds every pod's"
-			if firstStart && !own.IsEmpty() {
+			why := "this pod lacks transactions peers hold: " + strings.Join(t.lacking, ", ") + "; " + h.pod + " holds every pod's"
+			if t.firstStart && !own.IsEmpty() {
 				why += " (this pod's own " + own.String() + " are only its first start's: no table outside the system schemas)"
 			}
 			d.Problems["guard"] = why
 			d.Guard = GuardRecovering
-			return seedPrimary(o, d, Donor{Pod: h.pod, Host: h.host}, now, why), true
+			return seedPrimary(o, d, Donor{Pod: h.pod, Host: h.host}, now, why)
 		}
 	}
 	var who []string
 	var peersHold sqldialect.GTIDSet
-	for _, h := range holders {
+	for _, h := range t.holders {
 		peersHold = peersHold.Union(h.set)
 	}
 	if only := own.Minus(peersHold); !only.IsEmpty() {
 		who = append(who, "this pod alone holds "+only.String())
 	}
-	for _, h := range holders {
+	for _, h := range t.holders {
 		if only := h.set.Minus(own); !only.IsEmpty() {
 			who = append(who, h.pod+" holds "+only.String()+" that this pod lacks")
 		}
 	}
+	example := "POD"
+	if len(t.holders) > 0 {
+		example = t.holders[0].pod
+	}
+	overrideHint := "to choose, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data, or --seed-from " + example
 	msg := "the pods disagree and none holds every transaction: " + strings.Join(who, "; ") +
 		"; nothing is written or wiped until a person chooses (" + overrideHint + ")"
 	d.Problems["guard"] = msg
 	d.Guard = GuardWaitingForPerson
-	return d.notReady(SitPrimaryWaitingForPerson, msg), true
+	return d.notReady(SitPrimaryWaitingForPerson, msg)
 }
 
 // seedPrimary replaces the primary's data with donor's before it takes
