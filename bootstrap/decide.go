@@ -264,34 +264,8 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		d.Problems["secret "+name] = problem
 	}
 	// A copy of a donor's data is in place: finish it first.
-	switch sd := o.Seed; {
-	case o.Partial:
-	case sd.RestartNeeded:
-		d.Memory.SeedAvoid = nil
-		d.do(ActShutdown, "the copy of "+sd.Donor+"'s data is in place; the server restarts on it")
-		return d.notReady(SitSeedRestarting, "seeded from "+sd.Donor+": restarting the server on the copied data")
-	case sd.Guarded:
-		// A clone lifted read-only behind offline_mode, and none runs now:
-		// its sidecar stopped midway, it failed and could not undo it, or
-		// the server restarted on the copy. Until the guard is back the
-		// server counts neither as read-only nor as taking writes.
-		d.do(ActEndClone, "a clone from "+sd.Donor+" lifted read-only behind offline_mode and no clone runs now: read-only first, then clients back in")
-		d.Problems["clone"] = "a clone's guard is still up (read-only lifted, offline_mode ON): putting it back"
-		return d.notReady(SitCloneGuardUp, "ending the guard of a clone from "+sd.Donor+": read-only, then offline_mode OFF")
-	case sd.ResultPending:
-		d.Memory.SeedAvoid = nil
-		d.do(ActApplySeed, "the server was restored from "+sd.Donor+"'s copy at GTID "+sd.ResultGTID)
-		return d.notReady(SitSeedApplying, "seeded from "+sd.Donor+": applying its GTID position "+sd.ResultGTID)
-	case sd.Unproven:
-		// Its swap may have failed part-way and the server started on
-		// what was left: giving it the copy's position would make a server
-		// that lacks the data look as if it had it.
-		msg := "a copy from " + sd.Donor + " is recorded as complete, but the server container has not proven that the data directory holds it " +
-			"(STATE_DIR/seed/swapped.json): its GTID position is not applied and nothing else is done; the server container's seed-exec checks it at its next start"
-		d.Problems["seed"] = msg
-		return d.notReady(SitSeedUnproven, msg)
-	case sd.Err != "":
-		d.Problems["seed"] = "seeding failed: " + sd.Err
+	if dec, done := finishSeed(o, &d); done {
+		return dec
 	}
 	if l.OfflineMode {
 		// Every application is refused: not ready, whatever the role, and
@@ -305,6 +279,44 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		return decidePrimary(o, d, p, now)
 	}
 	return decideReplica(o, d, p, now)
+}
+
+// finishSeed finishes a copy of a donor's data that is in place: the
+// server restarts on it, a clone's guard is put back, a restored copy
+// gets its GTID position (unless it is unproven). It returns the
+// decision and true when that is all this pass does.
+func finishSeed(o Observation, d *Decision) (Decision, bool) {
+	switch sd := o.Seed; {
+	case o.Partial:
+		return Decision{}, false
+	case sd.RestartNeeded:
+		d.Memory.SeedAvoid = nil
+		d.do(ActShutdown, "the copy of "+sd.Donor+"'s data is in place; the server restarts on it")
+		return d.notReady(SitSeedRestarting, "seeded from "+sd.Donor+": restarting the server on the copied data"), true
+	case sd.Guarded:
+		// A clone lifted read-only behind offline_mode, and none runs now:
+		// its sidecar stopped midway, it failed and could not undo it, or
+		// the server restarted on the copy. Until the guard is back the
+		// server counts neither as read-only nor as taking writes.
+		d.do(ActEndClone, "a clone from "+sd.Donor+" lifted read-only behind offline_mode and no clone runs now: read-only first, then clients back in")
+		d.Problems["clone"] = "a clone's guard is still up (read-only lifted, offline_mode ON): putting it back"
+		return d.notReady(SitCloneGuardUp, "ending the guard of a clone from "+sd.Donor+": read-only, then offline_mode OFF"), true
+	case sd.ResultPending:
+		d.Memory.SeedAvoid = nil
+		d.do(ActApplySeed, "the server was restored from "+sd.Donor+"'s copy at GTID "+sd.ResultGTID)
+		return d.notReady(SitSeedApplying, "seeded from "+sd.Donor+": applying its GTID position "+sd.ResultGTID), true
+	case sd.Unproven:
+		// Its swap may have failed part-way and the server started on
+		// what was left: giving it the copy's position would make a server
+		// that lacks the data look as if it had it.
+		msg := "a copy from " + sd.Donor + " is recorded as complete, but the server container has not proven that the data directory holds it " +
+			"(STATE_DIR/seed/swapped.json): its GTID position is not applied and nothing else is done; the server container's seed-exec checks it at its next start"
+		d.Problems["seed"] = msg
+		return d.notReady(SitSeedUnproven, msg), true
+	case sd.Err != "":
+		d.Problems["seed"] = "seeding failed: " + sd.Err
+	}
+	return Decision{}, false
 }
 
 func (d Decision) notReady(s Situation, reason string) Decision {
