@@ -1583,6 +1583,9 @@ func TestDecide(t *testing.T) {
 						t.Errorf("the guard decides, but primaryNeedsPeers is false: the observer would not have asked the peers")
 					}
 				}
+				if d.Guard != guardOf(d.Situation) {
+					t.Errorf("guard %q with situation %q, want guard %q", d.Guard, d.Situation, guardOf(d.Situation))
+				}
 				if doc, ok := situationDoc(d.Situation); !ok || doc.Ready != d.Ready {
 					t.Errorf("situation %q (ready=%v) is not in the table as such (%+v)", d.Situation, d.Ready, doc)
 				}

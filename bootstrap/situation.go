@@ -123,3 +123,18 @@ func situationDoc(c Situation) (SituationDoc, bool) {
 	}
 	return SituationDoc{}, false
 }
+
+// guardOf is the Status.Guard code a situation implies ("" for none):
+// Guard is kept on /status and mysql_bootstrap_guard for compatibility,
+// and TestDecide checks that decide sets the two alike.
+func guardOf(c Situation) string {
+	switch c {
+	case SitPrimaryWaitingForPeers:
+		return GuardWaitingForPeers
+	case SitPrimaryWaitingForPerson:
+		return GuardWaitingForPerson
+	case SitPrimaryRecovering:
+		return GuardRecovering
+	}
+	return ""
+}

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -114,5 +115,24 @@ func TestREADMESituations(t *testing.T) {
 	}
 	if d := cmp.Diff(want, readme); d != "" {
 		t.Errorf("README's situations table is stale (-want +got); run go test ./bootstrap -run TestREADMESituations -update:\n%s", d)
+	}
+}
+
+// TestStatusSituation: /status (and so peers --format json) carries the
+// decision's code as "situation".
+func TestStatusSituation(t *testing.T) {
+	t.Parallel()
+	o, m := flavours[0].healthyReplica(t)
+	dec := decide(o, m, testPolicy(RoleReplica), t0)
+	st := buildStatus(Identity{Pod: "mysql-1", Role: RoleReplica}, o, dec, dec.Memory)
+	if st.Situation != SitReplicaReplicating {
+		t.Fatalf("status situation %q, want %q", st.Situation, SitReplicaReplicating)
+	}
+	b, err := json.Marshal(Peers{{Status: &st}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"situation":"replica-replicating"`) {
+		t.Errorf("peers JSON lacks the situation: %s", b)
 	}
 }
