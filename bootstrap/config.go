@@ -226,10 +226,6 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &raw, Lookuper: l.Lookuper}); err != nil {
 		return nil, &configError{problems: []string{err.Error()}}
 	}
-	var p []string
-	bad := func(name, value, want string) {
-		p = append(p, fmt.Sprintf("%s=%q is invalid: expected %s", name, value, want))
-	}
 	c := &Config{
 		ServiceName:     raw.ServiceName,
 		ClusterDomain:   strings.TrimSuffix(strings.ToLower(raw.ClusterDomain), "."),
@@ -245,14 +241,46 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		LogFormat:       raw.LogFormat,
 		LogLevel:        raw.LogLevel,
 	}
+	var p problems
+	l.loadNames(raw, need, c, &p)
+	loadServer(raw, c, &p)
+	l.loadCredentials(raw, need, c, &p)
+	loadPaths(raw, c, &p)
+	loadTimings(raw, c, &p)
+	loadListeners(raw, c, &p)
+	if len(p) > 0 {
+		return nil, &configError{problems: p}
+	}
+	return c, nil
+}
 
-	// The pod name is checked by ParseIdentity, which knows what a
-	// StatefulSet name looks like.
+// problems collects what is wrong with the environment, one line each.
+type problems []string
+
+// bad records a variable whose value is not what is expected.
+func (p *problems) bad(name, value, want string) {
+	*p = append(*p, fmt.Sprintf("%s=%q is invalid: expected %s", name, value, want))
+}
+
+// boolean parses a true/false variable into dst.
+func (p *problems) boolean(name, value string, dst *bool) {
+	if b, err := strconv.ParseBool(value); err != nil {
+		p.bad(name, value, "true or false")
+	} else {
+		*dst = b
+	}
+}
+
+// loadNames finds the pod's name and where it lives: POD_NAME (or the
+// hostname), SERVICE_NAME, POD_NAMESPACE, CLUSTER_DOMAIN, PRIMARY_HOST.
+// The pod name itself is checked by NewIdentity (ParsePodName), which
+// knows what a StatefulSet's pod name looks like.
+func (l Loader) loadNames(raw env, need Need, c *Config, p *problems) {
 	c.PodName = raw.PodName
 	if c.PodName == "" {
 		h, err := l.Hostname()
 		if err != nil {
-			p = append(p, fmt.Sprintf("POD_NAME is not set and the hostname cannot be read: %v", err))
+			*p = append(*p, fmt.Sprintf("POD_NAME is not set and the hostname cannot be read: %v", err))
 		}
 		c.PodName, c.PodNameFromHostname = h, true
 	}
@@ -288,84 +316,94 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		}
 	}
 	if !isDNSLabel(c.Namespace) {
-		bad("POD_NAMESPACE", c.Namespace, "a DNS label (lowercase letters, digits and '-', at most 63)")
+		p.bad("POD_NAMESPACE", c.Namespace, "a DNS label (lowercase letters, digits and '-', at most 63)")
 	}
 
 	switch {
 	case c.ServiceName == "" && need.Service:
-		p = append(p, fmt.Sprintf("SERVICE_NAME is required: set it to the headless Service named in the StatefulSet's serviceName (HOSTS_FILE=%q names no %s.<service>.<namespace>.svc.<domain>)", raw.HostsFile, c.PodName))
+		*p = append(*p, fmt.Sprintf("SERVICE_NAME is required: set it to the headless Service named in the StatefulSet's serviceName (HOSTS_FILE=%q names no %s.<service>.<namespace>.svc.<domain>)", raw.HostsFile, c.PodName))
 	case raw.ServiceName != "" && !isDNSLabel(raw.ServiceName):
-		bad("SERVICE_NAME", raw.ServiceName, "a Service name (lowercase letters, digits and '-', at most 63)")
+		p.bad("SERVICE_NAME", raw.ServiceName, "a Service name (lowercase letters, digits and '-', at most 63)")
 	}
 	if !isDomainName(c.ClusterDomain) {
-		bad("CLUSTER_DOMAIN", raw.ClusterDomain, "a DNS domain such as cluster.local")
+		p.bad("CLUSTER_DOMAIN", raw.ClusterDomain, "a DNS domain such as cluster.local")
 	}
 	if c.PrimaryHost != "" && !isDomainName(c.PrimaryHost) {
-		bad("PRIMARY_HOST", raw.PrimaryHost, "a DNS name such as mysql-0.mysql.default.svc.cluster.local")
+		p.bad("PRIMARY_HOST", raw.PrimaryHost, "a DNS name such as mysql-0.mysql.default.svc.cluster.local")
 	}
+}
 
+// loadServer reads which server this is and where it listens:
+// SERVER_ID_BASE, FLAVOR, MYSQL_HOST, MYSQL_PORT.
+func loadServer(raw env, c *Config, p *problems) {
 	if n, err := strconv.ParseUint(raw.ServerIDBase, 10, 32); err != nil {
-		bad("SERVER_ID_BASE", raw.ServerIDBase, "a whole number from 0 to 4294967295")
+		p.bad("SERVER_ID_BASE", raw.ServerIDBase, "a whole number from 0 to 4294967295")
 	} else {
 		c.ServerIDBase = uint32(n)
 	}
-
 	switch f := Flavor(strings.ToLower(raw.Flavor)); f {
 	case FlavorAuto, FlavorMySQL, FlavorMariaDB:
 		c.Flavor = f
 	default:
-		bad("FLAVOR", raw.Flavor, "auto, mysql or mariadb")
+		p.bad("FLAVOR", raw.Flavor, "auto, mysql or mariadb")
 	}
-
 	if raw.MySQLHost == "" {
-		bad("MYSQL_HOST", raw.MySQLHost, "a host name or address")
+		p.bad("MYSQL_HOST", raw.MySQLHost, "a host name or address")
 	}
 	if n, err := strconv.Atoi(raw.MySQLPort); err != nil || n < 1 || n > 65535 {
-		bad("MYSQL_PORT", raw.MySQLPort, "a port from 1 to 65535")
+		p.bad("MYSQL_PORT", raw.MySQLPort, "a port from 1 to 65535")
 	} else {
 		c.MySQLPort = n
 	}
+}
 
+// loadCredentials reads the passwords (or their files), the replication
+// account's name and the replication TLS settings.
+func (l Loader) loadCredentials(raw env, need Need, c *Config, p *problems) {
 	if s, problem := l.secret("MYSQL_ROOT_PASSWORD", raw.MySQLRootPassword, raw.MySQLRootPasswordFile, need.Passwords); problem != "" {
-		p = append(p, problem)
+		*p = append(*p, problem)
 	} else {
 		c.RootPassword, c.RootPasswordFile = s, raw.MySQLRootPasswordFile
 	}
 	if s, problem := l.secret("REPLICATION_PASSWORD", raw.ReplicationPassword, raw.ReplicationPasswordFile, need.Passwords); problem != "" {
-		p = append(p, problem)
+		*p = append(*p, problem)
 	} else if err := sqldialect.CheckReplicationPassword(s.Reveal()); s != "" && err != nil {
-		p = append(p, "REPLICATION_PASSWORD is invalid: "+strings.TrimPrefix(err.Error(), sqldialect.ErrInvalidArgument.Error()+": "))
+		*p = append(*p, "REPLICATION_PASSWORD is invalid: "+strings.TrimPrefix(err.Error(), sqldialect.ErrInvalidArgument.Error()+": "))
 	} else {
 		c.ReplicationPassword, c.ReplicationPasswordFile = s, raw.ReplicationPasswordFile
 	}
 	switch u := raw.ReplicationUser; {
 	case u == "" || len(u) > 32 || strings.ContainsAny(u, "\x00'\"`\\@"):
-		bad("REPLICATION_USER", u, "a user name of 1 to 32 characters without quotes, backslashes or '@'")
+		p.bad("REPLICATION_USER", u, "a user name of 1 to 32 characters without quotes, backslashes or '@'")
 	case reservedUsers[strings.ToLower(u)]:
-		bad("REPLICATION_USER", u, "a dedicated account, not root or a system account (the sidecar sets its password)")
+		p.bad("REPLICATION_USER", u, "a dedicated account, not root or a system account (the sidecar sets its password)")
 	}
-	if b, err := strconv.ParseBool(raw.ReplicationTLS); err != nil {
-		bad("REPLICATION_TLS", raw.ReplicationTLS, "true or false")
-	} else {
-		c.ReplicationTLS = b
-	}
-	p = append(p, l.tlsFiles(raw, c)...)
+	p.boolean("REPLICATION_TLS", raw.ReplicationTLS, &c.ReplicationTLS)
+	*p = append(*p, l.tlsFiles(raw, c)...)
+}
 
+// loadPaths checks the directories and files: TOOLS_DIR, CONFIG_DIR,
+// DATA_DIR, STATE_DIR, RESOLV_CONF, HOSTS_FILE, CONFIG_FILE.
+func loadPaths(raw env, c *Config, p *problems) {
 	if raw.ToolsDir != "" {
 		if !filepath.IsAbs(raw.ToolsDir) {
-			bad("TOOLS_DIR", raw.ToolsDir, "an absolute path")
+			p.bad("TOOLS_DIR", raw.ToolsDir, "an absolute path")
 		}
 		c.ToolsDir = raw.ToolsDir
 	}
 	for _, d := range []struct{ name, value string }{{"CONFIG_DIR", raw.ConfigDir}, {"DATA_DIR", raw.DataDir}, {"STATE_DIR", raw.StateDir}, {"RESOLV_CONF", raw.ResolvConf}, {"HOSTS_FILE", raw.HostsFile}} {
 		if !filepath.IsAbs(d.value) {
-			bad(d.name, d.value, "an absolute path")
+			p.bad(d.name, d.value, "an absolute path")
 		}
 	}
 	if f := raw.ConfigFile; f == "" || f != filepath.Base(f) || !strings.HasSuffix(f, ".cnf") || strings.HasPrefix(f, ".") {
-		bad("CONFIG_FILE", f, "a file name ending in .cnf, without directories")
+		p.bad("CONFIG_FILE", f, "a file name ending in .cnf, without directories")
 	}
+}
 
+// loadTimings reads the durations and the switches of waiting and
+// seeding.
+func loadTimings(raw env, c *Config, p *problems) {
 	durations := []struct {
 		name, value string
 		min         time.Duration
@@ -381,47 +419,38 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 	for _, d := range durations {
 		v, err := time.ParseDuration(d.value)
 		if err != nil || v < d.min {
-			bad(d.name, d.value, fmt.Sprintf("a duration of at least %s such as 30s or 10m", d.min))
+			p.bad(d.name, d.value, fmt.Sprintf("a duration of at least %s such as 30s or 10m", d.min))
 			continue
 		}
 		*d.dst = v
 	}
+	p.boolean("INIT_WAIT_FOR_PRIMARY", raw.InitWaitForPrimary, &c.InitWaitForPrimary)
+	p.boolean("AUTO_RESEED", raw.AutoReseed, &c.AutoReseed)
+}
 
-	if b, err := strconv.ParseBool(raw.InitWaitForPrimary); err != nil {
-		bad("INIT_WAIT_FOR_PRIMARY", raw.InitWaitForPrimary, "true or false")
-	} else {
-		c.InitWaitForPrimary = b
-	}
-	if b, err := strconv.ParseBool(raw.AutoReseed); err != nil {
-		bad("AUTO_RESEED", raw.AutoReseed, "true or false")
-	} else {
-		c.AutoReseed = b
-	}
+// loadListeners checks the addresses the sidecar listens on and its
+// logging: BACKUP_ADDR, HTTP_ADDR, LOG_FORMAT, LOG_LEVEL.
+func loadListeners(raw env, c *Config, p *problems) {
 	if _, port, err := net.SplitHostPort(raw.BackupAddr); err != nil {
-		bad("BACKUP_ADDR", raw.BackupAddr, "host:port such as :8081")
+		p.bad("BACKUP_ADDR", raw.BackupAddr, "host:port such as :8081")
 	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		bad("BACKUP_ADDR", raw.BackupAddr, "host:port with a port from 1 to 65535")
+		p.bad("BACKUP_ADDR", raw.BackupAddr, "host:port with a port from 1 to 65535")
 	} else {
 		c.BackupAddr = raw.BackupAddr
 	}
 	if _, port, err := net.SplitHostPort(raw.HTTPAddr); err != nil {
-		bad("HTTP_ADDR", raw.HTTPAddr, "host:port such as :8080")
+		p.bad("HTTP_ADDR", raw.HTTPAddr, "host:port such as :8080")
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		bad("HTTP_ADDR", raw.HTTPAddr, "host:port with a port from 0 to 65535")
+		p.bad("HTTP_ADDR", raw.HTTPAddr, "host:port with a port from 0 to 65535")
 	}
 	if raw.LogFormat != "json" && raw.LogFormat != "text" {
-		bad("LOG_FORMAT", raw.LogFormat, "json or text")
+		p.bad("LOG_FORMAT", raw.LogFormat, "json or text")
 	}
 	switch raw.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("LOG_LEVEL", raw.LogLevel, "debug, info, warn or error")
+		p.bad("LOG_LEVEL", raw.LogLevel, "debug, info, warn or error")
 	}
-
-	if len(p) > 0 {
-		return nil, &configError{problems: p}
-	}
-	return c, nil
 }
 
 // tlsFiles checks the TLS variables: absolute paths to readable PEM files,
