@@ -82,7 +82,7 @@ func writePeersTable(w io.Writer, peers Peers) error {
 		if !st.Ready && lastErr == "" {
 			lastErr = st.Reason
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Pod, p.Addr, st.Role, st.Ready, orDash(string(st.Situation)), orDash(st.Version),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Pod, p.Addr, st.Role, st.Ready, orDash(st.Situation), orDash(st.Version),
 			abbreviateGTIDs(st.GTIDExecuted, 40), lag, orDash(source), truncate(lastErr, 80))
 	}
 	return tw.Flush()

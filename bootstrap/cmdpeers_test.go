@@ -11,8 +11,8 @@ func TestPeersTableSituation(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
 	peers := Peers{
-		{Status: &Status{Pod: "mysql-0", Role: RolePrimary, Ready: true, Situation: SitPrimaryWritable}},
-		{Status: &Status{Pod: "mysql-1", Role: RoleReplica, Reason: "catching up", Situation: SitReplicaCatchingUp}},
+		{Status: &Status{Pod: "mysql-0", Role: RolePrimary, Ready: true, Situation: string(SitPrimaryWritable)}},
+		{Status: &Status{Pod: "mysql-1", Role: RoleReplica, Reason: "catching up", Situation: string(SitReplicaCatchingUp)}},
 		{Err: "connection refused"},
 	}
 	if err := writePeersTable(&b, peers); err != nil {

@@ -126,7 +126,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descReady, b2f(s.Ready))
 	gauge(descReadOnly, b2f(s.ReadOnly))
 	if s.Situation != "" {
-		gauge(descSituation, 1, string(s.Situation))
+		gauge(descSituation, 1, s.Situation)
 	}
 	ch <- prometheus.MustNewConstMetric(descRecErr, prometheus.CounterValue, float64(s.ReconcileErrors))
 	if !s.LastReconcile.IsZero() {

@@ -98,7 +98,7 @@ func TestMetricsDescribedAreCollected(t *testing.T) {
 	t.Parallel()
 	replica := healthyReplicaStatus()
 	replica.LastReconcile = time.Now()
-	primary := Status{Pod: "mysql-0", Role: RolePrimary, ServerUp: true, Guard: GuardRecovering, Situation: SitPrimaryRecovering,
+	primary := Status{Pod: "mysql-0", Role: RolePrimary, ServerUp: true, Guard: GuardRecovering, Situation: string(SitPrimaryRecovering),
 		Seed: &SeedStatus{State: "running", Donor: "mysql-1", Bytes: 10, Estimate: 100, Seeds: 1}}
 	failed := healthyReplicaStatus()
 	failed.Seed = &SeedStatus{State: "failed", Error: "donor went away", Seeds: 2}

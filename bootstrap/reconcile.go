@@ -223,7 +223,7 @@ func buildStatus(id Identity, o Observation, dec Decision, m Memory) Status {
 		PodHost: id.PodHost, PrimaryHost: id.PrimaryHost,
 		ServerUp: l.Up, Version: l.Version, ReadOnly: l.ReadOnly, SuperReadOnly: l.SuperReadOnly,
 		ServerStartedAt: l.StartedAt, Ready: dec.Ready, Reason: dec.Reason, LastReconcile: o.At,
-		Guard: dec.Guard, Situation: dec.Situation,
+		Guard: dec.Guard, Situation: string(dec.Situation),
 	}
 	if l.Up && l.Unsupported == "" {
 		st.Flavor = l.Server.Flavor.String()

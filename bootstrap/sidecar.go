@@ -142,7 +142,7 @@ func (s *Sidecar) Current() Status {
 	o := snap.obs
 	o.Partial = true
 	if dec := decide(o, snap.mem, s.policy, time.Now()); !dec.Ready && st.Ready {
-		st.Ready, st.Reason = false, dec.Reason
+		st.Ready, st.Reason, st.Situation = false, dec.Reason, string(dec.Situation)
 	}
 	return st
 }
@@ -308,6 +308,7 @@ func (s *Sidecar) notUp(err error) snapshot {
 	snap := s.box.get()
 	snap.status.ServerUp, snap.status.Ready = false, false
 	snap.status.Reason = "local server does not answer: " + oneLine(err.Error())
+	snap.status.Situation = string(SitServerDown)
 	snap.status.LastReconcile = time.Now()
 	return snap
 }

@@ -125,7 +125,7 @@ func TestStatusSituation(t *testing.T) {
 	o, m := flavours[0].healthyReplica(t)
 	dec := decide(o, m, testPolicy(RoleReplica), t0)
 	st := buildStatus(Identity{Pod: "mysql-1", Role: RoleReplica}, o, dec, dec.Memory)
-	if st.Situation != SitReplicaReplicating {
+	if st.Situation != string(SitReplicaReplicating) {
 		t.Fatalf("status situation %q, want %q", st.Situation, SitReplicaReplicating)
 	}
 	b, err := json.Marshal(Peers{{Status: &st}})

@@ -41,7 +41,7 @@ type Status struct {
 	Reason string `json:"reason"`
 	// Situation is the code of the last decision (see "Situations" in
 	// README.md): what Reason says, for alerts, dashboards and tests.
-	Situation Situation `json:"situation,omitempty"`
+	Situation string `json:"situation,omitempty"`
 
 	// Replication is set on replicas.
 	Replication *ReplicationStatus `json:"replication,omitempty"`
