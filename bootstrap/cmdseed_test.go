@@ -24,6 +24,7 @@ import (
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/podtest"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/seed"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
 // nobody is the unprivileged user seed-exec runs as when the test runs as
@@ -278,9 +279,15 @@ func TestSeedResultNeedsProof(t *testing.T) {
 		if err != nil || f.ResultPending != tc.pending || f.Unproven == tc.pending {
 			t.Errorf("%s: facts %+v %v, want pending %v", tc.name, f, err, tc.pending)
 		}
-		o, m := flavours[1].newReplica(t)
-		o.Seed = f
-		d := decide(o, m, testPolicy(RoleReplica), o.At)
+		// A MariaDB replica's sidecar, its server up on the restored copy.
+		at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+		srv, err := sqldialect.ParseVersion("11.8.3-MariaDB")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := Observation{At: at, Local: LocalFacts{Up: true, Server: srv, StartedAt: at.Add(-time.Minute)}, Seed: f}
+		p := Policy{Role: RoleReplica, Pod: "mysql-1", StaleAfter: time.Minute}
+		d := decide(o, Memory{}, p, o.At)
 		if got := len(d.Actions) == 1 && d.Actions[0].Kind == ActApplySeed; got != tc.pending || d.Ready {
 			t.Errorf("%s: %v, want the position applied: %v", tc.name, d, tc.pending)
 		}

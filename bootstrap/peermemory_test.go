@@ -12,11 +12,14 @@ import (
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/podtest"
 )
 
+// pm0 is when the peers are first seen.
+var pm0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
 func answered(pod string) Peer { return Peer{Status: &Status{Pod: pod}} }
 
 func TestPeerMemory(t *testing.T) {
 	t.Parallel()
-	t1, t2, t3 := t0, t0.Add(time.Minute), t0.Add(2*time.Minute)
+	t1, t2, t3 := pm0, pm0.Add(time.Minute), pm0.Add(2*time.Minute)
 	var m PeerMemory
 	m = m.observe(Peers{answered("mysql-0"), answered("mysql-1"), answered("mysql-2"), answered("other-0"), {Err: "refused"}}, "mysql-1", "mysql", t1)
 	if got := m.Known(); !slices.Equal(got, []string{"mysql-0", "mysql-2"}) {
@@ -57,7 +60,7 @@ func TestPeerMemoryOwnAddresses(t *testing.T) {
 	for i := range ownAddresses + 3 {
 		self := answered("mysql-0")
 		self.Addr = netip.AddrFrom4([4]byte{10, 244, 0, byte(10 + i)})
-		m = m.observe(Peers{self, answered("mysql-1")}, "mysql-0", "mysql", t0.Add(time.Duration(i)*time.Minute))
+		m = m.observe(Peers{self, answered("mysql-1")}, "mysql-0", "mysql", pm0.Add(time.Duration(i)*time.Minute))
 	}
 	if len(m.Own) != ownAddresses {
 		t.Errorf("%d own addresses kept, want the last %d: %v", len(m.Own), ownAddresses, m.Own)
@@ -76,7 +79,7 @@ func TestPeerMemoryStore(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	s := &peerMemoryStore{dir: dir}
-	if _, readErr, writeErr := s.update(Peers{answered("mysql-1"), answered("mysql-2")}, "mysql-0", "mysql", t0); readErr != nil || writeErr != nil {
+	if _, readErr, writeErr := s.update(Peers{answered("mysql-1"), answered("mysql-2")}, "mysql-0", "mysql", pm0); readErr != nil || writeErr != nil {
 		t.Fatal(readErr, writeErr)
 	}
 	// A new sidecar reads what the last one saw.
@@ -85,10 +88,10 @@ func TestPeerMemoryStore(t *testing.T) {
 		t.Fatalf("restored %+v %v", m, err)
 	}
 	// forget-peer's request is applied at the next listing, and removed.
-	if err := writeJSON(filepath.Join(dir, forgetPeerFile), ForgetRequest{Pod: "mysql-2", Created: t0.Add(time.Second)}); err != nil {
+	if err := writeJSON(filepath.Join(dir, forgetPeerFile), ForgetRequest{Pod: "mysql-2", Created: pm0.Add(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
-	m, readErr, writeErr := s.update(Peers{answered("mysql-1")}, "mysql-0", "mysql", t0.Add(2*time.Second))
+	m, readErr, writeErr := s.update(Peers{answered("mysql-1")}, "mysql-0", "mysql", pm0.Add(2*time.Second))
 	if readErr != nil || writeErr != nil || !slices.Equal(m.Known(), []string{"mysql-1"}) || m.Forgotten["mysql-2"].IsZero() {
 		t.Errorf("after forget-peer: %+v %v %v", m, readErr, writeErr)
 	}
@@ -99,7 +102,7 @@ func TestPeerMemoryStore(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, peerMemoryFile), []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, readErr, _ := (&peerMemoryStore{dir: dir}).update(nil, "mysql-0", "mysql", t0); readErr == nil {
+	if _, readErr, _ := (&peerMemoryStore{dir: dir}).update(nil, "mysql-0", "mysql", pm0); readErr == nil {
 		t.Error("a corrupt peers.json was read as empty")
 	}
 }

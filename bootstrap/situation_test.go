@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -122,8 +123,8 @@ func TestREADMESituations(t *testing.T) {
 // decision's code as "situation".
 func TestStatusSituation(t *testing.T) {
 	t.Parallel()
-	o, m := flavours[0].healthyReplica(t)
-	dec := decide(o, m, testPolicy(RoleReplica), t0)
+	o := Observation{At: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC), Local: LocalFacts{Up: true}}
+	dec := Decision{Ready: true, Reason: "replicating", Situation: SitReplicaReplicating}
 	st := buildStatus(Identity{Pod: "mysql-1", Role: RoleReplica}, o, dec, dec.Memory)
 	if st.Situation != string(SitReplicaReplicating) {
 		t.Fatalf("status situation %q, want %q", st.Situation, SitReplicaReplicating)
