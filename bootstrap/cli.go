@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/atomicfile"
 )
 
 // Exit codes of the binary.
@@ -248,7 +249,7 @@ func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) err
 	}
 
 	path := configPath(cfg)
-	changed, err := WriteFileAtomic(path, RenderServerConfig(id, ServerConfig{Flavor: cfg.Flavor, Port: cfg.MySQLPort, DataInitialised: initialised, BinlogExpire: cfg.BinlogExpire}), 0o644)
+	changed, err := atomicfile.WriteChanged(path, RenderServerConfig(id, ServerConfig{Flavor: cfg.Flavor, Port: cfg.MySQLPort, DataInitialised: initialised, BinlogExpire: cfg.BinlogExpire}), 0o644)
 	if err != nil {
 		return fmt.Errorf("write the server configuration into CONFIG_DIR: %w", err)
 	}

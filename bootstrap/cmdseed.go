@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/seed"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/atomicfile"
 )
 
 // MariaDB seeding runs our binary inside the server image, which has
@@ -312,21 +313,8 @@ func installBinary(dir string) (string, error) {
 	}
 	defer in.Close()
 	dst := filepath.Join(dir, "mysql-bootstrap")
-	tmp, err := os.CreateTemp(dir, ".mysql-bootstrap-*")
-	if err != nil {
-		return "", fmt.Errorf("TOOLS_DIR %s: %w", dir, unwrapPathError(err))
+	if err := atomicfile.WriteFrom(dst, in, 0o755); err != nil {
+		return "", fmt.Errorf("TOOLS_DIR: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, in); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	return dst, os.Rename(tmp.Name(), dst)
+	return dst, nil
 }
