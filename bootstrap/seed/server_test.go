@@ -26,7 +26,7 @@ import (
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testserver"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
-	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/testkit"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
 // Accounts the tests create on their donors. The backup account's password
