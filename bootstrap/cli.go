@@ -2,18 +2,14 @@ package bootstrap
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
-	"github.com/mysql-bootstrap/mysql-bootstrap/internal/atomicfile"
 )
 
 // Exit codes of the binary.
@@ -170,35 +166,6 @@ func NewLogger(w io.Writer, format, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-func runIdentity(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
-	fs := newFlagSet("identity", stdio)
-	format := fs.String("format", "json", "output format: json or env")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: identity takes no arguments, got %q", ErrUsage, fs.Args())
-	}
-	if *format != "json" && *format != "env" {
-		return fmt.Errorf("%w: --format=%q is invalid: expected json or env", ErrUsage, *format)
-	}
-	cfg, err := loader.Load(ctx, Need{})
-	if err != nil {
-		return err
-	}
-	id, err := NewIdentity(cfg)
-	if err != nil {
-		return err
-	}
-	if *format == "env" {
-		_, err = io.WriteString(stdio.Out, id.Env())
-		return err
-	}
-	enc := json.NewEncoder(stdio.Out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(id)
-}
-
 // loadPod parses the flags of a pod command (init, sidecar: none but -h)
 // and its whole configuration, before anything is changed.
 func loadPod(ctx context.Context, cmd string, args []string, stdio Stdio, loader Loader) (*Config, Identity, *slog.Logger, error) {
@@ -218,132 +185,4 @@ func loadPod(ctx context.Context, cmd string, args []string, stdio Stdio, loader
 		return nil, Identity{}, nil, err
 	}
 	return cfg, id, NewLogger(stdio.Err, cfg.LogFormat, cfg.LogLevel), nil
-}
-
-func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
-	cfg, id, log, err := loadPod(ctx, "init", args, stdio, loader)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	log.Info("init", "pod", id.Pod, "role", id.Role, "server_id", id.ServerID, "pod_host", id.PodHost,
-		"primary_host", id.PrimaryHost, "data_dir", cfg.DataDir, "data_dir_state", describeDataDir(cfg.DataDir), "version", Version)
-
-	// A replica starts its server at once: with data it serves reads while
-	// the primary is away; without, it is not ready until its sidecar has
-	// connected it to the primary, whenever that answers. Looking the
-	// primary's name up here, before its pod has an address, would only
-	// get "no such name" cached by the cluster's DNS (30 s on a default
-	// CoreDNS) for every later lookup of it. INIT_WAIT_FOR_PRIMARY asks for
-	// the old wait: a replica without data waits for the primary's port.
-	initialised := describeDataDir(cfg.DataDir) == dataDirInitialised
-	waitForPrimary := cfg.InitWaitForPrimary && !id.IsPrimary() && !initialised
-
-	// Resolve the waiter before writing anything so a broken resolv.conf is
-	// reported before the server can start with half a setup.
-	var waiter *dnswait.Waiter
-	if waitForPrimary {
-		if waiter, err = newWaiter(cfg.ResolvConf, log); err != nil {
-			return err
-		}
-	}
-
-	path := configPath(cfg)
-	changed, err := atomicfile.WriteChanged(path, RenderServerConfig(id, ServerConfig{Flavor: cfg.Flavor, Port: cfg.MySQLPort, DataInitialised: initialised, BinlogExpire: cfg.BinlogExpire}), 0o644)
-	if err != nil {
-		return fmt.Errorf("write the server configuration into CONFIG_DIR: %w", err)
-	}
-	log.Info("server configuration written", "path", path, "changed", changed, "flavor", cfg.Flavor)
-	if cfg.ToolsDir != "" {
-		dst, err := installBinary(cfg.ToolsDir)
-		if err != nil {
-			return fmt.Errorf("copy mysql-bootstrap into TOOLS_DIR: %w", err)
-		}
-		log.Info("mysql-bootstrap copied for the pod's other containers", "path", dst)
-	}
-
-	if !waitForPrimary {
-		switch {
-		case id.IsPrimary():
-		case initialised:
-			log.Info("data directory holds data: not waiting for the primary", "data_dir", cfg.DataDir)
-		default:
-			log.Info("not waiting for the primary: the sidecar connects replication once it answers (INIT_WAIT_FOR_PRIMARY=true waits here)", "primary_host", id.PrimaryHost)
-		}
-		return nil
-	}
-	wctx, cancel := context.WithTimeout(ctx, cfg.WaitTimeout)
-	defer cancel()
-	addr, err := waiter.WaitReachable(wctx, id.PrimaryLookupName(), cfg.MySQLPort)
-	if err != nil {
-		return fmt.Errorf("wait for the primary: %w", err)
-	}
-	log.Info("primary is reachable", "primary_host", id.PrimaryHost, "address", addr.String(), "elapsed", time.Since(start).Round(time.Millisecond).String())
-	return nil
-}
-
-func newWaiter(resolvConf string, log *slog.Logger) (*dnswait.Waiter, error) {
-	r, err := dnswait.NewResolver(dnswait.Options{ResolvConf: resolvConf})
-	if err != nil {
-		return nil, &configError{problems: []string{fmt.Sprintf("RESOLV_CONF=%q cannot be used: %v", resolvConf, err)}}
-	}
-	return &dnswait.Waiter{Resolver: r, Logger: log}, nil
-}
-
-func runWaitDNS(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
-	fs := newFlagSet("wait-dns", stdio)
-	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait")
-	port := fs.Int("port", 0, "also wait until this TCP port accepts connections (0: DNS only)")
-	// Let flags follow the name, as people type them.
-	var name string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if name == "" && fs.NArg() == 1 {
-		name = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return fmt.Errorf("%w: wait-dns takes one NAME, got extra %q", ErrUsage, fs.Args())
-	}
-	if name == "" {
-		return fmt.Errorf("%w: wait-dns needs a NAME to wait for, e.g. mysql-0.mysql.default.svc.cluster.local", ErrUsage)
-	}
-	if *timeout <= 0 {
-		return fmt.Errorf("%w: --timeout=%s is invalid: expected a positive duration such as 30s", ErrUsage, *timeout)
-	}
-	if *port < 0 || *port > 65535 {
-		return fmt.Errorf("%w: --port=%d is invalid: expected 1..65535, or 0 for DNS only", ErrUsage, *port)
-	}
-	// wait-dns serves any script: it reads only the two variables it uses.
-	l := loader.withDefaults()
-	resolvConf, _ := l.Lookuper.Lookup("RESOLV_CONF")
-	if resolvConf == "" {
-		resolvConf = dnswait.DefaultResolvConf
-	}
-	logFormat, _ := l.Lookuper.Lookup("LOG_FORMAT")
-	log := NewLogger(stdio.Err, logFormat, "info")
-	waiter, err := newWaiter(resolvConf, log)
-	if err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	if *port > 0 {
-		addr, err := waiter.WaitReachable(wctx, name, *port)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdio.Out, addr.String())
-		return nil
-	}
-	addrs, err := waiter.WaitResolve(wctx, name)
-	if err != nil {
-		return err
-	}
-	for _, a := range addrs {
-		fmt.Fprintln(stdio.Out, a.String())
-	}
-	return nil
 }
