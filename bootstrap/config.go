@@ -246,8 +246,8 @@ func (l Loader) Load(ctx context.Context, need Need) (*Config, error) {
 		LogLevel:        raw.LogLevel,
 	}
 
-	// The pod name is checked by ParseIdentity, which knows what a
-	// StatefulSet name looks like.
+	// The pod name is checked by NewIdentity (through ParsePodName), which
+	// knows what a StatefulSet pod's name looks like.
 	c.PodName = raw.PodName
 	if c.PodName == "" {
 		h, err := l.Hostname()

@@ -6,8 +6,8 @@
 //
 //	environment -> Config (config.go: typed, validated, every problem at once)
 //	            -> Identity (identity.go: pure; name, ordinal, role, server_id, stable names)
-//	            -> init (cmdinit.go, servercnf.go: the server's configuration; a replica
-//	               without data waits for the primary's name)
+//	            -> init (cmdinit.go, servercnf.go: the server's configuration; with
+//	               INIT_WAIT_FOR_PRIMARY a replica without data waits for the primary)
 //	            -> sidecar (cmdsidecar.go, sidecar.go): a loop of passes (reconcile.go), each
 //	               observe  (observe.go: every fact, read once; never fails, records what it could not read)
 //	               decide   (decide.go: pure; actions, readiness verdict, problems; memory.go carries
