@@ -654,7 +654,8 @@ func checkArgs(t *testing.T) {
 	}
 }
 
-// childEnv carries a restore to the child process TestRestoreChild runs.
+// The environment of the child process TestRestoreChild runs carries a
+// restore to it.
 const (
 	childURL     = "SEED_TEST_CHILD_URL"
 	childDataDir = "SEED_TEST_CHILD_DATADIR"

@@ -18,8 +18,8 @@ import (
 	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
-// Log messages of mysql-bootstrap the tests look for (bootstrap/cli.go,
-// bootstrap/reconcile.go).
+// Log messages of mysql-bootstrap the tests look for (bootstrap/cmdinit.go,
+// bootstrap/act.go).
 const (
 	msgConfigWritten = "server configuration written"
 	msgInit          = "init"
