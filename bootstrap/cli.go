@@ -292,13 +292,23 @@ func loadPod(ctx context.Context, cmd string, args []string, stdio Stdio, loader
 	if fs.NArg() > 0 {
 		return nil, Identity{}, nil, fmt.Errorf("%w: %s takes no arguments, got %q", ErrUsage, cmd, fs.Args())
 	}
-	cfg, err := loader.Load(ctx, Need{Service: true, Passwords: true})
-	if err != nil {
-		return nil, Identity{}, nil, err
-	}
-	id, err := NewIdentity(cfg)
+	cfg, id, err := loadIdentity(ctx, loader, Need{Service: true, Passwords: true})
 	if err != nil {
 		return nil, Identity{}, nil, err
 	}
 	return cfg, id, NewLogger(stdio.Err, cfg.LogFormat, cfg.LogLevel), nil
+}
+
+// loadIdentity loads the configuration (what need says is required) and
+// the pod's identity from it.
+func loadIdentity(ctx context.Context, loader Loader, need Need) (*Config, Identity, error) {
+	cfg, err := loader.Load(ctx, need)
+	if err != nil {
+		return nil, Identity{}, err
+	}
+	id, err := NewIdentity(cfg)
+	if err != nil {
+		return nil, Identity{}, err
+	}
+	return cfg, id, nil
 }

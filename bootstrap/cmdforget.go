@@ -27,11 +27,7 @@ func runForgetPeer(ctx context.Context, args []string, stdio Stdio, loader Loade
 		return fmt.Errorf("%w: forget-peer needs one pod name, e.g. forget-peer mysql-3", ErrUsage)
 	}
 	pod := fs.Arg(0)
-	cfg, err := loader.Load(ctx, Need{})
-	if err != nil {
-		return err
-	}
-	id, err := NewIdentity(cfg)
+	cfg, id, err := loadIdentity(ctx, loader, Need{})
 	if err != nil {
 		return err
 	}

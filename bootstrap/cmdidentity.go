@@ -19,11 +19,7 @@ func runIdentity(ctx context.Context, args []string, stdio Stdio, loader Loader)
 	if *format != "json" && *format != "env" {
 		return fmt.Errorf("%w: --format=%q is invalid: expected json or env", ErrUsage, *format)
 	}
-	cfg, err := loader.Load(ctx, Need{})
-	if err != nil {
-		return err
-	}
-	id, err := NewIdentity(cfg)
+	_, id, err := loadIdentity(ctx, loader, Need{})
 	if err != nil {
 		return err
 	}

@@ -28,11 +28,7 @@ func runPrimaryOverride(ctx context.Context, args []string, stdio Stdio, loader 
 	if *own == (*from != "") {
 		return fmt.Errorf("%w: primary-override needs exactly one of --use-own-data or --seed-from POD", ErrUsage)
 	}
-	cfg, err := loader.Load(ctx, Need{Service: true})
-	if err != nil {
-		return err
-	}
-	id, err := NewIdentity(cfg)
+	cfg, id, err := loadIdentity(ctx, loader, Need{Service: true})
 	if err != nil {
 		return err
 	}
