@@ -465,7 +465,7 @@ func TestServerAliveNeedsNoConfig(t *testing.T) {
 func TestServerAliveHelp(t *testing.T) {
 	t.Parallel()
 	r := runAlive(t, map[string]string{"MYSQL_PORT": "x"}, "-h")
-	if r.code != ExitOK || !strings.Contains(r.stderr, "Usage of mysql-bootstrap server-alive") || !strings.Contains(r.stderr, "-timeout") || r.out != "" {
+	if r.code != ExitOK || !strings.Contains(r.out, "Usage:\n  mysql-bootstrap server-alive") || !strings.Contains(r.out, "-timeout") || r.stderr != "" {
 		t.Errorf("server-alive -h: exit %d, stdout %q, stderr %q", r.code, r.out, r.stderr)
 	}
 	var out bytes.Buffer
