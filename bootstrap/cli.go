@@ -2,15 +2,14 @@ package bootstrap
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
 )
@@ -62,74 +61,156 @@ type Stdio struct {
 func Run(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
 	if len(args) == 0 {
 		usage(stdio.Err)
-		return fmt.Errorf("%w: a command is required: identity, init, sidecar, wait-dns, peers, primary-override, forget-peer, backup-server, seed-exec, server-alive or version", ErrUsage)
+		return fmt.Errorf("%w: a command is required: %s", ErrUsage, commandNames())
 	}
-	cmd, rest := args[0], args[1:]
-	err := dispatch(ctx, cmd, rest, stdio, loader)
+	err := dispatch(ctx, args[0], args[1:], stdio, loader)
 	if errors.Is(err, errHelpShown) {
 		return nil
 	}
 	return err
 }
 
-func dispatch(ctx context.Context, cmd string, rest []string, stdio Stdio, loader Loader) error {
-	switch cmd {
-	case "identity":
-		return runIdentity(ctx, rest, stdio, loader)
-	case "init":
-		return runInit(ctx, rest, stdio, loader)
-	case "sidecar":
-		return runSidecar(ctx, rest, stdio, loader)
-	case "wait-dns":
-		return runWaitDNS(ctx, rest, stdio, loader)
-	case "peers":
-		return runPeers(ctx, rest, stdio, loader)
-	case "primary-override":
-		return runPrimaryOverride(ctx, rest, stdio, loader)
-	case "forget-peer":
-		return runForgetPeer(ctx, rest, stdio, loader)
-	case "backup-server":
-		return runBackupServer(ctx, rest, stdio, loader)
-	case "seed-exec":
-		return runSeedExec(ctx, rest, stdio, loader)
-	case "server-alive":
-		return runServerAlive(ctx, rest, stdio, loader)
-	case "server-stop":
-		return runServerStop(ctx, rest, stdio, loader)
-	case "version", "--version":
-		fmt.Fprintf(stdio.Out, "mysql-bootstrap %s\n", Version)
-		return nil
-	case "help", "-h", "--help", "-help":
-		usage(stdio.Out)
-		return nil
-	default:
-		usage(stdio.Err)
-		return fmt.Errorf("%w: unknown command %q: expected identity, init, sidecar, wait-dns, peers, primary-override, forget-peer, backup-server, seed-exec, server-alive, server-stop or version", ErrUsage, cmd)
+// A command is a subcommand of the binary: commands lists them all, and
+// dispatch, `mysql-bootstrap help` and each command's --help are made
+// from that list.
+type command struct {
+	name    string
+	aliases []string
+	// summary is the one line `mysql-bootstrap help` shows.
+	summary string
+	// usage is what follows "mysql-bootstrap NAME" on its usage line.
+	usage string
+	// env says which environment variables the command reads.
+	env string
+	// ownArgs: the command reads its arguments without a flag set, so
+	// dispatch answers its -h and --help.
+	ownArgs bool
+	run     func(ctx context.Context, args []string, stdio Stdio, loader Loader) error
+}
+
+// What the commands that load the whole configuration read.
+const (
+	envAll          = "every variable that `mysql-bootstrap help` lists is read and checked"
+	envPodPasswords = envAll + "; MYSQL_ROOT_PASSWORD and REPLICATION_PASSWORD (or their _FILE) are required"
+	envService      = envAll + "; the passwords may be unset"
+	envIdentity     = envAll + "; the passwords and SERVICE_NAME may be unset"
+)
+
+// commands is the table of subcommands, in the order help lists them. It
+// is a function, not a variable, because the commands' own flag sets look
+// themselves up in it.
+func commands() []command {
+	return []command{
+		{name: "identity", usage: "[--format json|env]", summary: "print the pod's identity",
+			env: envIdentity, run: runIdentity},
+		{name: "init", summary: "init container: write the server configuration (INIT_WAIT_FOR_PRIMARY: a new replica waits for the primary)",
+			env: envPodPasswords, run: runInit},
+		{name: "sidecar", summary: "sidecar: set up and keep the pod's role; serve /healthz /readyz /status /metrics",
+			env: envPodPasswords, run: runSidecar},
+		{name: "wait-dns", usage: "NAME [--timeout D] [--port P]", summary: "wait until NAME resolves (and P accepts connections)",
+			env: "RESOLV_CONF and LOG_FORMAT only", run: runWaitDNS},
+		{name: "peers", usage: "[--format table|json]", summary: "every pod of the StatefulSet, from the headless Service and their /status",
+			env: envService, run: runPeers},
+		{name: "primary-override", usage: "--use-own-data | --seed-from POD", summary: "a person's choice for a primary whose peers disagree (used once)",
+			env: envService + "; STATE_DIR must exist (run it in the primary's sidecar container)", run: runPrimaryOverride},
+		{name: "forget-peer", usage: "POD", summary: "forget a peer the primary's guard would wait for (a StatefulSet scaled down for good)",
+			env: envIdentity + "; STATE_DIR must exist (run it in a sidecar container)", run: runForgetPeer},
+		{name: "backup-server", summary: "MariaDB, in the server image: serve this pod's data to seeding peers on BACKUP_ADDR",
+			env: envPodPasswords, run: runBackupServer},
+		{name: "seed-exec", usage: "-- CMD ARGS...", summary: "MariaDB, in the server container: restore a requested copy, then run CMD",
+			env: envAll + "; the passwords are required, SERVICE_NAME may be unset", ownArgs: true, run: runSeedExec},
+		{name: "server-alive", usage: "[--timeout D]", summary: "server container's startup and liveness probe: the server greets on MYSQL_PORT (no login), or a copy is being restored",
+			env: "MYSQL_HOST, MYSQL_PORT and STATE_DIR only", run: runServerAlive},
+		{name: "server-stop", usage: "[--timeout D]", summary: "server container's preStop hook: MySQL's offline_mode ON, so that it stops without waiting for its replicas' connections",
+			env: "MYSQL_HOST, MYSQL_PORT, STATE_DIR and MYSQL_ROOT_PASSWORD (or its _FILE) only", run: runServerStop},
+		{name: "version", aliases: []string{"--version"}, summary: "print the version", env: "none", run: runVersion},
+		{name: "help", aliases: []string{"-h", "--help", "-help"}, summary: "print this help: the commands, the exit codes and every environment variable",
+			env: "none", run: runHelp},
 	}
+}
+
+// lookupCommand returns the command named (or aliased) name.
+func lookupCommand(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name || slices.Contains(c.aliases, name) {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// commandNames lists the commands for an error message.
+func commandNames() string {
+	cs := commands()
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.name
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+func dispatch(ctx context.Context, name string, rest []string, stdio Stdio, loader Loader) error {
+	c, ok := lookupCommand(name)
+	if !ok {
+		return fmt.Errorf("%w: unknown command %q: expected %s (mysql-bootstrap help describes them)", ErrUsage, name, commandNames())
+	}
+	if c.ownArgs && len(rest) > 0 && slices.Contains([]string{"-h", "-help", "--help"}, rest[0]) {
+		commandHelp(stdio.Out, c, nil)
+		return nil
+	}
+	return c.run(ctx, rest, stdio, loader)
+}
+
+func runVersion(_ context.Context, args []string, stdio Stdio, _ Loader) error {
+	if err := noArgs("version", args, stdio); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdio.Out, "mysql-bootstrap %s\n", Version)
+	return nil
+}
+
+func runHelp(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
+	// help COMMAND is COMMAND --help.
+	if len(args) == 1 && !strings.HasPrefix(args[0], "-") {
+		return dispatch(ctx, args[0], []string{"--help"}, stdio, loader)
+	}
+	if err := noArgs("help", args, stdio); err != nil {
+		return err
+	}
+	usage(stdio.Out)
+	return nil
+}
+
+// noArgs parses the flags of a command that takes none (but --help).
+func noArgs(name string, args []string, stdio Stdio) error {
+	fs := newFlagSet(name, stdio)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: %s takes no arguments, got %q", ErrUsage, name, fs.Args())
+	}
+	return nil
 }
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `mysql-bootstrap gives MySQL and MariaDB pods of a StatefulSet their identity and replication.
 
 Usage:
-  mysql-bootstrap identity [--format json|env]   print the pod's identity
-  mysql-bootstrap init                           init container: write the server configuration (INIT_WAIT_FOR_PRIMARY: a new replica waits for the primary)
-  mysql-bootstrap sidecar                        sidecar: set up and keep the pod's role; serve /healthz /readyz /status /metrics
-  mysql-bootstrap wait-dns NAME [--timeout D] [--port P]   wait until NAME resolves (and P accepts connections)
-  mysql-bootstrap peers [--format table|json]    every pod of the StatefulSet, from the headless Service and their /status
-  mysql-bootstrap primary-override --use-own-data | --seed-from POD   a person's choice for a primary whose peers disagree (used once)
-  mysql-bootstrap forget-peer POD                forget a peer the primary's guard would wait for (a StatefulSet scaled down for good)
-  mysql-bootstrap backup-server                  MariaDB, in the server image: serve this pod's data to seeding peers on BACKUP_ADDR
-  mysql-bootstrap seed-exec -- CMD ARGS...       MariaDB, in the server container: restore a requested copy, then run CMD
-  mysql-bootstrap server-alive [--timeout D]     server container's startup and liveness probe: the server greets on MYSQL_PORT (no login), or a copy is being restored
-  mysql-bootstrap server-stop [--timeout D]      server container's preStop hook: MySQL's offline_mode ON, so that it stops without waiting for its replicas' connections
-  mysql-bootstrap version                        print the version
+`)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	for _, c := range commands() {
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace("mysql-bootstrap "+c.name+" "+c.usage), c.summary)
+	}
+	_ = tw.Flush()
+	fmt.Fprint(w, `
+mysql-bootstrap COMMAND --help describes one command: its flags and the variables it reads.
 
 Exit codes: 0 ok, 1 failure, 2 invalid configuration or identity (nothing changed), 3 timed out waiting.
 
 Environment:
 `)
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	for _, v := range Variables() {
 		def := v.Default
 		if def == "" {
@@ -140,17 +221,49 @@ Environment:
 	_ = tw.Flush()
 }
 
-// newFlagSet returns a flag set that reports errors as usage errors
-// instead of exiting.
+// commandHelp writes c's --help: what it does, its usage line, its flags
+// (fs's, nil for none) and the variables it reads.
+func commandHelp(w io.Writer, c command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "mysql-bootstrap %s: %s\n\nUsage:\n  %s\n", c.name, c.summary, strings.TrimSpace("mysql-bootstrap "+c.name+" "+c.usage))
+	hasFlags := false
+	if fs != nil {
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	}
+	if hasFlags {
+		fmt.Fprint(w, "\nFlags:\n")
+		out := fs.Output()
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(out)
+	}
+	fmt.Fprintf(w, "\nEnvironment: %s.\n", c.env)
+}
+
+// newFlagSet returns the flag set of command name. Errors are returned as
+// usage errors (in one line, by main) instead of printed and exited on;
+// -h and --help print the command's help (commandHelp) to stdio.Out.
 func newFlagSet(name string, stdio Stdio) *flag.FlagSet {
 	fs := flag.NewFlagSet("mysql-bootstrap "+name, flag.ContinueOnError)
-	fs.SetOutput(stdio.Err)
+	fs.SetOutput(io.Discard)
+	c, ok := lookupCommand(name)
+	if !ok {
+		c = command{name: name}
+	}
+	fs.Usage = func() { commandHelp(stdio.Out, c, fs) }
 	return fs
 }
 
+// parseFlags parses args into fs; after --help it returns errHelpShown.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	// The flag package calls Usage for an error as well as for -h: only
+	// -h shows the help.
+	help := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = help
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			help()
 			return errHelpShown
 		}
 		return fmt.Errorf("%w: %s: %v", ErrUsage, fs.Name(), err)
@@ -169,35 +282,6 @@ func NewLogger(w io.Writer, format, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-func runIdentity(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
-	fs := newFlagSet("identity", stdio)
-	format := fs.String("format", "json", "output format: json or env")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: identity takes no arguments, got %q", ErrUsage, fs.Args())
-	}
-	if *format != "json" && *format != "env" {
-		return fmt.Errorf("%w: --format=%q is invalid: expected json or env", ErrUsage, *format)
-	}
-	cfg, err := loader.Load(ctx, Need{})
-	if err != nil {
-		return err
-	}
-	id, err := NewIdentity(cfg)
-	if err != nil {
-		return err
-	}
-	if *format == "env" {
-		_, err = io.WriteString(stdio.Out, id.Env())
-		return err
-	}
-	enc := json.NewEncoder(stdio.Out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(id)
-}
-
 // loadPod parses the flags of a pod command (init, sidecar: none but -h)
 // and its whole configuration, before anything is changed.
 func loadPod(ctx context.Context, cmd string, args []string, stdio Stdio, loader Loader) (*Config, Identity, *slog.Logger, error) {
@@ -208,141 +292,23 @@ func loadPod(ctx context.Context, cmd string, args []string, stdio Stdio, loader
 	if fs.NArg() > 0 {
 		return nil, Identity{}, nil, fmt.Errorf("%w: %s takes no arguments, got %q", ErrUsage, cmd, fs.Args())
 	}
-	cfg, err := loader.Load(ctx, Need{Service: true, Passwords: true})
-	if err != nil {
-		return nil, Identity{}, nil, err
-	}
-	id, err := NewIdentity(cfg)
+	cfg, id, err := loadIdentity(ctx, loader, Need{Service: true, Passwords: true})
 	if err != nil {
 		return nil, Identity{}, nil, err
 	}
 	return cfg, id, NewLogger(stdio.Err, cfg.LogFormat, cfg.LogLevel), nil
 }
 
-func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
-	cfg, id, log, err := loadPod(ctx, "init", args, stdio, loader)
+// loadIdentity loads the configuration (what need says is required) and
+// the pod's identity from it.
+func loadIdentity(ctx context.Context, loader Loader, need Need) (*Config, Identity, error) {
+	cfg, err := loader.Load(ctx, need)
 	if err != nil {
-		return err
+		return nil, Identity{}, err
 	}
-	start := time.Now()
-	log.Info("init", "pod", id.Pod, "role", id.Role, "server_id", id.ServerID, "pod_host", id.PodHost,
-		"primary_host", id.PrimaryHost, "data_dir", cfg.DataDir, "data_dir_state", describeDataDir(cfg.DataDir), "version", Version)
-
-	// A replica starts its server at once: with data it serves reads while
-	// the primary is away; without, it is not ready until its sidecar has
-	// connected it to the primary, whenever that answers. Looking the
-	// primary's name up here, before its pod has an address, would only
-	// get "no such name" cached by the cluster's DNS (30 s on a default
-	// CoreDNS) for every later lookup of it. INIT_WAIT_FOR_PRIMARY asks for
-	// the old wait: a replica without data waits for the primary's port.
-	initialised := describeDataDir(cfg.DataDir) == dataDirInitialised
-	waitForPrimary := cfg.InitWaitForPrimary && !id.IsPrimary() && !initialised
-
-	// Resolve the waiter before writing anything so a broken resolv.conf is
-	// reported before the server can start with half a setup.
-	var waiter *dnswait.Waiter
-	if waitForPrimary {
-		if waiter, err = newWaiter(cfg.ResolvConf, log); err != nil {
-			return err
-		}
-	}
-
-	path := configPath(cfg)
-	changed, err := WriteFileAtomic(path, RenderServerConfig(id, ServerConfig{Flavor: cfg.Flavor, Port: cfg.MySQLPort, DataInitialised: initialised, BinlogExpire: cfg.BinlogExpire}), 0o644)
+	id, err := NewIdentity(cfg)
 	if err != nil {
-		return fmt.Errorf("write the server configuration into CONFIG_DIR: %w", err)
+		return nil, Identity{}, err
 	}
-	log.Info("server configuration written", "path", path, "changed", changed, "flavor", cfg.Flavor)
-	if cfg.ToolsDir != "" {
-		dst, err := installBinary(cfg.ToolsDir)
-		if err != nil {
-			return fmt.Errorf("copy mysql-bootstrap into TOOLS_DIR: %w", err)
-		}
-		log.Info("mysql-bootstrap copied for the pod's other containers", "path", dst)
-	}
-
-	if !waitForPrimary {
-		switch {
-		case id.IsPrimary():
-		case initialised:
-			log.Info("data directory holds data: not waiting for the primary", "data_dir", cfg.DataDir)
-		default:
-			log.Info("not waiting for the primary: the sidecar connects replication once it answers (INIT_WAIT_FOR_PRIMARY=true waits here)", "primary_host", id.PrimaryHost)
-		}
-		return nil
-	}
-	wctx, cancel := context.WithTimeout(ctx, cfg.WaitTimeout)
-	defer cancel()
-	addr, err := waiter.WaitReachable(wctx, id.PrimaryLookupName(), cfg.MySQLPort)
-	if err != nil {
-		return fmt.Errorf("wait for the primary: %w", err)
-	}
-	log.Info("primary is reachable", "primary_host", id.PrimaryHost, "address", addr.String(), "elapsed", time.Since(start).Round(time.Millisecond).String())
-	return nil
-}
-
-func newWaiter(resolvConf string, log *slog.Logger) (*dnswait.Waiter, error) {
-	r, err := dnswait.NewResolver(dnswait.Options{ResolvConf: resolvConf})
-	if err != nil {
-		return nil, &configError{problems: []string{fmt.Sprintf("RESOLV_CONF=%q cannot be used: %v", resolvConf, err)}}
-	}
-	return &dnswait.Waiter{Resolver: r, Logger: log}, nil
-}
-
-func runWaitDNS(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
-	fs := newFlagSet("wait-dns", stdio)
-	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait")
-	port := fs.Int("port", 0, "also wait until this TCP port accepts connections (0: DNS only)")
-	// Let flags follow the name, as people type them.
-	var name string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if name == "" && fs.NArg() == 1 {
-		name = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return fmt.Errorf("%w: wait-dns takes one NAME, got extra %q", ErrUsage, fs.Args())
-	}
-	if name == "" {
-		return fmt.Errorf("%w: wait-dns needs a NAME to wait for, e.g. mysql-0.mysql.default.svc.cluster.local", ErrUsage)
-	}
-	if *timeout <= 0 {
-		return fmt.Errorf("%w: --timeout=%s is invalid: expected a positive duration such as 30s", ErrUsage, *timeout)
-	}
-	if *port < 0 || *port > 65535 {
-		return fmt.Errorf("%w: --port=%d is invalid: expected 1..65535, or 0 for DNS only", ErrUsage, *port)
-	}
-	// wait-dns serves any script: it reads only the two variables it uses.
-	l := loader.withDefaults()
-	resolvConf, _ := l.Lookuper.Lookup("RESOLV_CONF")
-	if resolvConf == "" {
-		resolvConf = dnswait.DefaultResolvConf
-	}
-	logFormat, _ := l.Lookuper.Lookup("LOG_FORMAT")
-	log := NewLogger(stdio.Err, logFormat, "info")
-	waiter, err := newWaiter(resolvConf, log)
-	if err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	if *port > 0 {
-		addr, err := waiter.WaitReachable(wctx, name, *port)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdio.Out, addr.String())
-		return nil
-	}
-	addrs, err := waiter.WaitResolve(wctx, name)
-	if err != nil {
-		return err
-	}
-	for _, a := range addrs {
-		fmt.Fprintln(stdio.Out, a.String())
-	}
-	return nil
+	return cfg, id, nil
 }

@@ -131,8 +131,8 @@ func TestSubcommandHelpChangesNothing(t *testing.T) {
 	env, conf, _ := podEnv(t, "mysql-0")
 	for _, cmd := range []string{"init", "sidecar", "identity"} {
 		res := podtest.Run(t, 30*time.Second, env, cmd, "-h")
-		if res.Code != 0 || !strings.Contains(res.Stderr, "Usage of mysql-bootstrap "+cmd) {
-			t.Errorf("%s -h: exit %d\n%s", cmd, res.Code, res.Stderr)
+		if res.Code != 0 || !strings.Contains(res.Stdout, "Usage:\n  mysql-bootstrap "+cmd) {
+			t.Errorf("%s -h: exit %d\n%s%s", cmd, res.Code, res.Stdout, res.Stderr)
 		}
 	}
 	if entries, _ := os.ReadDir(conf); len(entries) != 0 {
@@ -286,7 +286,8 @@ func TestHelpAndVersion(t *testing.T) {
 	if res := podtest.Run(t, 30*time.Second, podtest.Env{}, "version"); res.Code != 0 || !strings.HasPrefix(res.Stdout, "mysql-bootstrap ") {
 		t.Errorf("version: %d %q", res.Code, res.Stdout)
 	}
-	if res := podtest.Run(t, 30*time.Second, podtest.Env{}, "frobnicate"); res.Code != 2 || !strings.Contains(res.Stderr, `unknown command "frobnicate"`) {
+	if res := podtest.Run(t, 30*time.Second, podtest.Env{}, "frobnicate"); res.Code != 2 || !strings.Contains(res.Stderr, `unknown command "frobnicate"`) ||
+		strings.Count(strings.TrimSpace(res.Stderr), "\n") != 0 {
 		t.Errorf("unknown command: %d %q", res.Code, res.Stderr)
 	}
 	if res := podtest.Run(t, 30*time.Second, podtest.Env{}); res.Code != 2 {

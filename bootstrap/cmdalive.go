@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/seed"
 )
 
 // server-alive is the server container's startup and liveness probe:
@@ -149,7 +151,7 @@ type restoreFacts struct {
 	Requested   bool
 	Request     SeedRequest
 	HasProgress bool
-	Progress    SeedProgress
+	Progress    seed.Progress
 	// Age is the time since request.json or progress.json, the newer,
 	// last changed.
 	Age time.Duration

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/seed"
 )
 
 // packet frames a payload as the server's first packet (sequence 0).
@@ -114,7 +116,7 @@ func runAlive(t *testing.T, env map[string]string, args ...string) aliveRun {
 
 // writeSeed writes STATE_DIR/seed/request.json (and progress.json unless
 // p is nil) last changed at mtime.
-func writeSeed(t *testing.T, stateDir string, req SeedRequest, p *SeedProgress, mtime time.Time) {
+func writeSeed(t *testing.T, stateDir string, req SeedRequest, p *seed.Progress, mtime time.Time) {
 	t.Helper()
 	files := newSeedFiles(stateDir)
 	if err := os.MkdirAll(files.dir, 0o770); err != nil {
@@ -215,7 +217,7 @@ func TestServerAliveClosedPort(t *testing.T) {
 			}
 		}, code: ExitFailure, want: "not alive: nothing answers on 127.0.0.1:PORT: connection refused"},
 		{name: "restoring", seed: func(t *testing.T, dir string) {
-			writeSeed(t, dir, req, &SeedProgress{Donor: "10.0.0.7:8081", Phase: "fetch", Bytes: 123456789, Started: fresh}, fresh)
+			writeSeed(t, dir, req, &seed.Progress{Donor: "10.0.0.7:8081", Phase: "fetch", Bytes: 123456789, Started: fresh}, fresh)
 		}, want: "alive: restoring a copy from mysql-0 (fetch, 123456789 bytes)"},
 		{name: "requested, restore not started", seed: func(t *testing.T, dir string) {
 			writeSeed(t, dir, req, nil, fresh)
@@ -254,7 +256,7 @@ func TestServerAliveStaleSeed(t *testing.T) {
 	}
 	port, stateDir := closedPort(t), t.TempDir()
 	old := time.Now().Add(-time.Hour)
-	writeSeed(t, stateDir, SeedRequest{Donor: "mysql-2", Requested: old}, &SeedProgress{Phase: "prepare", Bytes: 99}, old)
+	writeSeed(t, stateDir, SeedRequest{Donor: "mysql-2", Requested: old}, &seed.Progress{Phase: "prepare", Bytes: 99}, old)
 	r := runAlive(t, map[string]string{"MYSQL_PORT": port, "STATE_DIR": stateDir})
 	want := "not alive: nothing answers on 127.0.0.1:" + port + ": connection refused; a copy from mysql-2 is requested in STATE_DIR but no seed-exec is running and its progress has not changed for 1h0m0s\n"
 	if r.code != ExitFailure || r.out != want {
@@ -330,7 +332,7 @@ func TestGatherRestoreAlive(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			stateDir := t.TempDir()
-			writeSeed(t, stateDir, SeedRequest{Donor: "mysql-1"}, &SeedProgress{Phase: "prepare", Bytes: 5000}, now.Add(-tc.age))
+			writeSeed(t, stateDir, SeedRequest{Donor: "mysql-1"}, &seed.Progress{Phase: "prepare", Bytes: 5000}, now.Add(-tc.age))
 			f := aliveFacts{Greeting: greeting{Problem: "refused"}, Seed: gatherRestore(newSeedFiles(stateDir), fakeProc(t, tc.procs...), now)}
 			alive, line := decideAlive(f)
 			if alive != tc.alive || !strings.HasPrefix(line, tc.prefix) {
@@ -360,13 +362,13 @@ func TestDecideAlive(t *testing.T) {
 		{name: "garbage", f: aliveFacts{Greeting: greeting{Kind: greetingGarbage, Problem: "127.0.0.1:3306 answers with something that is no MySQL greeting (first byte 0x00)"}},
 			line: "not alive: 127.0.0.1:3306 answers with something that is no MySQL greeting (first byte 0x00)"},
 		{name: "restoring", f: aliveFacts{Greeting: refused, Seed: restoreFacts{Requested: true, Request: SeedRequest{Donor: "mysql-0"},
-			HasProgress: true, Progress: SeedProgress{Phase: "fetch", Bytes: 1 << 30}, Age: 2 * time.Second}}, alive: true,
+			HasProgress: true, Progress: seed.Progress{Phase: "fetch", Bytes: 1 << 30}, Age: 2 * time.Second}}, alive: true,
 			line: "alive: restoring a copy from mysql-0 (fetch, 1073741824 bytes)"},
 		{name: "restoring, donor from progress", f: aliveFacts{Greeting: refused, Seed: restoreFacts{Requested: true,
-			HasProgress: true, Progress: SeedProgress{Donor: "10.1.2.3:8081", Phase: "swap", Bytes: 7}, Age: seedStaleAfter}}, alive: true,
+			HasProgress: true, Progress: seed.Progress{Donor: "10.1.2.3:8081", Phase: "swap", Bytes: 7}, Age: seedStaleAfter}}, alive: true,
 			line: "alive: restoring a copy from 10.1.2.3:8081 (swap, 7 bytes)"},
 		{name: "seed-exec silent for hours", f: aliveFacts{Greeting: refused, Seed: restoreFacts{Requested: true, Request: SeedRequest{Donor: "mysql-0"},
-			HasProgress: true, Progress: SeedProgress{Phase: "prepare", Bytes: 9}, Age: 5 * time.Hour, SeedExec: true}}, alive: true,
+			HasProgress: true, Progress: seed.Progress{Phase: "prepare", Bytes: 9}, Age: 5 * time.Hour, SeedExec: true}}, alive: true,
 			line: "alive: restoring a copy from mysql-0 (prepare, 9 bytes)"},
 		{name: "stale", f: aliveFacts{Greeting: refused, Seed: restoreFacts{Requested: true, Request: SeedRequest{Donor: "mysql-0"}, Age: seedStaleAfter + 30*time.Second}},
 			line: "not alive: nothing answers on 127.0.0.1:3306: connection refused; a copy from mysql-0 is requested in STATE_DIR but no seed-exec is running and its progress has not changed for 15m30s"},
@@ -463,7 +465,7 @@ func TestServerAliveNeedsNoConfig(t *testing.T) {
 func TestServerAliveHelp(t *testing.T) {
 	t.Parallel()
 	r := runAlive(t, map[string]string{"MYSQL_PORT": "x"}, "-h")
-	if r.code != ExitOK || !strings.Contains(r.stderr, "Usage of mysql-bootstrap server-alive") || !strings.Contains(r.stderr, "-timeout") || r.out != "" {
+	if r.code != ExitOK || !strings.Contains(r.out, "Usage:\n  mysql-bootstrap server-alive") || !strings.Contains(r.out, "-timeout") || r.stderr != "" {
 		t.Errorf("server-alive -h: exit %d, stdout %q, stderr %q", r.code, r.out, r.stderr)
 	}
 	var out bytes.Buffer

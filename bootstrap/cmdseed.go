@@ -7,10 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -23,52 +21,6 @@ import (
 // (TOOLS_DIR), the server container starts through `seed-exec` (which
 // restores a requested copy before the image's entrypoint runs), and every
 // pod runs `backup-server` beside its server to serve copies to peers.
-
-// runBackupServer serves GET /backup on BACKUP_ADDR: a verified
-// mariadb-backup stream of the local server, for a peer that seeds from
-// this pod. It logs in as root (MYSQL_ROOT_PASSWORD, read again for every
-// copy); requests carry a token derived from REPLICATION_PASSWORD.
-func runBackupServer(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
-	cfg, id, log, err := loadPod(ctx, "backup-server", args, stdio, loader)
-	if err != nil {
-		return err
-	}
-	creds := newCredentials(cfg)
-	donor := &seed.Donor{
-		Host: cfg.MySQLHost,
-		Port: cfg.MySQLPort,
-		User: "root",
-		Password: func() string {
-			creds.root.Refresh()
-			return creds.root.Get().Reveal()
-		},
-		Secret: func() string {
-			creds.replication.Refresh()
-			return creds.replication.Get().Reveal()
-		},
-		Replica: func() bool { return !id.IsPrimary() },
-		DataDir: cfg.DataDir,
-		Log:     log,
-	}
-	ln, err := net.Listen("tcp", cfg.BackupAddr)
-	if err != nil {
-		return fmt.Errorf("listen on BACKUP_ADDR %s: %w (is another process using the port?)", cfg.BackupAddr, err)
-	}
-	srv := &http.Server{Handler: donor.Handler(), ReadHeaderTimeout: httpReadHeaderTimeout}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	log.Info("backup server started", "pod", id.Pod, "addr", ln.Addr().String(), "data_dir", cfg.DataDir)
-	select {
-	case err := <-done:
-		return fmt.Errorf("serve BACKUP_ADDR: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	log.Info("backup server stopped")
-	return nil
-}
 
 // runSeedExec starts the server container: it finishes a copy whose swap
 // was interrupted, restores a copy the sidecar asked for (STATE_DIR/seed),
@@ -297,36 +249,4 @@ func (s seedFiles) done() error {
 		}
 	}
 	return nil
-}
-
-// installBinary copies this executable to dir/mysql-bootstrap, so that
-// containers of other images in the pod can run it (TOOLS_DIR).
-func installBinary(dir string) (string, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	in, err := os.Open(self)
-	if err != nil {
-		return "", err
-	}
-	defer in.Close()
-	dst := filepath.Join(dir, "mysql-bootstrap")
-	tmp, err := os.CreateTemp(dir, ".mysql-bootstrap-*")
-	if err != nil {
-		return "", fmt.Errorf("TOOLS_DIR %s: %w", dir, unwrapPathError(err))
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, in); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	return dst, os.Rename(tmp.Name(), dst)
 }

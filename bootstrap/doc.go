@@ -6,9 +6,9 @@
 //
 //	environment -> Config (config.go: typed, validated, every problem at once)
 //	            -> Identity (identity.go: pure; name, ordinal, role, server_id, stable names)
-//	            -> init (cli.go, servercnf.go: the server's configuration; a replica
-//	               without data waits for the primary's name)
-//	            -> sidecar (sidecar.go): a loop of passes (reconcile.go), each
+//	            -> init (cmdinit.go, servercnf.go: the server's configuration; with
+//	               INIT_WAIT_FOR_PRIMARY a replica without data waits for the primary)
+//	            -> sidecar (cmdsidecar.go, sidecar.go): a loop of passes (reconcile.go), each
 //	               observe  (observe.go: every fact, read once; never fails, records what it could not read)
 //	               decide   (decide.go: pure; actions, readiness verdict, problems; memory.go carries
 //	                         counters, back-off and what cannot be observed again)
@@ -22,5 +22,7 @@
 // in the sqldialect package, DNS waits in dnswait; state that must outlive
 // the sidecar (how fresh a replica's data is) goes to STATE_DIR (state.go).
 //
-// The command line is Run; cmd/mysql-bootstrap only wires it to the process.
+// The command line is Run, driven by one table of commands (commands, in
+// cli.go), each in a cmd*.go file of its own; cmd/mysql-bootstrap only
+// wires it to the process.
 package bootstrap

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
 )
@@ -174,6 +173,3 @@ func (f *peerFinder) status(ctx context.Context, addr netip.Addr) (*Status, erro
 	}
 	return &st, nil
 }
-
-// peerTimeout bounds one peer's answer.
-const peerTimeout = 2 * time.Second

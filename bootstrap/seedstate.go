@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/seed"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/atomicfile"
 )
 
 // A MariaDB seed crosses containers: the sidecar decides it and asks for
@@ -16,7 +19,8 @@ import (
 // STATE_DIR/seed, on the data volume:
 //
 //	request.json   the sidecar's request: donor, its backup URL, why
-//	progress.json  the restore's progress (seed-exec writes it)
+//	progress.json  the restore's progress, a seed.Progress (seed-exec
+//	               writes it)
 //	result.json    the copy is complete: donor, GTID position, bytes, and
 //	               the nonce that names it
 //	swapped.json   seed-exec found that nonce in the data directory (the
@@ -39,16 +43,6 @@ type SeedRequest struct {
 	URL       string    `json:"url"`
 	Why       string    `json:"why"`
 	Requested time.Time `json:"requested"`
-}
-
-// SeedProgress is a restore's progress.
-type SeedProgress struct {
-	Donor    string    `json:"donor"`
-	Phase    string    `json:"phase"`
-	Bytes    int64     `json:"bytes"`
-	Estimate int64     `json:"estimate"`
-	Rate     float64   `json:"rate"`
-	Started  time.Time `json:"started"`
 }
 
 // SeedResult says a copy is complete; it is in place once the data
@@ -118,7 +112,7 @@ func (s seedFiles) facts() (SeedFacts, error) {
 	switch {
 	case hasReq:
 		f.Running, f.Donor, f.Phase, f.Started = true, req.Donor, "waiting for the server container to restore", req.Requested
-		var p SeedProgress
+		var p seed.Progress
 		if ok, err := readJSON(s.path(seedProgressFile), &p); err == nil && ok {
 			f.Phase, f.Bytes, f.Estimate, f.Rate = p.Phase, p.Bytes, p.Estimate, p.Rate
 			if !p.Started.IsZero() {
@@ -206,7 +200,7 @@ func writeJSON(path string, v any) error {
 	}
 	// Group-writable: the server container (uid 999) and the sidecar
 	// (uid 65532, group 999 through fsGroup) both write here.
-	_, err = WriteFileAtomic(path, append(b, '\n'), 0o660)
+	_, err = atomicfile.WriteChanged(path, append(b, '\n'), 0o660)
 	return err
 }
 

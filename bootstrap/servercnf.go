@@ -139,45 +139,6 @@ func RenderServerConfig(id Identity, sc ServerConfig) []byte {
 	return b.Bytes()
 }
 
-// WriteFileAtomic replaces path with data through a temporary file in the
-// same directory and a rename, so the server never reads half a file. It
-// reports whether the content changed; an identical file is left alone.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) (changed bool, err error) {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		return false, nil
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return false, fmt.Errorf("create a file in %s: %w (is it a writable volume?)", dir, unwrapPathError(err))
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return false, fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err = os.Chmod(tmp.Name(), perm); err != nil {
-		return false, fmt.Errorf("chmod %s: %w", tmp.Name(), err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return false, fmt.Errorf("rename into %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return true, nil
-}
-
 // configPath is where init writes the server configuration.
 func configPath(c *Config) string { return filepath.Join(c.ConfigDir, c.ConfigFile) }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -59,27 +58,5 @@ func golden(t *testing.T, path string, got []byte) {
 	}
 	if d := cmp.Diff(string(want), string(got)); d != "" {
 		t.Errorf("%s differs (-want +got; rerun with -update if intended):\n%s", path, d)
-	}
-}
-
-func TestWriteFileAtomic(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	p := filepath.Join(dir, "x.cnf")
-	for i, want := range []bool{true, false} {
-		changed, err := WriteFileAtomic(p, []byte("a\n"), 0o644)
-		if err != nil || changed != want {
-			t.Fatalf("write %d: changed=%v err=%v, want changed=%v", i, changed, err, want)
-		}
-	}
-	if changed, err := WriteFileAtomic(p, []byte("b\n"), 0o644); err != nil || !changed {
-		t.Fatalf("changed content: changed=%v err=%v", changed, err)
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("temporary files left behind: %v", entries)
-	}
-	if _, err := WriteFileAtomic(filepath.Join(dir, "missing", "x.cnf"), []byte("a"), 0o644); err == nil || !strings.Contains(err.Error(), "writable volume") {
-		t.Errorf("write into a missing directory: %v, want an error that says what to check", err)
 	}
 }

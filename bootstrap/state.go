@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/atomicfile"
 )
 
 // stateFile is the file in STATE_DIR.
@@ -154,7 +155,7 @@ func (st *stateStore) save(s savedState, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if _, err := WriteFileAtomic(filepath.Join(st.dir, stateFile), append(b, '\n'), 0o640); err != nil {
+	if _, err := atomicfile.WriteChanged(filepath.Join(st.dir, stateFile), append(b, '\n'), 0o640); err != nil {
 		return err
 	}
 	st.written, st.writtenAt = s, now

@@ -2,7 +2,22 @@ package bootstrap
 
 import "time"
 
-// Every timeout and pace of the sidecar, in one place.
+// The timeouts and paces of the sidecar's passes, connections and HTTP.
+// Not all of them are here: the others stand beside what they pace.
+//   - The back-offs and waits of decisions are in decide.go
+//     (changeBackoffFirst/Max, startBackoffFirst/Max, seedBackoffFirst/Max,
+//     restartTolerance, peerWaitMax).
+//   - The replication channel's settings (connectRetry, retryCount,
+//     heartbeatPeriod) are in act.go.
+//   - Each one-shot command bounds itself in its file: aliveTimeout and
+//     seedStaleAfter (cmdalive.go), stopTimeout (cmdstop.go), peersTimeout
+//     (cmdpeers.go), wait-dns's --timeout (cmdwaitdns.go).
+//   - hostsRereads and hostsReread (config.go) bound the wait for the
+//     kubelet's hosts file; the seed package has its own (progressInterval,
+//     logInterval, the donor's connection).
+//   - What a person may change is a variable (config.go): WAIT_TIMEOUT,
+//     RECONCILE_INTERVAL, MAX_REPLICATION_LAG, SEED_TIMEOUT,
+//     SEED_STALL_TIMEOUT.
 const (
 	// passTimeout bounds one reconcile pass (its queries and actions).
 	passTimeout = 30 * time.Second
@@ -20,6 +35,8 @@ const (
 	cloneUnguardTimeout = 10 * time.Second
 	// httpReadHeaderTimeout bounds a client's request headers.
 	httpReadHeaderTimeout = 5 * time.Second
+	// peerTimeout bounds one peer's answer to GET /status.
+	peerTimeout = 2 * time.Second
 
 	// Connection settings of every pool: a dial, then reads and writes.
 	dialTimeout  = 2 * time.Second

@@ -18,7 +18,7 @@ import (
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testdns"
-	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/testkit"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
 // logLines returns the JSON log records written to b so far.

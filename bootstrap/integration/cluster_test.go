@@ -23,7 +23,7 @@ import (
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testdns"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testserver"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
-	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/testkit"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
 const (

@@ -2,12 +2,12 @@ package seed
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/atomicfile"
 )
 
 // Phases of a restore, in order.
@@ -89,17 +89,16 @@ func (m *meter) emit(now time.Time) {
 	}
 }
 
-// WriteProgressFile writes p as JSON to path atomically (a temporary file
-// in the same directory, then rename), so that a reader in another process
-// sees the previous or the new progress, never half of one. The file is
-// readable by everyone and writable by the group (the sidecar, another
-// uid, may remove it).
+// WriteProgressFile writes p as JSON to path atomically (atomicfile.Write),
+// so that a reader in another process sees the previous or the new
+// progress, never half of one. The file is readable by everyone and
+// writable by the group (the sidecar, another uid, may remove it).
 func WriteProgressFile(path string, p Progress) error {
 	b, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'), 0o664, false)
+	return atomicfile.Write(path, append(b, '\n'), 0o664)
 }
 
 // ReadProgressFile reads what WriteProgressFile wrote.
@@ -113,42 +112,4 @@ func ReadProgressFile(path string) (Progress, error) {
 		return p, fmt.Errorf("%s: %w", path, err)
 	}
 	return p, nil
-}
-
-// writeFileAtomic replaces path with data through a temporary file and a
-// rename; durable also syncs the file and its directory.
-func writeFileAtomic(path string, data []byte, mode os.FileMode, durable bool) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	cerr := f.Chmod(mode)
-	var serr error
-	if durable {
-		serr = f.Sync()
-	}
-	if err := errors.Join(werr, cerr, serr, f.Close()); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if durable {
-		return syncDir(dir)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
 }

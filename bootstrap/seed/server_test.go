@@ -26,7 +26,7 @@ import (
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testserver"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
-	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/testkit"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
 // Accounts the tests create on their donors. The backup account's password
@@ -654,7 +654,8 @@ func checkArgs(t *testing.T) {
 	}
 }
 
-// childEnv carries a restore to the child process TestRestoreChild runs.
+// The environment of the child process TestRestoreChild runs carries a
+// restore to it.
 const (
 	childURL     = "SEED_TEST_CHILD_URL"
 	childDataDir = "SEED_TEST_CHILD_DATADIR"

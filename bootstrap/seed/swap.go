@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/atomicfile"
 )
 
 const (
@@ -122,7 +124,7 @@ func writeMarker(staging string, m marker) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(staging, markerName), append(b, '\n'), 0o600, true)
+	return atomicfile.Write(filepath.Join(staging, markerName), append(b, '\n'), 0o600)
 }
 
 // swap replaces the data directory's contents with staging's. Each step is
@@ -206,7 +208,7 @@ func swap(dataDir string, m marker, hook func(op string) error, log *slog.Logger
 		if name == lastName {
 			// Everything else must be durable in place before the datadir
 			// looks initialised.
-			if err := syncDir(dataDir); err != nil {
+			if err := atomicfile.SyncDir(dataDir); err != nil {
 				return err
 			}
 		}
@@ -224,13 +226,13 @@ func swap(dataDir string, m marker, hook func(op string) error, log *slog.Logger
 	}
 
 	// 3. Done: prove it, forget the marker, then staging.
-	if err := syncDir(dataDir); err != nil {
+	if err := atomicfile.SyncDir(dataDir); err != nil {
 		return err
 	}
 	if err := step("write proof"); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dataDir, proofName), []byte(m.Nonce+"\n"), 0o640, true); err != nil {
+	if err := atomicfile.Write(filepath.Join(dataDir, proofName), []byte(m.Nonce+"\n"), 0o640); err != nil {
 		return fmt.Errorf("write the swap's proof: %w", err)
 	}
 	if err := step("remove marker"); err != nil {
@@ -245,7 +247,7 @@ func swap(dataDir string, m marker, hook func(op string) error, log *slog.Logger
 	if err := os.RemoveAll(staging); err != nil {
 		return err
 	}
-	if err := syncDir(dataDir); err != nil {
+	if err := atomicfile.SyncDir(dataDir); err != nil {
 		return err
 	}
 	log.Info("seed: copy in place", "datadir", dataDir, "removed", removed, "moved", moved)

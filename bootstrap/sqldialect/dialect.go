@@ -539,8 +539,8 @@ func (d *Dialect) GrantReplication(user, host string) (Statement, error) {
 }
 
 // ShowGrants returns SHOW GRANTS FOR user@host. Scan each row's single
-// column into a string and pass them to HasReplicationGrant. The server
-// answers ErrnoNonexistingGrant when the account does not exist. An empty
+// column into a string and pass them to ClassifyGrants. The server answers
+// an error when the account does not exist: look it up first. An empty
 // host means DefaultHost.
 func (d *Dialect) ShowGrants(user, host string) (string, error) {
 	acct, err := d.account(user, host)
@@ -553,9 +553,9 @@ func (d *Dialect) ShowGrants(user, host string) (string, error) {
 // GTIDExecutedQuery returns a query for the server's executed GTIDs, to
 // compare a replica with its source:
 //
-//   - MySQL: SELECT @@GLOBAL.gtid_executed, a GTID set for GTID_SUBSET and
-//     GTID_SUBTRACT (GTIDSubsetQuery, GTIDSubtractQuery).
-//   - MariaDB: SELECT @@GLOBAL.gtid_binlog_state, for MariaDBGTIDSubset.
+//   - MySQL: SELECT @@GLOBAL.gtid_executed, a GTID set (ParseGTIDSet).
+//   - MariaDB: SELECT @@GLOBAL.gtid_binlog_state, for ParseGTIDSet or
+//     MariaDBGTIDSubset.
 //     gtid_binlog_state keeps the last GTID of every (domain, server_id)
 //     pair in the binary log, so a local write on a replica shows up under
 //     the replica's own server_id even after later replicated transactions.

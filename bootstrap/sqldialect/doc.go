@@ -4,7 +4,7 @@
 //
 // It does no I/O: callers run [Statement.SQL] and the queries on their own
 // connections and hand the results to the parsers here ([ParseVersion],
-// [ParseReplicaStatus], [HasReplicationGrant], [MariaDBGTIDSubset]). That
+// [ParseReplicaStatus], [ClassifyGrants], [ParseGTIDSet]). That
 // keeps every rendering decision golden-testable without a server.
 //
 // The differences it hides:
@@ -17,8 +17,8 @@
 //     MASTER_USE_GTID=slave_pos (current_pos can break replication after a
 //     local write).
 //   - MySQL has super_read_only; MariaDB only read_only.
-//   - MySQL compares GTID sets with GTID_SUBSET/GTID_SUBTRACT on the server;
-//     MariaDB has no such functions, so [MariaDBGTIDSubset] does it in Go.
+//   - MySQL has GTID_SUBSET/GTID_SUBTRACT on the server, MariaDB no such
+//     functions: GTID sets of both are compared in Go ([GTIDSet]).
 //
 // # Secrets
 //

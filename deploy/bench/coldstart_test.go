@@ -11,11 +11,11 @@ import (
 	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
 )
 
-// Sidecar log messages (bootstrap/sidecar.go, bootstrap/reconcile.go).
+// Sidecar log messages (bootstrap/sidecar.go, bootstrap/act.go).
 const (
 	msgLocalUp = "local server answers"
 	msgChange  = "pointed replication at the primary"
-	// init (bootstrap/cli.go), with INIT_WAIT_FOR_PRIMARY
+	// init (bootstrap/cmdinit.go), with INIT_WAIT_FOR_PRIMARY
 	msgReachable = "primary is reachable"
 )
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/benchsummary"
 	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
 // pollEvery is how often the benchmarks look: the error of every time
@@ -140,7 +141,7 @@ func watchServer(ctx context.Context, db *sql.DB, id int, needRow bool) (serverW
 // logTime returns when the container logged msg (its first line with that
 // message), from the JSON log's time field.
 func logTime(out, msg string) (time.Time, bool) {
-	lines := podcluster.LogLines(out, msg)
+	lines := testkit.LogLines(out, msg)
 	if len(lines) == 0 {
 		return time.Time{}, false
 	}

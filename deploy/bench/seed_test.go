@@ -22,6 +22,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
 // Log messages of a seed: the recipient's sidecar (bootstrap/act.go) and,
@@ -298,7 +299,7 @@ func fillSeedData(ctx context.Context, b *testing.B, c *podcluster.Cluster, prim
 		done += n
 	}
 	written := time.Since(start)
-	err = podcluster.Eventually(ctx, seedBound(mib), donor.Name+" holds every row of bench.seed", func(ctx context.Context) error {
+	err = testkit.Eventually(ctx, seedBound(mib), donor.Name+" holds every row of bench.seed", func(ctx context.Context) error {
 		var n int
 		if err := ddb.QueryRowContext(ctx, "SELECT COUNT(*) FROM bench.seed").Scan(&n); err != nil {
 			return err
@@ -338,7 +339,7 @@ func purgeBinaryLogs(ctx context.Context, db *sql.DB, relay bool) error {
 			return fmt.Errorf("%s: %w", q, err)
 		}
 	}
-	return podcluster.Eventually(ctx, 30*time.Second, "binary logs purged", func(ctx context.Context) error {
+	return testkit.Eventually(ctx, 30*time.Second, "binary logs purged", func(ctx context.Context) error {
 		if _, err := db.ExecContext(ctx, "PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 SECOND"); err != nil {
 			return err
 		}
@@ -427,13 +428,13 @@ func seedArm(ctx context.Context, b *testing.B, c *podcluster.Cluster, cli *clie
 	if c.Seeding() {
 		startMsg, doneMsg, failMsg, out = msgSeedRequest, msgSeedInPlace, msgSeedCopyFailed, srv
 	}
-	starts := podcluster.LogLines(side, startMsg)
-	dones := podcluster.LogLines(out, doneMsg)
+	starts := testkit.LogLines(side, startMsg)
+	dones := testkit.LogLines(out, doneMsg)
 	if len(starts) == 0 || len(dones) == 0 {
 		b.Fatalf("%s became ready without a seed (%d %q lines, %d %q lines): the bench's data did not force one\n%s",
 			p.Name, len(starts), startMsg, len(dones), doneMsg, podcluster.Tail(side, 30))
 	}
-	fails := podcluster.LogLines(out, failMsg)
+	fails := testkit.LogLines(out, failMsg)
 	if len(fails) > 0 || len(starts) > 1 {
 		b.Logf("WARNING %s: %d seed attempt(s), %d failed (first: %v); seed_s counts from the first", p.Name, len(starts), len(fails), firstOf(fails))
 	}
@@ -455,7 +456,7 @@ func seedArm(ctx context.Context, b *testing.B, c *podcluster.Cluster, cli *clie
 		copied, _ = last["bytes"].(float64)
 		// The restore's phases, from seed-exec's log (its last restore).
 		at := func(msg string) time.Time {
-			l := podcluster.LogLines(srv, msg)
+			l := testkit.LogLines(srv, msg)
 			if len(l) == 0 {
 				return time.Time{}
 			}

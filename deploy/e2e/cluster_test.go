@@ -15,10 +15,11 @@ import (
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
-// Log messages of mysql-bootstrap the tests look for (bootstrap/cli.go,
-// bootstrap/reconcile.go).
+// Log messages of mysql-bootstrap the tests look for (bootstrap/cmdinit.go,
+// bootstrap/act.go).
 const (
 	msgConfigWritten = "server configuration written"
 	msgInit          = "init"
@@ -163,7 +164,7 @@ func (s *suite) replicasBeforePrimary(t *testing.T) {
 		must(t, r.StartMain(ctx))
 	}
 	for _, r := range s.replicas {
-		must(t, podcluster.Eventually(ctx, 3*time.Minute, r.Name+"'s server up, not ready, without a primary", func(ctx context.Context) error {
+		must(t, testkit.Eventually(ctx, 3*time.Minute, r.Name+"'s server up, not ready, without a primary", func(ctx context.Context) error {
 			st, err := r.Status(ctx)
 			if err != nil {
 				return err
@@ -172,7 +173,7 @@ func (s *suite) replicasBeforePrimary(t *testing.T) {
 				return errors.New("server not up yet: " + st.Reason)
 			}
 			if st.Ready || !st.ReadOnly {
-				return fmt.Errorf("%w: ready %v, read-only %v (%s) while the primary's pod does not exist", podcluster.ErrGiveUp, st.Ready, st.ReadOnly, st.Reason)
+				return fmt.Errorf("%w: ready %v, read-only %v (%s) while the primary's pod does not exist", testkit.ErrGiveUp, st.Ready, st.ReadOnly, st.Reason)
 			}
 			t.Logf("%s without a primary: %s", r.Name, st.Reason)
 			return nil
@@ -324,7 +325,7 @@ func (s *suite) replicaRestarted(t *testing.T) {
 
 	ires, err := r.RunInit(ctx, 2*time.Minute)
 	must(t, err)
-	if l := podcluster.LogLines(ires.Stderr, msgInit); len(l) != 1 || l[0]["data_dir_state"] != "initialised" {
+	if l := testkit.LogLines(ires.Stderr, msgInit); len(l) != 1 || l[0]["data_dir_state"] != "initialised" {
 		t.Errorf("%s: init should see an initialised datadir: %v", r.Name, l)
 	}
 	// The first init after the server's first start adds what only a
@@ -336,7 +337,7 @@ func (s *suite) replicaRestarted(t *testing.T) {
 	}
 	ires, err = r.RunInit(ctx, 2*time.Minute)
 	must(t, err)
-	if l := podcluster.LogLines(ires.Stderr, msgConfigWritten); len(l) != 1 || l[0]["changed"] != false {
+	if l := testkit.LogLines(ires.Stderr, msgConfigWritten); len(l) != 1 || l[0]["changed"] != false {
 		t.Errorf("%s: init run again should report the configuration unchanged: %v\n%s", r.Name, l, ires.Stderr)
 	}
 	if got := s.configDigest(t, r); got != firstAfter {
@@ -349,7 +350,7 @@ func (s *suite) replicaRestarted(t *testing.T) {
 	}
 	// Before the sidecar runs: the same datadir, its rows, and replication
 	// not started (skip_replica_start) until the sidecar has checked it.
-	must(t, podcluster.Eventually(ctx, 2*time.Minute, r.Name+" server answers", func(ctx context.Context) error {
+	must(t, testkit.Eventually(ctx, 2*time.Minute, r.Name+" server answers", func(ctx context.Context) error {
 		return r.WithRoot(ctx, func(db *sql.DB) error { return db.PingContext(ctx) })
 	}))
 	must(t, r.WithRoot(ctx, func(db *sql.DB) error {
@@ -381,10 +382,10 @@ func (s *suite) replicaRestarted(t *testing.T) {
 	must(t, r.StartSidecar(ctx))
 	must(t, r.WaitReady(ctx, 90*time.Second))
 	out := r.Logs("sidecar").Stderr
-	if l := podcluster.LogLines(out, msgChange); len(l) != 0 {
+	if l := testkit.LogLines(out, msgChange); len(l) != 0 {
 		t.Errorf("%s: the restarted sidecar ran CHANGE again:\n%s", r.Name, out)
 	}
-	if l := podcluster.LogLines(out, msgStarted); len(l) == 0 {
+	if l := testkit.LogLines(out, msgStarted); len(l) == 0 {
 		t.Errorf("%s: the restarted sidecar never logged %q:\n%s", r.Name, msgStarted, out)
 	}
 	st, err := r.Status(ctx)
@@ -582,7 +583,7 @@ func (s *suite) checkInvariants(t *testing.T) {
 		must(t, err)
 		defer rdb.Close()
 		var last string
-		err = podcluster.Eventually(ctx, 90*time.Second, r.Name+" holds the primary's data", func(ctx context.Context) error {
+		err = testkit.Eventually(ctx, 90*time.Second, r.Name+" holds the primary's data", func(ctx context.Context) error {
 			for _, q := range []string{
 				"SELECT id, v FROM e2e.writes ORDER BY id",
 				"SELECT marker, server_id FROM e2e.markers ORDER BY marker",
@@ -645,7 +646,7 @@ func (s *suite) checkInvariants(t *testing.T) {
 		}))
 		// The sidecar's view is as old as its last pass: a primary that
 		// just recovered is seen on the next one.
-		if err := podcluster.Eventually(ctx, 30*time.Second, r.Name+" reports no errant GTIDs", func(ctx context.Context) error {
+		if err := testkit.Eventually(ctx, 30*time.Second, r.Name+" reports no errant GTIDs", func(ctx context.Context) error {
 			st, err := r.Status(ctx)
 			if err != nil {
 				return err
@@ -695,7 +696,7 @@ func (s *suite) logVersions(t *testing.T) {
 	t.Helper()
 	for _, p := range s.pods() {
 		var v string
-		must(t, podcluster.Eventually(s.ctx, 2*time.Minute, p.Name+" SELECT VERSION()", func(ctx context.Context) error {
+		must(t, testkit.Eventually(s.ctx, 2*time.Minute, p.Name+" SELECT VERSION()", func(ctx context.Context) error {
 			return p.WithRoot(ctx, func(db *sql.DB) error {
 				return db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&v)
 			})
@@ -751,7 +752,7 @@ func (s *suite) stopWriter(w *podcluster.Writer) {
 func (s *suite) changeCounts() map[string]int {
 	m := map[string]int{}
 	for _, r := range s.replicas {
-		m[r.Name] = len(podcluster.LogLines(r.Logs("sidecar").Stderr, msgChange))
+		m[r.Name] = len(testkit.LogLines(r.Logs("sidecar").Stderr, msgChange))
 	}
 	return m
 }
@@ -799,7 +800,7 @@ func ioRunning(ctx context.Context, db *sql.DB) (string, error) {
 // logLinesWithPrefix returns the JSON log lines whose msg starts with
 // prefix.
 func logLinesWithPrefix(output, prefix string) []map[string]any {
-	return podcluster.LogLinesFunc(output, func(msg string) bool { return strings.HasPrefix(msg, prefix) })
+	return testkit.LogLinesFunc(output, func(msg string) bool { return strings.HasPrefix(msg, prefix) })
 }
 
 func must(t *testing.T, err error) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
 // Log messages of a seed (bootstrap/act.go).
@@ -71,7 +72,7 @@ func (s *suite) purgeBinaryLogs(t *testing.T) {
 	// A log a replica's dump thread still reads (until it reaches the
 	// rotation) is kept: purge until only the new one is left.
 	var logs []string
-	must(t, podcluster.Eventually(ctx, time.Minute, s.primary.Name+" keeps one binary log", func(ctx context.Context) error {
+	must(t, testkit.Eventually(ctx, time.Minute, s.primary.Name+" keeps one binary log", func(ctx context.Context) error {
 		return s.primary.WithRoot(ctx, func(db *sql.DB) error {
 			if _, err := db.ExecContext(ctx, "PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 SECOND"); err != nil {
 				return err
@@ -123,7 +124,7 @@ func (s *suite) waitSameData(t *testing.T, pods ...*podcluster.Pod) {
 	must(t, err)
 	defer pdb.Close()
 	for _, r := range pods {
-		must(t, podcluster.Eventually(ctx, 2*time.Minute, r.Name+" holds the primary's rows", func(ctx context.Context) error {
+		must(t, testkit.Eventually(ctx, 2*time.Minute, r.Name+" holds the primary's rows", func(ctx context.Context) error {
 			return r.WithRoot(ctx, func(rdb *sql.DB) error {
 				q := "SELECT id, v FROM e2e.writes ORDER BY id"
 				want, err := podcluster.Digest(ctx, pdb, q)
@@ -218,7 +219,7 @@ func seeded(t *testing.T, p *podcluster.Pod) map[string]any {
 	t.Helper()
 	out := p.Logs("sidecar").Stderr
 	for _, msg := range []string{msgCloneStarted, msgSeedRequested} {
-		if l := podcluster.LogLines(out, msg); len(l) > 0 {
+		if l := testkit.LogLines(out, msg); len(l) > 0 {
 			return l[len(l)-1]
 		}
 	}
@@ -265,7 +266,7 @@ func (s *suite) sameGTIDState(t *testing.T, p *podcluster.Pod) {
 	t.Helper()
 	ctx := s.ctx
 	var last string
-	err := podcluster.Eventually(ctx, time.Minute, p.Name+" holds the primary's GTID state", func(ctx context.Context) error {
+	err := testkit.Eventually(ctx, time.Minute, p.Name+" holds the primary's GTID state", func(ctx context.Context) error {
 		var flavor, theirs, mine string
 		err := s.primary.WithRoot(ctx, func(db *sql.DB) (err error) {
 			flavor, theirs, err = podcluster.GTIDState(ctx, db)
@@ -392,13 +393,13 @@ func (s *suite) donorKilledMidSeed(t *testing.T) {
 	must(t, r.Start(ctx))
 	var donor *podcluster.Pod
 	var at podcluster.SeedStatus
-	must(t, podcluster.Eventually(ctx, 2*time.Minute, r.Name+" copying from a donor", func(ctx context.Context) error {
+	must(t, testkit.Eventually(ctx, 2*time.Minute, r.Name+" copying from a donor", func(ctx context.Context) error {
 		st, err := r.Status(ctx)
 		if err != nil {
 			return err
 		}
 		if st.Ready {
-			return fmt.Errorf("%s is ready: the copy ended before it was seen under way: %w", r.Name, podcluster.ErrGiveUp)
+			return fmt.Errorf("%s is ready: the copy ended before it was seen under way: %w", r.Name, testkit.ErrGiveUp)
 		}
 		if st.Seed == nil || st.Seed.State != "running" || st.Seed.Donor == "" || st.Seed.Bytes == 0 ||
 			st.Seed.Estimate > 0 && st.Seed.Bytes >= st.Seed.Estimate {
@@ -410,7 +411,7 @@ func (s *suite) donorKilledMidSeed(t *testing.T) {
 				return nil
 			}
 		}
-		return fmt.Errorf("the donor %q is not a pod of the suite: %w", st.Seed.Donor, podcluster.ErrGiveUp)
+		return fmt.Errorf("the donor %q is not a pod of the suite: %w", st.Seed.Donor, testkit.ErrGiveUp)
 	}))
 	donor.Remove()
 	deleted := time.Now()
@@ -428,12 +429,12 @@ func (s *suite) donorKilledMidSeed(t *testing.T) {
 	if s.flavor != "mysql" {
 		logs, failed, done = r.Logs("server").Stderr, msgRestoreFailed, msgCopyInPlace
 	}
-	if l := podcluster.LogLines(logs, failed); len(l) == 0 || l[0]["donor"] != donor.Name {
+	if l := testkit.LogLines(logs, failed); len(l) == 0 || l[0]["donor"] != donor.Name {
 		t.Errorf("%s: want a %q line naming %s, got %v", r.Name, failed, donor.Name, l)
 	} else {
 		t.Logf("%s: %s from %s: %v", r.Name, failed, donor.Name, l[0]["error"])
 	}
-	for _, l := range podcluster.LogLines(logs, done) {
+	for _, l := range testkit.LogLines(logs, done) {
 		if l["donor"] == donor.Name {
 			t.Errorf("%s: a copy from the deleted %s was put in place: %v", r.Name, donor.Name, l)
 		}
@@ -481,7 +482,7 @@ func (s *suite) primaryWipedRecovers(t *testing.T) {
 	must(t, p.Start(ctx))
 	// Until the copy is in place it is read-only and not ready.
 	var sawGuard bool
-	err := podcluster.Eventually(ctx, seedTimeout, p.Name+" writable and ready", func(ctx context.Context) error {
+	err := testkit.Eventually(ctx, seedTimeout, p.Name+" writable and ready", func(ctx context.Context) error {
 		st, err := p.Status(ctx)
 		if err != nil {
 			return err
@@ -493,7 +494,7 @@ func (s *suite) primaryWipedRecovers(t *testing.T) {
 				// server that holds every acknowledged write is the
 				// expected moment; one that lacks any is the failure.
 				if err := s.holdsAcked(ctx, p); err != nil {
-					return fmt.Errorf("%s is writable while not ready (%s) and %v: %w", p.Name, st.Reason, err, podcluster.ErrGiveUp)
+					return fmt.Errorf("%s is writable while not ready (%s) and %v: %w", p.Name, st.Reason, err, testkit.ErrGiveUp)
 				}
 				return fmt.Errorf("%s is writable, holds every acknowledged write, not ready yet: %s", p.Name, st.Reason)
 			}
@@ -708,7 +709,7 @@ func (s *suite) errantReplicaNotWiped(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	out := r.Logs("sidecar").Stderr
-	if n := len(podcluster.LogLines(out, msgCloneStarted)) + len(podcluster.LogLines(out, msgSeedRequested)); n > 0 {
+	if n := len(testkit.LogLines(out, msgCloneStarted)) + len(testkit.LogLines(out, msgSeedRequested)); n > 0 {
 		t.Errorf("%s seeded over its own transaction (%d copies)", r.Name, n)
 	}
 	var n int
@@ -748,7 +749,7 @@ func (s *suite) replacedHistoryRefused(t *testing.T) {
 	p.Remove()
 	s.wipe(t, p)
 	must(t, p.Start(ctx))
-	must(t, podcluster.Eventually(ctx, 2*time.Minute, p.Name+" sidecar answers", func(ctx context.Context) error {
+	must(t, testkit.Eventually(ctx, 2*time.Minute, p.Name+" sidecar answers", func(ctx context.Context) error {
 		_, err := p.Status(ctx)
 		return err
 	}))

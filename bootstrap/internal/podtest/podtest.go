@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/testkit"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
 var (

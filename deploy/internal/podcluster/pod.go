@@ -3,7 +3,6 @@ package podcluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
 // Pod is one pod of the StatefulSet. Its volumes outlive its containers,
@@ -675,76 +676,7 @@ func (p *Pod) Status(ctx context.Context) (Status, error) {
 
 // WaitReady polls /readyz until it answers 200, for at most timeout.
 func (p *Pod) WaitReady(ctx context.Context, timeout time.Duration) error {
-	return Eventually(ctx, timeout, p.Name+" /readyz 200", func(ctx context.Context) error { return p.Ready(ctx) })
-}
-
-// ErrGiveUp, wrapped in an error returned by an Eventually condition,
-// stops the polling at once: the condition can no longer become true.
-var ErrGiveUp = errors.New("giving up")
-
-// Eventually calls cond every 200 ms until it returns nil, failing with
-// its last error when timeout has passed, ctx ends, or cond's error wraps
-// ErrGiveUp. Each call gets 10 s of its own, so the last answer is a real
-// one, not a victim of the overall deadline.
-func Eventually(ctx context.Context, timeout time.Duration, what string, cond func(context.Context) error) error {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
-		err := cond(cctx)
-		ccancel()
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, ErrGiveUp):
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		select {
-		case <-deadline.C:
-			return fmt.Errorf("%s: not true after %s: %w", what, timeout, err)
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w (last: %v)", what, ctx.Err(), err)
-		case <-tick.C:
-		}
-	}
-}
-
-// LogLines returns the JSON log lines of output whose "msg" is msg.
-func LogLines(output, msg string) []map[string]any {
-	return LogLinesFunc(output, func(m string) bool { return m == msg })
-}
-
-// LogLinesFunc returns the JSON log lines of output whose "msg" satisfies
-// match.
-func LogLinesFunc(output string, match func(msg string) bool) []map[string]any {
-	var out []map[string]any
-	for _, line := range splitLines(output) {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) != nil {
-			continue
-		}
-		if msg, ok := m["msg"].(string); ok && match(msg) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func splitLines(s string) []string {
-	var l []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			l = append(l, s[start:i])
-			start = i + 1
-		}
-	}
-	if start < len(s) {
-		l = append(l, s[start:])
-	}
-	return l
+	return testkit.Eventually(ctx, timeout, p.Name+" /readyz 200", func(ctx context.Context) error { return p.Ready(ctx) })
 }
 
 // LimitCPU caps p's container which ("server", "backup", …) at cpus of a

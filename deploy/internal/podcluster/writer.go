@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
 // WriterOptions bound a Writer.
@@ -198,7 +200,7 @@ func (w *Writer) LongestGapSince(t time.Time) (from, to time.Time) {
 
 // WaitAcked waits until n writes were acknowledged after t.
 func (w *Writer) WaitAcked(ctx context.Context, n int, t time.Time, timeout time.Duration) error {
-	return Eventually(ctx, timeout, fmt.Sprintf("writer: %d writes acknowledged after %s", n, t.Format("15:04:05.000")), func(context.Context) error {
+	return testkit.Eventually(ctx, timeout, fmt.Sprintf("writer: %d writes acknowledged after %s", n, t.Format("15:04:05.000")), func(context.Context) error {
 		select {
 		case <-w.done:
 			return fmt.Errorf("writer stopped: %s", w.Summary())

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
 // The example Secret's passwords (deploy/kustomize/base/secret.example.yaml),
@@ -141,7 +142,7 @@ func (s *suite) dump(t testing.TB) {
 // IP refuses connections.
 func (s set) waitEndpoints(ctx context.Context, service string, pods ...string) error {
 	want := slices.Sorted(slices.Values(pods))
-	return podcluster.Eventually(ctx, time.Minute, "Service "+service+" sends to "+strings.Join(want, ","), func(ctx context.Context) error {
+	return testkit.Eventually(ctx, time.Minute, "Service "+service+" sends to "+strings.Join(want, ","), func(ctx context.Context) error {
 		got, err := s.readyEndpoints(ctx, service)
 		if err != nil {
 			return err
@@ -159,7 +160,7 @@ func (s set) waitEndpoints(ctx context.Context, service string, pods ...string) 
 // server, error or not, is final.
 func execThroughService(ctx context.Context, db *sql.DB, stmt string, args ...any) error {
 	var result error
-	err := podcluster.Eventually(ctx, 30*time.Second, "through the Service: "+stmt, func(ctx context.Context) error {
+	err := testkit.Eventually(ctx, 30*time.Second, "through the Service: "+stmt, func(ctx context.Context) error {
 		_, err := db.ExecContext(ctx, stmt, args...)
 		var oe *net.OpError
 		if errors.As(err, &oe) {
@@ -285,7 +286,7 @@ func (s *suite) primaryPodDeleted(t *testing.T) {
 func (s *suite) writesBackOnNewPrimary(t testing.TB, w *podcluster.Writer, old *corev1.Pod, deleted time.Time, also func(context.Context) error) (from, to time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	if err := podcluster.Eventually(ctx, 6*time.Minute, "a new "+s.podName(0)+" Ready", func(ctx context.Context) error {
+	if err := testkit.Eventually(ctx, 6*time.Minute, "a new "+s.podName(0)+" Ready", func(ctx context.Context) error {
 		if also != nil {
 			if err := also(ctx); err != nil {
 				return err
@@ -336,7 +337,7 @@ func (s *suite) secretRotated(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := s.startWriter(ctx)
-	err := podcluster.Eventually(ctx, 4*time.Minute, "every pod on the new replication password", func(ctx context.Context) error {
+	err := testkit.Eventually(ctx, 4*time.Minute, "every pod on the new replication password", func(ctx context.Context) error {
 		ip, err := s.podIP(ctx, 0)
 		if err != nil {
 			return err
@@ -515,7 +516,7 @@ func (s *suite) rollingUpdate(t *testing.T) {
 		}
 		var order []int
 		maxDown := 0
-		err := podcluster.Eventually(ctx, 12*time.Minute, "rolling update of "+roll.name, func(ctx context.Context) error {
+		err := testkit.Eventually(ctx, 12*time.Minute, "rolling update of "+roll.name, func(ctx context.Context) error {
 			down := 0
 			for i := range n {
 				p, err := s.pod(ctx, i)
@@ -589,7 +590,7 @@ func (s *suite) evictionRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The PDB controller counts healthy pods after its own pass.
-	if err := podcluster.Eventually(ctx, time.Minute, "the PodDisruptionBudget allows one disruption", func(ctx context.Context) error {
+	if err := testkit.Eventually(ctx, time.Minute, "the PodDisruptionBudget allows one disruption", func(ctx context.Context) error {
 		var pdb struct {
 			Status struct {
 				DisruptionsAllowed int `json:"disruptionsAllowed"`
@@ -695,7 +696,7 @@ replicas:
 			c.x.name + "-read":    all,
 			c.x.name + "-primary": {c.x.podName(0)},
 		} {
-			if err := podcluster.Eventually(ctx, time.Minute, "Service "+svc+" selects "+strings.Join(want, ","), func(ctx context.Context) error {
+			if err := testkit.Eventually(ctx, time.Minute, "Service "+svc+" selects "+strings.Join(want, ","), func(ctx context.Context) error {
 				got, err := c.x.endpoints(ctx, svc)
 				if err != nil {
 					return err
@@ -824,7 +825,7 @@ func (s *suite) helmChart(t *testing.T) {
 		t.Fatalf("the chart's Secret holds root password %q: want one generated for the release", rootPW)
 	}
 	for svc, want := range map[string][]string{release: {c.podName(0), c.podName(1)}, release + "-read": {c.podName(0), c.podName(1)}, release + "-primary": {c.podName(0)}} {
-		if err := podcluster.Eventually(ctx, time.Minute, "Service "+svc+" selects "+strings.Join(want, ","), func(ctx context.Context) error {
+		if err := testkit.Eventually(ctx, time.Minute, "Service "+svc+" selects "+strings.Join(want, ","), func(ctx context.Context) error {
 			got, err := c.endpoints(ctx, svc)
 			if err != nil {
 				return err
@@ -863,7 +864,7 @@ func (s *suite) helmChart(t *testing.T) {
 	}
 	replica := openDB(ip1, "root", rootPW, "")
 	defer replica.Close()
-	if err := podcluster.Eventually(ctx, time.Minute, c.podName(1)+" has the row written through "+release+"-primary", func(ctx context.Context) error {
+	if err := testkit.Eventually(ctx, time.Minute, c.podName(1)+" has the row written through "+release+"-primary", func(ctx context.Context) error {
 		var n int
 		if err := replica.QueryRowContext(ctx, "SELECT COUNT(*) FROM chart.markers WHERE marker = ?", marker).Scan(&n); err != nil {
 			return err
@@ -1007,7 +1008,7 @@ func (s *suite) checkInvariants(t *testing.T, n int) {
 	}
 	for i := range n {
 		db := openDB(ips[i], "root", rootPassword, "")
-		err := podcluster.Eventually(ctx, time.Minute, s.podName(i)+" holds every acknowledged write and the primary's data", func(ctx context.Context) error {
+		err := testkit.Eventually(ctx, time.Minute, s.podName(i)+" holds every acknowledged write and the primary's data", func(ctx context.Context) error {
 			ids, err := podcluster.IDs(ctx, db)
 			if err != nil {
 				return err
@@ -1039,7 +1040,7 @@ func (s *suite) checkInvariants(t *testing.T, n int) {
 		}
 	}
 	for i := 1; i < n; i++ {
-		err := podcluster.Eventually(ctx, 30*time.Second, s.podName(i)+" has no errant transactions", func(ctx context.Context) error {
+		err := testkit.Eventually(ctx, 30*time.Second, s.podName(i)+" has no errant transactions", func(ctx context.Context) error {
 			st, err := sidecarStatus(ctx, ips[i])
 			if err != nil {
 				return err

@@ -20,6 +20,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
 // kubectl runs kubectl as the cluster's administrator in namespace ns.
@@ -130,7 +131,7 @@ func containerState(cs corev1.ContainerStatus) string {
 // waitReady waits until pods 0..n-1 all exist and are Ready, and returns
 // when that became true.
 func (s set) waitReady(ctx context.Context, n int, timeout time.Duration) (time.Time, error) {
-	err := podcluster.Eventually(ctx, timeout, fmt.Sprintf("%s/%s: pods 0..%d Ready", s.ns, s.name, n-1), func(ctx context.Context) error {
+	err := testkit.Eventually(ctx, timeout, fmt.Sprintf("%s/%s: pods 0..%d Ready", s.ns, s.name, n-1), func(ctx context.Context) error {
 		var bad []string
 		for i := range n {
 			if why := s.notReady(ctx, i); why != "" {

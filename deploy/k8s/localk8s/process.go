@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/atomicfile"
 )
 
 // proc is one process Up started, as recorded in run/state.json.
@@ -53,17 +55,13 @@ func (c *Cluster) writeState(s *state) error {
 	return writeFileAtomic(c.statePath(), b, 0o600)
 }
 
-// writeFileAtomic writes through a temporary file and a rename, so a
-// crash leaves the old file or the new one.
+// writeFileAtomic makes path's directory and writes path with
+// atomicfile.Write, so a crash leaves the old file or the new one.
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, b, mode)
 }
 
 // alive reports whether p still runs the executable it was started from.

@@ -1,0 +1,61 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+)
+
+// runPrimaryOverride records a person's choice for the primary:
+//
+//	mysql-bootstrap primary-override --use-own-data
+//	mysql-bootstrap primary-override --seed-from mysql-2
+//
+// It runs in the primary's sidecar container (kubectl exec), where
+// STATE_DIR is, and changes nothing else: the sidecar acts on it at its
+// next pass, once.
+func runPrimaryOverride(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
+	fs := newFlagSet("primary-override", stdio)
+	own := fs.Bool("use-own-data", false, "take writes with this pod's data; transactions only peers hold are given up")
+	from := fs.String("seed-from", "", "replace this pod's data with a copy of POD's; transactions only other pods hold are given up")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: primary-override takes no arguments, got %q", ErrUsage, fs.Args())
+	}
+	if *own == (*from != "") {
+		return fmt.Errorf("%w: primary-override needs exactly one of --use-own-data or --seed-from POD", ErrUsage)
+	}
+	cfg, id, err := loadIdentity(ctx, loader, Need{Service: true})
+	if err != nil {
+		return err
+	}
+	if !id.IsPrimary() {
+		return invalidf("primary-override is for the primary (ordinal 0); this is %s", id.Pod)
+	}
+	if *from != "" {
+		sts, _, err := ParsePodName(*from)
+		if err != nil || sts != id.StatefulSet || *from == id.Pod {
+			return invalidf("--seed-from=%q is invalid: expected another pod of StatefulSet %s, such as %s-1", *from, id.StatefulSet, id.StatefulSet)
+		}
+	}
+	if fi, err := os.Stat(cfg.StateDir); err != nil || !fi.IsDir() {
+		return invalidf("STATE_DIR=%q is not a directory: run this in the primary's sidecar container, where the data volume's state directory is mounted", cfg.StateDir)
+	}
+	o := Override{Action: OverrideOwnData, Created: time.Now().UTC()}
+	if *from != "" {
+		o.Action, o.From = OverrideSeedFrom, *from
+	}
+	f := overrideFiles{dir: cfg.StateDir}
+	if err := writeJSON(f.path(), o); err != nil {
+		return fmt.Errorf("write %s: %w", f.path(), err)
+	}
+	what := "take writes with its own data"
+	if o.From != "" {
+		what = "replace its data with a copy of " + o.From + "'s"
+	}
+	fmt.Fprintf(stdio.Out, "%s will %s at the sidecar's next pass (the choice is used once; see /status)\n", id.Pod, what)
+	return nil
+}
