@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -250,5 +251,56 @@ func TestSeedStatus(t *testing.T) {
 	}
 	if d := (SeedFacts{Donor: "mysql-0", Phase: "restore", Bytes: 3 << 20, Estimate: 10 << 30, Rate: 2048}).describe(); d != "seeding from mysql-0 (restore): 3.0 MiB/10.0 GiB (2.0 KiB/s)" {
 		t.Errorf("describe = %q", d)
+	}
+}
+
+// A new REPLICATION_PASSWORD on a primary: the account gets it while
+// keeping the old one (MySQL dual passwords), and the old one is discarded
+// once no replica needs it.
+func TestReconcileRotation(t *testing.T) {
+	s := newSeam(t, RolePrimary)
+	f := mysqlPrimary()
+	d := script(t, s.local, f)
+	retained := false
+	aq := d.AccountQuery("repl", "%").SQL
+	s.local.OnFunc("account", func(q string) bool { return q == aq }, func(context.Context, string, []any) fakesql.Result {
+		return fakesql.Rows([]string{"ssl_type", "old", "marker"}, []any{"", b2i(retained), sqldialect.AccountMarker})
+	})
+	s.local.OnFunc("alter", func(q string) bool { return strings.HasPrefix(q, "ALTER USER ") }, func(_ context.Context, q string, _ []any) fakesql.Result {
+		retained = strings.HasSuffix(q, "RETAIN CURRENT PASSWORD")
+		return fakesql.OK()
+	})
+	// The account does not take the password this sidecar has.
+	s.login.SetPingError(&mysql.MySQLError{Number: 1045, Message: "Access denied for user 'repl'"})
+	ctx := context.Background()
+	st := s.sc.rec.pass(ctx)
+	want := "ALTER USER 'repl'@'%' IDENTIFIED BY '" + seamReplPW + "' RETAIN CURRENT PASSWORD"
+	if got := s.local.Execs(); len(got) != 1 || got[0] != want {
+		t.Fatalf("pass 1 ran %q, want %q", got, want)
+	}
+	if !st.Ready || !strings.Contains(st.Reason, "the old replication password keeps working") {
+		t.Errorf("pass 1: ready=%v %q", st.Ready, st.Reason)
+	}
+	// A replica still on the old password: the old one stays.
+	s.login.SetPingError(nil)
+	replica := func(fp string) Peers {
+		return Peers{{Addr: netip.MustParseAddr("127.0.0.2"), Status: &Status{Pod: "mysql-1", Ordinal: 1, Role: RoleReplica, Ready: true,
+			Credentials: &CredentialStatus{ChannelPassword: fp}}}}
+	}
+	s.sc.rec.gather.peers = func(context.Context) (Peers, error) { return replica(Fingerprint("the-old-one")), nil }
+	s.local.Reset()
+	st = s.sc.rec.pass(ctx)
+	if got := s.local.Execs(); len(got) != 0 || st.Account == nil || !st.Account.OldPasswordRetained || len(st.Account.WaitingFor) != 1 {
+		t.Errorf("pass 2 ran %q; account %+v", got, st.Account)
+	}
+	// Every replica uses the new one: the old one goes.
+	s.sc.rec.gather.peers = func(context.Context) (Peers, error) { return replica(Fingerprint(seamReplPW)), nil }
+	s.local.Reset()
+	st = s.sc.rec.pass(ctx)
+	if got := s.local.Execs(); len(got) != 1 || got[0] != "ALTER USER 'repl'@'%' DISCARD OLD PASSWORD" {
+		t.Errorf("pass 3 ran %q", got)
+	}
+	if retained || !st.Ready {
+		t.Errorf("after the discard: retained %v, status %+v", retained, st)
 	}
 }
