@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -302,5 +304,67 @@ func TestReconcileRotation(t *testing.T) {
 	}
 	if retained || !st.Ready {
 		t.Errorf("after the discard: retained %v, status %+v", retained, st)
+	}
+}
+
+var mariadbReplicaCols = []string{"Slave_IO_State", "Master_Host", "Master_User", "Master_Port", "Connect_Retry",
+	"Slave_IO_Running", "Slave_SQL_Running", "Last_IO_Errno", "Last_IO_Error", "Last_SQL_Errno", "Last_SQL_Error",
+	"Seconds_Behind_Master", "Using_Gtid", "Gtid_IO_Pos", "Slave_SQL_Running_State"}
+
+// A MariaDB replica whose channel runs is ready; restarted while the
+// primary is away, it restores what the last sidecar knew from STATE_DIR.
+func TestReconcileMariaDBReplicaRestart(t *testing.T) {
+	s := newSeam(t, RoleReplica)
+	f := mariadbPrimary()
+	f.origin, f.gtids, f.purged, f.readOnly, f.account, f.grants = "101", "0-100-42", "0-100-10", true, nil, nil
+	f.replicaCols = mariadbReplicaCols
+	f.replicaRow = []any{"Waiting for master to send event", seamPrimaryHost, "repl", "3306", "1", "Yes", "Yes", "0", "", "0", "", "0",
+		"Slave_Pos", "0-100-42", "Slave has read all relay log; waiting for more updates"}
+	d := script(t, s.local, f)
+	s.primary.On(d.GTIDExecutedQuery(), fakesql.Row("0-100-42"))
+	s.primary.On(d.ReadOnlyQuery(), fakesql.Row(0, 0))
+	s.sc.rec.gather.primaryStatus = func(context.Context) (*Status, error) {
+		return &Status{Role: RolePrimary, ServerUp: true, GTIDPurged: "0-100-10"}, nil
+	}
+	ctx := context.Background()
+	st := s.sc.rec.pass(ctx)
+	r := st.Replication
+	if !st.Ready || st.Flavor != "mariadb" || r == nil || !r.AutoPosition || !r.IORunning || !r.CaughtUp || len(s.local.Execs()) != 0 {
+		t.Fatalf("status = %+v, replication %+v, ran %q", st, r, s.local.Execs())
+	}
+
+	s2 := newSeam(t, RoleReplica)
+	s2.sc.rec.state.dir = s.cfg.StateDir
+	script(t, s2.local, f)
+	s2.primary.SetConnectError(errors.New("dial tcp: lookup " + seamPrimaryHost + ": no such host"))
+	s2.sc.rec.gather.primaryStatus = func(context.Context) (*Status, error) { return nil, errors.New("no such host") }
+	st = s2.sc.rec.pass(ctx)
+	if !strings.Contains(s2.logBuf.String(), "restored what the last sidecar knew") {
+		t.Errorf("no restore:\n%s", s2.logBuf.String())
+	}
+	if st.Replication == nil || st.Replication.PrimaryError == "" || !st.Replication.CaughtUp {
+		t.Errorf("status = %+v, replication %+v", st, st.Replication)
+	}
+	// Data that lacks transactions it held then is not what was saved.
+	s3 := newSeam(t, RoleReplica)
+	s3.sc.rec.state.dir = s.cfg.StateDir
+	f.gtids = "0-100-30"
+	script(t, s3.local, f)
+	s3.primary.SetConnectError(errors.New("no such host"))
+	s3.sc.rec.pass(ctx)
+	if log := s3.logBuf.String(); strings.Contains(log, "restored what the last sidecar knew") || !strings.Contains(log, "it was written for other data") {
+		t.Errorf("restored for other data:\n%s", log)
+	}
+	// A corrupt state file is ignored, and said so.
+	if err := os.WriteFile(filepath.Join(s.cfg.StateDir, stateFile), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s4 := newSeam(t, RoleReplica)
+	s4.sc.rec.state.dir = s.cfg.StateDir
+	script(t, s4.local, f)
+	s4.primary.SetConnectError(errors.New("no such host"))
+	s4.sc.rec.pass(ctx)
+	if log := s4.logBuf.String(); !strings.Contains(log, "ignoring the state file") {
+		t.Errorf("corrupt state file:\n%s", log)
 	}
 }
