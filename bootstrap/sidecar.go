@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -329,8 +330,12 @@ func baseDSN() *mysql.Config {
 	return c
 }
 
+// newConnector makes the connector behind every pool openDB opens; tests
+// replace it with a scripted server (internal/fakesql).
+var newConnector = func(c *mysql.Config) (driver.Connector, error) { return mysql.NewConnector(c) }
+
 func openDB(c *mysql.Config) *sql.DB {
-	conn, err := mysql.NewConnector(c)
+	conn, err := newConnector(c)
 	if err != nil {
 		// NewConnector only fails on a malformed config, which we build.
 		panic(err)
