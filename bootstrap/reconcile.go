@@ -76,7 +76,7 @@ func (r *reconciler) pass(ctx context.Context) Status {
 	st.ReconcileErrors = r.errors
 	if actErr != nil {
 		st.ReconcileError = oneLine(actErr.Error())
-		st.Ready, st.Reason = false, st.ReconcileError
+		st.Ready, st.Reason, st.Situation = false, st.ReconcileError, string(SitActionFailed)
 	}
 	r.logReadiness(st)
 	if o.Local.Up && o.Local.Incomplete == "" && !o.Partial {

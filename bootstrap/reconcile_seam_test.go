@@ -141,7 +141,7 @@ func TestReconcileActionFails(t *testing.T) {
 	script(t, s.local, f)
 	s.local.OnPrefix("SET GLOBAL ", fakesql.Fail(&mysql.MySQLError{Number: 1227, Message: "Access denied; you need (at least one of) the SUPER or SYSTEM_VARIABLES_ADMIN privilege(s)"}))
 	st := s.sc.rec.pass(context.Background())
-	if st.Ready || st.ReconcileErrors != 1 || !strings.Contains(st.ReconcileError, "SYSTEM_VARIABLES_ADMIN") || st.Reason != st.ReconcileError {
+	if st.Ready || st.ReconcileErrors != 1 || !strings.Contains(st.ReconcileError, "SYSTEM_VARIABLES_ADMIN") || st.Reason != st.ReconcileError || st.Situation != string(SitActionFailed) {
 		t.Errorf("status = %+v", st)
 	}
 	if got := s.local.Execs(); len(got) != 1 {

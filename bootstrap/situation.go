@@ -21,6 +21,9 @@ const (
 	SitSeedApplying          Situation = "seed-applying"
 	SitSeedUnproven          Situation = "seed-unproven"
 	SitOfflineMode           Situation = "offline-mode"
+	// SitActionFailed is set by the reconcile loop, not by decide: a
+	// statement it decided failed.
+	SitActionFailed Situation = "action-failed"
 
 	SitPrimaryMakingWritable   Situation = "primary-making-writable"
 	SitPrimaryLookingAtPeers   Situation = "primary-looking-at-peers"
@@ -80,6 +83,7 @@ var situations = []SituationDoc{
 	{SitSeedApplying, false, "The server was restored from a copy (MariaDB).", "Gives it the copy's GTID position.", "Nothing."},
 	{SitSeedUnproven, false, "A copy is recorded as complete, but the server container has not proven the data directory holds it.", "Nothing: its position is not applied.", "Check the server container's seed-exec log; it checks again at its next start."},
 	{SitOfflineMode, false, "offline_mode is ON: the server refuses every client without CONNECTION_ADMIN.", "Nothing.", "SET GLOBAL offline_mode = OFF once whatever set it is done."},
+	{SitActionFailed, false, "A statement the sidecar decided failed (the reason is the server's error).", "Logs it, counts it (reconcileErrors) and decides again next pass.", "Read the reason: a missing privilege or a server refusing the statement needs a person."},
 
 	{SitPrimaryMakingWritable, false, "The primary is read-only and its guard passed.", "Makes it writable.", "Nothing."},
 	{SitPrimaryLookingAtPeers, false, "The primary has not looked at its peers yet.", "Asks them before it takes writes.", "Nothing."},
