@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
@@ -50,41 +51,41 @@ type executor struct {
 
 // done is what the log says once an action's statements ran; tests look
 // for some of these messages.
-var done = map[ActionKind]string{
-	ActMakeWritable:     "made the primary writable",
-	ActMakeReadOnly:     "made the server read-only",
-	ActCreateAccount:    "created the replication account",
-	ActSetPassword:      "reset the replication account's password",
-	ActRotatePassword:   "changed the replication account's password, keeping the old one until the replicas use the new one",
-	ActDiscardOld:       "discarded the replication account's old password",
-	ActMarkAccount:      "marked the replication account as mysql-bootstrap's",
-	ActRequireSSL:       "made the replication account require TLS",
-	ActGrantBackupAdmin: "granted BACKUP_ADMIN to the replication account, so that replicas can clone this server",
-	ActClone:            "seeding: started cloning the donor's data",
-	ActRequestSeed:      "seeding: asked the server container to restore a copy of the donor's data, and stopped the server",
-	ActApplySeed:        "seeding: gave the restored server the copy's GTID position",
-	ActShutdown:         "stopped the server so that its container restarts it",
-	ActEndClone:         "seeding: put read-only back and let clients in again after a clone",
-	ActAbortClone:       "seeding: stopped a clone that moved no byte for SEED_STALL_TIMEOUT",
-	ActConsumeOverride:  "used the person's override for the primary",
-	ActGrantReplication: "granted replication to the replication account",
-	ActResetBinaryLogs:  "removed the replica's first-start GTIDs",
-	ActStopReplica:      "stopped replication",
-	ActChangeSource:     "pointed replication at the primary",
-	ActStartReplica:     "started replication",
+var done = map[decide.ActionKind]string{
+	decide.ActMakeWritable:     "made the primary writable",
+	decide.ActMakeReadOnly:     "made the server read-only",
+	decide.ActCreateAccount:    "created the replication account",
+	decide.ActSetPassword:      "reset the replication account's password",
+	decide.ActRotatePassword:   "changed the replication account's password, keeping the old one until the replicas use the new one",
+	decide.ActDiscardOld:       "discarded the replication account's old password",
+	decide.ActMarkAccount:      "marked the replication account as mysql-bootstrap's",
+	decide.ActRequireSSL:       "made the replication account require TLS",
+	decide.ActGrantBackupAdmin: "granted BACKUP_ADMIN to the replication account, so that replicas can clone this server",
+	decide.ActClone:            "seeding: started cloning the donor's data",
+	decide.ActRequestSeed:      "seeding: asked the server container to restore a copy of the donor's data, and stopped the server",
+	decide.ActApplySeed:        "seeding: gave the restored server the copy's GTID position",
+	decide.ActShutdown:         "stopped the server so that its container restarts it",
+	decide.ActEndClone:         "seeding: put read-only back and let clients in again after a clone",
+	decide.ActAbortClone:       "seeding: stopped a clone that moved no byte for SEED_STALL_TIMEOUT",
+	decide.ActConsumeOverride:  "used the person's override for the primary",
+	decide.ActGrantReplication: "granted replication to the replication account",
+	decide.ActResetBinaryLogs:  "removed the replica's first-start GTIDs",
+	decide.ActStopReplica:      "stopped replication",
+	decide.ActChangeSource:     "pointed replication at the primary",
+	decide.ActStartReplica:     "started replication",
 }
 
 // run executes the actions in order and stops at the first failure.
-func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []Action) error {
+func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []decide.Action) error {
 	for _, a := range actions {
 		switch a.Kind {
-		case ActClone:
+		case decide.ActClone:
 			if err := e.startClone(d, a.Donor); err != nil {
 				return fmt.Errorf("%s: %w", a.Kind, err)
 			}
 			e.log.Info(done[a.Kind], "why", a.Why, "donor", a.Donor.Pod)
 			continue
-		case ActRequestSeed:
+		case decide.ActRequestSeed:
 			req := SeedRequest{Donor: a.Donor.Pod, URL: e.backupURL(a.Donor), Why: a.Why, Requested: time.Now()}
 			if err := e.seeds.request(req); err != nil {
 				return fmt.Errorf("%s: %w", a.Kind, err)
@@ -92,18 +93,18 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []Act
 			e.shutdown(ctx, d)
 			e.log.Info(done[a.Kind], "why", a.Why, "donor", a.Donor.Pod, "url", req.URL)
 			continue
-		case ActConsumeOverride:
+		case decide.ActConsumeOverride:
 			if err := e.overrides.consume(); err != nil {
 				return fmt.Errorf("%s: %w", a.Kind, err)
 			}
 			e.log.Warn(done[a.Kind], "why", a.Why)
 			continue
-		case ActShutdown:
+		case decide.ActShutdown:
 			e.shutdown(ctx, d)
 			e.clone.clear()
 			e.log.Info(done[a.Kind], "why", a.Why)
 			continue
-		case ActAbortClone:
+		case decide.ActAbortClone:
 			e.clone.markKilled()
 			stmt := d.KillQuery(a.Thread)
 			if _, err := e.db.ExecContext(ctx, stmt.SQL); err != nil {
@@ -111,7 +112,7 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []Act
 			}
 			e.log.Warn(done[a.Kind], "why", a.Why, "donor", a.Donor.Pod, "statement", stmt)
 			continue
-		case ActEndClone:
+		case decide.ActEndClone:
 			// Read-only first, then clients in; the marker goes last, once
 			// both are as they were.
 			for _, stmt := range d.CloneGuard(false) {
@@ -124,7 +125,7 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []Act
 			}
 			e.log.Warn(done[a.Kind], "why", a.Why)
 			continue
-		case ActApplySeed:
+		case decide.ActApplySeed:
 			facts, err := e.seeds.facts()
 			if err == nil && !facts.ResultPending {
 				err = errors.New("no seed result to apply")
@@ -182,7 +183,7 @@ func redactServerError(stmt sqldialect.Statement, err error) error {
 	return err
 }
 
-func (e *executor) statements(d *sqldialect.Dialect, kind ActionKind) ([]sqldialect.Statement, error) {
+func (e *executor) statements(d *sqldialect.Dialect, kind decide.ActionKind) ([]sqldialect.Statement, error) {
 	user, host, pw := e.cfg.ReplicationUser, replicationAccountHost, e.creds.replication.Get().Reveal()
 	one := func(s sqldialect.Statement, err error) ([]sqldialect.Statement, error) {
 		if err != nil {
@@ -191,33 +192,33 @@ func (e *executor) statements(d *sqldialect.Dialect, kind ActionKind) ([]sqldial
 		return []sqldialect.Statement{s}, nil
 	}
 	switch kind {
-	case ActMakeWritable:
+	case decide.ActMakeWritable:
 		return d.SetReadOnly(false), nil
-	case ActMakeReadOnly:
+	case decide.ActMakeReadOnly:
 		return d.SetReadOnly(true), nil
-	case ActCreateAccount:
+	case decide.ActCreateAccount:
 		return d.CreateReplicationUser(user, host, pw, e.cfg.TLSCAFile != "")
-	case ActSetPassword:
+	case decide.ActSetPassword:
 		return one(d.AlterUserPassword(user, host, pw, false))
-	case ActRotatePassword:
+	case decide.ActRotatePassword:
 		return one(d.AlterUserPassword(user, host, pw, true))
-	case ActDiscardOld:
+	case decide.ActDiscardOld:
 		return one(d.DiscardOldPassword(user, host))
-	case ActMarkAccount:
+	case decide.ActMarkAccount:
 		return d.MarkAccount(user, host)
-	case ActRequireSSL:
+	case decide.ActRequireSSL:
 		return one(d.RequireSSL(user, host, true))
-	case ActGrantBackupAdmin:
+	case decide.ActGrantBackupAdmin:
 		return one(d.GrantBackupAdmin(user, host))
-	case ActGrantReplication:
+	case decide.ActGrantReplication:
 		return one(d.GrantReplication(user, host))
-	case ActResetBinaryLogs:
+	case decide.ActResetBinaryLogs:
 		return one(d.ResetBinaryLogs(), nil)
-	case ActStopReplica:
+	case decide.ActStopReplica:
 		return one(d.StopReplica(), nil)
-	case ActStartReplica:
+	case decide.ActStartReplica:
 		return one(d.StartReplica(), nil)
-	case ActChangeSource:
+	case decide.ActChangeSource:
 		return one(d.ChangeSource(sqldialect.SourceOptions{
 			Host:            e.id.PrimaryHost,
 			Port:            e.cfg.MySQLPort,
@@ -239,12 +240,12 @@ func (e *executor) statements(d *sqldialect.Dialect, kind ActionKind) ([]sqldial
 // which is no error here.
 func (e *executor) shutdown(ctx context.Context, d *sqldialect.Dialect) {
 	if _, err := e.db.ExecContext(ctx, d.Shutdown().SQL); err != nil {
-		e.log.Info("shutdown", "answer", oneLine(err.Error()))
+		e.log.Info("shutdown", "answer", sqldialect.OneLine(err.Error()))
 	}
 }
 
 // backupURL is where a MariaDB donor's backup-server serves its stream.
-func (e *executor) backupURL(donor Donor) string {
+func (e *executor) backupURL(donor decide.Donor) string {
 	_, port, _ := net.SplitHostPort(e.cfg.BackupAddr)
 	return "http://" + net.JoinHostPort(strings.TrimSuffix(donor.Host, "."), port) + "/backup"
 }
@@ -253,8 +254,8 @@ func (e *executor) backupURL(donor Donor) string {
 // whether it exists and is marked as ours, its TLS requirement and old
 // password, its grants, and, when testLogin, whether REPLICATION_PASSWORD
 // logs in.
-func (e *executor) checkAccount(ctx context.Context, d *sqldialect.Dialect, testLogin bool) (AccountFacts, error) {
-	var a AccountFacts
+func (e *executor) checkAccount(ctx context.Context, d *sqldialect.Dialect, testLogin bool) (decide.AccountFacts, error) {
+	var a decide.AccountFacts
 	user := e.cfg.ReplicationUser
 	q := d.AccountQuery(user, replicationAccountHost)
 	var sslType, marker string
@@ -300,7 +301,7 @@ func (e *executor) passwordWorks(ctx context.Context) (works bool, unknown strin
 	case sqldialect.IsErrno(err, sqldialect.ErrnoAccessDenied):
 		return false, ""
 	}
-	return false, oneLine(err.Error())
+	return false, sqldialect.OneLine(err.Error())
 }
 
 // cloneJob is a CLONE INSTANCE statement this sidecar runs: it lasts as
@@ -359,7 +360,7 @@ func (j *cloneJob) clear() {
 // donor's data. A failed clone puts both back. STATE_DIR/clone.json is
 // written before read-only is lifted and removed once both are back, so a
 // sidecar that dies in between leaves the next one what it must undo.
-func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
+func (e *executor) startClone(d *sqldialect.Dialect, donor decide.Donor) error {
 	stmts, err := d.Clone(sqldialect.CloneOptions{
 		Host: donor.Host, Port: e.cfg.MySQLPort, User: e.cfg.ReplicationUser,
 		Password: e.creds.replication.Get().Reveal(), TLSCA: e.cfg.TLSCAFile,
@@ -406,7 +407,7 @@ func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
 			undone := true
 			for _, stmt := range d.CloneGuard(false) {
 				if _, uerr := db.ExecContext(uctx, stmt.SQL); uerr != nil {
-					e.log.Warn("seeding: could not undo the clone's guard: offline_mode keeps clients out until a pass puts it back", "statement", stmt, "error", oneLine(uerr.Error()))
+					e.log.Warn("seeding: could not undo the clone's guard: offline_mode keeps clients out until a pass puts it back", "statement", stmt, "error", sqldialect.OneLine(uerr.Error()))
 					undone = false
 					break
 				}
@@ -415,7 +416,7 @@ func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
 			ucancel()
 			if undone {
 				if rerr := e.cloneMarks.remove(); rerr != nil {
-					e.log.Warn("seeding: could not remove the clone marker", "error", oneLine(rerr.Error()))
+					e.log.Warn("seeding: could not remove the clone marker", "error", sqldialect.OneLine(rerr.Error()))
 				}
 			}
 		}
@@ -427,7 +428,7 @@ func (e *executor) startClone(d *sqldialect.Dialect, donor Donor) error {
 		}
 		j.mu.Unlock()
 		if err != nil {
-			e.log.Warn("seeding: clone failed", "donor", donor.Pod, "error", oneLine(err.Error()))
+			e.log.Warn("seeding: clone failed", "donor", donor.Pod, "error", sqldialect.OneLine(err.Error()))
 		} else {
 			e.log.Info("seeding: clone done", "donor", donor.Pod, "elapsed", time.Since(j.started).Round(time.Millisecond).String())
 		}

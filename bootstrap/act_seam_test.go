@@ -10,28 +10,30 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/fakesql"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
-func (s *seam) run(t *testing.T, d *sqldialect.Dialect, kinds ...ActionKind) error {
+func (s *seam) run(t *testing.T, d *sqldialect.Dialect, kinds ...decide.ActionKind) error {
 	t.Helper()
-	var acts []Action
+	var acts []decide.Action
 	for _, k := range kinds {
-		acts = append(acts, Action{Kind: k, Why: "test"})
+		acts = append(acts, decide.Action{Kind: k, Why: "test"})
 	}
 	return s.sc.rec.exec.run(context.Background(), d, acts)
 }
 
 func TestRunStatementsInOrder(t *testing.T) {
 	d := dialectFor(t, "9.7.4")
-	s := newSeam(t, RolePrimary)
+	s := newSeam(t, wire.RolePrimary)
 	s.local.OnPrefix("SET GLOBAL ", fakesql.OK())
 	s.local.OnPrefix("CREATE USER ", fakesql.OK())
 	s.local.OnPrefix("ALTER USER ", fakesql.OK())
 	s.local.OnPrefix("GRANT ", fakesql.OK())
-	if err := s.run(t, d, ActCreateAccount, ActGrantReplication, ActGrantBackupAdmin, ActMarkAccount, ActRequireSSL,
-		ActRotatePassword, ActDiscardOld, ActSetPassword, ActMakeWritable, ActMakeReadOnly); err != nil {
+	if err := s.run(t, d, decide.ActCreateAccount, decide.ActGrantReplication, decide.ActGrantBackupAdmin, decide.ActMarkAccount, decide.ActRequireSSL,
+		decide.ActRotatePassword, decide.ActDiscardOld, decide.ActSetPassword, decide.ActMakeWritable, decide.ActMakeReadOnly); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
@@ -50,7 +52,7 @@ func TestRunStatementsInOrder(t *testing.T) {
 		t.Errorf("statements:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	log := s.logBuf.String()
-	for _, msg := range []string{done[ActRotatePassword], done[ActMakeWritable], "<redacted>"} {
+	for _, msg := range []string{done[decide.ActRotatePassword], done[decide.ActMakeWritable], "<redacted>"} {
 		if !strings.Contains(log, msg) {
 			t.Errorf("log lacks %q", msg)
 		}
@@ -59,9 +61,9 @@ func TestRunStatementsInOrder(t *testing.T) {
 
 func TestRunReplicaStatements(t *testing.T) {
 	d := dialectFor(t, "9.7.4")
-	s := newSeam(t, RoleReplica)
+	s := newSeam(t, wire.RoleReplica)
 	s.local.OnPrefix("", fakesql.OK())
-	if err := s.run(t, d, ActStopReplica, ActResetBinaryLogs, ActChangeSource, ActStartReplica); err != nil {
+	if err := s.run(t, d, decide.ActStopReplica, decide.ActResetBinaryLogs, decide.ActChangeSource, decide.ActStartReplica); err != nil {
 		t.Fatal(err)
 	}
 	got := s.local.Execs()
@@ -69,7 +71,7 @@ func TestRunReplicaStatements(t *testing.T) {
 		!strings.HasPrefix(got[2], "CHANGE REPLICATION SOURCE TO SOURCE_HOST='"+seamPrimaryHost+"', SOURCE_PORT=3306, SOURCE_USER='repl', SOURCE_PASSWORD='"+seamReplPW+"'") {
 		t.Errorf("statements:\n%s", strings.Join(got, "\n"))
 	}
-	if err := s.sc.rec.exec.run(context.Background(), d, []Action{{Kind: "frobnicate"}}); err == nil || !strings.Contains(err.Error(), "unknown action") {
+	if err := s.sc.rec.exec.run(context.Background(), d, []decide.Action{{Kind: "frobnicate"}}); err == nil || !strings.Contains(err.Error(), "unknown action") {
 		t.Errorf("unknown action: %v", err)
 	}
 }
@@ -78,12 +80,12 @@ func TestRunReplicaStatements(t *testing.T) {
 // log shows it, whatever the server quoted back; the number stays.
 func TestRunRedactsTheSecret(t *testing.T) {
 	d := dialectFor(t, "9.7.4")
-	for _, kind := range []ActionKind{ActCreateAccount, ActSetPassword, ActRotatePassword} {
+	for _, kind := range []decide.ActionKind{decide.ActCreateAccount, decide.ActSetPassword, decide.ActRotatePassword} {
 		t.Run(string(kind), func(t *testing.T) {
-			s := newSeam(t, RolePrimary)
+			s := newSeam(t, wire.RolePrimary)
 			s.local.OnPrefix("", fakesql.Fail(&mysql.MySQLError{Number: 1064,
 				Message: "You have an error in your SQL syntax; check the manual near '" + seamReplPW + "' at line 1"}))
-			err := s.run(t, d, kind, ActMakeWritable)
+			err := s.run(t, d, kind, decide.ActMakeWritable)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -100,16 +102,16 @@ func TestRunRedactsTheSecret(t *testing.T) {
 		})
 	}
 	// A statement without a secret keeps the server's message.
-	s := newSeam(t, RolePrimary)
+	s := newSeam(t, wire.RolePrimary)
 	s.local.OnPrefix("", fakesql.Fail(&mysql.MySQLError{Number: 1227, Message: "Access denied; you need SUPER"}))
-	if err := s.run(t, d, ActMakeWritable); err == nil || !strings.Contains(err.Error(), "you need SUPER") {
+	if err := s.run(t, d, decide.ActMakeWritable); err == nil || !strings.Contains(err.Error(), "you need SUPER") {
 		t.Errorf("err = %v", err)
 	}
 }
 
 func TestRunSpecialActions(t *testing.T) {
 	d := dialectFor(t, "9.7.4")
-	s := newSeam(t, RolePrimary)
+	s := newSeam(t, wire.RolePrimary)
 	ctx := context.Background()
 	s.local.On("KILL QUERY 77", fakesql.OK())
 	s.local.On("SHUTDOWN", fakesql.Fail(errors.New("invalid connection")))
@@ -118,11 +120,11 @@ func TestRunSpecialActions(t *testing.T) {
 	if err := marks.write(CloneMarker{Donor: "mysql-2", Started: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.sc.rec.exec.run(ctx, d, []Action{
-		{Kind: ActAbortClone, Thread: 77, Donor: Donor{Pod: "mysql-2"}},
-		{Kind: ActEndClone},
-		{Kind: ActShutdown},
-		{Kind: ActConsumeOverride},
+	if err := s.sc.rec.exec.run(ctx, d, []decide.Action{
+		{Kind: decide.ActAbortClone, Thread: 77, Donor: decide.Donor{Pod: "mysql-2"}},
+		{Kind: decide.ActEndClone},
+		{Kind: decide.ActShutdown},
+		{Kind: decide.ActConsumeOverride},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -138,14 +140,14 @@ func TestRunSpecialActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.local.On("SET GLOBAL offline_mode = OFF", fakesql.Fail(&mysql.MySQLError{Number: 1227, Message: "denied"}))
-	if err := s.sc.rec.exec.run(ctx, d, []Action{{Kind: ActEndClone}}); err == nil {
+	if err := s.sc.rec.exec.run(ctx, d, []decide.Action{{Kind: decide.ActEndClone}}); err == nil {
 		t.Error("no error")
 	}
 	if _, ok, _ := marks.read(); !ok {
 		t.Error("the marker went although offline_mode is still ON")
 	}
 	s.local.On("KILL QUERY 78", fakesql.Fail(&mysql.MySQLError{Number: 1094, Message: "Unknown thread id: 78"}))
-	if err := s.sc.rec.exec.run(ctx, d, []Action{{Kind: ActAbortClone, Thread: 78}}); !sqldialect.IsErrno(err, 1094) {
+	if err := s.sc.rec.exec.run(ctx, d, []decide.Action{{Kind: decide.ActAbortClone, Thread: 78}}); !sqldialect.IsErrno(err, 1094) {
 		t.Errorf("kill: %v", err)
 	}
 	// The override file is removed once used.
@@ -153,10 +155,10 @@ func TestRunSpecialActions(t *testing.T) {
 	if err := os.WriteFile(of.path(), []byte(`{"action":"use-own-data"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if o, err := of.read(); err != nil || o == nil || o.Action != OverrideOwnData {
+	if o, err := of.read(); err != nil || o == nil || o.Action != decide.OverrideOwnData {
 		t.Fatalf("override = %+v, %v", o, err)
 	}
-	if err := s.sc.rec.exec.run(ctx, d, []Action{{Kind: ActConsumeOverride}}); err != nil {
+	if err := s.sc.rec.exec.run(ctx, d, []decide.Action{{Kind: decide.ActConsumeOverride}}); err != nil {
 		t.Fatal(err)
 	}
 	if o, err := of.read(); err != nil || o != nil {
@@ -166,11 +168,11 @@ func TestRunSpecialActions(t *testing.T) {
 
 func TestRunMariaDBSeed(t *testing.T) {
 	d := dialectFor(t, "11.8.3-MariaDB")
-	s := newSeam(t, RoleReplica)
+	s := newSeam(t, wire.RoleReplica)
 	s.local.On("SHUTDOWN", fakesql.OK())
 	ctx := context.Background()
-	donor := Donor{Pod: "mysql-0", Host: seamPrimaryHost + "."}
-	if err := s.sc.rec.exec.run(ctx, d, []Action{{Kind: ActRequestSeed, Donor: donor, Why: "empty"}}); err != nil {
+	donor := decide.Donor{Pod: "mysql-0", Host: seamPrimaryHost + "."}
+	if err := s.sc.rec.exec.run(ctx, d, []decide.Action{{Kind: decide.ActRequestSeed, Donor: donor, Why: "empty"}}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := s.sc.rec.exec.seeds.facts()
@@ -187,7 +189,7 @@ func TestRunMariaDBSeed(t *testing.T) {
 
 	// Nothing to apply: an error, no statement.
 	s.local.Reset()
-	if err := s.sc.rec.exec.run(ctx, d, []Action{{Kind: ActApplySeed}}); err == nil || len(s.local.Execs()) != 0 {
+	if err := s.sc.rec.exec.run(ctx, d, []decide.Action{{Kind: decide.ActApplySeed}}); err == nil || len(s.local.Execs()) != 0 {
 		t.Errorf("apply without a result: %v, %q", err, s.local.Execs())
 	}
 	// A proven result: its position is given to the server.
@@ -200,7 +202,7 @@ func TestRunMariaDBSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.local.OnPrefix("", fakesql.OK())
-	if err := s.sc.rec.exec.run(ctx, d, []Action{{Kind: ActApplySeed}}); err != nil {
+	if err := s.sc.rec.exec.run(ctx, d, []decide.Action{{Kind: decide.ActApplySeed}}); err != nil {
 		t.Fatal(err)
 	}
 	hasInOrder(t, s.local.Execs(), "STOP SLAVE", "RESET SLAVE ALL", "RESET MASTER", "SET GLOBAL gtid_binlog_state = '0-100-42'", "SET GLOBAL gtid_slave_pos = '0-100-42'")
@@ -229,12 +231,12 @@ func waitClone(t *testing.T, j *cloneJob) (err error) {
 // marker for the restarted server's first pass.
 func TestCloneGuardOrderAnd3707(t *testing.T) {
 	d := dialectFor(t, "9.7.4")
-	s := newSeam(t, RoleReplica)
+	s := newSeam(t, wire.RoleReplica)
 	s.local.OnPrefix("SET GLOBAL ", fakesql.OK())
 	s.local.OnPrefix("CLONE INSTANCE FROM ", fakesql.Fail(&mysql.MySQLError{Number: 3707,
 		Message: "Restart server failed (mysqld is not managed by supervisor process)."}))
-	donor := Donor{Pod: "mysql-0", Host: seamPrimaryHost}
-	if err := s.sc.rec.exec.run(context.Background(), d, []Action{{Kind: ActClone, Donor: donor}}); err != nil {
+	donor := decide.Donor{Pod: "mysql-0", Host: seamPrimaryHost}
+	if err := s.sc.rec.exec.run(context.Background(), d, []decide.Action{{Kind: decide.ActClone, Donor: donor}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := waitClone(t, s.sc.rec.exec.clone); err != nil {
@@ -264,19 +266,19 @@ func TestCloneFailureUndoesTheGuard(t *testing.T) {
 		kind     string
 		undoFail bool
 	}{
-		{"lost donor", &mysql.MySQLError{Number: 3862, Message: "Clone Donor Error: Connect failed: 2003 : Can't connect to MySQL server on 'mysql-0:3306' (111)."}, SeedLost, false},
-		{"busy donor", &mysql.MySQLError{Number: 3862, Message: "Clone Donor Error: 3634 : Too many concurrent clone operations. Maximum allowed - 1."}, SeedBusy, false},
+		{"lost donor", &mysql.MySQLError{Number: 3862, Message: "Clone Donor Error: Connect failed: 2003 : Can't connect to MySQL server on 'mysql-0:3306' (111)."}, decide.SeedLost, false},
+		{"busy donor", &mysql.MySQLError{Number: 3862, Message: "Clone Donor Error: 3634 : Too many concurrent clone operations. Maximum allowed - 1."}, decide.SeedBusy, false},
 		{"syntax quoting the password", &mysql.MySQLError{Number: 1064, Message: "near '" + seamReplPW + "'"}, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSeam(t, RoleReplica)
+			s := newSeam(t, wire.RoleReplica)
 			s.local.OnPrefix("SET GLOBAL ", fakesql.OK())
 			s.local.OnPrefix("CLONE INSTANCE FROM ", fakesql.Fail(tc.err))
 			if tc.undoFail {
 				s.local.On("SET GLOBAL super_read_only = ON", fakesql.Fail(errors.New("invalid connection")))
 			}
-			donor := Donor{Pod: "mysql-0", Host: seamPrimaryHost}
-			if err := s.sc.rec.exec.run(context.Background(), d, []Action{{Kind: ActClone, Donor: donor}}); err != nil {
+			donor := decide.Donor{Pod: "mysql-0", Host: seamPrimaryHost}
+			if err := s.sc.rec.exec.run(context.Background(), d, []decide.Action{{Kind: decide.ActClone, Donor: donor}}); err != nil {
 				t.Fatal(err)
 			}
 			err := waitClone(t, s.sc.rec.exec.clone)
@@ -305,8 +307,8 @@ func TestCloneFailureUndoesTheGuard(t *testing.T) {
 			}
 			// The gatherer reports the failure with its kind.
 			script(t, s.local, serverFacts{version: "9.7.4", uptime: 10, readOnly: true, superRO: true, origin: mysqlUUID2})
-			var f SeedFacts
-			var l LocalFacts
+			var f decide.SeedFacts
+			var l decide.LocalFacts
 			s.sc.rec.gather.gatherClone(context.Background(), d, &l, &f)
 			if f.Err == "" || f.Kind != tc.kind || f.Donor != "mysql-0" {
 				t.Errorf("seed facts = %+v", f)
@@ -326,50 +328,50 @@ func TestGatherCloneStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		row   []any
-		check func(t *testing.T, f SeedFacts)
+		check func(t *testing.T, f decide.SeedFacts)
 	}{
-		{"in progress", []any{"In Progress", "mysql-0:3306", 0, "", -1, 42}, func(t *testing.T, f SeedFacts) {
+		{"in progress", []any{"In Progress", "mysql-0:3306", 0, "", -1, 42}, func(t *testing.T, f decide.SeedFacts) {
 			if !f.Running || f.PID != 42 || f.Donor != "mysql-0:3306" || f.Bytes != 100 || f.Estimate != 1000 || f.Moved != 150 || f.Stage != "FILE COPY" {
 				t.Errorf("facts = %+v", f)
 			}
 		}},
-		{"completed since start", []any{"Completed", "mysql-0:3306", 0, "", 5, 0}, func(t *testing.T, f SeedFacts) {
+		{"completed since start", []any{"Completed", "mysql-0:3306", 0, "", 5, 0}, func(t *testing.T, f decide.SeedFacts) {
 			if !f.RestartNeeded || f.Running {
 				t.Errorf("facts = %+v", f)
 			}
 		}},
-		{"3707 since start", []any{"Failed", "mysql-0:3306", 3707, "Restart server failed", 5, 0}, func(t *testing.T, f SeedFacts) {
+		{"3707 since start", []any{"Failed", "mysql-0:3306", 3707, "Restart server failed", 5, 0}, func(t *testing.T, f decide.SeedFacts) {
 			if !f.RestartNeeded {
 				t.Errorf("facts = %+v", f)
 			}
 		}},
-		{"failed busy", []any{"Failed", "mysql-0:3306", 3862, "Clone Donor Error: 3634 : Too many", 5, 0}, func(t *testing.T, f SeedFacts) {
-			if f.Kind != SeedBusy || !strings.HasPrefix(f.Err, "clone error 3862: ") {
+		{"failed busy", []any{"Failed", "mysql-0:3306", 3862, "Clone Donor Error: 3634 : Too many", 5, 0}, func(t *testing.T, f decide.SeedFacts) {
+			if f.Kind != decide.SeedBusy || !strings.HasPrefix(f.Err, "clone error 3862: ") {
 				t.Errorf("facts = %+v", f)
 			}
 		}},
-		{"completed before the server started", []any{"Completed", "mysql-0:3306", 0, "", 99999, 0}, func(t *testing.T, f SeedFacts) {
+		{"completed before the server started", []any{"Completed", "mysql-0:3306", 0, "", 99999, 0}, func(t *testing.T, f decide.SeedFacts) {
 			if f.RestartNeeded || f.Running || f.Err != "" {
 				t.Errorf("facts = %+v", f)
 			}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSeam(t, RoleReplica)
+			s := newSeam(t, wire.RoleReplica)
 			s.local.On(d.CloneStatusQuery(), fakesql.Rows(cols, tc.row))
 			s.local.On(d.CloneProgressQuery(), fakesql.Row(100, 1000, 12.5, 50, "FILE COPY"))
-			l := LocalFacts{StartedAt: time.Now().Add(-time.Hour)}
-			var f SeedFacts
+			l := decide.LocalFacts{StartedAt: time.Now().Add(-time.Hour)}
+			var f decide.SeedFacts
 			s.sc.rec.gather.gatherClone(context.Background(), d, &l, &f)
 			tc.check(t, f)
 		})
 	}
 	t.Run("marker", func(t *testing.T) {
-		s := newSeam(t, RoleReplica)
+		s := newSeam(t, wire.RoleReplica)
 		s.local.On(d.CloneStatusQuery(), fakesql.Fail(&mysql.MySQLError{Number: 1146, Message: "Table 'performance_schema.clone_status' doesn't exist"}))
 		_ = s.sc.rec.exec.cloneMarks.write(CloneMarker{Donor: "mysql-2"})
-		var l LocalFacts
-		var f SeedFacts
+		var l decide.LocalFacts
+		var f decide.SeedFacts
 		s.sc.rec.gather.gatherClone(context.Background(), d, &l, &f)
 		if !f.Guarded || f.Donor != "mysql-2" || l.Incomplete != "" {
 			t.Errorf("facts = %+v, local %+v", f, l)
@@ -378,7 +380,7 @@ func TestGatherCloneStatus(t *testing.T) {
 		if err := os.WriteFile(s.sc.rec.exec.cloneMarks.path(), []byte("{"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		f = SeedFacts{}
+		f = decide.SeedFacts{}
 		s.sc.rec.gather.gatherClone(context.Background(), d, &l, &f)
 		if !f.Guarded || !strings.HasPrefix(l.Incomplete, "the clone marker in STATE_DIR: ") {
 			t.Errorf("facts = %+v, local %+v", f, l)

@@ -14,6 +14,7 @@ import (
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/podtest"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testdns"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // podEnv is a valid environment for pod name with CONFIG_DIR and DATA_DIR
@@ -322,12 +323,12 @@ func TestPeersCommand(t *testing.T) {
 	t.Parallel()
 	srv := testdns.Start(t, "127.0.0.158:53")
 	lag := int64(2)
-	statuses := map[string]bootstrap.Status{
-		"127.0.0.161": {Pod: "mysql-0", Ordinal: 0, Role: bootstrap.RolePrimary, Ready: true, Version: "9.7.4",
+	statuses := map[string]wire.Status{
+		"127.0.0.161": {Pod: "mysql-0", Ordinal: 0, Role: wire.RolePrimary, Ready: true, Version: "9.7.4",
 			GTIDExecuted: "aaaaaaaa-0000-11ef-8000-000000000100:1-42", Reason: "primary is writable"},
-		"127.0.0.162": {Pod: "mysql-1", Ordinal: 1, Role: bootstrap.RoleReplica, Ready: false, Version: "9.7.4", Reason: "catching up",
+		"127.0.0.162": {Pod: "mysql-1", Ordinal: 1, Role: wire.RoleReplica, Ready: false, Version: "9.7.4", Reason: "catching up",
 			GTIDExecuted: "aaaaaaaa-0000-11ef-8000-000000000100:1-40",
-			Replication:  &bootstrap.ReplicationStatus{SourceHost: "mysql-0.mysql.db.svc.cluster.local", LagSeconds: &lag, LastError: "IO error 2003: gone"}},
+			Replication:  &wire.ReplicationStatus{SourceHost: "mysql-0.mysql.db.svc.cluster.local", LagSeconds: &lag, LastError: "IO error 2003: gone"}},
 	}
 	var addrs []netip.Addr
 	for ip, st := range statuses {
@@ -365,9 +366,9 @@ func TestPeersCommand(t *testing.T) {
 	}
 	res = podtest.Run(t, 30*time.Second, env, "peers", "--format", "json")
 	var got []struct {
-		Address string            `json:"address"`
-		Status  *bootstrap.Status `json:"status"`
-		Error   string            `json:"error"`
+		Address string       `json:"address"`
+		Status  *wire.Status `json:"status"`
+		Error   string       `json:"error"`
 	}
 	if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil || res.Code != 0 || len(got) != 3 ||
 		got[0].Status.Pod != "mysql-0" || got[1].Status.Replication.SourceHost == "" || got[2].Error == "" {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/seed"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
 // server-alive is the server container's startup and liveness probe:
@@ -222,7 +223,7 @@ func parseGreeting(addr string, p []byte) greeting {
 		if len(msg) >= 6 && msg[0] == '#' {
 			msg = msg[6:]
 		}
-		g.Message = oneLine(strings.Map(func(r rune) rune {
+		g.Message = sqldialect.OneLine(strings.Map(func(r rune) rune {
 			if r < 0x20 || r == 0x7f || r == '\uFFFD' {
 				return ' '
 			}
@@ -257,7 +258,7 @@ func dialProblem(ctx context.Context, err error, timeout time.Duration) string {
 	if errors.As(err, &dnsErr) {
 		return "cannot resolve " + dnsErr.Name + ": " + dnsErr.Err
 	}
-	return oneLine(err.Error())
+	return sqldialect.OneLine(err.Error())
 }
 
 // readFailure says why no whole greeting came; partial: its header did.
@@ -279,7 +280,7 @@ func readFailure(addr string, err error, timeout time.Duration, partial bool) st
 	if errors.As(err, &se) {
 		return addr + " accepted the connection but reading its greeting failed: " + se.Err.Error()
 	}
-	return addr + " accepted the connection but reading its greeting failed: " + oneLine(err.Error())
+	return addr + " accepted the connection but reading its greeting failed: " + sqldialect.OneLine(err.Error())
 }
 
 // gatherRestore reads STATE_DIR/seed and looks for a running seed-exec.
@@ -357,7 +358,7 @@ func decideAlive(f aliveFacts) (alive bool, line string) {
 	s := f.Seed
 	switch {
 	case s.Err != nil:
-		return false, fmt.Sprintf("not alive: %s; and the seed request in STATE_DIR cannot be read: %s", g.Problem, oneLine(unwrapPathError(s.Err).Error()))
+		return false, fmt.Sprintf("not alive: %s; and the seed request in STATE_DIR cannot be read: %s", g.Problem, sqldialect.OneLine(unwrapPathError(s.Err).Error()))
 	case !s.Requested:
 		return false, "not alive: " + g.Problem
 	case s.SeedExec || s.Age <= seedStaleAfter:

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // runForgetPeer records a person's request to forget a peer:
@@ -31,7 +33,7 @@ func runForgetPeer(ctx context.Context, args []string, stdio Stdio, loader Loade
 	if err != nil {
 		return err
 	}
-	if sts, _, err := ParsePodName(pod); err != nil || sts != id.StatefulSet || pod == id.Pod {
+	if sts, _, err := wire.ParsePodName(pod); err != nil || sts != id.StatefulSet || pod == id.Pod {
 		return invalidf("forget-peer %q is invalid: expected another pod of StatefulSet %s, such as %s-3", pod, id.StatefulSet, id.StatefulSet)
 	}
 	if fi, err := os.Stat(cfg.StateDir); err != nil || !fi.IsDir() {

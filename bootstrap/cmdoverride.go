@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // runPrimaryOverride records a person's choice for the primary:
@@ -36,7 +39,7 @@ func runPrimaryOverride(ctx context.Context, args []string, stdio Stdio, loader 
 		return invalidf("primary-override is for the primary (ordinal 0); this is %s", id.Pod)
 	}
 	if *from != "" {
-		sts, _, err := ParsePodName(*from)
+		sts, _, err := wire.ParsePodName(*from)
 		if err != nil || sts != id.StatefulSet || *from == id.Pod {
 			return invalidf("--seed-from=%q is invalid: expected another pod of StatefulSet %s, such as %s-1", *from, id.StatefulSet, id.StatefulSet)
 		}
@@ -44,9 +47,9 @@ func runPrimaryOverride(ctx context.Context, args []string, stdio Stdio, loader 
 	if fi, err := os.Stat(cfg.StateDir); err != nil || !fi.IsDir() {
 		return invalidf("STATE_DIR=%q is not a directory: run this in the primary's sidecar container, where the data volume's state directory is mounted", cfg.StateDir)
 	}
-	o := Override{Action: OverrideOwnData, Created: time.Now().UTC()}
+	o := decide.Override{Action: decide.OverrideOwnData, Created: time.Now().UTC()}
 	if *from != "" {
-		o.Action, o.From = OverrideSeedFrom, *from
+		o.Action, o.From = decide.OverrideSeedFrom, *from
 	}
 	f := overrideFiles{dir: cfg.StateDir}
 	if err := writeJSON(f.path(), o); err != nil {

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
 )
 
@@ -62,7 +63,7 @@ func runPeers(ctx context.Context, args []string, stdio Stdio, loader Loader) er
 }
 
 // writePeersTable writes one line per pod.
-func writePeersTable(w io.Writer, peers Peers) error {
+func writePeersTable(w io.Writer, peers decide.Peers) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "POD\tADDRESS\tROLE\tREADY\tSITUATION\tVERSION\tGTID EXECUTED\tLAG\tSOURCE\tLAST ERROR")
 	for _, p := range peers {

@@ -3,6 +3,9 @@ package bootstrap
 import (
 	"strings"
 	"testing"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // TestPeersTableSituation: the table shows each pod's situation code, and
@@ -10,9 +13,9 @@ import (
 func TestPeersTableSituation(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
-	peers := Peers{
-		{Status: &Status{Pod: "mysql-0", Role: RolePrimary, Ready: true, Situation: string(SitPrimaryWritable)}},
-		{Status: &Status{Pod: "mysql-1", Role: RoleReplica, Reason: "catching up", Situation: string(SitReplicaCatchingUp)}},
+	peers := decide.Peers{
+		{Status: &wire.Status{Pod: "mysql-0", Role: wire.RolePrimary, Ready: true, Situation: string(decide.SitPrimaryWritable)}},
+		{Status: &wire.Status{Pod: "mysql-1", Role: wire.RoleReplica, Reason: "catching up", Situation: string(decide.SitReplicaCatchingUp)}},
 		{Err: "connection refused"},
 	}
 	if err := writePeersTable(&b, peers); err != nil {
@@ -20,7 +23,7 @@ func TestPeersTableSituation(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
 	if len(lines) != 4 || !strings.Contains(lines[0], "SITUATION") ||
-		!strings.Contains(lines[1], string(SitPrimaryWritable)) || !strings.Contains(lines[2], string(SitReplicaCatchingUp)) {
+		!strings.Contains(lines[1], string(decide.SitPrimaryWritable)) || !strings.Contains(lines[2], string(decide.SitReplicaCatchingUp)) {
 		t.Errorf("table:\n%s", b.String())
 	}
 	head, last := strings.Fields(lines[0]), strings.Fields(lines[3])

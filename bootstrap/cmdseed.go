@@ -13,7 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/seed"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
 // MariaDB seeding runs our binary inside the server image, which has
@@ -47,7 +49,7 @@ func runSeedExec(ctx context.Context, args []string, stdio Stdio, loader Loader)
 	}
 	log := NewLogger(stdio.Err, cfg.LogFormat, cfg.LogLevel)
 	if err := seedBeforeStart(ctx, cfg, log); err != nil {
-		log.Error("seeding: the server is not started", "error", oneLine(err.Error()))
+		log.Error("seeding: the server is not started", "error", sqldialect.OneLine(err.Error()))
 		return err
 	}
 	path, err := exec.LookPath(cmd[0])
@@ -127,7 +129,7 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 	case errors.Is(err, seed.ErrSwapPending):
 		// The copy is complete, its swap is not: the data directory may
 		// hold a mix of old and new. Nothing starts until it is finished.
-		log.Warn("seeding: the swap did not finish; finishing it now", "donor", req.Donor, "error", oneLine(err.Error()))
+		log.Warn("seeding: the swap did not finish; finishing it now", "donor", req.Donor, "error", sqldialect.OneLine(err.Error()))
 		if res, _, err = seed.Resume(cfg.DataDir, log); err != nil {
 			err = fmt.Errorf("finish the seed's swap in DATA_DIR %s: %w", cfg.DataDir, err)
 			files.swapFailed(err)
@@ -137,8 +139,8 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 			return err
 		}
 	case err != nil:
-		log.Warn("seeding: the copy failed; starting the server on the data it has", "donor", req.Donor, "error", oneLine(err.Error()))
-		if werr := writeJSON(files.path(seedErrorFile), SeedError{Donor: req.Donor, Error: oneLine(err.Error()), Kind: restoreFailureKind(err), At: time.Now()}); werr != nil {
+		log.Warn("seeding: the copy failed; starting the server on the data it has", "donor", req.Donor, "error", sqldialect.OneLine(err.Error()))
+		if werr := writeJSON(files.path(seedErrorFile), SeedError{Donor: req.Donor, Error: sqldialect.OneLine(err.Error()), Kind: restoreFailureKind(err), At: time.Now()}); werr != nil {
 			return werr
 		}
 		return files.done()
@@ -154,11 +156,11 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 func restoreFailureKind(err error) string {
 	switch {
 	case errors.Is(err, seed.ErrBusy):
-		return SeedBusy
+		return decide.SeedBusy
 	case errors.Is(err, seed.ErrStalled):
-		return SeedStalled
+		return decide.SeedStalled
 	case lostConnection(err):
-		return SeedLost
+		return decide.SeedLost
 	}
 	return ""
 }
@@ -236,7 +238,7 @@ func (s seedFiles) swapFailed(err error) {
 		return
 	}
 	p, _ := seed.ReadProgressFile(s.path(seedProgressFile))
-	p.Phase = "swap failed, the server container restarts to finish it: " + oneLine(err.Error())
+	p.Phase = "swap failed, the server container restarts to finish it: " + sqldialect.OneLine(err.Error())
 	p.Updated = time.Now()
 	_ = seed.WriteProgressFile(s.path(seedProgressFile), p)
 }

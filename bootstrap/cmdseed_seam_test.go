@@ -15,6 +15,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/seed"
 )
 
@@ -52,8 +53,8 @@ func TestSeedBeforeStartFailedCopy(t *testing.T) {
 	for _, tc := range []struct {
 		name, url, kind string
 	}{
-		{"busy", busy.URL + "/backup", SeedBusy},
-		{"gone", closed, SeedLost},
+		{"busy", busy.URL + "/backup", decide.SeedBusy},
+		{"gone", closed, decide.SeedLost},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := seedCfg(t)

@@ -22,9 +22,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/podtest"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/seed"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // nobody is the unprivileged user seed-exec runs as when the test runs as
@@ -285,10 +287,10 @@ func TestSeedResultNeedsProof(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := Observation{At: at, Local: LocalFacts{Up: true, Server: srv, StartedAt: at.Add(-time.Minute)}, Seed: f}
-		p := Policy{Role: RoleReplica, Pod: "mysql-1", StaleAfter: time.Minute}
-		d := decide(o, Memory{}, p, o.At)
-		if got := len(d.Actions) == 1 && d.Actions[0].Kind == ActApplySeed; got != tc.pending || d.Ready {
+		o := decide.Observation{At: at, Local: decide.LocalFacts{Up: true, Server: srv, StartedAt: at.Add(-time.Minute)}, Seed: f}
+		p := decide.Policy{Role: wire.RoleReplica, Pod: "mysql-1", StaleAfter: time.Minute}
+		d := decide.Decide(o, decide.Memory{}, p, o.At)
+		if got := len(d.Actions) == 1 && d.Actions[0].Kind == decide.ActApplySeed; got != tc.pending || d.Ready {
 			t.Errorf("%s: %v, want the position applied: %v", tc.name, d, tc.pending)
 		}
 	}
@@ -340,7 +342,7 @@ func TestSeedExecStalledDonor(t *testing.T) {
 		t.Errorf("the stalled donor was given up after %s, want about SEED_STALL_TIMEOUT (5s)", took.Round(time.Millisecond))
 	}
 	var serr SeedError
-	if ok, err := readJSON(files.path(seedErrorFile), &serr); !ok || err != nil || serr.Kind != SeedStalled || serr.Donor != "mysql-2" {
+	if ok, err := readJSON(files.path(seedErrorFile), &serr); !ok || err != nil || serr.Kind != decide.SeedStalled || serr.Donor != "mysql-2" {
 		t.Errorf("error.json %+v %v %v, want mysql-2 stalled", serr, ok, err)
 	}
 	if b, err := os.ReadFile(filepath.Join(dataDir, "mysql", "user.frm")); err != nil || string(b) != "old user" {
@@ -357,12 +359,12 @@ func TestRestoreFailureKind(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"busy", fmt.Errorf("restore: %w", seed.ErrBusy), SeedBusy},
-		{"stalled", fmt.Errorf("restore: %w", seed.ErrStalled), SeedStalled},
-		{"refused", fmt.Errorf("GET /backup: %w", refused), SeedLost},
-		{"no such host", fmt.Errorf("GET /backup: %w", &net.DNSError{Err: "no such host", Name: "mysql-2.mysql", IsNotFound: true}), SeedLost},
-		{"cut", fmt.Errorf("%w: after 5 bytes: %w", seed.ErrIncomplete, io.ErrUnexpectedEOF), SeedLost},
-		{"reset", fmt.Errorf("%w: after 5 bytes: %w", seed.ErrIncomplete, syscall.ECONNRESET), SeedLost},
+		{"busy", fmt.Errorf("restore: %w", seed.ErrBusy), decide.SeedBusy},
+		{"stalled", fmt.Errorf("restore: %w", seed.ErrStalled), decide.SeedStalled},
+		{"refused", fmt.Errorf("GET /backup: %w", refused), decide.SeedLost},
+		{"no such host", fmt.Errorf("GET /backup: %w", &net.DNSError{Err: "no such host", Name: "mysql-2.mysql", IsNotFound: true}), decide.SeedLost},
+		{"cut", fmt.Errorf("%w: after 5 bytes: %w", seed.ErrIncomplete, io.ErrUnexpectedEOF), decide.SeedLost},
+		{"reset", fmt.Errorf("%w: after 5 bytes: %w", seed.ErrIncomplete, syscall.ECONNRESET), decide.SeedLost},
 		{"hash", fmt.Errorf("%w: SHA-256 a, donor's b", seed.ErrIncomplete), ""},
 		{"unauthorized", fmt.Errorf("restore: %w", seed.ErrUnauthorized), ""},
 		{"disk", fmt.Errorf("swap: %w", &os.PathError{Op: "rename", Path: "/var/lib/mysql/x", Err: syscall.EACCES}), ""},

@@ -9,6 +9,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 func runSidecar(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
@@ -26,7 +27,7 @@ func runSidecar(ctx context.Context, args []string, stdio Stdio, loader Loader) 
 	if err != nil {
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w (is another process using the port?)", cfg.HTTPAddr, err)
 	}
-	if fi, err := os.Stat(cfg.StateDir); id.Role == RoleReplica && (err != nil || !fi.IsDir()) {
+	if fi, err := os.Stat(cfg.StateDir); id.Role == wire.RoleReplica && (err != nil || !fi.IsDir()) {
 		log.Warn("STATE_DIR does not exist: nothing is kept across restarts, so a replica restarted while the primary is down is not ready until it reaches the primary",
 			"state_dir", cfg.StateDir)
 		cfg.StateDir = ""

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
 // server-stop is the server container's preStop hook:
@@ -69,13 +70,13 @@ func prepareStop(ctx context.Context, addr string, pw Secret) string {
 	defer db.Close()
 	var version string
 	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		return "the server at " + addr + " cannot be asked (" + oneLine(stopError(err)) + "); it stops as usual"
+		return "the server at " + addr + " cannot be asked (" + sqldialect.OneLine(stopError(err)) + "); it stops as usual"
 	}
 	if strings.Contains(strings.ToLower(version), "mariadb") {
 		return "MariaDB " + version + " stops at once with replicas connected: nothing to do"
 	}
 	if _, err := db.ExecContext(ctx, "SET GLOBAL offline_mode = ON"); err != nil {
-		return "SET GLOBAL offline_mode = ON failed (" + oneLine(stopError(err)) + "); the server stops as usual, waiting for its replicas' connections"
+		return "SET GLOBAL offline_mode = ON failed (" + sqldialect.OneLine(stopError(err)) + "); the server stops as usual, waiting for its replicas' connections"
 	}
 	return "offline_mode ON on MySQL " + version + ": clients and replicas are disconnected, so the server stops without waiting for their connections"
 }

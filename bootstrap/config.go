@@ -17,6 +17,7 @@ import (
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // ErrInvalidConfig marks every error caused by the environment or the pod
@@ -315,14 +316,14 @@ func (l Loader) loadNames(raw env, need Need, c *Config, p *problems) {
 			c.Namespace = strings.TrimSpace(string(b))
 		}
 	}
-	if !isDNSLabel(c.Namespace) {
+	if !wire.IsDNSLabel(c.Namespace) {
 		p.bad("POD_NAMESPACE", c.Namespace, "a DNS label (lowercase letters, digits and '-', at most 63)")
 	}
 
 	switch {
 	case c.ServiceName == "" && need.Service:
 		*p = append(*p, fmt.Sprintf("SERVICE_NAME is required: set it to the headless Service named in the StatefulSet's serviceName (HOSTS_FILE=%q names no %s.<service>.<namespace>.svc.<domain>)", raw.HostsFile, c.PodName))
-	case raw.ServiceName != "" && !isDNSLabel(raw.ServiceName):
+	case raw.ServiceName != "" && !wire.IsDNSLabel(raw.ServiceName):
 		p.bad("SERVICE_NAME", raw.ServiceName, "a Service name (lowercase letters, digits and '-', at most 63)")
 	}
 	if !isDomainName(c.ClusterDomain) {
@@ -610,25 +611,13 @@ func stableNameFromHosts(hosts []byte, pod string) (stableName, bool) {
 			}
 			// <service>.<namespace>.svc.<domain>
 			labels := strings.SplitN(rest, ".", 4)
-			if len(labels) != 4 || labels[2] != "svc" || !isDNSLabel(labels[0]) || !isDNSLabel(labels[1]) || !isDomainName(labels[3]) {
+			if len(labels) != 4 || labels[2] != "svc" || !wire.IsDNSLabel(labels[0]) || !wire.IsDNSLabel(labels[1]) || !isDomainName(labels[3]) {
 				continue
 			}
 			return stableName{service: labels[0], namespace: labels[1], domain: labels[3]}, true
 		}
 	}
 	return stableName{}, false
-}
-
-func isDNSLabel(s string) bool {
-	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // isDomainName reports whether s is a DNS name the resolver can look up.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
@@ -105,9 +106,9 @@ func (c *credentials) refresh() (rootChanged, replicationChanged bool) {
 }
 
 // facts are the credentials as decide sees them.
-func (c *credentials) facts() CredentialFacts {
+func (c *credentials) facts() decide.CredentialFacts {
 	c.mu.Lock()
-	f := CredentialFacts{ReplicationFP: c.fp}
+	f := decide.CredentialFacts{ReplicationFP: c.fp}
 	c.mu.Unlock()
 	for _, s := range []*secretFile{c.root, c.replication} {
 		if p := s.Problem(); p != "" {

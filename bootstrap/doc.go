@@ -10,15 +10,18 @@
 //	               INIT_WAIT_FOR_PRIMARY a replica without data waits for the primary)
 //	            -> sidecar (cmdsidecar.go, sidecar.go): a loop of passes (reconcile.go), each
 //	               observe  (observe.go: every fact, read once; never fails, records what it could not read)
-//	               decide   (decide.go: pure; actions, readiness verdict, problems; memory.go carries
-//	                         counters, back-off and what cannot be observed again)
+//	               decide   (package decide: pure; actions, readiness verdict, situation code,
+//	                         problems; its Memory carries counters, back-off and what cannot
+//	                         be observed again)
 //	               act      (act.go: actions as statements of the server's dialect)
-//	            -> Status (status.go) -> HTTP /healthz /readyz /status /metrics (httpapi.go)
+//	            -> Status (package wire) -> HTTP /healthz /readyz /status /metrics (httpapi.go)
 //
-// decide is the one place where the sidecar's decisions live: a replica's
-// readiness, when to CHANGE, when to restart a thread, when to clean a new
-// replica's first-start transactions. decide_test.go is a table of named
-// situations that needs no server. The SQL of each flavour and version is
+// Package decide is the one place where the sidecar's decisions live: a
+// replica's readiness, when to CHANGE, when to restart a thread, when to
+// clean a new replica's first-start transactions; its import graph keeps
+// it free of I/O. Its decide_test.go is a table of named situations that
+// needs no server; observe and act are tested here against a scripted
+// server (internal/fakesql). The SQL of each flavour and version is
 // in the sqldialect package, DNS waits in dnswait; state that must outlive
 // the sidecar (how fresh a replica's data is) goes to STATE_DIR (state.go).
 //

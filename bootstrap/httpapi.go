@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/http"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -30,7 +32,7 @@ type source interface {
 	Readiness(ctx context.Context) (ready bool, reason string)
 	// Current is the last pass's status, its verdict decided again now
 	// (a stuck loop must not keep a pod ready).
-	Current() Status
+	Current() wire.Status
 }
 
 // newHandler returns the sidecar's HTTP API.
@@ -44,7 +46,7 @@ func newHandler(src source) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), probeTimeout)
 		defer cancel()
 		if err := src.Healthz(ctx); err != nil {
-			http.Error(w, "local server does not answer: "+oneLine(err.Error()), http.StatusServiceUnavailable)
+			http.Error(w, "local server does not answer: "+sqldialect.OneLine(err.Error()), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
@@ -103,7 +105,7 @@ var (
 )
 
 // guardStates are the label values of mysql_bootstrap_guard.
-var guardStates = []string{GuardWaitingForPeers, GuardWaitingForPerson, GuardRecovering}
+var guardStates = []string{wire.GuardWaitingForPeers, wire.GuardWaitingForPerson, wire.GuardRecovering}
 
 // statusCollector turns the current Status into metrics at scrape time.
 type statusCollector struct{ src source }
@@ -120,8 +122,8 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	gauge(descInfo, 1, s.Pod, string(s.Role), s.Flavor, s.Version, fmt.Sprint(s.ServerID))
-	gauge(descRole, b2f(s.Role == RolePrimary), string(RolePrimary))
-	gauge(descRole, b2f(s.Role == RoleReplica), string(RoleReplica))
+	gauge(descRole, b2f(s.Role == wire.RolePrimary), string(wire.RolePrimary))
+	gauge(descRole, b2f(s.Role == wire.RoleReplica), string(wire.RoleReplica))
 	gauge(descUp, b2f(s.ServerUp))
 	gauge(descReady, b2f(s.Ready))
 	gauge(descReadOnly, b2f(s.ReadOnly))
@@ -138,12 +140,12 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descSeedB, float64(sd.Bytes))
 		gauge(descSeedEst, float64(sd.Estimate))
 		gauge(descSeedFail, b2f(sd.State == "failed"))
-	} else if s.Role == RoleReplica {
+	} else if s.Role == wire.RoleReplica {
 		ch <- prometheus.MustNewConstMetric(descSeeds, prometheus.CounterValue, 0)
 		gauge(descSeeding, 0)
 		gauge(descSeedFail, 0)
 	}
-	if s.Role == RolePrimary {
+	if s.Role == wire.RolePrimary {
 		for _, g := range guardStates {
 			gauge(descGuard, b2f(s.Guard == g), g)
 		}

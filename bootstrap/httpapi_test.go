@@ -10,15 +10,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 func lag(n int64) *int64 { return &n }
 
-func healthyReplicaStatus() Status {
-	return Status{
-		Pod: "mysql-1", Ordinal: 1, Role: RoleReplica, ServerID: 101, PrimaryHost: "mysql-0.mysql.default.svc.cluster.local",
+func healthyReplicaStatus() wire.Status {
+	return wire.Status{
+		Pod: "mysql-1", Ordinal: 1, Role: wire.RoleReplica, ServerID: 101, PrimaryHost: "mysql-0.mysql.default.svc.cluster.local",
 		ServerUp: true, Flavor: "mariadb", Version: "10.11.19-MariaDB", ReadOnly: true, Ready: true, Reason: "replicating",
-		Replication: &ReplicationStatus{Configured: true, SourceHost: "mysql-0.mysql.default.svc.cluster.local", SourcePort: 3306,
+		Replication: &wire.ReplicationStatus{Configured: true, SourceHost: "mysql-0.mysql.default.svc.cluster.local", SourcePort: 3306,
 			AutoPosition: true, IOState: "Yes", IORunning: true, SQLRunning: true, LagSeconds: lag(0), StalenessSeconds: lag(0)},
 	}
 }
@@ -28,14 +30,14 @@ type fakeSource struct {
 	healthErr error
 	ready     bool
 	reason    string
-	st        Status
+	st        wire.Status
 }
 
 func (f *fakeSource) Healthz(context.Context) error { return f.healthErr }
 
 func (f *fakeSource) Readiness(context.Context) (bool, string) { return f.ready, f.reason }
 
-func (f *fakeSource) Current() Status { return f.st }
+func (f *fakeSource) Current() wire.Status { return f.st }
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {
 	t.Helper()

@@ -1,37 +1,22 @@
 package bootstrap
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
-
-// ErrNoOrdinal is returned for a pod name that does not end in -<ordinal>.
-var ErrNoOrdinal = errors.New("pod name has no ordinal")
-
-// Role is what a pod is in the replication topology.
-type Role string
-
-// Roles. Ordinal 0 is the primary; every other ordinal replicates from it.
-const (
-	RolePrimary Role = "primary"
-	RoleReplica Role = "replica"
-)
-
-// MaxServerID is the largest server_id MySQL and MariaDB accept.
-const MaxServerID = 1<<32 - 1
 
 // Identity is who a pod is, derived from its name and the configuration
 // alone: no I/O, so it is the same wherever it is computed.
 type Identity struct {
-	Pod         string `json:"pod"`
-	StatefulSet string `json:"statefulSet"`
-	Ordinal     uint64 `json:"ordinal"`
-	Role        Role   `json:"role"`
-	ServerID    uint32 `json:"serverId"`
-	Namespace   string `json:"namespace"`
-	Service     string `json:"service,omitempty"`
+	Pod         string    `json:"pod"`
+	StatefulSet string    `json:"statefulSet"`
+	Ordinal     uint64    `json:"ordinal"`
+	Role        wire.Role `json:"role"`
+	ServerID    uint32    `json:"serverId"`
+	Namespace   string    `json:"namespace"`
+	Service     string    `json:"service,omitempty"`
 	// PodHost is the pod's stable name behind the headless Service.
 	PodHost string `json:"podHost,omitempty"`
 	// ServiceHost is the headless Service's name, which resolves to every
@@ -56,37 +41,11 @@ func (id Identity) PrimaryLookupName() string {
 }
 
 // IsPrimary reports whether the pod is ordinal 0.
-func (id Identity) IsPrimary() bool { return id.Role == RolePrimary }
-
-// ParsePodName splits a StatefulSet pod name at its last dash:
-// my-db-mysql-12 is StatefulSet my-db-mysql, ordinal 12.
-func ParsePodName(pod string) (statefulSet string, ordinal uint64, err error) {
-	i := strings.LastIndexByte(pod, '-')
-	if i <= 0 || i == len(pod)-1 {
-		return "", 0, fmt.Errorf("%w: %q is not <statefulset>-<ordinal> (set POD_NAME from the downward API metadata.name)", ErrNoOrdinal, pod)
-	}
-	statefulSet, digits := pod[:i], pod[i+1:]
-	for _, r := range digits {
-		if r < '0' || r > '9' {
-			return "", 0, fmt.Errorf("%w: %q ends in %q, expected a non-negative whole number after the last '-'", ErrNoOrdinal, pod, digits)
-		}
-	}
-	if len(digits) > 1 && digits[0] == '0' {
-		return "", 0, fmt.Errorf("%w: %q has ordinal %q with a leading zero, which a StatefulSet never produces", ErrNoOrdinal, pod, digits)
-	}
-	ordinal, err = strconv.ParseUint(digits, 10, 64)
-	if err != nil {
-		return "", 0, fmt.Errorf("%w: ordinal %q of %q is too large: expected at most %d", ErrNoOrdinal, digits, pod, uint64(MaxServerID))
-	}
-	if !isDNSLabel(pod) {
-		return "", 0, fmt.Errorf("%w: %q is not a valid pod name: expected lowercase letters, digits and '-', at most 63 characters", ErrNoOrdinal, pod)
-	}
-	return statefulSet, ordinal, nil
-}
+func (id Identity) IsPrimary() bool { return id.Role == wire.RolePrimary }
 
 // NewIdentity derives the pod's identity from the configuration.
 func NewIdentity(c *Config) (Identity, error) {
-	sts, ordinal, err := ParsePodName(c.PodName)
+	sts, ordinal, err := wire.ParsePodName(c.PodName)
 	if err != nil {
 		source := "POD_NAME"
 		if c.PodNameFromHostname {
@@ -95,20 +54,20 @@ func NewIdentity(c *Config) (Identity, error) {
 		return Identity{}, &configError{problems: []string{source + ": " + err.Error()}}
 	}
 	id := uint64(c.ServerIDBase) + ordinal
-	if id < 1 || id > MaxServerID {
-		return Identity{}, invalidf("server_id = SERVER_ID_BASE %d + ordinal %d = %d is out of range: expected 1..%d (change SERVER_ID_BASE)", c.ServerIDBase, ordinal, id, uint64(MaxServerID))
+	if id < 1 || id > wire.MaxServerID {
+		return Identity{}, invalidf("server_id = SERVER_ID_BASE %d + ordinal %d = %d is out of range: expected 1..%d (change SERVER_ID_BASE)", c.ServerIDBase, ordinal, id, uint64(wire.MaxServerID))
 	}
 	ident := Identity{
 		Pod:         c.PodName,
 		StatefulSet: sts,
 		Ordinal:     ordinal,
-		Role:        RoleReplica,
+		Role:        wire.RoleReplica,
 		ServerID:    uint32(id),
 		Namespace:   c.Namespace,
 		Service:     c.ServiceName,
 	}
 	if ordinal == 0 {
-		ident.Role = RolePrimary
+		ident.Role = wire.RolePrimary
 	}
 	if c.ServiceName != "" {
 		suffix := "." + c.ServiceName + "." + c.Namespace + ".svc." + c.ClusterDomain

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 func TestParsePodName(t *testing.T) {
@@ -34,9 +35,9 @@ func TestParsePodName(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.pod, func(t *testing.T) {
-			sts, ord, err := ParsePodName(tc.pod)
+			sts, ord, err := wire.ParsePodName(tc.pod)
 			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, ErrNoOrdinal) {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, wire.ErrNoOrdinal) {
 					t.Fatalf("ParsePodName(%q) error = %v, want ErrNoOrdinal containing %q", tc.pod, err, tc.err)
 				}
 				return
@@ -62,34 +63,34 @@ func TestNewIdentity(t *testing.T) {
 	}{
 		{
 			name: "replica",
-			want: Identity{Pod: "mysql-2", StatefulSet: "mysql", Ordinal: 2, Role: RoleReplica, ServerID: 102, Namespace: "db", Service: "mysql",
+			want: Identity{Pod: "mysql-2", StatefulSet: "mysql", Ordinal: 2, Role: wire.RoleReplica, ServerID: 102, Namespace: "db", Service: "mysql",
 				PodHost: "mysql-2.mysql.db.svc.cluster.local", ServiceHost: "mysql.db.svc.cluster.local", PrimaryHost: "mysql-0.mysql.db.svc.cluster.local"},
 		},
 		{
 			name:   "primary with dashes and a custom domain",
 			mutate: func(c *Config) { c.PodName, c.ClusterDomain = "my-db-mysql-0", "k8s.example" },
-			want: Identity{Pod: "my-db-mysql-0", StatefulSet: "my-db-mysql", Ordinal: 0, Role: RolePrimary, ServerID: 100, Namespace: "db", Service: "mysql",
+			want: Identity{Pod: "my-db-mysql-0", StatefulSet: "my-db-mysql", Ordinal: 0, Role: wire.RolePrimary, ServerID: 100, Namespace: "db", Service: "mysql",
 				PodHost: "my-db-mysql-0.mysql.db.svc.k8s.example", ServiceHost: "mysql.db.svc.k8s.example", PrimaryHost: "my-db-mysql-0.mysql.db.svc.k8s.example"},
 		},
 		{
 			name:   "primary host override",
 			mutate: func(c *Config) { c.PrimaryHost = "db-primary.example.com" },
-			want: Identity{Pod: "mysql-2", StatefulSet: "mysql", Ordinal: 2, Role: RoleReplica, ServerID: 102, Namespace: "db", Service: "mysql",
+			want: Identity{Pod: "mysql-2", StatefulSet: "mysql", Ordinal: 2, Role: wire.RoleReplica, ServerID: 102, Namespace: "db", Service: "mysql",
 				PodHost: "mysql-2.mysql.db.svc.cluster.local", ServiceHost: "mysql.db.svc.cluster.local", PrimaryHost: "db-primary.example.com", primaryOverride: true},
 		},
 		{
 			name:   "no service: names unknown",
 			mutate: func(c *Config) { c.ServiceName = "" },
-			want:   Identity{Pod: "mysql-2", StatefulSet: "mysql", Ordinal: 2, Role: RoleReplica, ServerID: 102, Namespace: "db"},
+			want:   Identity{Pod: "mysql-2", StatefulSet: "mysql", Ordinal: 2, Role: wire.RoleReplica, ServerID: 102, Namespace: "db"},
 		},
 		{
 			name:   "largest server_id",
-			mutate: func(c *Config) { c.PodName, c.ServerIDBase = "mysql-5", MaxServerID-5 },
-			want: Identity{Pod: "mysql-5", StatefulSet: "mysql", Ordinal: 5, Role: RoleReplica, ServerID: MaxServerID, Namespace: "db", Service: "mysql",
+			mutate: func(c *Config) { c.PodName, c.ServerIDBase = "mysql-5", wire.MaxServerID-5 },
+			want: Identity{Pod: "mysql-5", StatefulSet: "mysql", Ordinal: 5, Role: wire.RoleReplica, ServerID: wire.MaxServerID, Namespace: "db", Service: "mysql",
 				PodHost: "mysql-5.mysql.db.svc.cluster.local", ServiceHost: "mysql.db.svc.cluster.local", PrimaryHost: "mysql-0.mysql.db.svc.cluster.local"},
 		},
 		{name: "server_id 0", mutate: func(c *Config) { c.PodName, c.ServerIDBase = "mysql-0", 0 }, err: "= 0 is out of range: expected 1..4294967295"},
-		{name: "server_id overflow", mutate: func(c *Config) { c.PodName, c.ServerIDBase = "mysql-6", MaxServerID-5 }, err: "= 4294967296 is out of range"},
+		{name: "server_id overflow", mutate: func(c *Config) { c.PodName, c.ServerIDBase = "mysql-6", wire.MaxServerID-5 }, err: "= 4294967296 is out of range"},
 		{name: "ordinal overflow", mutate: func(c *Config) { c.PodName = "mysql-4294967296" }, err: "out of range"},
 		{name: "no ordinal", mutate: func(c *Config) { c.PodName = "mysql" }, err: `POD_NAME: pod name has no ordinal: "mysql"`},
 		{name: "hostname without ordinal", mutate: func(c *Config) { c.PodName, c.PodNameFromHostname = "mysql", true },
@@ -151,9 +152,9 @@ func FuzzParsePodName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, pod string) {
-		sts, ord, err := ParsePodName(pod)
+		sts, ord, err := wire.ParsePodName(pod)
 		if err != nil {
-			if !errors.Is(err, ErrNoOrdinal) || strings.Contains(err.Error(), "\n") {
+			if !errors.Is(err, wire.ErrNoOrdinal) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("bad error for %q: %v", pod, err)
 			}
 			return
@@ -161,7 +162,7 @@ func FuzzParsePodName(f *testing.F) {
 		if got := sts + "-" + uintString(ord); got != pod {
 			t.Fatalf("ParsePodName(%q) = %q, %d: does not round-trip (%q)", pod, sts, ord, got)
 		}
-		if !isDNSLabel(pod) {
+		if !wire.IsDNSLabel(pod) {
 			t.Fatalf("accepted invalid name %q", pod)
 		}
 	})

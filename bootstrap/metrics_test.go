@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -98,12 +100,12 @@ func TestMetricsDescribedAreCollected(t *testing.T) {
 	t.Parallel()
 	replica := healthyReplicaStatus()
 	replica.LastReconcile = time.Now()
-	primary := Status{Pod: "mysql-0", Role: RolePrimary, ServerUp: true, Guard: GuardRecovering, Situation: string(SitPrimaryRecovering),
-		Seed: &SeedStatus{State: "running", Donor: "mysql-1", Bytes: 10, Estimate: 100, Seeds: 1}}
+	primary := wire.Status{Pod: "mysql-0", Role: wire.RolePrimary, ServerUp: true, Guard: wire.GuardRecovering, Situation: string(decide.SitPrimaryRecovering),
+		Seed: &wire.SeedStatus{State: "running", Donor: "mysql-1", Bytes: 10, Estimate: 100, Seeds: 1}}
 	failed := healthyReplicaStatus()
-	failed.Seed = &SeedStatus{State: "failed", Error: "donor went away", Seeds: 2}
+	failed.Seed = &wire.SeedStatus{State: "failed", Error: "donor went away", Seeds: 2}
 	collected := map[string]map[string]float64{} // name -> labels -> value
-	for _, st := range []Status{replica, primary, failed} {
+	for _, st := range []wire.Status{replica, primary, failed} {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(&statusCollector{src: &fakeSource{st: st}})
 		mfs, err := reg.Gather()
@@ -136,11 +138,11 @@ func TestMetricsDescribedAreCollected(t *testing.T) {
 			t.Errorf("%s is served but not described", name)
 		}
 	}
-	if v := collected["mysql_bootstrap_guard"]["mysql-0 state="+GuardRecovering]; v != 1 {
-		t.Errorf("mysql_bootstrap_guard{state=%q} = %v on a recovering primary, want 1", GuardRecovering, v)
+	if v := collected["mysql_bootstrap_guard"]["mysql-0 state="+wire.GuardRecovering]; v != 1 {
+		t.Errorf("mysql_bootstrap_guard{state=%q} = %v on a recovering primary, want 1", wire.GuardRecovering, v)
 	}
-	if v := collected["mysql_bootstrap_situation"]["mysql-0 situation="+string(SitPrimaryRecovering)]; v != 1 || len(collected["mysql_bootstrap_situation"]) != 1 {
-		t.Errorf("mysql_bootstrap_situation = %v, want only {situation=%q} 1 on the recovering primary", collected["mysql_bootstrap_situation"], SitPrimaryRecovering)
+	if v := collected["mysql_bootstrap_situation"]["mysql-0 situation="+string(decide.SitPrimaryRecovering)]; v != 1 || len(collected["mysql_bootstrap_situation"]) != 1 {
+		t.Errorf("mysql_bootstrap_situation = %v, want only {situation=%q} 1 on the recovering primary", collected["mysql_bootstrap_situation"], decide.SitPrimaryRecovering)
 	}
 	if v := collected["mysql_bootstrap_seed_failed"]["mysql-1 "]; v != 1 {
 		t.Errorf("mysql_bootstrap_seed_failed = %v after a failed seed, want 1 (%v)", v, collected["mysql_bootstrap_seed_failed"])

@@ -13,6 +13,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/fakesql"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testtls"
 )
@@ -87,7 +88,7 @@ func TestPrimaryOverrideCommand(t *testing.T) {
 	}
 	of := &overrideFiles{dir: dir}
 	o, err := of.read()
-	if err != nil || o == nil || o.Action != OverrideSeedFrom || o.From != "mysql-2" || o.Created.IsZero() {
+	if err != nil || o == nil || o.Action != decide.OverrideSeedFrom || o.From != "mysql-2" || o.Created.IsZero() {
 		t.Errorf("override = %+v, %v", o, err)
 	}
 	if !strings.Contains(out.String(), "mysql-0 will replace its data with a copy of mysql-2's") {
@@ -96,7 +97,7 @@ func TestPrimaryOverrideCommand(t *testing.T) {
 	if err := runPrimaryOverride(ctx, []string{"--use-own-data"}, stdio, env("mysql-0")); err != nil {
 		t.Fatal(err)
 	}
-	if o, _ := of.read(); o == nil || o.Action != OverrideOwnData {
+	if o, _ := of.read(); o == nil || o.Action != decide.OverrideOwnData {
 		t.Errorf("override = %+v", o)
 	}
 	for _, tc := range []struct {

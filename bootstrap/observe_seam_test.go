@@ -9,12 +9,14 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/fakesql"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 func TestGatherPrimaryMySQL(t *testing.T) {
-	s := newSeam(t, RolePrimary)
+	s := newSeam(t, wire.RolePrimary)
 	f := mysqlPrimary()
 	f.readOnly, f.superRO, f.tables = true, true, []string{"app.t1"}
 	d := script(t, s.local, f)
@@ -71,7 +73,7 @@ func TestGatherPrimaryMySQL(t *testing.T) {
 }
 
 func TestGatherPrimaryMariaDB(t *testing.T) {
-	s := newSeam(t, RolePrimary)
+	s := newSeam(t, wire.RolePrimary)
 	s.cfg.Flavor = FlavorMariaDB
 	f := mariadbPrimary()
 	script(t, s.local, f)
@@ -104,7 +106,7 @@ func TestGatherPrimaryMariaDB(t *testing.T) {
 }
 
 func TestGatherLoginUnknown(t *testing.T) {
-	s := newSeam(t, RolePrimary)
+	s := newSeam(t, wire.RolePrimary)
 	script(t, s.local, mysqlPrimary())
 	s.login.SetPingError(&mysql.MySQLError{Number: 1040, Message: "Too many connections"})
 	o, _ := s.sc.rec.gather.gather(context.Background(), plan{testLogin: true})
@@ -114,14 +116,14 @@ func TestGatherLoginUnknown(t *testing.T) {
 }
 
 func TestGatherServerDownOrUnsupported(t *testing.T) {
-	s := newSeam(t, RolePrimary)
+	s := newSeam(t, wire.RolePrimary)
 	s.local.SetConnectError(errors.New("dial tcp 127.0.0.1:3306: connect: connection refused"))
 	o, d := s.sc.rec.gather.gather(context.Background(), plan{})
 	if o.Local.Up || d != nil || !strings.Contains(o.Local.Err, "connection refused") {
 		t.Errorf("down: local = %+v", o.Local)
 	}
 
-	s = newSeam(t, RolePrimary)
+	s = newSeam(t, wire.RolePrimary)
 	s.local.On("SELECT VERSION()", fakesql.Row("5.7.44-log"))
 	o, d = s.sc.rec.gather.gather(context.Background(), plan{})
 	if !o.Local.Up || d != nil || o.Local.Unsupported == "" {
@@ -141,19 +143,19 @@ func TestGatherIncomplete(t *testing.T) {
 	aq := d.AccountQuery("repl", "%")
 	for _, tc := range []struct {
 		query, want string
-		role        Role
+		role        wire.Role
 	}{
-		{"SHOW GLOBAL STATUS LIKE 'Uptime'", "the server's uptime", RolePrimary},
-		{d.ReadOnlyQuery(), "read_only", RolePrimary},
-		{"SELECT @@GLOBAL.offline_mode", "offline_mode", RolePrimary},
-		{d.OriginQuery(), "the server's GTID origin", RolePrimary},
-		{d.GTIDExecutedQuery(), "the server's GTIDs", RolePrimary},
-		{"SELECT @@GLOBAL.gtid_purged", "what the binary logs no longer hold", RolePrimary},
-		{aq.SQL, "the replication account: look up the account", RolePrimary},
-		{"SHOW GRANTS FOR 'repl'@'%'", "the replication account: read its grants", RolePrimary},
-		{d.UserTablesQuery(userTablesShown), "the list of tables", RolePrimary},
-		{d.ReplicaStatusQuery(), "replication status", RoleReplica},
-		{d.AccountsQuery(), "the list of accounts", RoleReplica},
+		{"SHOW GLOBAL STATUS LIKE 'Uptime'", "the server's uptime", wire.RolePrimary},
+		{d.ReadOnlyQuery(), "read_only", wire.RolePrimary},
+		{"SELECT @@GLOBAL.offline_mode", "offline_mode", wire.RolePrimary},
+		{d.OriginQuery(), "the server's GTID origin", wire.RolePrimary},
+		{d.GTIDExecutedQuery(), "the server's GTIDs", wire.RolePrimary},
+		{"SELECT @@GLOBAL.gtid_purged", "what the binary logs no longer hold", wire.RolePrimary},
+		{aq.SQL, "the replication account: look up the account", wire.RolePrimary},
+		{"SHOW GRANTS FOR 'repl'@'%'", "the replication account: read its grants", wire.RolePrimary},
+		{d.UserTablesQuery(userTablesShown), "the list of tables", wire.RolePrimary},
+		{d.ReplicaStatusQuery(), "replication status", wire.RoleReplica},
+		{d.AccountsQuery(), "the list of accounts", wire.RoleReplica},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			s := newSeam(t, tc.role)
@@ -170,7 +172,7 @@ func TestGatherIncomplete(t *testing.T) {
 		})
 	}
 	t.Run("garbage GTIDs", func(t *testing.T) {
-		s := newSeam(t, RolePrimary)
+		s := newSeam(t, wire.RolePrimary)
 		script(t, s.local, mysqlPrimary())
 		s.local.On(d.GTIDExecutedQuery(), fakesql.Row("not-a-gtid-set"))
 		o, _ := s.sc.rec.gather.gather(context.Background(), plan{})
@@ -179,7 +181,7 @@ func TestGatherIncomplete(t *testing.T) {
 		}
 	})
 	t.Run("MariaDB writers", func(t *testing.T) {
-		s := newSeam(t, RoleReplica)
+		s := newSeam(t, wire.RoleReplica)
 		f := mariadbPrimary()
 		md := script(t, s.local, f)
 		q, _ := md.WritersQuery()
@@ -201,7 +203,7 @@ func scriptSource(s *seam, d *sqldialect.Dialect, gtids, purged string, readOnly
 }
 
 func TestGatherReplicaMySQL(t *testing.T) {
-	s := newSeam(t, RoleReplica)
+	s := newSeam(t, wire.RoleReplica)
 	f := mysqlPrimary()
 	f.origin, f.gtids, f.purged, f.readOnly, f.superRO = mysqlUUID2, mysqlUUID+":1-40", "", true, true
 	f.account, f.grants = nil, nil
@@ -235,7 +237,7 @@ func TestGatherReplicaMySQL(t *testing.T) {
 }
 
 func TestGatherReplicaNotConfigured(t *testing.T) {
-	s := newSeam(t, RoleReplica)
+	s := newSeam(t, wire.RoleReplica)
 	f := mysqlPrimary()
 	f.origin, f.gtids, f.purged, f.readOnly, f.superRO = mysqlUUID2, "", "", true, true
 	f.tables, f.accounts = []string{"app.t1"}, []string{"app@%"}
@@ -247,15 +249,15 @@ func TestGatherReplicaNotConfigured(t *testing.T) {
 		t.Fatalf("replica = %+v", r)
 	}
 	// Accounts on an unconfigured replica: it may need a donor; peers asked.
-	if !needsDonor(o) || o.Peers == nil {
-		t.Errorf("needsDonor = %v, peers = %+v", needsDonor(o), o.Peers)
+	if !decide.NeedsDonor(o) || o.Peers == nil {
+		t.Errorf("needsDonor = %v, peers = %+v", decide.NeedsDonor(o), o.Peers)
 	}
 }
 
 func TestGatherSourceFailures(t *testing.T) {
 	d := dialectFor(t, "9.7.4")
 	t.Run("refused", func(t *testing.T) {
-		s := newSeam(t, RoleReplica)
+		s := newSeam(t, wire.RoleReplica)
 		s.primary.On(d.GTIDExecutedQuery(), fakesql.Fail(&mysql.MySQLError{Number: 1045, Message: "Access denied for user 'repl'"}))
 		src := s.sc.rec.gather.gatherSource(context.Background(), d, true)
 		if src.Reached() || !src.Refused || !src.FreshLogin || src.StatusKnown {
@@ -276,7 +278,7 @@ func TestGatherSourceFailures(t *testing.T) {
 		}
 	})
 	t.Run("garbage", func(t *testing.T) {
-		s := newSeam(t, RoleReplica)
+		s := newSeam(t, wire.RoleReplica)
 		scriptSource(s, d, "garbage", "", false)
 		src := s.sc.rec.gather.gatherSource(context.Background(), d, false)
 		if src.Reached() || src.Refused {
@@ -284,7 +286,7 @@ func TestGatherSourceFailures(t *testing.T) {
 		}
 	})
 	t.Run("no answer", func(t *testing.T) {
-		s := newSeam(t, RoleReplica)
+		s := newSeam(t, wire.RoleReplica)
 		s.primary.OnFunc("hang", func(string) bool { return true }, func(ctx context.Context, _ string, _ []any) fakesql.Result {
 			<-ctx.Done()
 			return fakesql.Fail(ctx.Err())
@@ -298,11 +300,11 @@ func TestGatherSourceFailures(t *testing.T) {
 	})
 	t.Run("MariaDB purged from the primary's status", func(t *testing.T) {
 		md := dialectFor(t, "11.8.3-MariaDB")
-		s := newSeam(t, RoleReplica)
+		s := newSeam(t, wire.RoleReplica)
 		s.primary.On(md.GTIDExecutedQuery(), fakesql.Row("0-100-42"))
 		s.primary.On(md.ReadOnlyQuery(), fakesql.Fail(&mysql.MySQLError{Number: 1142, Message: "denied"}))
-		s.sc.rec.gather.primaryStatus = func(context.Context) (*Status, error) {
-			return &Status{Role: RolePrimary, ServerUp: true, GTIDPurged: "0-100-7"}, nil
+		s.sc.rec.gather.primaryStatus = func(context.Context) (*wire.Status, error) {
+			return &wire.Status{Role: wire.RolePrimary, ServerUp: true, GTIDPurged: "0-100-7"}, nil
 		}
 		src := s.sc.rec.gather.gatherSource(context.Background(), md, false)
 		if !src.Reached() || !src.StatusKnown || !src.Writable || !src.PurgedKnown || src.Purged.String() != "0-100-7" {
@@ -319,7 +321,7 @@ func TestReplicaStatusParsing(t *testing.T) {
 	row[5], row[7], row[8] = "Connecting", "2061", "Authentication plugin 'caching_sha2_password' reported error"
 	srv.On(d.ReplicaStatusQuery(), fakesql.Rows(mysqlReplicaCols, row))
 	ch, err := replicaStatus(context.Background(), db, d)
-	if err != nil || ch.IO != sqldialect.ThreadConnecting || ch.LastIOErrno != 2061 || !isAuthError(ch.LastIOErrno) {
+	if err != nil || ch.IO != sqldialect.ThreadConnecting || ch.LastIOErrno != 2061 || !decide.IsAuthError(ch.LastIOErrno) {
 		t.Errorf("channel = %+v, %v", ch, err)
 	}
 	// A value that is no number is an error, not a zero.

@@ -9,42 +9,44 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/podtest"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // pm0 is when the peers are first seen.
 var pm0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
-func answered(pod string) Peer { return Peer{Status: &Status{Pod: pod}} }
+func answered(pod string) decide.Peer { return decide.Peer{Status: &wire.Status{Pod: pod}} }
 
 func TestPeerMemory(t *testing.T) {
 	t.Parallel()
 	t1, t2, t3 := pm0, pm0.Add(time.Minute), pm0.Add(2*time.Minute)
-	var m PeerMemory
-	m = m.observe(Peers{answered("mysql-0"), answered("mysql-1"), answered("mysql-2"), answered("other-0"), {Err: "refused"}}, "mysql-1", "mysql", t1)
+	var m decide.PeerMemory
+	m = m.Observe(decide.Peers{answered("mysql-0"), answered("mysql-1"), answered("mysql-2"), answered("other-0"), {Err: "refused"}}, "mysql-1", "mysql", t1)
 	if got := m.Known(); !slices.Equal(got, []string{"mysql-0", "mysql-2"}) {
 		t.Errorf("known %v: want every answering pod of the StatefulSet but itself", got)
 	}
 	// mysql-2 is Pending: not listed, still remembered.
-	m = m.observe(Peers{answered("mysql-0")}, "mysql-1", "mysql", t2)
+	m = m.Observe(decide.Peers{answered("mysql-0")}, "mysql-1", "mysql", t2)
 	if got := m.Known(); !slices.Equal(got, []string{"mysql-0", "mysql-2"}) || !m.Seen["mysql-0"].Equal(t2) {
 		t.Errorf("memory %+v", m)
 	}
 	// A person forgot mysql-2 on mysql-0 (its /status says so): forgotten here too.
 	p0 := answered("mysql-0")
 	p0.Status.ForgottenPeers = map[string]time.Time{"mysql-2": t2.Add(time.Second)}
-	m = m.observe(Peers{p0}, "mysql-1", "mysql", t2.Add(2*time.Second))
+	m = m.Observe(decide.Peers{p0}, "mysql-1", "mysql", t2.Add(2*time.Second))
 	if got := m.Known(); !slices.Equal(got, []string{"mysql-0"}) || m.Forgotten["mysql-2"].IsZero() {
 		t.Errorf("after the forget: %+v", m)
 	}
 	// A forget older than the last answer does not count.
 	p0.Status.ForgottenPeers = map[string]time.Time{"mysql-0": t1}
-	m = m.observe(Peers{p0}, "mysql-1", "mysql", t3)
+	m = m.Observe(decide.Peers{p0}, "mysql-1", "mysql", t3)
 	if _, ok := m.Seen["mysql-0"]; !ok {
 		t.Errorf("a pod seen after it was forgotten was forgotten: %+v", m)
 	}
 	// mysql-2 answers again (scaled up): remembered again.
-	m = m.observe(Peers{answered("mysql-2")}, "mysql-1", "mysql", t3)
+	m = m.Observe(decide.Peers{answered("mysql-2")}, "mysql-1", "mysql", t3)
 	if _, forgotten := m.Forgotten["mysql-2"]; forgotten || !slices.Contains(m.Known(), "mysql-2") {
 		t.Errorf("a forgotten pod that answers again: %+v", m)
 	}
@@ -56,16 +58,16 @@ func TestPeerMemory(t *testing.T) {
 // silent peer.
 func TestPeerMemoryOwnAddresses(t *testing.T) {
 	t.Parallel()
-	var m PeerMemory
-	for i := range ownAddresses + 3 {
+	var m decide.PeerMemory
+	for i := range decide.OwnAddresses + 3 {
 		self := answered("mysql-0")
 		self.Addr = netip.AddrFrom4([4]byte{10, 244, 0, byte(10 + i)})
-		m = m.observe(Peers{self, answered("mysql-1")}, "mysql-0", "mysql", pm0.Add(time.Duration(i)*time.Minute))
+		m = m.Observe(decide.Peers{self, answered("mysql-1")}, "mysql-0", "mysql", pm0.Add(time.Duration(i)*time.Minute))
 	}
-	if len(m.Own) != ownAddresses {
-		t.Errorf("%d own addresses kept, want the last %d: %v", len(m.Own), ownAddresses, m.Own)
+	if len(m.Own) != decide.OwnAddresses {
+		t.Errorf("%d own addresses kept, want the last %d: %v", len(m.Own), decide.OwnAddresses, m.Own)
 	}
-	last := netip.AddrFrom4([4]byte{10, 244, 0, byte(10 + ownAddresses + 2)})
+	last := netip.AddrFrom4([4]byte{10, 244, 0, byte(10 + decide.OwnAddresses + 2)})
 	first := netip.AddrFrom4([4]byte{10, 244, 0, 10})
 	if !m.WasOwn(last) || m.WasOwn(first) || m.WasOwn(netip.Addr{}) {
 		t.Errorf("WasOwn(last) %v, WasOwn(first) %v: want the newest kept and the oldest dropped", m.WasOwn(last), m.WasOwn(first))
@@ -79,7 +81,7 @@ func TestPeerMemoryStore(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	s := &peerMemoryStore{dir: dir}
-	if _, readErr, writeErr := s.update(Peers{answered("mysql-1"), answered("mysql-2")}, "mysql-0", "mysql", pm0); readErr != nil || writeErr != nil {
+	if _, readErr, writeErr := s.update(decide.Peers{answered("mysql-1"), answered("mysql-2")}, "mysql-0", "mysql", pm0); readErr != nil || writeErr != nil {
 		t.Fatal(readErr, writeErr)
 	}
 	// A new sidecar reads what the last one saw.
@@ -91,7 +93,7 @@ func TestPeerMemoryStore(t *testing.T) {
 	if err := writeJSON(filepath.Join(dir, forgetPeerFile), ForgetRequest{Pod: "mysql-2", Created: pm0.Add(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
-	m, readErr, writeErr := s.update(Peers{answered("mysql-1")}, "mysql-0", "mysql", pm0.Add(2*time.Second))
+	m, readErr, writeErr := s.update(decide.Peers{answered("mysql-1")}, "mysql-0", "mysql", pm0.Add(2*time.Second))
 	if readErr != nil || writeErr != nil || !slices.Equal(m.Known(), []string{"mysql-1"}) || m.Forgotten["mysql-2"].IsZero() {
 		t.Errorf("after forget-peer: %+v %v %v", m, readErr, writeErr)
 	}

@@ -13,31 +13,11 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
-
-// Peer is one pod of the StatefulSet as found through the headless
-// Service: its address and what its sidecar's /status says.
-type Peer struct {
-	// Addr is the pod's address, from the Service's DNS records.
-	Addr netip.Addr `json:"address"`
-	// Status is the peer's /status; nil when it did not answer.
-	Status *Status `json:"status,omitempty"`
-	// Err is why it did not answer.
-	Err string `json:"error,omitempty"`
-}
-
-// Name is the peer's pod name, or its address while it does not answer.
-func (p Peer) Name() string {
-	if p.Status != nil && p.Status.Pod != "" {
-		return p.Status.Pod
-	}
-	return p.Addr.String()
-}
-
-// Peers is every pod found, sorted by ordinal (those that did not answer
-// last, by address).
-type Peers []Peer
 
 // peerFinder finds the pods of the StatefulSet: the headless Service's
 // name resolves to every pod's address (with publishNotReadyAddresses,
@@ -74,7 +54,7 @@ var errServiceAbsent = errors.New("no such name")
 // find resolves the Service and asks every pod for its /status, at once.
 // It fails only when the name does not resolve; the error wraps
 // errServiceAbsent when the name proved not to exist.
-func (f *peerFinder) find(ctx context.Context) (Peers, error) {
+func (f *peerFinder) find(ctx context.Context) (decide.Peers, error) {
 	res, err := f.resolver.Lookup(ctx, f.service)
 	if err != nil {
 		return nil, fmt.Errorf("resolve the Service %s: %w", f.service, err)
@@ -85,16 +65,16 @@ func (f *peerFinder) find(ctx context.Context) (Peers, error) {
 		}
 		return nil, fmt.Errorf("resolve the Service %s: %s", f.service, res)
 	}
-	peers := make(Peers, len(res.Addrs))
+	peers := make(decide.Peers, len(res.Addrs))
 	var wg sync.WaitGroup
 	for i, a := range res.Addrs {
 		peers[i].Addr = a
 		wg.Add(1)
-		go func(p *Peer) {
+		go func(p *decide.Peer) {
 			defer wg.Done()
 			st, err := f.status(ctx, p.Addr)
 			if err != nil {
-				p.Err = oneLine(err.Error())
+				p.Err = sqldialect.OneLine(err.Error())
 				return
 			}
 			p.Status = st
@@ -120,14 +100,14 @@ func (f *peerFinder) find(ctx context.Context) (Peers, error) {
 // app.kubernetes.io/instance label in one namespace) must still never count
 // each other's data. A pod that did not answer cannot be told apart and
 // stays.
-func ownPeers(peers Peers, statefulSet string) Peers {
+func ownPeers(peers decide.Peers, statefulSet string) decide.Peers {
 	if statefulSet == "" {
 		return peers
 	}
 	out := peers[:0]
 	for _, p := range peers {
 		if p.Status != nil && p.Status.Pod != "" {
-			if sts, _, err := ParsePodName(p.Status.Pod); err == nil && sts != statefulSet {
+			if sts, _, err := wire.ParsePodName(p.Status.Pod); err == nil && sts != statefulSet {
 				continue
 			}
 		}
@@ -137,7 +117,7 @@ func ownPeers(peers Peers, statefulSet string) Peers {
 }
 
 // statusOf resolves a pod's stable name and fetches its /status.
-func (f *peerFinder) statusOf(ctx context.Context, name string) (*Status, error) {
+func (f *peerFinder) statusOf(ctx context.Context, name string) (*wire.Status, error) {
 	res, err := f.resolver.Lookup(ctx, name)
 	if err != nil {
 		return nil, err
@@ -149,7 +129,7 @@ func (f *peerFinder) statusOf(ctx context.Context, name string) (*Status, error)
 }
 
 // status fetches one pod's /status.
-func (f *peerFinder) status(ctx context.Context, addr netip.Addr) (*Status, error) {
+func (f *peerFinder) status(ctx context.Context, addr netip.Addr) (*wire.Status, error) {
 	u := "http://" + net.JoinHostPort(addr.String(), strconv.Itoa(f.port)) + PathStatus
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -167,7 +147,7 @@ func (f *peerFinder) status(ctx context.Context, addr netip.Addr) (*Status, erro
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s: %s", u, resp.Status)
 	}
-	var st Status
+	var st wire.Status
 	if err := json.Unmarshal(body, &st); err != nil {
 		return nil, fmt.Errorf("%s: %w", u, err)
 	}

@@ -15,11 +15,12 @@ import (
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testdns"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // peerServers serves /status on a shared free port of several loopback
 // addresses, one Status each (nil: the address answers 500).
-func peerServers(t *testing.T, statuses map[string]*Status) int {
+func peerServers(t *testing.T, statuses map[string]*wire.Status) int {
 	t.Helper()
 	var port int
 	for try := 0; ; try++ {
@@ -67,13 +68,13 @@ func TestPeerFinder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := peerServers(t, map[string]*Status{
-		"127.0.0.181": {Pod: "mysql-1", Ordinal: 1, Role: RoleReplica},
-		"127.0.0.182": {Pod: "mysql-0", Ordinal: 0, Role: RolePrimary, Ready: true, GTIDPurged: "0-100-7"},
+	port := peerServers(t, map[string]*wire.Status{
+		"127.0.0.181": {Pod: "mysql-1", Ordinal: 1, Role: wire.RoleReplica},
+		"127.0.0.182": {Pod: "mysql-0", Ordinal: 0, Role: wire.RolePrimary, Ready: true, GTIDPurged: "0-100-7"},
 		"127.0.0.183": {Pod: "other-2", Ordinal: 2},
 		"127.0.0.184": nil,
 	})
-	id := seamIdentity(RoleReplica)
+	id := seamIdentity(wire.RoleReplica)
 	id.ServiceHost = "mysql.db.svc.cluster.local"
 	cfg := seamConfig(t.TempDir())
 	cfg.HTTPAddr = ":" + strconv.Itoa(port)

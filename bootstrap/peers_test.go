@@ -4,6 +4,9 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // TestOwnPeers: a Service that also selects another StatefulSet's pods
@@ -11,16 +14,16 @@ import (
 // them peers; pods that did not answer cannot be told apart and stay.
 func TestOwnPeers(t *testing.T) {
 	t.Parallel()
-	peer := func(addr, pod string) Peer {
-		p := Peer{Addr: netip.MustParseAddr(addr)}
+	peer := func(addr, pod string) decide.Peer {
+		p := decide.Peer{Addr: netip.MustParseAddr(addr)}
 		if pod == "" {
 			p.Err = "connection refused"
 		} else {
-			p.Status = &Status{Pod: pod}
+			p.Status = &wire.Status{Pod: pod}
 		}
 		return p
 	}
-	peers := Peers{
+	peers := decide.Peers{
 		peer("10.0.0.1", "a-mysql-0"), peer("10.0.0.2", "mysql-1"), peer("10.0.0.3", "a-mysql-2"),
 		peer("10.0.0.4", ""), peer("10.0.0.5", "a-mysql-10"),
 	}

@@ -3,14 +3,15 @@ package bootstrap
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // maxRounds bounds the observe → decide → act rounds of one pass: a pod
@@ -23,14 +24,14 @@ const maxRounds = 3
 type reconciler struct {
 	id     Identity
 	log    *slog.Logger
-	policy Policy
+	policy decide.Policy
 	gather *gatherer
 	exec   *executor
 	state  *stateStore
 	box    *statusBox
 	creds  *credentials
 
-	mem      Memory
+	mem      decide.Memory
 	restored bool // the state file was looked at
 	errors   uint64
 	version  string            // last server version logged
@@ -39,12 +40,12 @@ type reconciler struct {
 }
 
 // pass runs one reconcile and publishes its outcome.
-func (r *reconciler) pass(ctx context.Context) Status {
+func (r *reconciler) pass(ctx context.Context) wire.Status {
 	ctx, cancel := context.WithTimeout(ctx, passTimeout)
 	defer cancel()
 	var (
-		o      Observation
-		dec    Decision
+		o      decide.Observation
+		dec    decide.Decision
 		actErr error
 	)
 	if rootChanged, replChanged := r.creds.refresh(); rootChanged || replChanged {
@@ -57,7 +58,7 @@ func (r *reconciler) pass(ctx context.Context) Status {
 			return r.box.get().status // shutting down
 		}
 		r.restore(o)
-		dec = decide(o, r.mem, r.policy, time.Now())
+		dec = decide.Decide(o, r.mem, r.policy, time.Now())
 		r.logTransitions(o, dec)
 		r.mem = dec.Memory
 		if len(dec.Actions) == 0 || d == nil {
@@ -68,21 +69,21 @@ func (r *reconciler) pass(ctx context.Context) Status {
 				return r.box.get().status
 			}
 			r.errors++
-			r.log.Warn("reconcile action failed", "error", oneLine(actErr.Error()))
+			r.log.Warn("reconcile action failed", "error", sqldialect.OneLine(actErr.Error()))
 			break
 		}
 	}
 	st := buildStatus(r.id, o, dec, r.mem)
 	st.ReconcileErrors = r.errors
 	if actErr != nil {
-		st.ReconcileError = oneLine(actErr.Error())
-		st.Ready, st.Reason, st.Situation = false, st.ReconcileError, string(SitActionFailed)
+		st.ReconcileError = sqldialect.OneLine(actErr.Error())
+		st.Ready, st.Reason, st.Situation = false, st.ReconcileError, string(decide.SitActionFailed)
 	}
 	r.logReadiness(st)
 	if o.Local.Up && o.Local.Incomplete == "" && !o.Partial {
 		var err error
 		switch {
-		case r.policy.Role == RoleReplica:
+		case r.policy.Role == wire.RoleReplica:
 			err = r.state.save(stateOf(o.Local, r.mem), o.At)
 		default:
 			// Unknown lineage is kept too: a restart must not find an
@@ -90,13 +91,13 @@ func (r *reconciler) pass(ctx context.Context) Status {
 			err = r.state.save(primaryStateOf(o.Local, r.mem), o.At)
 		}
 		if err != nil {
-			r.problem("state", "cannot write the state file in STATE_DIR: "+oneLine(err.Error()))
+			r.problem("state", "cannot write the state file in STATE_DIR: "+sqldialect.OneLine(err.Error()))
 		} else {
 			r.problem("state", "")
 		}
 	}
 	if o.Peers != nil && o.Peers.MemoryErr != nil {
-		r.problem("peers", "cannot keep the peers seen in STATE_DIR: "+oneLine(o.Peers.MemoryErr.Error()))
+		r.problem("peers", "cannot keep the peers seen in STATE_DIR: "+sqldialect.OneLine(o.Peers.MemoryErr.Error()))
 	}
 	r.box.set(snapshot{status: st, obs: o, mem: r.mem})
 	return st
@@ -104,35 +105,35 @@ func (r *reconciler) pass(ctx context.Context) Status {
 
 // restore merges the state file into memory once, on the first complete
 // observation of the local server it belongs to.
-func (r *reconciler) restore(o Observation) {
+func (r *reconciler) restore(o decide.Observation) {
 	if r.restored || !o.Local.Up || o.Local.Incomplete != "" || o.Local.Unsupported != "" {
 		return
 	}
 	r.restored = true
 	s, ok, err := r.state.load()
 	if err != nil {
-		r.log.Warn("ignoring the state file", "dir", r.state.dir, "error", oneLine(err.Error()))
+		r.log.Warn("ignoring the state file", "dir", r.state.dir, "error", sqldialect.OneLine(err.Error()))
 		return
 	}
 	if !ok {
 		return
 	}
-	if r.policy.Role == RolePrimary {
+	if r.policy.Role == wire.RolePrimary {
 		mem, ok, err := s.restoreLineage(o.Local, r.mem)
 		switch {
 		case err != nil:
-			r.log.Warn("ignoring the state file", "dir", r.state.dir, "error", oneLine(err.Error()))
+			r.log.Warn("ignoring the state file", "dir", r.state.dir, "error", sqldialect.OneLine(err.Error()))
 		case ok:
 			r.mem = mem
 			r.log.Info("restored the lineage this primary took writes with", "origin", mem.Lineage.Origin, "gtids", mem.Lineage.GTIDs.String(),
-				"intact", lineageIntact(mem.Lineage, o.Local))
+				"intact", decide.LineageIntact(mem.Lineage, o.Local))
 		}
 		return
 	}
 	mem, ok, err := s.restore(o.Local, r.mem)
 	switch {
 	case err != nil:
-		r.log.Warn("ignoring the state file", "dir", r.state.dir, "error", oneLine(err.Error()))
+		r.log.Warn("ignoring the state file", "dir", r.state.dir, "error", sqldialect.OneLine(err.Error()))
 	case !ok:
 		r.log.Info("ignoring the state file: it was written for other data", "dir", r.state.dir)
 	default:
@@ -143,13 +144,13 @@ func (r *reconciler) restore(o Observation) {
 
 // logTransitions logs what changed between the old memory and a decision:
 // the server seen, a restart, and each problem when it starts and clears.
-func (r *reconciler) logTransitions(o Observation, dec Decision) {
+func (r *reconciler) logTransitions(o decide.Observation, dec decide.Decision) {
 	l := o.Local
 	if l.Up && l.Version != r.version {
 		r.log.Info("local server detected", "flavor", l.Server.Flavor.String(), "version", l.Version)
 		r.version = l.Version
 	}
-	if old := r.mem.ServerStartedAt; !old.IsZero() && dec.Memory.ServerStartedAt.Sub(old) > restartTolerance {
+	if old := r.mem.ServerStartedAt; !old.IsZero() && dec.Memory.ServerStartedAt.Sub(old) > decide.RestartTolerance {
 		r.log.Info("local server restarted", "started_at", dec.Memory.ServerStartedAt.UTC().Format(time.RFC3339))
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.problems)) {
@@ -198,7 +199,7 @@ func sameButNumbers(a, b string) bool {
 // logReadiness logs changes of readiness, and of the reason while not
 // ready; a ready replica's reason carries its lag, which changes all the
 // time.
-func (r *reconciler) logReadiness(st Status) {
+func (r *reconciler) logReadiness(st wire.Status) {
 	key := "ready"
 	if !st.Ready {
 		key = st.Reason
@@ -216,9 +217,9 @@ func (r *reconciler) logReadiness(st Status) {
 }
 
 // buildStatus is the Status an observation and its decision make.
-func buildStatus(id Identity, o Observation, dec Decision, m Memory) Status {
+func buildStatus(id Identity, o decide.Observation, dec decide.Decision, m decide.Memory) wire.Status {
 	l := o.Local
-	st := Status{
+	st := wire.Status{
 		Pod: id.Pod, Ordinal: id.Ordinal, Role: id.Role, ServerID: id.ServerID,
 		PodHost: id.PodHost, PrimaryHost: id.PrimaryHost,
 		ServerUp: l.Up, Version: l.Version, ReadOnly: l.ReadOnly, SuperReadOnly: l.SuperReadOnly,
@@ -239,19 +240,19 @@ func buildStatus(id Identity, o Observation, dec Decision, m Memory) Status {
 		// This pass's listing is newer.
 		st.KnownPeers, st.ForgottenPeers = o.Peers.Memory.Known(), o.Peers.Memory.Forgotten
 	}
-	st.Credentials = &CredentialStatus{ReplicationPassword: o.Credentials.ReplicationFP}
-	if id.Role == RoleReplica {
+	st.Credentials = &wire.CredentialStatus{ReplicationPassword: o.Credentials.ReplicationFP}
+	if id.Role == wire.RoleReplica {
 		st.Credentials.ChannelPassword = m.ChannelFP
 	}
-	if a := o.Account; a != nil && id.Role == RolePrimary {
-		st.Account = &AccountStatus{Exists: a.Exists, Managed: a.Marked, RequireSSL: a.RequireSSL, OldPasswordRetained: a.OldPasswordRetained}
+	if a := o.Account; a != nil && id.Role == wire.RolePrimary {
+		st.Account = &wire.AccountStatus{Exists: a.Exists, Managed: a.Marked, RequireSSL: a.RequireSSL, OldPasswordRetained: a.OldPasswordRetained}
 		if v := dec.Account; v != nil {
 			st.Account.ExtraGrants, st.Account.WaitingFor = v.ExtraGrants, v.WaitingFor
 		}
 	}
-	if r := o.Replica; r != nil && id.Role == RoleReplica {
+	if r := o.Replica; r != nil && id.Role == wire.RoleReplica {
 		ch := r.Channel
-		rs := &ReplicationStatus{
+		rs := &wire.ReplicationStatus{
 			Configured:   ch.Configured,
 			SourceHost:   ch.SourceHost,
 			SourcePort:   ch.SourcePort,
@@ -290,7 +291,7 @@ func buildStatus(id Identity, o Observation, dec Decision, m Memory) Status {
 }
 
 // seedStatus is /status's view of a seed (nil when there is none).
-func seedStatus(f SeedFacts, m Memory) *SeedStatus {
+func seedStatus(f decide.SeedFacts, m decide.Memory) *wire.SeedStatus {
 	var state string
 	switch {
 	case f.Running:
@@ -305,7 +306,7 @@ func seedStatus(f SeedFacts, m Memory) *SeedStatus {
 	if state == "" && m.Seeds == 0 {
 		return nil
 	}
-	s := &SeedStatus{State: state, Donor: f.Donor, Phase: f.Phase, Bytes: f.Bytes, Estimate: f.Estimate, Rate: f.Rate,
+	s := &wire.SeedStatus{State: state, Donor: f.Donor, Phase: f.Phase, Bytes: f.Bytes, Estimate: f.Estimate, Rate: f.Rate,
 		Error: f.Err, Seeds: m.Seeds}
 	if s.Donor == "" {
 		s.Donor = m.SeedDonor
@@ -318,8 +319,8 @@ func seedStatus(f SeedFacts, m Memory) *SeedStatus {
 }
 
 // policyFor is the decision policy of a pod.
-func policyFor(cfg *Config, id Identity) Policy {
-	return Policy{
+func policyFor(cfg *Config, id Identity) decide.Policy {
+	return decide.Policy{
 		Role:        id.Role,
 		PrimaryHost: id.PrimaryHost,
 		Port:        cfg.MySQLPort,
@@ -334,9 +335,4 @@ func policyFor(cfg *Config, id Identity) Policy {
 		AutoReseed:  cfg.AutoReseed,
 		SeedStall:   cfg.SeedStallTimeout,
 	}
-}
-
-// String makes a Decision readable in test failures.
-func (d Decision) String() string {
-	return fmt.Sprintf("ready=%v reason=%q actions=%v", d.Ready, d.Reason, d.Actions)
 }

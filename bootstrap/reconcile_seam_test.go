@@ -15,8 +15,10 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/fakesql"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // livePrimary makes s.local a MySQL primary whose read-only state and
@@ -80,7 +82,7 @@ func (p *livePrimary) script(t *testing.T, s *seam, f serverFacts) *sqldialect.D
 }
 
 func TestReconcileFirstStartOfAPrimary(t *testing.T) {
-	s := newSeam(t, RolePrimary)
+	s := newSeam(t, wire.RolePrimary)
 	var p livePrimary
 	f := mysqlPrimary()
 	f.readOnly, f.superRO, f.account, f.gtids, f.purged = true, true, nil, "", ""
@@ -93,7 +95,7 @@ func TestReconcileFirstStartOfAPrimary(t *testing.T) {
 	if got := s.local.Execs(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("first pass:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if st.Ready || st.Role != RolePrimary || !st.ServerUp || st.Flavor != "mysql" || st.Version != "9.7.4" || st.ReadOnly ||
+	if st.Ready || st.Role != wire.RolePrimary || !st.ServerUp || st.Flavor != "mysql" || st.Version != "9.7.4" || st.ReadOnly ||
 		st.GTIDOrigin != mysqlUUID || st.Account == nil || st.Credentials == nil || st.Credentials.ReplicationPassword != Fingerprint(seamReplPW) {
 		t.Errorf("first pass status = %+v", st)
 	}
@@ -118,7 +120,7 @@ func TestReconcileFirstStartOfAPrimary(t *testing.T) {
 	if _, ok, err := s.sc.rec.state.load(); !ok || err != nil {
 		t.Fatalf("state file: %v %v", ok, err)
 	}
-	s2 := newSeam(t, RolePrimary)
+	s2 := newSeam(t, wire.RolePrimary)
 	s2.cfg.StateDir = s.cfg.StateDir
 	s2.sc.rec.state.dir = s.cfg.StateDir
 	var p2 livePrimary
@@ -135,13 +137,13 @@ func TestReconcileFirstStartOfAPrimary(t *testing.T) {
 
 // A failed action: the pass stops there, says why, and counts it.
 func TestReconcileActionFails(t *testing.T) {
-	s := newSeam(t, RolePrimary)
+	s := newSeam(t, wire.RolePrimary)
 	f := mysqlPrimary()
 	f.readOnly, f.superRO = true, true
 	script(t, s.local, f)
 	s.local.OnPrefix("SET GLOBAL ", fakesql.Fail(&mysql.MySQLError{Number: 1227, Message: "Access denied; you need (at least one of) the SUPER or SYSTEM_VARIABLES_ADMIN privilege(s)"}))
 	st := s.sc.rec.pass(context.Background())
-	if st.Ready || st.ReconcileErrors != 1 || !strings.Contains(st.ReconcileError, "SYSTEM_VARIABLES_ADMIN") || st.Reason != st.ReconcileError || st.Situation != string(SitActionFailed) {
+	if st.Ready || st.ReconcileErrors != 1 || !strings.Contains(st.ReconcileError, "SYSTEM_VARIABLES_ADMIN") || st.Reason != st.ReconcileError || st.Situation != string(decide.SitActionFailed) {
 		t.Errorf("status = %+v", st)
 	}
 	if got := s.local.Execs(); len(got) != 1 {
@@ -153,7 +155,7 @@ func TestReconcileActionFails(t *testing.T) {
 }
 
 func TestReconcileServerDown(t *testing.T) {
-	s := newSeam(t, RoleReplica)
+	s := newSeam(t, wire.RoleReplica)
 	s.local.SetConnectError(errors.New("dial tcp 127.0.0.1:3306: connect: connection refused"))
 	st := s.sc.rec.pass(context.Background())
 	if st.Ready || st.ServerUp || !strings.Contains(st.Reason, "connection refused") {
@@ -167,7 +169,7 @@ func TestReconcileServerDown(t *testing.T) {
 // A new replica points its channel at the primary and starts it; a
 // running channel is ready and remembered in STATE_DIR.
 func TestReconcileReplica(t *testing.T) {
-	s := newSeam(t, RoleReplica)
+	s := newSeam(t, wire.RoleReplica)
 	f := mysqlPrimary()
 	f.origin, f.gtids, f.purged, f.readOnly, f.superRO, f.account, f.grants = mysqlUUID2, "", "", true, true, nil, nil
 	d := script(t, s.local, f)
@@ -226,32 +228,32 @@ func TestReconcileProblemsAreLoggedOnce(t *testing.T) {
 	if !sameButNumbers("a 1", "a 2") || sameButNumbers("a", "b") || sameButNumbers("", "") {
 		t.Error("sameButNumbers")
 	}
-	if got := (Decision{Ready: true, Reason: "ok"}).String(); !strings.Contains(got, `reason="ok"`) {
+	if got := (decide.Decision{Ready: true, Reason: "ok"}).String(); !strings.Contains(got, `reason="ok"`) {
 		t.Errorf("Decision.String = %q", got)
 	}
 }
 
 func TestSeedStatus(t *testing.T) {
-	if seedStatus(SeedFacts{}, Memory{}) != nil {
+	if seedStatus(decide.SeedFacts{}, decide.Memory{}) != nil {
 		t.Error("a seed status without a seed")
 	}
 	now := time.Now()
 	for _, tc := range []struct {
-		f     SeedFacts
+		f     decide.SeedFacts
 		state string
 	}{
-		{SeedFacts{Running: true, Donor: "mysql-0", Started: now}, "running"},
-		{SeedFacts{RestartNeeded: true}, "restarting"},
-		{SeedFacts{ResultPending: true}, "applying"},
-		{SeedFacts{Err: "boom"}, "failed"},
-		{SeedFacts{}, ""},
+		{decide.SeedFacts{Running: true, Donor: "mysql-0", Started: now}, "running"},
+		{decide.SeedFacts{RestartNeeded: true}, "restarting"},
+		{decide.SeedFacts{ResultPending: true}, "applying"},
+		{decide.SeedFacts{Err: "boom"}, "failed"},
+		{decide.SeedFacts{}, ""},
 	} {
-		s := seedStatus(tc.f, Memory{Seeds: 1, SeedDonor: "mysql-2"})
+		s := seedStatus(tc.f, decide.Memory{Seeds: 1, SeedDonor: "mysql-2"})
 		if s == nil || s.State != tc.state || s.Seeds != 1 || s.Donor == "" {
 			t.Errorf("%+v: %+v", tc.f, s)
 		}
 	}
-	if d := (SeedFacts{Donor: "mysql-0", Phase: "restore", Bytes: 3 << 20, Estimate: 10 << 30, Rate: 2048}).describe(); d != "seeding from mysql-0 (restore): 3.0 MiB/10.0 GiB (2.0 KiB/s)" {
+	if d := (decide.SeedFacts{Donor: "mysql-0", Phase: "restore", Bytes: 3 << 20, Estimate: 10 << 30, Rate: 2048}).Describe(); d != "seeding from mysql-0 (restore): 3.0 MiB/10.0 GiB (2.0 KiB/s)" {
 		t.Errorf("describe = %q", d)
 	}
 }
@@ -260,7 +262,7 @@ func TestSeedStatus(t *testing.T) {
 // keeping the old one (MySQL dual passwords), and the old one is discarded
 // once no replica needs it.
 func TestReconcileRotation(t *testing.T) {
-	s := newSeam(t, RolePrimary)
+	s := newSeam(t, wire.RolePrimary)
 	f := mysqlPrimary()
 	d := script(t, s.local, f)
 	retained := false
@@ -285,18 +287,18 @@ func TestReconcileRotation(t *testing.T) {
 	}
 	// A replica still on the old password: the old one stays.
 	s.login.SetPingError(nil)
-	replica := func(fp string) Peers {
-		return Peers{{Addr: netip.MustParseAddr("127.0.0.2"), Status: &Status{Pod: "mysql-1", Ordinal: 1, Role: RoleReplica, Ready: true,
-			Credentials: &CredentialStatus{ChannelPassword: fp}}}}
+	replica := func(fp string) decide.Peers {
+		return decide.Peers{{Addr: netip.MustParseAddr("127.0.0.2"), Status: &wire.Status{Pod: "mysql-1", Ordinal: 1, Role: wire.RoleReplica, Ready: true,
+			Credentials: &wire.CredentialStatus{ChannelPassword: fp}}}}
 	}
-	s.sc.rec.gather.peers = func(context.Context) (Peers, error) { return replica(Fingerprint("the-old-one")), nil }
+	s.sc.rec.gather.peers = func(context.Context) (decide.Peers, error) { return replica(Fingerprint("the-old-one")), nil }
 	s.local.Reset()
 	st = s.sc.rec.pass(ctx)
 	if got := s.local.Execs(); len(got) != 0 || st.Account == nil || !st.Account.OldPasswordRetained || len(st.Account.WaitingFor) != 1 {
 		t.Errorf("pass 2 ran %q; account %+v", got, st.Account)
 	}
 	// Every replica uses the new one: the old one goes.
-	s.sc.rec.gather.peers = func(context.Context) (Peers, error) { return replica(Fingerprint(seamReplPW)), nil }
+	s.sc.rec.gather.peers = func(context.Context) (decide.Peers, error) { return replica(Fingerprint(seamReplPW)), nil }
 	s.local.Reset()
 	st = s.sc.rec.pass(ctx)
 	if got := s.local.Execs(); len(got) != 1 || got[0] != "ALTER USER 'repl'@'%' DISCARD OLD PASSWORD" {
@@ -314,7 +316,7 @@ var mariadbReplicaCols = []string{"Slave_IO_State", "Master_Host", "Master_User"
 // A MariaDB replica whose channel runs is ready; restarted while the
 // primary is away, it restores what the last sidecar knew from STATE_DIR.
 func TestReconcileMariaDBReplicaRestart(t *testing.T) {
-	s := newSeam(t, RoleReplica)
+	s := newSeam(t, wire.RoleReplica)
 	f := mariadbPrimary()
 	f.origin, f.gtids, f.purged, f.readOnly, f.account, f.grants = "101", "0-100-42", "0-100-10", true, nil, nil
 	f.replicaCols = mariadbReplicaCols
@@ -323,8 +325,8 @@ func TestReconcileMariaDBReplicaRestart(t *testing.T) {
 	d := script(t, s.local, f)
 	s.primary.On(d.GTIDExecutedQuery(), fakesql.Row("0-100-42"))
 	s.primary.On(d.ReadOnlyQuery(), fakesql.Row(0, 0))
-	s.sc.rec.gather.primaryStatus = func(context.Context) (*Status, error) {
-		return &Status{Role: RolePrimary, ServerUp: true, GTIDPurged: "0-100-10"}, nil
+	s.sc.rec.gather.primaryStatus = func(context.Context) (*wire.Status, error) {
+		return &wire.Status{Role: wire.RolePrimary, ServerUp: true, GTIDPurged: "0-100-10"}, nil
 	}
 	ctx := context.Background()
 	st := s.sc.rec.pass(ctx)
@@ -333,11 +335,11 @@ func TestReconcileMariaDBReplicaRestart(t *testing.T) {
 		t.Fatalf("status = %+v, replication %+v, ran %q", st, r, s.local.Execs())
 	}
 
-	s2 := newSeam(t, RoleReplica)
+	s2 := newSeam(t, wire.RoleReplica)
 	s2.sc.rec.state.dir = s.cfg.StateDir
 	script(t, s2.local, f)
 	s2.primary.SetConnectError(errors.New("dial tcp: lookup " + seamPrimaryHost + ": no such host"))
-	s2.sc.rec.gather.primaryStatus = func(context.Context) (*Status, error) { return nil, errors.New("no such host") }
+	s2.sc.rec.gather.primaryStatus = func(context.Context) (*wire.Status, error) { return nil, errors.New("no such host") }
 	st = s2.sc.rec.pass(ctx)
 	if !strings.Contains(s2.logBuf.String(), "restored what the last sidecar knew") {
 		t.Errorf("no restore:\n%s", s2.logBuf.String())
@@ -346,7 +348,7 @@ func TestReconcileMariaDBReplicaRestart(t *testing.T) {
 		t.Errorf("status = %+v, replication %+v", st, st.Replication)
 	}
 	// Data that lacks transactions it held then is not what was saved.
-	s3 := newSeam(t, RoleReplica)
+	s3 := newSeam(t, wire.RoleReplica)
 	s3.sc.rec.state.dir = s.cfg.StateDir
 	f.gtids = "0-100-30"
 	script(t, s3.local, f)
@@ -359,7 +361,7 @@ func TestReconcileMariaDBReplicaRestart(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(s.cfg.StateDir, stateFile), []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s4 := newSeam(t, RoleReplica)
+	s4 := newSeam(t, wire.RoleReplica)
 	s4.sc.rec.state.dir = s.cfg.StateDir
 	script(t, s4.local, f)
 	s4.primary.SetConnectError(errors.New("no such host"))

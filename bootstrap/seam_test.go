@@ -17,8 +17,10 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/fakesql"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 const (
@@ -84,10 +86,10 @@ func seamConfig(dir string) *Config {
 	}
 }
 
-func seamIdentity(role Role) Identity {
+func seamIdentity(role wire.Role) Identity {
 	id := Identity{Pod: "mysql-0", StatefulSet: "mysql", Ordinal: 0, Role: role, ServerID: 100, Namespace: "db", Service: "mysql",
 		PodHost: seamPrimaryHost, PrimaryHost: seamPrimaryHost}
-	if role == RoleReplica {
+	if role == wire.RoleReplica {
 		id.Pod, id.Ordinal, id.ServerID, id.PodHost = "mysql-1", 1, 101, "mysql-1.mysql.db.svc.cluster.local"
 	}
 	return id
@@ -95,7 +97,7 @@ func seamIdentity(role Role) Identity {
 
 // newSeam builds a sidecar for role on scripted servers; nothing answers
 // until the test scripts it.
-func newSeam(t *testing.T, role Role) *seam {
+func newSeam(t *testing.T, role wire.Role) *seam {
 	t.Helper()
 	s := &seam{t: t, local: fakesql.New(t), login: fakesql.New(t), primary: fakesql.New(t), logBuf: &syncBuf{}}
 	s.cfg = seamConfig(t.TempDir())
@@ -115,7 +117,9 @@ func newSeam(t *testing.T, role Role) *seam {
 	s.sc = NewSidecar(s.cfg, s.id, log, nil)
 	t.Cleanup(s.sc.Close)
 	// No peers: the headless Service lists none.
-	s.sc.rec.gather.peers = func(context.Context) (Peers, error) { return nil, fmt.Errorf("lookup mysql: %w", errServiceAbsent) }
+	s.sc.rec.gather.peers = func(context.Context) (decide.Peers, error) {
+		return nil, fmt.Errorf("lookup mysql: %w", errServiceAbsent)
+	}
 	t.Cleanup(func() {
 		for _, secret := range []string{seamRootPW, seamReplPW} {
 			if strings.Contains(s.logBuf.String(), secret) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/seed"
 	"github.com/mysql-bootstrap/mysql-bootstrap/internal/atomicfile"
 )
@@ -89,8 +90,8 @@ func (s seedFiles) path(name string) string { return filepath.Join(s.dir, name) 
 
 // facts reads what the files say: a request being served, its progress,
 // a result to apply, the last error.
-func (s seedFiles) facts() (SeedFacts, error) {
-	var f SeedFacts
+func (s seedFiles) facts() (decide.SeedFacts, error) {
+	var f decide.SeedFacts
 	if s.dir == "" {
 		return f, nil
 	}

@@ -15,8 +15,10 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // Sidecar keeps the local server in its role and reports on it.
@@ -26,7 +28,7 @@ type Sidecar struct {
 	log      *slog.Logger
 	local    *sql.DB
 	resolver *dnswait.Resolver
-	policy   Policy
+	policy   decide.Policy
 	box      statusBox
 	creds    *credentials
 
@@ -52,7 +54,7 @@ func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Re
 	s := &Sidecar{cfg: cfg, id: id, log: log, resolver: resolver, wake: make(chan struct{}, 1), policy: policyFor(cfg, id),
 		creds: newCredentials(cfg)}
 	s.local = openDB(s.localDSN())
-	s.box.set(snapshot{status: Status{
+	s.box.set(snapshot{status: wire.Status{
 		Pod: id.Pod, Ordinal: id.Ordinal, Role: id.Role, ServerID: id.ServerID,
 		PodHost: id.PodHost, PrimaryHost: id.PrimaryHost, Reason: "waiting for the local server",
 	}})
@@ -62,12 +64,12 @@ func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Re
 	overrides := &overrideFiles{dir: cfg.StateDir}
 	exec := &executor{db: s.local, cfg: cfg, id: id, log: log, creds: s.creds, dsn: s.localAddr, longDSN: s.longDSN, clone: clone, cloneMarks: cloneMarks,
 		seeds: seeds, overrides: overrides}
-	var peers func(context.Context) (Peers, error)
-	var primaryStatus func(context.Context) (*Status, error)
+	var peers func(context.Context) (decide.Peers, error)
+	var primaryStatus func(context.Context) (*wire.Status, error)
 	if resolver != nil && id.ServiceHost != "" {
 		pf := newPeerFinder(resolver, id, cfg)
 		peers = pf.find
-		primaryStatus = func(ctx context.Context) (*Status, error) { return pf.statusOf(ctx, id.PrimaryLookupName()) }
+		primaryStatus = func(ctx context.Context) (*wire.Status, error) { return pf.statusOf(ctx, id.PrimaryLookupName()) }
 	}
 	s.rec = &reconciler{
 		id:     id,
@@ -108,7 +110,7 @@ func (s *Sidecar) Healthz(ctx context.Context) error {
 }
 
 // Current is the last pass's status with its verdict decided again now.
-func (s *Sidecar) Current() Status {
+func (s *Sidecar) Current() wire.Status {
 	snap := s.box.get()
 	st := snap.status
 	if snap.obs.At.IsZero() {
@@ -116,7 +118,7 @@ func (s *Sidecar) Current() Status {
 	}
 	o := snap.obs
 	o.Partial = true
-	if dec := decide(o, snap.mem, s.policy, time.Now()); !dec.Ready && st.Ready {
+	if dec := decide.Decide(o, snap.mem, s.policy, time.Now()); !dec.Ready && st.Ready {
 		st.Ready, st.Reason, st.Situation = false, dec.Reason, string(dec.Situation)
 	}
 	return st
@@ -135,7 +137,7 @@ func (s *Sidecar) Readiness(ctx context.Context) (bool, string) {
 	o := snap.obs
 	o.Partial = true
 	o.Local = s.probeLocal(ctx, o.Local)
-	dec := decide(o, snap.mem, s.policy, time.Now())
+	dec := decide.Decide(o, snap.mem, s.policy, time.Now())
 	if !dec.Ready {
 		s.wakeUp()
 	}
@@ -145,7 +147,7 @@ func (s *Sidecar) Readiness(ctx context.Context) (bool, string) {
 // probeLocal reads the local server's start time, read-only state and
 // offline_mode into a copy of l; a server that does not answer is marked
 // down.
-func (s *Sidecar) probeLocal(ctx context.Context, l LocalFacts) LocalFacts {
+func (s *Sidecar) probeLocal(ctx context.Context, l decide.LocalFacts) decide.LocalFacts {
 	d, err := sqldialect.New(l.Server)
 	if err == nil {
 		l.StartedAt, err = serverStartedAt(ctx, s.local)
@@ -161,7 +163,7 @@ func (s *Sidecar) probeLocal(ctx context.Context, l LocalFacts) LocalFacts {
 		l.OfflineMode = off != 0
 	}
 	if err != nil {
-		l.Up, l.Err = false, oneLine(err.Error())
+		l.Up, l.Err = false, sqldialect.OneLine(err.Error())
 	}
 	return l
 }
@@ -261,7 +263,7 @@ func (s *Sidecar) waitLocal(ctx context.Context) error {
 		if time.Since(lastLog) >= progressEvery {
 			lastLog = time.Now()
 			s.log.Info("waiting for the local server", "address", net.JoinHostPort(s.cfg.MySQLHost, strconv.Itoa(s.cfg.MySQLPort)),
-				"attempt", attempt, "elapsed", time.Since(start).Round(time.Second).String(), "error", oneLine(err.Error()))
+				"attempt", attempt, "elapsed", time.Since(start).Round(time.Second).String(), "error", sqldialect.OneLine(err.Error()))
 		}
 		t := time.NewTimer(backoff)
 		select {
@@ -269,7 +271,7 @@ func (s *Sidecar) waitLocal(ctx context.Context) error {
 			t.Stop()
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return fmt.Errorf("%w: the local server at %s did not answer within WAIT_TIMEOUT %s: %s (check the server container's logs)",
-					ErrWaitTimeout, net.JoinHostPort(s.cfg.MySQLHost, strconv.Itoa(s.cfg.MySQLPort)), s.cfg.WaitTimeout, oneLine(err.Error()))
+					ErrWaitTimeout, net.JoinHostPort(s.cfg.MySQLHost, strconv.Itoa(s.cfg.MySQLPort)), s.cfg.WaitTimeout, sqldialect.OneLine(err.Error()))
 			}
 			return ctx.Err()
 		case <-t.C:
@@ -282,8 +284,8 @@ func (s *Sidecar) waitLocal(ctx context.Context) error {
 func (s *Sidecar) notUp(err error) snapshot {
 	snap := s.box.get()
 	snap.status.ServerUp, snap.status.Ready = false, false
-	snap.status.Reason = "local server does not answer: " + oneLine(err.Error())
-	snap.status.Situation = string(SitServerDown)
+	snap.status.Reason = "local server does not answer: " + sqldialect.OneLine(err.Error())
+	snap.status.Situation = string(decide.SitServerDown)
 	snap.status.LastReconcile = time.Now()
 	return snap
 }
@@ -391,5 +393,5 @@ func (s *Sidecar) primaryDB() *sql.DB {
 type driverLogger struct{ log *slog.Logger }
 
 func (l driverLogger) Print(v ...any) {
-	l.log.Debug("mysql driver", "message", oneLine(fmt.Sprint(v...)))
+	l.log.Debug("mysql driver", "message", sqldialect.OneLine(fmt.Sprint(v...)))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/fakesql"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 func httpGet(ctx context.Context, url string) (int, string, error) {
@@ -48,7 +49,7 @@ func poll(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 // The sidecar serves its API on a loopback port while it reconciles a
 // scripted primary, and stops when its context ends.
 func TestSidecarServe(t *testing.T) {
-	s := newSeam(t, RolePrimary)
+	s := newSeam(t, wire.RolePrimary)
 	script(t, s.local, mysqlPrimary())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -69,7 +70,7 @@ func TestSidecarServe(t *testing.T) {
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("/status = %d %v", code, err)
 	}
-	var st Status
+	var st wire.Status
 	if err := json.Unmarshal([]byte(body), &st); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func TestSidecarServe(t *testing.T) {
 // A server that never answers within WAIT_TIMEOUT ends Serve with
 // ErrWaitTimeout, and /status says why meanwhile.
 func TestSidecarWaitTimeout(t *testing.T) {
-	s := newSeam(t, RoleReplica)
+	s := newSeam(t, wire.RoleReplica)
 	s.cfg.WaitTimeout = 300 * time.Millisecond
 	s.local.SetPingError(&mysql.MySQLError{Number: 1045, Message: "Access denied for user 'root'@'localhost'"})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 	"github.com/mysql-bootstrap/mysql-bootstrap/internal/atomicfile"
 )
@@ -45,7 +46,7 @@ type savedState struct {
 }
 
 // primaryStateOf is what a primary keeps: the data it takes writes with.
-func primaryStateOf(l LocalFacts, m Memory) savedState {
+func primaryStateOf(l decide.LocalFacts, m decide.Memory) savedState {
 	return savedState{
 		Flavor:     l.Server.Flavor.String(),
 		Origin:     m.Lineage.Origin,
@@ -56,7 +57,7 @@ func primaryStateOf(l LocalFacts, m Memory) savedState {
 
 // restoreLineage returns m with the lineage a primary recorded, for decide
 // to compare with its data (lineageIntact); ok is false when there is none.
-func (s savedState) restoreLineage(l LocalFacts, m Memory) (Memory, bool, error) {
+func (s savedState) restoreLineage(l decide.LocalFacts, m decide.Memory) (decide.Memory, bool, error) {
 	if !s.TookWrites || s.Flavor != l.Server.Flavor.String() {
 		return m, false, nil
 	}
@@ -64,11 +65,11 @@ func (s savedState) restoreLineage(l LocalFacts, m Memory) (Memory, bool, error)
 	if err != nil {
 		return m, false, err
 	}
-	m.Lineage = Lineage{Known: true, Origin: s.Origin, GTIDs: g}
+	m.Lineage = decide.Lineage{Known: true, Origin: s.Origin, GTIDs: g}
 	return m, true, nil
 }
 
-func stateOf(l LocalFacts, m Memory) savedState {
+func stateOf(l decide.LocalFacts, m decide.Memory) savedState {
 	return savedState{
 		Flavor:       l.Server.Flavor.String(),
 		Origin:       l.Origin,
@@ -93,7 +94,7 @@ func (s savedState) sameButFresher(o savedState) bool {
 // restore returns m with the saved facts, if they belong to the server
 // observed in l: same flavour and origin, and it still holds every
 // transaction it held then. ok is false when they do not apply.
-func (s savedState) restore(l LocalFacts, m Memory) (Memory, bool, error) {
+func (s savedState) restore(l decide.LocalFacts, m decide.Memory) (decide.Memory, bool, error) {
 	f := l.Server.Flavor
 	if s.Flavor != f.String() || s.Origin != l.Origin {
 		return m, false, nil

@@ -4,7 +4,7 @@ import "time"
 
 // The timeouts and paces of the sidecar's passes, connections and HTTP.
 // Not all of them are here: the others stand beside what they pace.
-//   - The back-offs and waits of decisions are in decide.go
+//   - The back-offs and waits of decisions are in package decide (decide.go)
 //     (changeBackoffFirst/Max, startBackoffFirst/Max, seedBackoffFirst/Max,
 //     restartTolerance, peerWaitMax).
 //   - The replication channel's settings (connectRetry, retryCount,

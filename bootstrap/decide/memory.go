@@ -1,4 +1,4 @@
-package bootstrap
+package decide
 
 import (
 	"time"
@@ -124,6 +124,6 @@ type Lineage struct {
 // recorded: the same GTID origin (MySQL's server_uuid, which a new data
 // directory changes; MariaDB's server_id) and every transaction recorded
 // then.
-func lineageIntact(rec Lineage, l LocalFacts) bool {
+func LineageIntact(rec Lineage, l LocalFacts) bool {
 	return rec.Known && l.Up && l.Incomplete == "" && rec.Origin == l.Origin && l.GTIDs.Contains(rec.GTIDs)
 }

@@ -1,4 +1,6 @@
-package bootstrap
+package decide
+
+import "github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 
 // Situation names what decide concluded, as a code a test, a dashboard,
 // an alert and a person can all point at (Decision.Situation, /status
@@ -134,11 +136,11 @@ func situationDoc(c Situation) (SituationDoc, bool) {
 func guardOf(c Situation) string {
 	switch c {
 	case SitPrimaryWaitingForPeers:
-		return GuardWaitingForPeers
+		return wire.GuardWaitingForPeers
 	case SitPrimaryWaitingForPerson:
-		return GuardWaitingForPerson
+		return wire.GuardWaitingForPerson
 	case SitPrimaryRecovering:
-		return GuardRecovering
+		return wire.GuardRecovering
 	}
 	return ""
 }

@@ -1,4 +1,4 @@
-package bootstrap
+package decide
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // The situations below are written out as observations; decide needs no
@@ -32,9 +33,9 @@ func server(t testing.TB, version string) sqldialect.Server {
 	return s
 }
 
-func testPolicy(role Role) Policy {
+func testPolicy(role wire.Role) Policy {
 	pod := "mysql-1"
-	if role == RolePrimary {
+	if role == wire.RolePrimary {
 		pod = "mysql-0"
 	}
 	return Policy{Role: role, PrimaryHost: testPrimary, Port: 3306, User: "replication",
@@ -160,7 +161,7 @@ func (fc flavourCase) firstStart() (string, sqldialect.GTIDSet) {
 // guardPeers lists the primary and replicas holding sets (each replica
 // also holds a first-start transaction of its own, which does not count).
 func (fc flavourCase) guardPeers(sets ...string) *PeerFacts {
-	pf := &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-0", Role: RolePrimary}}}}
+	pf := &PeerFacts{Peers: Peers{{Status: &wire.Status{Pod: "mysql-0", Role: wire.RolePrimary}}}}
 	for i, set := range sets {
 		origin, own := otherUUID, otherUUID+":1-5"
 		if fc.flavor == sqldialect.MariaDB {
@@ -170,7 +171,7 @@ func (fc flavourCase) guardPeers(sets ...string) *PeerFacts {
 		if set != "" {
 			all = set + "," + own
 		}
-		pf.Peers = append(pf.Peers, Peer{Status: &Status{Pod: fmt.Sprintf("mysql-%d", i+1), Ordinal: uint64(i + 1), Role: RoleReplica,
+		pf.Peers = append(pf.Peers, Peer{Status: &wire.Status{Pod: fmt.Sprintf("mysql-%d", i+1), Ordinal: uint64(i + 1), Role: wire.RoleReplica,
 			ServerUp: true, PodHost: fmt.Sprintf("mysql-%d.x", i+1), GTIDExecuted: all, GTIDOrigin: origin}})
 	}
 	return pf
@@ -179,10 +180,10 @@ func (fc flavourCase) guardPeers(sets ...string) *PeerFacts {
 // peers lists the primary and two replicas, with the fingerprints of the
 // password each replica reads and gave its channel.
 func peers(replicas ...[2]string) *PeerFacts {
-	pf := &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-0", Role: RolePrimary}}}}
+	pf := &PeerFacts{Peers: Peers{{Status: &wire.Status{Pod: "mysql-0", Role: wire.RolePrimary}}}}
 	for i, r := range replicas {
-		pf.Peers = append(pf.Peers, Peer{Status: &Status{Pod: fmt.Sprintf("mysql-%d", i+1), Ordinal: uint64(i + 1), Role: RoleReplica,
-			Credentials: &CredentialStatus{ReplicationPassword: r[0], ChannelPassword: r[1]}}})
+		pf.Peers = append(pf.Peers, Peer{Status: &wire.Status{Pod: fmt.Sprintf("mysql-%d", i+1), Ordinal: uint64(i + 1), Role: wire.RoleReplica,
+			Credentials: &wire.CredentialStatus{ReplicationPassword: r[0], ChannelPassword: r[1]}}})
 	}
 	return pf
 }
@@ -198,7 +199,7 @@ type situation struct {
 	name string
 	// setup returns the observation and memory of the situation.
 	setup func(t testing.TB, fc flavourCase) (Observation, Memory)
-	role  Role
+	role  wire.Role
 	// situation is the code the decision must carry (asserted first).
 	situation Situation
 	// now is the time of the decision, after o.At (default: o.At).
@@ -228,7 +229,7 @@ func TestDecide(t *testing.T) {
 	changeActions := []ActionKind{ActStopReplica, ActChangeSource, ActStartReplica}
 	situations := []situation{
 		// --- the local server --------------------------------------------
-		{name: "local server down", situation: SitServerDown, role: RoleReplica, reason: "local server does not answer: dial tcp: connection refused",
+		{name: "local server down", situation: SitServerDown, role: wire.RoleReplica, reason: "local server does not answer: dial tcp: connection refused",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Local = LocalFacts{Err: "dial tcp: connection refused"}
@@ -239,28 +240,28 @@ func TestDecide(t *testing.T) {
 					t.Error("no problem logged for a server that is down")
 				}
 			}},
-		{name: "unsupported server", situation: SitServerUnsupported, role: RolePrimary, reason: "need MySQL 8.0",
+		{name: "unsupported server", situation: SitServerUnsupported, role: wire.RolePrimary, reason: "need MySQL 8.0",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Local.Unsupported = "unsupported server MySQL 5.7.44: need MySQL 8.0 or later, or MariaDB 10.5 or later"
 				return o, m
 			}},
-		{name: "a fact could not be read", situation: SitObservationIncomplete, role: RoleReplica, reason: "could not read replication status: Error 1227",
+		{name: "a fact could not be read", situation: SitObservationIncomplete, role: wire.RoleReplica, reason: "could not read replication status: Error 1227",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Local.Incomplete = "replication status: Error 1227"
 				return o, m
 			}},
-		{name: "stuck loop: the last check is too old", situation: SitObservationStale, role: RoleReplica, later: time.Minute, reason: "last check was 1m0s ago",
+		{name: "stuck loop: the last check is too old", situation: SitObservationStale, role: wire.RoleReplica, later: time.Minute, reason: "last check was 1m0s ago",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.healthyReplica(t) }},
-		{name: "server restarted since the last pass, seen by a probe", situation: SitServerRestarted, role: RoleReplica, reason: "local server restarted since the last check",
+		{name: "server restarted since the last pass, seen by a probe", situation: SitServerRestarted, role: wire.RoleReplica, reason: "local server restarted since the last check",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Partial = true
 				o.Local.StartedAt = t0.Add(-time.Second)
 				return o, m
 			}},
-		{name: "server restarted since the last pass, seen by the loop", situation: SitReplicaThreadsStopped, role: RoleReplica, ready: false,
+		{name: "server restarted since the last pass, seen by the loop", situation: SitReplicaThreadsStopped, role: wire.RoleReplica, ready: false,
 			reason: "replication threads not running (IO No, SQL No)", actions: []ActionKind{ActStartReplica},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -277,7 +278,7 @@ func TestDecide(t *testing.T) {
 			}},
 
 		// --- the primary -------------------------------------------------
-		{name: "primary first start: no replication account", situation: SitPrimaryCorrectingAcct, role: RolePrimary, reason: "creating the replication account",
+		{name: "primary first start: no replication account", situation: SitPrimaryCorrectingAcct, role: wire.RolePrimary, reason: "creating the replication account",
 			actions: []ActionKind{ActCreateAccount, ActGrantReplication},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, _ := fc.primary(t)
@@ -290,14 +291,14 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "primary: account without the replication grant", situation: SitPrimaryCorrectingAcct, role: RolePrimary, reason: "correcting the replication account",
+		{name: "primary: account without the replication grant", situation: SitPrimaryCorrectingAcct, role: wire.RolePrimary, reason: "correcting the replication account",
 			actions: []ActionKind{ActGrantReplication},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Account.Grants.Replication = false
 				return o, m
 			}},
-		{name: "primary: account with grants beyond replication is reported", situation: SitPrimaryWritable, role: RolePrimary, ready: true, reason: "primary is writable",
+		{name: "primary: account with grants beyond replication is reported", situation: SitPrimaryWritable, role: wire.RolePrimary, ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Account.Grants.Extra = []string{"SELECT ON *.*"}
@@ -308,7 +309,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("problems %v, account %+v", d.Problems, d.Account)
 				}
 			}},
-		{name: "primary: an account we did not create is refused", situation: SitPrimaryAccountForeign, role: RolePrimary,
+		{name: "primary: an account we did not create is refused", situation: SitPrimaryAccountForeign, role: wire.RolePrimary,
 			reason: `REPLICATION_USER "replication" names an existing account that mysql-bootstrap did not create (REPLICATION_PASSWORD does not log into it; it lacks REPLICATION SLAVE on *.*; it has other privileges: ALL PRIVILEGES ON *.*)`,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, _ := fc.primary(t)
@@ -320,20 +321,20 @@ func TestDecide(t *testing.T) {
 					t.Error("not logged")
 				}
 			}},
-		{name: "primary: an unmarked account not yet checked is not taken", situation: SitPrimaryAccountForeign, role: RolePrimary, reason: "its password was not checked yet",
+		{name: "primary: an unmarked account not yet checked is not taken", situation: SitPrimaryAccountForeign, role: wire.RolePrimary, reason: "its password was not checked yet",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Account.Marked = false
 				return o, m
 			}},
-		{name: "primary: an unmarked account exactly like ours is adopted", situation: SitPrimaryCorrectingAcct, role: RolePrimary, reason: "correcting the replication account",
+		{name: "primary: an unmarked account exactly like ours is adopted", situation: SitPrimaryCorrectingAcct, role: wire.RolePrimary, reason: "correcting the replication account",
 			actions: []ActionKind{ActMarkAccount},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Account.Marked, o.Account.LoginTested, o.Account.PasswordWorks = false, true, true
 				return o, m
 			}},
-		{name: "primary: password could not be checked", situation: SitPrimaryWritable, role: RolePrimary, ready: true, reason: "primary is writable",
+		{name: "primary: password could not be checked", situation: SitPrimaryWritable, role: wire.RolePrimary, ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				m.AccountVerified = false
@@ -345,7 +346,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("verified %v, problems %v: want it checked again and the reason logged", d.Memory.AccountVerified, d.Problems)
 				}
 			}},
-		{name: "primary: account right, now verified", situation: SitPrimaryWritable, role: RolePrimary, ready: true, reason: "primary is writable",
+		{name: "primary: account right, now verified", situation: SitPrimaryWritable, role: wire.RolePrimary, ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				m.AccountVerified = false
@@ -357,11 +358,11 @@ func TestDecide(t *testing.T) {
 					t.Error("account not remembered as verified")
 				}
 			}},
-		{name: "primary: REQUIRE SSL added with verified TLS", situation: SitPrimaryCorrectingAcct, role: RolePrimary, reason: "correcting the replication account",
+		{name: "primary: REQUIRE SSL added with verified TLS", situation: SitPrimaryCorrectingAcct, role: wire.RolePrimary, reason: "correcting the replication account",
 			actions: []ActionKind{ActRequireSSL},
 			setup:   func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.primary(t) },
 			policy:  func(p *Policy) { p.TLS, p.TLSCA = true, "/tls/ca.crt" }},
-		{name: "primary read-only after a restart", situation: SitPrimaryMakingWritable, role: RolePrimary, reason: "primary is read-only: making it writable",
+		{name: "primary read-only after a restart", situation: SitPrimaryMakingWritable, role: wire.RolePrimary, reason: "primary is read-only: making it writable",
 			actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -376,7 +377,7 @@ func TestDecide(t *testing.T) {
 				}
 			}},
 		// --- the primary's guard -------------------------------------------
-		{name: "guard: a brand-new cluster takes writes at once", situation: SitPrimaryMakingWritable, role: RolePrimary, reason: "making it writable",
+		{name: "guard: a brand-new cluster takes writes at once", situation: SitPrimaryMakingWritable, role: wire.RolePrimary, reason: "making it writable",
 			actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -384,7 +385,7 @@ func TestDecide(t *testing.T) {
 				o.Peers = fc.guardPeers("", "")
 				return o, m
 			}},
-		{name: "guard: the Service does not exist (NXDOMAIN), nobody remembered: nobody to wait for", situation: SitPrimaryMakingWritable, role: RolePrimary, reason: "making it writable",
+		{name: "guard: the Service does not exist (NXDOMAIN), nobody remembered: nobody to wait for", situation: SitPrimaryMakingWritable, role: wire.RolePrimary, reason: "making it writable",
 			actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -392,7 +393,7 @@ func TestDecide(t *testing.T) {
 				o.Peers = &PeerFacts{Err: "NXDOMAIN", Absent: true}
 				return o, m
 			}},
-		{name: "guard: the Service cannot be looked up (SERVFAIL, a timeout): waited for, not taken for no peers", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
+		{name: "guard: the Service cannot be looked up (SERVFAIL, a timeout): waited for, not taken for no peers", situation: SitPrimaryWaitingForPeers, role: wire.RolePrimary,
 			reason: "cannot list the other pods (resolve the Service mysql.default.svc.cluster.local.: SERVFAIL from 10.96.0.10:53): not taking writes until they can be asked",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -405,7 +406,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("problems %v", d.Problems)
 				}
 			}},
-		{name: "guard: a remembered peer the Service does not list (Pending) is waited for", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
+		{name: "guard: a remembered peer the Service does not list (Pending) is waited for", situation: SitPrimaryWaitingForPeers, role: wire.RolePrimary,
 			reason: "not taking writes until mysql-3 (seen before, no answer from it now) answer",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -414,7 +415,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Memory = PeerMemory{Seen: map[string]time.Time{"mysql-1": t0, "mysql-3": t0.Add(-time.Hour)}}
 				return o, m
 			}},
-		{name: "guard: a peer an answering peer remembers is waited for, though this pod forgot everything", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
+		{name: "guard: a peer an answering peer remembers is waited for, though this pod forgot everything", situation: SitPrimaryWaitingForPeers, role: wire.RolePrimary,
 			reason: "not taking writes until mysql-3 (seen before, no answer from it now) answer",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -423,7 +424,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Peers[1].Status.KnownPeers = []string{"mysql-0", "mysql-3"}
 				return o, m
 			}},
-		{name: "guard: the Service does not exist but peers are remembered: waited for", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
+		{name: "guard: the Service does not exist but peers are remembered: waited for", situation: SitPrimaryWaitingForPeers, role: wire.RolePrimary,
 			reason: "not taking writes until mysql-1 (seen before, no answer from it now), mysql-2 (seen before, no answer from it now) answer",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -431,7 +432,7 @@ func TestDecide(t *testing.T) {
 				o.Peers = &PeerFacts{Err: "NXDOMAIN", Absent: true, Memory: PeerMemory{Seen: map[string]time.Time{"mysql-1": t0, "mysql-2": t0}}}
 				return o, m
 			}},
-		{name: "guard: this pod's former address, still listed by the Service's cached records, is not a silent peer", situation: SitPrimaryMakingWritable, role: RolePrimary,
+		{name: "guard: this pod's former address, still listed by the Service's cached records, is not a silent peer", situation: SitPrimaryMakingWritable, role: wire.RolePrimary,
 			reason: "making it writable", actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -443,7 +444,7 @@ func TestDecide(t *testing.T) {
 					Own: map[string]time.Time{"10.244.0.3": t0.Add(-time.Minute), "10.244.0.9": t0}}
 				return o, m
 			}},
-		{name: "guard: a silent address that was never this pod's is waited for", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
+		{name: "guard: a silent address that was never this pod's is waited for", situation: SitPrimaryWaitingForPeers, role: wire.RolePrimary,
 			reason: "not taking writes until 10.244.0.7 answer",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -453,7 +454,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Memory = PeerMemory{Own: map[string]time.Time{"10.244.0.3": t0}}
 				return o, m
 			}},
-		{name: "guard: a forgotten peer is not waited for", situation: SitPrimaryMakingWritable, role: RolePrimary, reason: "making it writable", actions: []ActionKind{ActMakeWritable},
+		{name: "guard: a forgotten peer is not waited for", situation: SitPrimaryMakingWritable, role: wire.RolePrimary, reason: "making it writable", actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Local.ReadOnly, m.Lineage = true, Lineage{}
@@ -462,7 +463,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Memory = PeerMemory{Seen: map[string]time.Time{"mysql-1": t0}, Forgotten: map[string]time.Time{"mysql-3": t0.Add(-time.Minute)}}
 				return o, m
 			}},
-		{name: "guard: a replica in the middle of a seed is neither waited for nor copied from", situation: SitPrimaryRecovering, role: RolePrimary,
+		{name: "guard: a replica in the middle of a seed is neither waited for nor copied from", situation: SitPrimaryRecovering, role: wire.RolePrimary,
 			reason:     "recovering from mysql-2 before taking writes",
 			actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -471,12 +472,12 @@ func TestDecide(t *testing.T) {
 				o.Peers = fc.guardPeers(fc.primaryMore, fc.primarySet)
 				// mysql-1's status shows a seed under way (its GTIDs are
 				// the copy's, not yet complete) and its server down.
-				o.Peers.Peers[1].Status.Seed = &SeedStatus{State: "running", Donor: "mysql-2"}
+				o.Peers.Peers[1].Status.Seed = &wire.SeedStatus{State: "running", Donor: "mysql-2"}
 				o.Peers.Peers[1].Status.ServerUp = false
 				return o, m
 			}},
 		// --- a primary whose data is provably what it took writes with ------
-		{name: "guard: intact lineage: a restart takes writes without waiting for a silent peer", situation: SitPrimaryMakingWritable, role: RolePrimary,
+		{name: "guard: intact lineage: a restart takes writes without waiting for a silent peer", situation: SitPrimaryMakingWritable, role: wire.RolePrimary,
 			reason: "making it writable", actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -491,7 +492,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("problems %v memory %+v", d.Problems, d.Memory)
 				}
 			}},
-		{name: "guard: intact lineage: the Service lookup failing is no reason to wait", situation: SitPrimaryMakingWritable, role: RolePrimary,
+		{name: "guard: intact lineage: the Service lookup failing is no reason to wait", situation: SitPrimaryMakingWritable, role: wire.RolePrimary,
 			reason: "making it writable", actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -499,7 +500,7 @@ func TestDecide(t *testing.T) {
 				o.Peers = &PeerFacts{Err: "SERVFAIL"}
 				return o, m
 			}},
-		{name: "guard: intact lineage, but an answering peer holds more: it recovers from it, and its record is dropped", situation: SitPrimaryRecovering, role: RolePrimary,
+		{name: "guard: intact lineage, but an answering peer holds more: it recovers from it, and its record is dropped", situation: SitPrimaryRecovering, role: wire.RolePrimary,
 			reason: "recovering from mysql-1", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -514,7 +515,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("lineage %+v kept after peers proved to hold more", d.Memory.Lineage)
 				}
 			}},
-		{name: "guard: another identity than the one that took writes (a new data directory): silent peers are waited for", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
+		{name: "guard: another identity than the one that took writes (a new data directory): silent peers are waited for", situation: SitPrimaryWaitingForPeers, role: wire.RolePrimary,
 			reason: "not taking writes until 10.0.0.9 answer",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -524,7 +525,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
 				return o, m
 			}},
-		{name: "guard: fewer transactions than it took writes with (an older copy): silent peers are waited for", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
+		{name: "guard: fewer transactions than it took writes with (an older copy): silent peers are waited for", situation: SitPrimaryWaitingForPeers, role: wire.RolePrimary,
 			reason: "not taking writes until 10.0.0.9 answer",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -533,7 +534,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
 				return o, m
 			}},
-		{name: "writable with data this sidecar cannot prove its own, a peer silent: read-only again", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
+		{name: "writable with data this sidecar cannot prove its own, a peer silent: read-only again", situation: SitPrimaryWaitingForPeers, role: wire.RolePrimary,
 			reason:  "primary is writable with data it cannot prove its own: making it read-only until its guard passes; not taking writes until 10.0.0.9 answer",
 			actions: []ActionKind{ActMakeReadOnly},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -543,7 +544,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Peers = append(o.Peers.Peers, Peer{Addr: netip.MustParseAddr("10.0.0.9"), Err: "connection refused"})
 				return o, m
 			}},
-		{name: "writable with data this sidecar cannot prove its own, every peer answers and none holds more: kept, lineage recorded", situation: SitPrimaryWritable, role: RolePrimary,
+		{name: "writable with data this sidecar cannot prove its own, every peer answers and none holds more: kept, lineage recorded", situation: SitPrimaryWritable, role: wire.RolePrimary,
 			ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -556,7 +557,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("lineage %+v", d.Memory.Lineage)
 				}
 			}},
-		{name: "made writable by its guard in the last pass: the approval stands for its lineage", situation: SitPrimaryWritable, role: RolePrimary,
+		{name: "made writable by its guard in the last pass: the approval stands for its lineage", situation: SitPrimaryWritable, role: wire.RolePrimary,
 			ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -568,13 +569,13 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "guard: peers not looked at yet", situation: SitPrimaryLookingAtPeers, role: RolePrimary, reason: "looking at the other pods before taking writes",
+		{name: "guard: peers not looked at yet", situation: SitPrimaryLookingAtPeers, role: wire.RolePrimary, reason: "looking at the other pods before taking writes",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Local.ReadOnly = true
 				return o, m
 			}},
-		{name: "guard: an empty primary recovers from the peer holding most", situation: SitPrimaryRecovering, role: RolePrimary,
+		{name: "guard: an empty primary recovers from the peer holding most", situation: SitPrimaryRecovering, role: wire.RolePrimary,
 			reason:     "recovering from mysql-1 before taking writes: this pod lacks transactions peers hold: mysql-1 (10), mysql-2 (4); mysql-1 holds every pod's",
 			actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -584,11 +585,11 @@ func TestDecide(t *testing.T) {
 				return o, m
 			},
 			check: func(t *testing.T, fc flavourCase, d Decision) {
-				if d.Actions[0].Donor != (Donor{Pod: "mysql-1", Host: "mysql-1.x"}) || d.Problems["guard"] == "" || d.Guard != GuardRecovering {
+				if d.Actions[0].Donor != (Donor{Pod: "mysql-1", Host: "mysql-1.x"}) || d.Problems["guard"] == "" || d.Guard != wire.GuardRecovering {
 					t.Errorf("donor %+v, problems %v, guard %q", d.Actions[0].Donor, d.Problems, d.Guard)
 				}
 			}},
-		{name: "guard: of two peers holding every pod's transactions, the one without its own is copied", situation: SitPrimaryRecovering, role: RolePrimary,
+		{name: "guard: of two peers holding every pod's transactions, the one without its own is copied", situation: SitPrimaryRecovering, role: wire.RolePrimary,
 			reason:     "recovering from mysql-2 before taking writes",
 			actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -600,7 +601,7 @@ func TestDecide(t *testing.T) {
 				o.Peers.Peers[2].Status.GTIDExecuted = fc.primarySet
 				return o, m
 			}},
-		{name: "guard: an emptied primary whose first start logged its own transactions recovers", situation: SitPrimaryRecovering, role: RolePrimary,
+		{name: "guard: an emptied primary whose first start logged its own transactions recovers", situation: SitPrimaryRecovering, role: wire.RolePrimary,
 			reason: "recovering from mysql-1 before taking writes: this pod lacks transactions peers hold", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -614,7 +615,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("reason %q", d.Reason)
 				}
 			}},
-		{name: "guard: own transactions with tables of its own are weighed: the pods disagree", situation: SitPrimaryWaitingForPerson, role: RolePrimary,
+		{name: "guard: own transactions with tables of its own are weighed: the pods disagree", situation: SitPrimaryWaitingForPerson, role: wire.RolePrimary,
 			reason: "the pods disagree and none holds every transaction: this pod alone holds",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -623,7 +624,7 @@ func TestDecide(t *testing.T) {
 				o.Peers = fc.guardPeers(fc.primarySet, fc.behindSet)
 				return o, m
 			}},
-		{name: "guard: a primary restored from an old copy recovers too", situation: SitPrimaryRecovering, role: RolePrimary, reason: "recovering from mysql-2",
+		{name: "guard: a primary restored from an old copy recovers too", situation: SitPrimaryRecovering, role: wire.RolePrimary, reason: "recovering from mysql-2",
 			actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -631,7 +632,7 @@ func TestDecide(t *testing.T) {
 				o.Peers = fc.guardPeers(fc.behindSet, fc.primaryMore)
 				return o, m
 			}},
-		{name: "guard: a peer that does not answer is waited for", situation: SitPrimaryWaitingForPeers, role: RolePrimary,
+		{name: "guard: a peer that does not answer is waited for", situation: SitPrimaryWaitingForPeers, role: wire.RolePrimary,
 			reason: "not taking writes until 10.0.0.9 answer: they may hold transactions this pod lacks; to take writes without them",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -641,11 +642,11 @@ func TestDecide(t *testing.T) {
 				return o, m
 			},
 			check: func(t *testing.T, fc flavourCase, d Decision) {
-				if d.Guard != GuardWaitingForPeers {
-					t.Errorf("guard %q, want %q", d.Guard, GuardWaitingForPeers)
+				if d.Guard != wire.GuardWaitingForPeers {
+					t.Errorf("guard %q, want %q", d.Guard, wire.GuardWaitingForPeers)
 				}
 			}},
-		{name: "guard: pods that disagree are left alone for a person", situation: SitPrimaryWaitingForPerson, role: RolePrimary,
+		{name: "guard: pods that disagree are left alone for a person", situation: SitPrimaryWaitingForPerson, role: wire.RolePrimary,
 			reason: "the pods disagree and none holds every transaction",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -662,11 +663,11 @@ func TestDecide(t *testing.T) {
 				if !strings.Contains(d.Reason, "this pod alone holds") || !strings.Contains(d.Reason, "primary-override --use-own-data, or --seed-from mysql-1") {
 					t.Errorf("reason %q", d.Reason)
 				}
-				if d.Guard != GuardWaitingForPerson {
-					t.Errorf("guard %q, want %q", d.Guard, GuardWaitingForPerson)
+				if d.Guard != wire.GuardWaitingForPerson {
+					t.Errorf("guard %q, want %q", d.Guard, wire.GuardWaitingForPerson)
 				}
 			}},
-		{name: "guard: a person chose this pod's own data", situation: SitPrimaryMakingWritable, role: RolePrimary, reason: "making it writable",
+		{name: "guard: a person chose this pod's own data", situation: SitPrimaryMakingWritable, role: wire.RolePrimary, reason: "making it writable",
 			actions: []ActionKind{ActConsumeOverride, ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -675,7 +676,7 @@ func TestDecide(t *testing.T) {
 				o.Override = &Override{Action: OverrideOwnData, Created: t0}
 				return o, m
 			}},
-		{name: "guard: a person chose the peer to seed from", situation: SitPrimaryRecovering, role: RolePrimary, reason: "recovering from mysql-2",
+		{name: "guard: a person chose the peer to seed from", situation: SitPrimaryRecovering, role: wire.RolePrimary, reason: "recovering from mysql-2",
 			actionsFor: func(fc flavourCase) []ActionKind { return append([]ActionKind{ActConsumeOverride}, seedKind(fc)...) },
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -684,7 +685,7 @@ func TestDecide(t *testing.T) {
 				o.Override = &Override{Action: OverrideSeedFrom, From: "mysql-2", Created: t0}
 				return o, m
 			}},
-		{name: "guard: the chosen peer does not answer", situation: SitPrimaryWaitingForPeers, role: RolePrimary, reason: "a person chose to seed this pod from mysql-7, which does not answer",
+		{name: "guard: the chosen peer does not answer", situation: SitPrimaryWaitingForPeers, role: wire.RolePrimary, reason: "a person chose to seed this pod from mysql-7, which does not answer",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Local.ReadOnly = true
@@ -692,7 +693,7 @@ func TestDecide(t *testing.T) {
 				o.Override = &Override{Action: OverrideSeedFrom, From: "mysql-7", Created: t0}
 				return o, m
 			}},
-		{name: "guard: an unreadable override is reported and ignored", situation: SitPrimaryMakingWritable, role: RolePrimary, reason: "making it writable",
+		{name: "guard: an unreadable override is reported and ignored", situation: SitPrimaryMakingWritable, role: wire.RolePrimary, reason: "making it writable",
 			actions: []ActionKind{ActMakeWritable},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -706,7 +707,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("problems %v", d.Problems)
 				}
 			}},
-		{name: "guard: a recovery backed off after a failure", situation: SitPrimaryRecovering, role: RolePrimary, reason: "the last seed from mysql-1 failed, next attempt",
+		{name: "guard: a recovery backed off after a failure", situation: SitPrimaryRecovering, role: wire.RolePrimary, reason: "the last seed from mysql-1 failed, next attempt",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Local.ReadOnly, o.Local.GTIDs = true, gtids(fc.flavor, "")
@@ -714,7 +715,7 @@ func TestDecide(t *testing.T) {
 				m.SeedDonor, m.Seed = "mysql-1", Backoff{Tries: 1, Last: t0, Wait: 30 * time.Second}
 				return o, m
 			}},
-		{name: "guard: a peer whose server is down is waited for", situation: SitPrimaryWaitingForPeers, role: RolePrimary, reason: "mysql-1 (its server does not answer)",
+		{name: "guard: a peer whose server is down is waited for", situation: SitPrimaryWaitingForPeers, role: wire.RolePrimary, reason: "mysql-1 (its server does not answer)",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Local.ReadOnly, m.Lineage = true, Lineage{}
@@ -724,7 +725,7 @@ func TestDecide(t *testing.T) {
 			}},
 
 		// --- a clone's guard (offline_mode, read-only lifted) -------------
-		{name: "clone guard left up by a sidecar that died mid-clone: read-only first, not ready", situation: SitCloneGuardUp, role: RolePrimary,
+		{name: "clone guard left up by a sidecar that died mid-clone: read-only first, not ready", situation: SitCloneGuardUp, role: wire.RolePrimary,
 			reason: "ending the guard of a clone from mysql-1", actions: []ActionKind{ActEndClone},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -732,7 +733,7 @@ func TestDecide(t *testing.T) {
 				o.Seed = SeedFacts{Guarded: true, Donor: "mysql-1"}
 				return o, m
 			}},
-		{name: "clone guard left up on a replica: read-only first, not ready", situation: SitCloneGuardUp, role: RoleReplica,
+		{name: "clone guard left up on a replica: read-only first, not ready", situation: SitCloneGuardUp, role: wire.RoleReplica,
 			reason: "ending the guard of a clone from mysql-2", actions: []ActionKind{ActEndClone},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -740,7 +741,7 @@ func TestDecide(t *testing.T) {
 				o.Seed = SeedFacts{Guarded: true, Donor: "mysql-2"}
 				return o, m
 			}},
-		{name: "offline_mode ON on a writable primary: not ready, nothing touched", situation: SitOfflineMode, role: RolePrimary,
+		{name: "offline_mode ON on a writable primary: not ready, nothing touched", situation: SitOfflineMode, role: wire.RolePrimary,
 			reason: "offline_mode is ON",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
@@ -752,16 +753,16 @@ func TestDecide(t *testing.T) {
 					t.Errorf("problems %v", d.Problems)
 				}
 			}},
-		{name: "offline_mode ON, seen by a probe: not ready", situation: SitOfflineMode, role: RoleReplica, reason: "offline_mode is ON",
+		{name: "offline_mode ON, seen by a probe: not ready", situation: SitOfflineMode, role: wire.RoleReplica, reason: "offline_mode is ON",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Partial, o.Local.OfflineMode = true, true
 				return o, m
 			}},
 
-		{name: "primary writable", situation: SitPrimaryWritable, role: RolePrimary, ready: true, reason: "primary is writable",
+		{name: "primary writable", situation: SitPrimaryWritable, role: wire.RolePrimary, ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.primary(t) }},
-		{name: "primary: a secret file that cannot be read again is reported", situation: SitPrimaryWritable, role: RolePrimary, ready: true, reason: "primary is writable",
+		{name: "primary: a secret file that cannot be read again is reported", situation: SitPrimaryWritable, role: wire.RolePrimary, ready: true, reason: "primary is writable",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.primary(t)
 				o.Credentials.Problems = map[string]string{"REPLICATION_PASSWORD": "REPLICATION_PASSWORD_FILE=\"/x\" cannot be read"}
@@ -774,20 +775,20 @@ func TestDecide(t *testing.T) {
 			}},
 
 		// --- a replica's own state ----------------------------------------
-		{name: "replica writable", situation: SitReplicaMakingReadOnly, role: RoleReplica, reason: "replica is writable: making it read-only",
+		{name: "replica writable", situation: SitReplicaMakingReadOnly, role: wire.RoleReplica, reason: "replica is writable: making it read-only",
 			actions: []ActionKind{ActMakeReadOnly},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Local.ReadOnly, o.Local.SuperReadOnly = false, false
 				return o, m
 			}},
-		{name: "replica without observed replication state", situation: SitReplicaNotObserved, role: RoleReplica, reason: "replication state not observed yet",
+		{name: "replica without observed replication state", situation: SitReplicaNotObserved, role: wire.RoleReplica, reason: "replication state not observed yet",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica = nil
 				return o, m
 			}},
-		{name: "new replica: not configured", situation: SitReplicaNotConfigured, role: RoleReplica, reason: "replication is not configured yet",
+		{name: "new replica: not configured", situation: SitReplicaNotConfigured, role: wire.RoleReplica, reason: "replication is not configured yet",
 			actions: []ActionKind{ActChangeSource, ActStartReplica},
 			setup:   func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.newReplica(t) },
 			check: func(t *testing.T, fc flavourCase, d Decision) {
@@ -795,7 +796,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v: want 1 change, 1 restart, no back-off for a first CHANGE", d.Memory)
 				}
 			}},
-		{name: "new replica: only its first start's transactions are removed", situation: SitReplicaResettingFirst, role: RoleReplica,
+		{name: "new replica: only its first start's transactions are removed", situation: SitReplicaResettingFirst, role: wire.RoleReplica,
 			reason: "removing the GTIDs of this replica's first start", actions: []ActionKind{ActResetBinaryLogs},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -807,7 +808,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "new replica: first start's transactions removed even while the primary is down", situation: SitReplicaResettingFirst, role: RoleReplica,
+		{name: "new replica: first start's transactions removed even while the primary is down", situation: SitReplicaResettingFirst, role: wire.RoleReplica,
 			reason: "removing the GTIDs", actions: []ActionKind{ActResetBinaryLogs},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -815,7 +816,7 @@ func TestDecide(t *testing.T) {
 				o.Replica.Source = SourceFacts{Err: "dial tcp: no such host"}
 				return o, m
 			}},
-		{name: "new replica whose first start created accounts: seeded, not replayed", situation: SitReplicaSeedStarting, role: RoleReplica,
+		{name: "new replica whose first start created accounts: seeded, not replayed", situation: SitReplicaSeedStarting, role: wire.RoleReplica,
 			reason: "seeding from mysql-0: the replica never replicated and its first start created accounts (app@%)", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -823,7 +824,7 @@ func TestDecide(t *testing.T) {
 				o.Replica.Accounts = []string{"app@%"}
 				return o, m
 			}},
-		{name: "new replica with tables of its own is never reset", situation: SitReplicaOwnData, role: RoleReplica,
+		{name: "new replica with tables of its own is never reset", situation: SitReplicaOwnData, role: wire.RoleReplica,
 			reason: "never replicated but holds data of its own the primary lacks",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -836,7 +837,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("reason %q, problems %v: want the tables named and logged", d.Reason, d.Problems)
 				}
 			}},
-		{name: "new replica with another server's transactions is never reset", situation: SitReplicaOwnData, role: RoleReplica,
+		{name: "new replica with another server's transactions is never reset", situation: SitReplicaOwnData, role: wire.RoleReplica,
 			reason: "holds data of its own",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -847,7 +848,7 @@ func TestDecide(t *testing.T) {
 				}
 				return o, m
 			}},
-		{name: "new replica with foreign transactions waits for the primary", situation: SitReplicaSourceUnknown, role: RoleReplica,
+		{name: "new replica with foreign transactions waits for the primary", situation: SitReplicaSourceUnknown, role: wire.RoleReplica,
 			reason: "waiting to compare this replica's transactions",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -855,7 +856,7 @@ func TestDecide(t *testing.T) {
 				o.Replica.Source = SourceFacts{Err: "i/o timeout"}
 				return o, m
 			}},
-		{name: "replica reset by hand, holding the primary's transactions, is pointed at it", situation: SitReplicaNotConfigured, role: RoleReplica,
+		{name: "replica reset by hand, holding the primary's transactions, is pointed at it", situation: SitReplicaNotConfigured, role: wire.RoleReplica,
 			reason: "replication is not configured yet", actions: []ActionKind{ActChangeSource, ActStartReplica},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -864,7 +865,7 @@ func TestDecide(t *testing.T) {
 			}},
 
 		// --- the channel ---------------------------------------------------
-		{name: "replica pointing elsewhere", situation: SitReplicaWrongSource, role: RoleReplica, reason: "replication points at old-primary:3306",
+		{name: "replica pointing elsewhere", situation: SitReplicaWrongSource, role: wire.RoleReplica, reason: "replication points at old-primary:3306",
 			actions: changeActions,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -877,19 +878,19 @@ func TestDecide(t *testing.T) {
 					t.Errorf("another source's data must be caught up with again from a new snapshot: %+v", d.Memory)
 				}
 			}},
-		{name: "replica with the wrong user", situation: SitReplicaWrongSource, role: RoleReplica, reason: `as "root"`, actions: changeActions,
+		{name: "replica with the wrong user", situation: SitReplicaWrongSource, role: wire.RoleReplica, reason: `as "root"`, actions: changeActions,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.SourceUser = "root"
 				return o, m
 			}},
-		{name: "replica without GTID auto-positioning", situation: SitReplicaWrongSource, role: RoleReplica, reason: "with GTID auto-positioning", actions: changeActions,
+		{name: "replica without GTID auto-positioning", situation: SitReplicaWrongSource, role: wire.RoleReplica, reason: "with GTID auto-positioning", actions: changeActions,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.AutoPosition = false
 				return o, m
 			}},
-		{name: "IO access denied: CHANGE with this pod's password", situation: SitReplicaServingStaleOK, role: RoleReplica, ready: true,
+		{name: "IO access denied: CHANGE with this pod's password", situation: SitReplicaServingStaleOK, role: wire.RoleReplica, ready: true,
 			reason: "the primary refuses this replica's replication login", actions: changeActions,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -902,7 +903,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v: want one paced try, still caught up (same data, new password)", d.Memory)
 				}
 			}},
-		{name: "IO refused again right after a CHANGE: no CHANGE storm", situation: SitReplicaServingStaleOK, role: RoleReplica, ready: true,
+		{name: "IO refused again right after a CHANGE: no CHANGE storm", situation: SitReplicaServingStaleOK, role: wire.RoleReplica, ready: true,
 			reason: "CHANGE tried 3 time(s) without fixing it, next at 12:00:15",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -916,7 +917,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("reason %q, view %+v: want what to fix and the tries", d.Reason, d.Replica)
 				}
 			}},
-		{name: "a CHANGE that worked clears its back-off", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating from",
+		{name: "a CHANGE that worked clears its back-off", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true, reason: "replicating from",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				m.Change = Backoff{Tries: 2, Last: t0, Wait: 10 * time.Second}
@@ -927,7 +928,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("back-off kept: %+v", d.Memory.Change)
 				}
 			}},
-		{name: "IO connecting: the primary is restarting", situation: SitReplicaServingStaleOK, role: RoleReplica, ready: true,
+		{name: "IO connecting: the primary is restarting", situation: SitReplicaServingStaleOK, role: wire.RoleReplica, ready: true,
 			reason: "serving data at most 9s old (MAX_REPLICATION_LAG 30s) while replication is reconnecting to " + testPrimary,
 			later:  4 * time.Second,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -942,7 +943,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("view %+v, problems %v", d.Replica, d.Problems)
 				}
 			}},
-		{name: "primary down longer than MAX_REPLICATION_LAG", situation: SitReplicaLagging, role: RoleReplica,
+		{name: "primary down longer than MAX_REPLICATION_LAG", situation: SitReplicaLagging, role: wire.RoleReplica,
 			reason: "data may be 35s old, more than MAX_REPLICATION_LAG 30s: replication is reconnecting",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -952,7 +953,7 @@ func TestDecide(t *testing.T) {
 				m.FreshAsOf = t0.Add(-35 * time.Second)
 				return o, m
 			}},
-		{name: "restarted during the outage, state restored: serves reads", situation: SitReplicaServingStaleOK, role: RoleReplica, ready: true, reason: "serving data at most 12s old",
+		{name: "restarted during the outage, state restored: serves reads", situation: SitReplicaServingStaleOK, role: wire.RoleReplica, ready: true, reason: "serving data at most 12s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Local.StartedAt = t0.Add(-2 * time.Second)
@@ -964,7 +965,7 @@ func TestDecide(t *testing.T) {
 					Snapshot: gtids(fc.flavor, fc.primarySet)}
 				return o, m
 			}},
-		{name: "restarted during the outage without state: freshness unknown", situation: SitReplicaSourceUnknown, role: RoleReplica,
+		{name: "restarted during the outage without state: freshness unknown", situation: SitReplicaSourceUnknown, role: wire.RoleReplica,
 			reason: "cannot compare this replica's transactions with the primary's: no such host",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, _ := fc.healthyReplica(t)
@@ -973,7 +974,7 @@ func TestDecide(t *testing.T) {
 				o.Replica.Source = SourceFacts{Err: "no such host"}
 				return o, Memory{}
 			}},
-		{name: "lag unknown with nothing remembered", situation: SitReplicaStalenessUnknown, role: RoleReplica, reason: "how old this replica's data is, is unknown",
+		{name: "lag unknown with nothing remembered", situation: SitReplicaStalenessUnknown, role: wire.RoleReplica, reason: "how old this replica's data is, is unknown",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.IO, o.Replica.Channel.Lag = sqldialect.ThreadConnecting, nil
@@ -981,20 +982,20 @@ func TestDecide(t *testing.T) {
 				m.FreshAsOf = time.Time{}
 				return o, m
 			}},
-		{name: "applier lag over the limit: the data is at least that old", situation: SitReplicaLagging, role: RoleReplica,
+		{name: "applier lag over the limit: the data is at least that old", situation: SitReplicaLagging, role: wire.RoleReplica,
 			reason: "data may be 31s old, more than MAX_REPLICATION_LAG 30s: it has not applied what the primary held then (its applier's lag, Seconds_Behind_Source, is 31s",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.Lag = ptr[int64](31)
 				return o, m
 			}},
-		{name: "applier lag at the limit", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", data at most 30s old",
+		{name: "applier lag at the limit", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", data at most 30s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.Lag = ptr[int64](30)
 				return o, m
 			}},
-		{name: "receiver behind while the applier is idle (lag 0): not ready once the data is older than MAX_REPLICATION_LAG", situation: SitReplicaLagging, role: RoleReplica,
+		{name: "receiver behind while the applier is idle (lag 0): not ready once the data is older than MAX_REPLICATION_LAG", situation: SitReplicaLagging, role: wire.RoleReplica,
 			reason: "data may be 40s old, more than MAX_REPLICATION_LAG 30s: it has not applied what the primary held then (its applier's lag, Seconds_Behind_Source, is 0s",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1011,7 +1012,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "receiver behind by less than MAX_REPLICATION_LAG: ready", situation: SitReplicaReplicating, role: RoleReplica, ready: true,
+		{name: "receiver behind by less than MAX_REPLICATION_LAG: ready", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true,
 			reason: "replicating from " + testPrimary + ", data at most 10s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1020,7 +1021,7 @@ func TestDecide(t *testing.T) {
 				m.FreshAsOf = t0.Add(-10 * time.Second)
 				return o, m
 			}},
-		{name: "the newest sample of the primary the replica has applied makes it fresh", situation: SitReplicaReplicating, role: RoleReplica, ready: true,
+		{name: "the newest sample of the primary the replica has applied makes it fresh", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true,
 			reason: "replicating from " + testPrimary + ", data at most 12s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1036,7 +1037,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "healthy", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", data at most 0s old",
+		{name: "healthy", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", data at most 0s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.healthyReplica(t) },
 			check: func(t *testing.T, fc flavourCase, d Decision) {
 				if !d.Memory.FreshAsOf.Equal(t0) || len(d.Problems) != 0 || d.Replica.Errant != "" || !d.Replica.ErrantKnown {
@@ -1044,7 +1045,7 @@ func TestDecide(t *testing.T) {
 				}
 			}},
 
-		{name: "REPLICATION_PASSWORD changed and the primary takes it: CHANGE at once", situation: SitReplicaReplicating, role: RoleReplica, ready: true,
+		{name: "REPLICATION_PASSWORD changed and the primary takes it: CHANGE at once", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true,
 			reason: "REPLICATION_PASSWORD changed and the primary accepts the new one: reconfiguring", actions: changeActions,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1058,7 +1059,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "REPLICATION_PASSWORD changed before the primary's: the channel keeps the old one", situation: SitReplicaReplicating, role: RoleReplica, ready: true,
+		{name: "REPLICATION_PASSWORD changed before the primary's: the channel keeps the old one", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true,
 			reason: "the primary does not accept the new REPLICATION_PASSWORD yet",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1066,14 +1067,14 @@ func TestDecide(t *testing.T) {
 				o.Replica.Source = SourceFacts{Err: "Error 1045: Access denied", Refused: true, FreshLogin: true}
 				return o, m
 			}},
-		{name: "REPLICATION_PASSWORD changed, the primary cannot be asked: nothing changes", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating",
+		{name: "REPLICATION_PASSWORD changed, the primary cannot be asked: nothing changes", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true, reason: "replicating",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Credentials.ReplicationFP = newFP
 				o.Replica.Source = SourceFacts{Err: "i/o timeout", FreshLogin: true}
 				return o, m
 			}},
-		{name: "refused, and the primary refuses this pod's password too: no CHANGE", situation: SitReplicaServingStaleOK, role: RoleReplica, ready: true,
+		{name: "refused, and the primary refuses this pod's password too: no CHANGE", situation: SitReplicaServingStaleOK, role: wire.RoleReplica, ready: true,
 			reason: "the primary refuses this pod's REPLICATION_PASSWORD",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1087,11 +1088,11 @@ func TestDecide(t *testing.T) {
 					t.Errorf("problems %v", d.Problems)
 				}
 			}},
-		{name: "channel without the verified TLS asked for", situation: SitReplicaReplicating, role: RoleReplica, ready: true,
+		{name: "channel without the verified TLS asked for", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true,
 			reason: "replication's TLS settings differ from REPLICATION_TLS*", actions: changeActions,
 			setup:  func(t testing.TB, fc flavourCase) (Observation, Memory) { return fc.healthyReplica(t) },
 			policy: func(p *Policy) { p.TLS, p.TLSCA = true, "/tls/ca.crt" }},
-		{name: "channel with the verified TLS asked for", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating",
+		{name: "channel with the verified TLS asked for", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true, reason: "replicating",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				ch := &o.Replica.Channel
@@ -1099,7 +1100,7 @@ func TestDecide(t *testing.T) {
 				return o, m
 			},
 			policy: func(p *Policy) { p.TLS, p.TLSCA = true, "/tls/ca.crt" }},
-		{name: "accounts that can write despite read_only are reported", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating",
+		{name: "accounts that can write despite read_only are reported", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true, reason: "replicating",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Writers = []string{"'root'@'localhost'", "'ops'@'%'"}
@@ -1112,7 +1113,7 @@ func TestDecide(t *testing.T) {
 			}},
 
 		// --- catching up ----------------------------------------------------
-		{name: "new replica catching up with a backlog (lag 0 proves nothing)", situation: SitReplicaCatchingUp, role: RoleReplica,
+		{name: "new replica catching up with a backlog (lag 0 proves nothing)", situation: SitReplicaCatchingUp, role: wire.RoleReplica,
 			reason: "catching up with the primary's transactions (6 to go)",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, _ := fc.healthyReplica(t)
@@ -1124,7 +1125,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "caught up with the first snapshot although the primary moved on", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating",
+		{name: "caught up with the first snapshot although the primary moved on", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true, reason: "replicating",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Source.GTIDs = gtids(fc.flavor, fc.primaryMore)
@@ -1138,7 +1139,7 @@ func TestDecide(t *testing.T) {
 			}},
 
 		// --- errors -----------------------------------------------------------
-		{name: "SQL error: left for a person", situation: SitReplicaSQLError, role: RoleReplica, reason: "replication error: SQL error 1062: Duplicate entry",
+		{name: "SQL error: left for a person", situation: SitReplicaSQLError, role: wire.RoleReplica, reason: "replication error: SQL error 1062: Duplicate entry",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				ch := &o.Replica.Channel
@@ -1150,7 +1151,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("%v, problems %v", d, d.Problems)
 				}
 			}},
-		{name: "errant GTIDs", situation: SitReplicaErrant, role: RoleReplica, reason: "replica has transactions the primary lacks",
+		{name: "errant GTIDs", situation: SitReplicaErrant, role: wire.RoleReplica, reason: "replica has transactions the primary lacks",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Local.GTIDs = gtids(fc.flavor, fc.primarySet).Union(gtids(fc.flavor, fc.localWrite))
@@ -1162,14 +1163,14 @@ func TestDecide(t *testing.T) {
 					t.Errorf("errant %q, problems %v, want %q", d.Replica.Errant, d.Problems, want)
 				}
 			}},
-		{name: "errant GTIDs: a stopped replica is not restarted", situation: SitReplicaErrant, role: RoleReplica, reason: "not restarting replication into a replica with transactions the primary lacks",
+		{name: "errant GTIDs: a stopped replica is not restarted", situation: SitReplicaErrant, role: wire.RoleReplica, reason: "not restarting replication into a replica with transactions the primary lacks",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Local.GTIDs = gtids(fc.flavor, fc.primarySet).Union(gtids(fc.flavor, fc.localWrite))
 				o.Replica.Channel.IO, o.Replica.Channel.Lag = sqldialect.ThreadStopped, nil
 				return o, m
 			}},
-		{name: "comparison failed, nothing remembered: fail closed", situation: SitReplicaSourceUnknown, role: RoleReplica,
+		{name: "comparison failed, nothing remembered: fail closed", situation: SitReplicaSourceUnknown, role: wire.RoleReplica,
 			reason: "cannot compare this replica's transactions with the primary's: Error 1045",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1182,7 +1183,7 @@ func TestDecide(t *testing.T) {
 					t.Error("errant transactions reported as known")
 				}
 			}},
-		{name: "comparison failed: the remembered set and the fetched ones stand in", situation: SitReplicaReplicating, role: RoleReplica, ready: true, reason: "replicating",
+		{name: "comparison failed: the remembered set and the fetched ones stand in", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true, reason: "replicating",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Source = SourceFacts{Err: "i/o timeout"}
@@ -1191,7 +1192,7 @@ func TestDecide(t *testing.T) {
 				return o, m
 			}},
 		// --- a replaced primary -----------------------------------------------
-		{name: "the primary's history was replaced: stopped, and stays so", situation: SitReplicaDiverged, role: RoleReplica,
+		{name: "the primary's history was replaced: stopped, and stays so", situation: SitReplicaDiverged, role: wire.RoleReplica,
 			reason: "the primary's history no longer holds transactions this replica got from it", actions: []ActionKind{ActStopReplica},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1207,7 +1208,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v problems %v", d.Memory, d.Problems)
 				}
 			}},
-		{name: "diverged: the replaced primary's counter passing the replica's does not resume it", situation: SitReplicaDiverged, role: RoleReplica,
+		{name: "diverged: the replaced primary's counter passing the replica's does not resume it", situation: SitReplicaDiverged, role: wire.RoleReplica,
 			reason: "the primary's history no longer holds",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1227,7 +1228,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("reason names an empty set: %q", d.Reason)
 				}
 			}},
-		{name: "the primary lacks what it sent but takes no writes: recovering, reads served", situation: SitReplicaServingRecovering, role: RoleReplica, ready: true,
+		{name: "the primary lacks what it sent but takes no writes: recovering, reads served", situation: SitReplicaServingRecovering, role: wire.RoleReplica, ready: true,
 			reason: "while the primary lacks transactions this replica holds",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1237,7 +1238,7 @@ func TestDecide(t *testing.T) {
 				ch.IO, ch.Lag, ch.LastIOErrno = sqldialect.ThreadStopped, nil, 1236
 				return o, m
 			}},
-		{name: "the primary recovering for longer than MAX_REPLICATION_LAG", situation: SitReplicaPrimaryRecovering, role: RoleReplica, reason: "takes no writes: it is recovering",
+		{name: "the primary recovering for longer than MAX_REPLICATION_LAG", situation: SitReplicaPrimaryRecovering, role: wire.RoleReplica, reason: "takes no writes: it is recovering",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.At = t0.Add(time.Minute)
@@ -1247,16 +1248,16 @@ func TestDecide(t *testing.T) {
 			}},
 
 		// --- seeding ---------------------------------------------------------
-		{name: "new replica, the primary purged what it lacks: seeded from a ready replica", situation: SitReplicaSeedStarting, role: RoleReplica,
+		{name: "new replica, the primary purged what it lacks: seeded from a ready replica", situation: SitReplicaSeedStarting, role: wire.RoleReplica,
 			reason: "seeding from mysql-2: the primary's binary logs no longer hold transactions this replica lacks", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
 				o.Peers = &PeerFacts{Peers: Peers{
-					{Status: &Status{Pod: "mysql-0", Role: RolePrimary, Ready: true, PodHost: testPrimary}},
-					{Status: &Status{Pod: "mysql-1", Role: RoleReplica, PodHost: "mysql-1.x"}},
-					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}},
-					{Status: &Status{Pod: "mysql-3", Role: RoleReplica, Ready: false, PodHost: "mysql-3.x", GTIDExecuted: fc.primarySet}},
+					{Status: &wire.Status{Pod: "mysql-0", Role: wire.RolePrimary, Ready: true, PodHost: testPrimary}},
+					{Status: &wire.Status{Pod: "mysql-1", Role: wire.RoleReplica, PodHost: "mysql-1.x"}},
+					{Status: &wire.Status{Pod: "mysql-2", Role: wire.RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}},
+					{Status: &wire.Status{Pod: "mysql-3", Role: wire.RoleReplica, Ready: false, PodHost: "mysql-3.x", GTIDExecuted: fc.primarySet}},
 				}}
 				return o, m
 			},
@@ -1265,7 +1266,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("donor %+v, memory %+v", d.Actions[0].Donor, d.Memory)
 				}
 			}},
-		{name: "a ready replica with transactions of its own is not chosen as donor while another exists", situation: SitReplicaSeedStarting, role: RoleReplica,
+		{name: "a ready replica with transactions of its own is not chosen as donor while another exists", situation: SitReplicaSeedStarting, role: wire.RoleReplica,
 			reason: "seeding from mysql-3", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1275,23 +1276,23 @@ func TestDecide(t *testing.T) {
 					own, origin = "0-102-11", "102"
 				}
 				o.Peers = &PeerFacts{Peers: Peers{
-					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet + "," + own, GTIDOrigin: origin}},
-					{Status: &Status{Pod: "mysql-3", Role: RoleReplica, Ready: true, PodHost: "mysql-3.x", GTIDExecuted: fc.primarySet, GTIDOrigin: "x"}},
+					{Status: &wire.Status{Pod: "mysql-2", Role: wire.RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet + "," + own, GTIDOrigin: origin}},
+					{Status: &wire.Status{Pod: "mysql-3", Role: wire.RoleReplica, Ready: true, PodHost: "mysql-3.x", GTIDExecuted: fc.primarySet, GTIDOrigin: "x"}},
 				}}
 				return o, m
 			}},
-		{name: "only ready replicas with transactions of their own: the primary is the donor", situation: SitReplicaSeedStarting, role: RoleReplica,
+		{name: "only ready replicas with transactions of their own: the primary is the donor", situation: SitReplicaSeedStarting, role: wire.RoleReplica,
 			reason: "seeding from mysql-0", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
 				o.Peers = &PeerFacts{Peers: Peers{
-					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet,
-						Replication: &ReplicationStatus{ErrantGTIDs: fc.localWrite}}},
+					{Status: &wire.Status{Pod: "mysql-2", Role: wire.RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet,
+						Replication: &wire.ReplicationStatus{ErrantGTIDs: fc.localWrite}}},
 				}}
 				return o, m
 			}},
-		{name: "a replica ahead of a primary restored from an older copy (1236, the primary away) is not seeded from it", situation: SitReplicaSeedNoDonor, role: RoleReplica,
+		{name: "a replica ahead of a primary restored from an older copy (1236, the primary away) is not seeded from it", situation: SitReplicaSeedNoDonor, role: wire.RoleReplica,
 			reason: "but no donor holds every transaction this replica has",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1301,7 +1302,7 @@ func TestDecide(t *testing.T) {
 				// down to restore its own copy.
 				o.Replica.Source = SourceFacts{Err: "dial tcp: connection refused"}
 				m.PrimaryGTIDs = gtids(fc.flavor, fc.behindSet)
-				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: false, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
+				o.Peers = &PeerFacts{Peers: Peers{{Status: &wire.Status{Pod: "mysql-2", Role: wire.RoleReplica, Ready: false, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
 				return o, m
 			},
 			check: func(t *testing.T, fc flavourCase, d Decision) {
@@ -1309,7 +1310,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v problems %v", d.Memory, d.Problems)
 				}
 			}},
-		{name: "a replica ahead of its primary is seeded from a ready replica that holds everything it has", situation: SitReplicaSeedStarting, role: RoleReplica,
+		{name: "a replica ahead of its primary is seeded from a ready replica that holds everything it has", situation: SitReplicaSeedStarting, role: wire.RoleReplica,
 			reason: "seeding from mysql-2", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1317,10 +1318,10 @@ func TestDecide(t *testing.T) {
 				ch.IO, ch.Lag, ch.LastIOErrno = sqldialect.ThreadStopped, nil, 1236
 				o.Replica.Source = SourceFacts{Err: "dial tcp: connection refused"}
 				m.PrimaryGTIDs = gtids(fc.flavor, fc.behindSet)
-				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primaryMore}}}}
+				o.Peers = &PeerFacts{Peers: Peers{{Status: &wire.Status{Pod: "mysql-2", Role: wire.RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primaryMore}}}}
 				return o, m
 			}},
-		{name: "a replica behind what the primary still holds: seeded from the primary when no replica has it", situation: SitReplicaSeedStarting, role: RoleReplica,
+		{name: "a replica behind what the primary still holds: seeded from the primary when no replica has it", situation: SitReplicaSeedStarting, role: wire.RoleReplica,
 			reason: "seeding from mysql-0: the primary cannot send what this replica needs (IO error 1236", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1328,37 +1329,37 @@ func TestDecide(t *testing.T) {
 				ch := &o.Replica.Channel
 				ch.IO, ch.Lag, ch.LastIOErrno, ch.LastIOError = sqldialect.ThreadStopped, nil, 1236, "Could not find GTID state"
 				o.Peers = &PeerFacts{Peers: Peers{
-					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.behindSet}},
+					{Status: &wire.Status{Pod: "mysql-2", Role: wire.RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.behindSet}},
 				}}
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.primarySet), false
 				return o, m
 			}},
-		{name: "the receiver's fatal error is older than the primary's data (it holds everything again): replication restarted, not seeded", situation: SitReplicaServingStaleOK, role: RoleReplica,
+		{name: "the receiver's fatal error is older than the primary's data (it holds everything again): replication restarted, not seeded", situation: SitReplicaServingStaleOK, role: wire.RoleReplica,
 			ready: true, reason: "while replication is stopped (IO error 13114", actions: []ActionKind{ActStartReplica},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				return fc.staleFatalReplica(t, true, 0)
 			},
 			check: wantStartsSeeds(1, 0)},
-		{name: "the receiver's fatal error while the primary takes no writes yet: neither restarted nor seeded", situation: SitReplicaServingStaleOK, role: RoleReplica,
+		{name: "the receiver's fatal error while the primary takes no writes yet: neither restarted nor seeded", situation: SitReplicaServingStaleOK, role: wire.RoleReplica,
 			ready: true, reason: "it is restarted once the primary does",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				return fc.staleFatalReplica(t, false, 0)
 			},
 			check: wantStartsSeeds(0, 0)},
-		{name: "the fatal error comes back after that restart: seeded", situation: SitReplicaSeedStarting, role: RoleReplica,
+		{name: "the fatal error comes back after that restart: seeded", situation: SitReplicaSeedStarting, role: wire.RoleReplica,
 			reason: "seeding from mysql-0: the primary cannot send what this replica needs (IO error 13114", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				return fc.staleFatalReplica(t, true, 1)
 			}},
-		{name: "the donor that failed last is not tried first", situation: SitReplicaSeedStarting, role: RoleReplica, reason: "seeding from mysql-0", actionsFor: seedKind,
+		{name: "the donor that failed last is not tried first", situation: SitReplicaSeedStarting, role: wire.RoleReplica, reason: "seeding from mysql-0", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
-				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
+				o.Peers = &PeerFacts{Peers: Peers{{Status: &wire.Status{Pod: "mysql-2", Role: wire.RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
 				m.SeedDonor, m.Seed = "mysql-2", Backoff{Tries: 1, Last: t0.Add(-time.Minute), Wait: 30 * time.Second}
 				return o, m
 			}},
-		{name: "a clone that moves no byte for SEED_STALL_TIMEOUT is stopped", situation: SitSeedStalled, role: RoleReplica,
+		{name: "a clone that moves no byte for SEED_STALL_TIMEOUT is stopped", situation: SitSeedStalled, role: wire.RoleReplica,
 			reason: "the clone from mysql-2 moved no byte for 31s (FILE COPY, SEED_STALL_TIMEOUT 30s): stopping it", actions: []ActionKind{ActAbortClone},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1372,7 +1373,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("action %+v, memory %+v", a, d.Memory)
 				}
 			}},
-		{name: "a clone whose bytes move is left alone", situation: SitSeeding, role: RoleReplica, reason: "seeding from mysql-2 (clone)",
+		{name: "a clone whose bytes move is left alone", situation: SitSeeding, role: wire.RoleReplica, reason: "seeding from mysql-2 (clone)",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE COPY", Moved: 2 << 20, PID: 42}
@@ -1385,7 +1386,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
-		{name: "a clone in a local stage (FILE SYNC) is not stopped however long it takes", situation: SitSeeding, role: RoleReplica, reason: "seeding from mysql-2 (clone)",
+		{name: "a clone in a local stage (FILE SYNC) is not stopped however long it takes", situation: SitSeeding, role: wire.RoleReplica, reason: "seeding from mysql-2 (clone)",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE SYNC", Moved: 1 << 20, PID: 42}
@@ -1393,7 +1394,7 @@ func TestDecide(t *testing.T) {
 				return o, m
 			},
 			policy: func(p *Policy) { p.SeedStall = 30 * time.Second }},
-		{name: "a clone that has just entered a copying stage is not stopped at once", situation: SitSeeding, role: RoleReplica, reason: "seeding from mysql-2 (clone)",
+		{name: "a clone that has just entered a copying stage is not stopped at once", situation: SitSeeding, role: wire.RoleReplica, reason: "seeding from mysql-2 (clone)",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE COPY", Moved: 1 << 20, PID: 42}
@@ -1401,12 +1402,12 @@ func TestDecide(t *testing.T) {
 				return o, m
 			},
 			policy: func(p *Policy) { p.SeedStall = 30 * time.Second }},
-		{name: "a busy donor: another donor at once, not after the back-off", situation: SitReplicaSeedStarting, role: RoleReplica,
+		{name: "a busy donor: another donor at once, not after the back-off", situation: SitReplicaSeedStarting, role: wire.RoleReplica,
 			reason: "seeding from mysql-0: the primary's binary logs no longer hold", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
-				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
+				o.Peers = &PeerFacts{Peers: Peers{{Status: &wire.Status{Pod: "mysql-2", Role: wire.RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
 				o.Seed = SeedFacts{Donor: "mysql-2", Err: "clone error 3862: Clone Donor Error: 3634 : Too many concurrent clone operations. Maximum allowed - 1.", Kind: SeedBusy}
 				m.SeedDonor, m.Seed, m.Seeds = "mysql-2", Backoff{Tries: 1, Last: t0.Add(-5 * time.Second), Wait: 30 * time.Second}, 1
 				return o, m
@@ -1416,28 +1417,28 @@ func TestDecide(t *testing.T) {
 					t.Errorf("donor %+v memory %+v reason %q", d.Actions[0].Donor, d.Memory, d.Reason)
 				}
 			}},
-		{name: "a stalled donor: another donor at once", situation: SitReplicaSeedStarting, role: RoleReplica,
+		{name: "a stalled donor: another donor at once", situation: SitReplicaSeedStarting, role: wire.RoleReplica,
 			reason: "seeding from mysql-2: the primary's binary logs no longer hold", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
 				o.Peers = &PeerFacts{Peers: Peers{
-					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}},
-					{Status: &Status{Pod: "mysql-3", Role: RoleReplica, Ready: true, PodHost: "mysql-3.x", GTIDExecuted: fc.primarySet}},
+					{Status: &wire.Status{Pod: "mysql-2", Role: wire.RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}},
+					{Status: &wire.Status{Pod: "mysql-3", Role: wire.RoleReplica, Ready: true, PodHost: "mysql-3.x", GTIDExecuted: fc.primarySet}},
 				}}
 				o.Seed = SeedFacts{Donor: "mysql-3", Err: "backup stream incomplete: the donor sent nothing for 30s", Kind: SeedStalled}
 				m.SeedDonor, m.Seed, m.Seeds = "mysql-3", Backoff{Tries: 1, Last: t0.Add(-40 * time.Second), Wait: 30 * time.Second}, 1
 				m.Seed.Wait = time.Minute
 				return o, m
 			}},
-		{name: "a donor lost mid-copy (deleted: its name no longer resolves): another donor at once", situation: SitReplicaSeedStarting, role: RoleReplica,
+		{name: "a donor lost mid-copy (deleted: its name no longer resolves): another donor at once", situation: SitReplicaSeedStarting, role: wire.RoleReplica,
 			reason: "seeding from mysql-3: the primary's binary logs no longer hold", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
 				o.Peers = &PeerFacts{Peers: Peers{
-					{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}},
-					{Status: &Status{Pod: "mysql-3", Role: RoleReplica, Ready: true, PodHost: "mysql-3.x", GTIDExecuted: fc.primarySet}},
+					{Status: &wire.Status{Pod: "mysql-2", Role: wire.RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}},
+					{Status: &wire.Status{Pod: "mysql-3", Role: wire.RoleReplica, Ready: true, PodHost: "mysql-3.x", GTIDExecuted: fc.primarySet}},
 				}}
 				o.Seed = SeedFacts{Donor: "mysql-2", Err: "clone error 3862: Clone Donor Error: Connect failed: 2005 : Unknown MySQL server host 'mysql-2.x' (-2).", Kind: SeedLost}
 				m.SeedDonor, m.Seed, m.Seeds = "mysql-2", Backoff{Tries: 1, Last: t0.Add(-2 * time.Second), Wait: 30 * time.Second}, 1
@@ -1448,18 +1449,18 @@ func TestDecide(t *testing.T) {
 					t.Errorf("donor %+v memory %+v reason %q", d.Actions[0].Donor, d.Memory, d.Reason)
 				}
 			}},
-		{name: "every donor busy or stalled lately: the back-off applies", situation: SitReplicaSeedWaiting, role: RoleReplica,
+		{name: "every donor busy or stalled lately: the back-off applies", situation: SitReplicaSeedWaiting, role: wire.RoleReplica,
 			reason: "the last seed from mysql-0 failed, next attempt at 12:00:25",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
-				o.Peers = &PeerFacts{Peers: Peers{{Status: &Status{Pod: "mysql-2", Role: RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
+				o.Peers = &PeerFacts{Peers: Peers{{Status: &wire.Status{Pod: "mysql-2", Role: wire.RoleReplica, Ready: true, PodHost: "mysql-2.x", GTIDExecuted: fc.primarySet}}}}
 				o.Seed = SeedFacts{Donor: "mysql-0", Err: "clone error 1317: Query execution was interrupted", Kind: SeedStalled}
 				m.SeedDonor, m.Seed, m.Seeds = "mysql-0", Backoff{Tries: 2, Last: t0.Add(-35 * time.Second), Wait: time.Minute}, 2
 				m.SeedAvoid = []string{"mysql-2"}
 				return o, m
 			}},
-		{name: "a seed that failed is retried after its back-off", situation: SitReplicaSeedWaiting, role: RoleReplica, reason: "the last seed from mysql-2 failed, next attempt at 12:00:50",
+		{name: "a seed that failed is retried after its back-off", situation: SitReplicaSeedWaiting, role: wire.RoleReplica, reason: "the last seed from mysql-2 failed, next attempt at 12:00:50",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
@@ -1472,7 +1473,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("problems %v", d.Problems)
 				}
 			}},
-		{name: "AUTO_RESEED=false: a replica with data is reported, not re-seeded", situation: SitReplicaSeedDisabled, role: RoleReplica,
+		{name: "AUTO_RESEED=false: a replica with data is reported, not re-seeded", situation: SitReplicaSeedDisabled, role: wire.RoleReplica,
 			reason: "AUTO_RESEED=false, so it is not re-seeded",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1481,14 +1482,14 @@ func TestDecide(t *testing.T) {
 				return o, m
 			},
 			policy: func(p *Policy) { p.AutoReseed = false }},
-		{name: "AUTO_RESEED=false: a new replica is still seeded", situation: SitReplicaSeedStarting, role: RoleReplica, reason: "seeding from mysql-0", actionsFor: seedKind,
+		{name: "AUTO_RESEED=false: a new replica is still seeded", situation: SitReplicaSeedStarting, role: wire.RoleReplica, reason: "seeding from mysql-0", actionsFor: seedKind,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.behindSet), true
 				return o, m
 			},
 			policy: func(p *Policy) { p.AutoReseed = false }},
-		{name: "errant transactions and purged needs: reported, never copied over", situation: SitReplicaErrant, role: RoleReplica,
+		{name: "errant transactions and purged needs: reported, never copied over", situation: SitReplicaErrant, role: wire.RoleReplica,
 			reason: "replica has transactions the primary lacks",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1498,7 +1499,7 @@ func TestDecide(t *testing.T) {
 				o.Replica.Source.Purged, o.Replica.Source.PurgedKnown = gtids(fc.flavor, fc.primarySet), true
 				return o, m
 			}},
-		{name: "seeding under way: nothing else happens", situation: SitSeeding, role: RoleReplica,
+		{name: "seeding under way: nothing else happens", situation: SitSeeding, role: wire.RoleReplica,
 			reason: "seeding from mysql-2 (fetch): 1.0 MiB/4.0 MiB (512.0 KiB/s)",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1511,14 +1512,14 @@ func TestDecide(t *testing.T) {
 					t.Errorf("seed %+v", d.Seed)
 				}
 			}},
-		{name: "a clone in place: the server restarts on it", situation: SitSeedRestarting, role: RoleReplica, reason: "seeded from mysql-2: restarting the server",
+		{name: "a clone in place: the server restarts on it", situation: SitSeedRestarting, role: wire.RoleReplica, reason: "seeded from mysql-2: restarting the server",
 			actions: []ActionKind{ActShutdown},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Seed = SeedFacts{RestartNeeded: true, Donor: "mysql-2"}
 				return o, m
 			}},
-		{name: "a copy recorded complete but not proven in place: nothing applied", situation: SitSeedUnproven, role: RoleReplica,
+		{name: "a copy recorded complete but not proven in place: nothing applied", situation: SitSeedUnproven, role: wire.RoleReplica,
 			reason: "has not proven that the data directory holds it",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1530,7 +1531,7 @@ func TestDecide(t *testing.T) {
 					t.Error("an unproven copy is not logged")
 				}
 			}},
-		{name: "a restored copy: its GTID position is applied", situation: SitSeedApplying, role: RoleReplica, reason: "seeded from mysql-2: applying its GTID position 0-100-9",
+		{name: "a restored copy: its GTID position is applied", situation: SitSeedApplying, role: wire.RoleReplica, reason: "seeded from mysql-2: applying its GTID position 0-100-9",
 			actions: []ActionKind{ActApplySeed},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
@@ -1538,7 +1539,7 @@ func TestDecide(t *testing.T) {
 				return o, m
 			}},
 
-		{name: "primary unreachable, remembered set older than the replica: nothing is errant", situation: SitReplicaReplicating, role: RoleReplica, ready: true,
+		{name: "primary unreachable, remembered set older than the replica: nothing is errant", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true,
 			reason: "replicating",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
@@ -1552,7 +1553,7 @@ func TestDecide(t *testing.T) {
 					t.Errorf("memory %+v view %+v problems %v", d.Memory, d.Replica, d.Problems)
 				}
 			}},
-		{name: "threads stopped, restart backed off", situation: SitReplicaThreadsStopped, role: RoleReplica, reason: "replication stopped; next start at 12:00:30",
+		{name: "threads stopped, restart backed off", situation: SitReplicaThreadsStopped, role: wire.RoleReplica, reason: "replication stopped; next start at 12:00:30",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
 				o.Replica.Channel.IO, o.Replica.Channel.SQL, o.Replica.Channel.Lag = sqldialect.ThreadStopped, sqldialect.ThreadStopped, nil
@@ -1569,17 +1570,17 @@ func TestDecide(t *testing.T) {
 				if s.policy != nil {
 					s.policy(&p)
 				}
-				d := decide(o, m, p, o.At.Add(s.later))
+				d := Decide(o, m, p, o.At.Add(s.later))
 				if d.Situation != s.situation {
 					t.Errorf("situation %q, want %q (%s)", d.Situation, s.situation, d.Reason)
 				}
 				// The observer asks the peers on the same rule decide seeds by.
-				if d.Situation == SitReplicaSeedStarting && !needsDonor(o) {
+				if d.Situation == SitReplicaSeedStarting && !NeedsDonor(o) {
 					t.Errorf("a seed starts, but needsDonor is false: the observer would not have asked the donors")
 				}
 				switch d.Situation {
 				case SitPrimaryWaitingForPeers, SitPrimaryWaitingForPerson, SitPrimaryRecovering, SitPrimaryMakingWritable:
-					if o.Account != nil && !primaryNeedsPeers(o.Local, *o.Account, m.Lineage, m.Approved) {
+					if o.Account != nil && !PrimaryNeedsPeers(o.Local, *o.Account, m.Lineage, m.Approved) {
 						t.Errorf("the guard decides, but primaryNeedsPeers is false: the observer would not have asked the peers")
 					}
 				}
@@ -1618,12 +1619,12 @@ func TestDecideMySQLNeedsSuperReadOnly(t *testing.T) {
 	t.Parallel()
 	o, m := flavours[0].healthyReplica(t)
 	o.Local.SuperReadOnly = false
-	d := decide(o, m, testPolicy(RoleReplica), t0)
+	d := Decide(o, m, testPolicy(wire.RoleReplica), t0)
 	if d.Ready || !slices.Equal(kinds(d.Actions), []ActionKind{ActMakeReadOnly}) {
 		t.Errorf("%v", d)
 	}
 	o, m = flavours[1].healthyReplica(t)
-	if d := decide(o, m, testPolicy(RoleReplica), t0); !d.Ready {
+	if d := Decide(o, m, testPolicy(wire.RoleReplica), t0); !d.Ready {
 		t.Errorf("MariaDB has no super_read_only: %v", d)
 	}
 }
@@ -1639,7 +1640,7 @@ func TestChangeStormBounded(t *testing.T) {
 	changes := 0
 	for i := 0; i < 60; i++ {
 		o.At = t0.Add(time.Duration(i) * time.Second)
-		d := decide(o, m, testPolicy(RoleReplica), o.At)
+		d := Decide(o, m, testPolicy(wire.RoleReplica), o.At)
 		if slices.Contains(kinds(d.Actions), ActChangeSource) {
 			changes++
 		}
@@ -1673,12 +1674,12 @@ func TestBackoff(t *testing.T) {
 // account only once every replica has read the new password.
 func TestDecidePasswordRotation(t *testing.T) {
 	t.Parallel()
-	p := testPolicy(RolePrimary)
+	p := testPolicy(wire.RolePrimary)
 	mysqlFC, mariaFC := flavours[0], flavours[1]
 
 	// MySQL: change at once, keeping the old one.
 	o, m := mysqlFC.rotated(t)
-	d := decide(o, m, p, t0)
+	d := Decide(o, m, p, t0)
 	if !slices.Equal(kinds(d.Actions), []ActionKind{ActRotatePassword}) || d.Memory.AccountFP != newFP || d.Memory.RotationSince != t0 {
 		t.Errorf("MySQL rotation: %v %+v", d, d.Memory)
 	}
@@ -1687,13 +1688,13 @@ func TestDecidePasswordRotation(t *testing.T) {
 	o.Credentials.ReplicationFP, m.AccountFP, m.RotationSince = newFP, newFP, t0
 	o.Account.OldPasswordRetained = true
 	o.Peers = peers([2]string{newFP, newFP}, [2]string{newFP, oldFP})
-	d = decide(o, m, p, t0.Add(10*time.Second))
+	d = Decide(o, m, p, t0.Add(10*time.Second))
 	if len(d.Actions) != 0 || !d.Ready || !strings.Contains(d.Reason, "the old replication password keeps working until mysql-2 use the new one") ||
 		!slices.Equal(d.Account.WaitingFor, []string{"mysql-2"}) {
 		t.Errorf("MySQL waiting for mysql-2: %v", d)
 	}
 	o.Peers = peers([2]string{newFP, newFP}, [2]string{newFP, newFP})
-	d = decide(o, m, p, t0.Add(20*time.Second))
+	d = Decide(o, m, p, t0.Add(20*time.Second))
 	if !slices.Equal(kinds(d.Actions), []ActionKind{ActDiscardOld}) || !d.Memory.RotationSince.IsZero() {
 		t.Errorf("MySQL discard: %v", d)
 	}
@@ -1701,39 +1702,39 @@ func TestDecidePasswordRotation(t *testing.T) {
 	o.Peers = peers([2]string{newFP, newFP})
 	o.Peers.Peers = append(o.Peers.Peers, Peer{Err: "connection refused"})
 	o.At = t0.Add(time.Minute)
-	if d = decide(o, m, p, o.At); len(d.Actions) != 0 || !strings.Contains(d.Reason, "(no answer)") {
+	if d = Decide(o, m, p, o.At); len(d.Actions) != 0 || !strings.Contains(d.Reason, "(no answer)") {
 		t.Errorf("MySQL silent replica: %v", d)
 	}
 	o.At = t0.Add(peerWaitMax)
-	if d = decide(o, m, p, o.At); !slices.Equal(kinds(d.Actions), []ActionKind{ActDiscardOld}) {
+	if d = Decide(o, m, p, o.At); !slices.Equal(kinds(d.Actions), []ActionKind{ActDiscardOld}) {
 		t.Errorf("MySQL silent replica after %s: %v", peerWaitMax, d)
 	}
 
 	// MariaDB: wait until every replica has read the new password.
 	o, m = mariaFC.rotated(t)
 	o.Peers = peers([2]string{newFP, oldFP}, [2]string{oldFP, oldFP})
-	d = decide(o, m, p, t0)
+	d = Decide(o, m, p, t0)
 	if len(d.Actions) != 0 || !d.Ready || !strings.Contains(d.Reason, "keeps its password until mysql-2 read the new REPLICATION_PASSWORD") {
 		t.Errorf("MariaDB waiting: %v", d)
 	}
 	m = d.Memory
 	o.Peers = peers([2]string{newFP, oldFP}, [2]string{newFP, oldFP})
-	d = decide(o, m, p, t0.Add(5*time.Second))
+	d = Decide(o, m, p, t0.Add(5*time.Second))
 	if !slices.Equal(kinds(d.Actions), []ActionKind{ActSetPassword}) || d.Memory.AccountFP != newFP || !d.Memory.RotationSince.IsZero() {
 		t.Errorf("MariaDB change: %v %+v", d, d.Memory)
 	}
 	// Peers that cannot be listed are waited for, at most peerWaitMax.
 	o.Peers = &PeerFacts{Err: "resolve the Service mysql.default.svc.cluster.local.: NXDOMAIN"}
 	o.At = t0.Add(time.Minute)
-	if d = decide(o, m, p, o.At); len(d.Actions) != 0 || !strings.Contains(d.Reason, "NXDOMAIN") {
+	if d = Decide(o, m, p, o.At); len(d.Actions) != 0 || !strings.Contains(d.Reason, "NXDOMAIN") {
 		t.Errorf("MariaDB without peers: %v", d)
 	}
 	o.At = t0.Add(peerWaitMax)
-	if d = decide(o, m, p, o.At); !slices.Equal(kinds(d.Actions), []ActionKind{ActSetPassword}) {
+	if d = Decide(o, m, p, o.At); !slices.Equal(kinds(d.Actions), []ActionKind{ActSetPassword}) {
 		t.Errorf("MariaDB without peers after %s: %v", peerWaitMax, d)
 	}
 	o.Peers, o.At = nil, t0.Add(time.Second)
-	if d = decide(o, m, p, o.At); len(d.Actions) != 0 || !strings.Contains(d.Reason, "not looked up") {
+	if d = Decide(o, m, p, o.At); len(d.Actions) != 0 || !strings.Contains(d.Reason, "not looked up") {
 		t.Errorf("MariaDB peers not asked: %v", d)
 	}
 }
@@ -1744,40 +1745,14 @@ func TestDecideDivergedMySQLEnds(t *testing.T) {
 	t.Parallel()
 	o, m := flavours[0].healthyReplica(t)
 	m.Diverged = true
-	d := decide(o, m, testPolicy(RoleReplica), t0)
+	d := Decide(o, m, testPolicy(wire.RoleReplica), t0)
 	if d.Memory.Diverged || !d.Ready {
 		t.Errorf("MySQL: %v", d)
 	}
 	o, m = flavours[1].healthyReplica(t)
 	m.Diverged = true
-	if d := decide(o, m, testPolicy(RoleReplica), t0); !d.Memory.Diverged || d.Ready {
+	if d := Decide(o, m, testPolicy(wire.RoleReplica), t0); !d.Memory.Diverged || d.Ready {
 		t.Errorf("MariaDB: %v", d)
-	}
-}
-
-func TestCloneFailureKind(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		errno  uint16
-		msg    string
-		killed bool
-		want   string
-	}{
-		{3862, "Clone Donor Error: 3634 : Too many concurrent clone operations. Maximum allowed - 1.", false, SeedBusy},
-		{3634, "Too many concurrent clone operations. Maximum allowed - 1.", false, SeedBusy},
-		{1317, "Query execution was interrupted", false, SeedStalled},
-		{3862, "Clone Donor Error: 1045 : Access denied", true, SeedStalled},
-		{3862, "Clone Donor Error: 1045 : Access denied", false, ""},
-		{3707, "Restart server failed (mysqld is not managed by supervisor process).", false, ""},
-		{3862, "Clone Donor Error: Connect failed: 2005 : Unknown MySQL server host 'mysql-2.mysql.default.svc.cluster.local' (-2).", false, SeedLost},
-		{3862, "Clone Donor Error: 2013 : Lost connection to MySQL server during query.", false, SeedLost},
-		{2013, "Lost connection to MySQL server during query", false, SeedLost},
-		{1158, "Got an error reading communication packets", false, SeedLost},
-		{3862, "Clone Donor Error: 1227 : Access denied; you need (at least one of) the BACKUP_ADMIN privilege(s)", false, ""},
-	} {
-		if got := cloneFailureKind(tc.errno, tc.msg, tc.killed); got != tc.want {
-			t.Errorf("cloneFailureKind(%d, %q, %v) = %q, want %q", tc.errno, tc.msg, tc.killed, got, tc.want)
-		}
 	}
 }
 
@@ -1800,7 +1775,7 @@ func TestDecideOwnDataAdvice(t *testing.T) {
 		o.Local.Version, o.Local.Server = tc.version, server(t, tc.version)
 		o.Local.GTIDs = gtids(fc.flavor, fc.localWrite)
 		o.Replica.UserTables = []string{"app.orders"}
-		d := decide(o, m, testPolicy(RoleReplica), t0)
+		d := Decide(o, m, testPolicy(wire.RoleReplica), t0)
 		if d.Situation != SitReplicaOwnData || !strings.Contains(d.Reason, tc.want) || strings.Contains(d.Reason, tc.not) {
 			t.Errorf("%s: %s %q, want %s with %q", tc.version, d.Situation, d.Reason, SitReplicaOwnData, tc.want)
 		}

@@ -1,7 +1,10 @@
-package bootstrap
+package wire
 
 import (
-	"sync"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -173,39 +176,55 @@ type CredentialStatus struct {
 	ChannelPassword string `json:"channelPassword,omitempty"`
 }
 
-// snapshot is what one pass published: the status it served, and the
-// observation and memory the probe path decides from.
-type snapshot struct {
-	status Status
-	obs    Observation
-	mem    Memory
-}
+// ErrNoOrdinal is returned for a pod name that does not end in -<ordinal>.
+var ErrNoOrdinal = errors.New("pod name has no ordinal")
 
-// statusBox holds the latest snapshot for concurrent readers. The
-// reconcile loop is its only writer.
-type statusBox struct {
-	mu sync.RWMutex
-	s  snapshot
-}
+// Role is what a pod is in the replication topology.
+type Role string
 
-// get returns the snapshot; its status's Replication is a copy.
-func (b *statusBox) get() snapshot {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	s := b.s
-	if s.status.Replication != nil {
-		r := *s.status.Replication
-		s.status.Replication = &r
+// Roles. Ordinal 0 is the primary; every other ordinal replicates from it.
+const (
+	RolePrimary Role = "primary"
+	RoleReplica Role = "replica"
+)
+
+// MaxServerID is the largest server_id MySQL and MariaDB accept.
+const MaxServerID = 1<<32 - 1
+
+// ParsePodName splits a StatefulSet pod name at its last dash:
+// my-db-mysql-12 is StatefulSet my-db-mysql, ordinal 12.
+func ParsePodName(pod string) (statefulSet string, ordinal uint64, err error) {
+	i := strings.LastIndexByte(pod, '-')
+	if i <= 0 || i == len(pod)-1 {
+		return "", 0, fmt.Errorf("%w: %q is not <statefulset>-<ordinal> (set POD_NAME from the downward API metadata.name)", ErrNoOrdinal, pod)
 	}
-	if s.status.Account != nil {
-		a := *s.status.Account
-		s.status.Account = &a
+	statefulSet, digits := pod[:i], pod[i+1:]
+	for _, r := range digits {
+		if r < '0' || r > '9' {
+			return "", 0, fmt.Errorf("%w: %q ends in %q, expected a non-negative whole number after the last '-'", ErrNoOrdinal, pod, digits)
+		}
 	}
-	return s
+	if len(digits) > 1 && digits[0] == '0' {
+		return "", 0, fmt.Errorf("%w: %q has ordinal %q with a leading zero, which a StatefulSet never produces", ErrNoOrdinal, pod, digits)
+	}
+	ordinal, err = strconv.ParseUint(digits, 10, 64)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: ordinal %q of %q is too large: expected at most %d", ErrNoOrdinal, digits, pod, uint64(MaxServerID))
+	}
+	if !IsDNSLabel(pod) {
+		return "", 0, fmt.Errorf("%w: %q is not a valid pod name: expected lowercase letters, digits and '-', at most 63 characters", ErrNoOrdinal, pod)
+	}
+	return statefulSet, ordinal, nil
 }
 
-func (b *statusBox) set(s snapshot) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.s = s
+func IsDNSLabel(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

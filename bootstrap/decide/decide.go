@@ -1,4 +1,4 @@
-package bootstrap
+package decide
 
 import (
 	"fmt"
@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // Policy is what decide needs to know about the pod and its settings.
 type Policy struct {
-	Role Role
+	Role wire.Role
 	// PrimaryHost, Port and User are where a replica's channel must point.
 	PrimaryHost string
 	Port        int
@@ -165,7 +166,7 @@ const (
 	startBackoffFirst = time.Second
 	startBackoffMax   = time.Minute
 	// restartTolerance absorbs the one-second resolution of Uptime.
-	restartTolerance = 2 * time.Second
+	RestartTolerance = 2 * time.Second
 	// A seed that failed is tried again after 30 s, 1 min, … up to 10 min,
 	// from another donor when there is one.
 	seedBackoffFirst = 30 * time.Second
@@ -188,7 +189,7 @@ func receiverFatal(ch sqldialect.ReplicaStatus) bool {
 // needsDonor reports whether a replica may have to be seeded, so that
 // its peers (the candidate donors) are worth asking: the observer asks
 // them when this holds, and decideReplica seeds on the same facts.
-func needsDonor(o Observation) bool {
+func NeedsDonor(o Observation) bool {
 	r := o.Replica
 	if r == nil {
 		return false
@@ -201,7 +202,7 @@ func needsDonor(o Observation) bool {
 // dataUnproven reports whether a primary's data is neither what it took
 // writes with (lineage) nor what its guard last approved.
 func dataUnproven(l LocalFacts, lineage, approved Lineage) bool {
-	return !lineageIntact(lineage, l) && !lineageIntact(approved, l)
+	return !LineageIntact(lineage, l) && !LineageIntact(approved, l)
 }
 
 // primaryNeedsPeers reports whether decidePrimary will look at the
@@ -209,7 +210,7 @@ func dataUnproven(l LocalFacts, lineage, approved Lineage) bool {
 // primary about to take writes, or taking them with data it cannot prove
 // its own, checks that no peer holds transactions it lacks. The observer
 // asks them when this holds (and now and then, to remember them).
-func primaryNeedsPeers(l LocalFacts, a AccountFacts, lineage, approved Lineage) bool {
+func PrimaryNeedsPeers(l LocalFacts, a AccountFacts, lineage, approved Lineage) bool {
 	return a.LoginTested && !a.PasswordWorks || a.OldPasswordRetained || l.ReadOnly || l.SuperReadOnly || dataUnproven(l, lineage, approved)
 }
 
@@ -217,7 +218,7 @@ func primaryNeedsPeers(l LocalFacts, a AccountFacts, lineage, approved Lineage) 
 // actions to take and the readiness verdict. It does no I/O: every
 // situation it handles is a row of decide_test.go. now is the time of the
 // decision; on the probe path it is later than o.At.
-func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
+func Decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	d := Decision{Memory: m, Problems: map[string]string{}}
 	l := o.Local
 	if sd := o.Seed; sd.Running {
@@ -229,7 +230,7 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 			d.Problems["seed"] = "seeding: " + stalled
 			return d.notReady(SitSeedStalled, "seeding from "+sd.Donor+": "+stalled+": stopping it to copy from another donor")
 		}
-		return d.notReady(SitSeeding, sd.describe())
+		return d.notReady(SitSeeding, sd.Describe())
 	}
 	switch {
 	case !l.Up:
@@ -246,7 +247,7 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	if age := now.Sub(o.At); age > p.StaleAfter {
 		return d.notReady(SitObservationStale, fmt.Sprintf("last check was %s ago", age.Round(time.Second)))
 	}
-	restarted := !m.ServerStartedAt.IsZero() && l.StartedAt.Sub(m.ServerStartedAt) > restartTolerance
+	restarted := !m.ServerStartedAt.IsZero() && l.StartedAt.Sub(m.ServerStartedAt) > RestartTolerance
 	if o.Partial {
 		if restarted {
 			return d.notReady(SitServerRestarted, "local server restarted since the last check")
@@ -275,7 +276,7 @@ func decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		d.Problems["offline"] = msg
 		return d.notReady(SitOfflineMode, msg)
 	}
-	if p.Role == RolePrimary {
+	if p.Role == wire.RolePrimary {
 		return decidePrimary(o, d, p, now)
 	}
 	return decideReplica(o, d, p, now)
@@ -331,7 +332,7 @@ func (d *Decision) do(kind ActionKind, why string) {
 func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision {
 	l := o.Local
 	m := &d.Memory
-	intact := lineageIntact(m.Lineage, l)
+	intact := LineageIntact(m.Lineage, l)
 	if l.ReadOnly || l.SuperReadOnly {
 		// Writable first (once no peer holds what this pod lacks): account
 		// statements fail under super_read_only, which a MySQL primary with
@@ -396,7 +397,7 @@ func decideAccount(o Observation, d *Decision, p Policy, now time.Time, a *Accou
 		if m.RotationSince.IsZero() {
 			m.RotationSince = now
 		}
-		waiting := replicasNotUsing(o.Peers, fp, func(c *CredentialStatus) string { return c.ChannelPassword })
+		waiting := replicasNotUsing(o.Peers, fp, func(c *wire.CredentialStatus) string { return c.ChannelPassword })
 		if len(waiting) == 0 || now.Sub(m.RotationSince) >= peerWaitMax {
 			d.do(ActDiscardOld, "every replica replicates with the new password (or "+peerWaitMax.String()+" passed)")
 			m.RotationSince = time.Time{}
@@ -473,7 +474,7 @@ func accountPassword(o Observation, d *Decision, now time.Time, a *AccountFacts,
 		if m.RotationSince.IsZero() {
 			m.RotationSince = now
 		}
-		waiting := replicasNotUsing(o.Peers, fp, func(c *CredentialStatus) string { return c.ReplicationPassword })
+		waiting := replicasNotUsing(o.Peers, fp, func(c *wire.CredentialStatus) string { return c.ReplicationPassword })
 		switch {
 		case dualPasswords(o.Local.Server):
 			d.do(ActRotatePassword, "REPLICATION_PASSWORD changed; the old password keeps working until every replica uses the new one")
@@ -507,7 +508,7 @@ func dualPasswords(s sqldialect.Server) bool {
 // replicasNotUsing names the replicas among peers whose password (as
 // field reads it from their /status) is not fp, and those that did not
 // answer; when the peers could not be listed, that is said instead.
-func replicasNotUsing(pf *PeerFacts, fp string, field func(*CredentialStatus) string) []string {
+func replicasNotUsing(pf *PeerFacts, fp string, field func(*wire.CredentialStatus) string) []string {
 	switch {
 	case pf == nil:
 		return []string{"the replicas (not looked up)"}
@@ -520,7 +521,7 @@ func replicasNotUsing(pf *PeerFacts, fp string, field func(*CredentialStatus) st
 		switch {
 		case st == nil:
 			out = append(out, peer.Name()+" (no answer)")
-		case st.Role != RoleReplica:
+		case st.Role != wire.RoleReplica:
 		case st.Credentials == nil || field(st.Credentials) != fp:
 			out = append(out, peer.Name())
 		}
@@ -648,7 +649,7 @@ func replicaFactsOf(o Observation, d *Decision, p Policy) replicaFacts {
 	f.fp = o.Credentials.ReplicationFP
 	f.pointsAt = ch.PointsAt(p.PrimaryHost, p.Port, p.User)
 	f.pointsRight = f.pointsAt && ch.TLSMatches(p.TLS, p.TLSCA, p.TLSCert, p.TLSKey)
-	f.refused = ch.IO != sqldialect.ThreadRunning && isAuthError(ch.LastIOErrno)
+	f.refused = ch.IO != sqldialect.ThreadRunning && IsAuthError(ch.LastIOErrno)
 	// The password changed since this sidecar gave the channel one, and a
 	// login made now tells whether the primary takes the new one.
 	f.moved = m.ChannelFP != "" && m.ChannelFP != f.fp
@@ -856,7 +857,7 @@ func (rp *replicaPass) problems() {
 		d.Problems["io"] = "replication IO error: " + ch.LastError()
 	}
 	if ch.LastSQLErrno != 0 {
-		d.Problems["sql"] = "replication SQL error " + fmt.Sprint(ch.LastSQLErrno) + ": " + oneLine(ch.LastSQLError)
+		d.Problems["sql"] = "replication SQL error " + fmt.Sprint(ch.LastSQLErrno) + ": " + OneLine(ch.LastSQLError)
 	}
 	if rp.known && !rp.errant.IsEmpty() {
 		d.Problems["errant"] = "replica has transactions the primary lacks (errant GTIDs): " + rp.errant.String() + "; rebuild it from the primary"
@@ -1040,7 +1041,7 @@ func ioDescription(ch sqldialect.ReplicaStatus) string {
 		s = "is stopped"
 	}
 	if ch.LastIOErrno != 0 {
-		s += fmt.Sprintf(" (IO error %d: %s)", ch.LastIOErrno, oneLine(ch.LastIOError))
+		s += fmt.Sprintf(" (IO error %d: %s)", ch.LastIOErrno, OneLine(ch.LastIOError))
 	}
 	return s
 }
@@ -1167,7 +1168,7 @@ func chooseDonor(pf *PeerFacts, p Policy, f sqldialect.Flavor, lastFailed string
 	if pf != nil {
 		for _, peer := range pf.Peers {
 			st := peer.Status
-			if st == nil || st.Role != RoleReplica || !st.Ready || st.Pod == p.Pod || st.PodHost == "" || hasOwnTransactions(st, f) {
+			if st == nil || st.Role != wire.RoleReplica || !st.Ready || st.Pod == p.Pod || st.PodHost == "" || hasOwnTransactions(st, f) {
 				continue
 			}
 			if f != 0 {
@@ -1201,7 +1202,7 @@ func chooseDonor(pf *PeerFacts, p Policy, f sqldialect.Flavor, lastFailed string
 // hasOwnTransactions reports whether a peer's /status shows transactions
 // that are not the cluster's history: written under its own GTID origin,
 // or reported errant. (One that cannot be read counts as having some.)
-func hasOwnTransactions(st *Status, f sqldialect.Flavor) bool {
+func hasOwnTransactions(st *wire.Status, f sqldialect.Flavor) bool {
 	if st.Replication != nil && st.Replication.ErrantGTIDs != "" {
 		return true
 	}
@@ -1269,19 +1270,19 @@ func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (De
 		msg := "cannot list the other pods (" + pf.Err + "): not taking writes until they can be asked, as they may hold transactions this pod lacks; " +
 			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data"
 		d.Problems["guard"] = msg
-		d.Guard = GuardWaitingForPeers
+		d.Guard = wire.GuardWaitingForPeers
 		return d.notReady(SitPrimaryWaitingForPeers, msg), true
 	}
 	t := tallyPeers(o.Local, pf, p)
 	if ov != nil && ov.Action == OverrideSeedFrom {
 		for _, h := range t.holders {
 			if h.pod == ov.From {
-				d.Guard = GuardRecovering
+				d.Guard = wire.GuardRecovering
 				d.do(ActConsumeOverride, "a person chose to seed this pod from "+h.pod)
 				return seedPrimary(o, d, Donor{Pod: h.pod, Host: h.host}, now, "a person chose to replace this pod's data with "+h.pod+"'s"), true
 			}
 		}
-		d.Guard = GuardWaitingForPeers
+		d.Guard = wire.GuardWaitingForPeers
 		return d.notReady(SitPrimaryWaitingForPeers, "a person chose to seed this pod from "+ov.From+", which does not answer as a replica yet"), true
 	}
 	switch {
@@ -1291,7 +1292,7 @@ func guard(o Observation, d *Decision, p Policy, now time.Time, intact bool) (De
 		// of a volume restored from an older copy while all are silent).
 		d.Problems["guard"] = "taking writes without " + strings.Join(t.silent, ", ") + ": this pod's data is what it took writes with (same identity, every transaction recorded then)"
 	case len(t.silent) > 0:
-		d.Guard = GuardWaitingForPeers
+		d.Guard = wire.GuardWaitingForPeers
 		d.Problems["guard"] = "waiting for " + strings.Join(t.silent, ", ") + " before taking writes"
 		return d.notReady(SitPrimaryWaitingForPeers, "not taking writes until "+strings.Join(t.silent, ", ")+" answer: they may hold transactions this pod lacks; "+
 			"to take writes without them, run in this pod's sidecar: mysql-bootstrap primary-override --use-own-data "+
@@ -1344,7 +1345,7 @@ func tallyPeers(l LocalFacts, pf *PeerFacts, p Policy) peerTally {
 				remembered[name] = true
 			}
 		}
-		if st.Pod == p.Pod || st.Role != RoleReplica {
+		if st.Pod == p.Pod || st.Role != wire.RoleReplica {
 			continue
 		}
 		if st.Seed != nil && (st.Seed.State == "running" || st.Seed.State == "restarting" || st.Seed.State == "applying") {
@@ -1402,7 +1403,7 @@ func guardLacking(o Observation, d *Decision, now time.Time, t peerTally) Decisi
 				why += " (this pod's own " + own.String() + " are only its first start's: no table outside the system schemas)"
 			}
 			d.Problems["guard"] = why
-			d.Guard = GuardRecovering
+			d.Guard = wire.GuardRecovering
 			return seedPrimary(o, d, Donor{Pod: h.pod, Host: h.host}, now, why)
 		}
 	}
@@ -1427,7 +1428,7 @@ func guardLacking(o Observation, d *Decision, now time.Time, t peerTally) Decisi
 	msg := "the pods disagree and none holds every transaction: " + strings.Join(who, "; ") +
 		"; nothing is written or wiped until a person chooses (" + overrideHint + ")"
 	d.Problems["guard"] = msg
-	d.Guard = GuardWaitingForPerson
+	d.Guard = wire.GuardWaitingForPerson
 	return d.notReady(SitPrimaryWaitingForPerson, msg)
 }
 
