@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -34,61 +33,78 @@ func TestFetchVerifies(t *testing.T) {
 	t.Parallel()
 	needTool(t, "mbstream")
 	const secret = "shared"
-	emptySum := sha256.Sum256(nil)
 	body := []byte("not an xbstream")
-	bodySum := sha256.Sum256(body)
-	trailers := func(w http.ResponseWriter, status, errText, n, sum string) {
-		w.Header().Set("Trailer", strings.Join([]string{TrailerStatus, TrailerError, TrailerBytes, TrailerSHA256}, ", "))
+	macOf := func(g Grant, b []byte) string {
+		m := g.MAC()
+		m.Write(b)
+		return hex.EncodeToString(m.Sum(nil))
+	}
+	trailers := func(w http.ResponseWriter, status, errText, n, mac string) {
+		w.Header().Set("Trailer", strings.Join([]string{TrailerStatus, TrailerError, TrailerBytes, TrailerMAC}, ", "))
 		w.WriteHeader(http.StatusOK)
 		w.Header().Set(TrailerStatus, status)
 		w.Header().Set(TrailerError, errText)
 		w.Header().Set(TrailerBytes, n)
-		w.Header().Set(TrailerSHA256, sum)
+		w.Header().Set(TrailerMAC, mac)
 	}
 	cases := []struct {
 		name    string
-		handler http.HandlerFunc
+		handler func(http.ResponseWriter, *http.Request, Grant)
 		wantIs  error
 		want    string
 	}{
-		{"no trailer", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) },
+		{"no trailer", func(w http.ResponseWriter, r *http.Request, g Grant) { w.WriteHeader(http.StatusOK) },
 			ErrIncomplete, "no trailer"},
-		{"donor failed", func(w http.ResponseWriter, r *http.Request) {
-			trailers(w, statusFailed, "mariadb-backup: exit status 1: Access denied", "0", hex.EncodeToString(emptySum[:]))
+		{"donor failed", func(w http.ResponseWriter, r *http.Request, g Grant) {
+			trailers(w, statusFailed, "mariadb-backup: exit status 1: Access denied", "0", macOf(g, nil))
 		}, ErrIncomplete, "Access denied"},
-		{"byte count differs", func(w http.ResponseWriter, r *http.Request) {
-			trailers(w, statusOK, "", "1000", hex.EncodeToString(emptySum[:]))
+		{"byte count differs", func(w http.ResponseWriter, r *http.Request, g Grant) {
+			trailers(w, statusOK, "", "1000", macOf(g, nil))
 		}, ErrIncomplete, "received 0 bytes, donor sent 1000"},
-		{"hash differs", func(w http.ResponseWriter, r *http.Request) {
+		{"MAC differs", func(w http.ResponseWriter, r *http.Request, g Grant) {
 			trailers(w, statusOK, "", "0", strings.Repeat("0", 64))
-		}, ErrIncomplete, "SHA-256"},
-		{"busy", func(w http.ResponseWriter, r *http.Request) {
+		}, ErrAltered, "MAC"},
+		{"unkeyed SHA-256 instead of the MAC", func(w http.ResponseWriter, r *http.Request, g Grant) {
+			sum := sha256.Sum256(nil)
+			trailers(w, statusOK, "", "0", hex.EncodeToString(sum[:]))
+		}, ErrAltered, "MAC"},
+		{"MAC of another key", func(w http.ResponseWriter, r *http.Request, g Grant) {
+			m := StreamMAC(Key("other"), g.Nonce)
+			trailers(w, statusOK, "", "0", hex.EncodeToString(m.Sum(nil)))
+		}, ErrAltered, "MAC"},
+		{"MAC of another nonce", func(w http.ResponseWriter, r *http.Request, g Grant) {
+			m := StreamMAC(Key(secret), strings.Repeat("0", 32))
+			trailers(w, statusOK, "", "0", hex.EncodeToString(m.Sum(nil)))
+		}, ErrAltered, "MAC"},
+		{"busy", func(w http.ResponseWriter, r *http.Request, g Grant) {
 			w.Header().Set("Retry-After", "30")
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}, ErrBusy, "retry after 30s"},
-		{"unauthorized", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) },
+		{"unauthorized", func(w http.ResponseWriter, r *http.Request, g Grant) { w.WriteHeader(http.StatusUnauthorized) },
 			ErrUnauthorized, ""},
-		{"server error", func(w http.ResponseWriter, r *http.Request) {
+		{"server error", func(w http.ResponseWriter, r *http.Request, g Grant) {
 			http.Error(w, "backup not started: boom", http.StatusInternalServerError)
 		}, nil, "500 Internal Server Error: backup not started: boom"},
-		{"garbage that mbstream refuses", func(w http.ResponseWriter, r *http.Request) {
-			trailers(w, statusOK, "", strconv.Itoa(len(body)), hex.EncodeToString(bodySum[:]))
+		{"garbage that mbstream refuses", func(w http.ResponseWriter, r *http.Request, g Grant) {
+			trailers(w, statusOK, "", strconv.Itoa(len(body)), macOf(g, body))
 			w.Write(body)
 		}, nil, "mbstream"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var auth atomic.Value
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				auth.Store(r.Header.Get("Authorization"))
-				tc.handler(w, r)
-			}))
-			t.Cleanup(srv.Close)
+			var served atomic.Bool
+			srv := gatedDonor(t, secret, "db-0", func(w http.ResponseWriter, r *http.Request, g Grant) {
+				served.Store(true)
+				if g.Recipient != "db-1" {
+					t.Errorf("grant for %q, want db-1", g.Recipient)
+				}
+				tc.handler(w, r, g)
+			})
 			dir := t.TempDir()
 			old := tree{"ibdata1": "old", "mysql/user.frm": "old"}
 			writeTree(t, dir, old)
-			_, err := (&Restore{DataDir: dir, DonorURL: srv.URL + "/backup", Secret: secret}).Run(t.Context())
+			_, err := (&Restore{DataDir: dir, DonorURL: srv.URL + "/backup", Secret: secret, Recipient: "db-1", DonorPod: "db-0"}).Run(t.Context())
 			if err == nil {
 				t.Fatal("Run succeeded")
 			}
@@ -101,8 +117,8 @@ func TestFetchVerifies(t *testing.T) {
 			if strings.Contains(err.Error(), secret) {
 				t.Errorf("the error shows the secret: %v", err)
 			}
-			if got, _ := auth.Load().(string); !validToken(secret, bearer(got), time.Now()) {
-				t.Errorf("Authorization = %q: not a valid token", got)
+			if !served.Load() {
+				t.Error("the donor refused the recipient's token")
 			}
 			if d := cmp.Diff(old, readTree(t, dir)); d != "" {
 				t.Errorf("datadir changed or staging left (-want +got):\n%s", d)
@@ -117,7 +133,7 @@ func TestFetchNoDonor(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()
-	_, err := (&Restore{DataDir: dir, DonorURL: url + "/backup", Secret: "x"}).Run(t.Context())
+	_, err := (&Restore{DataDir: dir, DonorURL: url + "/backup", Secret: "x", Recipient: "db-1", DonorPod: "db-0"}).Run(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "request") {
 		t.Fatalf("Run = %v", err)
 	}
