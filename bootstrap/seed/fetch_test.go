@@ -1,9 +1,11 @@
 package seed
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -139,5 +141,144 @@ func TestFetchNoDonor(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, stagingName)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("staging left: %v", err)
+	}
+}
+
+// TestTamperedStreamRefused puts a man in the middle between a real Donor
+// (its mariadb-backup a stand-in that streams a tar of a directory) and a
+// Restore: a clean relay restores the copy; a relay that changes bytes of
+// the stream and sends an unkeyed SHA-256 that matches them is refused
+// before anything is prepared; the token it saw is worth nothing to it
+// afterwards, neither as it was nor with a fresh nonce.
+func TestTamperedStreamRefused(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"/bin/sh", "tar"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not found: the stand-ins need it: %v", tool, err)
+		}
+	}
+	const secret = "seed-secret"
+	base := t.TempDir()
+	src, tools, prepared := filepath.Join(base, "src"), filepath.Join(base, "tools"), filepath.Join(base, "prepared")
+	writeTree(t, src, newData)
+	if err := os.Mkdir(tools, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(tools, "mariadb-backup")
+	script := "#!/bin/sh\nfor a; do case \"$a\" in\n" +
+		"--backup) exec tar -c -f - -C '" + src + "' . ;;\n" +
+		"--prepare) echo >> '" + prepared + "'; exit 0 ;;\n" +
+		"esac; done\nexit 1\n"
+	if err := os.WriteFile(backup, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mbstream, _ := fakeTools(t)
+	donor := &Donor{Host: "127.0.0.1", Port: 1, User: "root", Pod: "db-0", Secret: func() string { return secret },
+		MariaBackup: backup, Log: discard()}
+	dsrv := httptest.NewServer(donor.Handler())
+	t.Cleanup(dsrv.Close)
+
+	// The relay forwards both requests, keeps what it saw, and alters the
+	// stream when told to.
+	var alter atomic.Bool
+	var sniffed atomic.Value
+	relay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, _ := http.NewRequestWithContext(r.Context(), r.Method, dsrv.URL+r.URL.Path, nil)
+		req.Header = r.Header.Clone()
+		if a := r.Header.Get("Authorization"); a != "" {
+			sniffed.Store(a)
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		if alter.Load() && r.URL.Path == "/backup" {
+			i := bytes.Index(body, []byte("new table"))
+			if i < 0 {
+				t.Error("the relay found nothing to alter")
+			} else {
+				body[i] ^= 0x20 // "New table"
+			}
+		}
+		sum := sha256.Sum256(body)
+		names := []string{"Seed-Sha256"}
+		for k := range resp.Trailer {
+			names = append(names, k)
+		}
+		w.Header().Set("Trailer", strings.Join(names, ", "))
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(body)
+		for k, v := range resp.Trailer {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Seed-Sha256", hex.EncodeToString(sum[:]))
+	}))
+	t.Cleanup(relay.Close)
+
+	restore := func(dir string) (Result, error) {
+		return (&Restore{DataDir: dir, DonorURL: relay.URL + "/backup", Secret: secret, Recipient: "db-1", DonorPod: "db-0",
+			MBStream: mbstream, MariaBackup: backup, Log: discard()}).Run(t.Context())
+	}
+
+	// Altered in flight: refused before prepare, nothing changed.
+	alter.Store(true)
+	dir := t.TempDir()
+	writeTree(t, dir, oldData)
+	_, err := restore(dir)
+	if !errors.Is(err, ErrAltered) {
+		t.Fatalf("Run through an altering relay = %v, want ErrAltered", err)
+	}
+	if _, serr := os.Stat(prepared); !errors.Is(serr, os.ErrNotExist) {
+		t.Errorf("the altered copy was prepared (%v)", serr)
+	}
+	if d := cmp.Diff(oldData, readTree(t, dir)); d != "" {
+		t.Errorf("datadir changed or staging left (-want +got):\n%s", d)
+	}
+	t.Logf("altered stream: %v", err)
+
+	// The relay replays what it saw: the nonce is spent.
+	auth, _ := sniffed.Load().(string)
+	replay := func(auth string) int {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, dsrv.URL+"/backup", nil)
+		req.Header.Set("Authorization", auth)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := replay(auth); got != http.StatusUnauthorized {
+		t.Errorf("the sniffed token replayed: %d, want 401", got)
+	}
+	// With a fresh nonce of its own in place of the spent one.
+	f := strings.Split(strings.TrimPrefix(auth, "Bearer "), ".")
+	if len(f) != 6 {
+		t.Fatalf("sniffed %q: not a token", auth)
+	}
+	f[3] = nonceFrom(t, dsrv.URL)
+	if got := replay("Bearer " + strings.Join(f, ".")); got != http.StatusUnauthorized {
+		t.Errorf("the sniffed MAC with a fresh nonce: %d, want 401", got)
+	}
+
+	// A clean relay: the copy arrives, verified.
+	alter.Store(false)
+	res, err := restore(dir)
+	if err != nil {
+		t.Fatalf("Run through a clean relay: %v", err)
+	}
+	if _, err := os.Stat(prepared); err != nil {
+		t.Errorf("the clean copy was not prepared: %v", err)
+	}
+	if got := readTree(t, dir)["newdb/t.ibd"]; got != "new table" || res.GTID != "0-1-9" {
+		t.Errorf("after the clean restore: newdb/t.ibd %q, GTID %q", got, res.GTID)
 	}
 }
