@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +28,9 @@ import (
 // runBackupServer serves GET /backup on BACKUP_ADDR: a verified
 // mariadb-backup stream of the local server, for a peer that seeds from
 // this pod. It logs in as root (MYSQL_ROOT_PASSWORD, read again for every
-// copy); requests carry a token derived from REPLICATION_PASSWORD.
+// copy); requests carry a single-use token for this pod, keyed by
+// SEED_PASSWORD or else REPLICATION_PASSWORD (seedSecret), after a nonce
+// from POST /seed/nonce.
 func runBackupServer(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
 	cfg, id, log, err := loadPod(ctx, "backup-server", args, stdio, loader)
 	if err != nil {
@@ -42,10 +45,8 @@ func runBackupServer(ctx context.Context, args []string, stdio Stdio, loader Loa
 			creds.root.Refresh()
 			return creds.root.Get().Reveal()
 		},
-		Secret: func() string {
-			creds.replication.Refresh()
-			return creds.replication.Get().Reveal()
-		},
+		Pod:     id.Pod,
+		Secret:  seedSecret(cfg, creds),
 		Replica: func() bool { return !id.IsPrimary() },
 		DataDir: cfg.DataDir,
 		Log:     log,
@@ -69,6 +70,27 @@ func runBackupServer(ctx context.Context, args []string, stdio Stdio, loader Loa
 	log.Info("backup server stopped")
 	return nil
 }
+
+// seedSecret returns what keys seed tokens and stream MACs, read again at
+// every call: SEED_PASSWORD (or its file) when set, so that the
+// replication password alone fetches nothing, else REPLICATION_PASSWORD.
+func seedSecret(cfg *Config, creds *credentials) func() string {
+	if cfg.SeedPassword == "" {
+		return func() string {
+			creds.replication.Refresh()
+			return creds.replication.Get().Reveal()
+		}
+	}
+	s := newSecretFile("SEED_PASSWORD", cfg.SeedPasswordFile, cfg.SeedPassword, nil)
+	return func() string {
+		s.Refresh()
+		return s.Get().Reveal()
+	}
+}
+
+// SeedAltered: the copy's stream did not match its keyed MAC (altered on
+// the way, or not from a holder of the seed secret); nothing was prepared.
+const SeedAltered = "altered"
 
 // runSeedExec starts the server container: it finishes a copy whose swap
 // was interrupted, restores a copy the sidecar asked for (STATE_DIR/seed),
@@ -157,6 +179,14 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 		return err
 	}
 	log.Info("seeding: restoring a copy before the server starts", "donor", req.Donor, "url", req.URL, "why", req.Why)
+	donorPod, err := requestDonor(cfg, req)
+	if err != nil {
+		log.Warn("seeding: the copy is refused; starting the server on the data it has", "donor", req.Donor, "error", oneLine(err.Error()))
+		if werr := writeJSON(files.path(seedErrorFile), SeedError{Donor: req.Donor, Error: oneLine(err.Error()), At: time.Now()}); werr != nil {
+			return werr
+		}
+		return files.done()
+	}
 	creds := newCredentials(cfg)
 	creds.refresh()
 	ctx, cancel := context.WithTimeout(ctx, cfg.SeedTimeout)
@@ -164,7 +194,9 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 	r := &seed.Restore{
 		DataDir:     cfg.DataDir,
 		DonorURL:    req.URL,
-		Secret:      creds.replication.Get().Reveal(),
+		Secret:      seedSecret(cfg, creds)(),
+		Recipient:   cfg.PodName,
+		DonorPod:    donorPod,
 		Log:         log,
 		IdleTimeout: cfg.SeedStallTimeout,
 		Progress:    func(p seed.Progress) { _ = seed.WriteProgressFile(files.path(seedProgressFile), p) },
@@ -195,10 +227,34 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 	return files.done()
 }
 
+// requestDonor checks a seed request's URL before anything connects to
+// it: http(s) to a stable name of another pod of this StatefulSet
+// (Identity.PeerPod), whose pod is the request's donor. It returns that
+// pod's name, which the token names.
+func requestDonor(cfg *Config, req SeedRequest) (string, error) {
+	id, err := NewIdentity(cfg)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("seed request: donor URL %q: want http://<donor host>:<port>/backup", req.URL)
+	}
+	pod, err := id.PeerPod(u.Hostname())
+	if err != nil {
+		return "", fmt.Errorf("seed request: %w", err)
+	}
+	if req.Donor != "" && req.Donor != pod {
+		return "", fmt.Errorf("seed request: donor %q, but its URL names %q", req.Donor, u.Hostname())
+	}
+	return pod, nil
+}
+
 // restoreFailureKind classifies a restore that failed before its copy was
 // complete: a busy donor (503), a stream that stalled, or a donor that
 // could not be reached or cut the stream (another donor is tried at once
-// after any of them).
+// after any of them); or a stream whose MAC did not match (SeedAltered:
+// retried after the usual back-off).
 func restoreFailureKind(err error) string {
 	switch {
 	case errors.Is(err, seed.ErrBusy):
@@ -207,6 +263,8 @@ func restoreFailureKind(err error) string {
 		return SeedStalled
 	case lostConnection(err):
 		return SeedLost
+	case errors.Is(err, seed.ErrAltered):
+		return SeedAltered
 	}
 	return ""
 }

@@ -93,7 +93,8 @@ type Restore struct {
 type Result struct {
 	// Donor is the host:port of the donor URL.
 	Donor string
-	// Bytes and SHA256 of the verified stream.
+	// Bytes and SHA256 of the verified stream (the SHA-256 is a record;
+	// the keyed MAC is what verified it).
 	Bytes  int64
 	SHA256 string
 	// GTID is the GTID state of the copied data (Position.GTID): set
