@@ -80,12 +80,20 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []dec
 	for _, a := range actions {
 		switch a.Kind {
 		case decide.ActClone:
+			// The donor's host first: CLONE sends it the replication
+			// password.
+			if _, err := e.id.PeerPod(a.Donor.Host); err != nil {
+				return fmt.Errorf("%s: %w", a.Kind, err)
+			}
 			if err := e.startClone(d, a.Donor); err != nil {
 				return fmt.Errorf("%s: %w", a.Kind, err)
 			}
 			e.log.Info(done[a.Kind], "why", a.Why, "donor", a.Donor.Pod)
 			continue
 		case decide.ActRequestSeed:
+			if _, err := e.id.PeerPod(a.Donor.Host); err != nil {
+				return fmt.Errorf("%s: %w", a.Kind, err)
+			}
 			req := SeedRequest{Donor: a.Donor.Pod, URL: e.backupURL(a.Donor), Why: a.Why, Requested: time.Now()}
 			if err := e.seeds.request(req); err != nil {
 				return fmt.Errorf("%s: %w", a.Kind, err)

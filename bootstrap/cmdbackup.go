@@ -12,7 +12,9 @@ import (
 // runBackupServer serves GET /backup on BACKUP_ADDR: a verified
 // mariadb-backup stream of the local server, for a peer that seeds from
 // this pod. It logs in as root (MYSQL_ROOT_PASSWORD, read again for every
-// copy); requests carry a token derived from REPLICATION_PASSWORD.
+// copy); requests carry a single-use token for this pod, keyed by
+// SEED_PASSWORD or else REPLICATION_PASSWORD (seedSecret), after a nonce
+// from POST /seed/nonce.
 func runBackupServer(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
 	cfg, id, log, err := loadPod(ctx, "backup-server", args, stdio, loader)
 	if err != nil {
@@ -27,10 +29,8 @@ func runBackupServer(ctx context.Context, args []string, stdio Stdio, loader Loa
 			creds.root.Refresh()
 			return creds.root.Get().Reveal()
 		},
-		Secret: func() string {
-			creds.replication.Refresh()
-			return creds.replication.Get().Reveal()
-		},
+		Pod:     id.Pod,
+		Secret:  seedSecret(cfg, creds),
 		Replica: func() bool { return !id.IsPrimary() },
 		DataDir: cfg.DataDir,
 		Log:     log,

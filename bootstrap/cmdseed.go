@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -23,6 +25,28 @@ import (
 // (TOOLS_DIR), the server container starts through `seed-exec` (which
 // restores a requested copy before the image's entrypoint runs), and every
 // pod runs `backup-server` beside its server to serve copies to peers.
+
+// seedClient fetches a copy; nil is the seed package's client (proxies
+// from the environment, its own timeouts). Tests route the donor's stable
+// name to a local server through it.
+var seedClient *http.Client
+
+// seedSecret returns what keys seed tokens and stream MACs, read again at
+// every call: SEED_PASSWORD (or its file) when set, so that the
+// replication password alone fetches nothing, else REPLICATION_PASSWORD.
+func seedSecret(cfg *Config, creds *credentials) func() string {
+	if cfg.SeedPassword == "" {
+		return func() string {
+			creds.replication.Refresh()
+			return creds.replication.Get().Reveal()
+		}
+	}
+	s := newSecretFile("SEED_PASSWORD", cfg.SeedPasswordFile, cfg.SeedPassword, nil)
+	return func() string {
+		s.Refresh()
+		return s.Get().Reveal()
+	}
+}
 
 // runSeedExec starts the server container: it finishes a copy whose swap
 // was interrupted, restores a copy the sidecar asked for (STATE_DIR/seed),
@@ -111,6 +135,14 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 		return err
 	}
 	log.Info("seeding: restoring a copy before the server starts", "donor", req.Donor, "url", req.URL, "why", req.Why)
+	donorPod, err := requestDonor(cfg, req)
+	if err != nil {
+		log.Warn("seeding: the copy is refused; starting the server on the data it has", "donor", req.Donor, "error", sqldialect.OneLine(err.Error()))
+		if werr := writeJSON(files.path(seedErrorFile), SeedError{Donor: req.Donor, Error: sqldialect.OneLine(err.Error()), At: time.Now()}); werr != nil {
+			return werr
+		}
+		return files.done()
+	}
 	creds := newCredentials(cfg)
 	creds.refresh()
 	ctx, cancel := context.WithTimeout(ctx, cfg.SeedTimeout)
@@ -118,9 +150,12 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 	r := &seed.Restore{
 		DataDir:     cfg.DataDir,
 		DonorURL:    req.URL,
-		Secret:      creds.replication.Get().Reveal(),
+		Secret:      seedSecret(cfg, creds)(),
+		Recipient:   cfg.PodName,
+		DonorPod:    donorPod,
 		Log:         log,
 		IdleTimeout: cfg.SeedStallTimeout,
+		Client:      seedClient,
 		Progress:    func(p seed.Progress) { _ = seed.WriteProgressFile(files.path(seedProgressFile), p) },
 		Complete:    func(res seed.Result) error { return files.result(req.Donor, res) },
 	}
@@ -149,10 +184,34 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 	return files.done()
 }
 
+// requestDonor checks a seed request's URL before anything connects to
+// it: http(s) to a stable name of another pod of this StatefulSet
+// (Identity.PeerPod), whose pod is the request's donor. It returns that
+// pod's name, which the token names.
+func requestDonor(cfg *Config, req SeedRequest) (string, error) {
+	id, err := NewIdentity(cfg)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("seed request: donor URL %q: want http://<donor host>:<port>/backup", req.URL)
+	}
+	pod, err := id.PeerPod(u.Hostname())
+	if err != nil {
+		return "", fmt.Errorf("seed request: %w", err)
+	}
+	if req.Donor != "" && req.Donor != pod {
+		return "", fmt.Errorf("seed request: donor %q, but its URL names %q", req.Donor, u.Hostname())
+	}
+	return pod, nil
+}
+
 // restoreFailureKind classifies a restore that failed before its copy was
 // complete: a busy donor (503), a stream that stalled, or a donor that
 // could not be reached or cut the stream (another donor is tried at once
-// after any of them).
+// after any of them); or a stream whose MAC did not match (SeedAltered:
+// retried after the usual back-off).
 func restoreFailureKind(err error) string {
 	switch {
 	case errors.Is(err, seed.ErrBusy):
@@ -161,6 +220,8 @@ func restoreFailureKind(err error) string {
 		return decide.SeedStalled
 	case lostConnection(err):
 		return decide.SeedLost
+	case errors.Is(err, seed.ErrAltered):
+		return decide.SeedAltered
 	}
 	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,18 +49,27 @@ func TestSeedBeforeStartFailedCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := "http://" + ln.Addr().String() + "/backup"
+	closed := "http://" + ln.Addr().String()
 	ln.Close()
+	// The request names mysql-2's stable name, as the sidecar writes it;
+	// the client reaches the test's servers through them as proxies.
+	const donorURL = "http://mysql-2.mysql.db.svc.cluster.local:8081/backup"
 	for _, tc := range []struct {
-		name, url, kind string
+		name, proxy, kind string
 	}{
-		{"busy", busy.URL + "/backup", decide.SeedBusy},
+		{"busy", busy.URL, decide.SeedBusy},
 		{"gone", closed, decide.SeedLost},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			proxy, err := url.Parse(tc.proxy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seedClient = &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
+			defer func() { seedClient = nil }()
 			cfg := seedCfg(t)
 			files := newSeedFiles(cfg.StateDir)
-			if err := files.request(SeedRequest{Donor: "mysql-0", URL: tc.url, Why: "test", Requested: time.Now()}); err != nil {
+			if err := files.request(SeedRequest{Donor: "mysql-2", URL: donorURL, Why: "test", Requested: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
 			var log syncBuf
@@ -67,7 +77,7 @@ func TestSeedBeforeStartFailedCopy(t *testing.T) {
 				t.Fatalf("seedBeforeStart = %v", err)
 			}
 			f, err := files.facts()
-			if err != nil || f.Running || f.Kind != tc.kind || f.Err == "" || f.Donor != "mysql-0" {
+			if err != nil || f.Running || f.Kind != tc.kind || f.Err == "" || f.Donor != "mysql-2" {
 				t.Errorf("facts = %+v, %v", f, err)
 			}
 			if b, err := os.ReadFile(filepath.Join(cfg.DataDir, "ibdata1")); err != nil || string(b) != "old" {

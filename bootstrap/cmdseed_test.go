@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -43,9 +42,43 @@ var copyFiles = map[string]string{
 	"xtrabackup_binlog_info": "mysql-bin.000009\t4\t0-1-9\n",
 }
 
+// seedDonorURL is the donor's backup URL in the seed requests of these
+// tests: the stable name of mysql-2, which seed-exec checks. seed-exec
+// reaches the test's fake donor through it as an HTTP proxy (HTTP_PROXY,
+// proxyEnv).
+const seedDonorURL = "http://mysql-2.mysql.default.svc.cluster.local:8081/backup"
+
+// proxyEnv is what seed-exec needs to find the fake donor at srv under
+// seedDonorURL's name: the stable names' parts, and srv as its proxy.
+func proxyEnv(srv *httptest.Server) []string {
+	return []string{"SERVICE_NAME=mysql", "POD_NAMESPACE=default", "CLUSTER_DOMAIN=cluster.local", "HTTP_PROXY=" + srv.URL}
+}
+
+// gatedDonor is a fake mysql-2 with the real donor's tokens, keyed by
+// secret: POST /seed/nonce, and GET /backup, which serve answers once the
+// token passed.
+func gatedDonor(t *testing.T, secret string, serve func(http.ResponseWriter, *http.Request, seed.Grant)) *httptest.Server {
+	t.Helper()
+	gate := &seed.Gate{Pod: "mysql-2", Secret: func() string { return secret }}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /seed/nonce", gate.ServeNonce)
+	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
+		g, status, why := gate.Check(r)
+		if status != 0 {
+			t.Logf("fake donor: refused: %s", why)
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		serve(w, r, g)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // tarDonor serves files as a tar stream with the trailers of a good
-// backup (seed.Donor's), and returns its URL.
-func tarDonor(t *testing.T, files map[string]string) string {
+// backup (seed.Donor's) to a token keyed by secret.
+func tarDonor(t *testing.T, secret string, files map[string]string) *httptest.Server {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -66,17 +99,16 @@ func tarDonor(t *testing.T, files map[string]string) string {
 		t.Fatal(err)
 	}
 	body := buf.Bytes()
-	sum := sha256.Sum256(body)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Trailer", strings.Join([]string{seed.TrailerStatus, seed.TrailerError, seed.TrailerBytes, seed.TrailerSHA256}, ", "))
+	return gatedDonor(t, secret, func(w http.ResponseWriter, r *http.Request, g seed.Grant) {
+		mac := g.MAC()
+		mac.Write(body)
+		w.Header().Set("Trailer", strings.Join([]string{seed.TrailerStatus, seed.TrailerError, seed.TrailerBytes, seed.TrailerMAC}, ", "))
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)
 		w.Header().Set(seed.TrailerStatus, "ok")
 		w.Header().Set(seed.TrailerBytes, strconv.Itoa(len(body)))
-		w.Header().Set(seed.TrailerSHA256, hex.EncodeToString(sum[:]))
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/backup"
+		w.Header().Set(seed.TrailerMAC, hex.EncodeToString(mac.Sum(nil)))
+	})
 }
 
 // fakeRestoreTools writes stand-ins for mbstream (tar extracts the stream)
@@ -132,7 +164,8 @@ func TestSeedExecFailedSwapNeverStarts(t *testing.T) {
 		}
 	}
 	files := newSeedFiles(stateDir)
-	if err := writeJSON(files.path(seedRequestFile), SeedRequest{Donor: "mysql-2", URL: tarDonor(t, copyFiles), Why: "test", Requested: time.Now()}); err != nil {
+	donor := tarDonor(t, "repl-pw", copyFiles)
+	if err := writeJSON(files.path(seedRequestFile), SeedRequest{Donor: "mysql-2", URL: seedDonorURL, Why: "test", Requested: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	// The obstacle: olddb/t.ibd cannot be removed by seed-exec.
@@ -174,6 +207,7 @@ func TestSeedExecFailedSwapNeverStarts(t *testing.T) {
 	}
 	env := []string{"PATH=" + tools + ":" + os.Getenv("PATH"), "POD_NAME=mysql-1", "MYSQL_ROOT_PASSWORD=root-pw", "REPLICATION_PASSWORD=repl-pw",
 		"DATA_DIR=" + dataDir, "STATE_DIR=" + stateDir, "HOSTS_FILE=" + filepath.Join(base, "no-hosts")}
+	env = append(env, proxyEnv(donor)...)
 	seedExec := func() (int, string, string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -314,8 +348,8 @@ func TestSeedExecStalledDonor(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Trailer", strings.Join([]string{seed.TrailerStatus, seed.TrailerError, seed.TrailerBytes, seed.TrailerSHA256}, ", "))
+	srv := gatedDonor(t, "repl-pw", func(w http.ResponseWriter, r *http.Request, _ seed.Grant) {
+		w.Header().Set("Trailer", strings.Join([]string{seed.TrailerStatus, seed.TrailerError, seed.TrailerBytes, seed.TrailerMAC}, ", "))
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(make([]byte, 512)) // a tar block, then nothing
 		http.NewResponseController(w).Flush()
@@ -323,15 +357,19 @@ func TestSeedExecStalledDonor(t *testing.T) {
 		case <-r.Context().Done():
 		case <-gone:
 		}
-	}))
-	t.Cleanup(func() { close(gone); srv.Close() })
+	})
+	t.Cleanup(func() { close(gone) })
 	files := newSeedFiles(stateDir)
-	if err := writeJSON(files.path(seedRequestFile), SeedRequest{Donor: "mysql-2", URL: srv.URL + "/backup", Requested: time.Now()}); err != nil {
+	if err := writeJSON(files.path(seedRequestFile), SeedRequest{Donor: "mysql-2", URL: seedDonorURL, Requested: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	env := podtest.Env{"PATH": tools + ":" + os.Getenv("PATH"), "POD_NAME": "mysql-1", "MYSQL_ROOT_PASSWORD": "root-pw",
 		"REPLICATION_PASSWORD": "repl-pw", "DATA_DIR": dataDir, "STATE_DIR": stateDir, "HOSTS_FILE": filepath.Join(base, "no-hosts"),
 		"SEED_STALL_TIMEOUT": "5s"}
+	for _, kv := range proxyEnv(srv) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
 	start := time.Now()
 	res := podtest.Run(t, 60*time.Second, env, "seed-exec", "--", "/bin/echo", "SERVER-STARTED")
 	took := time.Since(start)
@@ -365,7 +403,8 @@ func TestRestoreFailureKind(t *testing.T) {
 		{"no such host", fmt.Errorf("GET /backup: %w", &net.DNSError{Err: "no such host", Name: "mysql-2.mysql", IsNotFound: true}), decide.SeedLost},
 		{"cut", fmt.Errorf("%w: after 5 bytes: %w", seed.ErrIncomplete, io.ErrUnexpectedEOF), decide.SeedLost},
 		{"reset", fmt.Errorf("%w: after 5 bytes: %w", seed.ErrIncomplete, syscall.ECONNRESET), decide.SeedLost},
-		{"hash", fmt.Errorf("%w: SHA-256 a, donor's b", seed.ErrIncomplete), ""},
+		{"bytes", fmt.Errorf("%w: received 5 bytes, donor sent 6", seed.ErrIncomplete), ""},
+		{"altered", fmt.Errorf("restore: %w (5 bytes, SHA-256 a)", seed.ErrAltered), decide.SeedAltered},
 		{"unauthorized", fmt.Errorf("restore: %w", seed.ErrUnauthorized), ""},
 		{"disk", fmt.Errorf("swap: %w", &os.PathError{Op: "rename", Path: "/var/lib/mysql/x", Err: syscall.EACCES}), ""},
 	} {

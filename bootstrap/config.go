@@ -56,6 +56,8 @@ type env struct {
 	ReplicationUser         string `env:"REPLICATION_USER, default=replication" help:"the replication account"`
 	ReplicationPassword     string `env:"REPLICATION_PASSWORD" secret:"true" help:"required (or its _FILE): the replication account's password"`
 	ReplicationPasswordFile string `env:"REPLICATION_PASSWORD_FILE" help:"file holding the replication password (wins over REPLICATION_PASSWORD)"`
+	SeedPassword            string `env:"SEED_PASSWORD" secret:"true" help:"optional (or its _FILE), MariaDB: the secret that keys the seed tokens and the stream's MAC between backup-server and seed-exec; when set, only it does, so the replication password alone cannot fetch a copy of the data (unset: the replication password); every pod must have the same"`
+	SeedPasswordFile        string `env:"SEED_PASSWORD_FILE" help:"file holding the seed secret (wins over SEED_PASSWORD), read again for every copy"`
 	ReplicationTLS          string `env:"REPLICATION_TLS, default=false" help:"true: replicas connect to the primary with TLS (SOURCE_SSL=1) instead of fetching its RSA key (GET_SOURCE_PUBLIC_KEY=1); without REPLICATION_TLS_CA_FILE the server's certificate is not verified"`
 	ReplicationTLSCAFile    string `env:"REPLICATION_TLS_CA_FILE" help:"CA certificate(s), PEM: verified TLS for replication (SOURCE_SSL_VERIFY_SERVER_CERT=1) and for the sidecar's connections to the primary and peers; the server's certificate must name the pod's stable DNS name; the server container must see the file at the same path; implies REPLICATION_TLS and REQUIRE SSL on the replication account"`
 	ReplicationTLSCertFile  string `env:"REPLICATION_TLS_CERT_FILE" help:"client certificate, PEM, presented with REPLICATION_TLS_CA_FILE (optional; needs REPLICATION_TLS_KEY_FILE)"`
@@ -155,7 +157,11 @@ type Config struct {
 	ReplicationPassword Secret
 	// ReplicationPasswordFile is "" when from REPLICATION_PASSWORD.
 	ReplicationPasswordFile string
-	ReplicationTLS          bool
+	// SeedPassword keys MariaDB seed tokens and stream MACs when set
+	// (SEED_PASSWORD); SeedPasswordFile is "" when from the variable.
+	SeedPassword     Secret
+	SeedPasswordFile string
+	ReplicationTLS   bool
 	// TLS: CA, client certificate and key files; empty when unset.
 	TLSCAFile, TLSCertFile, TLSKeyFile string
 	ConfigDir                          string
@@ -372,6 +378,11 @@ func (l Loader) loadCredentials(raw env, need Need, c *Config, p *problems) {
 		*p = append(*p, "REPLICATION_PASSWORD is invalid: "+strings.TrimPrefix(err.Error(), sqldialect.ErrInvalidArgument.Error()+": "))
 	} else {
 		c.ReplicationPassword, c.ReplicationPasswordFile = s, raw.ReplicationPasswordFile
+	}
+	if s, problem := l.secret("SEED_PASSWORD", raw.SeedPassword, raw.SeedPasswordFile, false); problem != "" {
+		*p = append(*p, problem)
+	} else {
+		c.SeedPassword, c.SeedPasswordFile = s, raw.SeedPasswordFile
 	}
 	switch u := raw.ReplicationUser; {
 	case u == "" || len(u) > 32 || strings.ContainsAny(u, "\x00'\"`\\@"):

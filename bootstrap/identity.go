@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -80,6 +81,30 @@ func NewIdentity(c *Config) (Identity, error) {
 		ident.primaryOverride = true
 	}
 	return ident, nil
+}
+
+// PeerPod checks a donor's host before anything connects to it (a MySQL
+// CLONE, which sends the replication password; a MariaDB seed's token): it
+// must be the stable name of another pod of this pod's StatefulSet,
+// <statefulset>-<N>.<service>.<namespace>.svc.<domain> (a trailing dot
+// allowed), or exactly the configured PRIMARY_HOST. It returns the pod's
+// name (the host's first label). A host a peer reported, or a request file
+// holds, is never trusted further than this.
+func (id Identity) PeerPod(host string) (string, error) {
+	h := strings.TrimSuffix(host, ".")
+	pod, rest, _ := strings.Cut(h, ".")
+	if id.primaryOverride && h == strings.TrimSuffix(id.PrimaryHost, ".") && h != "" {
+		return pod, nil
+	}
+	want := id.StatefulSet + "-<N>." + id.ServiceHost
+	if id.ServiceHost == "" {
+		return "", fmt.Errorf("donor host %q refused: without SERVICE_NAME this pod cannot tell its StatefulSet's pods (want %s-<N>.<service>.<namespace>.svc.<domain>)", host, id.StatefulSet)
+	}
+	sts, _, err := wire.ParsePodName(pod)
+	if err != nil || sts != id.StatefulSet || rest != id.ServiceHost || pod == id.Pod {
+		return "", fmt.Errorf("donor host %q refused: not another pod of StatefulSet %s (want %s)", host, id.StatefulSet, want)
+	}
+	return pod, nil
 }
 
 // Env returns the identity as shell-sourceable KEY=value lines, values

@@ -82,13 +82,13 @@ func seamConfig(dir string) *Config {
 		StateDir: dir, WaitTimeout: 5 * time.Second, HTTPAddr: "127.0.0.1:0",
 		ReconcileInterval: 10 * time.Second, MaxReplicationLag: 30 * time.Second,
 		SeedTimeout: time.Minute, SeedStallTimeout: time.Minute, BackupAddr: ":3307",
-		AutoReseed: true,
+		AutoReseed: true, ServerIDBase: 100,
 	}
 }
 
 func seamIdentity(role wire.Role) Identity {
 	id := Identity{Pod: "mysql-0", StatefulSet: "mysql", Ordinal: 0, Role: role, ServerID: 100, Namespace: "db", Service: "mysql",
-		PodHost: seamPrimaryHost, PrimaryHost: seamPrimaryHost}
+		PodHost: seamPrimaryHost, PrimaryHost: seamPrimaryHost, ServiceHost: "mysql.db.svc.cluster.local"}
 	if role == wire.RoleReplica {
 		id.Pod, id.Ordinal, id.ServerID, id.PodHost = "mysql-1", 1, 101, "mysql-1.mysql.db.svc.cluster.local"
 	}

@@ -139,6 +139,11 @@ const (
 	SeedLost = "lost"
 )
 
+// SeedAltered: a copy's stream did not match its keyed MAC (altered on
+// the way, or not from a holder of the seed secret); nothing was
+// prepared. It is retried after the usual back-off.
+const SeedAltered = "altered"
+
 // describe is the readiness reason while a copy runs.
 func (s SeedFacts) Describe() string {
 	r := "seeding from " + s.Donor

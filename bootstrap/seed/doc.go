@@ -6,14 +6,16 @@
 // volume mounted at the server's own datadir path. GET /backup streams
 // `mariadb-backup --backup --stream=xbstream` of the local server and ends
 // with HTTP trailers that say how it went: Seed-Status (ok or failed),
-// Seed-Error (the tool's error, one line), Seed-Bytes and Seed-Sha256 of
-// the body. A request carries a bearer token derived from a secret both
-// pods know (Token); one backup runs at a time.
+// Seed-Error (the tool's error, one line), Seed-Bytes and Seed-Mac, a MAC
+// of the request's nonce and the body keyed by a secret both pods know
+// (StreamMAC). A request carries a single-use bearer token for one
+// recipient and this donor (Token), made with a nonce from POST
+// /seed/nonce and checked by the donor's Gate; one backup runs at a time.
 //
 // The recipient side (Restore.Run) runs in the recipient's server
 // container before its server starts. It extracts the stream with mbstream
-// into a staging directory inside the data directory, hashing and counting
-// on the way, and trusts it only if the trailers agree. It then prepares
+// into a staging directory inside the data directory, computing the MAC
+// and counting on the way, and trusts it only if the trailers agree. It then prepares
 // the copy (mariadb-backup --prepare), reads the GTID position the copy
 // holds (Position), marks the staging directory complete and swaps it into
 // place. The swap is resumable (Resume): a crash at any point leaves either

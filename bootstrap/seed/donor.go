@@ -2,7 +2,6 @@ package seed
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,7 +27,8 @@ import (
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
-// Headers and trailers of GET /backup.
+// Headers and trailers of GET /backup (POST /seed/nonce comes first: see
+// token.go).
 const (
 	// HeaderEstimate is the donor's estimate of the stream's size in
 	// bytes (the size of its data files), when it could make one.
@@ -39,7 +40,9 @@ const (
 	TrailerStatus = "Seed-Status" // "ok" or "failed"
 	TrailerError  = "Seed-Error"  // why it failed, one line
 	TrailerBytes  = "Seed-Bytes"  // bytes in the body
-	TrailerSHA256 = "Seed-Sha256" // hex SHA-256 of the body
+	// TrailerMAC is the hex HMAC-SHA256 of the request's nonce and the
+	// body, keyed by the shared secret's key (StreamMAC).
+	TrailerMAC = "Seed-Mac"
 	// TrailerBinlogState is the donor's gtid_binlog_state read once the
 	// backup ended (every server_id of every domain; MergeBinlogState cuts
 	// it to the copy's position); empty when it could not be read.
@@ -69,8 +72,12 @@ type Donor struct {
 	User string
 	// Password returns User's password; it is read for every backup.
 	Password func() string
-	// Secret returns the shared secret tokens are derived from (both pods
-	// read the same replication password). Without one, nothing is served.
+	// Pod is this pod's name: tokens must be for it, from another pod of
+	// its StatefulSet.
+	Pod string
+	// Secret returns the shared secret tokens and stream MACs are keyed
+	// by (both pods read the same SEED_PASSWORD, or replication password).
+	// Without one, nothing is served.
 	Secret func() string
 	// Replica reports whether the local server is a replica now.
 	Replica func() bool
@@ -86,15 +93,27 @@ type Donor struct {
 	// RetryAfter is what a second, concurrent request is told (default 30 s).
 	RetryAfter time.Duration
 
-	busy atomic.Bool
-	now  func() time.Time
+	busy     atomic.Bool
+	now      func() time.Time
+	gateOnce sync.Once
+	gate     *Gate
 }
 
-// Handler serves GET /backup.
+// Handler serves POST /seed/nonce and GET /backup.
 func (d *Donor) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /seed/nonce", d.serveNonce)
 	mux.HandleFunc("GET /backup", d.serveBackup)
 	return mux
+}
+
+func (d *Donor) tokens() *Gate {
+	d.gateOnce.Do(func() { d.gate = &Gate{Pod: d.Pod, Secret: d.Secret, now: d.now} })
+	return d.gate
+}
+
+func (d *Donor) serveNonce(w http.ResponseWriter, r *http.Request) {
+	d.tokens().ServeNonce(w, r)
 }
 
 func (d *Donor) log() *slog.Logger {
@@ -102,13 +121,6 @@ func (d *Donor) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return d.Log
-}
-
-func (d *Donor) clock() time.Time {
-	if d.now != nil {
-		return d.now()
-	}
-	return time.Now()
 }
 
 func call(f func() string) string {
@@ -120,17 +132,16 @@ func call(f func() string) string {
 
 func (d *Donor) serveBackup(w http.ResponseWriter, r *http.Request) {
 	log := d.log().With("remote", r.RemoteAddr)
-	secret := call(d.Secret)
-	if !validToken(secret, bearer(r.Header.Get("Authorization")), d.clock()) {
-		if secret == "" {
-			log.Warn("seed: backup refused: no secret to check tokens against")
-		} else {
-			log.Warn("seed: backup refused: missing or wrong token")
+	grant, refused, why := d.tokens().Check(r)
+	if refused != 0 {
+		log.Warn("seed: backup refused: "+why, "status", refused)
+		if refused == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mysql-bootstrap seed"`)
 		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="mysql-bootstrap seed"`)
-		http.Error(w, "missing or wrong token", http.StatusUnauthorized)
+		http.Error(w, http.StatusText(refused), refused)
 		return
 	}
+	log = log.With("recipient", grant.Recipient)
 	if !d.busy.CompareAndSwap(false, true) {
 		retry := d.RetryAfter
 		if retry <= 0 {
@@ -142,10 +153,11 @@ func (d *Donor) serveBackup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer d.busy.Store(false)
-	d.stream(w, r, log, secret)
+	d.stream(w, r, log, grant)
 }
 
-func (d *Donor) stream(w http.ResponseWriter, r *http.Request, log *slog.Logger, secret string) {
+func (d *Donor) stream(w http.ResponseWriter, r *http.Request, log *slog.Logger, grant Grant) {
+	secret := call(d.Secret)
 	started := time.Now()
 	password := call(d.Password)
 	replica := d.Replica != nil && d.Replica()
@@ -193,7 +205,7 @@ func (d *Donor) stream(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Trailer", strings.Join([]string{TrailerStatus, TrailerError, TrailerBytes, TrailerSHA256, TrailerBinlogState}, ", "))
+	h.Set("Trailer", strings.Join([]string{TrailerStatus, TrailerError, TrailerBytes, TrailerMAC, TrailerBinlogState}, ", "))
 	h.Set(HeaderReplica, strconv.FormatBool(replica))
 	if estimate >= 0 {
 		h.Set(HeaderEstimate, strconv.FormatInt(estimate, 10))
@@ -206,7 +218,7 @@ func (d *Donor) stream(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 	if idle <= 0 {
 		idle = 10 * time.Minute
 	}
-	sum := sha256.New()
+	sum := grant.MAC()
 	out := &deadlineWriter{w: w, rc: rc, idle: idle}
 	n, copyErr := io.CopyBuffer(io.MultiWriter(out, sum), struct{ io.Reader }{stdout}, make([]byte, copyBufferSize))
 	if copyErr != nil {
@@ -242,7 +254,7 @@ func (d *Donor) stream(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 	h.Set(TrailerStatus, status)
 	h.Set(TrailerError, reason)
 	h.Set(TrailerBytes, strconv.FormatInt(n, 10))
-	h.Set(TrailerSHA256, hex.EncodeToString(sum.Sum(nil)))
+	h.Set(TrailerMAC, hex.EncodeToString(sum.Sum(nil)))
 
 	elapsed := time.Since(started)
 	if status != statusOK {

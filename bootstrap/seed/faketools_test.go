@@ -3,7 +3,6 @@ package seed
 import (
 	"archive/tar"
 	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -72,17 +71,38 @@ func tarDonor(t *testing.T, files tree) string {
 		t.Fatal(err)
 	}
 	body := buf.Bytes()
-	sum := sha256.Sum256(body)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Trailer", strings.Join([]string{TrailerStatus, TrailerError, TrailerBytes, TrailerSHA256}, ", "))
+	srv := gatedDonor(t, "x", "db-0", func(w http.ResponseWriter, r *http.Request, g Grant) {
+		mac := g.MAC()
+		mac.Write(body)
+		w.Header().Set("Trailer", strings.Join([]string{TrailerStatus, TrailerError, TrailerBytes, TrailerMAC}, ", "))
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)
 		w.Header().Set(TrailerStatus, statusOK)
 		w.Header().Set(TrailerBytes, strconv.Itoa(len(body)))
-		w.Header().Set(TrailerSHA256, hex.EncodeToString(sum[:]))
-	}))
-	t.Cleanup(srv.Close)
+		w.Header().Set(TrailerMAC, hex.EncodeToString(mac.Sum(nil)))
+	})
 	return srv.URL + "/backup"
+}
+
+// gatedDonor is a fake donor with the real donor's tokens (a Gate for pod
+// with secret): POST /seed/nonce, and GET /backup, which serve answers
+// once the token passed.
+func gatedDonor(t *testing.T, secret, pod string, serve func(http.ResponseWriter, *http.Request, Grant)) *httptest.Server {
+	t.Helper()
+	gate := &Gate{Pod: pod, Secret: func() string { return secret }}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /seed/nonce", gate.ServeNonce)
+	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
+		g, status, why := gate.Check(r)
+		if status != 0 {
+			http.Error(w, why, status)
+			return
+		}
+		serve(w, r, g)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // TestRunSwapFailsPartWay: a swap that fails part-way (EACCES on an old
@@ -96,7 +116,7 @@ func TestRunSwapFailsPartWay(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, oldData)
 	var completed Result
-	r := &Restore{DataDir: dir, DonorURL: url, Secret: "x", MBStream: mbstream, MariaBackup: mariaBackup, Log: discard(),
+	r := &Restore{DataDir: dir, DonorURL: url, Secret: "x", Recipient: "db-1", DonorPod: "db-0", MBStream: mbstream, MariaBackup: mariaBackup, Log: discard(),
 		Complete: func(res Result) error { completed = res; return nil },
 		swapHook: func(op string) error {
 			if op == "remove olddb" {

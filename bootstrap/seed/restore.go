@@ -2,6 +2,7 @@ package seed
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -23,9 +24,16 @@ import (
 
 // Errors a caller branches on.
 var (
-	// ErrUnauthorized: the donor refused the token (401): the two pods do
-	// not share the secret, or their clocks are minutes apart.
+	// ErrUnauthorized: the donor refused the token (401 or 403): the two
+	// pods do not share the secret, their clocks are more than TokenSkew
+	// apart, the nonce expired, or the donor is not the pod the token
+	// names (an older version, or another pod behind the name).
 	ErrUnauthorized = errors.New("donor refused the token")
+	// ErrAltered: the stream's keyed MAC (Seed-Mac) is not the one the
+	// recipient computed: it was changed in transit, or does not come
+	// from a holder of the secret. Nothing was prepared; the staging
+	// directory is gone and the data directory untouched.
+	ErrAltered = errors.New("backup stream altered: its MAC does not match")
 	// ErrBusy: the donor is serving another backup (503); try later, or
 	// another donor.
 	ErrBusy = errors.New("donor is busy with another backup")
@@ -49,8 +57,12 @@ type Restore struct {
 	DataDir string
 	// DonorURL is the donor's GET /backup URL.
 	DonorURL string
-	// Secret is the shared secret the request's token is derived from.
+	// Secret is the shared secret the request's token and the stream's
+	// MAC are keyed by (Key).
 	Secret string
+	// Recipient is this pod's name, DonorPod the donor's: the token is
+	// good only for this pair (the donor checks it is DonorPod).
+	Recipient, DonorPod string
 	// Client makes the request (default: no overall timeout, 10 s to
 	// connect, 1 min for the response headers).
 	Client *http.Client
@@ -81,7 +93,8 @@ type Restore struct {
 type Result struct {
 	// Donor is the host:port of the donor URL.
 	Donor string
-	// Bytes and SHA256 of the verified stream.
+	// Bytes and SHA256 of the verified stream (the SHA-256 is a record;
+	// the keyed MAC is what verified it).
 	Bytes  int64
 	SHA256 string
 	// GTID is the GTID state of the copied data (Position.GTID): set
@@ -125,6 +138,12 @@ func (r *Restore) validate() (donor string, err error) {
 	}
 	if r.Secret == "" {
 		problems = append(problems, errors.New("secret: empty (the token is derived from it)"))
+	}
+	if _, ok := podOf(r.Recipient); !ok {
+		problems = append(problems, fmt.Errorf("recipient %q: want a StatefulSet pod name, <statefulset>-<ordinal>", r.Recipient))
+	}
+	if _, ok := podOf(r.DonorPod); !ok {
+		problems = append(problems, fmt.Errorf("donor pod %q: want a StatefulSet pod name, <statefulset>-<ordinal>", r.DonorPod))
 	}
 	return donor, errors.Join(problems...)
 }
@@ -220,9 +239,41 @@ func (r *Restore) Run(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
-// fetch streams the donor's backup into mbstream and checks the trailers;
-// it returns the meter that counted the bytes, their SHA-256 and the
-// donor's gtid_binlog_state ("" when it sent none).
+// nonce asks the donor for a nonce (POST /seed/nonce next to DonorURL).
+func (r *Restore) nonce(ctx context.Context, client *http.Client) (string, error) {
+	u, err := url.Parse(r.DonorURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path, u.RawPath, u.RawQuery = "/seed/nonce", "", ""
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("nonce request: %w", causeOf(ctx, err))
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusServiceUnavailable:
+		return "", fmt.Errorf("%w (no nonce to spare)", ErrBusy)
+	default:
+		return "", fmt.Errorf("nonce request: donor answered %s: %s", resp.Status, redact(string(b), r.Secret))
+	}
+	n := strings.TrimSpace(string(b))
+	if !validNonce(n) {
+		return "", fmt.Errorf("nonce request: donor answered %q: want %d hex digits (is the donor an older version?)", redact(n), 2*nonceBytes)
+	}
+	return n, nil
+}
+
+// fetch streams the donor's backup into mbstream and checks the trailers
+// (the keyed MAC included) before anything uses the copy; it returns the
+// meter that counted the bytes, their SHA-256 (a record, not a proof: the
+// MAC is that) and the donor's gtid_binlog_state ("" when it sent none).
 func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Logger) (*meter, string, string, error) {
 	idle := r.IdleTimeout
 	if idle <= 0 {
@@ -234,15 +285,20 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	watchdog := time.AfterFunc(idle, func() { cancel(errStalled) })
 	defer watchdog.Stop()
 
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, r.DonorURL, nil)
-	if err != nil {
-		return nil, "", "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+Token(r.Secret, time.Now()))
 	client := r.Client
 	if client == nil {
 		client = defaultClient
 	}
+	nonce, err := r.nonce(reqCtx, client)
+	if err != nil {
+		return nil, "", "", err
+	}
+	key := Key(r.Secret)
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, r.DonorURL, nil)
+	if err != nil {
+		return nil, "", "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+Token(key, r.Recipient, r.DonorPod, nonce, time.Now()))
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, "", "", fmt.Errorf("request: %w", causeOf(reqCtx, err))
@@ -250,8 +306,8 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
-	case http.StatusUnauthorized:
-		return nil, "", "", ErrUnauthorized
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return nil, "", "", fmt.Errorf("%w (%s)", ErrUnauthorized, resp.Status)
 	case http.StatusServiceUnavailable:
 		if ra := resp.Header.Get("Retry-After"); ra != "" {
 			return nil, "", "", fmt.Errorf("%w (retry after %ss)", ErrBusy, redact(ra))
@@ -281,11 +337,11 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	}
 
 	m := newMeter(donor, estimate, r.Progress, log)
-	sum := sha256.New()
+	sum, mac := sha256.New(), StreamMAC(key, nonce)
 	body := &activityReader{r: resp.Body, idle: idle, timer: watchdog}
 	// mbstream first: a write it refuses ends the copy before the hash
 	// counts bytes that went nowhere.
-	n, copyErr := io.CopyBuffer(io.MultiWriter(stdin, sum, m), body, make([]byte, copyBufferSize))
+	n, copyErr := io.CopyBuffer(io.MultiWriter(stdin, sum, mac, m), body, make([]byte, copyBufferSize))
 	closeErr := stdin.Close()
 	waitErr := cmd.Wait()
 	if copyErr != nil || waitErr != nil || closeErr != nil {
@@ -305,7 +361,8 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 
 	// The body ended cleanly; the trailers say whether it is all there.
 	t := resp.Trailer
-	got := hex.EncodeToString(sum.Sum(nil))
+	got, gotMAC := hex.EncodeToString(sum.Sum(nil)), mac.Sum(nil)
+	donorMAC, _ := hex.DecodeString(t.Get(TrailerMAC))
 	switch status := t.Get(TrailerStatus); {
 	case status == "":
 		return nil, "", "", fmt.Errorf("%w: after %d bytes: no trailer from the donor", ErrIncomplete, n)
@@ -313,8 +370,8 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 		return nil, "", "", fmt.Errorf("%w: donor says %s: %s", ErrIncomplete, redact(status), redact(t.Get(TrailerError), r.Secret))
 	case t.Get(TrailerBytes) != strconv.FormatInt(n, 10): // the hash would differ too; this says how
 		return nil, "", "", fmt.Errorf("%w: received %d bytes, donor sent %s", ErrIncomplete, n, redact(t.Get(TrailerBytes)))
-	case !strings.EqualFold(t.Get(TrailerSHA256), got):
-		return nil, "", "", fmt.Errorf("%w: SHA-256 %s, donor's %s", ErrIncomplete, got, redact(t.Get(TrailerSHA256)))
+	case !hmac.Equal(gotMAC, donorMAC):
+		return nil, "", "", fmt.Errorf("%w (%d bytes, SHA-256 %s): refused before it was prepared", ErrAltered, n, got)
 	}
 	log.Info("seed: stream verified", "bytes", n, "sha256", got, "rate", rate(n, time.Since(m.p.Started)))
 	return m, got, t.Get(TrailerBinlogState), nil

@@ -37,6 +37,9 @@ const (
 	replUser     = "repl"
 	replPassword = "repl-pw"
 	testSecret   = "the-replication-password"
+	// The pods the donor and the recipient are: a token names both.
+	donorPod     = "mariadb-0"
+	recipientPod = "mariadb-1"
 )
 
 // needServers skips unless real MariaDB servers and the backup tools can
@@ -289,6 +292,7 @@ func newDonor(s *testserver.Server, replica bool, log *slog.Logger) *Donor {
 		Host: s.Addr, Port: 3306, User: seedUser,
 		Password: func() string { return seedPassword },
 		Secret:   func() string { return testSecret },
+		Pod:      donorPod,
 		Replica:  func() bool { return replica },
 		DataDir:  s.DataDir,
 		Log:      log,
@@ -384,7 +388,7 @@ func TestSeedFromPrimary(t *testing.T) {
 	}
 
 	t.Run("wrong secret", func(t *testing.T) {
-		_, err := (&Restore{DataDir: b.DataDir, DonorURL: url, Secret: "not-the-secret", Log: log}).Run(t.Context())
+		_, err := (&Restore{DataDir: b.DataDir, DonorURL: url, Secret: "not-the-secret", Recipient: recipientPod, DonorPod: donorPod, Log: log}).Run(t.Context())
 		if !errors.Is(err, ErrUnauthorized) {
 			t.Fatalf("Run = %v, want ErrUnauthorized", err)
 		}
@@ -396,7 +400,7 @@ func TestSeedFromPrimary(t *testing.T) {
 		bad.Password = func() string { return "wrong " + seedPassword }
 		bsrv := httptest.NewServer(bad.Handler())
 		defer bsrv.Close()
-		_, err := (&Restore{DataDir: b.DataDir, DonorURL: bsrv.URL + "/backup", Secret: testSecret, Log: log}).Run(t.Context())
+		_, err := (&Restore{DataDir: b.DataDir, DonorURL: bsrv.URL + "/backup", Secret: testSecret, Recipient: recipientPod, DonorPod: donorPod, Log: log}).Run(t.Context())
 		if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "Access denied") {
 			t.Fatalf("Run = %v, want ErrIncomplete with the donor's reason", err)
 		}
@@ -408,7 +412,7 @@ func TestSeedFromPrimary(t *testing.T) {
 	t.Run("stream cut halfway", func(t *testing.T) {
 		proxy := cuttingProxy(t, strings.TrimPrefix(srv.URL, "http://"), 4<<20)
 		start := time.Now()
-		_, err := (&Restore{DataDir: b.DataDir, DonorURL: "http://" + proxy + "/backup", Secret: testSecret, Log: log}).Run(t.Context())
+		_, err := (&Restore{DataDir: b.DataDir, DonorURL: "http://" + proxy + "/backup", Secret: testSecret, Recipient: recipientPod, DonorPod: donorPod, Log: log}).Run(t.Context())
 		if !errors.Is(err, ErrIncomplete) {
 			t.Fatalf("Run = %v, want ErrIncomplete", err)
 		}
@@ -419,7 +423,7 @@ func TestSeedFromPrimary(t *testing.T) {
 
 	t.Run("one backup at a time", func(t *testing.T) {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-		req.Header.Set("Authorization", "Bearer "+Token(testSecret, time.Now()))
+		req.Header.Set("Authorization", authFor(t, srv.URL, testSecret, recipientPod, donorPod))
 		first, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -433,7 +437,9 @@ func TestSeedFromPrimary(t *testing.T) {
 		// The running tool's arguments are visible to the whole node: no
 		// password there.
 		checkArgs(t)
-		second, err := http.DefaultClient.Do(req.Clone(t.Context()))
+		again := req.Clone(t.Context()) // with a token of its own: one is good once
+		again.Header.Set("Authorization", authFor(t, srv.URL, testSecret, recipientPod, donorPod))
+		second, err := http.DefaultClient.Do(again)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -467,7 +473,7 @@ func TestSeedFromPrimary(t *testing.T) {
 		var progress []Progress
 		progressFile := filepath.Join(t.TempDir(), "progress.json")
 		var completed Result
-		r := &Restore{DataDir: b.DataDir, DonorURL: url, Secret: testSecret, Log: log,
+		r := &Restore{DataDir: b.DataDir, DonorURL: url, Secret: testSecret, Recipient: recipientPod, DonorPod: donorPod, Log: log,
 			Progress: func(p Progress) {
 				mu.Lock()
 				progress = append(progress, p)
@@ -710,7 +716,7 @@ func TestRestoreChild(t *testing.T) {
 		t.Skip("the child process of TestSeedFromPrimary")
 	}
 	rep := childReport{StartKiB: procStatusKiB("VmHWM")}
-	r := &Restore{DataDir: os.Getenv(childDataDir), DonorURL: url, Secret: os.Getenv(childSecret),
+	r := &Restore{DataDir: os.Getenv(childDataDir), DonorURL: url, Secret: os.Getenv(childSecret), Recipient: recipientPod, DonorPod: donorPod,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
 	res, err := r.Run(t.Context())
 	rep.Result, rep.VmHWMKiB = res, procStatusKiB("VmHWM")
@@ -768,7 +774,7 @@ func TestSeedFromReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := writer(t, pdb)
-	res, err := (&Restore{DataDir: c.DataDir, DonorURL: srv.URL + "/backup", Secret: testSecret, Log: log}).Run(t.Context())
+	res, err := (&Restore{DataDir: c.DataDir, DonorURL: srv.URL + "/backup", Secret: testSecret, Recipient: recipientPod, DonorPod: donorPod, Log: log}).Run(t.Context())
 	n := stop()
 	if err != nil {
 		t.Fatal(err)

@@ -241,7 +241,7 @@ func TestResumeRemovesIncompleteCopy(t *testing.T) {
 func TestRunRefusesPendingSwap(t *testing.T) {
 	t.Parallel()
 	dir := stage(t)
-	r := &Restore{DataDir: dir, DonorURL: "http://127.0.0.1:1/backup", Secret: "x"}
+	r := &Restore{DataDir: dir, DonorURL: "http://127.0.0.1:1/backup", Secret: "x", Recipient: "db-1", DonorPod: "db-0"}
 	if _, err := r.Run(t.Context()); !errors.Is(err, ErrSwapPending) {
 		t.Fatalf("Run = %v, want ErrSwapPending", err)
 	}

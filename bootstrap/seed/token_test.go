@@ -1,6 +1,9 @@
 package seed
 
 import (
+	"encoding/hex"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -8,40 +11,180 @@ import (
 	"time"
 )
 
-func TestToken(t *testing.T) {
+// authFor asks the donor at base for a nonce and returns the
+// Authorization header of a token for recipient and donor keyed by secret.
+func authFor(t *testing.T, base, secret, recipient, donor string) string {
+	t.Helper()
+	return "Bearer " + Token(Key(secret), recipient, donor, nonceFrom(t, base), time.Now())
+}
+
+// nonceFrom asks the donor at base for a nonce.
+func nonceFrom(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Post(base+"/seed/nonce", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !validNonce(string(b)) {
+		t.Fatalf("POST /seed/nonce: %s %q", resp.Status, b)
+	}
+	return string(b)
+}
+
+// TestGate checks the donor's side of the tokens: a token is good once,
+// for one donor, one recipient of its StatefulSet, one secret, within
+// TokenSkew of the donor's clock and NonceTTL of its nonce.
+func TestGate(t *testing.T) {
 	t.Parallel()
+	const secret = "seed-secret"
 	now := time.Date(2026, 3, 1, 12, 30, 15, 0, time.UTC)
-	const secret = "repl-secret"
-	tok := Token(secret, now)
-	if strings.Contains(tok, secret) || len(tok) != 64 {
-		t.Fatalf("Token = %q: want 64 hex digits without the secret", tok)
+	clock := now
+	g := &Gate{Pod: "db-0", Secret: func() string { return secret }, now: func() time.Time { return clock }}
+	key := Key(secret)
+	check := func(auth string) int {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodGet, "/backup", nil)
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		_, status, why := g.Check(r)
+		if strings.Contains(why, secret) || strings.Contains(why, hex.EncodeToString(key)) {
+			t.Errorf("the reason %q shows the secret or the key", why)
+		}
+		return status
 	}
-	if again := Token(secret, now.Add(30*time.Second)); again != tok {
-		t.Errorf("same minute, other token: %q, %q", tok, again)
+	issue := func() string {
+		t.Helper()
+		n, err := g.Issue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
 	}
+
+	tok := Token(key, "db-1", "db-0", issue(), now)
+	if strings.Contains(tok, secret) || strings.Contains(tok, hex.EncodeToString(key)) {
+		t.Fatalf("Token = %q shows the secret or the key", tok)
+	}
+	if got := check("Bearer " + tok); got != 0 {
+		t.Fatalf("a good token: status %d", got)
+	}
+	if got := check("Bearer " + tok); got != http.StatusUnauthorized {
+		t.Errorf("the same token again (replay): status %d, want 401", got)
+	}
+
 	cases := []struct {
-		name   string
-		secret string
-		token  string
-		want   bool
+		name string
+		auth func(nonce string) string
+		want int
 	}{
-		{"same minute", secret, tok, true},
-		{"previous minute", secret, Token(secret, now.Add(-time.Minute)), true},
-		{"next minute", secret, Token(secret, now.Add(time.Minute)), true},
-		{"two minutes old", secret, Token(secret, now.Add(-2*time.Minute)), false},
-		{"two minutes ahead", secret, Token(secret, now.Add(2*time.Minute)), false},
-		{"other secret", secret, Token("other", now), false},
-		{"no secret on the donor", "", Token("", now), false},
-		{"no token", secret, "", false},
-		{"the secret itself", secret, secret, false},
-		{"prefix of the token", secret, tok[:32], false},
+		{"no token", func(string) string { return "" }, 401},
+		{"basic auth", func(string) string { return "Basic " + secret }, 401},
+		{"the secret itself", func(string) string { return "Bearer " + secret }, 401},
+		{"other secret", func(n string) string { return "Bearer " + Token(Key("other"), "db-1", "db-0", n, now) }, 401},
+		{"the secret unkeyed", func(n string) string { return "Bearer " + Token([]byte(secret), "db-1", "db-0", n, now) }, 401},
+		{"for another donor", func(n string) string { return "Bearer " + Token(key, "db-1", "db-2", n, now) }, 401},
+		{"another donor's name, this donor's MAC", func(n string) string {
+			return "Bearer " + strings.Replace(Token(key, "db-1", "db-0", n, now), ".db-0.", ".db-2.", 1)
+		}, 401},
+		{"recipient changed after the MAC", func(n string) string {
+			return "Bearer " + strings.Replace(Token(key, "db-1", "db-0", n, now), ".db-1.", ".db-2.", 1)
+		}, 401},
+		{"a nonce never issued", func(string) string { return "Bearer " + Token(key, "db-1", "db-0", strings.Repeat("ab", 16), now) }, 401},
+		{"61 s old", func(n string) string { return "Bearer " + Token(key, "db-1", "db-0", n, now.Add(-61*time.Second)) }, 401},
+		{"61 s ahead", func(n string) string { return "Bearer " + Token(key, "db-1", "db-0", n, now.Add(61*time.Second)) }, 401},
+		{"59 s old", func(n string) string { return "Bearer " + Token(key, "db-1", "db-0", n, now.Add(-59*time.Second)) }, 0},
+		{"recipient of another StatefulSet", func(n string) string { return "Bearer " + Token(key, "other-1", "db-0", n, now) }, 403},
+		{"recipient of a longer StatefulSet name", func(n string) string { return "Bearer " + Token(key, "db-0-1", "db-0", n, now) }, 403},
+		{"recipient not a pod name", func(n string) string { return "Bearer " + Token(key, "db", "db-0", n, now) }, 403},
+		{"the donor itself", func(n string) string { return "Bearer " + Token(key, "db-0", "db-0", n, now) }, 403},
+		{"another recipient of the StatefulSet", func(n string) string { return "Bearer " + Token(key, "db-12", "db-0", n, now) }, 0},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := validToken(tc.secret, tc.token, now); got != tc.want {
-				t.Errorf("validToken = %v, want %v", got, tc.want)
-			}
-		})
+		n := issue()
+		if got := check(tc.auth(n)); got != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, got, tc.want)
+		}
+		// Whatever the first answer, the nonce is spent if it was named.
+		if got := check("Bearer " + Token(key, "db-1", "db-0", n, now)); got == 0 && strings.Contains(tc.auth(n), n) {
+			t.Errorf("%s: the nonce still works after a request named it", tc.name)
+		}
+	}
+
+	// A nonce expires after NonceTTL.
+	n := issue()
+	clock = now.Add(NonceTTL + time.Second)
+	if got := check("Bearer " + Token(key, "db-1", "db-0", n, clock)); got != http.StatusUnauthorized {
+		t.Errorf("an expired nonce: status %d, want 401", got)
+	}
+	clock = now
+
+	// Without a secret, nothing passes.
+	g2 := &Gate{Pod: "db-0"}
+	n2, err := g2.Issue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/backup", nil)
+	r.Header.Set("Authorization", "Bearer "+Token(Key(""), "db-1", "db-0", n2, time.Now()))
+	if _, status, _ := g2.Check(r); status != http.StatusUnauthorized {
+		t.Errorf("a donor without a secret: status %d, want 401", status)
+	}
+}
+
+// TestNoncesBounded: a donor remembers at most maxNonces; once they have
+// expired it issues again.
+func TestNoncesBounded(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	g := &Gate{Pod: "db-0", Secret: func() string { return "s" }, now: func() time.Time { return now }}
+	seen := map[string]bool{}
+	for i := range maxNonces {
+		n, err := g.Issue()
+		if err != nil {
+			t.Fatalf("nonce %d: %v", i, err)
+		}
+		if seen[n] || !validNonce(n) {
+			t.Fatalf("nonce %d: %q (repeated or malformed)", i, n)
+		}
+		seen[n] = true
+	}
+	if _, err := g.Issue(); !errors.Is(err, errNoNonce) {
+		t.Errorf("nonce %d: %v, want errNoNonce", maxNonces+1, err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(g.ServeNonce))
+	t.Cleanup(srv.Close)
+	resp, err := http.Post(srv.URL, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("POST /seed/nonce with no nonce to spare: %s, want 503 with Retry-After", resp.Status)
+	}
+	now = now.Add(NonceTTL)
+	if _, err := g.Issue(); err != nil {
+		t.Errorf("once the others expired: %v", err)
+	}
+}
+
+func TestParseToken(t *testing.T) {
+	t.Parallel()
+	key := Key("s")
+	n := strings.Repeat("0f", 16)
+	at := time.Unix(1_800_000_000, 0)
+	tok, ok := parseToken(Token(key, "db-1", "db-0", n, at))
+	if !ok || tok.recipient != "db-1" || tok.donor != "db-0" || tok.nonce != n || tok.unix != at.Unix() || len(tok.mac) != 64 {
+		t.Fatalf("parseToken(Token(...)) = %+v %v", tok, ok)
+	}
+	for _, bad := range []string{"", "v1.db-1.db-0." + n + ".1." + tok.mac, "v2.db-1.db-0." + n + ".x." + tok.mac,
+		"v2.db-1.db-0." + n[:30] + ".1." + tok.mac, "v2.db-1.db-0." + strings.ToUpper(n) + ".1." + tok.mac,
+		"v2..db-0." + n + ".1." + tok.mac, "v2.db-1.db-0." + n + ".1." + tok.mac[:62], "v2.a.b.db-1.db-0." + n + ".1." + tok.mac} {
+		if _, ok := parseToken(bad); ok {
+			t.Errorf("parseToken(%q) accepted it", bad)
+		}
 	}
 }
 
@@ -67,43 +210,62 @@ func TestBearer(t *testing.T) {
 func TestHandlerRefuses(t *testing.T) {
 	t.Parallel()
 	const secret = "s3cret"
-	d := &Donor{Secret: func() string { return secret }, MariaBackup: "/nonexistent/mariadb-backup"}
+	d := &Donor{Pod: "db-0", Secret: func() string { return secret }, MariaBackup: "/nonexistent/mariadb-backup"}
 	srv := httptest.NewServer(d.Handler())
 	t.Cleanup(srv.Close)
-	noSecret := httptest.NewServer((&Donor{MariaBackup: "/nonexistent/mariadb-backup"}).Handler())
+	noSecret := httptest.NewServer((&Donor{Pod: "db-0", MariaBackup: "/nonexistent/mariadb-backup"}).Handler())
 	t.Cleanup(noSecret.Close)
+	tok := func(base, secret string) func() string {
+		return func() string { return authFor(t, base, secret, "db-1", "db-0") }
+	}
 
 	cases := []struct {
 		name   string
 		url    string
 		method string
-		auth   string
+		auth   func() string
 		want   int
 	}{
-		{"no token", srv.URL + "/backup", "GET", "", http.StatusUnauthorized},
-		{"wrong secret", srv.URL + "/backup", "GET", "Bearer " + Token("other", time.Now()), http.StatusUnauthorized},
-		{"stale token", srv.URL + "/backup", "GET", "Bearer " + Token(secret, time.Now().Add(-5*time.Minute)), http.StatusUnauthorized},
-		{"secret as token", srv.URL + "/backup", "GET", "Bearer " + secret, http.StatusUnauthorized},
-		{"basic auth", srv.URL + "/backup", "GET", "Basic " + secret, http.StatusUnauthorized},
-		{"donor without secret", noSecret.URL + "/backup", "GET", "Bearer " + Token("", time.Now()), http.StatusUnauthorized},
-		{"POST", srv.URL + "/backup", "POST", "Bearer " + Token(secret, time.Now()), http.StatusMethodNotAllowed},
-		{"other path", srv.URL + "/", "GET", "Bearer " + Token(secret, time.Now()), http.StatusNotFound},
+		{"no token", srv.URL + "/backup", "GET", nil, http.StatusUnauthorized},
+		{"wrong secret", srv.URL + "/backup", "GET", tok(srv.URL, "other"), http.StatusUnauthorized},
+		{"stale token", srv.URL + "/backup", "GET", func() string {
+			return "Bearer " + Token(Key(secret), "db-1", "db-0", nonceFrom(t, srv.URL), time.Now().Add(-5*time.Minute))
+		}, http.StatusUnauthorized},
+		{"nonce of another donor", srv.URL + "/backup", "GET", func() string {
+			return "Bearer " + Token(Key(secret), "db-1", "db-0", nonceFrom(t, noSecret.URL), time.Now())
+		}, http.StatusUnauthorized},
+		{"secret as token", srv.URL + "/backup", "GET", func() string { return "Bearer " + secret }, http.StatusUnauthorized},
+		{"basic auth", srv.URL + "/backup", "GET", func() string { return "Basic " + secret }, http.StatusUnauthorized},
+		{"donor without secret", noSecret.URL + "/backup", "GET", tok(noSecret.URL, ""), http.StatusUnauthorized},
+		{"recipient of another StatefulSet", srv.URL + "/backup", "GET", func() string {
+			return "Bearer " + Token(Key(secret), "other-1", "db-0", nonceFrom(t, srv.URL), time.Now())
+		}, http.StatusForbidden},
+		{"POST", srv.URL + "/backup", "POST", tok(srv.URL, secret), http.StatusMethodNotAllowed},
+		{"GET nonce", srv.URL + "/seed/nonce", "GET", nil, http.StatusMethodNotAllowed},
+		{"other path", srv.URL + "/", "GET", tok(srv.URL, secret), http.StatusNotFound},
 		// A valid token gets as far as starting the tool.
-		{"valid token, no tool", srv.URL + "/backup", "GET", "Bearer " + Token(secret, time.Now()), http.StatusInternalServerError},
+		{"valid token, no tool", srv.URL + "/backup", "GET", tok(srv.URL, secret), http.StatusInternalServerError},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest(tc.method, tc.url, nil)
-			if tc.auth != "" {
-				req.Header.Set("Authorization", tc.auth)
+			if tc.auth != nil {
+				req.Header.Set("Authorization", tc.auth())
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
+			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != tc.want {
 				t.Errorf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+			// The answer says no more than its status.
+			if resp.StatusCode == 401 || resp.StatusCode == 403 {
+				if got := strings.TrimSpace(string(b)); got != http.StatusText(resp.StatusCode) {
+					t.Errorf("body %q: want only %q", got, http.StatusText(resp.StatusCode))
+				}
 			}
 		})
 	}
