@@ -353,6 +353,10 @@ func (p *Pod) ServerSpec() Spec {
 		s.Entrypoint = []string{Tool, "seed-exec", "--", "docker-entrypoint.sh"}
 		s.Cmd = []string{"mariadbd"}
 		s.Env["REPLICATION_PASSWORD_FILE"] = ReplicationPasswordFile
+		// It accepts only a donor under its StatefulSet's stable names: a
+		// kubelet's hosts file names the Service and namespace, Docker's
+		// does not.
+		s.Env["SERVICE_NAME"], s.Env["POD_NAMESPACE"] = c.opts.Service, c.opts.Namespace
 		s.Mounts = append(s.Mounts, Mount{Volume: p.StateVolume, Target: StateDir})
 	}
 	return s
