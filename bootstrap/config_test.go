@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 	"github.com/sethvargo/go-envconfig"
 )
 
@@ -325,23 +326,5 @@ func variablesTable() string {
 // the env struct, so the docs cannot drift from the code.
 func TestREADMEVariables(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatalf("read README: %v", err)
-	}
-	readme := string(b)
-	i, j := strings.Index(readme, varsBegin), strings.Index(readme, varsEnd)
-	if i < 0 || j < i {
-		t.Fatalf("README lacks the generated variables block (%q ... %q)", varsBegin, varsEnd)
-	}
-	want := readme[:i+len(varsBegin)] + variablesTable() + readme[j:]
-	if *update {
-		if err := os.WriteFile("../README.md", []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if d := cmp.Diff(want, readme); d != "" {
-		t.Errorf("README's variables table is stale (-want +got); run go test ./bootstrap -run TestREADMEVariables -update:\n%s", d)
-	}
+	testkit.GeneratedBlock(t, "../README.md", varsBegin, varsEnd, variablesTable(), *update, "go test ./bootstrap -run TestREADMEVariables -update")
 }

@@ -2,7 +2,6 @@ package bootstrap
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -10,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -71,25 +70,7 @@ func metricsTable(docs []metricDoc) string {
 // the collector's descriptions, so the docs cannot drift from the code.
 func TestREADMEMetrics(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatalf("read README: %v", err)
-	}
-	readme := string(b)
-	i, j := strings.Index(readme, metricsBegin), strings.Index(readme, metricsEnd)
-	if i < 0 || j < i {
-		t.Fatalf("README lacks the generated metrics block (%q ... %q)", metricsBegin, metricsEnd)
-	}
-	want := readme[:i+len(metricsBegin)] + metricsTable(describedMetrics(t)) + readme[j:]
-	if *update {
-		if err := os.WriteFile("../README.md", []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if d := cmp.Diff(want, readme); d != "" {
-		t.Errorf("README's metrics table is stale (-want +got); run go test ./bootstrap -run TestREADMEMetrics -update:\n%s", d)
-	}
+	testkit.GeneratedBlock(t, "../README.md", metricsBegin, metricsEnd, metricsTable(describedMetrics(t)), *update, "go test ./bootstrap -run TestREADMEMetrics -update")
 }
 
 // TestMetricsDescribedAreCollected shows that every described metric is

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
 
 // situationConsts are the Situation constants declared in situation.go,
@@ -129,25 +129,7 @@ func situationsTable() string {
 // from situations, so the docs cannot drift from the code.
 func TestREADMESituations(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatalf("read README: %v", err)
-	}
-	readme := string(b)
-	i, j := strings.Index(readme, situationsBegin), strings.Index(readme, situationsEnd)
-	if i < 0 || j < i {
-		t.Fatalf("README lacks the generated situations block (%q ... %q)", situationsBegin, situationsEnd)
-	}
-	want := readme[:i+len(situationsBegin)] + situationsTable() + readme[j:]
-	if *update {
-		if err := os.WriteFile("../../README.md", []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if d := cmp.Diff(want, readme); d != "" {
-		t.Errorf("README's situations table is stale (-want +got); run go test ./bootstrap/decide -run TestREADMESituations -update:\n%s", d)
-	}
+	testkit.GeneratedBlock(t, "../../README.md", situationsBegin, situationsEnd, situationsTable(), *update, "go test ./bootstrap/decide -run TestREADMESituations -update")
 }
 
 var update = flag.Bool("update", false, "rewrite README's situations table")
