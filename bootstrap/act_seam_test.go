@@ -152,16 +152,16 @@ func TestRunSpecialActions(t *testing.T) {
 	}
 	// The override file is removed once used.
 	of := s.sc.rec.exec.overrides
-	if err := os.WriteFile(of.path(), []byte(`{"action":"use-own-data"}`), 0o600); err != nil {
+	if err := of.write(decide.Override{Action: decide.OverrideOwnData, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if o, err := of.read(); err != nil || o == nil || o.Action != decide.OverrideOwnData {
+	if o, err := of.read(time.Now()); err != nil || o == nil || o.Action != decide.OverrideOwnData {
 		t.Fatalf("override = %+v, %v", o, err)
 	}
 	if err := s.sc.rec.exec.run(ctx, d, []decide.Action{{Kind: decide.ActConsumeOverride}}); err != nil {
 		t.Fatal(err)
 	}
-	if o, err := of.read(); err != nil || o != nil {
+	if o, err := of.read(time.Now()); err != nil || o != nil {
 		t.Errorf("override after use = %+v, %v", o, err)
 	}
 }

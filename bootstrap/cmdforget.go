@@ -29,7 +29,7 @@ func runForgetPeer(ctx context.Context, args []string, stdio Stdio, loader Loade
 		return fmt.Errorf("%w: forget-peer needs one pod name, e.g. forget-peer mysql-3", ErrUsage)
 	}
 	pod := fs.Arg(0)
-	cfg, id, err := loadIdentity(ctx, loader, Need{})
+	cfg, id, err := loadIdentity(ctx, loader, Need{Passwords: true})
 	if err != nil {
 		return err
 	}
@@ -39,8 +39,10 @@ func runForgetPeer(ctx context.Context, args []string, stdio Stdio, loader Loade
 	if fi, err := os.Stat(cfg.StateDir); err != nil || !fi.IsDir() {
 		return invalidf("STATE_DIR=%q is not a directory: run this in a pod's sidecar container, where the data volume's state directory is mounted", cfg.StateDir)
 	}
+	// Signed with the seed secret, which the sidecar checks it with.
 	p := filepath.Join(cfg.StateDir, forgetPeerFile)
-	if err := writeJSON(p, ForgetRequest{Pod: pod, Created: time.Now().UTC()}); err != nil {
+	req := ForgetRequest{Pod: pod, Created: time.Now().UTC()}
+	if err := writeSigned(p, forgetPeerFile, seedSecret(cfg, newCredentials(cfg))(), &req, &req.MAC); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	fmt.Fprintf(stdio.Out, "%s will forget %s at its sidecar's next look at its peers (within %s), and tell the other pods; if %s answers again it is remembered again\n",

@@ -31,7 +31,7 @@ func runPrimaryOverride(ctx context.Context, args []string, stdio Stdio, loader 
 	if *own == (*from != "") {
 		return fmt.Errorf("%w: primary-override needs exactly one of --use-own-data or --seed-from POD", ErrUsage)
 	}
-	cfg, id, err := loadIdentity(ctx, loader, Need{Service: true})
+	cfg, id, err := loadIdentity(ctx, loader, Need{Service: true, Passwords: true})
 	if err != nil {
 		return err
 	}
@@ -51,14 +51,15 @@ func runPrimaryOverride(ctx context.Context, args []string, stdio Stdio, loader 
 	if *from != "" {
 		o.Action, o.From = decide.OverrideSeedFrom, *from
 	}
-	f := overrideFiles{dir: cfg.StateDir}
-	if err := writeJSON(f.path(), o); err != nil {
+	// Signed with the seed secret, which the sidecar checks it with.
+	f := overrideFiles{dir: cfg.StateDir, secret: seedSecret(cfg, newCredentials(cfg))}
+	if err := f.write(o); err != nil {
 		return fmt.Errorf("write %s: %w", f.path(), err)
 	}
 	what := "take writes with its own data"
 	if o.From != "" {
 		what = "replace its data with a copy of " + o.From + "'s"
 	}
-	fmt.Fprintf(stdio.Out, "%s will %s at the sidecar's next pass (the choice is used once; see /status)\n", id.Pod, what)
+	fmt.Fprintf(stdio.Out, "%s will %s at the sidecar's next pass (the choice is used once, within %s; see /status)\n", id.Pod, what, shortDuration(overrideMaxAge))
 	return nil
 }

@@ -129,13 +129,23 @@ func seedBeforeStart(ctx context.Context, cfg *Config, log *slog.Logger) error {
 
 // restoreRequested restores the copy the sidecar asked for, if any.
 func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *slog.Logger) error {
-	var req SeedRequest
-	ok, err := readJSON(files.path(seedRequestFile), &req)
+	// The secret is read (its file again) only when there is a request:
+	// the request must be signed with it (statemac.go), and the copy's
+	// token is keyed by it.
+	secret := seedSecret(cfg, newCredentials(cfg))
+	req, ok, invalid, err := files.signedWith(secret).readRequest()
 	if err != nil || !ok || files.dir == "" {
 		return err
 	}
-	log.Info("seeding: restoring a copy before the server starts", "donor", req.Donor, "url", req.URL, "why", req.Why)
-	donorPod, err := requestDonor(cfg, req)
+	donorPod, err := "", invalid
+	if invalid == nil {
+		log.Info("seeding: restoring a copy before the server starts", "donor", req.Donor, "url", req.URL, "why", req.Why)
+		donorPod, err = requestDonor(cfg, req)
+	} else {
+		// Nothing of it is trusted, not even the donor's name.
+		req = SeedRequest{}
+		err = fmt.Errorf("%w: ignored, nothing restored", invalid)
+	}
 	if err != nil {
 		log.Warn("seeding: the copy is refused; starting the server on the data it has", "donor", req.Donor, "error", sqldialect.OneLine(err.Error()))
 		if werr := writeJSON(files.path(seedErrorFile), SeedError{Donor: req.Donor, Error: sqldialect.OneLine(err.Error()), At: time.Now()}); werr != nil {
@@ -143,14 +153,12 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 		}
 		return files.done()
 	}
-	creds := newCredentials(cfg)
-	creds.refresh()
 	ctx, cancel := context.WithTimeout(ctx, cfg.SeedTimeout)
 	defer cancel()
 	r := &seed.Restore{
 		DataDir:     cfg.DataDir,
 		DonorURL:    req.URL,
-		Secret:      seedSecret(cfg, creds)(),
+		Secret:      secret(),
 		Recipient:   cfg.PodName,
 		DonorPod:    donorPod,
 		Log:         log,

@@ -68,7 +68,7 @@ func TestSeedBeforeStartFailedCopy(t *testing.T) {
 			seedClient = &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
 			defer func() { seedClient = nil }()
 			cfg := seedCfg(t)
-			files := newSeedFiles(cfg.StateDir)
+			files := newSeedFiles(cfg.StateDir).signedWith(seedSecret(cfg, newCredentials(cfg)))
 			if err := files.request(SeedRequest{Donor: "mysql-2", URL: donorURL, Why: "test", Requested: time.Now()}); err != nil {
 				t.Fatal(err)
 			}

@@ -163,9 +163,9 @@ func TestSeedExecFailedSwapNeverStarts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	files := newSeedFiles(stateDir)
+	files := newSeedFiles(stateDir).signedWith(func() string { return "repl-pw" })
 	donor := tarDonor(t, "repl-pw", copyFiles)
-	if err := writeJSON(files.path(seedRequestFile), SeedRequest{Donor: "mysql-2", URL: seedDonorURL, Why: "test", Requested: time.Now()}); err != nil {
+	if err := files.request(SeedRequest{Donor: "mysql-2", URL: seedDonorURL, Why: "test", Requested: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	// The obstacle: olddb/t.ibd cannot be removed by seed-exec.
@@ -359,8 +359,8 @@ func TestSeedExecStalledDonor(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(gone) })
-	files := newSeedFiles(stateDir)
-	if err := writeJSON(files.path(seedRequestFile), SeedRequest{Donor: "mysql-2", URL: seedDonorURL, Requested: time.Now()}); err != nil {
+	files := newSeedFiles(stateDir).signedWith(func() string { return "repl-pw" })
+	if err := files.request(SeedRequest{Donor: "mysql-2", URL: seedDonorURL, Requested: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	env := podtest.Env{"PATH": tools + ":" + os.Getenv("PATH"), "POD_NAME": "mysql-1", "MYSQL_ROOT_PASSWORD": "root-pw",

@@ -78,7 +78,8 @@ func TestPrepareStop(t *testing.T) {
 func TestPrimaryOverrideCommand(t *testing.T) {
 	dir := t.TempDir()
 	env := func(pod string) Loader {
-		return Loader{Lookuper: envconfig.MapLookuper(map[string]string{"POD_NAME": pod, "POD_NAMESPACE": "db", "SERVICE_NAME": "mysql", "STATE_DIR": dir})}
+		return Loader{Lookuper: envconfig.MapLookuper(map[string]string{"POD_NAME": pod, "POD_NAMESPACE": "db", "SERVICE_NAME": "mysql", "STATE_DIR": dir,
+			"MYSQL_ROOT_PASSWORD": "root-pw", "REPLICATION_PASSWORD": "repl-pw"})}
 	}
 	ctx := context.Background()
 	var out, errOut bytes.Buffer
@@ -86,8 +87,8 @@ func TestPrimaryOverrideCommand(t *testing.T) {
 	if err := runPrimaryOverride(ctx, []string{"--seed-from", "mysql-2"}, stdio, env("mysql-0")); err != nil {
 		t.Fatal(err)
 	}
-	of := &overrideFiles{dir: dir}
-	o, err := of.read()
+	of := &overrideFiles{dir: dir, secret: func() string { return "repl-pw" }}
+	o, err := of.read(time.Now())
 	if err != nil || o == nil || o.Action != decide.OverrideSeedFrom || o.From != "mysql-2" || o.Created.IsZero() {
 		t.Errorf("override = %+v, %v", o, err)
 	}
@@ -97,7 +98,7 @@ func TestPrimaryOverrideCommand(t *testing.T) {
 	if err := runPrimaryOverride(ctx, []string{"--use-own-data"}, stdio, env("mysql-0")); err != nil {
 		t.Fatal(err)
 	}
-	if o, _ := of.read(); o == nil || o.Action != decide.OverrideOwnData {
+	if o, _ := of.read(time.Now()); o == nil || o.Action != decide.OverrideOwnData {
 		t.Errorf("override = %+v", o)
 	}
 	for _, tc := range []struct {
@@ -116,7 +117,8 @@ func TestPrimaryOverrideCommand(t *testing.T) {
 		}
 	}
 	// No STATE_DIR there: nothing is written.
-	l := Loader{Lookuper: envconfig.MapLookuper(map[string]string{"POD_NAME": "mysql-0", "POD_NAMESPACE": "db", "SERVICE_NAME": "mysql", "STATE_DIR": filepath.Join(dir, "nope")})}
+	l := Loader{Lookuper: envconfig.MapLookuper(map[string]string{"POD_NAME": "mysql-0", "POD_NAMESPACE": "db", "SERVICE_NAME": "mysql", "STATE_DIR": filepath.Join(dir, "nope"),
+		"MYSQL_ROOT_PASSWORD": "root-pw", "REPLICATION_PASSWORD": "repl-pw"})}
 	if err := runPrimaryOverride(ctx, []string{"--use-own-data"}, stdio, l); err == nil || !strings.Contains(err.Error(), "is not a directory") {
 		t.Errorf("no STATE_DIR: %v", err)
 	}
@@ -125,10 +127,10 @@ func TestPrimaryOverrideCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := &gatherer{overrides: of}
-	if o := g.override(); o == nil || !strings.HasPrefix(o.Err, "read "+overrideFile+": ") {
+	if o := g.override(time.Now()); o == nil || !strings.HasPrefix(o.Err, "read "+overrideFile+": ") {
 		t.Errorf("bad override = %+v", o)
 	}
-	if o := (&gatherer{}).override(); o != nil {
+	if o := (&gatherer{}).override(time.Now()); o != nil {
 		t.Errorf("no override files: %+v", o)
 	}
 }

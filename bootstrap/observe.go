@@ -85,7 +85,7 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (decide.Observation, *sq
 	o := decide.Observation{At: time.Now()}
 	o.Credentials = g.creds.facts()
 	o.Seed = g.seedFiles()
-	o.Override = g.override()
+	o.Override = g.override(o.At)
 	if g.peerMem != nil {
 		// Unreadable, it is taken as empty here; the listing that updates
 		// it says why (PeerFacts.Err).
@@ -268,8 +268,8 @@ func (g *gatherer) gatherPeers(ctx context.Context) *decide.PeerFacts {
 		pf.Err, pf.Absent = sqldialect.OneLine(err.Error()), errors.Is(err, errServiceAbsent)
 	}
 	if g.peerMem != nil {
-		mem, readErr, writeErr := g.peerMem.update(peers, g.self, g.statefulSet, g.peersAt)
-		pf.Memory, pf.MemoryErr = mem, writeErr
+		mem, ignored, readErr, writeErr := g.peerMem.update(peers, g.self, g.statefulSet, g.peersAt)
+		pf.Memory, pf.MemoryErr, pf.ForgetIgnored = mem, writeErr, ignored
 		if readErr != nil {
 			// What is remembered cannot be read: the guard must not take
 			// that for "no peer remembered".
@@ -280,11 +280,11 @@ func (g *gatherer) gatherPeers(ctx context.Context) *decide.PeerFacts {
 }
 
 // override reads a person's choice for the primary, if any.
-func (g *gatherer) override() *decide.Override {
+func (g *gatherer) override(now time.Time) *decide.Override {
 	if g.overrides == nil {
 		return nil
 	}
-	o, err := g.overrides.read()
+	o, err := g.overrides.read(now)
 	if err != nil {
 		return &decide.Override{Err: "read " + overrideFile + ": " + sqldialect.OneLine(err.Error())}
 	}

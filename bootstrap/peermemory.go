@@ -28,6 +28,8 @@ const (
 // peerMemoryStore keeps a PeerMemory in STATE_DIR (none without one).
 type peerMemoryStore struct {
 	dir string
+	// secret is the seed secret (seedSecret), which signs forget requests.
+	secret func() string
 
 	mu      sync.Mutex
 	loaded  bool
@@ -54,17 +56,24 @@ func (s *peerMemoryStore) get() (decide.PeerMemory, error) {
 // (that is written at most every peerMemoryWriteEvery). readErr says the
 // memory could not be read (nothing is known of the peers remembered);
 // writeErr that it could not be kept (what it holds is still returned).
-func (s *peerMemoryStore) update(peers decide.Peers, self, statefulSet string, now time.Time) (mem decide.PeerMemory, readErr, writeErr error) {
+// A forget request that is not signed by the secret is not applied: it
+// is left in place, and ignored says why ("" when there is none such).
+func (s *peerMemoryStore) update(peers decide.Peers, self, statefulSet string, now time.Time) (mem decide.PeerMemory, ignored string, readErr, writeErr error) {
 	old, err := s.get()
 	if err != nil {
-		return old, err, nil
+		return old, "", err, nil
 	}
 	m := old.Observe(peers, self, statefulSet, now)
 	var req ForgetRequest
 	hasReq := false
 	if s.dir != "" {
 		if hasReq, err = readJSON(filepath.Join(s.dir, forgetPeerFile), &req); err != nil {
-			return old, err, nil
+			return old, "", err, nil
+		}
+		if hasReq {
+			if err := checkState(call(s.secret), forgetPeerFile, &req, &req.MAC); err != nil {
+				hasReq, ignored = false, err.Error()+": "+req.Pod+" is not forgotten; run forget-peer again"
+			}
 		}
 		if hasReq {
 			m.Forget(req.Pod, req.Created)
@@ -74,22 +83,22 @@ func (s *peerMemoryStore) update(peers decide.Peers, self, statefulSet string, n
 	defer s.mu.Unlock()
 	s.mem = m
 	if s.dir == "" {
-		return m.Clone(), nil, nil
+		return m.Clone(), ignored, nil, nil
 	}
 	if slices.Equal(old.Known(), m.Known()) && maps.Equal(old.Forgotten, m.Forgotten) && sameKeys(old.Own, m.Own) &&
 		now.Sub(s.written) < peerMemoryWriteEvery && !hasReq {
-		return m.Clone(), nil, nil
+		return m.Clone(), ignored, nil, nil
 	}
 	if err := writeJSON(filepath.Join(s.dir, peerMemoryFile), m); err != nil {
-		return m.Clone(), nil, err
+		return m.Clone(), ignored, nil, err
 	}
 	s.written = now
 	if hasReq {
 		if err := os.Remove(filepath.Join(s.dir, forgetPeerFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return m.Clone(), nil, err
+			return m.Clone(), ignored, nil, err
 		}
 	}
-	return m.Clone(), nil, nil
+	return m.Clone(), ignored, nil, nil
 }
 
 func sameKeys(a, b map[string]time.Time) bool {
@@ -97,7 +106,10 @@ func sameKeys(a, b map[string]time.Time) bool {
 }
 
 // ForgetRequest is a person's request to forget a peer (forget-peer).
+// It has no expiry of its own: Forget keeps a pod seen since Created.
 type ForgetRequest struct {
 	Pod     string    `json:"pod"`
 	Created time.Time `json:"created"`
+	// MAC signs the request with the StatefulSet's secret (checkState).
+	MAC string `json:"mac,omitempty"`
 }

@@ -80,8 +80,8 @@ func TestPeerMemoryOwnAddresses(t *testing.T) {
 func TestPeerMemoryStore(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s := &peerMemoryStore{dir: dir}
-	if _, readErr, writeErr := s.update(decide.Peers{answered("mysql-1"), answered("mysql-2")}, "mysql-0", "mysql", pm0); readErr != nil || writeErr != nil {
+	s := &peerMemoryStore{dir: dir, secret: func() string { return "secret" }}
+	if _, _, readErr, writeErr := s.update(decide.Peers{answered("mysql-1"), answered("mysql-2")}, "mysql-0", "mysql", pm0); readErr != nil || writeErr != nil {
 		t.Fatal(readErr, writeErr)
 	}
 	// A new sidecar reads what the last one saw.
@@ -90,11 +90,12 @@ func TestPeerMemoryStore(t *testing.T) {
 		t.Fatalf("restored %+v %v", m, err)
 	}
 	// forget-peer's request is applied at the next listing, and removed.
-	if err := writeJSON(filepath.Join(dir, forgetPeerFile), ForgetRequest{Pod: "mysql-2", Created: pm0.Add(time.Second)}); err != nil {
+	req := ForgetRequest{Pod: "mysql-2", Created: pm0.Add(time.Second)}
+	if err := writeSigned(filepath.Join(dir, forgetPeerFile), forgetPeerFile, "secret", &req, &req.MAC); err != nil {
 		t.Fatal(err)
 	}
-	m, readErr, writeErr := s.update(decide.Peers{answered("mysql-1")}, "mysql-0", "mysql", pm0.Add(2*time.Second))
-	if readErr != nil || writeErr != nil || !slices.Equal(m.Known(), []string{"mysql-1"}) || m.Forgotten["mysql-2"].IsZero() {
+	m, ignored, readErr, writeErr := s.update(decide.Peers{answered("mysql-1")}, "mysql-0", "mysql", pm0.Add(2*time.Second))
+	if ignored != "" || readErr != nil || writeErr != nil || !slices.Equal(m.Known(), []string{"mysql-1"}) || m.Forgotten["mysql-2"].IsZero() {
 		t.Errorf("after forget-peer: %+v %v %v", m, readErr, writeErr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, forgetPeerFile)); !os.IsNotExist(err) {
@@ -104,7 +105,7 @@ func TestPeerMemoryStore(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, peerMemoryFile), []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, readErr, _ := (&peerMemoryStore{dir: dir}).update(nil, "mysql-0", "mysql", pm0); readErr == nil {
+	if _, _, readErr, _ := (&peerMemoryStore{dir: dir}).update(nil, "mysql-0", "mysql", pm0); readErr == nil {
 		t.Error("a corrupt peers.json was read as empty")
 	}
 }
@@ -113,7 +114,7 @@ func TestForgetPeerCommand(t *testing.T) {
 	t.Parallel()
 	state := t.TempDir()
 	env := podtest.Env{"POD_NAME": "mysql-0", "POD_NAMESPACE": "db", "SERVICE_NAME": "mysql", "STATE_DIR": state,
-		"HOSTS_FILE": filepath.Join(t.TempDir(), "hosts")}
+		"HOSTS_FILE": filepath.Join(t.TempDir(), "hosts"), "MYSQL_ROOT_PASSWORD": "root-pw", "REPLICATION_PASSWORD": "repl-pw"}
 	for _, tc := range []struct {
 		args []string
 		kv   []string
@@ -137,5 +138,12 @@ func TestForgetPeerCommand(t *testing.T) {
 	var req ForgetRequest
 	if ok, err := readJSON(filepath.Join(state, forgetPeerFile), &req); res.Code != 0 || !ok || err != nil || req.Pod != "mysql-3" {
 		t.Errorf("forget-peer mysql-3: exit %d %q; request %+v %v %v", res.Code, res.Stdout+res.Stderr, req, ok, err)
+	}
+	// Signed with the secret the sidecar checks it with, which it does not show.
+	if err := checkState("repl-pw", forgetPeerFile, &req, &req.MAC); err != nil {
+		t.Errorf("the request is not signed: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(state, forgetPeerFile)); strings.Contains(string(b), "repl-pw") || strings.Contains(res.Stdout+res.Stderr, "repl-pw") {
+		t.Error("the secret is in the request or the output")
 	}
 }

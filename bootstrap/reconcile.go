@@ -36,6 +36,9 @@ type reconciler struct {
 	errors   uint64
 	version  string            // last server version logged
 	problems map[string]string // conditions logged as present
+	// forgetIgnored is why the forget-peer request last read was not
+	// applied, as logged ("" when none was ignored).
+	forgetIgnored string
 	lastKey  string            // last readiness logged
 }
 
@@ -98,6 +101,16 @@ func (r *reconciler) pass(ctx context.Context) wire.Status {
 	}
 	if o.Peers != nil && o.Peers.MemoryErr != nil {
 		r.problem("peers", "cannot keep the peers seen in STATE_DIR: "+sqldialect.OneLine(o.Peers.MemoryErr.Error()))
+	}
+	if o.Peers != nil && o.Peers.ForgetIgnored != r.forgetIgnored {
+		// The request is read at each listing of the peers: logged when
+		// that changes.
+		if o.Peers.ForgetIgnored != "" {
+			r.log.Warn("a forget-peer request is ignored", "error", o.Peers.ForgetIgnored)
+		} else {
+			r.log.Info("no ignored forget-peer request any more", "was", r.forgetIgnored)
+		}
+		r.forgetIgnored = o.Peers.ForgetIgnored
 	}
 	r.box.set(snapshot{status: st, obs: o, mem: r.mem})
 	return st

@@ -38,12 +38,14 @@ const (
 )
 
 // SeedRequest asks the server container to replace its data with a copy
-// of a donor's.
+// of a donor's. MAC signs it with the StatefulSet's secret (checkState):
+// seed-exec restores nothing for a request without a valid one.
 type SeedRequest struct {
 	Donor     string    `json:"donor"`
 	URL       string    `json:"url"`
 	Why       string    `json:"why"`
 	Requested time.Time `json:"requested"`
+	MAC       string    `json:"mac,omitempty"`
 }
 
 // SeedResult says a copy is complete; it is in place once the data
@@ -76,8 +78,29 @@ type SeedError struct {
 	At    time.Time `json:"at"`
 }
 
-// seedFiles reads and writes STATE_DIR/seed.
-type seedFiles struct{ dir string }
+// seedFiles reads and writes STATE_DIR/seed. secret is the seed secret
+// (seedSecret), which signs the request and checks it (readRequest);
+// without one no request is written, and none read is valid.
+type seedFiles struct {
+	dir    string
+	secret func() string
+}
+
+// signedWith returns s with requests signed and checked with secret.
+func (s seedFiles) signedWith(secret func() string) seedFiles {
+	s.secret = secret
+	return s
+}
+
+// readRequest reads the seed request: ok says there is one; invalid is
+// why it is not to be obeyed (not signed by the secret) when it is not.
+func (s seedFiles) readRequest() (req SeedRequest, ok bool, invalid, err error) {
+	ok, err = readJSON(s.path(seedRequestFile), &req)
+	if err != nil || !ok {
+		return req, ok, nil, err
+	}
+	return req, true, checkState(call(s.secret), seedDirName+"/"+seedRequestFile, &req, &req.MAC), nil
+}
 
 func newSeedFiles(stateDir string) seedFiles {
 	if stateDir == "" {
@@ -95,10 +118,15 @@ func (s seedFiles) facts() (decide.SeedFacts, error) {
 	if s.dir == "" {
 		return f, nil
 	}
-	var req SeedRequest
-	hasReq, err := readJSON(s.path(seedRequestFile), &req)
+	req, hasReq, invalid, err := s.readRequest()
 	if err != nil {
 		return f, err
+	}
+	if invalid != nil {
+		// Not the sidecar's: the server container's seed-exec refuses it
+		// too. Not a copy under way; this sidecar asks for one of its own
+		// when one is needed (which replaces it).
+		hasReq = false
 	}
 	var res SeedResult
 	hasRes, err := readJSON(s.path(seedResultFile), &res)
@@ -139,6 +167,9 @@ func (s seedFiles) facts() (decide.SeedFacts, error) {
 			f.Donor = serr.Donor
 		}
 	}
+	if invalid != nil && f.Err == "" {
+		f.Err = invalid.Error() + ": ignored"
+	}
 	return f, nil
 }
 
@@ -163,7 +194,7 @@ func (s seedFiles) request(r SeedRequest) error {
 	_ = os.Remove(s.path(seedErrorFile))
 	_ = os.Remove(s.path(seedProgressFile))
 	_ = os.Remove(s.path(seedSwappedFile))
-	return writeJSON(s.path(seedRequestFile), r)
+	return writeSigned(s.path(seedRequestFile), seedDirName+"/"+seedRequestFile, call(s.secret), &r, &r.MAC)
 }
 
 // applied removes the result and its proof once the server has its GTID

@@ -15,7 +15,7 @@ func TestSeedDirGroupWritable(t *testing.T) {
 	old := syscall.Umask(0o022)
 	defer syscall.Umask(old)
 	state := t.TempDir()
-	files := newSeedFiles(state)
+	files := newSeedFiles(state).signedWith(func() string { return "secret" })
 	if err := files.request(SeedRequest{Donor: "mysql-1", URL: "http://mysql-1:8081/backup", Requested: time.Now()}); err != nil {
 		t.Fatal(err)
 	}

@@ -120,7 +120,7 @@ func TestSeedExecRefusesDonorHost(t *testing.T) {
 			if err := os.Mkdir(c.DataDir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			files := newSeedFiles(c.StateDir)
+			files := newSeedFiles(c.StateDir).signedWith(seedSecret(c, newCredentials(c)))
 			if err := files.request(SeedRequest{Donor: tc.donor, URL: tc.url, Requested: time.Now()}); err != nil {
 				t.Fatal(err)
 			}

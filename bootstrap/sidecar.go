@@ -60,8 +60,11 @@ func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Re
 	}})
 	clone := &cloneJob{}
 	cloneMarks := cloneMarkers{dir: cfg.StateDir}
-	seeds := newSeedFiles(cfg.StateDir)
-	overrides := &overrideFiles{dir: cfg.StateDir}
+	// The files in STATE_DIR another process obeys are signed with the
+	// seed secret, as seed-exec checks them (statemac.go).
+	secret := sidecarSeedSecret(cfg, s.creds)
+	seeds := newSeedFiles(cfg.StateDir).signedWith(secret)
+	overrides := &overrideFiles{dir: cfg.StateDir, secret: secret}
 	exec := &executor{db: s.local, cfg: cfg, id: id, log: log, creds: s.creds, dsn: s.localAddr, longDSN: s.longDSN, clone: clone, cloneMarks: cloneMarks,
 		seeds: seeds, overrides: overrides}
 	var peers func(context.Context) (decide.Peers, error)
@@ -77,7 +80,7 @@ func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Re
 		policy: s.policy,
 		gather: &gatherer{local: s.local, primary: s.primaryDB, role: id.Role, account: exec.checkAccount, creds: s.creds, peers: peers, primaryStatus: primaryStatus,
 			clone: clone, cloneMarks: cloneMarks, seeds: seeds, overrides: overrides,
-			peerMem: &peerMemoryStore{dir: cfg.StateDir}, self: id.Pod, statefulSet: id.StatefulSet},
+			peerMem: &peerMemoryStore{dir: cfg.StateDir, secret: secret}, self: id.Pod, statefulSet: id.StatefulSet},
 		exec:  exec,
 		state: &stateStore{dir: cfg.StateDir},
 		box:   &s.box,

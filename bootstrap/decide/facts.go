@@ -220,6 +220,9 @@ type PeerFacts struct {
 	// kept there.
 	Memory    PeerMemory
 	MemoryErr error
+	// ForgetIgnored says why a forget-peer request in STATE_DIR was not
+	// applied (not signed by the StatefulSet's secret); "" when none was.
+	ForgetIgnored string
 }
 
 // ReplicaFacts describe a replica's channel and its view of the primary.
@@ -293,7 +296,11 @@ type Override struct {
 	Action  string    `json:"action"`
 	From    string    `json:"from,omitempty"`
 	Created time.Time `json:"created"`
-	// Err is set when the file could not be read (observation only).
+	// MAC signs the file (STATE_DIR/override.json) with the StatefulSet's
+	// secret; the sidecar checks it before anything here is used.
+	MAC string `json:"mac,omitempty"`
+	// Err is set when the file could not be read, or is ignored (not
+	// signed, too old): observation only.
 	Err string `json:"-"`
 }
 
