@@ -39,7 +39,7 @@ type reconciler struct {
 	// forgetIgnored is why the forget-peer request last read was not
 	// applied, as logged ("" when none was ignored).
 	forgetIgnored string
-	lastKey  string            // last readiness logged
+	lastKey       string // last readiness logged
 }
 
 // pass runs one reconcile and publishes its outcome.
