@@ -284,6 +284,9 @@ func readFailure(addr string, err error, timeout time.Duration, partial bool) st
 }
 
 // gatherRestore reads STATE_DIR/seed and looks for a running seed-exec.
+// The request's MAC is not checked here: the probe obeys nothing (it only
+// says whether the container lives while its server is down) and reads no
+// secret; seed-exec, which acts on the request, checks it.
 func gatherRestore(files seedFiles, procDir string, now time.Time) restoreFacts {
 	var r restoreFacts
 	if files.dir == "" {

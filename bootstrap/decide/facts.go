@@ -291,7 +291,8 @@ const (
 )
 
 // Override is a person's choice for a primary whose peers hold
-// transactions it lacks, disagree, or do not answer. It is used once.
+// transactions it lacks, disagree, or do not answer. It is used once, and
+// only while fresh: the sidecar reports an older one (Err) instead.
 type Override struct {
 	Action  string    `json:"action"`
 	From    string    `json:"from,omitempty"`
