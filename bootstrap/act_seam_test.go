@@ -195,7 +195,8 @@ func TestRunMariaDBSeed(t *testing.T) {
 	// A proven result: its position is given to the server.
 	seeds := s.sc.rec.exec.seeds
 	_ = os.Remove(seeds.path(seedRequestFile))
-	if err := writeJSON(seeds.path(seedResultFile), SeedResult{Donor: "mysql-0", GTID: "0-100-42", Nonce: "n1"}); err != nil {
+	res := SeedResult{Donor: "mysql-0", GTID: "0-100-42", Nonce: "n1"}
+	if err := writeSigned(seeds.path(seedResultFile), seedDirName+"/"+seedResultFile, call(seeds.secret), &res, &res.MAC); err != nil {
 		t.Fatal(err)
 	}
 	if err := writeJSON(seeds.path(seedSwappedFile), SeedSwapped{Nonce: "n1"}); err != nil {

@@ -108,7 +108,9 @@ func splitCommand(name string, args []string) ([]string, error) {
 // directory does not prove to hold. The container then restarts and
 // Resume finishes the swap.
 func seedBeforeStart(ctx context.Context, cfg *Config, log *slog.Logger) error {
-	files := newSeedFiles(cfg.StateDir)
+	// The secret signs the result (its file is read when one is written)
+	// and checks the request.
+	files := newSeedFiles(cfg.StateDir).signedWith(seedSecret(cfg, newCredentials(cfg)))
 	res, resumed, err := seed.Resume(cfg.DataDir, log)
 	if err != nil {
 		err = fmt.Errorf("finish an interrupted seed in DATA_DIR %s: %w", cfg.DataDir, err)
@@ -250,8 +252,10 @@ func (s seedFiles) result(donorPod string, res seed.Result) error {
 	if donorPod == "" {
 		donorPod = res.Donor
 	}
-	return writeJSON(s.path(seedResultFile), SeedResult{Donor: donorPod, GTID: res.GTID, BinlogState: res.BinlogState, Bytes: res.Bytes,
-		SHA256: res.SHA256, Nonce: res.Nonce, Finished: time.Now()})
+	r := SeedResult{Donor: donorPod, GTID: res.GTID, BinlogState: res.BinlogState, Bytes: res.Bytes,
+		SHA256: res.SHA256, Nonce: res.Nonce, Finished: time.Now()}
+	// Signed: the sidecar gives the server the GTID position it records.
+	return writeSigned(s.path(seedResultFile), seedDirName+"/"+seedResultFile, call(s.secret), &r, &r.MAC)
 }
 
 // complete records a copy whose swap Resume finished: the completion

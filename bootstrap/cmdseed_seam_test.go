@@ -94,7 +94,7 @@ func TestSeedBeforeStartFailedCopy(t *testing.T) {
 // hold stops the server from starting.
 func TestSeedBeforeStartUnprovenCopy(t *testing.T) {
 	cfg := seedCfg(t)
-	files := newSeedFiles(cfg.StateDir)
+	files := newSeedFiles(cfg.StateDir).signedWith(func() string { return seamReplPW })
 	if err := files.complete(seed.Result{Donor: "mysql-0", GTID: "0-100-9", Nonce: "n1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestSeedExecCommand(t *testing.T) {
 		t.Errorf("runSeedExec = %v", err)
 	}
 	// An unproven copy: the server is not started, and the log says why.
-	if err := newSeedFiles(cfg.StateDir).complete(seed.Result{Donor: "mysql-0", Nonce: "n1"}); err != nil {
+	if err := newSeedFiles(cfg.StateDir).signedWith(func() string { return seamReplPW }).complete(seed.Result{Donor: "mysql-0", Nonce: "n1"}); err != nil {
 		t.Fatal(err)
 	}
 	err = runSeedExec(context.Background(), []string{"--", "/nonexistent/mariadbd"}, Stdio{Out: &out, Err: &errOut}, Loader{Lookuper: envconfig.MapLookuper(env)})

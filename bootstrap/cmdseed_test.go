@@ -290,11 +290,11 @@ func TestSeedExecFailedSwapNeverStarts(t *testing.T) {
 // never offered to the sidecar to apply.
 func TestSeedResultNeedsProof(t *testing.T) {
 	t.Parallel()
-	files := newSeedFiles(t.TempDir())
+	files := newSeedFiles(t.TempDir()).signedWith(func() string { return "repl-secret" })
 	if err := files.mkdir(); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeJSON(files.path(seedResultFile), SeedResult{Donor: "mysql-2", GTID: "0-100-9", Nonce: "n1"}); err != nil {
+	if err := files.result("mysql-2", seed.Result{GTID: "0-100-9", Nonce: "n1"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -410,6 +410,41 @@ func TestRestoreFailureKind(t *testing.T) {
 	} {
 		if got := restoreFailureKind(tc.err); got != tc.want {
 			t.Errorf("%s: restoreFailureKind(%v) = %q, want %q", tc.name, tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestPlantedSeedResultIgnored: a result.json (with a matching
+// swapped.json) that seed-exec did not sign, such as one SQL with the
+// FILE privilege wrote, is never offered to the sidecar to apply: its
+// GTID position would reset the server's binary logs and GTID state.
+func TestPlantedSeedResultIgnored(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		secret string // what signed it; "" for none
+	}{
+		{"unsigned", ""},
+		{"signed with another secret", "another-secret"},
+	} {
+		files := newSeedFiles(t.TempDir()).signedWith(func() string { return "repl-secret" })
+		if err := files.mkdir(); err != nil {
+			t.Fatal(err)
+		}
+		res := SeedResult{Donor: "mysql-2", GTID: "0-100-999", Nonce: "n1"}
+		if tc.secret != "" {
+			if err := writeSigned(files.path(seedResultFile), seedDirName+"/"+seedResultFile, tc.secret, &res, &res.MAC); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := writeJSON(files.path(seedResultFile), res); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeJSON(files.path(seedSwappedFile), SeedSwapped{Nonce: "n1"}); err != nil {
+			t.Fatal(err)
+		}
+		f, err := files.facts()
+		if err != nil || f.ResultPending || f.Unproven || f.ResultGTID != "" || !strings.Contains(f.Err, "seed/result.json is not signed") {
+			t.Errorf("%s: facts %+v %v, want the result ignored with the reason", tc.name, f, err)
 		}
 	}
 }

@@ -60,6 +60,9 @@ type SeedResult struct {
 	SHA256      string    `json:"sha256"`
 	Nonce       string    `json:"nonce"`
 	Finished    time.Time `json:"finished"`
+	// MAC signs the rest (statemac.go): the sidecar applies the recorded
+	// GTID position only from a result seed-exec wrote.
+	MAC string `json:"mac,omitempty"`
 }
 
 // SeedSwapped says seed-exec found the result's nonce in the data
@@ -132,6 +135,15 @@ func (s seedFiles) facts() (decide.SeedFacts, error) {
 	hasRes, err := readJSON(s.path(seedResultFile), &res)
 	if err != nil {
 		return f, err
+	}
+	if hasRes {
+		if bad := checkState(call(s.secret), seedDirName+"/"+seedResultFile, &res, &res.MAC); bad != nil {
+			// Not seed-exec's: its GTID position is never applied.
+			hasRes = false
+			if invalid == nil {
+				invalid = bad
+			}
+		}
 	}
 	var serr SeedError
 	hasErr, err := readJSON(s.path(seedErrorFile), &serr)
