@@ -68,7 +68,7 @@ type plan struct {
 	lineage, approved decide.Lineage
 }
 
-// planFor derives the plan from memory and the password's fingerprint.
+// planFor derives the plan from memory and the password's tag.
 func planFor(m decide.Memory, fp string) plan {
 	return plan{
 		testLogin:        !m.AccountVerified || m.AccountFP != fp,

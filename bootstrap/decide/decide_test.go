@@ -183,7 +183,7 @@ func peers(replicas ...[2]string) *PeerFacts {
 	pf := &PeerFacts{Peers: Peers{{Status: &wire.Status{Pod: "mysql-0", Role: wire.RolePrimary}}}}
 	for i, r := range replicas {
 		pf.Peers = append(pf.Peers, Peer{Status: &wire.Status{Pod: fmt.Sprintf("mysql-%d", i+1), Ordinal: uint64(i + 1), Role: wire.RoleReplica,
-			Credentials: &wire.CredentialStatus{ReplicationPassword: r[0], ChannelPassword: r[1]}}})
+			Credentials: &wire.CredentialStatus{ReplicationTag: r[0], ChannelTag: r[1]}}})
 	}
 	return pf
 }

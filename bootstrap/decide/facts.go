@@ -199,7 +199,7 @@ type AccountFacts struct {
 // CredentialFacts describe the passwords as read from their variables or
 // files in this pass.
 type CredentialFacts struct {
-	// ReplicationFP is the fingerprint of REPLICATION_PASSWORD.
+	// ReplicationFP is the tag (PasswordTag) of REPLICATION_PASSWORD.
 	ReplicationFP string
 	// Problems are files that could not be read again (the last good
 	// value is kept), by variable.
