@@ -252,10 +252,11 @@ func (e *executor) shutdown(ctx context.Context, d *sqldialect.Dialect) {
 	}
 }
 
-// backupURL is where a MariaDB donor's backup-server serves its stream.
+// backupURL is where a MariaDB donor's backup-server serves its stream:
+// https whenever a CA is configured (seedScheme).
 func (e *executor) backupURL(donor decide.Donor) string {
 	_, port, _ := net.SplitHostPort(e.cfg.BackupAddr)
-	return "http://" + net.JoinHostPort(strings.TrimSuffix(donor.Host, "."), port) + "/backup"
+	return seedScheme(e.cfg) + "://" + net.JoinHostPort(strings.TrimSuffix(donor.Host, "."), port) + "/backup"
 }
 
 // checkAccount looks at the replication account on the local server:

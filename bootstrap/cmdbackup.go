@@ -2,11 +2,14 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/seed"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
 // runBackupServer serves GET /backup on BACKUP_ADDR: a verified
@@ -14,9 +17,15 @@ import (
 // this pod. It logs in as root (MYSQL_ROOT_PASSWORD, read again for every
 // copy); requests carry a single-use token for this pod, keyed by
 // SEED_PASSWORD or else REPLICATION_PASSWORD (seedSecret), after a nonce
-// from POST /seed/nonce.
+// from POST /seed/nonce. With REPLICATION_TLS_CA_FILE it serves TLS with
+// SEED_TLS_CERT_FILE and SEED_TLS_KEY_FILE, which recipients verify
+// against that CA; without one, plain HTTP, and it says so.
 func runBackupServer(ctx context.Context, args []string, stdio Stdio, loader Loader) error {
 	cfg, id, log, err := loadPod(ctx, "backup-server", args, stdio, loader)
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := backupTLS(cfg, id, log)
 	if err != nil {
 		return err
 	}
@@ -39,10 +48,16 @@ func runBackupServer(ctx context.Context, args []string, stdio Stdio, loader Loa
 	if err != nil {
 		return fmt.Errorf("listen on BACKUP_ADDR %s: %w (is another process using the port?)", cfg.BackupAddr, err)
 	}
-	srv := &http.Server{Handler: donor.Handler(), ReadHeaderTimeout: httpReadHeaderTimeout}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	// A failed handshake (a recipient that refused the certificate) is
+	// logged as the rest is.
+	srv := &http.Server{Handler: donor.Handler(), ReadHeaderTimeout: httpReadHeaderTimeout,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
-	log.Info("backup server started", "pod", id.Pod, "addr", ln.Addr().String(), "data_dir", cfg.DataDir)
+	log.Info("backup server started", "pod", id.Pod, "addr", ln.Addr().String(), "tls", tlsCfg != nil, "data_dir", cfg.DataDir)
 	select {
 	case err := <-done:
 		return fmt.Errorf("serve BACKUP_ADDR: %w", err)
@@ -53,4 +68,32 @@ func runBackupServer(ctx context.Context, args []string, stdio Stdio, loader Loa
 	_ = srv.Shutdown(sctx)
 	log.Info("backup server stopped")
 	return nil
+}
+
+// seedPlaintextWarning is what backup-server and the sidecar (on MariaDB)
+// log once at start, and the sidecar shows on /status, when no CA is
+// configured.
+const seedPlaintextWarning = "seed copies travel in clear: set REPLICATION_TLS_CA_FILE (and SEED_TLS_CERT_FILE and SEED_TLS_KEY_FILE on backup-server) so that they are encrypted and the donor verified"
+
+// backupTLS is backup-server's TLS configuration: nil without a CA (the
+// stream is plain HTTP, and a warning says so), else the pod's server
+// certificate, which must be configured.
+func backupTLS(cfg *Config, id Identity, log *slog.Logger) (*tls.Config, error) {
+	if cfg.TLSCAFile == "" {
+		log.Warn(seedPlaintextWarning)
+		return nil, nil
+	}
+	if cfg.SeedTLSCertFile == "" {
+		return nil, invalidf("SEED_TLS_CERT_FILE and SEED_TLS_KEY_FILE are required by backup-server with REPLICATION_TLS_CA_FILE: set them to this pod's server certificate and key (the server's ssl_cert and ssl_key), so that the seed stream is served over TLS")
+	}
+	c, err := seed.ServerTLS(cfg.SeedTLSCertFile, cfg.SeedTLSKeyFile)
+	if err != nil {
+		return nil, invalidf("SEED_TLS_CERT_FILE=%q and SEED_TLS_KEY_FILE=%q are invalid: %s", cfg.SeedTLSCertFile, cfg.SeedTLSKeyFile, sqldialect.OneLine(unwrapPathError(err).Error()))
+	}
+	if err := seed.CertificateNames(cfg.SeedTLSCertFile, cfg.SeedTLSKeyFile, id.PodHost); err != nil {
+		// Not fatal: the certificate may be renewed with the right name
+		// before anyone asks for a copy.
+		log.Warn("SEED_TLS_CERT_FILE does not name this pod's stable name: recipients will refuse its copies", "want", id.PodHost, "error", sqldialect.OneLine(err.Error()))
+	}
+	return c, nil
 }

@@ -2,6 +2,8 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -148,6 +150,10 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 		req = SeedRequest{}
 		err = fmt.Errorf("%w: ignored, nothing restored", invalid)
 	}
+	var tlsCfg *tls.Config
+	if err == nil {
+		tlsCfg, err = seedTLS(cfg)
+	}
 	if err != nil {
 		log.Warn("seeding: the copy is refused; starting the server on the data it has", "donor", req.Donor, "error", sqldialect.OneLine(err.Error()))
 		if werr := writeJSON(files.path(seedErrorFile), SeedError{Donor: req.Donor, Error: sqldialect.OneLine(err.Error()), At: time.Now()}); werr != nil {
@@ -166,6 +172,7 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 		Log:         log,
 		IdleTimeout: cfg.SeedStallTimeout,
 		Client:      seedClient,
+		TLS:         tlsCfg,
 		Progress:    func(p seed.Progress) { _ = seed.WriteProgressFile(files.path(seedProgressFile), p) },
 		Complete:    func(res seed.Result) error { return files.result(req.Donor, res) },
 	}
@@ -195,17 +202,23 @@ func restoreRequested(ctx context.Context, cfg *Config, files seedFiles, log *sl
 }
 
 // requestDonor checks a seed request's URL before anything connects to
-// it: http(s) to a stable name of another pod of this StatefulSet
-// (Identity.PeerPod), whose pod is the request's donor. It returns that
+// it: https when a CA is configured, else http (seedScheme), to a stable
+// name of another pod of this StatefulSet (Identity.PeerPod), whose pod is
+// the request's donor. It returns that
 // pod's name, which the token names.
 func requestDonor(cfg *Config, req SeedRequest) (string, error) {
 	id, err := NewIdentity(cfg)
 	if err != nil {
 		return "", err
 	}
+	scheme := seedScheme(cfg)
 	u, err := url.Parse(req.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("seed request: donor URL %q: want http://<donor host>:<port>/backup", req.URL)
+	if err != nil || u.Scheme != scheme || u.Host == "" {
+		why := ""
+		if scheme == "https" {
+			why = " (REPLICATION_TLS_CA_FILE is set: a copy never travels in clear)"
+		}
+		return "", fmt.Errorf("seed request: donor URL %q: want %s://<donor host>:<port>/backup%s", req.URL, scheme, why)
 	}
 	pod, err := id.PeerPod(u.Hostname())
 	if err != nil {
@@ -215,6 +228,34 @@ func requestDonor(cfg *Config, req SeedRequest) (string, error) {
 		return "", fmt.Errorf("seed request: donor %q, but its URL names %q", req.Donor, u.Hostname())
 	}
 	return pod, nil
+}
+
+// seedScheme is the scheme of the seed stream's URLs: https whenever a CA
+// is configured (the sidecar writes it, seed-exec accepts nothing else),
+// else http.
+func seedScheme(cfg *Config) string {
+	if cfg.TLSCAFile != "" {
+		return "https"
+	}
+	return "http"
+}
+
+// seedTLS is what seed-exec verifies the donor's certificate with: the CA
+// of REPLICATION_TLS_CA_FILE, read now; nil without one. The donor's name
+// is set by the seed package, from the request's URL.
+func seedTLS(cfg *Config) (*tls.Config, error) {
+	if cfg.TLSCAFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(cfg.TLSCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("REPLICATION_TLS_CA_FILE: %w", unwrapPathError(err))
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("REPLICATION_TLS_CA_FILE=%q holds no PEM certificate", cfg.TLSCAFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // restoreFailureKind classifies a restore that failed before its copy was

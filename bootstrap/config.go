@@ -62,6 +62,8 @@ type env struct {
 	ReplicationTLSCAFile    string `env:"REPLICATION_TLS_CA_FILE" help:"CA certificate(s), PEM: verified TLS for replication (SOURCE_SSL_VERIFY_SERVER_CERT=1) and for the sidecar's connections to the primary and peers; the server's certificate must name the pod's stable DNS name; the server container must see the file at the same path; implies REPLICATION_TLS and REQUIRE SSL on the replication account"`
 	ReplicationTLSCertFile  string `env:"REPLICATION_TLS_CERT_FILE" help:"client certificate, PEM, presented with REPLICATION_TLS_CA_FILE (optional; needs REPLICATION_TLS_KEY_FILE)"`
 	ReplicationTLSKeyFile   string `env:"REPLICATION_TLS_KEY_FILE" help:"private key of REPLICATION_TLS_CERT_FILE, PEM"`
+	SeedTLSCertFile         string `env:"SEED_TLS_CERT_FILE" help:"MariaDB, backup-server: the certificate, PEM, that serves the seed stream over TLS on BACKUP_ADDR: this pod's server certificate (the server's ssl_cert), which names its stable DNS name; required by backup-server with REPLICATION_TLS_CA_FILE, against which seed-exec verifies it (needs SEED_TLS_KEY_FILE); read again at every connection"`
+	SeedTLSKeyFile          string `env:"SEED_TLS_KEY_FILE" help:"private key of SEED_TLS_CERT_FILE, PEM (the server's ssl_key)"`
 	ConfigDir               string `env:"CONFIG_DIR, default=/etc/mysql/conf.d" help:"where init writes the server configuration"`
 	ConfigFile              string `env:"CONFIG_FILE, default=50-mysql-bootstrap.cnf" help:"name of the configuration file init writes in CONFIG_DIR"`
 	DataDir                 string `env:"DATA_DIR, default=/var/lib/mysql" help:"the server's data directory"`
@@ -182,6 +184,10 @@ type Config struct {
 	ToolsDir                           string
 	LogFormat                          string
 	LogLevel                           string
+
+	// SeedTLSCertFile and SeedTLSKeyFile serve backup-server's stream over
+	// TLS; empty when unset.
+	SeedTLSCertFile, SeedTLSKeyFile string
 }
 
 // Need says which optional parts of the configuration a subcommand cannot
@@ -477,6 +483,8 @@ func (l Loader) tlsFiles(raw env, c *Config) []string {
 		{"REPLICATION_TLS_CA_FILE", raw.ReplicationTLSCAFile, &c.TLSCAFile, "CERTIFICATE"},
 		{"REPLICATION_TLS_CERT_FILE", raw.ReplicationTLSCertFile, &c.TLSCertFile, "CERTIFICATE"},
 		{"REPLICATION_TLS_KEY_FILE", raw.ReplicationTLSKeyFile, &c.TLSKeyFile, "PRIVATE KEY"},
+		{"SEED_TLS_CERT_FILE", raw.SeedTLSCertFile, &c.SeedTLSCertFile, "CERTIFICATE"},
+		{"SEED_TLS_KEY_FILE", raw.SeedTLSKeyFile, &c.SeedTLSKeyFile, "PRIVATE KEY"},
 	}
 	for _, f := range files {
 		if f.value == "" {
@@ -502,6 +510,12 @@ func (l Loader) tlsFiles(raw env, c *Config) []string {
 		p = append(p, "REPLICATION_TLS_CERT_FILE and REPLICATION_TLS_KEY_FILE go together: set both or neither")
 	case raw.ReplicationTLSCertFile != "" && raw.ReplicationTLSCAFile == "":
 		p = append(p, "REPLICATION_TLS_CERT_FILE needs REPLICATION_TLS_CA_FILE: a client certificate is only sent over verified TLS")
+	}
+	switch {
+	case (raw.SeedTLSCertFile == "") != (raw.SeedTLSKeyFile == ""):
+		p = append(p, "SEED_TLS_CERT_FILE and SEED_TLS_KEY_FILE go together: set both or neither")
+	case raw.SeedTLSCertFile != "" && raw.ReplicationTLSCAFile == "":
+		p = append(p, "SEED_TLS_CERT_FILE needs REPLICATION_TLS_CA_FILE: recipients verify the seed stream's certificate against it, and without it they fetch over plain http")
 	}
 	if raw.ReplicationTLSCAFile != "" {
 		if b, err := strconv.ParseBool(raw.ReplicationTLS); err == nil && !b && l.explicit("REPLICATION_TLS") {

@@ -40,6 +40,9 @@ type reconciler struct {
 	// applied, as logged ("" when none was ignored).
 	forgetIgnored string
 	lastKey       string // last readiness logged
+	// mariadb: the local server was seen to be MariaDB, which seeds over
+	// backup-server's stream (logged once when it is plain HTTP).
+	mariadb bool
 }
 
 // pass runs one reconcile and publishes its outcome.
@@ -77,6 +80,7 @@ func (r *reconciler) pass(ctx context.Context) wire.Status {
 		}
 	}
 	st := buildStatus(r.id, o, dec, r.mem)
+	st.Warnings = r.warnings(o)
 	st.ReconcileErrors = r.errors
 	if actErr != nil {
 		st.ReconcileError = sqldialect.OneLine(actErr.Error())
@@ -153,6 +157,24 @@ func (r *reconciler) restore(o decide.Observation) {
 		r.mem = mem
 		r.log.Info("restored what the last sidecar knew", "fresh_as_of", mem.FreshAsOf.UTC().Format(time.RFC3339), "caught_up", mem.CaughtUp)
 	}
+}
+
+// warnings are the configuration's standing weaknesses for /status: on
+// MariaDB without a CA, seed copies travel in clear (logged once, when
+// the server is first seen to be MariaDB). MySQL's CLONE is verified with
+// clone_ssl_ca over the server's port whenever REPLICATION_TLS_CA_FILE is
+// set, and a CA is not asked of it.
+func (r *reconciler) warnings(o decide.Observation) []string {
+	if o.Local.Up && o.Local.Unsupported == "" && o.Local.Server.Flavor == sqldialect.MariaDB && !r.mariadb {
+		r.mariadb = true
+		if r.policy.TLSCA == "" {
+			r.log.Warn(seedPlaintextWarning)
+		}
+	}
+	if !r.mariadb || r.policy.TLSCA != "" {
+		return nil
+	}
+	return []string{wire.WarningSeedPlaintext + ": " + seedPlaintextWarning}
 }
 
 // logTransitions logs what changed between the old memory and a decision:

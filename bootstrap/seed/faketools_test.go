@@ -46,6 +46,14 @@ func fakeTools(t *testing.T) (mbstream, mariaBackup string) {
 // backup, and returns its URL.
 func tarDonor(t *testing.T, files tree) string {
 	t.Helper()
+	srv := gatedDonor(t, "x", "db-0", tarStream(t, files))
+	return srv.URL + "/backup"
+}
+
+// tarStream answers a granted request with files as a tar stream and the
+// trailers of a good backup.
+func tarStream(t *testing.T, files tree) func(http.ResponseWriter, *http.Request, Grant) {
+	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	names := make([]string, 0, len(files))
@@ -71,7 +79,7 @@ func tarDonor(t *testing.T, files tree) string {
 		t.Fatal(err)
 	}
 	body := buf.Bytes()
-	srv := gatedDonor(t, "x", "db-0", func(w http.ResponseWriter, r *http.Request, g Grant) {
+	return func(w http.ResponseWriter, r *http.Request, g Grant) {
 		mac := g.MAC()
 		mac.Write(body)
 		w.Header().Set("Trailer", strings.Join([]string{TrailerStatus, TrailerError, TrailerBytes, TrailerMAC}, ", "))
@@ -80,8 +88,7 @@ func tarDonor(t *testing.T, files tree) string {
 		w.Header().Set(TrailerStatus, statusOK)
 		w.Header().Set(TrailerBytes, strconv.Itoa(len(body)))
 		w.Header().Set(TrailerMAC, hex.EncodeToString(mac.Sum(nil)))
-	})
-	return srv.URL + "/backup"
+	}
 }
 
 // gatedDonor is a fake donor with the real donor's tokens (a Gate for pod
@@ -89,6 +96,13 @@ func tarDonor(t *testing.T, files tree) string {
 // once the token passed.
 func gatedDonor(t *testing.T, secret, pod string, serve func(http.ResponseWriter, *http.Request, Grant)) *httptest.Server {
 	t.Helper()
+	srv := httptest.NewServer(gated(secret, pod, serve))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// gated is gatedDonor's handler.
+func gated(secret, pod string, serve func(http.ResponseWriter, *http.Request, Grant)) http.Handler {
 	gate := &Gate{Pod: pod, Secret: func() string { return secret }}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /seed/nonce", gate.ServeNonce)
@@ -100,9 +114,7 @@ func gatedDonor(t *testing.T, secret, pod string, serve func(http.ResponseWriter
 		}
 		serve(w, r, g)
 	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv
+	return mux
 }
 
 // TestRunSwapFailsPartWay: a swap that fails part-way (EACCES on an old

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -64,8 +65,17 @@ type Restore struct {
 	// good only for this pair (the donor checks it is DonorPod).
 	Recipient, DonorPod string
 	// Client makes the request (default: no overall timeout, 10 s to
-	// connect, 1 min for the response headers).
+	// connect, 1 min for the response headers). Redirects are never
+	// followed.
 	Client *http.Client
+	// TLS, when set, is what the donor's certificate is verified with
+	// (its RootCAs: the CA of REPLICATION_TLS_CA_FILE): DonorURL must be
+	// https, and the certificate must name the URL's host, the donor's
+	// stable name, whatever TLS.ServerName says; TLS 1.2 or later. A donor
+	// that does not verify is refused before the token is sent
+	// (ErrUntrusted). Nil: plain http is accepted, and the copy travels
+	// in clear.
+	TLS *tls.Config
 	// Progress, when set, hears how far the restore is, at most about
 	// once a second and at every phase.
 	Progress func(Progress)
@@ -133,6 +143,8 @@ func (r *Restore) validate() (donor string, err error) {
 		problems = append(problems, fmt.Errorf("donor URL: %w", err))
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		problems = append(problems, fmt.Errorf("donor URL %q: want http(s)://host:port/backup", r.DonorURL))
+	case r.TLS != nil && u.Scheme != "https":
+		problems = append(problems, fmt.Errorf("donor URL %q: want https://host:port/backup: a CA is configured, so the copy only travels over verified TLS", r.DonorURL))
 	default:
 		donor = u.Host
 	}
@@ -252,7 +264,7 @@ func (r *Restore) nonce(ctx context.Context, client *http.Client) (string, error
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("nonce request: %w", causeOf(ctx, err))
+		return "", fmt.Errorf("nonce request: %w", untrusted(causeOf(ctx, err)))
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -285,9 +297,13 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	watchdog := time.AfterFunc(idle, func() { cancel(errStalled) })
 	defer watchdog.Stop()
 
-	client := r.Client
-	if client == nil {
-		client = defaultClient
+	u, err := url.Parse(r.DonorURL)
+	if err != nil {
+		return nil, "", "", err
+	}
+	client, err := r.client(strings.TrimSuffix(u.Hostname(), "."))
+	if err != nil {
+		return nil, "", "", err
 	}
 	nonce, err := r.nonce(reqCtx, client)
 	if err != nil {
@@ -301,7 +317,7 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	req.Header.Set("Authorization", "Bearer "+Token(key, r.Recipient, r.DonorPod, nonce, time.Now()))
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("request: %w", causeOf(reqCtx, err))
+		return nil, "", "", fmt.Errorf("request: %w", untrusted(causeOf(reqCtx, err)))
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {

@@ -68,6 +68,10 @@ type Status struct {
 	// "" when it does, or when it is a replica.
 	Guard string `json:"guard,omitempty"`
 
+	// Warnings are standing weaknesses of the configuration, each
+	// "<code>: <sentence>" (WarningSeedPlaintext).
+	Warnings []string `json:"warnings,omitempty"`
+
 	LastReconcile   time.Time `json:"lastReconcile"`
 	ReconcileError  string    `json:"reconcileError,omitempty"`
 	ReconcileErrors uint64    `json:"reconcileErrors"`
@@ -86,6 +90,10 @@ const (
 	// every transaction before it takes writes.
 	GuardRecovering = "recovering"
 )
+
+// WarningSeedPlaintext (Status.Warnings): a MariaDB pod without
+// REPLICATION_TLS_CA_FILE, whose seed copies travel in clear.
+const WarningSeedPlaintext = "seed-plaintext"
 
 // ReplicationStatus is a replica's view of its replication channel.
 type ReplicationStatus struct {
