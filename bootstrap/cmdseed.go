@@ -215,8 +215,11 @@ func requestDonor(cfg *Config, req SeedRequest) (string, error) {
 	u, err := url.Parse(req.URL)
 	if err != nil || u.Scheme != scheme || u.Host == "" {
 		why := ""
-		if scheme == "https" {
+		switch {
+		case scheme == "https":
 			why = " (REPLICATION_TLS_CA_FILE is set: a copy never travels in clear)"
+		case err == nil && u.Scheme == "https":
+			why = " (the sidecar has REPLICATION_TLS_CA_FILE and this container has not: give seed-exec the same CA to verify the donor)"
 		}
 		return "", fmt.Errorf("seed request: donor URL %q: want %s://<donor host>:<port>/backup%s", req.URL, scheme, why)
 	}

@@ -267,8 +267,8 @@ func TestSeedRequestSchemeFollowsCA(t *testing.T) {
 		t.Errorf("requestDonor(http with a CA) = %v", err)
 	}
 	plain.PodName = "mysql-1"
-	if _, err := requestDonor(plain, SeedRequest{Donor: "mysql-2", URL: url}); err == nil {
-		t.Error("requestDonor(https without a CA) accepted a URL it cannot verify")
+	if _, err := requestDonor(plain, SeedRequest{Donor: "mysql-2", URL: url}); err == nil || !strings.Contains(err.Error(), "give seed-exec the same CA") {
+		t.Errorf("requestDonor(https without a CA) = %v, want it refused, saying why", err)
 	}
 
 	// seed-exec with a CA and a signed request for http: refused before
