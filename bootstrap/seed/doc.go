@@ -11,6 +11,10 @@
 // (StreamMAC). A request carries a single-use bearer token for one
 // recipient and this donor (Token), made with a nonce from POST
 // /seed/nonce and checked by the donor's Gate; one backup runs at a time.
+// With a CA the listener is TLS (ServerTLS, the pod's own certificate) and
+// the recipient verifies it for the donor's stable name (Restore.TLS)
+// before it sends anything; without one the stream is plain HTTP,
+// authenticated by the token and the MAC but not encrypted.
 //
 // The recipient side (Restore.Run) runs in the recipient's server
 // container before its server starts. It extracts the stream with mbstream
