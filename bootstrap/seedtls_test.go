@@ -19,9 +19,9 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
-	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testtls"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testtls"
 )
 
 // The stable name of the pod the backup-server tests run as.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testtls"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testtls"
 )
 
 // TestSeedOverTLS copies a real MariaDB server's data over TLS, as

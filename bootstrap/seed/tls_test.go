@@ -17,7 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testtls"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testtls"
 )
 
 // The donor's stable name, as the sidecar puts it in the URL, and another
