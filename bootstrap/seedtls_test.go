@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/seed"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testtls"
@@ -337,6 +339,76 @@ func TestSeedPlaintextWarning(t *testing.T) {
 			n := strings.Count(log.String(), "seed copies travel in clear")
 			if want := map[bool]int{true: 1, false: 0}[tc.want]; n != want {
 				t.Errorf("logged %d times, want %d:\n%s", n, want, log.String())
+			}
+		})
+	}
+}
+
+// TestSeedExecOverTLS: seed-exec fetches a requested copy over TLS,
+// verifying the donor against REPLICATION_TLS_CA_FILE for the donor's
+// stable name: a donor with its own certificate gets the token (it
+// answers busy here, which the sidecar reads as such); one whose
+// certificate names another pod gets nothing, and the copy's error says
+// why.
+func TestSeedExecOverTLS(t *testing.T) {
+	ca := testtls.NewCA(t)
+	const donorHost = "mysql-2.mysql.db.svc.cluster.local"
+	good, goodKey := ca.Issue(t, "donor", donorHost)
+	other, otherKey := ca.Issue(t, "other", "mysql-0.mysql.db.svc.cluster.local")
+	for _, tc := range []struct {
+		name, cert, key string
+		granted         bool
+		kind, want      string
+	}{
+		{"the donor's certificate", good, goodKey, true, decide.SeedBusy, "busy"},
+		{"another pod's certificate", other, otherKey, false, "", "donor not verified"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := seedCfg(t)
+			cfg.PodName, cfg.TLSCAFile = "mysql-1", ca.CertFile
+			gate := &seed.Gate{Pod: "mysql-2", Secret: func() string { return seamReplPW }}
+			var granted atomic.Int64
+			mux := http.NewServeMux()
+			mux.HandleFunc("POST /seed/nonce", gate.ServeNonce)
+			mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {
+				if _, status, why := gate.Check(r); status != 0 {
+					http.Error(w, why, status)
+					return
+				}
+				granted.Add(1)
+				http.Error(w, "another backup is running", http.StatusServiceUnavailable)
+			})
+			srvTLS, err := seed.ServerTLS(tc.cert, tc.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)}
+			go func() { _ = srv.Serve(tls.NewListener(ln, srvTLS)) }()
+			defer srv.Close()
+			// The donor's stable name reaches the test's listener.
+			seedClient = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			}}}
+			defer func() { seedClient = nil }()
+
+			files := newSeedFiles(cfg.StateDir).signedWith(seedSecret(cfg, newCredentials(cfg)))
+			if err := files.request(SeedRequest{Donor: "mysql-2", URL: "https://" + donorHost + ":8081/backup", Why: "test", Requested: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			if err := seedBeforeStart(context.Background(), cfg, slog.New(slog.DiscardHandler)); err != nil {
+				t.Fatalf("seedBeforeStart = %v", err)
+			}
+			f, err := files.facts()
+			if err != nil || f.Kind != tc.kind || !strings.Contains(f.Err, tc.want) {
+				t.Errorf("facts = %+v, %v; want kind %q and an error with %q", f, err, tc.kind, tc.want)
+			}
+			if got := granted.Load() > 0; got != tc.granted {
+				t.Errorf("the donor granted a token: %v, want %v", got, tc.granted)
 			}
 		})
 	}
