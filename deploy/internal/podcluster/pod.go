@@ -387,11 +387,17 @@ func (p *Pod) StartServer(ctx context.Context) error {
 // volume at the server's path.
 func (p *Pod) StartBackup(ctx context.Context) error {
 	c := p.c
+	env := map[string]string{"BACKUP_ADDR": ":" + BackupPort}
+	if c.opts.TLS {
+		// With a CA the stream is served over TLS with the server's own
+		// certificate.
+		env["SEED_TLS_CERT_FILE"], env["SEED_TLS_KEY_FILE"] = TLSCertFile, TLSKeyFile
+	}
 	return p.startContainer(ctx, "backup", Spec{
 		Name:        p.name("backup"),
 		Image:       c.opts.Images.Server,
 		Entrypoint:  []string{Tool, "backup-server"},
-		Env:         withEnv(p.BootstrapEnv(), map[string]string{"BACKUP_ADDR": ":" + BackupPort}),
+		Env:         withEnv(p.BootstrapEnv(), env),
 		User:        ServerUID + ":" + ServerGID,
 		Restricted:  true,
 		StopTimeout: 10,
