@@ -32,14 +32,23 @@ func TestRunStatementsInOrder(t *testing.T) {
 	s.local.OnPrefix("CREATE USER ", fakesql.OK())
 	s.local.OnPrefix("ALTER USER ", fakesql.OK())
 	s.local.OnPrefix("GRANT ", fakesql.OK())
-	if err := s.run(t, d, decide.ActCreateAccount, decide.ActGrantReplication, decide.ActGrantBackupAdmin, decide.ActMarkAccount, decide.ActRequireSSL,
+	s.local.OnPrefix("REVOKE ", fakesql.OK())
+	s.cfg.TLSCAFile = "/tls/ca.crt"
+	if err := s.run(t, d, decide.ActCreateAccount, decide.ActGrantReplication, decide.ActCreateCloneAccount, decide.ActSetClonePassword,
+		decide.ActGrantBackupAdmin, decide.ActCloneRequireSSL, decide.ActRevokeBackupAdmin, decide.ActMarkAccount, decide.ActRequireSSL,
 		decide.ActRotatePassword, decide.ActDiscardOld, decide.ActSetPassword, decide.ActMakeWritable, decide.ActMakeReadOnly); err != nil {
 		t.Fatal(err)
 	}
+	clonePW := clonePassword(seamReplPW)
 	want := []string{
-		`CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY '` + seamReplPW + `' ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
+		`CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY '` + seamReplPW + `' REQUIRE SSL ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
 		"GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'",
-		"GRANT BACKUP_ADMIN ON *.* TO 'repl'@'%'",
+		`CREATE USER IF NOT EXISTS 'mysql-bootstrap-clone'@'%' IDENTIFIED BY '` + clonePW + `' REQUIRE SSL ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
+		"GRANT BACKUP_ADMIN ON *.* TO 'mysql-bootstrap-clone'@'%'",
+		"ALTER USER 'mysql-bootstrap-clone'@'%' IDENTIFIED BY '" + clonePW + "'",
+		"GRANT BACKUP_ADMIN ON *.* TO 'mysql-bootstrap-clone'@'%'",
+		"ALTER USER 'mysql-bootstrap-clone'@'%' REQUIRE SSL",
+		"REVOKE BACKUP_ADMIN ON *.* FROM 'repl'@'%'",
 		`ALTER USER 'repl'@'%' ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
 		"ALTER USER 'repl'@'%' REQUIRE SSL",
 		"ALTER USER 'repl'@'%' IDENTIFIED BY '" + seamReplPW + "' RETAIN CURRENT PASSWORD",
@@ -52,10 +61,13 @@ func TestRunStatementsInOrder(t *testing.T) {
 		t.Errorf("statements:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	log := s.logBuf.String()
-	for _, msg := range []string{done[decide.ActRotatePassword], done[decide.ActMakeWritable], "<redacted>"} {
+	for _, msg := range []string{done[decide.ActRotatePassword], done[decide.ActMakeWritable], done[decide.ActRevokeBackupAdmin], "<redacted>"} {
 		if !strings.Contains(log, msg) {
 			t.Errorf("log lacks %q", msg)
 		}
+	}
+	if strings.Contains(log, clonePW) {
+		t.Errorf("the clone password is in the log:\n%s", log)
 	}
 }
 
@@ -245,7 +257,7 @@ func TestCloneGuardOrderAnd3707(t *testing.T) {
 	}
 	want := []string{"SET GLOBAL offline_mode = ON", "SET GLOBAL super_read_only = OFF", "SET GLOBAL read_only = OFF",
 		"SET GLOBAL clone_valid_donor_list = '" + seamPrimaryHost + ":3306'",
-		"CLONE INSTANCE FROM 'repl'@'" + seamPrimaryHost + "':3306 IDENTIFIED BY '" + seamReplPW + "'"}
+		"CLONE INSTANCE FROM 'mysql-bootstrap-clone'@'" + seamPrimaryHost + "':3306 IDENTIFIED BY '" + clonePassword(seamReplPW) + "'"}
 	if got := s.local.Execs(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("statements:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -387,4 +399,36 @@ func TestGatherCloneStatus(t *testing.T) {
 			t.Errorf("facts = %+v, local %+v", f, l)
 		}
 	})
+}
+
+// With SEED_PASSWORD set, a recipient clones through the clone account
+// with the password derived from it, never the replication password: that
+// one alone cannot clone a donor.
+func TestCloneThroughCloneAccountWithSeedPassword(t *testing.T) {
+	const seedPW = "seed-pw-s3cret"
+	d := dialectFor(t, "9.7.4")
+	s := newSeam(t, wire.RoleReplica)
+	s.cfg.SeedPassword = seedPW
+	s.local.OnPrefix("SET GLOBAL ", fakesql.OK())
+	s.local.OnPrefix("CLONE INSTANCE FROM ", fakesql.Fail(&mysql.MySQLError{Number: 3707, Message: "Restart server failed"}))
+	donor := decide.Donor{Pod: "mysql-0", Host: seamPrimaryHost}
+	if err := s.sc.rec.exec.run(context.Background(), d, []decide.Action{{Kind: decide.ActClone, Donor: donor}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitClone(t, s.sc.rec.exec.clone); err != nil {
+		t.Fatal(err)
+	}
+	want := "CLONE INSTANCE FROM 'mysql-bootstrap-clone'@'" + seamPrimaryHost + "':3306 IDENTIFIED BY '" + clonePassword(seedPW) + "'"
+	execs := s.local.Execs()
+	if len(execs) == 0 || execs[len(execs)-1] != want {
+		t.Errorf("statements %q, want the last %q", execs, want)
+	}
+	for _, secret := range []string{seedPW, clonePassword(seedPW), clonePassword(seamReplPW)} {
+		if strings.Contains(s.logBuf.String(), secret) {
+			t.Errorf("the log holds a clone secret:\n%s", s.logBuf.String())
+		}
+	}
+	if clonePassword(seedPW) == clonePassword(seamReplPW) || len(clonePassword(seedPW)) != 32 || strings.Contains(clonePassword(seedPW), seedPW) {
+		t.Errorf("clone password %q: want 32 characters, not the secret, different per secret", clonePassword(seedPW))
+	}
 }

@@ -32,15 +32,16 @@ const (
 )
 
 // seam is a pod whose servers are scripted: local answers root's pool,
-// login the replication account's login test on the local server, primary
-// a replica's pool to the primary.
+// login the replication account's login test on the local server,
+// cloneLogin the clone account's, primary a replica's pool to the
+// primary.
 type seam struct {
-	t                     *testing.T
-	local, login, primary *fakesql.Server
-	cfg                   *Config
-	id                    Identity
-	logBuf                *syncBuf
-	sc                    *Sidecar
+	t                                 *testing.T
+	local, login, cloneLogin, primary *fakesql.Server
+	cfg                               *Config
+	id                                Identity
+	logBuf                            *syncBuf
+	sc                                *Sidecar
 }
 
 type syncBuf struct {
@@ -99,7 +100,7 @@ func seamIdentity(role wire.Role) Identity {
 // until the test scripts it.
 func newSeam(t *testing.T, role wire.Role) *seam {
 	t.Helper()
-	s := &seam{t: t, local: fakesql.New(t), login: fakesql.New(t), primary: fakesql.New(t), logBuf: &syncBuf{}}
+	s := &seam{t: t, local: fakesql.New(t), login: fakesql.New(t), cloneLogin: fakesql.New(t), primary: fakesql.New(t), logBuf: &syncBuf{}}
 	s.cfg = seamConfig(t.TempDir())
 	s.id = seamIdentity(role)
 	useFakeServers(t, func(c *mysql.Config) *fakesql.Server {
@@ -110,6 +111,8 @@ func newSeam(t *testing.T, role wire.Role) *seam {
 			return s.primary
 		case c.User == "repl":
 			return s.login
+		case c.User == decide.CloneAccountUser:
+			return s.cloneLogin
 		}
 		return nil
 	})
@@ -141,7 +144,10 @@ type serverFacts struct {
 	// GRANTS.
 	account *accountRow
 	grants  []string
-	tables  []string
+	// cloneAccount and cloneGrants: the same of the clone account (MySQL).
+	cloneAccount *accountRow
+	cloneGrants  []string
+	tables       []string
 	// replica: SHOW REPLICA STATUS's columns and row (nil: not configured).
 	replicaCols []string
 	replicaRow  []any
@@ -201,17 +207,20 @@ func script(t *testing.T, srv *fakesql.Server, f serverFacts) *sqldialect.Dialec
 		srv.On(d.CloneStatusQuery(), fakesql.Rows([]string{"STATE", "SOURCE", "ERROR_NO", "ERROR_MESSAGE", "SINCE_END", "PID"}))
 	}
 	aq := d.AccountQuery("repl", "%")
-	if f.account != nil {
-		srv.On(aq.SQL, fakesql.Rows([]string{"ssl_type", "old", "marker"}, []any{f.account.ssl, f.account.old, f.account.marker}))
-	} else {
-		srv.On(aq.SQL, fakesql.Rows([]string{"ssl_type", "old", "marker"}))
-	}
+	srv.OnFunc("account", func(q string) bool { return q == aq.SQL }, func(_ context.Context, _ string, args []any) fakesql.Result {
+		row := f.account
+		if len(args) >= 2 && args[len(args)-2] == decide.CloneAccountUser {
+			row = f.cloneAccount
+		}
+		if row == nil {
+			return fakesql.Rows([]string{"ssl_type", "old", "marker"})
+		}
+		return fakesql.Rows([]string{"ssl_type", "old", "marker"}, []any{row.ssl, row.old, row.marker})
+	})
 	show, _ := d.ShowGrants("repl", "%")
-	grants := make([][]any, len(f.grants))
-	for i, g := range f.grants {
-		grants[i] = []any{g}
-	}
-	srv.On(show, fakesql.Rows([]string{"Grants for repl@%"}, grants...))
+	srv.On(show, stringRows("Grants for repl@%", f.grants))
+	show, _ = d.ShowGrants(decide.CloneAccountUser, "%")
+	srv.On(show, stringRows("Grants for "+decide.CloneAccountUser+"@%", f.cloneGrants))
 	srv.On(d.UserTablesQuery(userTablesShown), stringRows("t", f.tables))
 	srv.On(d.AccountsQuery(), stringRows("a", f.accounts))
 	if q, ok := d.WritersQuery(); ok {
@@ -234,7 +243,10 @@ func stringRows(col string, vals []string) fakesql.Result {
 }
 
 // mysqlGrants are the grants of a complete MySQL replication account.
-var mysqlGrants = []string{"GRANT REPLICATION SLAVE ON *.* TO `repl`@`%`", "GRANT BACKUP_ADMIN ON *.* TO `repl`@`%`"}
+var mysqlGrants = []string{"GRANT REPLICATION SLAVE ON *.* TO `repl`@`%`"}
+
+// mysqlCloneGrants are those of a complete MySQL clone account.
+var mysqlCloneGrants = []string{"GRANT USAGE ON *.* TO `mysql-bootstrap-clone`@`%`", "GRANT BACKUP_ADMIN ON *.* TO `mysql-bootstrap-clone`@`%`"}
 
 // mariadbGrants are those of a complete MariaDB replication account.
 var mariadbGrants = []string{"GRANT REPLICATION SLAVE ON *.* TO `repl`@`%`", "GRANT `mysql_bootstrap_managed` TO `repl`@`%`"}
@@ -243,7 +255,8 @@ var mariadbGrants = []string{"GRANT REPLICATION SLAVE ON *.* TO `repl`@`%`", "GR
 func mysqlPrimary() serverFacts {
 	return serverFacts{version: "9.7.4", uptime: 3600, origin: mysqlUUID,
 		gtids: mysqlUUID + ":1-42", purged: mysqlUUID + ":1-10",
-		account: &accountRow{marker: sqldialect.AccountMarker}, grants: mysqlGrants}
+		account: &accountRow{marker: sqldialect.AccountMarker}, grants: mysqlGrants,
+		cloneAccount: &accountRow{marker: sqldialect.AccountMarker}, cloneGrants: mysqlCloneGrants}
 }
 
 // mariadbPrimary is a writable MariaDB 11.8 primary whose account is complete.

@@ -55,7 +55,20 @@ const (
 	ActStopReplica      ActionKind = "stop-replica"
 	ActChangeSource     ActionKind = "change-source"
 	ActStartReplica     ActionKind = "start-replica"
+	// ActCreateCloneAccount creates the clone account (MySQL): the
+	// account CLONE's recipients log in to a donor with, holding
+	// BACKUP_ADMIN only, its password derived from the seed secret.
+	ActCreateCloneAccount ActionKind = "create-clone-account"
+	// ActSetClonePassword gives the clone account the password derived
+	// from the current seed secret.
+	ActSetClonePassword ActionKind = "set-clone-account-password"
+	// ActGrantBackupAdmin grants BACKUP_ADMIN to the clone account.
 	ActGrantBackupAdmin ActionKind = "grant-backup-admin"
+	// ActCloneRequireSSL makes the clone account REQUIRE SSL.
+	ActCloneRequireSSL ActionKind = "clone-account-require-ssl"
+	// ActRevokeBackupAdmin takes BACKUP_ADMIN from the replication
+	// account, which releases before the clone account granted it.
+	ActRevokeBackupAdmin ActionKind = "revoke-backup-admin"
 	// ActClone copies Action.Donor's data into this server with MySQL's
 	// CLONE INSTANCE (the server must restart on it afterwards).
 	ActClone ActionKind = "clone"
@@ -234,7 +247,7 @@ func Decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	}
 	switch {
 	case !l.Up:
-		d.Memory.AccountVerified = false
+		d.Memory.AccountVerified, d.Memory.CloneAccountFP = false, ""
 		d.Problems["local"] = "the local server does not answer: " + l.Err
 		return d.notReady(SitServerDown, "local server does not answer: "+l.Err)
 	case l.Unsupported != "":
@@ -256,7 +269,7 @@ func Decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		if restarted {
 			// A restarted server comes back as its configuration says
 			// (read-only, replication stopped): look at everything again.
-			d.Memory.AccountVerified = false
+			d.Memory.AccountVerified, d.Memory.CloneAccountFP = false, ""
 			d.Memory.Start = Backoff{}
 		}
 		d.Memory.ServerStartedAt = l.StartedAt
@@ -368,9 +381,85 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 	if len(d.Actions) > 0 {
 		return d.notReady(SitPrimaryCorrectingAcct, "correcting the replication account")
 	}
-	d.Situation, d.Ready, d.Reason = SitPrimaryWritable, true, strings.Join(append([]string{"primary is writable"}, notes...), "; ")
+	sit, note := decideCloneAccount(o, &d, p)
+	if sit == "" {
+		sit = SitPrimaryWritable
+	}
+	if note != "" {
+		notes = append(notes, note)
+	}
+	d.Situation, d.Ready, d.Reason = sit, true, strings.Join(append([]string{"primary is writable"}, notes...), "; ")
 	return d
 }
+
+// decideCloneAccount sees to a MySQL primary's clone account, through
+// which recipients CLONE a donor (every pod has it: it is created on the
+// primary and replicates): it exists, is this tool's, holds BACKUP_ADMIN
+// and the password derived from the seed secret, and requires TLS when
+// the replication account does. BACKUP_ADMIN, which releases before this
+// one granted to the replication account, is taken from it: the
+// replication password alone must not fetch a copy. None of it stops the
+// primary taking writes; it returns the situation ("" for none of its
+// own) and a note for the reason.
+func decideCloneAccount(o Observation, d *Decision, p Policy) (Situation, string) {
+	c := o.CloneAccount
+	if c == nil || o.Partial || !cloneDonor(o.Local.Server) {
+		return "", ""
+	}
+	m, fp := &d.Memory, o.Credentials.CloneFP
+	before := len(d.Actions)
+	var sit Situation
+	var note string
+	switch {
+	case !c.Exists:
+		d.do(ActCreateCloneAccount, "recipients clone a donor through an account of its own, holding BACKUP_ADMIN only")
+		m.CloneAccountFP = fp
+	case !c.Marked:
+		note = fmt.Sprintf("the clone account %q exists but mysql-bootstrap did not create it: it is left alone, and clones from this server may fail; drop it so that the sidecar creates its own",
+			CloneAccountUser)
+		d.Problems["clone-account"] = note
+		sit = SitPrimaryCloneAcctForeign
+	default:
+		if c.LoginTested {
+			switch {
+			case c.PasswordWorks:
+				m.CloneAccountFP = fp
+			case c.PasswordUnknown != "":
+				d.Problems["clone-account"] = "could not check the clone account's password: " + c.PasswordUnknown
+			default:
+				// No old password is retained: a recipient that still
+				// holds the old seed secret is refused and retries.
+				d.do(ActSetClonePassword, "the seed secret changed (or the clone account's password was changed by hand)")
+				m.CloneAccountFP = fp
+			}
+		}
+		if !c.Grants.BackupAdmin {
+			d.do(ActGrantBackupAdmin, "recipients clone this server through the clone account, which needs BACKUP_ADMIN")
+		}
+		if p.TLSCA != "" && !c.RequireSSL {
+			d.do(ActCloneRequireSSL, "REPLICATION_TLS_CA_FILE is set: clones without TLS are refused")
+		}
+		extra := c.Grants.Extra
+		if c.Grants.Replication {
+			extra = append([]string{"REPLICATION SLAVE ON *.*"}, extra...)
+		}
+		if len(extra) > 0 {
+			d.Problems["clone-grants"] = fmt.Sprintf("the clone account %q has privileges beyond BACKUP_ADMIN: %s (revoke them)",
+				CloneAccountUser, strings.Join(extra, ", "))
+		}
+	}
+	if a := o.Account; a != nil && a.Marked && a.Grants.BackupAdmin {
+		d.do(ActRevokeBackupAdmin, "the clone account holds BACKUP_ADMIN now: the replication password alone must not be able to clone this server")
+	}
+	if sit == "" && len(d.Actions) > before {
+		sit, note = SitPrimaryCorrectingCloneAcct, "correcting the clone account"
+	}
+	return sit, note
+}
+
+// CloneAccountUser is the clone account's name (host '%'): recipients
+// log in to their donor with it, from pod addresses that change.
+const CloneAccountUser = "mysql-bootstrap-clone"
 
 // decideAccount sees to a writable primary's replication account: it
 // exists, is this tool's, has this pod's password (moved to it without
@@ -411,12 +500,10 @@ func decideAccount(o Observation, d *Decision, p Policy, now time.Time, a *Accou
 	if !a.Grants.Replication {
 		d.do(ActGrantReplication, "the replication account lacks REPLICATION SLAVE on *.*")
 	}
-	if cloneDonor(o.Local.Server) && !a.Grants.BackupAdmin {
-		d.do(ActGrantBackupAdmin, "replicas are seeded by cloning a peer through this account (BACKUP_ADMIN)")
-	}
-	if len(a.Grants.Extra) > 0 {
+	if extra := replicationExtra(a); len(extra) > 0 {
+		view.ExtraGrants = extra
 		d.Problems["grants"] = fmt.Sprintf("the replication account %q has privileges beyond replication: %s (revoke them, or use another account for them)",
-			p.User, strings.Join(a.Grants.Extra, ", "))
+			p.User, strings.Join(extra, ", "))
 	}
 	if p.TLSCA != "" && !a.RequireSSL {
 		d.do(ActRequireSSL, "REPLICATION_TLS_CA_FILE is set: replication logins without TLS are refused")
@@ -436,8 +523,8 @@ func adoptAccount(d *Decision, p Policy, a *AccountFacts) (Decision, bool) {
 	if !a.Grants.Replication {
 		why = append(why, "it lacks REPLICATION SLAVE on *.*")
 	}
-	if len(a.Grants.Extra) > 0 {
-		why = append(why, "it has other privileges: "+strings.Join(a.Grants.Extra, ", "))
+	if extra := replicationExtra(a); len(extra) > 0 {
+		why = append(why, "it has other privileges: "+strings.Join(extra, ", "))
 	}
 	if !a.LoginTested {
 		why = append(why, "its password was not checked yet")
@@ -492,8 +579,19 @@ func accountPassword(o Observation, d *Decision, now time.Time, a *AccountFacts,
 	return false, nil
 }
 
+// replicationExtra lists the replication account's privileges beyond
+// replication: BACKUP_ADMIN among them on an account this tool did not
+// create (on one it did, releases before the clone account granted it,
+// and decideCloneAccount takes it back).
+func replicationExtra(a *AccountFacts) []string {
+	if a.Grants.BackupAdmin && !a.Marked {
+		return append([]string{"BACKUP_ADMIN ON *.*"}, a.Grants.Extra...)
+	}
+	return a.Grants.Extra
+}
+
 // cloneDonor reports whether the server seeds replicas by CLONE, so that
-// the replication account needs BACKUP_ADMIN.
+// it keeps a clone account.
 func cloneDonor(s sqldialect.Server) bool {
 	d, err := sqldialect.New(s)
 	return err == nil && d.CloneSupported()

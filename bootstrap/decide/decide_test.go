@@ -131,13 +131,26 @@ func (fc flavourCase) primary(t testing.TB) (Observation, Memory) {
 		At: t0,
 		Local: LocalFacts{Up: true, Version: fc.version, Server: server(t, fc.version), StartedAt: t0.Add(-time.Hour),
 			Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)},
-		Account:     &AccountFacts{Exists: true, Marked: true, Grants: sqldialect.Grants{Replication: true, BackupAdmin: fc.flavor == sqldialect.MySQL}},
+		Account:     &AccountFacts{Exists: true, Marked: true, Grants: sqldialect.Grants{Replication: true}},
 		Credentials: CredentialFacts{ReplicationFP: oldFP},
 	}
 	// It has taken writes with this data (its lineage is recorded).
-	return o, Memory{ServerStartedAt: t0.Add(-time.Hour), AccountVerified: true, AccountFP: oldFP,
+	m := Memory{ServerStartedAt: t0.Add(-time.Hour), AccountVerified: true, AccountFP: oldFP,
 		Lineage: Lineage{Known: true, Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)}}
+	if fc.flavor == sqldialect.MySQL {
+		// Its clone account is right, its password checked.
+		o.CloneAccount = &AccountFacts{Exists: true, Marked: true, Grants: sqldialect.Grants{BackupAdmin: true}}
+		o.Credentials.CloneFP, m.CloneAccountFP = cloneFP, cloneFP
+	}
+	return o, m
 }
+
+// cloneFP is the fingerprint of the clone account's password (derived
+// from the seed secret); newCloneFP after the seed secret changed.
+const (
+	cloneFP    = "c10e000000000001"
+	newCloneFP = "c10e000000000002"
+)
 
 // rotated is a primary whose REPLICATION_PASSWORD changed: the account
 // refuses the new one.
@@ -1779,5 +1792,159 @@ func TestDecideOwnDataAdvice(t *testing.T) {
 		if d.Situation != SitReplicaOwnData || !strings.Contains(d.Reason, tc.want) || strings.Contains(d.Reason, tc.not) {
 			t.Errorf("%s: %s %q, want %s with %q", tc.version, d.Situation, d.Reason, SitReplicaOwnData, tc.want)
 		}
+	}
+}
+
+// TestDecideCloneAccount: a MySQL primary keeps a clone account of its
+// own (BACKUP_ADMIN only, the password derived from the seed secret) and
+// takes BACKUP_ADMIN back from the replication account that releases
+// before it granted it; none of it costs the primary its readiness.
+func TestDecideCloneAccount(t *testing.T) {
+	t.Parallel()
+	fc := flavours[0]
+	rows := []situation{
+		{name: "upgrade: no clone account, BACKUP_ADMIN on the replication account", situation: SitPrimaryCorrectingCloneAcct, ready: true,
+			reason:  "primary is writable; correcting the clone account",
+			actions: []ActionKind{ActCreateCloneAccount, ActRevokeBackupAdmin},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.CloneAccount, m.CloneAccountFP = &AccountFacts{}, ""
+				o.Account.Grants.BackupAdmin = true
+				return o, m
+			},
+			check: func(t *testing.T, _ flavourCase, d Decision) {
+				if d.Memory.CloneAccountFP != cloneFP {
+					t.Errorf("memory %q, want the password it was created with remembered", d.Memory.CloneAccountFP)
+				}
+				if len(d.Account.ExtraGrants) != 0 || d.Problems["grants"] != "" {
+					t.Errorf("BACKUP_ADMIN this tool granted is reported as extra: %+v %v", d.Account, d.Problems)
+				}
+			}},
+		{name: "BACKUP_ADMIN on a marked replication account is revoked", situation: SitPrimaryCorrectingCloneAcct, ready: true,
+			reason: "correcting the clone account", actions: []ActionKind{ActRevokeBackupAdmin},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Account.Grants.BackupAdmin = true
+				return o, m
+			}},
+		{name: "an unmarked replication account with BACKUP_ADMIN is not adopted", situation: SitPrimaryAccountForeign,
+			reason: "it has other privileges: BACKUP_ADMIN ON *.*",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Account.Marked, o.Account.LoginTested, o.Account.PasswordWorks = false, true, true
+				o.Account.Grants.BackupAdmin = true
+				return o, m
+			}},
+		{name: "the seed secret changed: the clone password follows", situation: SitPrimaryCorrectingCloneAcct, ready: true,
+			reason: "correcting the clone account", actions: []ActionKind{ActSetClonePassword},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Credentials.CloneFP = newCloneFP
+				o.CloneAccount.LoginTested = true
+				return o, m
+			},
+			check: func(t *testing.T, _ flavourCase, d Decision) {
+				if d.Memory.CloneAccountFP != newCloneFP {
+					t.Errorf("memory %q, want %q", d.Memory.CloneAccountFP, newCloneFP)
+				}
+			}},
+		{name: "the clone password works: remembered", situation: SitPrimaryWritable, ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Credentials.CloneFP = newCloneFP
+				o.CloneAccount.LoginTested, o.CloneAccount.PasswordWorks = true, true
+				return o, m
+			},
+			check: func(t *testing.T, _ flavourCase, d Decision) {
+				if d.Memory.CloneAccountFP != newCloneFP {
+					t.Errorf("memory %q, want %q", d.Memory.CloneAccountFP, newCloneFP)
+				}
+			}},
+		{name: "the clone password could not be checked: left alone", situation: SitPrimaryWritable, ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Credentials.CloneFP = newCloneFP
+				o.CloneAccount.LoginTested, o.CloneAccount.PasswordUnknown = true, "Error 1040: Too many connections"
+				return o, m
+			},
+			check: func(t *testing.T, _ flavourCase, d Decision) {
+				if d.Memory.CloneAccountFP != cloneFP || !strings.Contains(d.Problems["clone-account"], "Too many connections") {
+					t.Errorf("memory %q, problems %v: want it checked again and the reason logged", d.Memory.CloneAccountFP, d.Problems)
+				}
+			}},
+		{name: "the clone account lacks BACKUP_ADMIN", situation: SitPrimaryCorrectingCloneAcct, ready: true,
+			reason: "correcting the clone account", actions: []ActionKind{ActGrantBackupAdmin},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.CloneAccount.Grants.BackupAdmin = false
+				return o, m
+			}},
+		{name: "verified TLS: the clone account requires it", situation: SitPrimaryCorrectingCloneAcct, ready: true,
+			reason: "correcting the clone account", actions: []ActionKind{ActCloneRequireSSL},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Account.RequireSSL = true
+				return o, m
+			},
+			policy: func(p *Policy) { p.TLS, p.TLSCA = true, "/tls/ca.crt" }},
+		{name: "grants beyond BACKUP_ADMIN are reported, not revoked", situation: SitPrimaryWritable, ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.CloneAccount.Grants = sqldialect.Grants{BackupAdmin: true, Replication: true, Extra: []string{"SELECT ON *.*"}}
+				return o, m
+			},
+			check: func(t *testing.T, _ flavourCase, d Decision) {
+				if p := d.Problems["clone-grants"]; !strings.Contains(p, "REPLICATION SLAVE ON *.*, SELECT ON *.*") {
+					t.Errorf("problem %q", p)
+				}
+			}},
+		{name: "a clone account we did not create is left alone", situation: SitPrimaryCloneAcctForeign, ready: true,
+			reason: "exists but mysql-bootstrap did not create it", actions: []ActionKind{ActRevokeBackupAdmin},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.CloneAccount = &AccountFacts{Exists: true, LoginTested: true, Grants: sqldialect.Grants{Extra: []string{"ALL PRIVILEGES ON *.*"}}}
+				o.Account.Grants.BackupAdmin = true
+				return o, m
+			}},
+		{name: "replication account corrections come first", situation: SitPrimaryCorrectingAcct,
+			reason: "correcting the replication account", actions: []ActionKind{ActGrantReplication},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Account.Grants.Replication = false
+				o.CloneAccount = &AccountFacts{}
+				return o, m
+			}},
+	}
+	for _, s := range rows {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			o, m := s.setup(t, fc)
+			p := testPolicy(wire.RolePrimary)
+			if s.policy != nil {
+				s.policy(&p)
+			}
+			d := Decide(o, m, p, o.At)
+			if d.Situation != s.situation {
+				t.Errorf("situation %q, want %q (%s)", d.Situation, s.situation, d.Reason)
+			}
+			if doc, ok := situationDoc(d.Situation); !ok || doc.Ready != d.Ready {
+				t.Errorf("situation %q (ready=%v) is not in the table as such (%+v)", d.Situation, d.Ready, doc)
+			}
+			if d.Ready != s.ready || !strings.Contains(d.Reason, s.reason) {
+				t.Errorf("got ready=%v %q\nwant ready=%v with %q", d.Ready, d.Reason, s.ready, s.reason)
+			}
+			if got := kinds(d.Actions); !slices.Equal(got, s.actions) {
+				t.Errorf("actions %v, want %v", got, s.actions)
+			}
+			if s.check != nil {
+				s.check(t, fc, d)
+			}
+		})
+	}
+	// MariaDB has no CLONE: no clone account, whatever is observed.
+	o, m := flavours[1].primary(t)
+	o.CloneAccount = &AccountFacts{}
+	if d := Decide(o, m, testPolicy(wire.RolePrimary), o.At); d.Situation != SitPrimaryWritable || len(d.Actions) != 0 {
+		t.Errorf("MariaDB: %s %v", d.Situation, kinds(d.Actions))
 	}
 }

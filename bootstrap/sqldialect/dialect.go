@@ -658,7 +658,8 @@ type CloneOptions struct {
 	// Host and Port are the donor's stable name and MySQL port.
 	Host string
 	Port int
-	// User and Password are an account on the donor with BACKUP_ADMIN.
+	// User and Password are an account on the donor with BACKUP_ADMIN
+	// (this tool's clone account).
 	User, Password string
 	// TLSCA, when set, makes the clone connection verified TLS (REQUIRE
 	// SSL, clone_ssl_ca).
@@ -742,13 +743,24 @@ func (d *Dialect) CloneGuard(on bool) []Statement {
 }
 
 // GrantBackupAdmin returns GRANT BACKUP_ADMIN ON *.* TO user@host: what a
-// donor's account needs to be cloned from (MySQL).
+// donor's account needs to be cloned from (MySQL; this tool's clone
+// account).
 func (d *Dialect) GrantBackupAdmin(user, host string) (Statement, error) {
 	acct, err := d.account(user, host)
 	if err != nil {
 		return Statement{}, fmt.Errorf("grant backup_admin: %w", err)
 	}
 	return plain("GRANT BACKUP_ADMIN ON *.* TO " + acct), nil
+}
+
+// RevokeBackupAdmin returns REVOKE BACKUP_ADMIN ON *.* FROM user@host:
+// the replication account gives it up once the clone account holds it.
+func (d *Dialect) RevokeBackupAdmin(user, host string) (Statement, error) {
+	acct, err := d.account(user, host)
+	if err != nil {
+		return Statement{}, fmt.Errorf("revoke backup_admin: %w", err)
+	}
+	return plain("REVOKE BACKUP_ADMIN ON *.* FROM " + acct), nil
 }
 
 // CloneStatusQuery returns a query for the last clone into this server,
