@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -51,80 +52,100 @@ type executor struct {
 	seeds      seedFiles
 	overrides  *overrideFiles
 	// seedSecret reads the seed secret (sidecarSeedSecret), from which
-	// the clone account's password is derived; set on first use.
+	// the copy account's password is derived; set on first use.
 	seedSecret func() string
-	// cloneFPOf and cloneFPVal cache the fingerprint of the clone
+	// copyFPOf and copyFPVal cache the fingerprint of the copy account's
 	// password: a slow derivation, worth doing only when it changes.
-	cloneFPOf, cloneFPVal string
+	copyFPOf, copyFPVal string
 }
 
-// cloneAccountHost is the clone account's host part: recipients connect
-// from pod addresses that change.
-const cloneAccountHost = "%"
+// copyAccount is the copy account's name and host on the server d
+// speaks to: MySQL's clone account at '%' (recipients connect from pod
+// addresses that change); MariaDB's backup account at the address
+// backup-server connects from, MYSQL_HOST's when it is a loopback (the
+// server container's own network), else '%'.
+func (e *executor) copyAccount(d *sqldialect.Dialect) (user, host string) {
+	if d.CloneSupported() {
+		return decide.CloneAccountUser, "%"
+	}
+	return decide.BackupAccountUser, backupAccountHost(e.cfg.MySQLHost)
+}
 
-// clonePasswordLabel separates the clone password's derivation from every
+// backupAccountHost is the host part of the backup account for a server
+// reached at mysqlHost: the connection comes from that loopback address.
+func backupAccountHost(mysqlHost string) string {
+	if mysqlHost == "localhost" {
+		return mysqlHost
+	}
+	if ip, err := netip.ParseAddr(mysqlHost); err == nil && ip.IsLoopback() {
+		return ip.String()
+	}
+	return "%"
+}
+
+// copyPasswordLabel separates the copy account's password from every
 // other use of the seed secret.
-const clonePasswordLabel = "mysql-bootstrap clone account password v1"
+const copyPasswordLabel = "mysql-bootstrap copy account password v1"
 
-// clonePassword derives the clone account's password from the seed
-// secret: 32 hex characters (HMAC-SHA256), within every server's password
-// limits whatever the secret's length, and not the secret itself, which
-// also keys the seed tokens and signs STATE_DIR's files.
-func clonePassword(seedSecret string) string {
+// copyPassword derives the copy account's password from the seed secret:
+// 32 hex characters (HMAC-SHA256), within every server's password limits
+// whatever the secret's length, and not the secret itself, which also
+// keys the seed tokens and signs STATE_DIR's files.
+func copyPassword(seedSecret string) string {
 	if seedSecret == "" {
 		return ""
 	}
 	m := hmac.New(sha256.New, []byte(seedSecret))
-	m.Write([]byte(clonePasswordLabel))
+	m.Write([]byte(copyPasswordLabel))
 	return hex.EncodeToString(m.Sum(nil))[:32]
 }
 
-// clonePassword is the clone account's password now (read from the seed
+// copyPassword is the copy account's password now (read from the seed
 // secret's file, when it has one).
-func (e *executor) clonePassword() string {
+func (e *executor) copyPassword() string {
 	if e.seedSecret == nil {
 		e.seedSecret = sidecarSeedSecret(e.cfg, e.creds)
 	}
-	return clonePassword(e.seedSecret())
+	return copyPassword(e.seedSecret())
 }
 
-// cloneFP is the fingerprint of the clone account's password now.
-func (e *executor) cloneFP() string {
-	pw := e.clonePassword()
-	if pw != e.cloneFPOf || e.cloneFPVal == "" {
-		e.cloneFPOf, e.cloneFPVal = pw, Fingerprint(Secret(pw))
+// copyFP is the fingerprint of the copy account's password now.
+func (e *executor) copyFP() string {
+	pw := e.copyPassword()
+	if pw != e.copyFPOf || e.copyFPVal == "" {
+		e.copyFPOf, e.copyFPVal = pw, Fingerprint(Secret(pw))
 	}
-	return e.cloneFPVal
+	return e.copyFPVal
 }
 
 // done is what the log says once an action's statements ran; tests look
 // for some of these messages.
 var done = map[decide.ActionKind]string{
-	decide.ActMakeWritable:       "made the primary writable",
-	decide.ActMakeReadOnly:       "made the server read-only",
-	decide.ActCreateAccount:      "created the replication account",
-	decide.ActSetPassword:        "reset the replication account's password",
-	decide.ActRotatePassword:     "changed the replication account's password, keeping the old one until the replicas use the new one",
-	decide.ActDiscardOld:         "discarded the replication account's old password",
-	decide.ActMarkAccount:        "marked the replication account as mysql-bootstrap's",
-	decide.ActRequireSSL:         "made the replication account require TLS",
-	decide.ActCreateCloneAccount: "created the clone account (BACKUP_ADMIN only), so that replicas can clone this server",
-	decide.ActSetClonePassword:   "gave the clone account the password derived from the seed secret",
-	decide.ActGrantBackupAdmin:   "granted BACKUP_ADMIN to the clone account, so that replicas can clone this server",
-	decide.ActCloneRequireSSL:    "made the clone account require TLS",
-	decide.ActRevokeBackupAdmin:  "revoked BACKUP_ADMIN from the replication account: only the clone account can clone this server",
-	decide.ActClone:              "seeding: started cloning the donor's data",
-	decide.ActRequestSeed:        "seeding: asked the server container to restore a copy of the donor's data, and stopped the server",
-	decide.ActApplySeed:          "seeding: gave the restored server the copy's GTID position",
-	decide.ActShutdown:           "stopped the server so that its container restarts it",
-	decide.ActEndClone:           "seeding: put read-only back and let clients in again after a clone",
-	decide.ActAbortClone:         "seeding: stopped a clone that moved no byte for SEED_STALL_TIMEOUT",
-	decide.ActConsumeOverride:    "used the person's override for the primary",
-	decide.ActGrantReplication:   "granted replication to the replication account",
-	decide.ActResetBinaryLogs:    "removed the replica's first-start GTIDs",
-	decide.ActStopReplica:        "stopped replication",
-	decide.ActChangeSource:       "pointed replication at the primary",
-	decide.ActStartReplica:       "started replication",
+	decide.ActMakeWritable:      "made the primary writable",
+	decide.ActMakeReadOnly:      "made the server read-only",
+	decide.ActCreateAccount:     "created the replication account",
+	decide.ActSetPassword:       "reset the replication account's password",
+	decide.ActRotatePassword:    "changed the replication account's password, keeping the old one until the replicas use the new one",
+	decide.ActDiscardOld:        "discarded the replication account's old password",
+	decide.ActMarkAccount:       "marked the replication account as mysql-bootstrap's",
+	decide.ActRequireSSL:        "made the replication account require TLS",
+	decide.ActCreateCopyAccount: "created the copy account (the clone account on MySQL, the backup account on MariaDB), with its privileges only",
+	decide.ActSetCopyPassword:   "gave the copy account the password derived from the seed secret",
+	decide.ActGrantCopyAccount:  "granted the copy account its privileges",
+	decide.ActCloneRequireSSL:   "made the clone account require TLS",
+	decide.ActRevokeBackupAdmin: "revoked BACKUP_ADMIN from the replication account: only the clone account can clone this server",
+	decide.ActClone:             "seeding: started cloning the donor's data",
+	decide.ActRequestSeed:       "seeding: asked the server container to restore a copy of the donor's data, and stopped the server",
+	decide.ActApplySeed:         "seeding: gave the restored server the copy's GTID position",
+	decide.ActShutdown:          "stopped the server so that its container restarts it",
+	decide.ActEndClone:          "seeding: put read-only back and let clients in again after a clone",
+	decide.ActAbortClone:        "seeding: stopped a clone that moved no byte for SEED_STALL_TIMEOUT",
+	decide.ActConsumeOverride:   "used the person's override for the primary",
+	decide.ActGrantReplication:  "granted replication to the replication account",
+	decide.ActResetBinaryLogs:   "removed the replica's first-start GTIDs",
+	decide.ActStopReplica:       "stopped replication",
+	decide.ActChangeSource:      "pointed replication at the primary",
+	decide.ActStartReplica:      "started replication",
 }
 
 // run executes the actions in order and stops at the first failure.
@@ -268,19 +289,23 @@ func (e *executor) statements(d *sqldialect.Dialect, kind decide.ActionKind) ([]
 		return d.MarkAccount(user, host)
 	case decide.ActRequireSSL:
 		return one(d.RequireSSL(user, host, true))
-	case decide.ActCreateCloneAccount:
-		create, err := d.CreateReplicationUser(decide.CloneAccountUser, cloneAccountHost, e.clonePassword(), e.cfg.TLSCAFile != "")
+	case decide.ActCreateCopyAccount:
+		cu, ch := e.copyAccount(d)
+		create, err := d.CreateReplicationUser(cu, ch, e.copyPassword(), e.cfg.TLSCAFile != "" && d.CloneSupported())
 		if err != nil {
 			return nil, err
 		}
-		grant, err := d.GrantBackupAdmin(decide.CloneAccountUser, cloneAccountHost)
+		grant, err := d.GrantCopyAccount(cu, ch)
 		return append(create, grant), err
-	case decide.ActSetClonePassword:
-		return one(d.AlterUserPassword(decide.CloneAccountUser, cloneAccountHost, e.clonePassword(), false))
-	case decide.ActGrantBackupAdmin:
-		return one(d.GrantBackupAdmin(decide.CloneAccountUser, cloneAccountHost))
+	case decide.ActSetCopyPassword:
+		cu, ch := e.copyAccount(d)
+		return one(d.AlterUserPassword(cu, ch, e.copyPassword(), false))
+	case decide.ActGrantCopyAccount:
+		cu, ch := e.copyAccount(d)
+		return one(d.GrantCopyAccount(cu, ch))
 	case decide.ActCloneRequireSSL:
-		return one(d.RequireSSL(decide.CloneAccountUser, cloneAccountHost, true))
+		cu, ch := e.copyAccount(d)
+		return one(d.RequireSSL(cu, ch, true))
 	case decide.ActRevokeBackupAdmin:
 		return one(d.RevokeBackupAdmin(user, host))
 	case decide.ActGrantReplication:
@@ -331,10 +356,12 @@ func (e *executor) checkAccount(ctx context.Context, d *sqldialect.Dialect, test
 	return e.lookAtAccount(ctx, d, e.cfg.ReplicationUser, replicationAccountHost, testLogin, func() string { return e.creds.replication.Get().Reveal() })
 }
 
-// checkCloneAccount looks at the clone account (MySQL) as checkAccount
-// does, trying the password derived from the seed secret when testLogin.
-func (e *executor) checkCloneAccount(ctx context.Context, d *sqldialect.Dialect, testLogin bool) (decide.AccountFacts, error) {
-	return e.lookAtAccount(ctx, d, decide.CloneAccountUser, cloneAccountHost, testLogin, e.clonePassword)
+// checkCopyAccount looks at the copy account (copyAccount) as
+// checkAccount does, trying the password derived from the seed secret
+// when testLogin.
+func (e *executor) checkCopyAccount(ctx context.Context, d *sqldialect.Dialect, testLogin bool) (decide.AccountFacts, error) {
+	cu, ch := e.copyAccount(d)
+	return e.lookAtAccount(ctx, d, cu, ch, testLogin, e.copyPassword)
 }
 
 func (e *executor) lookAtAccount(ctx context.Context, d *sqldialect.Dialect, user, host string, testLogin bool, password func() string) (decide.AccountFacts, error) {
@@ -445,7 +472,7 @@ func (j *cloneJob) clear() {
 func (e *executor) startClone(d *sqldialect.Dialect, donor decide.Donor) error {
 	stmts, err := d.Clone(sqldialect.CloneOptions{
 		Host: donor.Host, Port: e.cfg.MySQLPort, User: decide.CloneAccountUser,
-		Password: e.clonePassword(), TLSCA: e.cfg.TLSCAFile,
+		Password: e.copyPassword(), TLSCA: e.cfg.TLSCAFile,
 	})
 	if err != nil {
 		return err

@@ -34,12 +34,12 @@ func TestRunStatementsInOrder(t *testing.T) {
 	s.local.OnPrefix("GRANT ", fakesql.OK())
 	s.local.OnPrefix("REVOKE ", fakesql.OK())
 	s.cfg.TLSCAFile = "/tls/ca.crt"
-	if err := s.run(t, d, decide.ActCreateAccount, decide.ActGrantReplication, decide.ActCreateCloneAccount, decide.ActSetClonePassword,
-		decide.ActGrantBackupAdmin, decide.ActCloneRequireSSL, decide.ActRevokeBackupAdmin, decide.ActMarkAccount, decide.ActRequireSSL,
+	if err := s.run(t, d, decide.ActCreateAccount, decide.ActGrantReplication, decide.ActCreateCopyAccount, decide.ActSetCopyPassword,
+		decide.ActGrantCopyAccount, decide.ActCloneRequireSSL, decide.ActRevokeBackupAdmin, decide.ActMarkAccount, decide.ActRequireSSL,
 		decide.ActRotatePassword, decide.ActDiscardOld, decide.ActSetPassword, decide.ActMakeWritable, decide.ActMakeReadOnly); err != nil {
 		t.Fatal(err)
 	}
-	clonePW := clonePassword(seamReplPW)
+	clonePW := copyPassword(seamReplPW)
 	want := []string{
 		`CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY '` + seamReplPW + `' REQUIRE SSL ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
 		"GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'",
@@ -257,7 +257,7 @@ func TestCloneGuardOrderAnd3707(t *testing.T) {
 	}
 	want := []string{"SET GLOBAL offline_mode = ON", "SET GLOBAL super_read_only = OFF", "SET GLOBAL read_only = OFF",
 		"SET GLOBAL clone_valid_donor_list = '" + seamPrimaryHost + ":3306'",
-		"CLONE INSTANCE FROM 'mysql-bootstrap-clone'@'" + seamPrimaryHost + "':3306 IDENTIFIED BY '" + clonePassword(seamReplPW) + "'"}
+		"CLONE INSTANCE FROM 'mysql-bootstrap-clone'@'" + seamPrimaryHost + "':3306 IDENTIFIED BY '" + copyPassword(seamReplPW) + "'"}
 	if got := s.local.Execs(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("statements:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -418,17 +418,49 @@ func TestCloneThroughCloneAccountWithSeedPassword(t *testing.T) {
 	if err := waitClone(t, s.sc.rec.exec.clone); err != nil {
 		t.Fatal(err)
 	}
-	want := "CLONE INSTANCE FROM 'mysql-bootstrap-clone'@'" + seamPrimaryHost + "':3306 IDENTIFIED BY '" + clonePassword(seedPW) + "'"
+	want := "CLONE INSTANCE FROM 'mysql-bootstrap-clone'@'" + seamPrimaryHost + "':3306 IDENTIFIED BY '" + copyPassword(seedPW) + "'"
 	execs := s.local.Execs()
 	if len(execs) == 0 || execs[len(execs)-1] != want {
 		t.Errorf("statements %q, want the last %q", execs, want)
 	}
-	for _, secret := range []string{seedPW, clonePassword(seedPW), clonePassword(seamReplPW)} {
+	for _, secret := range []string{seedPW, copyPassword(seedPW), copyPassword(seamReplPW)} {
 		if strings.Contains(s.logBuf.String(), secret) {
 			t.Errorf("the log holds a clone secret:\n%s", s.logBuf.String())
 		}
 	}
-	if clonePassword(seedPW) == clonePassword(seamReplPW) || len(clonePassword(seedPW)) != 32 || strings.Contains(clonePassword(seedPW), seedPW) {
-		t.Errorf("clone password %q: want 32 characters, not the secret, different per secret", clonePassword(seedPW))
+	if copyPassword(seedPW) == copyPassword(seamReplPW) || len(copyPassword(seedPW)) != 32 || strings.Contains(copyPassword(seedPW), seedPW) {
+		t.Errorf("clone password %q: want 32 characters, not the secret, different per secret", copyPassword(seedPW))
+	}
+}
+
+// MariaDB's copy account is the backup account backup-server runs
+// mariadb-backup as: at MYSQL_HOST's loopback address, marked by the
+// role, with mariadb-backup's privileges and no SELECT, its password
+// derived from the seed secret.
+func TestRunBackupAccountStatements(t *testing.T) {
+	d := dialectFor(t, "11.8.3-MariaDB-ubu2404-log")
+	s := newSeam(t, wire.RolePrimary)
+	s.cfg.Flavor = FlavorMariaDB
+	s.local.OnPrefix("", fakesql.OK())
+	if err := s.run(t, d, decide.ActCreateCopyAccount, decide.ActSetCopyPassword, decide.ActGrantCopyAccount); err != nil {
+		t.Fatal(err)
+	}
+	pw := copyPassword(seamReplPW)
+	grant := "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.* TO 'mysql-bootstrap-backup'@'127.0.0.1'"
+	want := []string{
+		"CREATE USER IF NOT EXISTS 'mysql-bootstrap-backup'@'127.0.0.1' IDENTIFIED BY '" + pw + "'",
+		"CREATE ROLE IF NOT EXISTS mysql_bootstrap_managed",
+		"GRANT mysql_bootstrap_managed TO 'mysql-bootstrap-backup'@'127.0.0.1'",
+		grant,
+		"ALTER USER 'mysql-bootstrap-backup'@'127.0.0.1' IDENTIFIED BY '" + pw + "'",
+		grant,
+	}
+	if got := s.local.Execs(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("statements:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, tc := range []struct{ mysqlHost, want string }{{"127.0.0.1", "127.0.0.1"}, {"localhost", "localhost"}, {"::1", "::1"}, {"10.1.2.3", "%"}, {"mysql.db", "%"}} {
+		if got := backupAccountHost(tc.mysqlHost); got != tc.want {
+			t.Errorf("backupAccountHost(%q) = %q, want %q", tc.mysqlHost, got, tc.want)
+		}
 	}
 }

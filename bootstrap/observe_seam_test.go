@@ -51,12 +51,12 @@ func TestGatherPrimaryMySQL(t *testing.T) {
 		t.Errorf("grants = %+v", a.Grants)
 	}
 	// The clone account, its password tried (nothing remembered yet).
-	c := o.CloneAccount
+	c := o.CopyAccount
 	if c == nil || !c.Exists || !c.Marked || !c.Grants.BackupAdmin || c.Grants.Replication || len(c.Grants.Extra) != 0 || !c.LoginTested || !c.PasswordWorks {
 		t.Errorf("clone account = %+v", c)
 	}
-	if want := Fingerprint(Secret(clonePassword(seamReplPW))); o.Credentials.CloneFP != want {
-		t.Errorf("clone fingerprint %q, want %q", o.Credentials.CloneFP, want)
+	if want := Fingerprint(Secret(copyPassword(seamReplPW))); o.Credentials.CopyFP != want {
+		t.Errorf("clone fingerprint %q, want %q", o.Credentials.CopyFP, want)
 	}
 	// Read-only: the peers are asked (the Service lists none).
 	if o.Peers == nil || !o.Peers.Absent {

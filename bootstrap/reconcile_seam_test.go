@@ -121,12 +121,12 @@ func TestReconcileFirstStartOfAPrimary(t *testing.T) {
 		"GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'",
 		// Then the clone account: BACKUP_ADMIN only, the password derived
 		// from the seed secret (here the replication password).
-		`CREATE USER IF NOT EXISTS 'mysql-bootstrap-clone'@'%' IDENTIFIED BY '` + clonePassword(seamReplPW) + `' ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
+		`CREATE USER IF NOT EXISTS 'mysql-bootstrap-clone'@'%' IDENTIFIED BY '` + copyPassword(seamReplPW) + `' ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
 		"GRANT BACKUP_ADMIN ON *.* TO 'mysql-bootstrap-clone'@'%'"}
 	if got := s.local.Execs(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("first pass:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if !st.Ready || st.Situation != string(decide.SitPrimaryCorrectingCloneAcct) || st.Role != wire.RolePrimary || !st.ServerUp || st.Flavor != "mysql" || st.Version != "9.7.4" || st.ReadOnly ||
+	if !st.Ready || st.Situation != string(decide.SitPrimaryCorrectingCopyAcct) || st.Role != wire.RolePrimary || !st.ServerUp || st.Flavor != "mysql" || st.Version != "9.7.4" || st.ReadOnly ||
 		st.GTIDOrigin != mysqlUUID || st.Account == nil || st.Credentials == nil || st.Credentials.ReplicationPassword != Fingerprint(seamReplPW) {
 		t.Errorf("first pass status = %+v", st)
 	}
@@ -418,7 +418,7 @@ func TestReconcileCloneAccountUpgradeAndRotation(t *testing.T) {
 	ctx := context.Background()
 	st := s.sc.rec.pass(ctx)
 	want := []string{
-		`CREATE USER IF NOT EXISTS 'mysql-bootstrap-clone'@'%' IDENTIFIED BY '` + clonePassword("seed-one-s3cret") + `' ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
+		`CREATE USER IF NOT EXISTS 'mysql-bootstrap-clone'@'%' IDENTIFIED BY '` + copyPassword("seed-one-s3cret") + `' ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
 		"GRANT BACKUP_ADMIN ON *.* TO 'mysql-bootstrap-clone'@'%'",
 		"REVOKE BACKUP_ADMIN ON *.* FROM 'repl'@'%'"}
 	if got := s.local.Execs(); strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -438,7 +438,7 @@ func TestReconcileCloneAccountUpgradeAndRotation(t *testing.T) {
 	s.cloneLogin.SetPingError(&mysql.MySQLError{Number: 1045, Message: "Access denied for user 'mysql-bootstrap-clone'"})
 	s.local.Reset()
 	st = s.sc.rec.pass(ctx)
-	want = []string{"ALTER USER 'mysql-bootstrap-clone'@'%' IDENTIFIED BY '" + clonePassword("seed-two-s3cret") + "'"}
+	want = []string{"ALTER USER 'mysql-bootstrap-clone'@'%' IDENTIFIED BY '" + copyPassword("seed-two-s3cret") + "'"}
 	if got := s.local.Execs(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rotation pass:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -451,7 +451,7 @@ func TestReconcileCloneAccountUpgradeAndRotation(t *testing.T) {
 	if st = s.sc.rec.pass(ctx); len(s.local.Execs()) != 0 || s.cloneLogin.Connects() != logins || st.Situation != string(decide.SitPrimaryWritable) {
 		t.Errorf("after the rotation: ran %q, %d login(s), situation %q", s.local.Execs(), s.cloneLogin.Connects()-logins, st.Situation)
 	}
-	for _, secret := range []string{"seed-one-s3cret", "seed-two-s3cret", clonePassword("seed-one-s3cret"), clonePassword("seed-two-s3cret")} {
+	for _, secret := range []string{"seed-one-s3cret", "seed-two-s3cret", copyPassword("seed-one-s3cret"), copyPassword("seed-two-s3cret")} {
 		if strings.Contains(s.logBuf.String(), secret) {
 			t.Errorf("the log holds a clone secret:\n%s", s.logBuf.String())
 		}

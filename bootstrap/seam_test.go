@@ -111,7 +111,7 @@ func newSeam(t *testing.T, role wire.Role) *seam {
 			return s.primary
 		case c.User == "repl":
 			return s.login
-		case c.User == decide.CloneAccountUser:
+		case c.User == decide.CloneAccountUser || c.User == decide.BackupAccountUser:
 			return s.cloneLogin
 		}
 		return nil
@@ -144,10 +144,10 @@ type serverFacts struct {
 	// GRANTS.
 	account *accountRow
 	grants  []string
-	// cloneAccount and cloneGrants: the same of the clone account (MySQL).
-	cloneAccount *accountRow
-	cloneGrants  []string
-	tables       []string
+	// cloneAccount and copyGrants: the same of the clone account (MySQL).
+	copyAccount *accountRow
+	copyGrants  []string
+	tables      []string
 	// replica: SHOW REPLICA STATUS's columns and row (nil: not configured).
 	replicaCols []string
 	replicaRow  []any
@@ -209,8 +209,8 @@ func script(t *testing.T, srv *fakesql.Server, f serverFacts) *sqldialect.Dialec
 	aq := d.AccountQuery("repl", "%")
 	srv.OnFunc("account", func(q string) bool { return q == aq.SQL }, func(_ context.Context, _ string, args []any) fakesql.Result {
 		row := f.account
-		if len(args) >= 2 && args[len(args)-2] == decide.CloneAccountUser {
-			row = f.cloneAccount
+		if len(args) >= 2 && (args[len(args)-2] == decide.CloneAccountUser || args[len(args)-2] == decide.BackupAccountUser) {
+			row = f.copyAccount
 		}
 		if row == nil {
 			return fakesql.Rows([]string{"ssl_type", "old", "marker"})
@@ -220,7 +220,10 @@ func script(t *testing.T, srv *fakesql.Server, f serverFacts) *sqldialect.Dialec
 	show, _ := d.ShowGrants("repl", "%")
 	srv.On(show, stringRows("Grants for repl@%", f.grants))
 	show, _ = d.ShowGrants(decide.CloneAccountUser, "%")
-	srv.On(show, stringRows("Grants for "+decide.CloneAccountUser+"@%", f.cloneGrants))
+	if !d.CloneSupported() {
+		show, _ = d.ShowGrants(decide.BackupAccountUser, "127.0.0.1")
+	}
+	srv.On(show, stringRows("Grants", f.copyGrants))
 	srv.On(d.UserTablesQuery(userTablesShown), stringRows("t", f.tables))
 	srv.On(d.AccountsQuery(), stringRows("a", f.accounts))
 	if q, ok := d.WritersQuery(); ok {
@@ -256,14 +259,19 @@ func mysqlPrimary() serverFacts {
 	return serverFacts{version: "9.7.4", uptime: 3600, origin: mysqlUUID,
 		gtids: mysqlUUID + ":1-42", purged: mysqlUUID + ":1-10",
 		account: &accountRow{marker: sqldialect.AccountMarker}, grants: mysqlGrants,
-		cloneAccount: &accountRow{marker: sqldialect.AccountMarker}, cloneGrants: mysqlCloneGrants}
+		copyAccount: &accountRow{marker: sqldialect.AccountMarker}, copyGrants: mysqlCloneGrants}
 }
 
-// mariadbPrimary is a writable MariaDB 11.8 primary whose account is complete.
+// mariadbCopyGrants are those of a complete MariaDB backup account.
+var mariadbCopyGrants = []string{"GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.* TO `mysql-bootstrap-backup`@`127.0.0.1`",
+	"GRANT `mysql_bootstrap_managed` TO `mysql-bootstrap-backup`@`127.0.0.1`"}
+
+// mariadbPrimary is a writable MariaDB 11.8 primary whose accounts are complete.
 func mariadbPrimary() serverFacts {
 	return serverFacts{version: "11.8.3-MariaDB-ubu2404-log", uptime: 3600, origin: "100",
 		gtids: "0-100-42", purged: "0-100-10",
-		account: &accountRow{marker: sqldialect.AccountMarker}, grants: mariadbGrants}
+		account: &accountRow{marker: sqldialect.AccountMarker}, grants: mariadbGrants,
+		copyAccount: &accountRow{marker: sqldialect.AccountMarker}, copyGrants: mariadbCopyGrants}
 }
 
 // mysqlReplicaCols are the columns of SHOW REPLICA STATUS the tests fill.

@@ -55,15 +55,17 @@ const (
 	ActStopReplica      ActionKind = "stop-replica"
 	ActChangeSource     ActionKind = "change-source"
 	ActStartReplica     ActionKind = "start-replica"
-	// ActCreateCloneAccount creates the clone account (MySQL): the
-	// account CLONE's recipients log in to a donor with, holding
-	// BACKUP_ADMIN only, its password derived from the seed secret.
-	ActCreateCloneAccount ActionKind = "create-clone-account"
-	// ActSetClonePassword gives the clone account the password derived
+	// ActCreateCopyAccount creates the copy account: MySQL's clone
+	// account, which CLONE's recipients log in to a donor with; MariaDB's
+	// backup account, as which backup-server runs mariadb-backup. It
+	// holds the flavour's copy privileges only, its password derived
+	// from the seed secret.
+	ActCreateCopyAccount ActionKind = "create-copy-account"
+	// ActSetCopyPassword gives the copy account the password derived
 	// from the current seed secret.
-	ActSetClonePassword ActionKind = "set-clone-account-password"
-	// ActGrantBackupAdmin grants BACKUP_ADMIN to the clone account.
-	ActGrantBackupAdmin ActionKind = "grant-backup-admin"
+	ActSetCopyPassword ActionKind = "set-copy-account-password"
+	// ActGrantCopyAccount grants the copy account its privileges.
+	ActGrantCopyAccount ActionKind = "grant-copy-account"
 	// ActCloneRequireSSL makes the clone account REQUIRE SSL.
 	ActCloneRequireSSL ActionKind = "clone-account-require-ssl"
 	// ActRevokeBackupAdmin takes BACKUP_ADMIN from the replication
@@ -247,7 +249,7 @@ func Decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	}
 	switch {
 	case !l.Up:
-		d.Memory.AccountVerified, d.Memory.CloneAccountFP = false, ""
+		d.Memory.AccountVerified, d.Memory.CopyAccountFP = false, ""
 		d.Problems["local"] = "the local server does not answer: " + l.Err
 		return d.notReady(SitServerDown, "local server does not answer: "+l.Err)
 	case l.Unsupported != "":
@@ -269,7 +271,7 @@ func Decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		if restarted {
 			// A restarted server comes back as its configuration says
 			// (read-only, replication stopped): look at everything again.
-			d.Memory.AccountVerified, d.Memory.CloneAccountFP = false, ""
+			d.Memory.AccountVerified, d.Memory.CopyAccountFP = false, ""
 			d.Memory.Start = Backoff{}
 		}
 		d.Memory.ServerStartedAt = l.StartedAt
@@ -381,7 +383,7 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 	if len(d.Actions) > 0 {
 		return d.notReady(SitPrimaryCorrectingAcct, "correcting the replication account")
 	}
-	sit, note := decideCloneAccount(o, &d, p)
+	sit, note := decideCopyAccount(o, &d, p)
 	if sit == "" {
 		sit = SitPrimaryWritable
 	}
@@ -392,74 +394,93 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 	return d
 }
 
-// decideCloneAccount sees to a MySQL primary's clone account, through
-// which recipients CLONE a donor (every pod has it: it is created on the
-// primary and replicates): it exists, is this tool's, holds BACKUP_ADMIN
-// and the password derived from the seed secret, and requires TLS when
-// the replication account does. BACKUP_ADMIN, which releases before this
-// one granted to the replication account, is taken from it: the
-// replication password alone must not fetch a copy. None of it stops the
-// primary taking writes; it returns the situation ("" for none of its
-// own) and a note for the reason.
-func decideCloneAccount(o Observation, d *Decision, p Policy) (Situation, string) {
-	c := o.CloneAccount
-	if c == nil || o.Partial || !cloneDonor(o.Local.Server) {
+// decideCopyAccount sees to a primary's copy account: on MySQL the clone
+// account, through which recipients CLONE a donor; on MariaDB the backup
+// account, as which backup-server runs mariadb-backup. Every pod has it:
+// it is created on the primary and replicates. It must exist, be this
+// tool's, hold the flavour's privileges (sqldialect CopyAccountPrivileges)
+// and the password derived from the seed secret, and (the clone account)
+// require TLS when the replication account does. BACKUP_ADMIN, which
+// releases before this one granted to the replication account, is taken
+// from it: the replication password alone must not fetch a copy. None of
+// it stops the primary taking writes; it returns the situation ("" for
+// none of its own) and a note for the reason.
+func decideCopyAccount(o Observation, d *Decision, p Policy) (Situation, string) {
+	c := o.CopyAccount
+	if c == nil || o.Partial {
 		return "", ""
 	}
-	m, fp := &d.Memory, o.Credentials.CloneFP
+	dl, err := sqldialect.New(o.Local.Server)
+	if err != nil {
+		return "", ""
+	}
+	user := CopyAccountUser(o.Local.Server.Flavor)
+	what := "the backup account " + user
+	if dl.CloneSupported() {
+		what = "the clone account " + user
+	}
+	m, fp := &d.Memory, o.Credentials.CopyFP
 	before := len(d.Actions)
 	var sit Situation
 	var note string
 	switch {
 	case !c.Exists:
-		d.do(ActCreateCloneAccount, "recipients clone a donor through an account of its own, holding BACKUP_ADMIN only")
-		m.CloneAccountFP = fp
+		d.do(ActCreateCopyAccount, "copies of this server's data are taken through an account of their own, holding "+strings.Join(dl.CopyAccountPrivileges(), ", ")+" only")
+		m.CopyAccountFP = fp
 	case !c.Marked:
-		note = fmt.Sprintf("the clone account %q exists but mysql-bootstrap did not create it: it is left alone, and clones from this server may fail; drop it so that the sidecar creates its own",
-			CloneAccountUser)
-		d.Problems["clone-account"] = note
-		sit = SitPrimaryCloneAcctForeign
+		note = what + " exists but mysql-bootstrap did not create it: it is left alone, and copies from this server may fail; drop it so that the sidecar creates its own"
+		d.Problems["copy-account"] = note
+		sit = SitPrimaryCopyAcctForeign
 	default:
 		if c.LoginTested {
 			switch {
 			case c.PasswordWorks:
-				m.CloneAccountFP = fp
+				m.CopyAccountFP = fp
 			case c.PasswordUnknown != "":
-				d.Problems["clone-account"] = "could not check the clone account's password: " + c.PasswordUnknown
+				d.Problems["copy-account"] = "could not check the password of " + what + ": " + c.PasswordUnknown
 			default:
-				// No old password is retained: a recipient that still
-				// holds the old seed secret is refused and retries.
-				d.do(ActSetClonePassword, "the seed secret changed (or the clone account's password was changed by hand)")
-				m.CloneAccountFP = fp
+				// No old password is retained: a copy with the old seed
+				// secret is refused and retried.
+				d.do(ActSetCopyPassword, "the seed secret changed (or the password of "+what+" was changed by hand)")
+				m.CopyAccountFP = fp
 			}
 		}
-		if !c.Grants.BackupAdmin {
-			d.do(ActGrantBackupAdmin, "recipients clone this server through the clone account, which needs BACKUP_ADMIN")
+		complete, extra := dl.CopyAccountGrants(c.Grants)
+		if !complete {
+			d.do(ActGrantCopyAccount, what+" lacks some of "+strings.Join(dl.CopyAccountPrivileges(), ", "))
 		}
-		if p.TLSCA != "" && !c.RequireSSL {
+		if dl.CloneSupported() && p.TLSCA != "" && !c.RequireSSL {
 			d.do(ActCloneRequireSSL, "REPLICATION_TLS_CA_FILE is set: clones without TLS are refused")
 		}
-		extra := c.Grants.Extra
-		if c.Grants.Replication {
-			extra = append([]string{"REPLICATION SLAVE ON *.*"}, extra...)
-		}
 		if len(extra) > 0 {
-			d.Problems["clone-grants"] = fmt.Sprintf("the clone account %q has privileges beyond BACKUP_ADMIN: %s (revoke them)",
-				CloneAccountUser, strings.Join(extra, ", "))
+			d.Problems["copy-grants"] = fmt.Sprintf("%s has privileges beyond %s: %s (revoke them)",
+				what, strings.Join(dl.CopyAccountPrivileges(), ", "), strings.Join(extra, ", "))
 		}
 	}
 	if a := o.Account; a != nil && a.Marked && a.Grants.BackupAdmin {
 		d.do(ActRevokeBackupAdmin, "the clone account holds BACKUP_ADMIN now: the replication password alone must not be able to clone this server")
 	}
 	if sit == "" && len(d.Actions) > before {
-		sit, note = SitPrimaryCorrectingCloneAcct, "correcting the clone account"
+		sit, note = SitPrimaryCorrectingCopyAcct, "correcting "+what
 	}
 	return sit, note
 }
 
-// CloneAccountUser is the clone account's name (host '%'): recipients
-// log in to their donor with it, from pod addresses that change.
+// CloneAccountUser is MySQL's copy account (host '%'): recipients log in
+// to their donor with it, from pod addresses that change.
 const CloneAccountUser = "mysql-bootstrap-clone"
+
+// BackupAccountUser is MariaDB's copy account: backup-server runs
+// mariadb-backup as it, on the local server.
+const BackupAccountUser = "mysql-bootstrap-backup"
+
+// CopyAccountUser is the copy account of a flavour.
+func CopyAccountUser(f sqldialect.Flavor) string {
+	if f == sqldialect.MySQL {
+		return CloneAccountUser
+	}
+	return BackupAccountUser
+}
 
 // decideAccount sees to a writable primary's replication account: it
 // exists, is this tool's, has this pod's password (moved to it without
@@ -582,19 +603,12 @@ func accountPassword(o Observation, d *Decision, now time.Time, a *AccountFacts,
 // replicationExtra lists the replication account's privileges beyond
 // replication: BACKUP_ADMIN among them on an account this tool did not
 // create (on one it did, releases before the clone account granted it,
-// and decideCloneAccount takes it back).
+// and decideCopyAccount takes it back).
 func replicationExtra(a *AccountFacts) []string {
 	if a.Grants.BackupAdmin && !a.Marked {
 		return append([]string{"BACKUP_ADMIN ON *.*"}, a.Grants.Extra...)
 	}
 	return a.Grants.Extra
-}
-
-// cloneDonor reports whether the server seeds replicas by CLONE, so that
-// it keeps a clone account.
-func cloneDonor(s sqldialect.Server) bool {
-	d, err := sqldialect.New(s)
-	return err == nil && d.CloneSupported()
 }
 
 // dualPasswords reports whether the server can keep an old password.

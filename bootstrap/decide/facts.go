@@ -25,7 +25,7 @@ type Observation struct {
 	Account *AccountFacts
 	// CloneAccount is the clone account on a MySQL primary (CLONE's
 	// donors log in with it), when it was observed; nil elsewhere.
-	CloneAccount *AccountFacts
+	CopyAccount *AccountFacts
 	// Replica is set on replicas.
 	Replica *ReplicaFacts
 	// Credentials are the passwords as read in this pass.
@@ -208,7 +208,7 @@ type CredentialFacts struct {
 	ReplicationFP string
 	// CloneFP is the fingerprint of the clone account's password (derived
 	// from the seed secret); "" where no clone account is kept (MariaDB).
-	CloneFP string
+	CopyFP string
 	// Problems are files that could not be read again (the last good
 	// value is kept), by variable.
 	Problems map[string]string

@@ -25,10 +25,10 @@ type Memory struct {
 	// differ from REPLICATION_PASSWORD, or kept an old one, and began to
 	// wait for the replicas (zero when no change is under way).
 	RotationSince time.Time
-	// CloneAccountFP is the fingerprint of the password the clone account
+	// CopyAccountFP is the fingerprint of the password the clone account
 	// was last found to accept (MySQL primary); "" until it is checked,
 	// and again after a server restart.
-	CloneAccountFP string
+	CopyAccountFP string
 	// ChannelFP is the fingerprint of the password this sidecar last gave
 	// the replication channel (replica); "" when unknown.
 	ChannelFP string

@@ -160,6 +160,8 @@ func render(t *testing.T, d *Dialect) string {
 	stmts("CreateReplicationUser (quote in user, host pattern)", ss, err)
 	s, err = d.GrantReplication("o'brien", "10.0.%")
 	stmt("GrantReplication (quote in user, host pattern)", s, err)
+	s, err = d.GrantCopyAccount("mysql-bootstrap-copy", "127.0.0.1")
+	stmt("GrantCopyAccount", s, err)
 	sg, err := d.ShowGrants("repl", "")
 	if err != nil {
 		t.Fatal(err)
