@@ -14,6 +14,10 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 # (E2E_PARALLEL=0: one after another).
 E2E_PARALLEL ?= 1
 export E2E_PARALLEL
+# ... and MariaDB 11.8's with verified TLS everywhere (replication, the
+# sidecars' connections, the seed stream): E2E_TLS=all for every server.
+E2E_TLS ?= mariadb-11.8
+export E2E_TLS
 
 # The local Kubernetes of make demo-k8s and the tests (deploy/k8s/localk8s);
 # K8S_DIR (default /var/lib/mysql-bootstrap-k8s) holds it.

@@ -54,8 +54,8 @@ type executor struct {
 	// seedSecret reads the seed secret (sidecarSeedSecret), from which
 	// the copy account's password is derived; set on first use.
 	seedSecret func() string
-	// copyFPOf and copyFPVal cache the fingerprint of the copy account's
-	// password: a slow derivation, worth doing only when it changes.
+	// copyFPOf and copyFPVal cache the tag of the copy account's password:
+	// a slow derivation, worth doing only when it (or root's) changes.
 	copyFPOf, copyFPVal string
 }
 
@@ -109,11 +109,12 @@ func (e *executor) copyPassword() string {
 	return copyPassword(e.seedSecret())
 }
 
-// copyFP is the fingerprint of the copy account's password now.
+// copyFP is the tag (PasswordTag, keyed by the root password as the
+// replication password's is) of the copy account's password now.
 func (e *executor) copyFP() string {
-	pw := e.copyPassword()
-	if pw != e.copyFPOf || e.copyFPVal == "" {
-		e.copyFPOf, e.copyFPVal = pw, Fingerprint(Secret(pw))
+	root, pw := e.creds.root.Get(), e.copyPassword()
+	if key := root.Reveal() + "\x00" + pw; key != e.copyFPOf || e.copyFPVal == "" {
+		e.copyFPOf, e.copyFPVal = key, PasswordTag(root, Secret(pw))
 	}
 	return e.copyFPVal
 }

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"crypto/hmac"
 	"crypto/pbkdf2"
 	"crypto/sha256"
 	"encoding/hex"
@@ -80,7 +81,7 @@ type credentials struct {
 	root, replication *secretFile
 
 	mu sync.Mutex
-	fp string // Fingerprint of replication's value
+	fp string // PasswordTag of replication's value, keyed by root's
 }
 
 func newCredentials(cfg *Config) *credentials {
@@ -89,15 +90,17 @@ func newCredentials(cfg *Config) *credentials {
 		replication: newSecretFile("REPLICATION_PASSWORD", cfg.ReplicationPasswordFile, cfg.ReplicationPassword,
 			sqldialect.CheckReplicationPassword),
 	}
-	c.fp = Fingerprint(cfg.ReplicationPassword)
+	c.fp = PasswordTag(cfg.RootPassword, cfg.ReplicationPassword)
 	return c
 }
 
 // refresh reads both files again; it reports whether a password changed.
+// The replication password's tag is keyed by the root password, so a
+// change of either changes it.
 func (c *credentials) refresh() (rootChanged, replicationChanged bool) {
 	rootChanged = c.root.Refresh()
-	if replicationChanged = c.replication.Refresh(); replicationChanged {
-		fp := Fingerprint(c.replication.Get())
+	if replicationChanged = c.replication.Refresh(); replicationChanged || rootChanged {
+		fp := PasswordTag(c.root.Get(), c.replication.Get())
 		c.mu.Lock()
 		c.fp = fp
 		c.mu.Unlock()
@@ -121,20 +124,33 @@ func (c *credentials) facts() decide.CredentialFacts {
 	return f
 }
 
-// fingerprintSalt makes fingerprints of this tool's passwords differ from
-// any other hash of them.
-const fingerprintSalt = "mysql-bootstrap replication password fingerprint v1"
+// passwordTagSalt and passwordTagKey separate the tags from any other
+// hash of these passwords.
+const (
+	passwordTagSalt = "mysql-bootstrap password tag v2"
+	passwordTagKey  = "mysql-bootstrap password tag key v2"
+)
 
-// Fingerprint identifies a password without revealing it: 8 bytes of a
-// slow key derivation (PBKDF2-SHA256, 100 000 rounds), enough to tell two
-// passwords apart across pods, useless for guessing a random one. Pods
-// publish the fingerprint of the password their replication channel uses,
-// so the primary can tell when every replica has moved to a new one.
-func Fingerprint(s Secret) string {
+// PasswordTag tells pods of one deployment whether they hold the same
+// password without telling anyone else anything about it: 8 bytes of
+// PBKDF2-SHA256 (100 000 rounds) of the password, salted with an HMAC of
+// the deployment's root password (MYSQL_ROOT_PASSWORD, the same Secret on
+// every pod). Pods publish the tag of the password their replication
+// channel uses, so the primary can tell when every replica has moved to a
+// new one. Without the root password a tag can be neither computed nor
+// checked: a guess at the replication password cannot be tested against
+// it offline, and no table computed for one deployment serves another. A
+// change of the root password changes every tag: until every pod reads
+// the new one, the primary takes replicas for not yet moved (it waits, as
+// for a rotation; nothing breaks).
+func PasswordTag(root, s Secret) string {
 	if s == "" {
 		return ""
 	}
-	key, err := pbkdf2.Key(sha256.New, s.Reveal(), []byte(fingerprintSalt), 100_000, 32)
+	mac := hmac.New(sha256.New, []byte(root.Reveal()))
+	mac.Write([]byte(passwordTagKey))
+	salt := append([]byte(passwordTagSalt), mac.Sum(nil)...)
+	key, err := pbkdf2.Key(sha256.New, s.Reveal(), salt, 100_000, 32)
 	if err != nil {
 		// Only FIPS mode's limits can refuse, and 32 bytes of SHA-256
 		// with a long salt meet them.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/fakesql"
-	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testtls"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testtls"
 )
 
 // server-stop turns offline_mode ON on MySQL, leaves MariaDB alone, and
@@ -157,7 +157,7 @@ func TestCredentialsRefresh(t *testing.T) {
 	if r, p := c.refresh(); r || !p || c.replication.Get() != "repl-2" {
 		t.Errorf("changed: %v %v %q", r, p, c.replication.Get())
 	}
-	if f := c.facts(); f.ReplicationFP == fp1 || f.ReplicationFP != Fingerprint("repl-2") || f.Problems != nil {
+	if f := c.facts(); f.ReplicationFP == fp1 || f.ReplicationFP != PasswordTag("root-1", "repl-2") || f.Problems != nil {
 		t.Errorf("facts = %+v", f)
 	}
 	write(replFile, "\n")
@@ -179,8 +179,27 @@ func TestCredentialsRefresh(t *testing.T) {
 	if p := c.facts().Problems["REPLICATION_PASSWORD"]; !strings.Contains(p, "holds an invalid password") {
 		t.Errorf("invalid password problem = %q", p)
 	}
-	if Fingerprint("") != "" || len(Fingerprint("a")) != 16 {
-		t.Error("Fingerprint")
+	// The tag is keyed by the root password: a new root password, a new
+	// tag for the same replication password.
+	write(rootFile, "root-2\n")
+	if r, p := c.refresh(); !r || p || c.facts().ReplicationFP != PasswordTag("root-2", "repl-2") {
+		t.Errorf("root changed: %v %v, tag %q", r, p, c.facts().ReplicationFP)
+	}
+}
+
+func TestPasswordTag(t *testing.T) {
+	if PasswordTag("root", "") != "" || len(PasswordTag("root", "a")) != 16 {
+		t.Error("empty password or length")
+	}
+	a := PasswordTag("root-a", "repl")
+	if a != PasswordTag("root-a", "repl") {
+		t.Error("not deterministic: pods could not compare tags")
+	}
+	if a == PasswordTag("root-b", "repl") {
+		t.Error("another deployment's root password gives the same tag: a tag could be checked without the root password")
+	}
+	if a == PasswordTag("root-a", "repl2") {
+		t.Error("two passwords, one tag")
 	}
 }
 

@@ -31,7 +31,7 @@ type gatherer struct {
 	account accountChecker
 	// copyAccount looks at the copy account (MySQL: the clone account;
 	// MariaDB: the backup account) on a primary; copyFP
-	// fingerprints its password now; nil in tests that do without.
+	// tags its password now; nil in tests that do without.
 	copyAccount accountChecker
 	copyFP      func() string
 	creds       *credentials
@@ -67,7 +67,7 @@ type plan struct {
 	// freshSourceLogin: a replica asks the primary on a new connection,
 	// so that the answer tells whether the current password works.
 	freshSourceLogin bool
-	// copyAccountFP is the fingerprint of the password the copy account
+	// copyAccountFP is the tag of the password the copy account
 	// was last found to accept: a primary tries the password again when
 	// it differs from the current one.
 	copyAccountFP string
@@ -77,7 +77,7 @@ type plan struct {
 	lineage, approved decide.Lineage
 }
 
-// planFor derives the plan from memory and the password's fingerprint.
+// planFor derives the plan from memory and the password's tag.
 func planFor(m decide.Memory, fp string) plan {
 	return plan{
 		testLogin:        !m.AccountVerified || m.AccountFP != fp,

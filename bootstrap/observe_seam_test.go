@@ -55,7 +55,7 @@ func TestGatherPrimaryMySQL(t *testing.T) {
 	if c == nil || !c.Exists || !c.Marked || !c.Grants.BackupAdmin || c.Grants.Replication || len(c.Grants.Extra) != 0 || !c.LoginTested || !c.PasswordWorks {
 		t.Errorf("clone account = %+v", c)
 	}
-	if want := Fingerprint(Secret(copyPassword(seamReplPW))); o.Credentials.CopyFP != want {
+	if want := PasswordTag(seamRootPW, Secret(copyPassword(seamReplPW))); o.Credentials.CopyFP != want {
 		t.Errorf("clone fingerprint %q, want %q", o.Credentials.CopyFP, want)
 	}
 	// Read-only: the peers are asked (the Service lists none).

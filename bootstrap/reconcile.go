@@ -253,9 +253,13 @@ func buildStatus(id Identity, o decide.Observation, dec decide.Decision, m decid
 		// This pass's listing is newer.
 		st.KnownPeers, st.ForgottenPeers = o.Peers.Memory.Known(), o.Peers.Memory.Forgotten
 	}
-	st.Credentials = &wire.CredentialStatus{ReplicationPassword: o.Credentials.ReplicationFP}
+	st.Credentials = &wire.CredentialStatus{ReplicationTag: o.Credentials.ReplicationFP}
 	if id.Role == wire.RoleReplica {
-		st.Credentials.ChannelPassword = m.ChannelFP
+		st.Credentials.ChannelTag = m.ChannelFP
+		if m.ChannelFP != "" {
+			current := m.ChannelFP == o.Credentials.ReplicationFP
+			st.Credentials.ChannelCurrent = &current
+		}
 	}
 	if a := o.Account; a != nil && id.Role == wire.RolePrimary {
 		st.Account = &wire.AccountStatus{Exists: a.Exists, Managed: a.Marked, RequireSSL: a.RequireSSL, OldPasswordRetained: a.OldPasswordRetained}

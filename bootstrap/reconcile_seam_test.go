@@ -127,7 +127,7 @@ func TestReconcileFirstStartOfAPrimary(t *testing.T) {
 		t.Errorf("first pass:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	if !st.Ready || st.Situation != string(decide.SitPrimaryCorrectingCopyAcct) || st.Role != wire.RolePrimary || !st.ServerUp || st.Flavor != "mysql" || st.Version != "9.7.4" || st.ReadOnly ||
-		st.GTIDOrigin != mysqlUUID || st.Account == nil || st.Credentials == nil || st.Credentials.ReplicationPassword != Fingerprint(seamReplPW) {
+		st.GTIDOrigin != mysqlUUID || st.Account == nil || st.Credentials == nil || st.Credentials.ReplicationTag != PasswordTag(seamRootPW, seamReplPW) {
 		t.Errorf("first pass status = %+v", st)
 	}
 	s.local.Reset()
@@ -231,7 +231,7 @@ func TestReconcileReplica(t *testing.T) {
 	if !st.Ready || r == nil || !r.Configured || !r.IORunning || !r.SQLRunning || r.SourceHost != seamPrimaryHost || r.LagSeconds == nil || !r.CaughtUp {
 		t.Errorf("status = %+v, replication %+v", st, r)
 	}
-	if st.Credentials == nil || st.Credentials.ChannelPassword == "" {
+	if st.Credentials == nil || st.Credentials.ChannelTag == "" || st.Credentials.ChannelCurrent == nil || !*st.Credentials.ChannelCurrent {
 		t.Errorf("credentials = %+v", st.Credentials)
 	}
 	if got := s.local.Execs(); len(got) != 0 {
@@ -318,16 +318,18 @@ func TestReconcileRotation(t *testing.T) {
 	s.login.SetPingError(nil)
 	replica := func(fp string) decide.Peers {
 		return decide.Peers{{Addr: netip.MustParseAddr("127.0.0.2"), Status: &wire.Status{Pod: "mysql-1", Ordinal: 1, Role: wire.RoleReplica, Ready: true,
-			Credentials: &wire.CredentialStatus{ChannelPassword: fp}}}}
+			Credentials: &wire.CredentialStatus{ChannelTag: fp}}}}
 	}
-	s.sc.rec.gather.peers = func(context.Context) (decide.Peers, error) { return replica(Fingerprint("the-old-one")), nil }
+	s.sc.rec.gather.peers = func(context.Context) (decide.Peers, error) {
+		return replica(PasswordTag(seamRootPW, "the-old-one")), nil
+	}
 	s.local.Reset()
 	st = s.sc.rec.pass(ctx)
 	if got := s.local.Execs(); len(got) != 0 || st.Account == nil || !st.Account.OldPasswordRetained || len(st.Account.WaitingFor) != 1 {
 		t.Errorf("pass 2 ran %q; account %+v", got, st.Account)
 	}
 	// Every replica uses the new one: the old one goes.
-	s.sc.rec.gather.peers = func(context.Context) (decide.Peers, error) { return replica(Fingerprint(seamReplPW)), nil }
+	s.sc.rec.gather.peers = func(context.Context) (decide.Peers, error) { return replica(PasswordTag(seamRootPW, seamReplPW)), nil }
 	s.local.Reset()
 	st = s.sc.rec.pass(ctx)
 	if got := s.local.Execs(); len(got) != 1 || got[0] != "ALTER USER 'repl'@'%' DISCARD OLD PASSWORD" {

@@ -35,7 +35,7 @@ type savedState struct {
 	CaughtUp     bool      `json:"caughtUp"`
 	Snapshot     string    `json:"snapshot"`
 	SnapshotSet  bool      `json:"snapshotSet"`
-	// ChannelFP is the fingerprint of the password last given to the
+	// ChannelFP is the tag (PasswordTag) of the password last given to the
 	// replication channel.
 	ChannelFP string `json:"channelPassword,omitempty"`
 	// Diverged: see Memory.Diverged.

@@ -101,7 +101,7 @@ func writeSigned(path, name, secret string, v any, mac *string) error {
 
 // sidecarSeedSecret is seedSecret for the sidecar, whose reconciler
 // refreshes the replication password at every pass and must see a change
-// itself (it recomputes the password's fingerprint then): the current
+// itself (it recomputes the password's tag then): the current
 // value is used as it is. SEED_PASSWORD, which only these MACs use in the
 // sidecar, is read again at every call.
 func sidecarSeedSecret(cfg *Config, creds *credentials) func() string {

@@ -507,7 +507,7 @@ func decideAccount(o Observation, d *Decision, p Policy, now time.Time, a *Accou
 		if m.RotationSince.IsZero() {
 			m.RotationSince = now
 		}
-		waiting := replicasNotUsing(o.Peers, fp, func(c *wire.CredentialStatus) string { return c.ChannelPassword })
+		waiting := replicasNotUsing(o.Peers, fp, func(c *wire.CredentialStatus) string { return c.ChannelTag })
 		if len(waiting) == 0 || now.Sub(m.RotationSince) >= peerWaitMax {
 			d.do(ActDiscardOld, "every replica replicates with the new password (or "+peerWaitMax.String()+" passed)")
 			m.RotationSince = time.Time{}
@@ -582,7 +582,7 @@ func accountPassword(o Observation, d *Decision, now time.Time, a *AccountFacts,
 		if m.RotationSince.IsZero() {
 			m.RotationSince = now
 		}
-		waiting := replicasNotUsing(o.Peers, fp, func(c *wire.CredentialStatus) string { return c.ReplicationPassword })
+		waiting := replicasNotUsing(o.Peers, fp, func(c *wire.CredentialStatus) string { return c.ReplicationTag })
 		switch {
 		case dualPasswords(o.Local.Server):
 			d.do(ActRotatePassword, "REPLICATION_PASSWORD changed; the old password keeps working until every replica uses the new one")
@@ -672,7 +672,7 @@ type replicaFacts struct {
 	// serve it; staleFatal: that error may be older than the primary's
 	// data (see replicaFactsOf).
 	fatalIO, staleFatal bool
-	// fp is this pod's replication password's fingerprint; pointsAt and
+	// fp is this pod's replication password's tag; pointsAt and
 	// pointsRight say the channel points at the primary (with the right
 	// TLS); refused: the primary refuses the channel's login; moved: the
 	// password changed since the channel was given one.

@@ -152,7 +152,7 @@ func copyGrants(f sqldialect.Flavor) sqldialect.Grants {
 	return sqldialect.ClassifyGrants([]string{"GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.* TO `mysql-bootstrap-backup`@`127.0.0.1`"})
 }
 
-// copyFP is the fingerprint of the clone account's password (derived
+// copyFP is the tag of the copy account's password (derived
 // from the seed secret); newCopyFP after the seed secret changed.
 const (
 	copyFP    = "c10e000000000001"
@@ -203,7 +203,7 @@ func peers(replicas ...[2]string) *PeerFacts {
 	pf := &PeerFacts{Peers: Peers{{Status: &wire.Status{Pod: "mysql-0", Role: wire.RolePrimary}}}}
 	for i, r := range replicas {
 		pf.Peers = append(pf.Peers, Peer{Status: &wire.Status{Pod: fmt.Sprintf("mysql-%d", i+1), Ordinal: uint64(i + 1), Role: wire.RoleReplica,
-			Credentials: &wire.CredentialStatus{ReplicationPassword: r[0], ChannelPassword: r[1]}}})
+			Credentials: &wire.CredentialStatus{ReplicationTag: r[0], ChannelTag: r[1]}}})
 	}
 	return pf
 }

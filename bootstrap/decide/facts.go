@@ -204,10 +204,11 @@ type AccountFacts struct {
 // CredentialFacts describe the passwords as read from their variables or
 // files in this pass.
 type CredentialFacts struct {
-	// ReplicationFP is the fingerprint of REPLICATION_PASSWORD.
+	// ReplicationFP is the tag (PasswordTag) of REPLICATION_PASSWORD.
 	ReplicationFP string
-	// CloneFP is the fingerprint of the clone account's password (derived
-	// from the seed secret); "" where no clone account is kept (MariaDB).
+	// CopyFP is the tag (PasswordTag) of the copy account's password
+	// (derived from the seed secret): MySQL's clone account, MariaDB's
+	// backup account.
 	CopyFP string
 	// Problems are files that could not be read again (the last good
 	// value is kept), by variable.

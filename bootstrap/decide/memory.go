@@ -18,18 +18,18 @@ type Memory struct {
 	// AccountVerified: the primary's replication account was found
 	// right; its password is tried again after a server restart.
 	AccountVerified bool
-	// AccountFP is the fingerprint of the password the account was last
+	// AccountFP is the tag (PasswordTag) of the password the account was last
 	// found to accept (primary).
 	AccountFP string
 	// RotationSince is when the primary found the account's password to
 	// differ from REPLICATION_PASSWORD, or kept an old one, and began to
 	// wait for the replicas (zero when no change is under way).
 	RotationSince time.Time
-	// CopyAccountFP is the fingerprint of the password the clone account
-	// was last found to accept (MySQL primary); "" until it is checked,
+	// CopyAccountFP is the tag (PasswordTag) of the password the copy
+	// account was last found to accept (primary); "" until it is checked,
 	// and again after a server restart.
 	CopyAccountFP string
-	// ChannelFP is the fingerprint of the password this sidecar last gave
+	// ChannelFP is the tag (PasswordTag) of the password this sidecar last gave
 	// the replication channel (replica); "" when unknown.
 	ChannelFP string
 

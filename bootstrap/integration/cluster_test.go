@@ -137,13 +137,13 @@ func (c *cluster) publish(p *pod) {
 func (c *cluster) rotate(t *testing.T, p *pod, pw string) {
 	t.Helper()
 	p.setReplicationPassword(t, pw)
-	want := bootstrap.Fingerprint(bootstrap.Secret(pw))
+	want := bootstrap.PasswordTag(testserver.RootPassword, bootstrap.Secret(pw))
 	podtest.Eventually(t, 15*time.Second, p.name+" reads the new password", func() error {
 		st, err := podtest.Status(p.http())
 		if err != nil {
 			return err
 		}
-		if cred, _ := st["credentials"].(map[string]any); cred["replicationPassword"] != want {
+		if cred, _ := st["credentials"].(map[string]any); cred["replicationTag"] != want {
 			return fmt.Errorf("credentials %v", cred)
 		}
 		return nil
@@ -819,8 +819,8 @@ func TestCluster(t *testing.T) {
 						return err
 					}
 					cred, _ := st["credentials"].(map[string]any)
-					if want := bootstrap.Fingerprint(bootstrap.Secret(pw)); cred["channelPassword"] != want {
-						return fmt.Errorf("channel password %v, want %s", cred["channelPassword"], want)
+					if want := bootstrap.PasswordTag(testserver.RootPassword, bootstrap.Secret(pw)); cred["channelTag"] != want {
+						return fmt.Errorf("channel password %v, want %s", cred["channelTag"], want)
 					}
 					return nil
 				})

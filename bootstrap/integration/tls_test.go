@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/podtest"
-	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/testtls"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testtls"
 )
 
 // TestVerifiedTLS runs a primary and a replica whose servers have

@@ -164,16 +164,20 @@ type AccountStatus struct {
 	WaitingFor []string `json:"waitingFor,omitempty"`
 }
 
-// CredentialStatus identifies passwords by Fingerprint: equal
-// fingerprints mean equal passwords; the passwords themselves are never
-// shown.
+// CredentialStatus identifies passwords by tag (see
+// bootstrap.PasswordTag): pods of one deployment with equal tags hold
+// equal passwords; the tags are keyed by the root password, so nobody
+// without it learns anything from them, and the passwords themselves are
+// never shown.
 type CredentialStatus struct {
-	// ReplicationPassword is REPLICATION_PASSWORD as this pod reads it
-	// now.
-	ReplicationPassword string `json:"replicationPassword"`
-	// ChannelPassword is what this replica's sidecar last gave its
+	// ReplicationTag tags REPLICATION_PASSWORD as this pod reads it now.
+	ReplicationTag string `json:"replicationTag"`
+	// ChannelTag tags what this replica's sidecar last gave its
 	// replication channel ("" when unknown).
-	ChannelPassword string `json:"channelPassword,omitempty"`
+	ChannelTag string `json:"channelTag,omitempty"`
+	// ChannelCurrent: this replica's channel uses the password the pod
+	// reads now (nil when unknown).
+	ChannelCurrent *bool `json:"channelCurrent,omitempty"`
 }
 
 // ErrNoOrdinal is returned for a pod name that does not end in -<ordinal>.

@@ -46,6 +46,8 @@ type suite struct {
 	want podcluster.ServerVersion
 	// flavor is the server's flavour (FLAVOR of the pods).
 	flavor string
+	// tls: the pods run with verified TLS (E2E_TLS).
+	tls bool
 }
 
 // maxLag is the sidecars' MAX_REPLICATION_LAG here: a replica serves reads
@@ -92,6 +94,18 @@ func TestFaults(t *testing.T) {
 // of two at a time passed.
 func parallelServers() bool { return os.Getenv("E2E_PARALLEL") == "1" }
 
+// withTLS says whether srv runs with verified TLS: E2E_TLS lists server
+// names (mariadb-11.8,mysql-9.7) or says all. make test runs one server's
+// whole suite with TLS on, the others without.
+func withTLS(srv podcluster.Server) bool {
+	for _, name := range strings.Split(os.Getenv("E2E_TLS"), ",") {
+		if name = strings.TrimSpace(name); name == "all" || name == srv.Name {
+			return true
+		}
+	}
+	return false
+}
+
 // runFaults brings up mysql-0 (primary), mysql-1 and mysql-2 (replicas)
 // on srv and walks them through one fault after another.
 func runFaults(t *testing.T, srv podcluster.Server, want podcluster.ServerVersion) {
@@ -109,11 +123,12 @@ func runFaults(t *testing.T, srv podcluster.Server, want podcluster.ServerVersio
 		// primary outage and leave the Service during a 20 s cut.
 		SidecarEnv: map[string]string{"RECONCILE_INTERVAL": "1s", "MAX_REPLICATION_LAG": maxLag.String()},
 		ServerEnv:  serverEnv,
+		TLS:        withTLS(srv),
 	})
 	s := &suite{ctx: context.Background(), c: c, primary: c.Pod(0), replicas: []*podcluster.Pod{c.Pod(1), c.Pod(2)},
-		stopped: map[*podcluster.Writer]bool{}, want: want, flavor: srv.Flavor}
-	t.Logf("run %s: network %s (%s), server %s (%s), FLAVOR %s, images %+v, server env %v",
-		c.RunID, c.Network, c.Subnet, srv.Name, want.Line, srv.Flavor, im, serverEnv)
+		stopped: map[*podcluster.Writer]bool{}, want: want, flavor: srv.Flavor, tls: withTLS(srv)}
+	t.Logf("run %s: network %s (%s), server %s (%s), FLAVOR %s, TLS %v, images %+v, server env %v",
+		c.RunID, c.Network, c.Subnet, srv.Name, want.Line, srv.Flavor, s.tls, im, serverEnv)
 
 	// In order, on the same pods; a failed case leaves them in a state the
 	// next cases were not written for, so the first failure ends the test.
@@ -659,6 +674,12 @@ func (s *suite) checkInvariants(t *testing.T) {
 			errorf("%v", err)
 		}
 
+		if s.tls {
+			if err := channelTLS(ctx, r); err != nil {
+				errorf("%s: %v", r.Name, err)
+			}
+		}
+
 		adb, err := r.App(ctx)
 		must(t, err)
 		marker := fmt.Sprintf("invariant-%s-%d", r.Name, time.Now().UnixNano())
@@ -672,6 +693,44 @@ func (s *suite) checkInvariants(t *testing.T) {
 		t.Fatalf("%d invariants broken", broken)
 	}
 	t.Logf("invariants hold: %d acknowledged writes on every pod, replicas equal to the primary, GTIDs %q", len(s.acked), theirs)
+}
+
+// channelTLS checks that r's replication channel runs with verified TLS:
+// SSL allowed, the server's certificate verified against the CA the
+// cluster made.
+func channelTLS(ctx context.Context, r *podcluster.Pod) error {
+	return r.WithRoot(ctx, func(db *sql.DB) error {
+		rows, err := db.QueryContext(ctx, "SHOW REPLICA STATUS")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil {
+			return err
+		}
+		if !rows.Next() {
+			return errors.New("SHOW REPLICA STATUS: no channel")
+		}
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		got := map[string]string{}
+		for i, c := range cols {
+			// MySQL says Source_, MariaDB Master_.
+			got[strings.TrimPrefix(strings.TrimPrefix(c, "Source_"), "Master_")] = vals[i].String
+		}
+		if got["SSL_Allowed"] != "Yes" || got["SSL_Verify_Server_Cert"] != "Yes" || got["SSL_CA_File"] != podcluster.TLSCAFile {
+			return fmt.Errorf("channel TLS: SSL_Allowed %q, SSL_Verify_Server_Cert %q, SSL_CA_File %q; want Yes, Yes, %s",
+				got["SSL_Allowed"], got["SSL_Verify_Server_Cert"], got["SSL_CA_File"], podcluster.TLSCAFile)
+		}
+		return rows.Err()
+	})
 }
 
 // lacksAcked says how many of the acknowledged writes ids lacks, with the

@@ -1,6 +1,7 @@
 package podcluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,6 +21,8 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testtls"
 )
 
 // Paths inside the containers, as in deploy/kustomize/base/statefulset.yaml.
@@ -46,6 +49,12 @@ const (
 	ReplicationPasswordFile = CredentialsDir + "/replication-password"
 	// UnreadableFile exists but only root may read it (mode 0400 root:root).
 	UnreadableFile = CredentialsDir + "/unreadable"
+	// TLSCAFile, TLSCertFile and TLSKeyFile are, with Options.TLS, a CA
+	// and one server certificate naming every pod's stable DNS name, with
+	// its key (the layout of a cert-manager Secret).
+	TLSCAFile   = CredentialsDir + "/ca.crt"
+	TLSCertFile = CredentialsDir + "/tls.crt"
+	TLSKeyFile  = CredentialsDir + "/tls.key"
 	// ClientConfigFile is a [client] option file for the app user, for
 	// client containers (no password in their arguments either).
 	ClientConfigFile = CredentialsDir + "/app-client.cnf"
@@ -81,6 +90,11 @@ type Options struct {
 	// the server image runs its defaults, as in the manifests (only the root
 	// password file is set).
 	ServerEnv map[string]string
+	// TLS runs everything over verified TLS: the servers with the CA and
+	// certificate above (ssl_ca, ssl_cert, ssl_key), and the init, sidecar,
+	// backup and seed-exec containers with REPLICATION_TLS_CA_FILE. It
+	// needs Flavor mysql or mariadb (the server's binary is named).
+	TLS bool
 }
 
 // Cluster is one StatefulSet's worth of Docker objects.
@@ -131,6 +145,9 @@ func New(t testing.TB, opts Options) *Cluster {
 	}
 	if opts.Pods > 10 {
 		t.Fatalf("podcluster: at most 10 pods, got %d", opts.Pods)
+	}
+	if opts.TLS && opts.Flavor != "mysql" && opts.Flavor != "mariadb" {
+		t.Fatalf("podcluster: TLS needs Flavor mysql or mariadb, got %q", opts.Flavor)
 	}
 	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") != "true" {
 		// Nothing may be pulled here, the reaper image included; every
@@ -264,9 +281,18 @@ func (c *Cluster) prepareVolumes(ctx context.Context) error {
 		{Reader: strings.NewReader(clientCnf), ContainerFilePath: "/staging/app-client.cnf", FileMode: 0o600},
 		{Reader: strings.NewReader("nobody may read this\n"), ContainerFilePath: "/staging/unreadable", FileMode: 0o600},
 	}
+	secretFiles := "root-password replication-password app-client.cnf"
+	if c.opts.TLS {
+		tlsFiles, err := c.tlsFiles()
+		if err != nil {
+			return err
+		}
+		files = append(files, tlsFiles...)
+		secretFiles += " ca.crt tls.crt tls.key"
+	}
 	script := `set -eu
 install -d -o 0 -g 999 -m 0750 /credentials
-for f in root-password replication-password app-client.cnf; do
+for f in ` + secretFiles + `; do
 	install -o 0 -g 999 -m 0440 "/staging/$f" "/credentials/$f"
 done
 install -o 0 -g 0 -m 0400 /staging/unreadable /credentials/unreadable
@@ -322,6 +348,26 @@ func (c *Cluster) RunAsRoot(ctx context.Context, script string, mounts ...Mount)
 		return "", fmt.Errorf("script exited %d: %s", res.Code, res.Output())
 	}
 	return res.Stdout, nil
+}
+
+// tlsFiles makes the CA and the pods' certificate (Options.TLS) for the
+// credentials volume.
+func (c *Cluster) tlsFiles() ([]testcontainers.ContainerFile, error) {
+	ca := testtls.NewCA(c.t)
+	names := make([]string, 0, len(c.pods))
+	for _, p := range c.pods {
+		names = append(names, p.Host())
+	}
+	cert, key := ca.Issue(c.t, "tls", names...)
+	var out []testcontainers.ContainerFile
+	for name, path := range map[string]string{"ca.crt": ca.CertFile, "tls.crt": cert, "tls.key": key} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("TLS files: %w", err)
+		}
+		out = append(out, testcontainers.ContainerFile{Reader: bytes.NewReader(b), ContainerFilePath: "/staging/" + name, FileMode: 0o600})
+	}
+	return out, nil
 }
 
 // CredentialsMount mounts the credentials read-only at CredentialsDir.

@@ -62,7 +62,7 @@ func (p *Pod) ServerID() int { return 100 + p.Ordinal }
 // containers, as the manifest sets it.
 func (p *Pod) BootstrapEnv() map[string]string {
 	o := p.c.opts
-	return map[string]string{
+	env := map[string]string{
 		"POD_NAME":                  p.Name,
 		"POD_NAMESPACE":             o.Namespace,
 		"SERVICE_NAME":              o.Service,
@@ -70,6 +70,10 @@ func (p *Pod) BootstrapEnv() map[string]string {
 		"MYSQL_ROOT_PASSWORD_FILE":  RootPasswordFile,
 		"REPLICATION_PASSWORD_FILE": ReplicationPasswordFile,
 	}
+	if o.TLS {
+		env["REPLICATION_TLS_CA_FILE"] = TLSCAFile
+	}
+	return env
 }
 
 // slot is where the id of the pod's container which is kept; call with
@@ -347,11 +351,22 @@ func (p *Pod) ServerSpec() Spec {
 			c.CredentialsMount(),
 		},
 	}
+	if c.opts.TLS {
+		// The manifests put these in a configuration file; arguments do
+		// the same here without another volume.
+		s.Cmd = []string{"mysqld", "--ssl-ca=" + TLSCAFile, "--ssl-cert=" + TLSCertFile, "--ssl-key=" + TLSKeyFile}
+		if c.opts.Flavor == "mariadb" {
+			s.Cmd[0] = "mariadbd"
+		}
+		s.Env["REPLICATION_TLS_CA_FILE"] = TLSCAFile
+	}
 	if c.Seeding() {
 		// seed-exec restores a copy the sidecar asked for (in STATE_DIR),
 		// then execs the image's entrypoint.
 		s.Entrypoint = []string{Tool, "seed-exec", "--", "docker-entrypoint.sh"}
-		s.Cmd = []string{"mariadbd"}
+		if s.Cmd == nil {
+			s.Cmd = []string{"mariadbd"}
+		}
 		s.Env["REPLICATION_PASSWORD_FILE"] = ReplicationPasswordFile
 		// It accepts only a donor under its StatefulSet's stable names: a
 		// kubelet's hosts file names the Service and namespace, Docker's

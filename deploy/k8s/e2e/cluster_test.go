@@ -346,7 +346,7 @@ func (s *suite) secretRotated(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if primary["replicationPassword"] == fp[0]["replicationPassword"] {
+		if primary["replicationTag"] == fp[0]["replicationTag"] {
 			return errors.New("the primary's sidecar still reads the old password")
 		}
 		for i := 1; i < 3; i++ {
@@ -358,8 +358,8 @@ func (s *suite) secretRotated(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if c["replicationPassword"] != primary["replicationPassword"] || c["channelPassword"] != primary["replicationPassword"] {
-				return fmt.Errorf("%s: password %s, channel %s, want %s", s.podName(i), c["replicationPassword"], c["channelPassword"], primary["replicationPassword"])
+			if c["replicationTag"] != primary["replicationTag"] || c["channelTag"] != primary["replicationTag"] {
+				return fmt.Errorf("%s: password %s, channel %s, want %s", s.podName(i), c["replicationTag"], c["channelTag"], primary["replicationTag"])
 			}
 		}
 		// The account itself takes the new password.
