@@ -433,6 +433,14 @@ func (s *suite) cloneNeedsCloneAccount(t *testing.T, seededPod *podcluster.Pod) 
 		if g := grants(db, "'mysql-bootstrap-clone'@'%'"); !strings.Contains(g, "BACKUP_ADMIN") || strings.Contains(g, "REPLICATION") || strings.Contains(g, "SELECT") {
 			t.Errorf("the clone account's grants:\n%s", g)
 		}
+		// With verified TLS it requires TLS, as the replication account does.
+		var sslType string
+		if err := db.QueryRowContext(ctx, "SELECT ssl_type FROM mysql.user WHERE User = 'mysql-bootstrap-clone' AND Host = '%'").Scan(&sslType); err != nil {
+			return err
+		}
+		if want := map[bool]string{true: "ANY", false: ""}[s.tls]; sslType != want {
+			t.Errorf("the clone account's ssl_type %q, want %q (TLS %v)", sslType, want, s.tls)
+		}
 		return nil
 	}))
 	r := s.replicas[0]
