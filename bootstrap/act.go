@@ -2,11 +2,15 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -47,32 +51,102 @@ type executor struct {
 	cloneMarks cloneMarkers
 	seeds      seedFiles
 	overrides  *overrideFiles
+	// seedSecret reads the seed secret (sidecarSeedSecret), from which
+	// the copy account's password is derived; set on first use.
+	seedSecret func() string
+	// copyFPOf and copyFPVal cache the tag of the copy account's password:
+	// a slow derivation, worth doing only when it (or root's) changes.
+	copyFPOf, copyFPVal string
+}
+
+// copyAccount is the copy account's name and host on the server d
+// speaks to: MySQL's clone account at '%' (recipients connect from pod
+// addresses that change); MariaDB's backup account at the address
+// backup-server connects from, MYSQL_HOST's when it is a loopback (the
+// server container's own network), else '%'.
+func (e *executor) copyAccount(d *sqldialect.Dialect) (user, host string) {
+	if d.CloneSupported() {
+		return decide.CloneAccountUser, "%"
+	}
+	return decide.BackupAccountUser, backupAccountHost(e.cfg.MySQLHost)
+}
+
+// backupAccountHost is the host part of the backup account for a server
+// reached at mysqlHost: the connection comes from that loopback address.
+func backupAccountHost(mysqlHost string) string {
+	if mysqlHost == "localhost" {
+		return mysqlHost
+	}
+	if ip, err := netip.ParseAddr(mysqlHost); err == nil && ip.IsLoopback() {
+		return ip.String()
+	}
+	return "%"
+}
+
+// copyPasswordLabel separates the copy account's password from every
+// other use of the seed secret.
+const copyPasswordLabel = "mysql-bootstrap copy account password v1"
+
+// copyPassword derives the copy account's password from the seed secret:
+// 32 hex characters (HMAC-SHA256), within every server's password limits
+// whatever the secret's length, and not the secret itself, which also
+// keys the seed tokens and signs STATE_DIR's files.
+func copyPassword(seedSecret string) string {
+	if seedSecret == "" {
+		return ""
+	}
+	m := hmac.New(sha256.New, []byte(seedSecret))
+	m.Write([]byte(copyPasswordLabel))
+	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+// copyPassword is the copy account's password now (read from the seed
+// secret's file, when it has one).
+func (e *executor) copyPassword() string {
+	if e.seedSecret == nil {
+		e.seedSecret = sidecarSeedSecret(e.cfg, e.creds)
+	}
+	return copyPassword(e.seedSecret())
+}
+
+// copyFP is the tag (PasswordTag, keyed by the root password as the
+// replication password's is) of the copy account's password now.
+func (e *executor) copyFP() string {
+	root, pw := e.creds.root.Get(), e.copyPassword()
+	if key := root.Reveal() + "\x00" + pw; key != e.copyFPOf || e.copyFPVal == "" {
+		e.copyFPOf, e.copyFPVal = key, PasswordTag(root, Secret(pw))
+	}
+	return e.copyFPVal
 }
 
 // done is what the log says once an action's statements ran; tests look
 // for some of these messages.
 var done = map[decide.ActionKind]string{
-	decide.ActMakeWritable:     "made the primary writable",
-	decide.ActMakeReadOnly:     "made the server read-only",
-	decide.ActCreateAccount:    "created the replication account",
-	decide.ActSetPassword:      "reset the replication account's password",
-	decide.ActRotatePassword:   "changed the replication account's password, keeping the old one until the replicas use the new one",
-	decide.ActDiscardOld:       "discarded the replication account's old password",
-	decide.ActMarkAccount:      "marked the replication account as mysql-bootstrap's",
-	decide.ActRequireSSL:       "made the replication account require TLS",
-	decide.ActGrantBackupAdmin: "granted BACKUP_ADMIN to the replication account, so that replicas can clone this server",
-	decide.ActClone:            "seeding: started cloning the donor's data",
-	decide.ActRequestSeed:      "seeding: asked the server container to restore a copy of the donor's data, and stopped the server",
-	decide.ActApplySeed:        "seeding: gave the restored server the copy's GTID position",
-	decide.ActShutdown:         "stopped the server so that its container restarts it",
-	decide.ActEndClone:         "seeding: put read-only back and let clients in again after a clone",
-	decide.ActAbortClone:       "seeding: stopped a clone that moved no byte for SEED_STALL_TIMEOUT",
-	decide.ActConsumeOverride:  "used the person's override for the primary",
-	decide.ActGrantReplication: "granted replication to the replication account",
-	decide.ActResetBinaryLogs:  "removed the replica's first-start GTIDs",
-	decide.ActStopReplica:      "stopped replication",
-	decide.ActChangeSource:     "pointed replication at the primary",
-	decide.ActStartReplica:     "started replication",
+	decide.ActMakeWritable:      "made the primary writable",
+	decide.ActMakeReadOnly:      "made the server read-only",
+	decide.ActCreateAccount:     "created the replication account",
+	decide.ActSetPassword:       "reset the replication account's password",
+	decide.ActRotatePassword:    "changed the replication account's password, keeping the old one until the replicas use the new one",
+	decide.ActDiscardOld:        "discarded the replication account's old password",
+	decide.ActMarkAccount:       "marked the replication account as mysql-bootstrap's",
+	decide.ActRequireSSL:        "made the replication account require TLS",
+	decide.ActCreateCopyAccount: "created the copy account (the clone account on MySQL, the backup account on MariaDB), with its privileges only",
+	decide.ActSetCopyPassword:   "gave the copy account the password derived from the seed secret",
+	decide.ActGrantCopyAccount:  "granted the copy account its privileges",
+	decide.ActCloneRequireSSL:   "made the clone account require TLS",
+	decide.ActRevokeBackupAdmin: "revoked BACKUP_ADMIN from the replication account: only the clone account can clone this server",
+	decide.ActClone:             "seeding: started cloning the donor's data",
+	decide.ActRequestSeed:       "seeding: asked the server container to restore a copy of the donor's data, and stopped the server",
+	decide.ActApplySeed:         "seeding: gave the restored server the copy's GTID position",
+	decide.ActShutdown:          "stopped the server so that its container restarts it",
+	decide.ActEndClone:          "seeding: put read-only back and let clients in again after a clone",
+	decide.ActAbortClone:        "seeding: stopped a clone that moved no byte for SEED_STALL_TIMEOUT",
+	decide.ActConsumeOverride:   "used the person's override for the primary",
+	decide.ActGrantReplication:  "granted replication to the replication account",
+	decide.ActResetBinaryLogs:   "removed the replica's first-start GTIDs",
+	decide.ActStopReplica:       "stopped replication",
+	decide.ActChangeSource:      "pointed replication at the primary",
+	decide.ActStartReplica:      "started replication",
 }
 
 // run executes the actions in order and stops at the first failure.
@@ -80,8 +154,8 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []dec
 	for _, a := range actions {
 		switch a.Kind {
 		case decide.ActClone:
-			// The donor's host first: CLONE sends it the replication
-			// password.
+			// The donor's host first: CLONE sends it the clone
+			// account's password.
 			if _, err := e.id.PeerPod(a.Donor.Host); err != nil {
 				return fmt.Errorf("%s: %w", a.Kind, err)
 			}
@@ -216,8 +290,25 @@ func (e *executor) statements(d *sqldialect.Dialect, kind decide.ActionKind) ([]
 		return d.MarkAccount(user, host)
 	case decide.ActRequireSSL:
 		return one(d.RequireSSL(user, host, true))
-	case decide.ActGrantBackupAdmin:
-		return one(d.GrantBackupAdmin(user, host))
+	case decide.ActCreateCopyAccount:
+		cu, ch := e.copyAccount(d)
+		create, err := d.CreateReplicationUser(cu, ch, e.copyPassword(), e.cfg.TLSCAFile != "" && d.CloneSupported())
+		if err != nil {
+			return nil, err
+		}
+		grant, err := d.GrantCopyAccount(cu, ch)
+		return append(create, grant), err
+	case decide.ActSetCopyPassword:
+		cu, ch := e.copyAccount(d)
+		return one(d.AlterUserPassword(cu, ch, e.copyPassword(), false))
+	case decide.ActGrantCopyAccount:
+		cu, ch := e.copyAccount(d)
+		return one(d.GrantCopyAccount(cu, ch))
+	case decide.ActCloneRequireSSL:
+		cu, ch := e.copyAccount(d)
+		return one(d.RequireSSL(cu, ch, true))
+	case decide.ActRevokeBackupAdmin:
+		return one(d.RevokeBackupAdmin(user, host))
 	case decide.ActGrantReplication:
 		return one(d.GrantReplication(user, host))
 	case decide.ActResetBinaryLogs:
@@ -264,9 +355,20 @@ func (e *executor) backupURL(donor decide.Donor) string {
 // password, its grants, and, when testLogin, whether REPLICATION_PASSWORD
 // logs in.
 func (e *executor) checkAccount(ctx context.Context, d *sqldialect.Dialect, testLogin bool) (decide.AccountFacts, error) {
+	return e.lookAtAccount(ctx, d, e.cfg.ReplicationUser, replicationAccountHost, testLogin, func() string { return e.creds.replication.Get().Reveal() })
+}
+
+// checkCopyAccount looks at the copy account (copyAccount) as
+// checkAccount does, trying the password derived from the seed secret
+// when testLogin.
+func (e *executor) checkCopyAccount(ctx context.Context, d *sqldialect.Dialect, testLogin bool) (decide.AccountFacts, error) {
+	cu, ch := e.copyAccount(d)
+	return e.lookAtAccount(ctx, d, cu, ch, testLogin, e.copyPassword)
+}
+
+func (e *executor) lookAtAccount(ctx context.Context, d *sqldialect.Dialect, user, host string, testLogin bool, password func() string) (decide.AccountFacts, error) {
 	var a decide.AccountFacts
-	user := e.cfg.ReplicationUser
-	q := d.AccountQuery(user, replicationAccountHost)
+	q := d.AccountQuery(user, host)
 	var sslType, marker string
 	var old int
 	switch err := e.db.QueryRowContext(ctx, q.SQL, q.Args...).Scan(&sslType, &old, &marker); {
@@ -276,7 +378,7 @@ func (e *executor) checkAccount(ctx context.Context, d *sqldialect.Dialect, test
 		return a, fmt.Errorf("look up the account: %w", err)
 	}
 	a.Exists, a.RequireSSL, a.OldPasswordRetained, a.Marked = true, sslType != "", old != 0, marker == sqldialect.AccountMarker
-	show, err := d.ShowGrants(user, replicationAccountHost)
+	show, err := d.ShowGrants(user, host)
 	if err != nil {
 		return a, err
 	}
@@ -287,19 +389,19 @@ func (e *executor) checkAccount(ctx context.Context, d *sqldialect.Dialect, test
 	a.Grants = sqldialect.ClassifyGrants(lines)
 	if testLogin || !a.Marked {
 		a.LoginTested = true
-		a.PasswordWorks, a.PasswordUnknown = e.passwordWorks(ctx)
+		a.PasswordWorks, a.PasswordUnknown = e.passwordWorks(ctx, user, password())
 	}
 	return a, nil
 }
 
-// passwordWorks logs in to the local server as the replication account:
-// the only way to compare a password without reading its hash. Anything
-// but access denied (a connection limit, a network blip) is no proof of a
-// wrong password: unknown says what happened instead. The login uses TLS
-// when the account requires it.
-func (e *executor) passwordWorks(ctx context.Context) (works bool, unknown string) {
+// passwordWorks logs in to the local server as user: the only way to
+// compare a password without reading its hash. Anything but access denied
+// (a connection limit, a network blip) is no proof of a wrong password:
+// unknown says what happened instead. The login uses TLS when the account
+// requires it.
+func (e *executor) passwordWorks(ctx context.Context, user, password string) (works bool, unknown string) {
 	c := e.dsn()
-	c.User, c.Passwd = e.cfg.ReplicationUser, e.creds.replication.Get().Reveal()
+	c.User, c.Passwd = user, password
 	c.TLSConfig, c.TLS = "preferred", nil
 	db := openDB(c)
 	defer db.Close()
@@ -371,8 +473,8 @@ func (j *cloneJob) clear() {
 // sidecar that dies in between leaves the next one what it must undo.
 func (e *executor) startClone(d *sqldialect.Dialect, donor decide.Donor) error {
 	stmts, err := d.Clone(sqldialect.CloneOptions{
-		Host: donor.Host, Port: e.cfg.MySQLPort, User: e.cfg.ReplicationUser,
-		Password: e.creds.replication.Get().Reveal(), TLSCA: e.cfg.TLSCAFile,
+		Host: donor.Host, Port: e.cfg.MySQLPort, User: decide.CloneAccountUser,
+		Password: e.copyPassword(), TLSCA: e.cfg.TLSCAFile,
 	})
 	if err != nil {
 		return err

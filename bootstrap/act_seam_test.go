@@ -32,14 +32,23 @@ func TestRunStatementsInOrder(t *testing.T) {
 	s.local.OnPrefix("CREATE USER ", fakesql.OK())
 	s.local.OnPrefix("ALTER USER ", fakesql.OK())
 	s.local.OnPrefix("GRANT ", fakesql.OK())
-	if err := s.run(t, d, decide.ActCreateAccount, decide.ActGrantReplication, decide.ActGrantBackupAdmin, decide.ActMarkAccount, decide.ActRequireSSL,
+	s.local.OnPrefix("REVOKE ", fakesql.OK())
+	s.cfg.TLSCAFile = "/tls/ca.crt"
+	if err := s.run(t, d, decide.ActCreateAccount, decide.ActGrantReplication, decide.ActCreateCopyAccount, decide.ActSetCopyPassword,
+		decide.ActGrantCopyAccount, decide.ActCloneRequireSSL, decide.ActRevokeBackupAdmin, decide.ActMarkAccount, decide.ActRequireSSL,
 		decide.ActRotatePassword, decide.ActDiscardOld, decide.ActSetPassword, decide.ActMakeWritable, decide.ActMakeReadOnly); err != nil {
 		t.Fatal(err)
 	}
+	clonePW := copyPassword(seamReplPW)
 	want := []string{
-		`CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY '` + seamReplPW + `' ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
+		`CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY '` + seamReplPW + `' REQUIRE SSL ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
 		"GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'",
-		"GRANT BACKUP_ADMIN ON *.* TO 'repl'@'%'",
+		`CREATE USER IF NOT EXISTS 'mysql-bootstrap-clone'@'%' IDENTIFIED BY '` + clonePW + `' REQUIRE SSL ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
+		"GRANT BACKUP_ADMIN ON *.* TO 'mysql-bootstrap-clone'@'%'",
+		"ALTER USER 'mysql-bootstrap-clone'@'%' IDENTIFIED BY '" + clonePW + "'",
+		"GRANT BACKUP_ADMIN ON *.* TO 'mysql-bootstrap-clone'@'%'",
+		"ALTER USER 'mysql-bootstrap-clone'@'%' REQUIRE SSL",
+		"REVOKE BACKUP_ADMIN ON *.* FROM 'repl'@'%'",
 		`ALTER USER 'repl'@'%' ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
 		"ALTER USER 'repl'@'%' REQUIRE SSL",
 		"ALTER USER 'repl'@'%' IDENTIFIED BY '" + seamReplPW + "' RETAIN CURRENT PASSWORD",
@@ -52,10 +61,13 @@ func TestRunStatementsInOrder(t *testing.T) {
 		t.Errorf("statements:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	log := s.logBuf.String()
-	for _, msg := range []string{done[decide.ActRotatePassword], done[decide.ActMakeWritable], "<redacted>"} {
+	for _, msg := range []string{done[decide.ActRotatePassword], done[decide.ActMakeWritable], done[decide.ActRevokeBackupAdmin], "<redacted>"} {
 		if !strings.Contains(log, msg) {
 			t.Errorf("log lacks %q", msg)
 		}
+	}
+	if strings.Contains(log, clonePW) {
+		t.Errorf("the clone password is in the log:\n%s", log)
 	}
 }
 
@@ -245,7 +257,7 @@ func TestCloneGuardOrderAnd3707(t *testing.T) {
 	}
 	want := []string{"SET GLOBAL offline_mode = ON", "SET GLOBAL super_read_only = OFF", "SET GLOBAL read_only = OFF",
 		"SET GLOBAL clone_valid_donor_list = '" + seamPrimaryHost + ":3306'",
-		"CLONE INSTANCE FROM 'repl'@'" + seamPrimaryHost + "':3306 IDENTIFIED BY '" + seamReplPW + "'"}
+		"CLONE INSTANCE FROM 'mysql-bootstrap-clone'@'" + seamPrimaryHost + "':3306 IDENTIFIED BY '" + copyPassword(seamReplPW) + "'"}
 	if got := s.local.Execs(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("statements:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -387,4 +399,68 @@ func TestGatherCloneStatus(t *testing.T) {
 			t.Errorf("facts = %+v, local %+v", f, l)
 		}
 	})
+}
+
+// With SEED_PASSWORD set, a recipient clones through the clone account
+// with the password derived from it, never the replication password: that
+// one alone cannot clone a donor.
+func TestCloneThroughCloneAccountWithSeedPassword(t *testing.T) {
+	const seedPW = "seed-pw-s3cret"
+	d := dialectFor(t, "9.7.4")
+	s := newSeam(t, wire.RoleReplica)
+	s.cfg.SeedPassword = seedPW
+	s.local.OnPrefix("SET GLOBAL ", fakesql.OK())
+	s.local.OnPrefix("CLONE INSTANCE FROM ", fakesql.Fail(&mysql.MySQLError{Number: 3707, Message: "Restart server failed"}))
+	donor := decide.Donor{Pod: "mysql-0", Host: seamPrimaryHost}
+	if err := s.sc.rec.exec.run(context.Background(), d, []decide.Action{{Kind: decide.ActClone, Donor: donor}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitClone(t, s.sc.rec.exec.clone); err != nil {
+		t.Fatal(err)
+	}
+	want := "CLONE INSTANCE FROM 'mysql-bootstrap-clone'@'" + seamPrimaryHost + "':3306 IDENTIFIED BY '" + copyPassword(seedPW) + "'"
+	execs := s.local.Execs()
+	if len(execs) == 0 || execs[len(execs)-1] != want {
+		t.Errorf("statements %q, want the last %q", execs, want)
+	}
+	for _, secret := range []string{seedPW, copyPassword(seedPW), copyPassword(seamReplPW)} {
+		if strings.Contains(s.logBuf.String(), secret) {
+			t.Errorf("the log holds a clone secret:\n%s", s.logBuf.String())
+		}
+	}
+	if copyPassword(seedPW) == copyPassword(seamReplPW) || len(copyPassword(seedPW)) != 32 || strings.Contains(copyPassword(seedPW), seedPW) {
+		t.Errorf("clone password %q: want 32 characters, not the secret, different per secret", copyPassword(seedPW))
+	}
+}
+
+// MariaDB's copy account is the backup account backup-server runs
+// mariadb-backup as: at MYSQL_HOST's loopback address, marked by the
+// role, with mariadb-backup's privileges and no SELECT, its password
+// derived from the seed secret.
+func TestRunBackupAccountStatements(t *testing.T) {
+	d := dialectFor(t, "11.8.3-MariaDB-ubu2404-log")
+	s := newSeam(t, wire.RolePrimary)
+	s.cfg.Flavor = FlavorMariaDB
+	s.local.OnPrefix("", fakesql.OK())
+	if err := s.run(t, d, decide.ActCreateCopyAccount, decide.ActSetCopyPassword, decide.ActGrantCopyAccount); err != nil {
+		t.Fatal(err)
+	}
+	pw := copyPassword(seamReplPW)
+	grant := "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.* TO 'mysql-bootstrap-backup'@'127.0.0.1'"
+	want := []string{
+		"CREATE USER IF NOT EXISTS 'mysql-bootstrap-backup'@'127.0.0.1' IDENTIFIED BY '" + pw + "'",
+		"CREATE ROLE IF NOT EXISTS mysql_bootstrap_managed",
+		"GRANT mysql_bootstrap_managed TO 'mysql-bootstrap-backup'@'127.0.0.1'",
+		grant,
+		"ALTER USER 'mysql-bootstrap-backup'@'127.0.0.1' IDENTIFIED BY '" + pw + "'",
+		grant,
+	}
+	if got := s.local.Execs(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("statements:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, tc := range []struct{ mysqlHost, want string }{{"127.0.0.1", "127.0.0.1"}, {"localhost", "localhost"}, {"::1", "::1"}, {"10.1.2.3", "%"}, {"mysql.db", "%"}} {
+		if got := backupAccountHost(tc.mysqlHost); got != tc.want {
+			t.Errorf("backupAccountHost(%q) = %q, want %q", tc.mysqlHost, got, tc.want)
+		}
+	}
 }

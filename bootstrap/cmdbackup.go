@@ -8,14 +8,16 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/seed"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
 // runBackupServer serves GET /backup on BACKUP_ADDR: a verified
 // mariadb-backup stream of the local server, for a peer that seeds from
-// this pod. It logs in as root (MYSQL_ROOT_PASSWORD, read again for every
-// copy); requests carry a single-use token for this pod, keyed by
+// this pod. It logs in as the backup account (decide.BackupAccountUser,
+// its password derived from the seed secret, read again for every copy);
+// requests carry a single-use token for this pod, keyed by
 // SEED_PASSWORD or else REPLICATION_PASSWORD (seedSecret), after a nonce
 // from POST /seed/nonce. With REPLICATION_TLS_CA_FILE it serves TLS with
 // SEED_TLS_CERT_FILE and SEED_TLS_KEY_FILE, which recipients verify
@@ -30,19 +32,19 @@ func runBackupServer(ctx context.Context, args []string, stdio Stdio, loader Loa
 		return err
 	}
 	creds := newCredentials(cfg)
+	secret := seedSecret(cfg, creds)
 	donor := &seed.Donor{
 		Host: cfg.MySQLHost,
 		Port: cfg.MySQLPort,
-		User: "root",
-		Password: func() string {
-			creds.root.Refresh()
-			return creds.root.Get().Reveal()
-		},
-		Pod:     id.Pod,
-		Secret:  seedSecret(cfg, creds),
-		Replica: func() bool { return !id.IsPrimary() },
-		DataDir: cfg.DataDir,
-		Log:     log,
+		// The backup account the primary's sidecar keeps (decide's copy
+		// account): mariadb-backup's privileges, no SELECT.
+		User:     decide.BackupAccountUser,
+		Password: func() string { return copyPassword(secret()) },
+		Pod:      id.Pod,
+		Secret:   secret,
+		Replica:  func() bool { return !id.IsPrimary() },
+		DataDir:  cfg.DataDir,
+		Log:      log,
 	}
 	ln, err := net.Listen("tcp", cfg.BackupAddr)
 	if err != nil {

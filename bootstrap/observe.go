@@ -29,8 +29,13 @@ type gatherer struct {
 	primary func() *sql.DB // lazily opened pool to the primary
 	role    wire.Role
 	account accountChecker
-	creds   *credentials
-	peers   func(context.Context) (decide.Peers, error)
+	// copyAccount looks at the copy account (MySQL: the clone account;
+	// MariaDB: the backup account) on a primary; copyFP
+	// tags its password now; nil in tests that do without.
+	copyAccount accountChecker
+	copyFP      func() string
+	creds       *credentials
+	peers       func(context.Context) (decide.Peers, error)
 	// primaryStatus fetches the primary's /status (MariaDB replicas learn
 	// what the primary purged from it).
 	primaryStatus func(context.Context) (*wire.Status, error)
@@ -62,6 +67,10 @@ type plan struct {
 	// freshSourceLogin: a replica asks the primary on a new connection,
 	// so that the answer tells whether the current password works.
 	freshSourceLogin bool
+	// copyAccountFP is the tag of the password the copy account
+	// was last found to accept: a primary tries the password again when
+	// it differs from the current one.
+	copyAccountFP string
 	// lineage and approved are a primary's records of the data it took
 	// writes with (Memory): a writable primary whose data they do not
 	// prove its own asks its peers (the guard runs).
@@ -73,6 +82,7 @@ func planFor(m decide.Memory, fp string) plan {
 	return plan{
 		testLogin:        !m.AccountVerified || m.AccountFP != fp,
 		freshSourceLogin: m.ChannelFP != "" && m.ChannelFP != fp,
+		copyAccountFP:    m.CopyAccountFP,
 		lineage:          m.Lineage,
 		approved:         m.Approved,
 	}
@@ -113,6 +123,16 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (decide.Observation, *sq
 					return o, d
 				}
 				o.Account = &a
+				if g.copyAccount != nil {
+					o.Credentials.CopyFP = g.copyFP()
+					testLogin := pl.copyAccountFP == "" || pl.copyAccountFP != o.Credentials.CopyFP
+					c, err := g.copyAccount(ctx, d, testLogin)
+					if err != nil {
+						l.Incomplete = "the copy account: " + sqldialect.OneLine(err.Error())
+						return o, d
+					}
+					o.CopyAccount = &c
+				}
 				g.gatherClone(ctx, d, l, &o.Seed)
 				if decide.PrimaryNeedsPeers(*l, a, pl.lineage, pl.approved) || g.peersDue(o.At) {
 					// A password change waits for, or is finished by, the

@@ -47,8 +47,16 @@ func TestGatherPrimaryMySQL(t *testing.T) {
 	if a == nil || !a.Exists || !a.Marked || a.RequireSSL || !a.LoginTested || !a.PasswordWorks {
 		t.Errorf("account = %+v", a)
 	}
-	if !a.Grants.Replication || !a.Grants.BackupAdmin {
+	if !a.Grants.Replication || a.Grants.BackupAdmin {
 		t.Errorf("grants = %+v", a.Grants)
+	}
+	// The clone account, its password tried (nothing remembered yet).
+	c := o.CopyAccount
+	if c == nil || !c.Exists || !c.Marked || !c.Grants.BackupAdmin || c.Grants.Replication || len(c.Grants.Extra) != 0 || !c.LoginTested || !c.PasswordWorks {
+		t.Errorf("clone account = %+v", c)
+	}
+	if want := PasswordTag(seamRootPW, Secret(copyPassword(seamReplPW))); o.Credentials.CopyFP != want {
+		t.Errorf("clone fingerprint %q, want %q", o.Credentials.CopyFP, want)
 	}
 	// Read-only: the peers are asked (the Service lists none).
 	if o.Peers == nil || !o.Peers.Absent {
@@ -62,11 +70,14 @@ func TestGatherPrimaryMySQL(t *testing.T) {
 		"SELECT @@GLOBAL.offline_mode", d.OriginQuery(), d.GTIDExecutedQuery(), "SELECT @@GLOBAL.gtid_purged", aq.SQL,
 		"SHOW GRANTS FOR 'repl'@'%'", d.CloneStatusQuery(), d.UserTablesQuery(userTablesShown))
 	for _, c := range s.local.Calls() {
-		if c.Query == aq.SQL && (len(c.Args) != 2 || c.Args[0] != "repl" || c.Args[1] != "%") {
+		if c.Query == aq.SQL && (len(c.Args) != 2 || (c.Args[0] != "repl" && c.Args[0] != decide.CloneAccountUser) || c.Args[1] != "%") {
 			t.Errorf("account query args = %v", c.Args)
 		}
 	}
-	// The login test is a ping as the replication account, nothing else.
+	// The login tests are a ping as each account, nothing else.
+	if n := s.cloneLogin.Connects(); n != 1 || len(s.cloneLogin.Statements()) != 0 {
+		t.Errorf("clone login connections = %d, statements %q; want 1 and none", n, s.cloneLogin.Statements())
+	}
 	if n := s.login.Connects(); n != 1 {
 		t.Errorf("login connections = %d, want 1", n)
 	}

@@ -21,13 +21,15 @@ import (
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
-// livePrimary makes s.local a MySQL primary whose read-only state and
-// replication account follow the statements it runs.
+// livePrimary makes s.local a MySQL primary whose read-only state, and
+// replication and clone accounts, follow the statements it runs.
 type livePrimary struct {
-	mu             sync.Mutex
-	ro, sro        bool
-	account        bool
-	marked, backup bool
+	mu      sync.Mutex
+	ro, sro bool
+	// account, backup: the replication account exists, holds BACKUP_ADMIN;
+	// clone, cloneBackup: the same of the clone account.
+	account, backup    bool
+	clone, cloneBackup bool
 }
 
 func (p *livePrimary) script(t *testing.T, s *seam, f serverFacts) *sqldialect.Dialect {
@@ -39,10 +41,14 @@ func (p *livePrimary) script(t *testing.T, s *seam, f serverFacts) *sqldialect.D
 		return fakesql.Row(b2i(p.ro), b2i(p.sro))
 	})
 	aq := d.AccountQuery("repl", "%").SQL
-	s.local.OnFunc("account", func(q string) bool { return q == aq }, func(context.Context, string, []any) fakesql.Result {
+	s.local.OnFunc("account", func(q string) bool { return q == aq }, func(_ context.Context, _ string, args []any) fakesql.Result {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if !p.account {
+		exists := p.account
+		if args[0] == decide.CloneAccountUser {
+			exists = p.clone
+		}
+		if !exists {
 			return fakesql.Rows([]string{"ssl_type", "old", "marker"})
 		}
 		return fakesql.Rows([]string{"ssl_type", "old", "marker"}, []any{"", 0, sqldialect.AccountMarker})
@@ -59,11 +65,26 @@ func (p *livePrimary) script(t *testing.T, s *seam, f serverFacts) *sqldialect.D
 		}
 		return fakesql.Rows([]string{"g"}, rows...)
 	})
+	s.local.OnFunc("clone grants", func(q string) bool { return q == "SHOW GRANTS FOR 'mysql-bootstrap-clone'@'%'" }, func(context.Context, string, []any) fakesql.Result {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		rows := [][]any{{"GRANT USAGE ON *.* TO `mysql-bootstrap-clone`@`%`"}}
+		if p.cloneBackup {
+			rows = append(rows, []any{"GRANT BACKUP_ADMIN ON *.* TO `mysql-bootstrap-clone`@`%`"})
+		}
+		return fakesql.Rows([]string{"g"}, rows...)
+	})
 	s.local.OnFunc("writes", func(q string) bool {
-		return strings.HasPrefix(q, "SET GLOBAL ") || strings.HasPrefix(q, "CREATE USER ") || strings.HasPrefix(q, "GRANT ") || strings.HasPrefix(q, "ALTER USER ")
+		for _, prefix := range []string{"SET GLOBAL ", "CREATE USER ", "GRANT ", "REVOKE ", "ALTER USER "} {
+			if strings.HasPrefix(q, prefix) {
+				return true
+			}
+		}
+		return false
 	}, func(_ context.Context, q string, _ []any) fakesql.Result {
 		p.mu.Lock()
 		defer p.mu.Unlock()
+		clone := strings.Contains(q, "'"+decide.CloneAccountUser+"'")
 		switch {
 		case q == "SET GLOBAL super_read_only = OFF":
 			p.sro = false
@@ -71,10 +92,16 @@ func (p *livePrimary) script(t *testing.T, s *seam, f serverFacts) *sqldialect.D
 			p.ro, p.sro = false, false
 		case q == "SET GLOBAL super_read_only = ON":
 			p.ro, p.sro = true, true
+		case strings.HasPrefix(q, "CREATE USER ") && clone:
+			p.clone = true
 		case strings.HasPrefix(q, "CREATE USER "):
 			p.account = true
+		case strings.HasPrefix(q, "GRANT BACKUP_ADMIN") && clone:
+			p.cloneBackup = true
 		case strings.HasPrefix(q, "GRANT BACKUP_ADMIN"):
 			p.backup = true
+		case strings.HasPrefix(q, "REVOKE BACKUP_ADMIN") && !clone:
+			p.backup = false
 		}
 		return fakesql.OK()
 	})
@@ -91,16 +118,18 @@ func TestReconcileFirstStartOfAPrimary(t *testing.T) {
 	st := s.sc.rec.pass(ctx)
 	want := []string{"SET GLOBAL super_read_only = OFF", "SET GLOBAL read_only = OFF",
 		`CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY '` + seamReplPW + `' ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
-		"GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'", "GRANT BACKUP_ADMIN ON *.* TO 'repl'@'%'"}
+		"GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'",
+		// Then the clone account: BACKUP_ADMIN only, the password derived
+		// from the seed secret (here the replication password).
+		`CREATE USER IF NOT EXISTS 'mysql-bootstrap-clone'@'%' IDENTIFIED BY '` + copyPassword(seamReplPW) + `' ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
+		"GRANT BACKUP_ADMIN ON *.* TO 'mysql-bootstrap-clone'@'%'"}
 	if got := s.local.Execs(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("first pass:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if st.Ready || st.Role != wire.RolePrimary || !st.ServerUp || st.Flavor != "mysql" || st.Version != "9.7.4" || st.ReadOnly ||
+	if !st.Ready || st.Situation != string(decide.SitPrimaryCorrectingCopyAcct) || st.Role != wire.RolePrimary || !st.ServerUp || st.Flavor != "mysql" || st.Version != "9.7.4" || st.ReadOnly ||
 		st.GTIDOrigin != mysqlUUID || st.Account == nil || st.Credentials == nil || st.Credentials.ReplicationTag != PasswordTag(seamRootPW, seamReplPW) {
 		t.Errorf("first pass status = %+v", st)
 	}
-	// The next pass finds the account as it was made: ready, and nothing
-	// more to do.
 	s.local.Reset()
 	st = s.sc.rec.pass(ctx)
 	if !st.Ready || st.Account == nil || !st.Account.Exists || !st.Account.Managed || st.ReconcileError != "" {
@@ -125,7 +154,7 @@ func TestReconcileFirstStartOfAPrimary(t *testing.T) {
 	s2.sc.rec.state.dir = s.cfg.StateDir
 	var p2 livePrimary
 	f.readOnly, f.superRO = false, false
-	p2.account, p2.backup = true, true
+	p2.account, p2.clone, p2.cloneBackup = true, true, true
 	p2.script(t, s2, f)
 	if st := s2.sc.rec.pass(ctx); !st.Ready {
 		t.Errorf("after a restart: %+v", st)
@@ -370,5 +399,63 @@ func TestReconcileMariaDBReplicaRestart(t *testing.T) {
 	s4.sc.rec.pass(ctx)
 	if log := s4.logBuf.String(); !strings.Contains(log, "ignoring the state file") {
 		t.Errorf("corrupt state file:\n%s", log)
+	}
+}
+
+// An upgraded MySQL primary: its replication account holds the
+// BACKUP_ADMIN that releases before the clone account granted; the pass
+// creates the clone account and revokes BACKUP_ADMIN from the replication
+// account, staying ready. Then the seed secret (SEED_PASSWORD_FILE)
+// changes: the clone account refuses the new derived password, and the
+// next pass gives it to the account, without retaining the old one.
+func TestReconcileCloneAccountUpgradeAndRotation(t *testing.T) {
+	s := newSeam(t, wire.RolePrimary)
+	seedFile := filepath.Join(t.TempDir(), "seed")
+	if err := os.WriteFile(seedFile, []byte("seed-one-s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.cfg.SeedPassword, s.cfg.SeedPasswordFile = "seed-one-s3cret", seedFile
+	p := livePrimary{account: true, backup: true}
+	p.script(t, s, mysqlPrimary())
+	ctx := context.Background()
+	st := s.sc.rec.pass(ctx)
+	want := []string{
+		`CREATE USER IF NOT EXISTS 'mysql-bootstrap-clone'@'%' IDENTIFIED BY '` + copyPassword("seed-one-s3cret") + `' ATTRIBUTE '{"managed_by": "mysql-bootstrap"}'`,
+		"GRANT BACKUP_ADMIN ON *.* TO 'mysql-bootstrap-clone'@'%'",
+		"REVOKE BACKUP_ADMIN ON *.* FROM 'repl'@'%'"}
+	if got := s.local.Execs(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("upgrade pass:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !st.Ready || p.backup {
+		t.Errorf("upgrade pass: ready %v, situation %q (%s), replication BACKUP_ADMIN %v", st.Ready, st.Situation, st.Reason, p.backup)
+	}
+	s.local.Reset()
+	if st = s.sc.rec.pass(ctx); len(s.local.Execs()) != 0 || st.Situation != string(decide.SitPrimaryWritable) {
+		t.Errorf("second pass ran %q, situation %q", s.local.Execs(), st.Situation)
+	}
+	// The seed secret changes; the account still has the old password.
+	if err := os.WriteFile(seedFile, []byte("seed-two-s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.cloneLogin.SetPingError(&mysql.MySQLError{Number: 1045, Message: "Access denied for user 'mysql-bootstrap-clone'"})
+	s.local.Reset()
+	st = s.sc.rec.pass(ctx)
+	want = []string{"ALTER USER 'mysql-bootstrap-clone'@'%' IDENTIFIED BY '" + copyPassword("seed-two-s3cret") + "'"}
+	if got := s.local.Execs(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rotation pass:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !st.Ready {
+		t.Errorf("rotation pass: not ready (%s)", st.Reason)
+	}
+	// Remembered: no login test, nothing to do.
+	s.local.Reset()
+	logins := s.cloneLogin.Connects()
+	if st = s.sc.rec.pass(ctx); len(s.local.Execs()) != 0 || s.cloneLogin.Connects() != logins || st.Situation != string(decide.SitPrimaryWritable) {
+		t.Errorf("after the rotation: ran %q, %d login(s), situation %q", s.local.Execs(), s.cloneLogin.Connects()-logins, st.Situation)
+	}
+	for _, secret := range []string{"seed-one-s3cret", "seed-two-s3cret", copyPassword("seed-one-s3cret"), copyPassword("seed-two-s3cret")} {
+		if strings.Contains(s.logBuf.String(), secret) {
+			t.Errorf("the log holds a clone secret:\n%s", s.logBuf.String())
+		}
 	}
 }

@@ -32,15 +32,16 @@ const (
 )
 
 // seam is a pod whose servers are scripted: local answers root's pool,
-// login the replication account's login test on the local server, primary
-// a replica's pool to the primary.
+// login the replication account's login test on the local server,
+// cloneLogin the clone account's, primary a replica's pool to the
+// primary.
 type seam struct {
-	t                     *testing.T
-	local, login, primary *fakesql.Server
-	cfg                   *Config
-	id                    Identity
-	logBuf                *syncBuf
-	sc                    *Sidecar
+	t                                 *testing.T
+	local, login, cloneLogin, primary *fakesql.Server
+	cfg                               *Config
+	id                                Identity
+	logBuf                            *syncBuf
+	sc                                *Sidecar
 }
 
 type syncBuf struct {
@@ -99,7 +100,7 @@ func seamIdentity(role wire.Role) Identity {
 // until the test scripts it.
 func newSeam(t *testing.T, role wire.Role) *seam {
 	t.Helper()
-	s := &seam{t: t, local: fakesql.New(t), login: fakesql.New(t), primary: fakesql.New(t), logBuf: &syncBuf{}}
+	s := &seam{t: t, local: fakesql.New(t), login: fakesql.New(t), cloneLogin: fakesql.New(t), primary: fakesql.New(t), logBuf: &syncBuf{}}
 	s.cfg = seamConfig(t.TempDir())
 	s.id = seamIdentity(role)
 	useFakeServers(t, func(c *mysql.Config) *fakesql.Server {
@@ -110,6 +111,8 @@ func newSeam(t *testing.T, role wire.Role) *seam {
 			return s.primary
 		case c.User == "repl":
 			return s.login
+		case c.User == decide.CloneAccountUser || c.User == decide.BackupAccountUser:
+			return s.cloneLogin
 		}
 		return nil
 	})
@@ -141,7 +144,10 @@ type serverFacts struct {
 	// GRANTS.
 	account *accountRow
 	grants  []string
-	tables  []string
+	// cloneAccount and copyGrants: the same of the clone account (MySQL).
+	copyAccount *accountRow
+	copyGrants  []string
+	tables      []string
 	// replica: SHOW REPLICA STATUS's columns and row (nil: not configured).
 	replicaCols []string
 	replicaRow  []any
@@ -201,17 +207,23 @@ func script(t *testing.T, srv *fakesql.Server, f serverFacts) *sqldialect.Dialec
 		srv.On(d.CloneStatusQuery(), fakesql.Rows([]string{"STATE", "SOURCE", "ERROR_NO", "ERROR_MESSAGE", "SINCE_END", "PID"}))
 	}
 	aq := d.AccountQuery("repl", "%")
-	if f.account != nil {
-		srv.On(aq.SQL, fakesql.Rows([]string{"ssl_type", "old", "marker"}, []any{f.account.ssl, f.account.old, f.account.marker}))
-	} else {
-		srv.On(aq.SQL, fakesql.Rows([]string{"ssl_type", "old", "marker"}))
-	}
+	srv.OnFunc("account", func(q string) bool { return q == aq.SQL }, func(_ context.Context, _ string, args []any) fakesql.Result {
+		row := f.account
+		if len(args) >= 2 && (args[len(args)-2] == decide.CloneAccountUser || args[len(args)-2] == decide.BackupAccountUser) {
+			row = f.copyAccount
+		}
+		if row == nil {
+			return fakesql.Rows([]string{"ssl_type", "old", "marker"})
+		}
+		return fakesql.Rows([]string{"ssl_type", "old", "marker"}, []any{row.ssl, row.old, row.marker})
+	})
 	show, _ := d.ShowGrants("repl", "%")
-	grants := make([][]any, len(f.grants))
-	for i, g := range f.grants {
-		grants[i] = []any{g}
+	srv.On(show, stringRows("Grants for repl@%", f.grants))
+	show, _ = d.ShowGrants(decide.CloneAccountUser, "%")
+	if !d.CloneSupported() {
+		show, _ = d.ShowGrants(decide.BackupAccountUser, "127.0.0.1")
 	}
-	srv.On(show, fakesql.Rows([]string{"Grants for repl@%"}, grants...))
+	srv.On(show, stringRows("Grants", f.copyGrants))
 	srv.On(d.UserTablesQuery(userTablesShown), stringRows("t", f.tables))
 	srv.On(d.AccountsQuery(), stringRows("a", f.accounts))
 	if q, ok := d.WritersQuery(); ok {
@@ -234,7 +246,10 @@ func stringRows(col string, vals []string) fakesql.Result {
 }
 
 // mysqlGrants are the grants of a complete MySQL replication account.
-var mysqlGrants = []string{"GRANT REPLICATION SLAVE ON *.* TO `repl`@`%`", "GRANT BACKUP_ADMIN ON *.* TO `repl`@`%`"}
+var mysqlGrants = []string{"GRANT REPLICATION SLAVE ON *.* TO `repl`@`%`"}
+
+// mysqlCloneGrants are those of a complete MySQL clone account.
+var mysqlCloneGrants = []string{"GRANT USAGE ON *.* TO `mysql-bootstrap-clone`@`%`", "GRANT BACKUP_ADMIN ON *.* TO `mysql-bootstrap-clone`@`%`"}
 
 // mariadbGrants are those of a complete MariaDB replication account.
 var mariadbGrants = []string{"GRANT REPLICATION SLAVE ON *.* TO `repl`@`%`", "GRANT `mysql_bootstrap_managed` TO `repl`@`%`"}
@@ -243,14 +258,20 @@ var mariadbGrants = []string{"GRANT REPLICATION SLAVE ON *.* TO `repl`@`%`", "GR
 func mysqlPrimary() serverFacts {
 	return serverFacts{version: "9.7.4", uptime: 3600, origin: mysqlUUID,
 		gtids: mysqlUUID + ":1-42", purged: mysqlUUID + ":1-10",
-		account: &accountRow{marker: sqldialect.AccountMarker}, grants: mysqlGrants}
+		account: &accountRow{marker: sqldialect.AccountMarker}, grants: mysqlGrants,
+		copyAccount: &accountRow{marker: sqldialect.AccountMarker}, copyGrants: mysqlCloneGrants}
 }
 
-// mariadbPrimary is a writable MariaDB 11.8 primary whose account is complete.
+// mariadbCopyGrants are those of a complete MariaDB backup account.
+var mariadbCopyGrants = []string{"GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.* TO `mysql-bootstrap-backup`@`127.0.0.1`",
+	"GRANT `mysql_bootstrap_managed` TO `mysql-bootstrap-backup`@`127.0.0.1`"}
+
+// mariadbPrimary is a writable MariaDB 11.8 primary whose accounts are complete.
 func mariadbPrimary() serverFacts {
 	return serverFacts{version: "11.8.3-MariaDB-ubu2404-log", uptime: 3600, origin: "100",
 		gtids: "0-100-42", purged: "0-100-10",
-		account: &accountRow{marker: sqldialect.AccountMarker}, grants: mariadbGrants}
+		account: &accountRow{marker: sqldialect.AccountMarker}, grants: mariadbGrants,
+		copyAccount: &accountRow{marker: sqldialect.AccountMarker}, copyGrants: mariadbCopyGrants}
 }
 
 // mysqlReplicaCols are the columns of SHOW REPLICA STATUS the tests fill.

@@ -55,7 +55,22 @@ const (
 	ActStopReplica      ActionKind = "stop-replica"
 	ActChangeSource     ActionKind = "change-source"
 	ActStartReplica     ActionKind = "start-replica"
-	ActGrantBackupAdmin ActionKind = "grant-backup-admin"
+	// ActCreateCopyAccount creates the copy account: MySQL's clone
+	// account, which CLONE's recipients log in to a donor with; MariaDB's
+	// backup account, as which backup-server runs mariadb-backup. It
+	// holds the flavour's copy privileges only, its password derived
+	// from the seed secret.
+	ActCreateCopyAccount ActionKind = "create-copy-account"
+	// ActSetCopyPassword gives the copy account the password derived
+	// from the current seed secret.
+	ActSetCopyPassword ActionKind = "set-copy-account-password"
+	// ActGrantCopyAccount grants the copy account its privileges.
+	ActGrantCopyAccount ActionKind = "grant-copy-account"
+	// ActCloneRequireSSL makes the clone account REQUIRE SSL.
+	ActCloneRequireSSL ActionKind = "clone-account-require-ssl"
+	// ActRevokeBackupAdmin takes BACKUP_ADMIN from the replication
+	// account, which releases before the clone account granted it.
+	ActRevokeBackupAdmin ActionKind = "revoke-backup-admin"
 	// ActClone copies Action.Donor's data into this server with MySQL's
 	// CLONE INSTANCE (the server must restart on it afterwards).
 	ActClone ActionKind = "clone"
@@ -234,7 +249,7 @@ func Decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	}
 	switch {
 	case !l.Up:
-		d.Memory.AccountVerified = false
+		d.Memory.AccountVerified, d.Memory.CopyAccountFP = false, ""
 		d.Problems["local"] = "the local server does not answer: " + l.Err
 		return d.notReady(SitServerDown, "local server does not answer: "+l.Err)
 	case l.Unsupported != "":
@@ -256,7 +271,7 @@ func Decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		if restarted {
 			// A restarted server comes back as its configuration says
 			// (read-only, replication stopped): look at everything again.
-			d.Memory.AccountVerified = false
+			d.Memory.AccountVerified, d.Memory.CopyAccountFP = false, ""
 			d.Memory.Start = Backoff{}
 		}
 		d.Memory.ServerStartedAt = l.StartedAt
@@ -368,8 +383,103 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 	if len(d.Actions) > 0 {
 		return d.notReady(SitPrimaryCorrectingAcct, "correcting the replication account")
 	}
-	d.Situation, d.Ready, d.Reason = SitPrimaryWritable, true, strings.Join(append([]string{"primary is writable"}, notes...), "; ")
+	sit, note := decideCopyAccount(o, &d, p)
+	if sit == "" {
+		sit = SitPrimaryWritable
+	}
+	if note != "" {
+		notes = append(notes, note)
+	}
+	d.Situation, d.Ready, d.Reason = sit, true, strings.Join(append([]string{"primary is writable"}, notes...), "; ")
 	return d
+}
+
+// decideCopyAccount sees to a primary's copy account: on MySQL the clone
+// account, through which recipients CLONE a donor; on MariaDB the backup
+// account, as which backup-server runs mariadb-backup. Every pod has it:
+// it is created on the primary and replicates. It must exist, be this
+// tool's, hold the flavour's privileges (sqldialect CopyAccountPrivileges)
+// and the password derived from the seed secret, and (the clone account)
+// require TLS when the replication account does. BACKUP_ADMIN, which
+// releases before this one granted to the replication account, is taken
+// from it: the replication password alone must not fetch a copy. None of
+// it stops the primary taking writes; it returns the situation ("" for
+// none of its own) and a note for the reason.
+func decideCopyAccount(o Observation, d *Decision, p Policy) (Situation, string) {
+	c := o.CopyAccount
+	if c == nil || o.Partial {
+		return "", ""
+	}
+	dl, err := sqldialect.New(o.Local.Server)
+	if err != nil {
+		return "", ""
+	}
+	user := CopyAccountUser(o.Local.Server.Flavor)
+	what := "the backup account " + user
+	if dl.CloneSupported() {
+		what = "the clone account " + user
+	}
+	m, fp := &d.Memory, o.Credentials.CopyFP
+	before := len(d.Actions)
+	var sit Situation
+	var note string
+	switch {
+	case !c.Exists:
+		d.do(ActCreateCopyAccount, "copies of this server's data are taken through an account of their own, holding "+strings.Join(dl.CopyAccountPrivileges(), ", ")+" only")
+		m.CopyAccountFP = fp
+	case !c.Marked:
+		note = what + " exists but mysql-bootstrap did not create it: it is left alone, and copies from this server may fail; drop it so that the sidecar creates its own"
+		d.Problems["copy-account"] = note
+		sit = SitPrimaryCopyAcctForeign
+	default:
+		if c.LoginTested {
+			switch {
+			case c.PasswordWorks:
+				m.CopyAccountFP = fp
+			case c.PasswordUnknown != "":
+				d.Problems["copy-account"] = "could not check the password of " + what + ": " + c.PasswordUnknown
+			default:
+				// No old password is retained: a copy with the old seed
+				// secret is refused and retried.
+				d.do(ActSetCopyPassword, "the seed secret changed (or the password of "+what+" was changed by hand)")
+				m.CopyAccountFP = fp
+			}
+		}
+		complete, extra := dl.CopyAccountGrants(c.Grants)
+		if !complete {
+			d.do(ActGrantCopyAccount, what+" lacks some of "+strings.Join(dl.CopyAccountPrivileges(), ", "))
+		}
+		if dl.CloneSupported() && p.TLSCA != "" && !c.RequireSSL {
+			d.do(ActCloneRequireSSL, "REPLICATION_TLS_CA_FILE is set: clones without TLS are refused")
+		}
+		if len(extra) > 0 {
+			d.Problems["copy-grants"] = fmt.Sprintf("%s has privileges beyond %s: %s (revoke them)",
+				what, strings.Join(dl.CopyAccountPrivileges(), ", "), strings.Join(extra, ", "))
+		}
+	}
+	if a := o.Account; a != nil && a.Marked && a.Grants.BackupAdmin {
+		d.do(ActRevokeBackupAdmin, "the clone account holds BACKUP_ADMIN now: the replication password alone must not be able to clone this server")
+	}
+	if sit == "" && len(d.Actions) > before {
+		sit, note = SitPrimaryCorrectingCopyAcct, "correcting "+what
+	}
+	return sit, note
+}
+
+// CloneAccountUser is MySQL's copy account (host '%'): recipients log in
+// to their donor with it, from pod addresses that change.
+const CloneAccountUser = "mysql-bootstrap-clone"
+
+// BackupAccountUser is MariaDB's copy account: backup-server runs
+// mariadb-backup as it, on the local server.
+const BackupAccountUser = "mysql-bootstrap-backup"
+
+// CopyAccountUser is the copy account of a flavour.
+func CopyAccountUser(f sqldialect.Flavor) string {
+	if f == sqldialect.MySQL {
+		return CloneAccountUser
+	}
+	return BackupAccountUser
 }
 
 // decideAccount sees to a writable primary's replication account: it
@@ -411,12 +521,10 @@ func decideAccount(o Observation, d *Decision, p Policy, now time.Time, a *Accou
 	if !a.Grants.Replication {
 		d.do(ActGrantReplication, "the replication account lacks REPLICATION SLAVE on *.*")
 	}
-	if cloneDonor(o.Local.Server) && !a.Grants.BackupAdmin {
-		d.do(ActGrantBackupAdmin, "replicas are seeded by cloning a peer through this account (BACKUP_ADMIN)")
-	}
-	if len(a.Grants.Extra) > 0 {
+	if extra := replicationExtra(a); len(extra) > 0 {
+		view.ExtraGrants = extra
 		d.Problems["grants"] = fmt.Sprintf("the replication account %q has privileges beyond replication: %s (revoke them, or use another account for them)",
-			p.User, strings.Join(a.Grants.Extra, ", "))
+			p.User, strings.Join(extra, ", "))
 	}
 	if p.TLSCA != "" && !a.RequireSSL {
 		d.do(ActRequireSSL, "REPLICATION_TLS_CA_FILE is set: replication logins without TLS are refused")
@@ -436,8 +544,8 @@ func adoptAccount(d *Decision, p Policy, a *AccountFacts) (Decision, bool) {
 	if !a.Grants.Replication {
 		why = append(why, "it lacks REPLICATION SLAVE on *.*")
 	}
-	if len(a.Grants.Extra) > 0 {
-		why = append(why, "it has other privileges: "+strings.Join(a.Grants.Extra, ", "))
+	if extra := replicationExtra(a); len(extra) > 0 {
+		why = append(why, "it has other privileges: "+strings.Join(extra, ", "))
 	}
 	if !a.LoginTested {
 		why = append(why, "its password was not checked yet")
@@ -492,11 +600,15 @@ func accountPassword(o Observation, d *Decision, now time.Time, a *AccountFacts,
 	return false, nil
 }
 
-// cloneDonor reports whether the server seeds replicas by CLONE, so that
-// the replication account needs BACKUP_ADMIN.
-func cloneDonor(s sqldialect.Server) bool {
-	d, err := sqldialect.New(s)
-	return err == nil && d.CloneSupported()
+// replicationExtra lists the replication account's privileges beyond
+// replication: BACKUP_ADMIN among them on an account this tool did not
+// create (on one it did, releases before the clone account granted it,
+// and decideCopyAccount takes it back).
+func replicationExtra(a *AccountFacts) []string {
+	if a.Grants.BackupAdmin && !a.Marked {
+		return append([]string{"BACKUP_ADMIN ON *.*"}, a.Grants.Extra...)
+	}
+	return a.Grants.Extra
 }
 
 // dualPasswords reports whether the server can keep an old password.

@@ -131,13 +131,33 @@ func (fc flavourCase) primary(t testing.TB) (Observation, Memory) {
 		At: t0,
 		Local: LocalFacts{Up: true, Version: fc.version, Server: server(t, fc.version), StartedAt: t0.Add(-time.Hour),
 			Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)},
-		Account:     &AccountFacts{Exists: true, Marked: true, Grants: sqldialect.Grants{Replication: true, BackupAdmin: fc.flavor == sqldialect.MySQL}},
+		Account:     &AccountFacts{Exists: true, Marked: true, Grants: sqldialect.Grants{Replication: true}},
 		Credentials: CredentialFacts{ReplicationFP: oldFP},
 	}
 	// It has taken writes with this data (its lineage is recorded).
-	return o, Memory{ServerStartedAt: t0.Add(-time.Hour), AccountVerified: true, AccountFP: oldFP,
+	m := Memory{ServerStartedAt: t0.Add(-time.Hour), AccountVerified: true, AccountFP: oldFP,
 		Lineage: Lineage{Known: true, Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)}}
+	// Its copy account is right, its password checked.
+	o.CopyAccount = &AccountFacts{Exists: true, Marked: true, Grants: copyGrants(fc.flavor)}
+	o.Credentials.CopyFP, m.CopyAccountFP = copyFP, copyFP
+	return o, m
 }
+
+// copyGrants are the grants of a complete copy account: MySQL's clone
+// account BACKUP_ADMIN, MariaDB's backup account what mariadb-backup needs.
+func copyGrants(f sqldialect.Flavor) sqldialect.Grants {
+	if f == sqldialect.MySQL {
+		return sqldialect.Grants{BackupAdmin: true}
+	}
+	return sqldialect.ClassifyGrants([]string{"GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.* TO `mysql-bootstrap-backup`@`127.0.0.1`"})
+}
+
+// copyFP is the tag of the copy account's password (derived
+// from the seed secret); newCopyFP after the seed secret changed.
+const (
+	copyFP    = "c10e000000000001"
+	newCopyFP = "c10e000000000002"
+)
 
 // rotated is a primary whose REPLICATION_PASSWORD changed: the account
 // refuses the new one.
@@ -1778,6 +1798,206 @@ func TestDecideOwnDataAdvice(t *testing.T) {
 		d := Decide(o, m, testPolicy(wire.RoleReplica), t0)
 		if d.Situation != SitReplicaOwnData || !strings.Contains(d.Reason, tc.want) || strings.Contains(d.Reason, tc.not) {
 			t.Errorf("%s: %s %q, want %s with %q", tc.version, d.Situation, d.Reason, SitReplicaOwnData, tc.want)
+		}
+	}
+}
+
+// TestDecideCopyAccount: a MySQL primary keeps a clone account of its own
+// (BACKUP_ADMIN only, the password derived from the seed secret) and takes
+// BACKUP_ADMIN back from the replication account that releases before it
+// granted it; a MariaDB primary keeps a backup account (mariadb-backup's
+// privileges only). None of it costs the primary its readiness.
+func TestDecideCopyAccount(t *testing.T) {
+	t.Parallel()
+	fc := flavours[0]
+	rows := []situation{
+		{name: "upgrade: no clone account, BACKUP_ADMIN on the replication account", situation: SitPrimaryCorrectingCopyAcct, ready: true,
+			reason:  "primary is writable; correcting the clone account",
+			actions: []ActionKind{ActCreateCopyAccount, ActRevokeBackupAdmin},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.CopyAccount, m.CopyAccountFP = &AccountFacts{}, ""
+				o.Account.Grants.BackupAdmin = true
+				return o, m
+			},
+			check: func(t *testing.T, _ flavourCase, d Decision) {
+				if d.Memory.CopyAccountFP != copyFP {
+					t.Errorf("memory %q, want the password it was created with remembered", d.Memory.CopyAccountFP)
+				}
+				if len(d.Account.ExtraGrants) != 0 || d.Problems["grants"] != "" {
+					t.Errorf("BACKUP_ADMIN this tool granted is reported as extra: %+v %v", d.Account, d.Problems)
+				}
+			}},
+		{name: "BACKUP_ADMIN on a marked replication account is revoked", situation: SitPrimaryCorrectingCopyAcct, ready: true,
+			reason: "correcting the clone account", actions: []ActionKind{ActRevokeBackupAdmin},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Account.Grants.BackupAdmin = true
+				return o, m
+			}},
+		{name: "an unmarked replication account with BACKUP_ADMIN is not adopted", situation: SitPrimaryAccountForeign,
+			reason: "it has other privileges: BACKUP_ADMIN ON *.*",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Account.Marked, o.Account.LoginTested, o.Account.PasswordWorks = false, true, true
+				o.Account.Grants.BackupAdmin = true
+				return o, m
+			}},
+		{name: "the seed secret changed: the clone password follows", situation: SitPrimaryCorrectingCopyAcct, ready: true,
+			reason: "correcting the clone account", actions: []ActionKind{ActSetCopyPassword},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Credentials.CopyFP = newCopyFP
+				o.CopyAccount.LoginTested = true
+				return o, m
+			},
+			check: func(t *testing.T, _ flavourCase, d Decision) {
+				if d.Memory.CopyAccountFP != newCopyFP {
+					t.Errorf("memory %q, want %q", d.Memory.CopyAccountFP, newCopyFP)
+				}
+			}},
+		{name: "the clone password works: remembered", situation: SitPrimaryWritable, ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Credentials.CopyFP = newCopyFP
+				o.CopyAccount.LoginTested, o.CopyAccount.PasswordWorks = true, true
+				return o, m
+			},
+			check: func(t *testing.T, _ flavourCase, d Decision) {
+				if d.Memory.CopyAccountFP != newCopyFP {
+					t.Errorf("memory %q, want %q", d.Memory.CopyAccountFP, newCopyFP)
+				}
+			}},
+		{name: "the clone password could not be checked: left alone", situation: SitPrimaryWritable, ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Credentials.CopyFP = newCopyFP
+				o.CopyAccount.LoginTested, o.CopyAccount.PasswordUnknown = true, "Error 1040: Too many connections"
+				return o, m
+			},
+			check: func(t *testing.T, _ flavourCase, d Decision) {
+				if d.Memory.CopyAccountFP != copyFP || !strings.Contains(d.Problems["copy-account"], "Too many connections") {
+					t.Errorf("memory %q, problems %v: want it checked again and the reason logged", d.Memory.CopyAccountFP, d.Problems)
+				}
+			}},
+		{name: "the clone account lacks BACKUP_ADMIN", situation: SitPrimaryCorrectingCopyAcct, ready: true,
+			reason: "correcting the clone account", actions: []ActionKind{ActGrantCopyAccount},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.CopyAccount.Grants.BackupAdmin = false
+				return o, m
+			}},
+		{name: "verified TLS: the clone account requires it", situation: SitPrimaryCorrectingCopyAcct, ready: true,
+			reason: "correcting the clone account", actions: []ActionKind{ActCloneRequireSSL},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Account.RequireSSL = true
+				return o, m
+			},
+			policy: func(p *Policy) { p.TLS, p.TLSCA = true, "/tls/ca.crt" }},
+		{name: "grants beyond BACKUP_ADMIN are reported, not revoked", situation: SitPrimaryWritable, ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.CopyAccount.Grants = sqldialect.Grants{BackupAdmin: true, Replication: true, Extra: []string{"SELECT ON *.*"}}
+				return o, m
+			},
+			check: func(t *testing.T, _ flavourCase, d Decision) {
+				if p := d.Problems["copy-grants"]; !strings.Contains(p, "REPLICATION SLAVE ON *.*, SELECT ON *.*") {
+					t.Errorf("problem %q", p)
+				}
+			}},
+		{name: "a clone account we did not create is left alone", situation: SitPrimaryCopyAcctForeign, ready: true,
+			reason: "exists but mysql-bootstrap did not create it", actions: []ActionKind{ActRevokeBackupAdmin},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.CopyAccount = &AccountFacts{Exists: true, LoginTested: true, Grants: sqldialect.Grants{Extra: []string{"ALL PRIVILEGES ON *.*"}}}
+				o.Account.Grants.BackupAdmin = true
+				return o, m
+			}},
+		{name: "replication account corrections come first", situation: SitPrimaryCorrectingAcct,
+			reason: "correcting the replication account", actions: []ActionKind{ActGrantReplication},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Account.Grants.Replication = false
+				o.CopyAccount = &AccountFacts{}
+				return o, m
+			}},
+	}
+	maria := flavours[1]
+	mariaRows := []situation{
+		{name: "MariaDB: no backup account", situation: SitPrimaryCorrectingCopyAcct, ready: true,
+			reason: "correcting the backup account mysql-bootstrap-backup", actions: []ActionKind{ActCreateCopyAccount},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.CopyAccount, m.CopyAccountFP = &AccountFacts{}, ""
+				return o, m
+			}},
+		{name: "MariaDB: the backup account lacks a privilege", situation: SitPrimaryCorrectingCopyAcct, ready: true,
+			reason: "correcting the backup account", actions: []ActionKind{ActGrantCopyAccount},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.CopyAccount.Grants = sqldialect.ClassifyGrants([]string{"GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO `b`@`127.0.0.1`"})
+				return o, m
+			}},
+		{name: "MariaDB: SELECT on the backup account is reported; no TLS demanded of a local account", situation: SitPrimaryWritable, ready: true, reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.CopyAccount.Grants.Extra = append(o.CopyAccount.Grants.Extra, "SELECT ON *.*")
+				o.Account.RequireSSL = true
+				return o, m
+			},
+			policy: func(p *Policy) { p.TLS, p.TLSCA = true, "/tls/ca.crt" },
+			check: func(t *testing.T, _ flavourCase, d Decision) {
+				if p := d.Problems["copy-grants"]; !strings.Contains(p, "beyond RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN: SELECT ON *.*") {
+					t.Errorf("problem %q", p)
+				}
+			}},
+		{name: "MariaDB: the seed secret changed", situation: SitPrimaryCorrectingCopyAcct, ready: true,
+			reason: "correcting the backup account", actions: []ActionKind{ActSetCopyPassword},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Credentials.CopyFP = newCopyFP
+				o.CopyAccount.LoginTested = true
+				return o, m
+			}},
+		{name: "MariaDB: a backup account we did not create", situation: SitPrimaryCopyAcctForeign, ready: true,
+			reason: "the backup account mysql-bootstrap-backup exists but mysql-bootstrap did not create it",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.CopyAccount.Marked = false
+				return o, m
+			}},
+	}
+	for _, fr := range []struct {
+		fc   flavourCase
+		rows []situation
+	}{{fc, rows}, {maria, mariaRows}} {
+		for _, s := range fr.rows {
+			fc := fr.fc
+			t.Run(s.name, func(t *testing.T) {
+				t.Parallel()
+				o, m := s.setup(t, fc)
+				p := testPolicy(wire.RolePrimary)
+				if s.policy != nil {
+					s.policy(&p)
+				}
+				d := Decide(o, m, p, o.At)
+				if d.Situation != s.situation {
+					t.Errorf("situation %q, want %q (%s)", d.Situation, s.situation, d.Reason)
+				}
+				if doc, ok := situationDoc(d.Situation); !ok || doc.Ready != d.Ready {
+					t.Errorf("situation %q (ready=%v) is not in the table as such (%+v)", d.Situation, d.Ready, doc)
+				}
+				if d.Ready != s.ready || !strings.Contains(d.Reason, s.reason) {
+					t.Errorf("got ready=%v %q\nwant ready=%v with %q", d.Ready, d.Reason, s.ready, s.reason)
+				}
+				if got := kinds(d.Actions); !slices.Equal(got, s.actions) {
+					t.Errorf("actions %v, want %v", got, s.actions)
+				}
+				if s.check != nil {
+					s.check(t, fc, d)
+				}
+			})
 		}
 	}
 }

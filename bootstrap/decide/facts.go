@@ -23,6 +23,9 @@ type Observation struct {
 	// looked at in this pass (nil once it has been verified, until the
 	// server restarts).
 	Account *AccountFacts
+	// CloneAccount is the clone account on a MySQL primary (CLONE's
+	// donors log in with it), when it was observed; nil elsewhere.
+	CopyAccount *AccountFacts
 	// Replica is set on replicas.
 	Replica *ReplicaFacts
 	// Credentials are the passwords as read in this pass.
@@ -174,7 +177,9 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGT"[exp])
 }
 
-// AccountFacts describe the replication account on a primary.
+// AccountFacts describe the replication account (or the clone account)
+// on a primary; for the clone account the login is tried with the
+// password derived from the seed secret.
 type AccountFacts struct {
 	Exists bool
 	// Marked: created (or adopted) by mysql-bootstrap, see
@@ -201,6 +206,10 @@ type AccountFacts struct {
 type CredentialFacts struct {
 	// ReplicationFP is the tag (PasswordTag) of REPLICATION_PASSWORD.
 	ReplicationFP string
+	// CopyFP is the tag (PasswordTag) of the copy account's password
+	// (derived from the seed secret): MySQL's clone account, MariaDB's
+	// backup account.
+	CopyFP string
 	// Problems are files that could not be read again (the last good
 	// value is kept), by variable.
 	Problems map[string]string

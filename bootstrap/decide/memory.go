@@ -25,6 +25,10 @@ type Memory struct {
 	// differ from REPLICATION_PASSWORD, or kept an old one, and began to
 	// wait for the replicas (zero when no change is under way).
 	RotationSince time.Time
+	// CopyAccountFP is the tag (PasswordTag) of the password the copy
+	// account was last found to accept (primary); "" until it is checked,
+	// and again after a server restart.
+	CopyAccountFP string
 	// ChannelFP is the tag (PasswordTag) of the password this sidecar last gave
 	// the replication channel (replica); "" when unknown.
 	ChannelFP string

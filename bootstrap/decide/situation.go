@@ -35,6 +35,11 @@ const (
 	SitPrimaryAccountForeign   Situation = "primary-account-foreign"
 	SitPrimaryCorrectingAcct   Situation = "primary-correcting-account"
 	SitPrimaryWritable         Situation = "primary-writable"
+	// SitPrimaryCorrectingCopyAcct and SitPrimaryCopyAcctForeign are a
+	// writable primary (ready) whose copy account (MySQL's clone account,
+	// MariaDB's backup account) is being corrected, or is not this tool's.
+	SitPrimaryCorrectingCopyAcct Situation = "primary-correcting-copy-account"
+	SitPrimaryCopyAcctForeign    Situation = "primary-copy-account-foreign"
 
 	SitReplicaNotObserved       Situation = "replica-not-observed"
 	SitReplicaMakingReadOnly    Situation = "replica-making-read-only"
@@ -95,6 +100,10 @@ var situations = []SituationDoc{
 	{SitPrimaryAccountForeign, false, "REPLICATION_USER names an account this tool did not create, which differs from what it would make.", "Leaves the account alone; stays not ready.", "Set REPLICATION_USER to another name, or drop that account."},
 	{SitPrimaryCorrectingAcct, false, "The replication account is missing or differs from what it should be.", "Creates or corrects it (grants, password, REQUIRE SSL).", "Nothing."},
 	{SitPrimaryWritable, true, "The primary takes writes.", "Keeps its replication account right.", "Nothing."},
+	{SitPrimaryCorrectingCopyAcct, true, "The primary takes writes; its copy account (MySQL: mysql-bootstrap-clone, which recipients CLONE through; MariaDB: mysql-bootstrap-backup, as which backup-server runs mariadb-backup) is missing or differs from what it should be, or the replication account still holds BACKUP_ADMIN.",
+		"Creates or corrects the copy account (its privileges, the password derived from the seed secret, REQUIRE SSL for the clone account) and revokes BACKUP_ADMIN from the replication account.", "Nothing."},
+	{SitPrimaryCopyAcctForeign, true, "The primary takes writes, but an account named as its copy account exists that this tool did not create.",
+		"Leaves it alone; copies from the pods may fail.", "Drop that account (on the primary) so that the sidecar creates its own."},
 
 	{SitReplicaNotObserved, false, "The replica's replication state was not observed yet.", "Observes it next pass.", "Nothing."},
 	{SitReplicaMakingReadOnly, false, "The replica is writable.", "Makes it read-only (super_read_only on MySQL).", "Nothing."},

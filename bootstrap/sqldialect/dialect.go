@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -658,7 +659,8 @@ type CloneOptions struct {
 	// Host and Port are the donor's stable name and MySQL port.
 	Host string
 	Port int
-	// User and Password are an account on the donor with BACKUP_ADMIN.
+	// User and Password are an account on the donor with BACKUP_ADMIN
+	// (this tool's clone account).
 	User, Password string
 	// TLSCA, when set, makes the clone connection verified TLS (REQUIRE
 	// SSL, clone_ssl_ca).
@@ -742,13 +744,84 @@ func (d *Dialect) CloneGuard(on bool) []Statement {
 }
 
 // GrantBackupAdmin returns GRANT BACKUP_ADMIN ON *.* TO user@host: what a
-// donor's account needs to be cloned from (MySQL).
+// donor's account needs to be cloned from (MySQL; this tool's clone
+// account).
 func (d *Dialect) GrantBackupAdmin(user, host string) (Statement, error) {
 	acct, err := d.account(user, host)
 	if err != nil {
 		return Statement{}, fmt.Errorf("grant backup_admin: %w", err)
 	}
 	return plain("GRANT BACKUP_ADMIN ON *.* TO " + acct), nil
+}
+
+// backupPrivileges are what mariadb-backup needs for a full backup of a
+// primary or (--slave-info, --safe-slave-backup) a replica: BACKUP STAGE
+// and FLUSH (RELOAD), the process list (PROCESS), LOCK TABLES, the binary
+// log position (BINLOG MONITOR), the replica's position (SLAVE MONITOR)
+// and stopping and starting its applier (REPLICATION SLAVE ADMIN). No
+// SELECT: the files are read from the data directory, not through SQL.
+var backupPrivileges = []string{"RELOAD", "PROCESS", "LOCK TABLES", "BINLOG MONITOR", "SLAVE MONITOR", "REPLICATION SLAVE ADMIN"}
+
+// privilegeAliases are other spellings of backupPrivileges SHOW GRANTS
+// may use.
+var privilegeAliases = map[string]string{"REPLICA MONITOR": "SLAVE MONITOR", "REPLICATION REPLICA ADMIN": "REPLICATION SLAVE ADMIN"}
+
+// CopyAccountPrivileges lists what the copy account holds on *.*: MySQL's
+// clone account BACKUP_ADMIN, which a CLONE donor's account needs;
+// MariaDB's backup account what mariadb-backup needs (backupPrivileges).
+func (d *Dialect) CopyAccountPrivileges() []string {
+	if d.server.Flavor == MySQL {
+		return []string{"BACKUP_ADMIN"}
+	}
+	return slices.Clone(backupPrivileges)
+}
+
+// GrantCopyAccount returns GRANT <CopyAccountPrivileges> ON *.* TO
+// user@host.
+func (d *Dialect) GrantCopyAccount(user, host string) (Statement, error) {
+	acct, err := d.account(user, host)
+	if err != nil {
+		return Statement{}, fmt.Errorf("grant copy account: %w", err)
+	}
+	return plain("GRANT " + strings.Join(d.CopyAccountPrivileges(), ", ") + " ON *.* TO " + acct), nil
+}
+
+// CopyAccountGrants reads the copy account's grants (ClassifyGrants):
+// complete when it holds every CopyAccountPrivileges on *.*; extra lists
+// what it holds beyond them.
+func (d *Dialect) CopyAccountGrants(g Grants) (complete bool, extra []string) {
+	if g.Replication {
+		extra = append(extra, "REPLICATION SLAVE ON *.*")
+	}
+	if d.server.Flavor == MySQL {
+		return g.BackupAdmin, append(extra, g.Extra...)
+	}
+	held := map[string]bool{}
+	for _, e := range g.Extra {
+		p, ok := strings.CutSuffix(e, " ON *.*")
+		if a, alias := privilegeAliases[p]; alias {
+			p = a
+		}
+		if ok && slices.Contains(backupPrivileges, p) {
+			held[p] = true
+			continue
+		}
+		extra = append(extra, e)
+	}
+	if g.BackupAdmin {
+		extra = append(extra, "BACKUP_ADMIN ON *.*")
+	}
+	return len(held) == len(backupPrivileges), extra
+}
+
+// RevokeBackupAdmin returns REVOKE BACKUP_ADMIN ON *.* FROM user@host:
+// the replication account gives it up once the clone account holds it.
+func (d *Dialect) RevokeBackupAdmin(user, host string) (Statement, error) {
+	acct, err := d.account(user, host)
+	if err != nil {
+		return Statement{}, fmt.Errorf("revoke backup_admin: %w", err)
+	}
+	return plain("REVOKE BACKUP_ADMIN ON *.* FROM " + acct), nil
 }
 
 // CloneStatusQuery returns a query for the last clone into this server,

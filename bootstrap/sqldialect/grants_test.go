@@ -65,3 +65,41 @@ func FuzzClassifyGrants(f *testing.F) {
 		ClassifyGrants([]string{line})
 	})
 }
+
+// TestCopyAccountGrants: the copy account is complete with exactly its
+// flavour's privileges (in any spelling SHOW GRANTS uses); anything else
+// is extra.
+func TestCopyAccountGrants(t *testing.T) {
+	t.Parallel()
+	mysql, err := New(Server{Flavor: MySQL, Major: 9, Minor: 7, Patch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	maria, err := New(Server{Flavor: MariaDB, Major: 11, Minor: 8, Patch: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		d        *Dialect
+		lines    []string
+		complete bool
+		extra    []string
+	}{
+		{"mysql complete", mysql, []string{"GRANT USAGE ON *.* TO `c`@`%`", "GRANT BACKUP_ADMIN ON *.* TO `c`@`%`"}, true, nil},
+		{"mysql missing", mysql, []string{"GRANT USAGE ON *.* TO `c`@`%`"}, false, nil},
+		{"mysql extra", mysql, []string{"GRANT SELECT, REPLICATION SLAVE ON *.* TO `c`@`%`", "GRANT BACKUP_ADMIN ON *.* TO `c`@`%`"}, true,
+			[]string{"REPLICATION SLAVE ON *.*", "SELECT ON *.*"}},
+		{"mariadb complete", maria, []string{"GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.* TO `b`@`127.0.0.1` IDENTIFIED BY PASSWORD '*AB'",
+			"GRANT `mysql_bootstrap_managed` TO `b`@`127.0.0.1`"}, true, nil},
+		{"mariadb aliases", maria, []string{"GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, REPLICA MONITOR, REPLICATION REPLICA ADMIN ON *.* TO `b`@`127.0.0.1`"}, true, nil},
+		{"mariadb missing one", maria, []string{"GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO `b`@`127.0.0.1`"}, false, nil},
+		{"mariadb on a schema is not enough, and SELECT is extra", maria, []string{"GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO `b`@`127.0.0.1`",
+			"GRANT SELECT, REPLICATION SLAVE ADMIN ON `app`.* TO `b`@`127.0.0.1`"}, false, []string{"SELECT ON `app`.*", "REPLICATION SLAVE ADMIN ON `app`.*"}},
+	} {
+		complete, extra := tc.d.CopyAccountGrants(ClassifyGrants(tc.lines))
+		if complete != tc.complete || !slices.Equal(extra, tc.extra) {
+			t.Errorf("%s: complete %v, extra %q; want %v, %q", tc.name, complete, extra, tc.complete, tc.extra)
+		}
+	}
+}

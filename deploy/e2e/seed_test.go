@@ -2,13 +2,18 @@ package e2e
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
@@ -330,7 +335,132 @@ func (s *suite) newReplicaSeeded(t *testing.T) {
 	s.waitSameData(t, p)
 	s.sameChecksums(t, p)
 	s.sameGTIDState(t, p)
+	if s.flavor == "mysql" {
+		s.cloneNeedsCloneAccount(t, p)
+	} else {
+		s.backupAccountCannotRead(t, s.replicas[0])
+	}
 	s.checkInvariants(t)
+}
+
+// copyAccountPassword is the copy account's password as README's
+// Credentials section gives it: the first 32 hex characters of
+// HMAC-SHA256(seed secret, "mysql-bootstrap copy account password v1").
+func copyAccountPassword(seedSecret string) string {
+	m := hmac.New(sha256.New, []byte(seedSecret))
+	m.Write([]byte("mysql-bootstrap copy account password v1"))
+	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+// backupAccountCannotRead: the seed just done ran mariadb-backup as the
+// backup account (backup-server's log says so only by succeeding: root is
+// no longer used); that account has mariadb-backup's privileges and no
+// SELECT, and logs in only from the pod's own loopback address.
+func (s *suite) backupAccountCannotRead(t *testing.T, donor *podcluster.Pod) {
+	ctx := s.ctx
+	must(t, s.primary.WithRoot(ctx, func(db *sql.DB) error {
+		var hosts []string
+		rows, err := db.QueryContext(ctx, "SELECT Host FROM mysql.user WHERE User = 'mysql-bootstrap-backup'")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var h string
+			if err := rows.Scan(&h); err != nil {
+				return err
+			}
+			hosts = append(hosts, h)
+		}
+		if len(hosts) != 1 || hosts[0] != "127.0.0.1" {
+			t.Errorf("backup account hosts %v, want [127.0.0.1]", hosts)
+		}
+		return rows.Err()
+	}))
+	pw := copyAccountPassword(s.c.ReplicationPassword)
+	run := func(query string) podcluster.Result {
+		r, err := donor.Exec(ctx, "server", 30*time.Second, "mariadb", "--no-defaults", "-h127.0.0.1", "-P3306",
+			"-umysql-bootstrap-backup", "-p"+pw, "-N", "-e", query)
+		must(t, err)
+		return r
+	}
+	if r := run("SHOW GRANTS"); r.Code != 0 || !strings.Contains(r.Stdout, "RELOAD") || strings.Contains(r.Stdout, "SELECT") {
+		t.Errorf("the backup account on %s: exit %d, RELOAD %v, SELECT %v: %s", donor.Name, r.Code, strings.Contains(r.Stdout, "RELOAD"),
+			strings.Contains(r.Stdout, "SELECT"), r.Stderr)
+	} else {
+		// Not the lines themselves: MariaDB shows the password's hash.
+		t.Logf("the backup account on %s holds RELOAD and no SELECT", donor.Name)
+	}
+	r := run("SELECT COUNT(*) FROM e2e.bulk")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "1142") {
+		t.Errorf("SELECT as the backup account on %s: exit %d, %s; want error 1142 (SELECT command denied)", donor.Name, r.Code, r.Output())
+	} else {
+		t.Logf("SELECT as the backup account refused: %s", strings.TrimSpace(r.Stderr))
+	}
+}
+
+// cloneNeedsCloneAccount: the seed just done went through the clone
+// account, which holds BACKUP_ADMIN; the replication account does not, so
+// a CLONE with the replication password is refused by the donor for want
+// of BACKUP_ADMIN. It is tried on a replica, whose super_read_only would
+// stop a clone that got past the donor before it dropped anything.
+func (s *suite) cloneNeedsCloneAccount(t *testing.T, seededPod *podcluster.Pod) {
+	ctx := s.ctx
+	if out := seededPod.Logs("sidecar").Stderr; !strings.Contains(out, "CLONE INSTANCE FROM 'mysql-bootstrap-clone'@") {
+		t.Errorf("%s did not clone through the clone account:\n%s", seededPod.Name, podcluster.Tail(out, 30))
+	}
+	grants := func(db *sql.DB, account string) string {
+		rows, err := db.QueryContext(ctx, "SHOW GRANTS FOR "+account)
+		if err != nil {
+			t.Errorf("SHOW GRANTS FOR %s: %v", account, err)
+			return ""
+		}
+		defer rows.Close()
+		var all []string
+		for rows.Next() {
+			var g string
+			if err := rows.Scan(&g); err != nil {
+				t.Error(err)
+			}
+			all = append(all, g)
+		}
+		return strings.Join(all, "\n")
+	}
+	must(t, s.primary.WithRoot(ctx, func(db *sql.DB) error {
+		if g := grants(db, "'replication'@'%'"); strings.Contains(g, "BACKUP_ADMIN") || !strings.Contains(g, "REPLICATION SLAVE") {
+			t.Errorf("the replication account's grants:\n%s", g)
+		}
+		if g := grants(db, "'mysql-bootstrap-clone'@'%'"); !strings.Contains(g, "BACKUP_ADMIN") || strings.Contains(g, "REPLICATION") || strings.Contains(g, "SELECT") {
+			t.Errorf("the clone account's grants:\n%s", g)
+		}
+		// With verified TLS it requires TLS, as the replication account does.
+		var sslType string
+		if err := db.QueryRowContext(ctx, "SELECT ssl_type FROM mysql.user WHERE User = 'mysql-bootstrap-clone' AND Host = '%'").Scan(&sslType); err != nil {
+			return err
+		}
+		if want := map[bool]string{true: "ANY", false: ""}[s.tls]; sslType != want {
+			t.Errorf("the clone account's ssl_type %q, want %q (TLS %v)", sslType, want, s.tls)
+		}
+		return nil
+	}))
+	r := s.replicas[0]
+	donor := strings.TrimSuffix(s.primary.Host(), ".") + ":3306"
+	must(t, r.WithRoot(ctx, func(db *sql.DB) error {
+		if _, err := db.ExecContext(ctx, "SET GLOBAL clone_valid_donor_list = '"+donor+"'"); err != nil {
+			return err
+		}
+		_, err := db.ExecContext(ctx, "CLONE INSTANCE FROM 'replication'@'"+strings.TrimSuffix(s.primary.Host(), ".")+"':3306 IDENTIFIED BY "+sqldialect.QuoteString(s.c.ReplicationPassword))
+		var me *mysql.MySQLError
+		switch {
+		case err == nil:
+			t.Errorf("CLONE with the replication password worked on %s", r.Name)
+		case !errors.As(err, &me) || !strings.Contains(me.Message, "BACKUP_ADMIN"):
+			t.Errorf("CLONE with the replication password: %v, want a privilege error naming BACKUP_ADMIN", err)
+		default:
+			t.Logf("CLONE with the replication password refused: %v", err)
+		}
+		return nil
+	}))
 }
 
 // 7. A replica's volume is lost under write load: the pod comes back empty
