@@ -185,6 +185,8 @@ func TestChartLint(t *testing.T) {
 		{"flavor=mariadb"},
 		{"flavor=mariadb", "metrics.podMonitor.enabled=true", "metrics.prometheusRule.enabled=true", "metrics.dashboard.enabled=true",
 			"tls.existingSecret=tls", "credentials.existingSecret=creds", "server.config=[mysqld]"},
+		{"networkPolicy.sqlClients[0].podSelector.matchLabels.app=api", "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.team=observability"},
+		{"networkPolicy.enabled=false"},
 	} {
 		t.Run(strings.Join(set, ","), func(t *testing.T) {
 			t.Parallel()

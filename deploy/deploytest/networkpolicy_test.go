@@ -380,7 +380,8 @@ func TestChartNetworkPolicyOff(t *testing.T) {
 	if p := checkNetworkPolicy(m); len(p) != 0 {
 		t.Errorf("%s: %s", describe(src, m), joinProblems(p))
 	}
-	on := renderOne(t, chartSources()[1])
+	on := renderOne(t, chartSource("default", map[string]want{"db": wantMariaDB},
+		release{"db", "test", []string{"flavor=mariadb"}}))
 	on.want.noNetworkPolicy = true
 	if p := checkNetworkPolicy(on); len(p) == 0 {
 		t.Errorf("the check finds nothing wrong with a NetworkPolicy where none is wanted")
