@@ -27,10 +27,10 @@ LOCALK8S := $(GO) run ./deploy/k8s/cmd/localk8s
 # deploy/monitoring (tests of the alert rules with Prometheus's evaluator)
 # and deploy/tools (the helm CLI and cyclonedx-gomod, built by
 # deploy/tools/build.sh into bin/tools); deploy/k8s/build/* build the local
-# Kubernetes and CoreDNS (localk8s build).
+# Kubernetes, CoreDNS and kube-router (localk8s build).
 NESTED := deploy/monitoring deploy/tools
 # Wrapper modules with nothing of ours to vet: their go.mod must stay tidy.
-WRAPPERS := deploy/k8s/build/kubernetes deploy/k8s/build/coredns
+WRAPPERS := deploy/k8s/build/kubernetes deploy/k8s/build/coredns deploy/k8s/build/kube-router
 
 .PHONY: help build test unit lint image images demo demo-down demo-k8s demo-k8s-down k8s-build k8s-up k8s-down bench release tools clean
 

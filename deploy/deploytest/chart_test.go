@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // chartDir is the Helm chart, relative to this package.
@@ -133,6 +136,14 @@ func chartSources() []source {
 	everything.serverImage = "mysql-bootstrap/mariadb:10.11"
 	everything.externalSecrets = []string{"shop-credentials", "shop-tls"}
 	everything = monitored(everything)
+	everything.sqlClients = []networkingv1.NetworkPolicyPeer{
+		{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "shop-api"}}},
+		namespacePeer("reports"),
+	}
+	everything.metricsFrom = []networkingv1.NetworkPolicyPeer{{
+		NamespaceSelector: namespacePeer("monitoring").NamespaceSelector,
+		PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "prometheus"}},
+	}}
 	all := chartSource("everything", map[string]want{"shop-db": everything},
 		release{"shop", "test", append([]string{
 			"flavor=mariadb", "nameOverride=db", "replicas=5",
@@ -150,6 +161,10 @@ func chartSources() []source {
 			"topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
 			"metrics.podMonitor.enabled=true", "metrics.prometheusRule.enabled=true",
 			"metrics.dashboard.enabled=true",
+			"networkPolicy.sqlClients[0].podSelector.matchLabels.app=shop-api",
+			"networkPolicy.sqlClients[1].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=reports",
+			"networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=monitoring",
+			"networkPolicy.metricsFrom[0].podSelector.matchLabels.app\\.kubernetes\\.io/name=prometheus",
 		}, localImages...)})
 	mysqlLocal := wantMySQL
 	mysqlLocal.serverImage = "mysql-bootstrap/mysql:9.7"
@@ -170,6 +185,8 @@ func TestChartLint(t *testing.T) {
 		{"flavor=mariadb"},
 		{"flavor=mariadb", "metrics.podMonitor.enabled=true", "metrics.prometheusRule.enabled=true", "metrics.dashboard.enabled=true",
 			"tls.existingSecret=tls", "credentials.existingSecret=creds", "server.config=[mysqld]"},
+		{"networkPolicy.sqlClients[0].podSelector.matchLabels.app=api", "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.team=observability"},
+		{"networkPolicy.enabled=false"},
 	} {
 		t.Run(strings.Join(set, ","), func(t *testing.T) {
 			t.Parallel()
@@ -200,7 +217,8 @@ func TestChartRefuses(t *testing.T) {
 		{"SERVICE_NAME in config", []string{"config.SERVICE_NAME=mysql"}, "the chart sets SERVICE_NAME itself"},
 		{"a name too long for the revision label", []string{"fullnameOverride=" + strings.Repeat("a", 53)}, "longer than 52"},
 		{"a name that is no DNS label", []string{"fullnameOverride=My_DB"}, "not a DNS label"},
-		{"a NetworkPolicy", []string{"networkPolicy.enabled=true"}, "no NetworkPolicy yet"},
+		{"a SQL client that is no peer", []string{"networkPolicy.sqlClients[0]=shop-api"}, "/networkPolicy/sqlClients/0"},
+		{"an empty peer, which the API refuses", []string{"networkPolicy.metricsFrom[0].podSelector=null"}, "/networkPolicy/metricsFrom/0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -21,7 +21,7 @@ const instanceLabel = "app.kubernetes.io/instance"
 
 // checkIsolation checks that the clusters of one rendering, applied to one
 // namespace, stay apart: no two objects of a kind share a name, every
-// Service, PodDisruptionBudget and PodMonitor selects the pods of exactly
+// Service, PodDisruptionBudget, PodMonitor and NetworkPolicy selects the pods of exactly
 // one StatefulSet, no StatefulSet's selector, pod affinity or topology
 // spread matches another's pods, and no two StatefulSets read the same
 // Secret or ConfigMap.
@@ -71,6 +71,14 @@ func checkIsolation(r *rendering) []string {
 			continue
 		}
 		one("PodMonitor "+pm.Name, sel)
+	}
+	for _, n := range r.netpols {
+		sel, err := metav1.LabelSelectorAsSelector(&n.Spec.PodSelector)
+		if err != nil {
+			p.addf("NetworkPolicy %s: %v", n.Name, err)
+			continue
+		}
+		one("NetworkPolicy "+n.Name, sel)
 	}
 	readers := map[string][]string{} // Secret/x or ConfigMap/x -> StatefulSets
 	for _, m := range r.clusters {

@@ -392,6 +392,7 @@ var checks = []check{
 	{"resources", checkResources},
 	{"monitoring", checkMonitoring},
 	{"TLS files", checkTLS},
+	{"NetworkPolicy", checkNetworkPolicy},
 }
 
 // TestManifests runs every check on every cluster of every source: the

@@ -14,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -36,6 +37,12 @@ type want struct {
 	externalSecrets []string
 	// monitored: a PodMonitor must scrape this cluster's sidecars.
 	monitored bool
+	// sqlClients and metricsFrom are the peers besides the StatefulSet's
+	// own pods that the NetworkPolicy must admit to 3306 and to 8080, in
+	// its rules' order; noNetworkPolicy: the rendering has none (the
+	// chart's networkPolicy.enabled=false).
+	sqlClients, metricsFrom []networkingv1.NetworkPolicyPeer
+	noNetworkPolicy         bool
 }
 
 // seeds reports whether the flavour copies data to replicas through
@@ -92,11 +99,29 @@ func sources() []source {
 	mariadb.flavor = "mariadb"
 	monitored := wantMariaDB
 	monitored.monitored = true
+	// deploy/kustomize/components/monitoring's patch.
+	monitored.metricsFrom = []networkingv1.NetworkPolicyPeer{namespacePeer("monitoring")}
+	clients := wantMariaDB
+	clients.sqlClients = []networkingv1.NetworkPolicyPeer{
+		{PodSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+			{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"shop-api"}},
+		}}},
+		namespacePeer("reports"),
+	}
 	return append([]source{
 		mysql, mariadb,
 		kustomizeSource("examples/two-clusters", map[string]want{"orders-mysql": wantMariaDB, "billing-mysql": wantMySQL}),
 		kustomizeSource("examples/monitored", map[string]want{"shop-mysql": monitored}),
+		kustomizeSource("examples/sql-clients", map[string]want{"mysql": clients}),
 	}, chartSources()...)
+}
+
+// namespacePeer is every pod of one namespace, by the name label
+// Kubernetes puts on each.
+func namespacePeer(name string) networkingv1.NetworkPolicyPeer {
+	return networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
+		MatchLabels: map[string]string{"kubernetes.io/metadata.name": name},
+	}}
 }
 
 // object is one rendered document.
@@ -200,6 +225,7 @@ type rendering struct {
 	configMaps []*corev1.ConfigMap
 	monitors   []*podMonitor
 	rules      []*prometheusRule
+	netpols    []*networkingv1.NetworkPolicy
 	clusters   []*manifests
 }
 
@@ -231,6 +257,10 @@ func decode(objs []object) (*rendering, error) {
 			c := &corev1.ConfigMap{}
 			r.configMaps = append(r.configMaps, c)
 			obj = c
+		case "networking.k8s.io/v1 NetworkPolicy":
+			n := &networkingv1.NetworkPolicy{}
+			r.netpols = append(r.netpols, n)
+			obj = n
 		case "monitoring.coreos.com/v1 PodMonitor":
 			m := &podMonitor{}
 			r.monitors = append(r.monitors, m)
@@ -261,6 +291,13 @@ func decode(objs []object) (*rendering, error) {
 		for _, pm := range r.monitors {
 			if sel, err := metav1.LabelSelectorAsSelector(&pm.Spec.Selector); err == nil && m.selectsAny(sel) {
 				m.monitors = append(m.monitors, pm)
+			}
+		}
+		for _, n := range r.netpols {
+			// An empty podSelector selects every pod of the namespace:
+			// unlike selectsAny, count it.
+			if sel, err := metav1.LabelSelectorAsSelector(&n.Spec.PodSelector); err == nil && (sel.Empty() || m.selectsAny(sel)) {
+				m.netpols = append(m.netpols, n)
 			}
 		}
 		r.clusters = append(r.clusters, m)
@@ -310,8 +347,8 @@ func renderOne(t testing.TB, src source) *manifests {
 }
 
 // manifests is one cluster of a rendering: a StatefulSet, the Services,
-// PodDisruptionBudgets and PodMonitors that select its pods, and the
-// rendering's Secrets and ConfigMaps.
+// PodDisruptionBudgets, PodMonitors and NetworkPolicies that select its
+// pods, and the rendering's Secrets and ConfigMaps.
 type manifests struct {
 	want       want
 	sts        *appsv1.StatefulSet
@@ -320,6 +357,7 @@ type manifests struct {
 	secrets    []*corev1.Secret
 	configMaps []*corev1.ConfigMap
 	monitors   []*podMonitor
+	netpols    []*networkingv1.NetworkPolicy
 }
 
 // clone returns a deep copy that a test may break.
@@ -344,6 +382,9 @@ func (m *manifests) clone() *manifests {
 		cp.Spec.PodTargetLabels = slices.Clone(pm.Spec.PodTargetLabels)
 		cp.Spec.PodMetricsEndpoints = slices.Clone(pm.Spec.PodMetricsEndpoints)
 		c.monitors = append(c.monitors, &cp)
+	}
+	for _, n := range m.netpols {
+		c.netpols = append(c.netpols, n.DeepCopy())
 	}
 	return c
 }

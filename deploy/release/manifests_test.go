@@ -26,6 +26,10 @@ func TestRenderOverlays(t *testing.T) {
 		if n := strings.Count(s, "image: "+image+"\n"); n != 2 {
 			t.Errorf("%s: %d containers run %s, want init and sidecar", flavor, n, image)
 		}
+		// The release bundle ships what the overlay does, the policy too.
+		if !strings.Contains(s, "\nkind: NetworkPolicy\n") {
+			t.Errorf("%s has no NetworkPolicy: the base's networkpolicy.yaml is missing from the release", flavor)
+		}
 		if strings.Contains(s, placeholderImage+":") {
 			t.Errorf("%s still names the placeholder %s", flavor, placeholderImage)
 		}

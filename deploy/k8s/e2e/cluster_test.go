@@ -67,6 +67,7 @@ func TestStatefulSet(t *testing.T) {
 				{"7_two_clusters_in_one_namespace", s.twoClusters},
 				{"8_the_helm_chart_installs_a_cluster_beside_it", s.helmChart},
 				{"9_primary_volume_claim_deleted_with_its_pod", s.primaryClaimDeleted},
+				{"10_network_policy_keeps_8081_to_the_pods", s.networkPolicy},
 			} {
 				if !t.Run(tc.name, tc.run) {
 					s.dump(t)

@@ -212,19 +212,26 @@ func sidecarStatus(ctx context.Context, ip string) (podcluster.Status, error) {
 	return st, nil
 }
 
-// sidecarCredentials fetches the credentials part of a pod's /status.
+// sidecarCredentials fetches the string fields of the credentials part of
+// a pod's /status (the tags; channelCurrent is a boolean).
 func sidecarCredentials(ctx context.Context, ip string) (map[string]string, error) {
 	body, err := sidecarGet(ctx, ip, "/status")
 	if err != nil {
 		return nil, err
 	}
 	var st struct {
-		Credentials map[string]string `json:"credentials"`
+		Credentials map[string]any `json:"credentials"`
 	}
 	if err := json.Unmarshal(body, &st); err != nil {
 		return nil, err
 	}
-	return st.Credentials, nil
+	tags := map[string]string{}
+	for k, v := range st.Credentials {
+		if s, ok := v.(string); ok {
+			tags[k] = s
+		}
+	}
+	return tags, nil
 }
 
 func sidecarGet(ctx context.Context, ip, path string) ([]byte, error) {

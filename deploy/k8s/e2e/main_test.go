@@ -7,14 +7,16 @@
 // deleted primary, the kubelet delivering a changed Secret, scaling with a
 // seed, a rolling update (and on MariaDB 10.11 an upgrade to 11.8), a
 // PodDisruptionBudget refusing an eviction, two clusters in one namespace,
-// a primary's PersistentVolumeClaim deleted with its pod. A writer records
+// a primary's PersistentVolumeClaim deleted with its pod, the shipped
+// NetworkPolicy (enforced by the cluster's kube-router) keeping a pod
+// without the StatefulSet's labels away from 3306, 8080 and 8081. A writer records
 // every acknowledged write through the mysql-primary Service; every case
 // ends with every acknowledged write on every ready pod, equal data, no
 // errant GTIDs and replicas refusing writes.
 //
 // The tests need root, a Docker engine (the images are built with
 // images/build.sh and copied into the cluster) and Debian's etcd-server,
-// containerd, runc and containernetworking-plugins; they are skipped under
+// containerd, runc, ipset and containernetworking-plugins; they are skipped under
 // -short and say what is missing otherwise. The cluster is built (localk8s
 // build, cached in K8S_DIR) and started unless one runs already, in which
 // case it is used and left running; each server gets a namespace of its

@@ -53,6 +53,8 @@ func (c *Cluster) Build(ctx context.Context) error {
 	}{
 		{"kubernetes " + Version, filepath.Join(k8sDir, "build", "kubernetes"), kubeLD, pkgs, kubeCommands, nil},
 		{"coredns " + corednsVersion, filepath.Join(k8sDir, "build", "coredns"), "-s -w", []string{"."}, []string{"coredns"}, nil},
+		{"kube-router " + kubeRouterVersion, filepath.Join(k8sDir, "build", "kube-router"), "-s -w",
+			[]string{"github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"}, []string{"kube-router"}, nil},
 		{"pause", c.Repo, "-s -w", []string{"./deploy/k8s/pause"}, []string{"pause"}, []string{filepath.Join(k8sDir, "pause")}},
 		{"localk8s", c.Repo, "-s -w", []string{"./deploy/k8s/cmd/localk8s"}, []string{"localk8s"},
 			[]string{c.Repo, filepath.Join(k8sDir, "localk8s"), filepath.Join(k8sDir, "cmd", "localk8s")}},

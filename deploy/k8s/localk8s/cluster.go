@@ -41,6 +41,9 @@ const (
 	corednsImage = "localk8s/coredns:" + corednsVersion
 	// corednsVersion is the CoreDNS release deploy/k8s/build/coredns builds.
 	corednsVersion = "v1.12.4"
+	// kubeRouterVersion is the kube-router release deploy/k8s/build/kube-router
+	// builds: only its network policy controller runs.
+	kubeRouterVersion = "v2.1.0"
 )
 
 // DefaultDir is where the cluster lives unless K8S_DIR says otherwise.

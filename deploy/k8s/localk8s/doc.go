@@ -4,8 +4,9 @@
 // proxy (deploy/k8s/build/kubernetes), a containerd of its own (Debian's
 // containerd and runc, its own root, state and socket), Debian's CNI plugins
 // on a bridge of its own, CoreDNS built from its module
-// (deploy/k8s/build/coredns), and a small provisioner of local
-// PersistentVolumes. The end-to-end tests of deploy/k8s/e2e and make
+// (deploy/k8s/build/coredns), kube-router's network policy controller built
+// from its module (deploy/k8s/build/kube-router: the bridge CNI ignores
+// NetworkPolicies), and a small provisioner of local PersistentVolumes. The end-to-end tests of deploy/k8s/e2e and make
 // demo-k8s use it; it is not part of mysql-bootstrap.
 //
 // Everything lives under one directory (Dir: K8S_DIR, default

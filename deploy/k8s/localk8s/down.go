@@ -65,7 +65,7 @@ func (c *Cluster) teardown(ctx context.Context, s *state) {
 		byName[p.Name] = p
 	}
 	// The node's agents first, so that nothing restarts the containers.
-	for _, n := range []string{"provisioner", "kubelet", "kube-proxy"} {
+	for _, n := range []string{"provisioner", "kubelet", "kube-proxy", "kube-router"} {
 		byName[n].stop(10 * time.Second)
 	}
 	c.killContainers(warn)
@@ -78,6 +78,7 @@ func (c *Cluster) teardown(ctx context.Context, s *state) {
 		}
 	}
 	c.cleanIptables(ctx, warn)
+	destroyIPSets(warn)
 	c.unmountAll(warn)
 	removeCgroups(warn)
 	if err := exec.Command("ip", "link", "show", Bridge).Run(); err == nil {
@@ -255,6 +256,27 @@ func (c *Cluster) cleanIptables(ctx context.Context, warn func(string, ...any)) 
 					warn("%s -t %s -X %s: %v: %s", tool, table, ch, err, strings.TrimSpace(string(out)))
 				}
 			}
+		}
+	}
+}
+
+// destroyIPSets removes kube-router's ipsets (KUBE-*, and inet6:KUBE-*
+// for IPv6), once no iptables rule refers to them any more.
+func destroyIPSets(warn func(string, ...any)) {
+	if _, err := exec.LookPath("ipset"); err != nil {
+		return
+	}
+	out, err := exec.Command("ipset", "list", "-n").Output()
+	if err != nil {
+		warn("ipset list -n: %v", err)
+		return
+	}
+	for _, name := range strings.Fields(string(out)) {
+		if !strings.HasPrefix(strings.TrimPrefix(name, "inet6:"), "KUBE-") {
+			continue
+		}
+		if out, err := exec.Command("ipset", "destroy", name).CombinedOutput(); err != nil {
+			warn("ipset destroy %s: %v: %s", name, err, strings.TrimSpace(string(out)))
 		}
 	}
 }

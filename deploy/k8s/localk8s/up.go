@@ -205,6 +205,35 @@ func (c *Cluster) bringUp(ctx context.Context, s *state, step func(string)) erro
 	}
 	step("node Ready")
 
+	// The bridge CNI ignores NetworkPolicies: kube-router's network policy
+	// controller enforces them (iptables and ipset; its routing, service
+	// proxy and CNI stay off). It looks its node up at start, so it starts
+	// once the node is registered. Traffic from the node itself, such as
+	// the kubelet's probes and the tests' own connections, is always
+	// admitted.
+	if err := c.start(s, "kube-router", c.Bin("kube-router"),
+		"--kubeconfig="+c.Kubeconfig(), "--hostname-override="+NodeName,
+		"--run-firewall=true", "--run-router=false", "--run-service-proxy=false", "--enable-cni=false",
+		"--health-port=0"); err != nil {
+		return err
+	}
+	if err := poll(ctx, 60*time.Second, 250*time.Millisecond, "kube-router's chains", func(ctx context.Context) error {
+		if !s.Procs[len(s.Procs)-1].alive() {
+			return fmt.Errorf("kube-router exited: see %s", filepath.Join(c.LogDir(), "kube-router.log"))
+		}
+		out, err := run(ctx, "iptables", "-w", "-S", "FORWARD")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(out, "KUBE-ROUTER-FORWARD") {
+			return errors.New("no jump to KUBE-ROUTER-FORWARD in FORWARD yet")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	step("kube-router enforces NetworkPolicies")
+
 	if _, err := c.Kubectl(ctx, "apply", "-f", c.path("config", "addons.yaml")); err != nil {
 		return err
 	}
@@ -249,7 +278,10 @@ func (c *Cluster) preflight() error {
 			missing = append(missing, tool)
 		}
 	}
-	for _, b := range append(append([]string{}, kubeCommands...), "coredns", "pause", "localk8s") {
+	if _, err := exec.LookPath("ipset"); err != nil {
+		missing = append(missing, "ipset (Debian package ipset; kube-router enforces NetworkPolicies with it)")
+	}
+	for _, b := range append(append([]string{}, kubeCommands...), "coredns", "kube-router", "pause", "localk8s") {
 		if _, err := os.Stat(c.Bin(b)); err != nil {
 			missing = append(missing, c.Bin(b)+" (localk8s build, or make k8s-build)")
 		}
