@@ -3,7 +3,6 @@ package bootstrap
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -250,13 +249,9 @@ func seedTLS(cfg *Config) (*tls.Config, error) {
 	if cfg.TLSCAFile == "" {
 		return nil, nil
 	}
-	pem, err := os.ReadFile(cfg.TLSCAFile)
+	pool, err := caPool(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("REPLICATION_TLS_CA_FILE: %w", unwrapPathError(err))
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("REPLICATION_TLS_CA_FILE=%q holds no PEM certificate", cfg.TLSCAFile)
+		return nil, err
 	}
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

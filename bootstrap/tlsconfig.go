@@ -17,13 +17,9 @@ func clientTLS(cfg *Config, serverName string) (*tls.Config, error) {
 	if cfg.TLSCAFile == "" {
 		return nil, nil
 	}
-	pem, err := os.ReadFile(cfg.TLSCAFile)
+	pool, err := caPool(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("REPLICATION_TLS_CA_FILE: %w", unwrapPathError(err))
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("REPLICATION_TLS_CA_FILE=%q holds no PEM certificate", cfg.TLSCAFile)
+		return nil, err
 	}
 	c := &tls.Config{
 		RootCAs:    pool,
@@ -38,4 +34,18 @@ func clientTLS(cfg *Config, serverName string) (*tls.Config, error) {
 		c.Certificates = []tls.Certificate{cert}
 	}
 	return c, nil
+}
+
+// caPool reads REPLICATION_TLS_CA_FILE now (a renewed CA is used by the
+// next connection).
+func caPool(cfg *Config) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(cfg.TLSCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("REPLICATION_TLS_CA_FILE: %w", unwrapPathError(err))
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("REPLICATION_TLS_CA_FILE=%q holds no PEM certificate", cfg.TLSCAFile)
+	}
+	return pool, nil
 }
