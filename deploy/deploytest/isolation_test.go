@@ -334,12 +334,7 @@ func TestIsolationCatchesCrossing(t *testing.T) {
 				for _, m := range r.clusters {
 					got = append(got, checkInstance(m)...)
 				}
-				for _, problem := range got {
-					if strings.Contains(problem, tc.want) {
-						return
-					}
-				}
-				t.Errorf("after %q the checks reported %q, want a problem containing %q", tc.name, got, tc.want)
+				wantProblem(t, tc.name, got, tc.want)
 			})
 		}
 	}

@@ -323,12 +323,7 @@ func TestChecksCatchBrokenManifests(t *testing.T) {
 				}
 				tc.mutate(m, p)
 				got := tc.check(m)
-				for _, problem := range got {
-					if strings.Contains(problem, tc.want) {
-						return
-					}
-				}
-				t.Errorf("after %q the check reported %q, want a problem containing %q", tc.name, got, tc.want)
+				wantProblem(t, tc.name, got, tc.want)
 			})
 		}
 	}

@@ -438,3 +438,15 @@ func describe(src source, m *manifests) string {
 
 // joinProblems is for failure messages that list problems.
 func joinProblems(p []string) string { return "\n  " + strings.Join(p, "\n  ") }
+
+// wantProblem fails t unless one of the problems the checks reported after
+// the mutation named contains want: a mutation test's verdict.
+func wantProblem(t *testing.T, mutation string, got []string, want string) {
+	t.Helper()
+	for _, problem := range got {
+		if strings.Contains(problem, want) {
+			return
+		}
+	}
+	t.Errorf("after %q the checks reported %q, want a problem containing %q", mutation, got, want)
+}
