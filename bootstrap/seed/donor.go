@@ -40,8 +40,10 @@ const (
 	TrailerStatus = "Seed-Status" // "ok" or "failed"
 	TrailerError  = "Seed-Error"  // why it failed, one line
 	TrailerBytes  = "Seed-Bytes"  // bytes in the body
-	// TrailerMAC is the hex HMAC-SHA256 of the request's nonce and the
-	// body, keyed by the shared secret's key (StreamMAC).
+	// TrailerMAC is the hex HMAC-SHA256 of the request's nonce, the body
+	// and every other trailer and header above (StreamFields), keyed by
+	// the shared secret's key (StreamMAC): the recipient trusts none of
+	// them before it matches.
 	TrailerMAC = "Seed-Mac"
 	// TrailerBinlogState is the donor's gtid_binlog_state read once the
 	// backup ended (every server_id of every domain; MergeBinlogState cuts
@@ -202,13 +204,18 @@ func (d *Donor) stream(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 	}
 	log.Info("seed: backup started", "replica", replica, "estimate", estimate)
 
+	// The headers the MAC covers, as sent.
+	fields := StreamFields{Replica: strconv.FormatBool(replica)}
+	if estimate >= 0 {
+		fields.Estimate = strconv.FormatInt(estimate, 10)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Trailer", strings.Join([]string{TrailerStatus, TrailerError, TrailerBytes, TrailerMAC, TrailerBinlogState}, ", "))
-	h.Set(HeaderReplica, strconv.FormatBool(replica))
-	if estimate >= 0 {
-		h.Set(HeaderEstimate, strconv.FormatInt(estimate, 10))
+	h.Set(HeaderReplica, fields.Replica)
+	if fields.Estimate != "" {
+		h.Set(HeaderEstimate, fields.Estimate)
 	}
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
@@ -248,13 +255,14 @@ func (d *Donor) stream(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 		if err != nil {
 			log.Warn("seed: could not read gtid_binlog_state: the recipient takes the backup's position alone", "error", redact(err.Error(), password))
 		}
-		h.Set(TrailerBinlogState, state)
+		fields.BinlogState = fieldValue(state)
 	}
-	reason = redact(reason, password, secret)
-	h.Set(TrailerStatus, status)
-	h.Set(TrailerError, reason)
-	h.Set(TrailerBytes, strconv.FormatInt(n, 10))
-	h.Set(TrailerMAC, hex.EncodeToString(sum.Sum(nil)))
+	reason = fieldValue(redact(reason, password, secret))
+	fields.Status, fields.Error, fields.Bytes = status, reason, strconv.FormatInt(n, 10)
+	// Every trailer goes under the MAC: the GTID state the recipient
+	// adopts, and the status and count that say the stream is whole.
+	fields.setTrailers(h)
+	h.Set(TrailerMAC, hex.EncodeToString(sum.Seal(fields)))
 
 	elapsed := time.Since(started)
 	if status != statusOK {

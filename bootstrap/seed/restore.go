@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 )
 
 // Errors a caller branches on.
@@ -31,9 +33,11 @@ var (
 	// names (an older version, or another pod behind the name).
 	ErrUnauthorized = errors.New("donor refused the token")
 	// ErrAltered: the stream's keyed MAC (Seed-Mac) is not the one the
-	// recipient computed: it was changed in transit, or does not come
-	// from a holder of the secret. Nothing was prepared; the staging
-	// directory is gone and the data directory untouched.
+	// recipient computed over the body and the other trailers and headers
+	// (StreamFields: status, byte count, GTID state …): one of them was
+	// changed in transit, or does not come from a holder of the secret
+	// (or from a donor of this version). Nothing was prepared; the
+	// staging directory is gone and the data directory untouched.
 	ErrAltered = errors.New("backup stream altered: its MAC does not match")
 	// ErrBusy: the donor is serving another backup (503); try later, or
 	// another donor.
@@ -282,10 +286,11 @@ func (r *Restore) nonce(ctx context.Context, client *http.Client) (string, error
 	return n, nil
 }
 
-// fetch streams the donor's backup into mbstream and checks the trailers
-// (the keyed MAC included) before anything uses the copy; it returns the
-// meter that counted the bytes, their SHA-256 (a record, not a proof: the
-// MAC is that) and the donor's gtid_binlog_state ("" when it sent none).
+// fetch streams the donor's backup into mbstream and checks the keyed MAC
+// of the body and the trailers before it reads what they say and before
+// anything uses the copy; it returns the meter that counted the bytes,
+// their SHA-256 (a record, not a proof: the MAC is that) and the donor's
+// gtid_binlog_state ("" when it sent none), verified and well formed.
 func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Logger) (*meter, string, string, error) {
 	idle := r.IdleTimeout
 	if idle <= 0 {
@@ -353,7 +358,7 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 	}
 
 	m := newMeter(donor, estimate, r.Progress, log)
-	sum, mac := sha256.New(), StreamMAC(key, nonce)
+	sum, mac := sha256.New(), NewStreamMAC(key, nonce)
 	body := &activityReader{r: resp.Body, idle: idle, timer: watchdog}
 	// mbstream first: a write it refuses ends the copy before the hash
 	// counts bytes that went nowhere.
@@ -375,22 +380,33 @@ func (r *Restore) fetch(ctx context.Context, donor, staging string, log *slog.Lo
 		}
 	}
 
-	// The body ended cleanly; the trailers say whether it is all there.
+	// The body ended cleanly; the trailers say whether it is all there,
+	// but only once the MAC vouches for them: it covers the body and every
+	// field read here, and nothing of them is used before it matches.
 	t := resp.Trailer
-	got, gotMAC := hex.EncodeToString(sum.Sum(nil)), mac.Sum(nil)
-	donorMAC, _ := hex.DecodeString(t.Get(TrailerMAC))
-	switch status := t.Get(TrailerStatus); {
-	case status == "":
+	if t.Get(TrailerStatus) == "" && t.Get(TrailerMAC) == "" {
 		return nil, "", "", fmt.Errorf("%w: after %d bytes: no trailer from the donor", ErrIncomplete, n)
-	case status != statusOK:
-		return nil, "", "", fmt.Errorf("%w: donor says %s: %s", ErrIncomplete, redact(status), redact(t.Get(TrailerError), r.Secret))
-	case t.Get(TrailerBytes) != strconv.FormatInt(n, 10): // the hash would differ too; this says how
-		return nil, "", "", fmt.Errorf("%w: received %d bytes, donor sent %s", ErrIncomplete, n, redact(t.Get(TrailerBytes)))
-	case !hmac.Equal(gotMAC, donorMAC):
-		return nil, "", "", fmt.Errorf("%w (%d bytes, SHA-256 %s): refused before it was prepared", ErrAltered, n, got)
+	}
+	fields := ResponseFields(resp.Header, t)
+	got := hex.EncodeToString(sum.Sum(nil))
+	donorMAC, _ := hex.DecodeString(t.Get(TrailerMAC))
+	if !hmac.Equal(mac.Seal(fields), donorMAC) {
+		return nil, "", "", fmt.Errorf("%w (%d bytes, SHA-256 %s; the MAC covers the body and its trailers): refused before it was prepared", ErrAltered, n, got)
+	}
+	switch {
+	case fields.Status != statusOK:
+		return nil, "", "", fmt.Errorf("%w: donor says %s: %s", ErrIncomplete, redact(fields.Status), redact(fields.Error, r.Secret))
+	case fields.Bytes != strconv.FormatInt(n, 10): // the donor's own count, under its MAC
+		return nil, "", "", fmt.Errorf("%w: received %d bytes, donor sent %s", ErrIncomplete, n, redact(fields.Bytes))
+	}
+	if fields.BinlogState != "" {
+		// Checked now rather than after a prepare that may take long.
+		if _, err := sqldialect.ParseMariaDBGTIDList(fields.BinlogState); err != nil {
+			return nil, "", "", fmt.Errorf("donor's gtid_binlog_state %q: %w", redact(fields.BinlogState), err)
+		}
 	}
 	log.Info("seed: stream verified", "bytes", n, "sha256", got, "rate", rate(n, time.Since(m.p.Started)))
-	return m, got, t.Get(TrailerBinlogState), nil
+	return m, got, fields.BinlogState, nil
 }
 
 var defaultClient = &http.Client{Transport: &http.Transport{

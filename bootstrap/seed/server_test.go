@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -419,6 +420,28 @@ func TestSeedFromPrimary(t *testing.T) {
 		t.Logf("cut stream: %v after %s", err, time.Since(start).Round(time.Millisecond))
 		unchanged(t)
 		idle(t) // the donor noticed and stopped its mariadb-backup
+	})
+
+	t.Run("GTID state changed in flight", func(t *testing.T) {
+		// The stream untouched, only the donor's gtid_binlog_state, which
+		// the recipient would adopt (a position from which replication
+		// skips or replays transactions): refused before prepare.
+		rl := newRelay(t, srv.URL)
+		var seen atomic.Value
+		rl.set(func(_ []byte, tr http.Header) {
+			seen.Store(tr.Get(TrailerBinlogState))
+			tr.Set(TrailerBinlogState, "0-1-1")
+		})
+		_, err := (&Restore{DataDir: b.DataDir, DonorURL: rl.URL + "/backup", Secret: testSecret, Recipient: recipientPod, DonorPod: donorPod, Log: log}).Run(t.Context())
+		if !errors.Is(err, ErrAltered) {
+			t.Fatalf("Run = %v, want ErrAltered", err)
+		}
+		if state, _ := seen.Load().(string); !strings.HasPrefix(state, "0-1-") || state == "0-1-1" {
+			t.Errorf("the donor's gtid_binlog_state on the way: %q, want its real one", state)
+		}
+		t.Logf("changed GTID state: %v", err)
+		unchanged(t)
+		idle(t)
 	})
 
 	t.Run("one backup at a time", func(t *testing.T) {

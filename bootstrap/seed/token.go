@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"hash"
@@ -18,7 +19,7 @@ import (
 //
 //	POST /seed/nonce  the donor answers a fresh random nonce (128 bits, hex)
 //	                  that it remembers for NonceTTL
-//	GET  /backup      Authorization: Bearer v2.<recipient>.<donor>.<nonce>.<unix time>.<mac>
+//	GET  /backup      Authorization: Bearer v3.<recipient>.<donor>.<nonce>.<unix time>.<mac>
 //
 // mac is HMAC-SHA256(key, label, recipient, donor, nonce, unix time) with
 // key = Key(secret). The donor accepts a token only once (the nonce is
@@ -26,20 +27,36 @@ import (
 // succeeds or not), only for itself, only within TokenSkew of its clock and
 // only for a recipient of its own StatefulSet; a token seen on the wire is
 // worth nothing to anyone else. The stream it then sends ends with a keyed
-// MAC of the nonce and every byte (StreamMAC), which the recipient checks
-// before it prepares anything: a stream altered in transit, even with a
+// MAC of the nonce, every byte and every other field of the response the
+// recipient acts on (StreamMAC, StreamFields), which the recipient checks
+// before it uses any of them and before it prepares anything: a stream, a
+// GTID state, a status or a byte count altered in transit, even with a
 // matching unkeyed checksum, is refused.
+//
+// Versions: a v2 token's stream MAC covered the nonce and the body only,
+// not the trailers (the donor's gtid_binlog_state among them). Tokens are
+// v3 since the MAC covers them, so that a recipient and a donor of
+// different versions refuse each other at the request (401, before a byte
+// of data moves) rather than after a whole copy whose MAC cannot match.
 
 // keyLabel derives the key all seed MACs use from the shared secret: the
 // secret itself (the replication password, or SEED_PASSWORD) keys nothing
 // directly, so nothing computed here is worth anything elsewhere.
 const keyLabel = "mysql-bootstrap seed key v2"
 
-// tokenLabel and tokenVersion mark a token's MAC and its wire form.
+// tokenLabel and tokenVersion mark a token's MAC and its wire form;
+// olderTokens are the versions a donor names when it refuses one.
 const (
-	tokenLabel   = "mysql-bootstrap seed token v2"
-	tokenVersion = "v2"
+	tokenLabel   = "mysql-bootstrap seed token v3"
+	tokenVersion = "v3"
 )
+
+var olderTokens = []string{"v2"}
+
+// streamLabel opens the input of every stream MAC (StreamMAC): a MAC of
+// this version can equal no MAC of another (a v2 stream MAC's input
+// began with the nonce's hex digits).
+const streamLabel = "mysql-bootstrap seed stream v3"
 
 // Limits of the donor's nonces and tokens.
 const (
@@ -102,13 +119,121 @@ func parseToken(s string) (token, bool) {
 	return token{recipient: f[1], donor: f[2], nonce: f[3], unix: unix, mac: f[5]}, true
 }
 
-// StreamMAC returns the keyed MAC of a stream for the request that named
-// nonce: HMAC-SHA256(key, nonce || every byte of the stream). The donor
-// sends it hex in the Seed-Mac trailer; the recipient computes it again.
-func StreamMAC(key []byte, nonce string) hash.Hash {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(nonce))
+// StreamFields are the fields of a GET /backup response besides its body,
+// as sent, that the stream's MAC covers: every trailer the recipient acts
+// on, and the two headers it shows while the copy runs. A field not sent
+// is "" (the recipient cannot tell one from the other: http.Header.Get).
+type StreamFields struct {
+	// Trailers: Seed-Status, Seed-Error, Seed-Bytes, Seed-Gtid-Binlog-State.
+	Status, Error, Bytes, BinlogState string
+	// Headers: Seed-Donor-Replica, Seed-Estimate-Bytes.
+	Replica, Estimate string
+}
+
+// ResponseFields reads the fields from a response's header and trailer.
+func ResponseFields(header, trailer http.Header) StreamFields {
+	return StreamFields{
+		Status: trailer.Get(TrailerStatus), Error: trailer.Get(TrailerError),
+		Bytes: trailer.Get(TrailerBytes), BinlogState: trailer.Get(TrailerBinlogState),
+		Replica: header.Get(HeaderReplica), Estimate: header.Get(HeaderEstimate),
+	}
+}
+
+// named lists the fields in the order the MAC takes them.
+func (f StreamFields) named() [6][2]string {
+	return [6][2]string{
+		{TrailerStatus, f.Status}, {TrailerError, f.Error}, {TrailerBytes, f.Bytes},
+		{TrailerBinlogState, f.BinlogState}, {HeaderReplica, f.Replica}, {HeaderEstimate, f.Estimate},
+	}
+}
+
+// setTrailers sets the trailers of f in h (a ResponseWriter's header once
+// the body is written).
+func (f StreamFields) setTrailers(h http.Header) {
+	named := f.named()
+	for _, kv := range named[:4] {
+		h.Set(kv[0], kv[1])
+	}
+}
+
+// fieldValue is s as a header or trailer value arrives: control
+// characters become spaces (net/http turns CR and LF into spaces) and
+// surrounding spaces go (the reader trims them). The donor sends and MACs
+// this form, so what the recipient reads is what was MACed.
+func fieldValue(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < ' ' || c == 0x7f {
+			b[i] = ' '
+		}
+	}
+	return strings.Trim(string(b), " ")
+}
+
+// StreamMAC is the keyed MAC of a GET /backup response: HMAC-SHA256 with
+// key = Key(secret) of
+//
+//	len "mysql-bootstrap seed stream v3"  len nonce
+//	every byte of the body
+//	len name  len value   for each field of StreamFields, in a fixed order
+//	the body's length
+//
+// where len x is x preceded by its length and every length (the body's
+// too) is 8 bytes big-endian. The body's length closes the input, so the
+// input reads back one way only: no two streams with their fields share
+// it. The donor sends it hex in the Seed-Mac trailer (Seal); the recipient
+// computes it again from what it received.
+type StreamMAC struct {
+	h hash.Hash
+	n uint64
+}
+
+// NewStreamMAC starts the MAC of the stream for the request that named
+// nonce.
+func NewStreamMAC(key []byte, nonce string) *StreamMAC {
+	m := &StreamMAC{h: hmac.New(sha256.New, key)}
+	writeLen(m.h, streamLabel)
+	writeLen(m.h, nonce)
 	return m
+}
+
+// Write adds bytes of the body.
+func (m *StreamMAC) Write(p []byte) (int, error) {
+	m.n += uint64(len(p))
+	return m.h.Write(p)
+}
+
+// Seal returns the MAC of the body written so far and of f. It does not
+// change m.
+func (m *StreamMAC) Seal(f StreamFields) []byte {
+	c, err := m.h.(hash.Cloner).Clone()
+	if err != nil {
+		panic("seed: HMAC-SHA256 could not be cloned: " + err.Error()) // the standard library's always can
+	}
+	for _, kv := range f.named() {
+		writeLen(c, kv[0])
+		writeLen(c, kv[1])
+	}
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], m.n)
+	c.Write(n[:])
+	return c.Sum(nil)
+}
+
+// Sum appends to b the MAC of a complete stream that carries nothing but
+// its body: Seal with Status "ok", Bytes the count written, every other
+// field empty. A response with more to say (a failure, a GTID state, the
+// headers Donor sends) must use Seal.
+func (m *StreamMAC) Sum(b []byte) []byte {
+	return append(b, m.Seal(StreamFields{Status: statusOK, Bytes: strconv.FormatUint(m.n, 10)})...)
+}
+
+// writeLen writes s preceded by its length, 8 bytes big-endian.
+func writeLen(h hash.Hash, s string) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+	h.Write(n[:])
+	h.Write([]byte(s))
 }
 
 // validNonce: 32 lowercase hex digits.
@@ -184,8 +309,8 @@ type Grant struct {
 	key       []byte
 }
 
-// MAC returns the stream's MAC for this grant (StreamMAC).
-func (g Grant) MAC() hash.Hash { return StreamMAC(g.key, g.Nonce) }
+// MAC starts the stream's MAC for this grant (StreamMAC).
+func (g Grant) MAC() *StreamMAC { return NewStreamMAC(g.key, g.Nonce) }
 
 // errNoNonce: the donor remembers too many nonces already.
 var errNoNonce = errors.New("too many outstanding nonces")
@@ -243,8 +368,14 @@ func (g *Gate) consume(nonce string) bool {
 // the donor's StatefulSet) and the reason, for the donor's log only: the
 // requester learns nothing but the status.
 func (g *Gate) Check(r *http.Request) (grant Grant, status int, reason string) {
-	t, ok := parseToken(bearer(r.Header.Get("Authorization")))
+	raw := bearer(r.Header.Get("Authorization"))
+	t, ok := parseToken(raw)
 	if !ok {
+		for _, v := range olderTokens {
+			if strings.HasPrefix(raw, v+".") {
+				return Grant{}, http.StatusUnauthorized, "a token of an earlier version (" + v + "): the recipient runs an older mysql-bootstrap; copies between the two fail until both run this one"
+			}
+		}
 		return Grant{}, http.StatusUnauthorized, "missing or malformed token"
 	}
 	// The nonce goes first, and goes whatever follows: a token is tried

@@ -1,11 +1,16 @@
 package seed
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +118,14 @@ func TestGate(t *testing.T) {
 		}
 	}
 
+	// A token of the earlier version, well made: refused, and the donor's
+	// log says why.
+	r := httptest.NewRequest(http.MethodGet, "/backup", nil)
+	r.Header.Set("Authorization", "Bearer "+tokenV2(key, "db-1", "db-0", issue(), now))
+	if _, status, why := g.Check(r); status != http.StatusUnauthorized || !strings.Contains(why, "earlier version (v2)") {
+		t.Errorf("a v2 token: status %d (%q), want 401 naming the earlier version", status, why)
+	}
+
 	// A nonce expires after NonceTTL.
 	n := issue()
 	clock = now.Add(NonceTTL + time.Second)
@@ -127,7 +140,7 @@ func TestGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := httptest.NewRequest(http.MethodGet, "/backup", nil)
+	r = httptest.NewRequest(http.MethodGet, "/backup", nil)
 	r.Header.Set("Authorization", "Bearer "+Token(Key(""), "db-1", "db-0", n2, time.Now()))
 	if _, status, _ := g2.Check(r); status != http.StatusUnauthorized {
 		t.Errorf("a donor without a secret: status %d, want 401", status)
@@ -179,11 +192,143 @@ func TestParseToken(t *testing.T) {
 	if !ok || tok.recipient != "db-1" || tok.donor != "db-0" || tok.nonce != n || tok.unix != at.Unix() || len(tok.mac) != 64 {
 		t.Fatalf("parseToken(Token(...)) = %+v %v", tok, ok)
 	}
-	for _, bad := range []string{"", "v1.db-1.db-0." + n + ".1." + tok.mac, "v2.db-1.db-0." + n + ".x." + tok.mac,
-		"v2.db-1.db-0." + n[:30] + ".1." + tok.mac, "v2.db-1.db-0." + strings.ToUpper(n) + ".1." + tok.mac,
-		"v2..db-0." + n + ".1." + tok.mac, "v2.db-1.db-0." + n + ".1." + tok.mac[:62], "v2.a.b.db-1.db-0." + n + ".1." + tok.mac} {
+	v := tokenVersion
+	for _, bad := range []string{"", "v1.db-1.db-0." + n + ".1." + tok.mac, v + ".db-1.db-0." + n + ".x." + tok.mac,
+		v + ".db-1.db-0." + n[:30] + ".1." + tok.mac, v + ".db-1.db-0." + strings.ToUpper(n) + ".1." + tok.mac,
+		v + "..db-0." + n + ".1." + tok.mac, v + ".db-1.db-0." + n + ".1." + tok.mac[:62], v + ".a.b.db-1.db-0." + n + ".1." + tok.mac,
+		tokenV2(key, "db-1", "db-0", n, at)} {
 		if _, ok := parseToken(bad); ok {
 			t.Errorf("parseToken(%q) accepted it", bad)
+		}
+	}
+}
+
+// tokenV2 is a token as the previous version made it (its label, its
+// version), whose stream MAC did not cover the trailers.
+func tokenV2(key []byte, recipient, donor, nonce string, at time.Time) string {
+	m := hmac.New(sha256.New, key)
+	for _, f := range []string{"mysql-bootstrap seed token v2", recipient, donor, nonce} {
+		m.Write([]byte(f))
+		m.Write([]byte{'\n'})
+	}
+	m.Write(strconv.AppendInt(nil, at.Unix(), 10))
+	return strings.Join([]string{"v2", recipient, donor, nonce, strconv.FormatInt(at.Unix(), 10), hex.EncodeToString(m.Sum(nil))}, ".")
+}
+
+// TestStreamMAC pins the MAC's input, as written in StreamMAC's comment
+// (donors and recipients of one version must agree byte for byte), and
+// checks that moving bytes between the body and the fields, or between
+// fields, changes it.
+func TestStreamMAC(t *testing.T) {
+	t.Parallel()
+	key := Key("s")
+	nonce := strings.Repeat("0f", 16)
+	f := StreamFields{Status: "ok", Bytes: "5", BinlogState: "0-1-9,0-9-3", Replica: "false", Estimate: "100"}
+
+	// The input spelled out.
+	var in bytes.Buffer
+	lenOf := func(s string) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		in.Write(n[:])
+		in.WriteString(s)
+	}
+	lenOf("mysql-bootstrap seed stream v3")
+	lenOf(nonce)
+	in.WriteString("hello")
+	for _, kv := range [][2]string{{"Seed-Status", "ok"}, {"Seed-Error", ""}, {"Seed-Bytes", "5"},
+		{"Seed-Gtid-Binlog-State", "0-1-9,0-9-3"}, {"Seed-Donor-Replica", "false"}, {"Seed-Estimate-Bytes", "100"}} {
+		lenOf(kv[0])
+		lenOf(kv[1])
+	}
+	in.Write([]byte{0, 0, 0, 0, 0, 0, 0, 5})
+	want := hmac.New(sha256.New, key)
+	want.Write(in.Bytes())
+
+	m := NewStreamMAC(key, nonce)
+	m.Write([]byte("hel"))
+	m.Write([]byte("lo"))
+	got := m.Seal(f)
+	if !hmac.Equal(got, want.Sum(nil)) {
+		t.Fatalf("Seal = %x, want %x", got, want.Sum(nil))
+	}
+	if again := m.Seal(f); !hmac.Equal(again, got) {
+		t.Errorf("Seal changed the MAC: %x, then %x", got, again)
+	}
+	if sum, plain := m.Sum([]byte("x")), m.Seal(StreamFields{Status: "ok", Bytes: "5"}); string(sum) != "x"+string(plain) {
+		t.Errorf("Sum = %x, want x followed by Seal of an ok stream of 5 bytes %x", sum, plain)
+	}
+
+	seal := func(body string, f StreamFields) string {
+		m := NewStreamMAC(key, nonce)
+		m.Write([]byte(body))
+		return hex.EncodeToString(m.Seal(f))
+	}
+	variants := map[string]string{}
+	for name, v := range map[string]struct {
+		body string
+		f    StreamFields
+	}{
+		"as sent":                       {"hello", f},
+		"a byte of the body":            {"hellp", f},
+		"a body byte moved to a field":  {"hell", StreamFields{Status: "ok", Bytes: "5", BinlogState: "o0-1-9,0-9-3", Replica: "false", Estimate: "100"}},
+		"state in the error":            {"hello", StreamFields{Status: "ok", Error: "0-1-9,0-9-3", Bytes: "5", Replica: "false", Estimate: "100"}},
+		"state split over two fields":   {"hello", StreamFields{Status: "ok", Bytes: "5", BinlogState: "0-1-9,", Replica: "0-9-3false", Estimate: "100"}},
+		"state of one server_id":        {"hello", StreamFields{Status: "ok", Bytes: "5", BinlogState: "0-1-9", Replica: "false", Estimate: "100"}},
+		"no state":                      {"hello", StreamFields{Status: "ok", Bytes: "5", Replica: "false", Estimate: "100"}},
+		"failed":                        {"hello", StreamFields{Status: "failed", Bytes: "5", BinlogState: "0-1-9,0-9-3", Replica: "false", Estimate: "100"}},
+		"another count":                 {"hello", StreamFields{Status: "ok", Bytes: "6", BinlogState: "0-1-9,0-9-3", Replica: "false", Estimate: "100"}},
+		"another estimate":              {"hello", StreamFields{Status: "ok", Bytes: "5", BinlogState: "0-1-9,0-9-3", Replica: "false", Estimate: "10"}},
+		"a replica":                     {"hello", StreamFields{Status: "ok", Bytes: "5", BinlogState: "0-1-9,0-9-3", Replica: "true", Estimate: "100"}},
+		"the estimate's digit in state": {"hello", StreamFields{Status: "ok", Bytes: "5", BinlogState: "0-1-9,0-9-31", Replica: "false", Estimate: "00"}},
+	} {
+		mac := seal(v.body, v.f)
+		if other, dup := variants[mac]; dup {
+			t.Errorf("%q and %q have the same MAC", name, other)
+		}
+		variants[mac] = name
+	}
+	// The previous version's MAC (nonce and body only) is never this one.
+	old := hmac.New(sha256.New, key)
+	old.Write([]byte(nonce + "hello"))
+	if name, dup := variants[hex.EncodeToString(old.Sum(nil))]; dup {
+		t.Errorf("the v2 MAC of the stream equals %q's", name)
+	}
+}
+
+// TestFieldValue: what the donor MACs is what the recipient reads, after
+// net/http sent and parsed it as a trailer.
+func TestFieldValue(t *testing.T) {
+	t.Parallel()
+	values := []string{"plain", "  padded\t", "two\nlines\r\n", "a\x00nul and \x7f del", "mariadb-backup: exit status 1: [ERROR] Access denied for user 'seed'", "ünïcode ✓", ""}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var names []string
+		for i := range values {
+			names = append(names, "Seed-Test-"+strconv.Itoa(i))
+		}
+		w.Header().Set("Trailer", strings.Join(names, ", "))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("body"))
+		for i, v := range values {
+			w.Header().Set(names[i], fieldValue(v))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range values {
+		sent := fieldValue(v)
+		if got := resp.Trailer.Get("Seed-Test-" + strconv.Itoa(i)); got != sent {
+			t.Errorf("%q: sent and MACed as %q, read as %q", v, sent, got)
+		}
+		if fieldValue(sent) != sent {
+			t.Errorf("fieldValue(%q) = %q is not its own fieldValue", v, sent)
 		}
 	}
 }
