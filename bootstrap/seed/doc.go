@@ -6,9 +6,11 @@
 // volume mounted at the server's own datadir path. GET /backup streams
 // `mariadb-backup --backup --stream=xbstream` of the local server and ends
 // with HTTP trailers that say how it went: Seed-Status (ok or failed),
-// Seed-Error (the tool's error, one line), Seed-Bytes and Seed-Mac, a MAC
-// of the request's nonce and the body keyed by a secret both pods know
-// (StreamMAC). A request carries a single-use bearer token for one
+// Seed-Error (the tool's error, one line), Seed-Bytes,
+// Seed-Gtid-Binlog-State and Seed-Mac, a MAC keyed by a secret both pods
+// know of the request's nonce, the body, every other trailer and the
+// headers the recipient reads (StreamMAC), checked before any of them is
+// used. A request carries a single-use bearer token for one
 // recipient and this donor (Token), made with a nonce from POST
 // /seed/nonce and checked by the donor's Gate; one backup runs at a time.
 // With a CA the listener is TLS (ServerTLS, the pod's own certificate) and
