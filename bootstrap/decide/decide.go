@@ -982,10 +982,12 @@ func (rp *replicaPass) problems() {
 }
 
 // freshness works out what the replica's data is worth: how long ago the
-// primary held no more than it has applied (staleness), and the
-// applier's lag. Seconds_Behind_Source cannot say it alone: it is 0
+// primary held no more than it has applied (staleness, from the samples
+// of the primary's GTID set the data holds), and the applier's lag,
+// reported beside it. Seconds_Behind_Source cannot say it: it is 0
 // whenever the applier has caught up with a receiver that may itself be
-// minutes behind (a slow link); it only ever makes the data older.
+// minutes behind (a slow link), and right after a restart it can be the
+// age of an old event.
 func (rp *replicaPass) freshness() (staleness, lag *time.Duration) {
 	m, l, src, ch := &rp.d.Memory, rp.l, rp.src, rp.ch
 	if !m.CaughtUp && src.Reached() {
@@ -1003,11 +1005,14 @@ func (rp *replicaPass) freshness() (staleness, lag *time.Duration) {
 		lag = &l
 	}
 	if !m.FreshAsOf.IsZero() {
-		s := max(rp.now.Sub(m.FreshAsOf), 0)
-		if lag != nil {
-			s = max(s, *lag)
-		}
-		s = s.Round(time.Second)
+		// The proof alone: the data holds every transaction the primary
+		// had at FreshAsOf. Seconds_Behind_Source is not added: it cannot
+		// make data older than that proof says (it would be the age of an
+		// event the replica applies after holding everything up to
+		// FreshAsOf), and right after a restart MariaDB reports the age
+		// of an old event for a moment, which made a replica that had
+		// been ready leave the Service for a pass.
+		s := max(rp.now.Sub(m.FreshAsOf), 0).Round(time.Second)
 		staleness = &s
 	}
 	rp.d.Replica.Staleness = staleness

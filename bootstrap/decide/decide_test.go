@@ -1002,17 +1002,21 @@ func TestDecide(t *testing.T) {
 				m.FreshAsOf = time.Time{}
 				return o, m
 			}},
-		{name: "applier lag over the limit: the data is at least that old", situation: SitReplicaLagging, role: wire.RoleReplica,
+		{name: "applier lag over the limit with the data behind by as much: not ready", situation: SitReplicaLagging, role: wire.RoleReplica,
 			reason: "data may be 31s old, more than MAX_REPLICATION_LAG 30s: it has not applied what the primary held then (its applier's lag, Seconds_Behind_Source, is 31s",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				o.Replica.Source.GTIDs = gtids(fc.flavor, fc.primaryMore)
 				o.Replica.Channel.Lag = ptr[int64](31)
+				m.FreshAsOf = t0.Add(-31 * time.Second)
 				return o, m
 			}},
-		{name: "applier lag at the limit", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", data at most 30s old",
+		{name: "applier lag over the limit while the data holds all the primary holds: the proof wins (MariaDB's lag of an old event right after a restart)",
+			situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true, reason: "replicating from " + testPrimary + ", data at most 0s old",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
-				o.Replica.Channel.Lag = ptr[int64](30)
+				o.Replica.Channel.Lag = ptr[int64](35)
 				return o, m
 			}},
 		{name: "receiver behind while the applier is idle (lag 0): not ready once the data is older than MAX_REPLICATION_LAG", situation: SitReplicaLagging, role: wire.RoleReplica,
