@@ -213,4 +213,3 @@ func TestSidecarAccountHost(t *testing.T) {
 		}
 	}
 }
-
