@@ -22,7 +22,7 @@ import (
 // local server, with only the privileges it needs
 // (sqldialect.SidecarAccountPrivileges). Its host follows MYSQL_HOST as
 // the backup account's does (backupAccountHost).
-const SidecarAccountUser = "mysql-bootstrap"
+const SidecarAccountUser = sqldialect.SidecarAccountUser
 
 // sidecarAccountHost is the host part of the sidecar account for a
 // server reached at mysqlHost: the address the server sees the sidecar

@@ -377,6 +377,10 @@ func (d *Dialect) account(user, host string) (string, error) {
 // privileges.
 const AccountMarker = "mysql-bootstrap"
 
+// SidecarAccountUser is the account the sidecar works through on its own
+// server (EnsureSidecarAccount).
+const SidecarAccountUser = "mysql-bootstrap"
+
 // MarkerRole is the MariaDB role that marks an account as mysql-bootstrap's.
 const MarkerRole = "mysql_bootstrap_managed"
 
@@ -631,10 +635,11 @@ func (d *Dialect) UserTablesQuery(limit int) string {
 // AccountsQuery returns a query for the accounts a person or an image's
 // first start created, one "user@host" per row: every account but the
 // servers' own (root, mysql.*, mariadb.sys, the official MariaDB image's
-// healthcheck) and roles.
+// healthcheck), the sidecar's (SidecarAccountUser: created outside the
+// binary log, it is no transaction of the server's) and roles.
 func (d *Dialect) AccountsQuery() string {
 	q := "SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User NOT IN ('', 'root', 'mysql.sys', 'mysql.session', " +
-		"'mysql.infoschema', 'mariadb.sys', 'healthcheck', 'PUBLIC')"
+		"'mysql.infoschema', 'mariadb.sys', 'healthcheck', 'PUBLIC', '" + SidecarAccountUser + "')"
 	if d.server.Flavor == MariaDB {
 		q += " AND is_role = 'N'"
 	}
