@@ -52,8 +52,9 @@ func accountGrants(t *testing.T, db *sql.DB, mariadb bool) (privs, adminRoles []
 			continue
 		}
 		level := strings.ReplaceAll(m[2], "`", "")
-		for _, p := range strings.Split(m[1], ", ") {
-			if p == "USAGE" {
+		// MySQL joins dynamic privileges with "," alone.
+		for _, p := range strings.Split(m[1], ",") {
+			if p = strings.TrimSpace(p); p == "USAGE" {
 				continue
 			}
 			if a, ok := grantAliases[p]; ok && mariadb {
