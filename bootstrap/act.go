@@ -44,7 +44,7 @@ type executor struct {
 	// dsn is the local server's address without credentials, for login
 	// tests.
 	dsn func() *mysql.Config
-	// longDSN is root's connection without read and write timeouts, for
+	// longDSN is the sidecar account's connection without read and write timeouts, for
 	// a clone.
 	longDSN    func() *mysql.Config
 	clone      *cloneJob

@@ -105,7 +105,7 @@ func newSeam(t *testing.T, role wire.Role) *seam {
 	s.id = seamIdentity(role)
 	useFakeServers(t, func(c *mysql.Config) *fakesql.Server {
 		switch {
-		case c.User == "root":
+		case c.User == "root" || c.User == SidecarAccountUser:
 			return s.local
 		case c.User == "repl" && strings.HasPrefix(c.Addr, seamPrimaryHost):
 			return s.primary

@@ -53,7 +53,7 @@ func (s *Sidecar) wakeUp() {
 func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Resolver) *Sidecar {
 	s := &Sidecar{cfg: cfg, id: id, log: log, resolver: resolver, wake: make(chan struct{}, 1), policy: policyFor(cfg, id),
 		creds: newCredentials(cfg)}
-	s.local = openDB(s.localDSN())
+	s.local = s.openLocal(s.accountDSN())
 	s.box.set(snapshot{status: wire.Status{
 		Pod: id.Pod, Ordinal: id.Ordinal, Role: id.Role, ServerID: id.ServerID,
 		PodHost: id.PodHost, PrimaryHost: id.PrimaryHost, Reason: "waiting for the local server",
@@ -293,9 +293,10 @@ func (s *Sidecar) notUp(err error) snapshot {
 	return snap
 }
 
-// localDSN is the admin connection to the local server. Each new
+// rootDSN is root's connection to the local server, used only to create
+// or repair the sidecar's own account (accountConnector). Each new
 // connection takes the root password as its file holds it now.
-func (s *Sidecar) localDSN() *mysql.Config {
+func (s *Sidecar) rootDSN() *mysql.Config {
 	c := s.localAddr()
 	c.User = "root"
 	c.Passwd = s.creds.root.Get().Reveal()
@@ -306,11 +307,12 @@ func (s *Sidecar) localDSN() *mysql.Config {
 	return c
 }
 
-// longDSN is root's connection to the local server without read and
-// write timeouts, for a statement that lasts as long as a copy of a
-// donor's data.
+// longDSN is the sidecar account's connection to the local server
+// without read and write timeouts, for a statement that lasts as long as
+// a copy of a donor's data (CLONE: CLONE_ADMIN). The pool that opens it
+// sees the account already there: the sidecar's own pool made it.
 func (s *Sidecar) longDSN() *mysql.Config {
-	c := s.localDSN()
+	c := s.accountDSN()
 	c.ReadTimeout, c.WriteTimeout = 0, 0
 	return c
 }
@@ -346,10 +348,15 @@ func openDB(c *mysql.Config) *sql.DB {
 		panic(err)
 	}
 	db := sql.OpenDB(conn)
+	setPool(db)
+	return db
+}
+
+// setPool sets the sizes and lifetime of a pool to the local server.
+func setPool(db *sql.DB) {
 	db.SetMaxOpenConns(2)
 	db.SetMaxIdleConns(2)
 	db.SetConnMaxLifetime(connLifetime)
-	return db
 }
 
 // primaryDB returns a pool to the primary as the replication user. Each new

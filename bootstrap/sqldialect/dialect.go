@@ -377,6 +377,10 @@ func (d *Dialect) account(user, host string) (string, error) {
 // privileges.
 const AccountMarker = "mysql-bootstrap"
 
+// SidecarAccountUser is the account the sidecar works through on its own
+// server (EnsureSidecarAccount).
+const SidecarAccountUser = "mysql-bootstrap"
+
 // MarkerRole is the MariaDB role that marks an account as mysql-bootstrap's.
 const MarkerRole = "mysql_bootstrap_managed"
 
@@ -631,10 +635,11 @@ func (d *Dialect) UserTablesQuery(limit int) string {
 // AccountsQuery returns a query for the accounts a person or an image's
 // first start created, one "user@host" per row: every account but the
 // servers' own (root, mysql.*, mariadb.sys, the official MariaDB image's
-// healthcheck) and roles.
+// healthcheck), the sidecar's (SidecarAccountUser: created outside the
+// binary log, it is no transaction of the server's) and roles.
 func (d *Dialect) AccountsQuery() string {
 	q := "SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User NOT IN ('', 'root', 'mysql.sys', 'mysql.session', " +
-		"'mysql.infoschema', 'mariadb.sys', 'healthcheck', 'PUBLIC')"
+		"'mysql.infoschema', 'mariadb.sys', 'healthcheck', 'PUBLIC', '" + SidecarAccountUser + "')"
 	if d.server.Flavor == MariaDB {
 		q += " AND is_role = 'N'"
 	}
@@ -884,4 +889,99 @@ func (d *Dialect) ApplySeedPosition(gtid, binlogState string) ([]Statement, erro
 		plain("SET GLOBAL gtid_binlog_state = " + QuoteString(strings.Join(strings.Fields(binlogState), ""))),
 		plain("SET GLOBAL gtid_slave_pos = " + q),
 	}, nil
+}
+
+// SidecarAccountPrivileges lists what the sidecar's own account holds on
+// this flavour, by level, as GrantSidecarAccount grants it:
+//
+//   - MySQL: SELECT on mysql.* and performance_schema.*; on *.* with
+//     GRANT OPTION (it creates the replication and clone accounts and
+//     passes these on; MySQL's grant option covers every privilege held
+//     at *.*) CREATE USER, REPLICATION SLAVE, BACKUP_ADMIN; on *.*
+//     REPLICATION CLIENT, RELOAD, SHUTDOWN, SYSTEM_VARIABLES_ADMIN,
+//     CONNECTION_ADMIN, REPLICATION_SLAVE_ADMIN, CLONE_ADMIN and
+//     REFERENCES (only so that information_schema.TABLES shows every
+//     table to the empty-primary checks).
+//   - MariaDB: SELECT on mysql.*; on *.* with GRANT OPTION CREATE USER,
+//     REPLICATION SLAVE and the backup account's privileges; on *.*
+//     BINLOG ADMIN (RESET MASTER), REPLICATION MASTER ADMIN (setting
+//     gtid_binlog_state), READ_ONLY ADMIN, SHUTDOWN, REFERENCES; and the
+//     marker role WITH ADMIN OPTION, to mark the accounts it creates.
+func (d *Dialect) SidecarAccountPrivileges() (selectOn []string, grantable, plain []string) {
+	if d.server.Flavor == MariaDB {
+		return []string{"mysql.*"},
+			append([]string{"CREATE USER", "REPLICATION SLAVE"}, backupPrivileges...),
+			[]string{"BINLOG ADMIN", "REPLICATION MASTER ADMIN", "READ_ONLY ADMIN", "SHUTDOWN", "REFERENCES"}
+	}
+	return []string{"mysql.*", "performance_schema.*"},
+		[]string{"CREATE USER", "REPLICATION SLAVE", "BACKUP_ADMIN"},
+		[]string{"REPLICATION CLIENT", "RELOAD", "SHUTDOWN", "SYSTEM_VARIABLES_ADMIN", "CONNECTION_ADMIN",
+			"REPLICATION_SLAVE_ADMIN", "CLONE_ADMIN", "REFERENCES"}
+}
+
+// EnsureSidecarAccount returns the statements, for root, that create the
+// sidecar's account user@host or bring an existing one back to password
+// and the privileges of SidecarAccountPrivileges, idempotently: CREATE
+// USER IF NOT EXISTS, ALTER USER … IDENTIFIED BY, the marker, the GRANTs.
+// It takes nothing away: privileges granted by hand beyond these stay.
+// Run them with binary logging off for the session (SessionBinlog): the
+// account is each server's own.
+func (d *Dialect) EnsureSidecarAccount(user, host, password string) ([]Statement, error) {
+	out, err := d.CreateReplicationUser(user, host, password, false)
+	if err != nil {
+		return nil, err
+	}
+	alter, err := d.AlterUserPassword(user, host, password, false)
+	if err != nil {
+		return nil, err
+	}
+	acct, _ := d.account(user, host)
+	out = append(out, alter)
+	if d.server.Flavor == MariaDB {
+		// CreateReplicationUser marked it; the sidecar marks the accounts
+		// it creates, which needs the role's ADMIN OPTION.
+		out = append(out, plain("GRANT "+MarkerRole+" TO "+acct+" WITH ADMIN OPTION"))
+	} else {
+		mark, err := d.MarkAccount(user, host)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, mark...)
+	}
+	sel, grantable, rest := d.SidecarAccountPrivileges()
+	for _, on := range sel {
+		out = append(out, plain("GRANT SELECT ON "+on+" TO "+acct))
+	}
+	out = append(out,
+		plain("GRANT "+strings.Join(grantable, ", ")+" ON *.* TO "+acct+" WITH GRANT OPTION"),
+		plain("GRANT "+strings.Join(rest, ", ")+" ON *.* TO "+acct))
+	return out, nil
+}
+
+// SessionBinlog returns SET sql_log_bin = 1 or 0: whether this session's
+// changes go to the binary log (both flavours; needs SUPER or, on MySQL,
+// SYSTEM_VARIABLES_ADMIN or SESSION_VARIABLES_ADMIN).
+func (d *Dialect) SessionBinlog(on bool) Statement {
+	if on {
+		return plain("SET sql_log_bin = 1")
+	}
+	return plain("SET sql_log_bin = 0")
+}
+
+// SuperReadOnlyQuery returns a query for @@GLOBAL.super_read_only (one
+// integer column); ok is false where SuperReadOnlySupported is.
+func (d *Dialect) SuperReadOnlyQuery() (query string, ok bool) {
+	if !d.SuperReadOnlySupported() {
+		return "", false
+	}
+	return "SELECT @@GLOBAL.super_read_only", true
+}
+
+// SetSuperReadOnly returns SET GLOBAL super_read_only = ON or OFF (MySQL).
+// Turning it off leaves read_only as it is.
+func (d *Dialect) SetSuperReadOnly(on bool) Statement {
+	if on {
+		return plain("SET GLOBAL super_read_only = ON")
+	}
+	return plain("SET GLOBAL super_read_only = OFF")
 }
