@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -62,25 +61,14 @@ type executor struct {
 // copyAccount is the copy account's name and host on the server d
 // speaks to: MySQL's clone account at '%' (recipients connect from pod
 // addresses that change); MariaDB's backup account at the address
-// backup-server connects from, MYSQL_HOST's when it is a loopback (the
-// server container's own network), else '%'.
+// backup-server connects from (localAccountHost: the loopback source
+// address when MYSQL_HOST is a loopback, the server container's own
+// network), else '%'.
 func (e *executor) copyAccount(d *sqldialect.Dialect) (user, host string) {
 	if d.CloneSupported() {
 		return decide.CloneAccountUser, "%"
 	}
-	return decide.BackupAccountUser, backupAccountHost(e.cfg.MySQLHost)
-}
-
-// backupAccountHost is the host part of the backup account for a server
-// reached at mysqlHost: the connection comes from that loopback address.
-func backupAccountHost(mysqlHost string) string {
-	if mysqlHost == "localhost" {
-		return mysqlHost
-	}
-	if ip, err := netip.ParseAddr(mysqlHost); err == nil && ip.IsLoopback() {
-		return ip.String()
-	}
-	return "%"
+	return decide.BackupAccountUser, localAccountHost(e.cfg.MySQLHost)
 }
 
 // copyPasswordLabel separates the copy account's password from every

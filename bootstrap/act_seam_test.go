@@ -459,8 +459,8 @@ func TestRunBackupAccountStatements(t *testing.T) {
 		t.Errorf("statements:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	for _, tc := range []struct{ mysqlHost, want string }{{"127.0.0.1", "127.0.0.1"}, {"localhost", "localhost"}, {"::1", "::1"}, {"10.1.2.3", "%"}, {"mysql.db", "%"}} {
-		if got := backupAccountHost(tc.mysqlHost); got != tc.want {
-			t.Errorf("backupAccountHost(%q) = %q, want %q", tc.mysqlHost, got, tc.want)
+		if got := localAccountHost(tc.mysqlHost); got != tc.want {
+			t.Errorf("localAccountHost(%q) = %q, want %q", tc.mysqlHost, got, tc.want)
 		}
 	}
 }

@@ -20,17 +20,18 @@ import (
 
 // SidecarAccountUser is the account the sidecar works through on its
 // local server, with only the privileges it needs
-// (sqldialect.SidecarAccountPrivileges). Its host follows MYSQL_HOST as
-// the backup account's does (backupAccountHost).
+// (sqldialect.SidecarAccountPrivileges). Its host follows MYSQL_HOST
+// (localAccountHost).
 const SidecarAccountUser = sqldialect.SidecarAccountUser
 
-// sidecarAccountHost is the host part of the sidecar account for a
+// localAccountHost is the host part of the accounts this pod's own
+// processes log in with (the sidecar's, MariaDB's backup account) for a
 // server reached at mysqlHost: the address the server sees the sidecar
 // connect from. Linux gives a connection to any 127.0.0.0/8 address the
 // source 127.0.0.1 (the loopback route's preferred source), so every
 // IPv4 loopback is '127.0.0.1'; ::1 is itself, localhost stays
 // localhost; any other MYSQL_HOST (another machine) is '%'.
-func sidecarAccountHost(mysqlHost string) string {
+func localAccountHost(mysqlHost string) string {
 	if mysqlHost == "localhost" {
 		return mysqlHost
 	}
@@ -189,7 +190,7 @@ func (s *Sidecar) openLocal(account *mysql.Config) *sql.DB {
 		if err == nil {
 			db := sql.OpenDB(&accountConnector{account: acct, root: root, log: s.log,
 				user:     func() string { return SidecarAccountUser },
-				host:     func() string { return sidecarAccountHost(s.cfg.MySQLHost) },
+				host:     func() string { return localAccountHost(s.cfg.MySQLHost) },
 				password: func() string { return SidecarAccountPassword(s.creds.root.Get().Reveal()) }})
 			setPool(db)
 			return db

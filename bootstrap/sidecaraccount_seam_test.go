@@ -208,8 +208,8 @@ func TestSidecarPassword(t *testing.T) {
 
 func TestSidecarAccountHost(t *testing.T) {
 	for in, want := range map[string]string{"127.0.0.1": "127.0.0.1", "127.0.0.12": "127.0.0.1", "::1": "::1", "localhost": "localhost", "10.1.2.3": "%", "mysql-0.mysql": "%"} {
-		if got := sidecarAccountHost(in); got != want {
-			t.Errorf("sidecarAccountHost(%q) = %q, want %q", in, got, want)
+		if got := localAccountHost(in); got != want {
+			t.Errorf("localAccountHost(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
