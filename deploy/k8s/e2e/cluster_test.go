@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
 	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
 )
@@ -163,8 +165,11 @@ func execThroughService(ctx context.Context, db *sql.DB, stmt string, args ...an
 	var result error
 	err := testkit.Eventually(ctx, 30*time.Second, "through the Service: "+stmt, func(ctx context.Context) error {
 		_, err := db.ExecContext(ctx, stmt, args...)
+		// Refused or reset while the Service's new endpoints settle (kube-proxy,
+		// the policy controller): try again. A statement that did run and is
+		// retried fails on its own terms (a duplicate key), never passes twice.
 		var oe *net.OpError
-		if errors.As(err, &oe) {
+		if errors.As(err, &oe) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) {
 			return err
 		}
 		result = err
