@@ -43,11 +43,14 @@ const (
 	ioTimeout    = 10 * time.Second
 	connLifetime = 10 * time.Minute
 
-	// Waiting for the local server: poll from 100 ms, capped low (a pod's
-	// server usually comes up within seconds of its sidecar, and the
-	// sooner it is seen the sooner the pod serves); log every 5 s.
-	localPollFirst = 100 * time.Millisecond
-	localPollMax   = 250 * time.Millisecond
+	// Waiting for the local server: poll every 50 ms (a pod's server
+	// usually comes up within seconds of its sidecar, and the sooner it is
+	// seen the sooner the pod serves; a refused connection on loopback
+	// costs microseconds, so 20 a second cost nothing measurable); log
+	// every 5 s. Was 100 ms doubling to 250 ms: the sidecar saw its server
+	// 0.07-0.22 s after it accepted (make bench, 2026-12-06).
+	localPollFirst = 50 * time.Millisecond
+	localPollMax   = 50 * time.Millisecond
 	progressEvery  = 5 * time.Second
 
 	// Pacing of reconcile passes while not ready: a pod that is starting
