@@ -30,7 +30,12 @@ const (
 //   - parallel_init_waits, for comparison: Parallel with
 //     INIT_WAIT_FOR_PRIMARY=true, the replicas' init waiting for the
 //     primary's port before their servers start (the default until
-//     2026-12, see coldParallel).
+//     2026-12, see coldParallel);
+//   - servers_one and servers_parallel, the floor under the ratio: the
+//     same pods without their sidecars (sandbox, init, the server's first
+//     start until it accepts connections), one alone and three at once.
+//     Their ratio is what the servers' own first starts cost when three
+//     share the machine; what the Parallel ratio adds to it is ours.
 //
 // Each is timed from the first pod's creation until every /readyz is 200,
 // together with the CPU time the whole machine spent meanwhile.
@@ -48,6 +53,8 @@ func BenchmarkColdStart(b *testing.B) {
 			func(b *testing.B, s *samples) { coldParallel(b, s, false) },
 			coldOrdered,
 			func(b *testing.B, s *samples) { coldParallel(b, s, true) },
+			func(b *testing.B, s *samples) { coldServers(b, s, 1) },
+			func(b *testing.B, s *samples) { coldServers(b, s, 3) },
 		}
 		for i := range arms {
 			arms[(i+round)%len(arms)](b, &s)
@@ -72,6 +79,8 @@ func BenchmarkColdStart(b *testing.B) {
 		secondsRow(&s, "s_one_pod", "cold start, 1 pod (all /readyz 200)", 0, "-"),
 		ratioRow(&s, "x_parallel", "cold start, 3 pods Parallel", 1.35, "<= 1.35x one pod"),
 		cpuFloorRow(&s),
+		ratioRow(&s, "x_servers_parallel", "  floor: the same 3 pods' first starts without sidecars (init, server accepting)", 0, "-"),
+		secondsRow(&s, "s_servers_one", "  floor's 1 pod without sidecar", 0, "-"),
 		secondsRow(&s, "t_parallel_mysql-1_1_server_started", "  of which: mysql-1 server container started at", 0, "-"),
 		ratioRow(&s, "x_ordered", "cold start, 3 pods OrderedReady", 0, "~3x one pod"),
 		ratioRow(&s, "x_parallel_init_waits", "  for comparison: Parallel, replica init waiting (INIT_WAIT_FOR_PRIMARY)", 0, "-"),
@@ -108,7 +117,11 @@ func cpuRow(s *samples, name, figure string) summaryRow {
 func ratios(s *samples) {
 	s.mu.Lock()
 	one, par, ord, nw := s.m["s_one_pod"], s.m["s_parallel_all_ready"], s.m["s_ordered_all_ready"], s.m["s_parallel_init_waits_all_ready"]
+	sOne, sPar := s.m["s_servers_one"], s.m["s_servers_parallel"]
 	s.mu.Unlock()
+	for i := range min(len(sOne), len(sPar)) {
+		s.add("x_servers_parallel", sPar[i]/sOne[i])
+	}
 	for i := range one {
 		if i < len(par) {
 			s.add("x_parallel", par[i]/one[i])
@@ -127,6 +140,7 @@ func ratioRow(s *samples, ratio, figure string, max float64, target string) summ
 		"x_parallel":            "s_parallel_all_ready",
 		"x_ordered":             "s_ordered_all_ready",
 		"x_parallel_init_waits": "s_parallel_init_waits_all_ready",
+		"x_servers_parallel":    "s_servers_parallel",
 	}[ratio]
 	abs, _ := s.median(secs)
 	r, n := s.median(ratio)
@@ -306,6 +320,72 @@ func coldParallel(b *testing.B, s *samples, initWaits bool) {
 			}
 		}
 	}
+}
+
+// coldServers starts n empty pods at once without their sidecars: sandbox,
+// init, the server container, until every server accepts connections (the
+// replicas' servers do not need the primary for that). It is the floor
+// under the cold start ratios: the pods' own first starts sharing the
+// machine, with nothing of the sidecar's in them.
+func coldServers(b *testing.B, s *samples, n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	sc := newScope(b)
+	defer sc.close()
+	c := newCluster(sc, n)
+	ups := make([]time.Time, n)
+	errs := make([]error, n)
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for i, p := range c.Pods() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = func() error {
+				if err := p.CreateSandbox(ctx); err != nil {
+					return err
+				}
+				ep, err := endpointsOf(ctx, p)
+				if err != nil {
+					return err
+				}
+				db := ep.root(c)
+				defer db.Close()
+				res, err := p.RunInit(ctx, 4*time.Minute)
+				if err == nil && res.Code != 0 {
+					err = fmt.Errorf("init exited %d: %s", res.Code, podcluster.Tail(res.Output(), 10))
+				}
+				if err == nil {
+					err = p.StartServer(ctx)
+				}
+				if err != nil {
+					return err
+				}
+				w, err := watchServer(ctx, db, 1, false)
+				ups[i] = w.Up
+				return err
+			}()
+			if errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	last := t0
+	for i, err := range errs {
+		if err != nil {
+			c.DumpLogs(30)
+			b.Fatalf("servers only, %d pod(s): mysql-%d: %v", n, i, err)
+		}
+		if ups[i].After(last) {
+			last = ups[i]
+		}
+	}
+	if n == 1 {
+		s.since("s_servers_one", t0, last)
+		return
+	}
+	s.since("s_servers_parallel", t0, last)
 }
 
 // coldOrdered starts mysql-N+1 only once mysql-N is ready.

@@ -3,7 +3,6 @@ package bench
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -132,25 +131,8 @@ func sampleSidecar(ctx context.Context, b *testing.B, cli *client.Client, ep end
 	if !ok1 || !ok2 {
 		b.Fatalf("%s /metrics lacks the process metrics", ep.pod.Name)
 	}
-	res, err := cli.ContainerStats(ctx, id, client.ContainerStatsOptions{})
+	s.cgroupCPUNanos, s.cgroupRSS, err = containerStats(ctx, cli, id)
 	must(b, err)
-	defer res.Body.Close()
-	var st struct {
-		CPUStats struct {
-			CPUUsage struct {
-				TotalUsage uint64 `json:"total_usage"`
-			} `json:"cpu_usage"`
-		} `json:"cpu_stats"`
-		MemoryStats struct {
-			Stats map[string]uint64 `json:"stats"`
-		} `json:"memory_stats"`
-	}
-	must(b, json.NewDecoder(res.Body).Decode(&st))
-	s.cgroupCPUNanos = st.CPUStats.CPUUsage.TotalUsage
-	s.cgroupRSS = st.MemoryStats.Stats["rss"] // cgroup v1
-	if v, ok := st.MemoryStats.Stats["anon"]; ok && s.cgroupRSS == 0 {
-		s.cgroupRSS = v // cgroup v2
-	}
 	return s
 }
 

@@ -89,6 +89,14 @@ func seedMaxRatio() float64 {
 //     (syncfs, as the MariaDB restore does). raw_s runs from the connection
 //     to the end of the sync.
 //
+// The donor's side (seedload_test.go): in both arms a row is written on
+// the primary every 100 ms, from 3 s before the recipient starts (the
+// baseline) until it is ready, and looked for on the donor every 50 ms. The
+// seed arm reports the primary's commit latency and the donor's apply delay
+// before and during the copy, the CPU-seconds the donor pod's containers
+// spent above their rate in the baseline, and its server's peak resident
+// set against its size before.
+//
 // Memory: the recipient sidecar's peak resident set while it seeds is its
 // VmHWM (read from /proc/1/status by a container sharing its PID
 // namespace once the recipient is ready: the peak over its whole life,
@@ -108,6 +116,13 @@ func BenchmarkSeed(b *testing.B) {
 	primary, donor, recipient := c.Pod(0), c.Pod(1), c.Pod(2)
 	startPods(ctx, b, c, primary, donor)
 	fillSeedData(ctx, b, c, primary, donor, mib)
+	pdb, err := primary.Root(ctx)
+	must(b, err)
+	defer pdb.Close()
+	ddb, err := donor.Root(ctx)
+	must(b, err)
+	defer ddb.Close()
+	must(b, createLoadTable(ctx, pdb))
 	cli, err := podcluster.NewDockerClient()
 	must(b, err)
 	defer cli.Close()
@@ -127,8 +142,17 @@ func BenchmarkSeed(b *testing.B) {
 		}
 		var rawS, rawMB, seedS, seedMB float64
 		arms := []func(){
-			func() { rawS, rawMB = rawCopyArm(ctx, b, c, &s, donor, recipient, bound) },
-			func() { seedS, seedMB = seedArm(ctx, b, c, cli, &s, donor, recipient, mib, bound) },
+			func() {
+				// The same writes as during the seed, so that both copies
+				// read a donor that is applying them.
+				dc := startDonorCost(ctx, b, cli, c, primary, donor, pdb, ddb)
+				defer dc.load.stop()
+				rawS, rawMB = rawCopyArm(ctx, b, c, &s, donor, recipient, bound)
+			},
+			func() {
+				dc := startDonorCost(ctx, b, cli, c, primary, donor, pdb, ddb)
+				seedS, seedMB = seedArm(ctx, b, c, cli, &s, dc, donor, recipient, mib, bound)
+			},
 		}
 		for i := range arms {
 			arms[(i+round)%len(arms)]()
@@ -214,6 +238,7 @@ func BenchmarkSeed(b *testing.B) {
 			},
 		)
 	}
+	rows = append(rows, donorCostRows(&s, c.Seeding())...)
 	summarize(b, rows...)
 }
 
@@ -376,7 +401,11 @@ func wipeClaim(ctx context.Context, c *podcluster.Cluster, p *podcluster.Pod) er
 // seedArm seeds p (its sandbox exists, its claim is empty) and returns
 // seed_s and the MB the seed copied (0 when unknown); p's containers are
 // removed and its claim wiped afterwards.
-func seedArm(ctx context.Context, b *testing.B, c *podcluster.Cluster, cli *client.Client, s *samples, donor, p *podcluster.Pod, mib int, bound time.Duration) (seconds, mb float64) {
+//
+// dc has started the writes on the primary; the donor's cost is added
+// to s once p is ready.
+func seedArm(ctx context.Context, b *testing.B, c *podcluster.Cluster, cli *client.Client, s *samples, dc *donorCost, donor, p *podcluster.Pod, mib int, bound time.Duration) (seconds, mb float64) {
+	defer dc.load.stop()
 	ctx, cancel := context.WithTimeout(ctx, bound+5*time.Minute)
 	defer cancel()
 	defer func() {
@@ -396,10 +425,15 @@ func seedArm(ctx context.Context, b *testing.B, c *podcluster.Cluster, cli *clie
 	must(b, p.StartMain(ctx))
 	mainStarted := time.Now()
 
-	watched := map[string]string{}
+	watched := map[string]string{"donor_server": dc.ids["server"]}
 	sidecar, err := p.Inspect(ctx, "sidecar")
 	must(b, err)
 	watched["sidecar"] = sidecar.ID
+	before := &rssWatch{peaks: map[string]float64{}}
+	before.sample(ctx, cli, "donor_server", dc.ids["server"])
+	if v := largest(before.peaks, "donor_server/"); v > 0 {
+		s.add("MiB_donor_server_before", v)
+	}
 	if c.Seeding() {
 		in, err := p.Inspect(ctx, "server")
 		must(b, err)
@@ -449,6 +483,10 @@ func seedArm(ctx context.Context, b *testing.B, c *podcluster.Cluster, cli *clie
 	s.since("s_main_to_seed_start", mainStarted, started)
 	s.since("s_seed_start_to_ready", started, ready)
 	s.since("s_copy_in_place_to_ready", inPlace, ready)
+	dc.finish(ctx, b, cli, s, started, inPlace)
+	if v := largest(peaks, "donor_server/"); v > 0 {
+		s.add("MiB_donor_server_peak", v)
+	}
 
 	var copied float64
 	if c.Seeding() {
@@ -550,7 +588,7 @@ func recordMemory(ctx context.Context, b *testing.B, c *podcluster.Cluster, s *s
 	parts := make([]string, 0, len(names))
 	for _, k := range names {
 		parts = append(parts, fmt.Sprintf("%s %.1f", k, peaks[k]))
-		if c.Seeding() && !strings.HasPrefix(k, "sidecar/") {
+		if c.Seeding() && !strings.HasPrefix(k, "sidecar/") && !strings.HasPrefix(k, "donor_server/") {
 			s.add("MiB_peak_"+strings.ReplaceAll(k, "/", "_"), peaks[k])
 		}
 	}
@@ -824,6 +862,17 @@ func (w *rssWatch) sample(ctx context.Context, cli *client.Client, name, id stri
 		k := name + "/" + p[cmdCol]
 		w.peaks[k] = math.Max(w.peaks[k], kib/1024)
 	}
+}
+
+// largest is the largest of the peaks whose key starts with prefix.
+func largest(peaks map[string]float64, prefix string) float64 {
+	v := 0.0
+	for k, p := range peaks {
+		if strings.HasPrefix(k, prefix) {
+			v = max(v, p)
+		}
+	}
+	return v
 }
 
 // stop ends the sampling and returns the peaks.
