@@ -115,13 +115,13 @@ func BenchmarkSeed(b *testing.B) {
 	c := newCluster(sc, 3)
 	primary, donor, recipient := c.Pod(0), c.Pod(1), c.Pod(2)
 	startPods(ctx, b, c, primary, donor)
-	fillSeedData(ctx, b, c, primary, donor, mib)
 	pdb, err := primary.Root(ctx)
 	must(b, err)
 	defer pdb.Close()
 	ddb, err := donor.Root(ctx)
 	must(b, err)
 	defer ddb.Close()
+	fillSeedData(ctx, b, c, primary, donor, pdb, ddb, mib)
 	must(b, createLoadTable(ctx, pdb))
 	cli, err := podcluster.NewDockerClient()
 	must(b, err)
@@ -145,12 +145,12 @@ func BenchmarkSeed(b *testing.B) {
 			func() {
 				// The same writes as during the seed, so that both copies
 				// read a donor that is applying them.
-				dc := startDonorCost(ctx, b, cli, c, primary, donor, pdb, ddb)
+				dc := startDonorCost(ctx, b, cli, c, donor, pdb, ddb)
 				defer dc.load.stop()
 				rawS, rawMB = rawCopyArm(ctx, b, c, &s, donor, recipient, bound)
 			},
 			func() {
-				dc := startDonorCost(ctx, b, cli, c, primary, donor, pdb, ddb)
+				dc := startDonorCost(ctx, b, cli, c, donor, pdb, ddb)
 				seedS, seedMB = seedArm(ctx, b, c, cli, &s, dc, donor, recipient, mib, bound)
 			},
 		}
@@ -293,15 +293,9 @@ const seedRowsPerInsert = 4
 // times: REPEAT runs in the server, the statements are short) on the
 // primary, waits until the donor holds them all, then purges the binary
 // logs of both.
-func fillSeedData(ctx context.Context, b *testing.B, c *podcluster.Cluster, primary, donor *podcluster.Pod, mib int) {
+func fillSeedData(ctx context.Context, b *testing.B, c *podcluster.Cluster, primary, donor *podcluster.Pod, pdb, ddb *sql.DB, mib int) {
 	ctx, cancel := context.WithTimeout(ctx, 2*seedBound(mib))
 	defer cancel()
-	pdb, err := primary.Root(ctx)
-	must(b, err)
-	defer pdb.Close()
-	ddb, err := donor.Root(ctx)
-	must(b, err)
-	defer ddb.Close()
 	start := time.Now()
 	for _, stmt := range []string{
 		"CREATE DATABASE IF NOT EXISTS bench",
@@ -324,7 +318,7 @@ func fillSeedData(ctx context.Context, b *testing.B, c *podcluster.Cluster, prim
 		done += n
 	}
 	written := time.Since(start)
-	err = testkit.Eventually(ctx, seedBound(mib), donor.Name+" holds every row of bench.seed", func(ctx context.Context) error {
+	err := testkit.Eventually(ctx, seedBound(mib), donor.Name+" holds every row of bench.seed", func(ctx context.Context) error {
 		var n int
 		if err := ddb.QueryRowContext(ctx, "SELECT COUNT(*) FROM bench.seed").Scan(&n); err != nil {
 			return err

@@ -221,7 +221,7 @@ type donorCost struct {
 
 // startDonorCost starts the writes, waits loadBaseline, and returns with
 // the recipient about to start.
-func startDonorCost(ctx context.Context, b *testing.B, cli *client.Client, c *podcluster.Cluster, primary, donor *podcluster.Pod, pdb, ddb *sql.DB) *donorCost {
+func startDonorCost(ctx context.Context, b *testing.B, cli *client.Client, c *podcluster.Cluster, donor *podcluster.Pod, pdb, ddb *sql.DB) *donorCost {
 	dc := &donorCost{ids: map[string]string{}}
 	for _, which := range []string{"server", "sidecar", "backup"} {
 		if which == "backup" && !c.Seeding() {
