@@ -62,8 +62,11 @@ type Client struct {
 
 // New returns a client for the API server at baseURL (scheme, host and
 // port) acting in namespace, sending the token read from tokenFile (none
-// if tokenFile is empty) through httpClient.
+// if tokenFile is empty) through httpClient (http.DefaultClient if nil).
 func New(baseURL, namespace, tokenFile string, httpClient *http.Client) *Client {
+	if httpClient == nil {
+		httpClient = http.DefaultClient
+	}
 	return &Client{
 		base:      strings.TrimSuffix(baseURL, "/"),
 		namespace: namespace,
