@@ -53,6 +53,10 @@ type executor struct {
 	// seedSecret reads the seed secret (sidecarSeedSecret), from which
 	// the copy account's password is derived; set on first use.
 	seedSecret func() string
+	// writeGate, when set (PRIMARY=kubernetes), runs the statements that
+	// make the server writable only while the pod may take writes, never
+	// at the same time as a fence.
+	writeGate func(func() error) error
 	// copyFPOf and copyFPVal cache the tag of the copy account's password:
 	// a slow derivation, worth doing only when it (or root's) changes.
 	copyFPOf, copyFPVal string
@@ -110,31 +114,33 @@ func (e *executor) copyFP() string {
 // done is what the log says once an action's statements ran; tests look
 // for some of these messages.
 var done = map[decide.ActionKind]string{
-	decide.ActMakeWritable:      "made the primary writable",
-	decide.ActMakeReadOnly:      "made the server read-only",
-	decide.ActCreateAccount:     "created the replication account",
-	decide.ActSetPassword:       "reset the replication account's password",
-	decide.ActRotatePassword:    "changed the replication account's password, keeping the old one until the replicas use the new one",
-	decide.ActDiscardOld:        "discarded the replication account's old password",
-	decide.ActMarkAccount:       "marked the replication account as mysql-bootstrap's",
-	decide.ActRequireSSL:        "made the replication account require TLS",
-	decide.ActCreateCopyAccount: "created the copy account (the clone account on MySQL, the backup account on MariaDB), with its privileges only",
-	decide.ActSetCopyPassword:   "gave the copy account the password derived from the seed secret",
-	decide.ActGrantCopyAccount:  "granted the copy account its privileges",
-	decide.ActCloneRequireSSL:   "made the clone account require TLS",
-	decide.ActRevokeBackupAdmin: "revoked BACKUP_ADMIN from the replication account: only the clone account can clone this server",
-	decide.ActClone:             "seeding: started cloning the donor's data",
-	decide.ActRequestSeed:       "seeding: asked the server container to restore a copy of the donor's data, and stopped the server",
-	decide.ActApplySeed:         "seeding: gave the restored server the copy's GTID position",
-	decide.ActShutdown:          "stopped the server so that its container restarts it",
-	decide.ActEndClone:          "seeding: put read-only back and let clients in again after a clone",
-	decide.ActAbortClone:        "seeding: stopped a clone that moved no byte for SEED_STALL_TIMEOUT",
-	decide.ActConsumeOverride:   "used the person's override for the primary",
-	decide.ActGrantReplication:  "granted replication to the replication account",
-	decide.ActResetBinaryLogs:   "removed the replica's first-start GTIDs",
-	decide.ActStopReplica:       "stopped replication",
-	decide.ActChangeSource:      "pointed replication at the primary",
-	decide.ActStartReplica:      "started replication",
+	decide.ActMakeWritable:        "made the primary writable",
+	decide.ActMakeReadOnly:        "made the server read-only",
+	decide.ActCreateAccount:       "created the replication account",
+	decide.ActSetPassword:         "reset the replication account's password",
+	decide.ActRotatePassword:      "changed the replication account's password, keeping the old one until the replicas use the new one",
+	decide.ActDiscardOld:          "discarded the replication account's old password",
+	decide.ActMarkAccount:         "marked the replication account as mysql-bootstrap's",
+	decide.ActRequireSSL:          "made the replication account require TLS",
+	decide.ActCreateCopyAccount:   "created the copy account (the clone account on MySQL, the backup account on MariaDB), with its privileges only",
+	decide.ActSetCopyPassword:     "gave the copy account the password derived from the seed secret",
+	decide.ActGrantCopyAccount:    "granted the copy account its privileges",
+	decide.ActCloneRequireSSL:     "made the clone account require TLS",
+	decide.ActRevokeBackupAdmin:   "revoked BACKUP_ADMIN from the replication account: only the clone account can clone this server",
+	decide.ActClone:               "seeding: started cloning the donor's data",
+	decide.ActRequestSeed:         "seeding: asked the server container to restore a copy of the donor's data, and stopped the server",
+	decide.ActApplySeed:           "seeding: gave the restored server the copy's GTID position",
+	decide.ActShutdown:            "stopped the server so that its container restarts it",
+	decide.ActEndClone:            "seeding: put read-only back and let clients in again after a clone",
+	decide.ActAbortClone:          "seeding: stopped a clone that moved no byte for SEED_STALL_TIMEOUT",
+	decide.ActConsumeOverride:     "used the person's override for the primary",
+	decide.ActGrantReplication:    "granted replication to the replication account",
+	decide.ActResetBinaryLogs:     "removed the replica's first-start GTIDs",
+	decide.ActStopReplica:         "stopped replication",
+	decide.ActChangeSource:        "pointed replication at the primary",
+	decide.ActStartReplica:        "started replication",
+	decide.ActResetReplica:        "removed the replication channel: this pod is the primary now",
+	decide.ActAdoptBinlogPosition: "gave gtid_slave_pos what the binary log holds, before the first CHANGE",
 }
 
 // run executes the actions in order and stops at the first failure.
@@ -225,10 +231,21 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []dec
 		if err != nil {
 			return fmt.Errorf("%s: %w", a.Kind, err)
 		}
-		for _, stmt := range stmts {
-			if _, err := e.db.ExecContext(ctx, stmt.SQL); err != nil {
-				return fmt.Errorf("%s: %s: %w", a.Kind, stmt.Redacted, redactServerError(stmt, err))
+		exec := func() error {
+			for _, stmt := range stmts {
+				if _, err := e.db.ExecContext(ctx, stmt.SQL); err != nil {
+					return fmt.Errorf("%s: %s: %w", a.Kind, stmt.Redacted, redactServerError(stmt, err))
+				}
 			}
+			return nil
+		}
+		if a.Kind == decide.ActMakeWritable && e.writeGate != nil {
+			err = e.writeGate(exec)
+		} else {
+			err = exec()
+		}
+		if err != nil {
+			return err
 		}
 		args := []any{"why", a.Why}
 		for _, stmt := range stmts {
@@ -305,6 +322,10 @@ func (e *executor) statements(d *sqldialect.Dialect, kind decide.ActionKind) ([]
 		return one(d.StopReplica(), nil)
 	case decide.ActStartReplica:
 		return one(d.StartReplica(), nil)
+	case decide.ActResetReplica:
+		return one(d.ResetReplicaAll(), nil)
+	case decide.ActAdoptBinlogPosition:
+		return one(d.AdoptBinlogPosition())
 	case decide.ActChangeSource:
 		return one(d.ChangeSource(sqldialect.SourceOptions{
 			Host:            e.id.PrimaryHost,

@@ -115,6 +115,8 @@ func commands() []command {
 			env: envPodPasswords + " (the file is signed with the seed secret); STATE_DIR must exist (run it in the primary's sidecar container)", run: runPrimaryOverride},
 		{name: "forget-peer", usage: "POD", summary: "forget a peer the primary's guard would wait for (a StatefulSet scaled down for good)",
 			env: envPodPasswords + " (the file is signed with the seed secret); SERVICE_NAME may be unset; STATE_DIR must exist (run it in a sidecar container)", run: runForgetPeer},
+		{name: "switchover", usage: "--to POD|any-ready-replica [--max-lag D] [--wait D] [--timeout D]", summary: "PRIMARY=kubernetes: move the primary to a ready replica (the holder's sidecar carries it out); run in any sidecar container",
+			env: envService + "; needs PRIMARY=kubernetes and the pod's service account", run: runSwitchover},
 		{name: "backup-server", summary: "MariaDB, in the server image: serve this pod's data to seeding peers on BACKUP_ADDR",
 			env: envPodPasswords, run: runBackupServer},
 		{name: "seed-exec", usage: "-- CMD ARGS...", summary: "MariaDB, in the server container: restore a requested copy, then run CMD",

@@ -29,7 +29,9 @@ func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) err
 	// CoreDNS) for every later lookup of it. INIT_WAIT_FOR_PRIMARY asks for
 	// the old wait: a replica without data waits for the primary's port.
 	initialised := describeDataDir(cfg.DataDir) == dataDirInitialised
-	waitForPrimary := cfg.InitWaitForPrimary && !id.IsPrimary() && !initialised
+	// PRIMARY=kubernetes: who is primary is the Lease's to say, and the
+	// sidecar reads it; init does not wait for anyone.
+	waitForPrimary := cfg.InitWaitForPrimary && !id.IsPrimary() && !initialised && cfg.PrimaryMode != PrimaryKubernetes
 
 	// Resolve the waiter before writing anything so a broken resolv.conf is
 	// reported before the server can start with half a setup.
@@ -56,6 +58,8 @@ func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) err
 
 	if !waitForPrimary {
 		switch {
+		case cfg.PrimaryMode == PrimaryKubernetes:
+			log.Info("PRIMARY=kubernetes: the sidecar takes the role from the Lease; the server starts read-only", "lease", id.StatefulSet)
 		case id.IsPrimary():
 		case initialised:
 			log.Info("data directory holds data: not waiting for the primary", "data_dir", cfg.DataDir)

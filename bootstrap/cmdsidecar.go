@@ -10,6 +10,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/kube"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
@@ -39,6 +40,16 @@ func runSidecar(ctx context.Context, args []string, stdio Stdio, loader Loader) 
 	if err != nil {
 		return &configError{problems: []string{fmt.Sprintf("RESOLV_CONF=%q cannot be used: %v", cfg.ResolvConf, err)}}
 	}
+	var api leaseAPI
+	if cfg.PrimaryMode == PrimaryKubernetes {
+		// Before anything listens: without a token and the API's address
+		// this mode cannot work, and says so in one line (exit 2).
+		c, err := kube.InCluster(cfg.Namespace)
+		if err != nil {
+			return invalidf("PRIMARY=kubernetes: %v", err)
+		}
+		api = c
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w (is another process using the port?)", cfg.HTTPAddr, err)
@@ -50,5 +61,8 @@ func runSidecar(ctx context.Context, args []string, stdio Stdio, loader Loader) 
 	}
 	sc := NewSidecar(cfg, id, log, resolver)
 	defer sc.Close()
+	if api != nil {
+		sc.followLease(api)
+	}
 	return sc.Serve(ctx, ln)
 }

@@ -47,6 +47,9 @@ type env struct {
 	ClusterDomain           string `env:"CLUSTER_DOMAIN, default=cluster.local" help:"the cluster's DNS domain (unset: from the pod's stable name in HOSTS_FILE, else cluster.local)"`
 	HostsFile               string `env:"HOSTS_FILE, default=/etc/hosts" help:"the hosts file in which the kubelet names the pod <pod>.<service>.<namespace>.svc.<domain>: where SERVICE_NAME, POD_NAMESPACE and CLUSTER_DOMAIN come from when unset, so that a renamed copy of the manifests (a kustomize namePrefix) needs no edits"`
 	PrimaryHost             string `env:"PRIMARY_HOST" help:"the primary's stable DNS name (default: <statefulset>-0.<SERVICE_NAME>.<POD_NAMESPACE>.svc.<CLUSTER_DOMAIN>)"`
+	Primary                 string `env:"PRIMARY, default=ordinal-0" help:"who the primary is: ordinal-0 (pod <statefulset>-0, always; no Kubernetes API access is needed) or kubernetes (the holder of the Lease named after the StatefulSet, which a switchover moves: needs the service account and Role the kubernetes-primary manifests ship; see README: The primary that can move)"`
+	LeaseDuration           string `env:"LEASE_DURATION, default=10s" help:"PRIMARY=kubernetes: how long the primary's Lease stays its own without a renewal; the holder turns its server read-only once LEASE_DURATION - 2 x LEASE_RENEW_INTERVAL have passed since its last renewal began"`
+	LeaseRenewInterval      string `env:"LEASE_RENEW_INTERVAL, default=2s" help:"PRIMARY=kubernetes: how often every sidecar reads the Lease and the holder renews it; at most LEASE_DURATION / 4"`
 	ServerIDBase            string `env:"SERVER_ID_BASE, default=100" help:"server_id = SERVER_ID_BASE + ordinal, must stay within 1..4294967295"`
 	Flavor                  string `env:"FLAVOR, default=auto" help:"server flavour the init container writes configuration for: auto (one file both accept), mysql or mariadb"`
 	MySQLHost               string `env:"MYSQL_HOST, default=127.0.0.1" help:"address of the local server the sidecar manages"`
@@ -149,14 +152,18 @@ type Config struct {
 	ServiceName         string
 	ClusterDomain       string
 	PrimaryHost         string // override; empty means derived
-	ServerIDBase        uint32
-	Flavor              Flavor
-	MySQLHost           string
-	MySQLPort           int
-	RootPassword        Secret
-	RootPasswordFile    string // "" when from MYSQL_ROOT_PASSWORD
-	ReplicationUser     string
-	ReplicationPassword Secret
+	// PrimaryMode is PRIMARY: PrimaryOrdinal0 or PrimaryKubernetes.
+	PrimaryMode string
+	// LeaseDuration and LeaseRenewInterval: PRIMARY=kubernetes.
+	LeaseDuration, LeaseRenewInterval time.Duration
+	ServerIDBase                      uint32
+	Flavor                            Flavor
+	MySQLHost                         string
+	MySQLPort                         int
+	RootPassword                      Secret
+	RootPasswordFile                  string // "" when from MYSQL_ROOT_PASSWORD
+	ReplicationUser                   string
+	ReplicationPassword               Secret
 	// ReplicationPasswordFile is "" when from REPLICATION_PASSWORD.
 	ReplicationPasswordFile string
 	// SeedPassword keys MariaDB seed tokens and stream MACs when set
@@ -444,7 +451,48 @@ func loadTimings(raw env, c *Config, p *problems) {
 	}
 	p.boolean("INIT_WAIT_FOR_PRIMARY", raw.InitWaitForPrimary, &c.InitWaitForPrimary)
 	p.boolean("AUTO_RESEED", raw.AutoReseed, &c.AutoReseed)
+	loadPrimaryMode(raw, c, p)
 }
+
+// The values of PRIMARY.
+const (
+	// PrimaryOrdinal0: pod <statefulset>-0 is the primary, always.
+	PrimaryOrdinal0 = "ordinal-0"
+	// PrimaryKubernetes: the holder of the StatefulSet's Lease is.
+	PrimaryKubernetes = "kubernetes"
+)
+
+// loadPrimaryMode reads PRIMARY and, for PRIMARY=kubernetes, the Lease's
+// timings: the holder must be able to renew a few times, and to turn
+// read-only, before its Lease can expire (LEASE_DURATION - 2 x
+// LEASE_RENEW_INTERVAL is its read-only deadline).
+func loadPrimaryMode(raw env, c *Config, p *problems) {
+	switch m := strings.ToLower(raw.Primary); m {
+	case PrimaryOrdinal0, PrimaryKubernetes:
+		c.PrimaryMode = m
+	default:
+		p.bad("PRIMARY", raw.Primary, "ordinal-0 or kubernetes")
+	}
+	dur, errD := time.ParseDuration(raw.LeaseDuration)
+	if errD != nil || dur < 4*time.Second || dur > 10*time.Minute || dur%time.Second != 0 {
+		p.bad("LEASE_DURATION", raw.LeaseDuration, "whole seconds from 4s to 10m such as 10s")
+	}
+	renew, errR := time.ParseDuration(raw.LeaseRenewInterval)
+	if errR != nil || renew < 100*time.Millisecond {
+		p.bad("LEASE_RENEW_INTERVAL", raw.LeaseRenewInterval, "a duration of at least 100ms such as 2s")
+	}
+	if errD == nil && errR == nil && renew >= 100*time.Millisecond && renew*4 > dur {
+		p.bad("LEASE_RENEW_INTERVAL", raw.LeaseRenewInterval, fmt.Sprintf("at most LEASE_DURATION / 4 (%s): the holder must renew several times, and turn read-only, before its Lease can expire", dur/4))
+	}
+	c.LeaseDuration, c.LeaseRenewInterval = dur, renew
+	if c.PrimaryMode == PrimaryKubernetes && c.PrimaryHost != "" {
+		*p = append(*p, "PRIMARY_HOST cannot be used with PRIMARY=kubernetes: the primary is whichever pod holds the Lease")
+	}
+}
+
+// LeaseFenceAfter is how long after the start of its last successful
+// renewal the Lease's holder turns its server read-only.
+func (c *Config) LeaseFenceAfter() time.Duration { return c.LeaseDuration - 2*c.LeaseRenewInterval }
 
 // loadListeners checks the addresses the sidecar listens on and its
 // logging: BACKUP_ADDR, HTTP_ADDR, LOG_FORMAT, LOG_LEVEL.

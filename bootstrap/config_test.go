@@ -181,6 +181,7 @@ func TestLoadDefaults(t *testing.T) {
 		WaitTimeout: 10 * time.Minute, ResolvConf: "/etc/resolv.conf", HTTPAddr: ":8080",
 		ReconcileInterval: 5 * time.Second, MaxReplicationLag: 30 * time.Second, BinlogExpire: 168 * time.Hour, AutoReseed: true,
 		SeedTimeout: 6 * time.Hour, SeedStallTimeout: 30 * time.Second, BackupAddr: ":8081", LogFormat: "json", LogLevel: "info",
+		PrimaryMode: PrimaryOrdinal0, LeaseDuration: 10 * time.Second, LeaseRenewInterval: 2 * time.Second,
 	}
 	if d := cmp.Diff(want, c); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
@@ -235,6 +236,13 @@ func TestLoadErrors(t *testing.T) {
 		{name: "relative config dir", set: map[string]string{"CONFIG_DIR": "conf.d"}, want: []string{`CONFIG_DIR="conf.d" is invalid: expected an absolute path`}},
 		{name: "bad service", set: map[string]string{"SERVICE_NAME": "My_Service"}, want: []string{`SERVICE_NAME="My_Service" is invalid`}},
 		{name: "bad primary host", set: map[string]string{"PRIMARY_HOST": "bad host"}, want: []string{`PRIMARY_HOST="bad host" is invalid`}},
+		{name: "bad primary mode", set: map[string]string{"PRIMARY": "raft"}, want: []string{`PRIMARY="raft" is invalid: expected ordinal-0 or kubernetes`}},
+		{name: "lease too short", set: map[string]string{"LEASE_DURATION": "2s"}, want: []string{`LEASE_DURATION="2s" is invalid: expected whole seconds from 4s to 10m`}},
+		{name: "lease fraction", set: map[string]string{"LEASE_DURATION": "10500ms"}, want: []string{`LEASE_DURATION="10500ms" is invalid`}},
+		{name: "renew too slow", set: map[string]string{"LEASE_RENEW_INTERVAL": "3s"}, want: []string{`LEASE_RENEW_INTERVAL="3s" is invalid: expected at most LEASE_DURATION / 4 (2.5s)`}},
+		{name: "renew not a duration", set: map[string]string{"LEASE_RENEW_INTERVAL": "often"}, want: []string{`LEASE_RENEW_INTERVAL="often" is invalid`}},
+		{name: "primary host with the lease", set: map[string]string{"PRIMARY": "kubernetes", "PRIMARY_HOST": "db.example.com"},
+			want: []string{"PRIMARY_HOST cannot be used with PRIMARY=kubernetes"}},
 		{name: "quote in user", set: map[string]string{"REPLICATION_USER": "re'pl"}, want: []string{`REPLICATION_USER="re'pl" is invalid`}},
 		{name: "every problem at once", set: map[string]string{"MYSQL_PORT": "x", "LOG_FORMAT": "xml", "MAX_REPLICATION_LAG": "0s"},
 			want: []string{"MYSQL_PORT", "LOG_FORMAT", "MAX_REPLICATION_LAG"}},

@@ -71,6 +71,15 @@ func newHandler(src source) http.Handler {
 		_ = enc.Encode(src.Current())
 	})
 	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if w, ok := src.(interface{ Wake() }); ok {
+		// A switchover's old primary asks its target to read the Lease
+		// now. It carries nothing and changes nothing but the timing of
+		// a read.
+		mux.HandleFunc("POST "+PathWake, func(rw http.ResponseWriter, r *http.Request) {
+			w.Wake()
+			rw.WriteHeader(http.StatusNoContent)
+		})
+	}
 	return mux
 }
 

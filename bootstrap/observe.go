@@ -54,6 +54,9 @@ type gatherer struct {
 	peersAt     time.Time
 	// sourceFailed: the primary did not answer the last pass.
 	sourceFailed bool
+	// readChannel: a primary's replication channel is read too (the
+	// primary can move: a pod that was a replica still has one).
+	readChannel bool
 }
 
 // accountChecker looks at the replication account (primary only),
@@ -117,6 +120,14 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (decide.Observation, *sq
 				return o, d
 			}
 			if g.role == wire.RolePrimary {
+				if g.readChannel {
+					ch, err := replicaStatus(ctx, g.local, d)
+					if err != nil {
+						l.Incomplete = "the replication channel: " + sqldialect.OneLine(err.Error())
+						return o, d
+					}
+					o.PrimaryChannel = &ch
+				}
 				a, err := g.account(ctx, d, pl.testLogin)
 				if err != nil {
 					l.Incomplete = "the replication account: " + sqldialect.OneLine(err.Error())

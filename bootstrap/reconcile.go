@@ -116,7 +116,7 @@ func (r *reconciler) pass(ctx context.Context) wire.Status {
 		}
 		r.forgetIgnored = o.Peers.ForgetIgnored
 	}
-	r.box.set(snapshot{status: st, obs: o, mem: r.mem})
+	r.box.set(snapshot{status: st, obs: o, mem: r.mem, policy: r.policy})
 	return st
 }
 

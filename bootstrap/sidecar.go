@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -32,10 +31,18 @@ type Sidecar struct {
 	box      statusBox
 	creds    *credentials
 
-	// primary is a pool of connections to the primary, used by replicas to
-	// compare GTID sets; opened lazily.
-	primaryOnce sync.Once
+	// primary is a pool of connections to the primary (primaryHost),
+	// used by replicas to compare GTID sets; opened lazily, and again
+	// when the primary moves. Only the reconcile loop uses it.
 	primary     *sql.DB
+	primaryHost string
+
+	// peers finds the StatefulSet's pods (nil without SERVICE_NAME).
+	peers *peerFinder
+	// keeper follows the primary's Lease (PRIMARY=kubernetes; nil
+	// otherwise); fenceDB is its own connection for the fence.
+	keeper  *leaseKeeper
+	fenceDB *sql.DB
 
 	rec  *reconciler
 	wake chan struct{} // a pass now, please (buffered, 1)
@@ -71,8 +78,11 @@ func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Re
 	var primaryStatus func(context.Context) (*wire.Status, error)
 	if resolver != nil && id.ServiceHost != "" {
 		pf := newPeerFinder(resolver, id, cfg)
+		s.peers = pf
 		peers = pf.find
-		primaryStatus = func(ctx context.Context) (*wire.Status, error) { return pf.statusOf(ctx, id.PrimaryLookupName()) }
+		// s.id: the primary can move (PRIMARY=kubernetes); the reconcile
+		// loop, which alone changes it, is the caller.
+		primaryStatus = func(ctx context.Context) (*wire.Status, error) { return pf.statusOf(ctx, s.id.PrimaryLookupName()) }
 	}
 	s.rec = &reconciler{
 		id:     id,
@@ -95,6 +105,9 @@ func (s *Sidecar) Close() {
 	if s.primary != nil {
 		_ = s.primary.Close()
 	}
+	if s.fenceDB != nil {
+		_ = s.fenceDB.Close()
+	}
 }
 
 // Handler is the sidecar's HTTP API.
@@ -116,12 +129,13 @@ func (s *Sidecar) Healthz(ctx context.Context) error {
 func (s *Sidecar) Current() wire.Status {
 	snap := s.box.get()
 	st := snap.status
+	s.leaseStatus(&st)
 	if snap.obs.At.IsZero() {
 		return st
 	}
 	o := snap.obs
 	o.Partial = true
-	if dec := decide.Decide(o, snap.mem, s.policy, time.Now()); !dec.Ready && st.Ready {
+	if dec := decide.Decide(o, snap.mem, s.policyNow(snap), time.Now()); !dec.Ready && st.Ready {
 		st.Ready, st.Reason, st.Situation = false, dec.Reason, string(dec.Situation)
 	}
 	return st
@@ -140,7 +154,7 @@ func (s *Sidecar) Readiness(ctx context.Context) (bool, string) {
 	o := snap.obs
 	o.Partial = true
 	o.Local = s.probeLocal(ctx, o.Local)
-	dec := decide.Decide(o, snap.mem, s.policy, time.Now())
+	dec := decide.Decide(o, snap.mem, s.policyNow(snap), time.Now())
 	if !dec.Ready {
 		s.wakeUp()
 	}
@@ -181,6 +195,12 @@ func (s *Sidecar) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("sidecar started", "pod", s.id.Pod, "role", s.id.Role, "server_id", s.id.ServerID,
 		"primary_host", s.id.PrimaryHost, "http_addr", ln.Addr().String(), "version", Version)
 
+	if s.keeper != nil {
+		kctx, kcancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); s.keeper.run(kctx) }()
+		defer func() { kcancel(); <-done }()
+	}
 	err := s.loop(ctx)
 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
@@ -219,7 +239,9 @@ func (s *Sidecar) loop(ctx context.Context) error {
 		case <-s.wake:
 			timer.Stop()
 		}
+		s.syncRole()
 		st := s.rec.pass(ctx)
+		s.labelRole(st)
 		timer.Reset(nextPass(st.Ready, &notReadySince, s.cfg.ReconcileInterval))
 	}
 }
@@ -361,41 +383,47 @@ func setPool(db *sql.DB) {
 
 // primaryDB returns a pool to the primary as the replication user. Each new
 // connection resolves the primary's name through the same resolver as the
-// DNS waits, so it follows the primary to a new address.
+// DNS waits, so it follows the primary to a new address; a new primary
+// (PRIMARY=kubernetes) gets a new pool.
 func (s *Sidecar) primaryDB() *sql.DB {
-	s.primaryOnce.Do(func() {
-		c := baseDSN()
-		c.User = s.cfg.ReplicationUser
-		c.Net = "tcp"
-		// The password as its file holds it now, and verified TLS to the
-		// primary's stable name when REPLICATION_TLS_CA_FILE is set.
-		_ = c.Apply(mysql.BeforeConnect(func(_ context.Context, c *mysql.Config) error {
-			c.Passwd = s.creds.replication.Get().Reveal()
-			t, err := clientTLS(s.cfg, s.id.PrimaryHost)
-			if err != nil {
-				return err
-			}
-			if t != nil {
-				c.TLS = t
-			}
-			return nil
-		}))
-		c.Addr = net.JoinHostPort(s.id.PrimaryHost, strconv.Itoa(s.cfg.MySQLPort))
-		c.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			res, err := s.resolver.Lookup(ctx, s.id.PrimaryLookupName())
-			if err != nil {
-				return nil, err
-			}
-			if len(res.Addrs) == 0 {
-				return nil, fmt.Errorf("resolve %s: %s", s.id.PrimaryHost, res.Outcome)
-			}
-			var d net.Dialer
-			return d.DialContext(ctx, "tcp", net.JoinHostPort(res.Addrs[0].String(), strconv.Itoa(s.cfg.MySQLPort)))
+	host, lookup := s.id.PrimaryHost, s.id.PrimaryLookupName()
+	if s.primary != nil && s.primaryHost == host {
+		return s.primary
+	}
+	if s.primary != nil {
+		_ = s.primary.Close()
+	}
+	c := baseDSN()
+	c.User = s.cfg.ReplicationUser
+	c.Net = "tcp"
+	// The password as its file holds it now, and verified TLS to the
+	// primary's stable name when REPLICATION_TLS_CA_FILE is set.
+	_ = c.Apply(mysql.BeforeConnect(func(_ context.Context, c *mysql.Config) error {
+		c.Passwd = s.creds.replication.Get().Reveal()
+		t, err := clientTLS(s.cfg, host)
+		if err != nil {
+			return err
 		}
-		s.primary = openDB(c)
-		s.primary.SetMaxIdleConns(1)
-		s.primary.SetMaxOpenConns(1)
-	})
+		if t != nil {
+			c.TLS = t
+		}
+		return nil
+	}))
+	c.Addr = net.JoinHostPort(host, strconv.Itoa(s.cfg.MySQLPort))
+	c.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		res, err := s.resolver.Lookup(ctx, lookup)
+		if err != nil {
+			return nil, err
+		}
+		if len(res.Addrs) == 0 {
+			return nil, fmt.Errorf("resolve %s: %s", host, res.Outcome)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", net.JoinHostPort(res.Addrs[0].String(), strconv.Itoa(s.cfg.MySQLPort)))
+	}
+	s.primary, s.primaryHost = openDB(c), host
+	s.primary.SetMaxIdleConns(1)
+	s.primary.SetMaxOpenConns(1)
 	return s.primary
 }
 

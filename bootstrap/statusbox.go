@@ -13,6 +13,9 @@ type snapshot struct {
 	status wire.Status
 	obs    decide.Observation
 	mem    decide.Memory
+	// policy is what the pass decided with (the role, the primary and
+	// the fence of that moment); zero before the first pass.
+	policy decide.Policy
 }
 
 // statusBox holds the latest snapshot for concurrent readers. The

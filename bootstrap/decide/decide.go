@@ -34,6 +34,10 @@ type Policy struct {
 	// SeedStall is SEED_STALL_TIMEOUT: a clone that moves no byte for so
 	// long is stopped, and another donor tried at once.
 	SeedStall time.Duration
+	// Fence, when set, is why this pod must not take writes now, whatever
+	// its role (PRIMARY=kubernetes: the Lease lapsed, is being handed
+	// over, or was never read): the server is made read-only.
+	Fence string
 }
 
 // ActionKind names a corrective action.
@@ -55,6 +59,14 @@ const (
 	ActStopReplica      ActionKind = "stop-replica"
 	ActChangeSource     ActionKind = "change-source"
 	ActStartReplica     ActionKind = "start-replica"
+	// ActResetReplica removes the replication channel (RESET REPLICA
+	// ALL) of a pod that became primary.
+	ActResetReplica ActionKind = "reset-replica"
+	// ActAdoptBinlogPosition (MariaDB) makes gtid_slave_pos what the
+	// server's binary log holds, before its first CHANGE, when it has
+	// transactions of its history it did not get as a replica (a former
+	// primary, whose own writes are only in its binary log).
+	ActAdoptBinlogPosition ActionKind = "adopt-binlog-position"
 	// ActCreateCopyAccount creates the copy account: MySQL's clone
 	// account, which CLONE's recipients log in to a donor with; MariaDB's
 	// backup account, as which backup-server runs mariadb-backup. It
@@ -291,10 +303,48 @@ func Decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		d.Problems["offline"] = msg
 		return d.notReady(SitOfflineMode, msg)
 	}
+	if p.Fence != "" {
+		return fenced(o, d, p)
+	}
 	if p.Role == wire.RolePrimary {
 		return decidePrimary(o, d, p, now)
 	}
 	return decideReplica(o, d, p, now)
+}
+
+// fenced keeps a pod that must not take writes read-only, whatever its
+// role (Policy.Fence).
+func fenced(o Observation, d Decision, p Policy) Decision {
+	l := o.Local
+	if !l.ReadOnly || l.Server.Flavor == sqldialect.MySQL && !l.SuperReadOnly {
+		d.do(ActMakeReadOnly, p.Fence)
+	}
+	d.Problems["fence"] = p.Fence
+	return d.notReady(SitFenced, "not taking writes: "+p.Fence)
+}
+
+// endReplication: a pod that became primary ends the channel it had as
+// a replica once it has applied everything the channel received (the
+// new primary's history is this pod's data). It returns the decision
+// and true while there is something to do.
+func endReplication(o Observation, d *Decision) (Decision, bool) {
+	ch := o.PrimaryChannel
+	if ch == nil || !ch.Configured || o.Partial {
+		return Decision{}, false
+	}
+	l := o.Local
+	if ch.SQL == sqldialect.ThreadRunning {
+		got, err := sqldialect.ParseGTIDSet(l.Server.Flavor, ch.RetrievedGTIDSet)
+		if err == nil && !l.GTIDs.Contains(got) {
+			return d.notReady(SitPrimaryApplyingRelay, "this pod holds the Lease: applying what its replication channel received ("+
+				got.Minus(l.GTIDs).String()+") before it takes writes"), true
+		}
+	}
+	if ch.IO != sqldialect.ThreadStopped || ch.SQL != sqldialect.ThreadStopped {
+		d.do(ActStopReplica, "this pod holds the Lease: it replicates no more")
+	}
+	d.do(ActResetReplica, "this pod holds the Lease: its replication channel goes")
+	return d.notReady(SitPrimaryEndingReplication, "this pod holds the Lease: ending the replication channel it had as a replica"), true
 }
 
 // finishSeed finishes a copy of a donor's data that is in place: the
@@ -347,6 +397,9 @@ func (d *Decision) do(kind ActionKind, why string) {
 func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision {
 	l := o.Local
 	m := &d.Memory
+	if dec, stop := endReplication(o, &d); stop {
+		return dec
+	}
 	intact := LineageIntact(m.Lineage, l)
 	if l.ReadOnly || l.SuperReadOnly {
 		// Writable first (once no peer holds what this pod lacks): account
@@ -943,6 +996,12 @@ func (rp *replicaPass) change(why string) string {
 	}
 	if ch.Configured {
 		d.do(ActStopReplica, why)
+	}
+	if !ch.Configured && rp.flavor == sqldialect.MariaDB && !rp.l.GTIDs.IsEmpty() && rp.known && rp.errant.IsEmpty() {
+		// Its binary log holds transactions of the primary's history that
+		// gtid_slave_pos does not (a former primary's own writes):
+		// MASTER_USE_GTID=slave_pos would fetch them again.
+		d.do(ActAdoptBinlogPosition, "the server's binary log holds "+rp.l.GTIDs.String()+" of the primary's history, which replication must not fetch again")
 	}
 	d.do(ActChangeSource, why)
 	d.do(ActStartReplica, "after CHANGE")

@@ -877,11 +877,77 @@ func TestDecide(t *testing.T) {
 				return o, m
 			}},
 		{name: "replica reset by hand, holding the primary's transactions, is pointed at it", situation: SitReplicaNotConfigured, role: wire.RoleReplica,
-			reason: "replication is not configured yet", actions: []ActionKind{ActChangeSource, ActStartReplica},
+			reason: "replication is not configured yet", actionsFor: adoptThenChange,
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.newReplica(t)
 				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
 				return o, m
+			}},
+		// --- the primary can move (PRIMARY=kubernetes) ---------------------
+		{name: "former primary, its writes all on the new primary, replicates from it", situation: SitReplicaNotConfigured, role: wire.RoleReplica,
+			reason: "replication is not configured yet", actionsFor: adoptThenChange,
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				// Its own writes, as the primary it was: the new primary
+				// applied them all before it took the Lease.
+				o.Local.Origin = fc.primaryOrigin
+				o.Local.GTIDs = gtids(fc.flavor, fc.primarySet)
+				o.Replica.Source.GTIDs = gtids(fc.flavor, fc.primaryMore)
+				return o, m
+			}},
+		{name: "former primary with a tail the new primary lacks is not pointed at it", situation: SitReplicaOwnData, role: wire.RoleReplica,
+			reason: "holds data of its own the primary lacks",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Local.Origin = fc.primaryOrigin
+				o.Local.GTIDs = gtids(fc.flavor, fc.primarySet)
+				o.Replica.UserTables = []string{"app.orders"}
+				o.Replica.Source.GTIDs = gtids(fc.flavor, fc.behindSet)
+				return o, m
+			}},
+		{name: "holder past its read-only deadline turns read-only", situation: SitFenced, role: wire.RolePrimary,
+			reason: "not taking writes: the Lease was last renewed 7s ago", actions: []ActionKind{ActMakeReadOnly},
+			policy: func(p *Policy) { p.Fence = "the Lease was last renewed 7s ago, past its read-only deadline 6s" },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				return fc.primary(t)
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Problems["fence"] == "" {
+					t.Error("no problem logged for a fenced primary")
+				}
+			}},
+		{name: "fenced pod already read-only stays so and not ready", situation: SitFenced, role: wire.RoleReplica,
+			reason: "not taking writes: the Lease mysql has not been read yet",
+			policy: func(p *Policy) { p.Fence, p.PrimaryHost = "the Lease mysql has not been read yet", "" },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				return fc.newReplica(t)
+			}},
+		{name: "new primary still applying what its channel received", situation: SitPrimaryApplyingRelay, role: wire.RolePrimary,
+			reason: "applying what its replication channel received",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, _ := fc.primary(t)
+				o.Local.ReadOnly, o.Local.SuperReadOnly = true, fc.flavor == sqldialect.MySQL
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				o.PrimaryChannel = &sqldialect.ReplicaStatus{Configured: true, SourceHost: testPrimary, IO: sqldialect.ThreadRunning,
+					SQL: sqldialect.ThreadRunning, RetrievedGTIDSet: fc.primarySet}
+				return o, Memory{}
+			}},
+		{name: "new primary that applied everything ends its channel", situation: SitPrimaryEndingReplication, role: wire.RolePrimary,
+			reason: "ending the replication channel", actions: []ActionKind{ActStopReplica, ActResetReplica},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, _ := fc.primary(t)
+				o.Local.ReadOnly, o.Local.SuperReadOnly = true, fc.flavor == sqldialect.MySQL
+				o.PrimaryChannel = &sqldialect.ReplicaStatus{Configured: true, SourceHost: testPrimary, IO: sqldialect.ThreadRunning,
+					SQL: sqldialect.ThreadRunning, RetrievedGTIDSet: fc.primarySet}
+				return o, Memory{}
+			}},
+		{name: "new primary with a stopped channel removes it", situation: SitPrimaryEndingReplication, role: wire.RolePrimary,
+			reason: "ending the replication channel", actions: []ActionKind{ActResetReplica},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, _ := fc.primary(t)
+				o.Local.ReadOnly, o.Local.SuperReadOnly = true, fc.flavor == sqldialect.MySQL
+				o.PrimaryChannel = &sqldialect.ReplicaStatus{Configured: true, SourceHost: testPrimary, IO: sqldialect.ThreadStopped, SQL: sqldialect.ThreadStopped}
+				return o, Memory{}
 			}},
 
 		// --- the channel ---------------------------------------------------
@@ -1635,6 +1701,16 @@ func TestDecide(t *testing.T) {
 			})
 		}
 	}
+}
+
+// adoptThenChange: a replica whose binary log holds the primary's
+// transactions, its channel never configured, is pointed at the primary;
+// on MariaDB gtid_slave_pos takes the binary log's position first.
+func adoptThenChange(fc flavourCase) []ActionKind {
+	if fc.flavor == sqldialect.MariaDB {
+		return []ActionKind{ActAdoptBinlogPosition, ActChangeSource, ActStartReplica}
+	}
+	return []ActionKind{ActChangeSource, ActStartReplica}
 }
 
 // TestDecideMySQLNeedsSuperReadOnly: read_only alone does not stop SUPER

@@ -28,6 +28,10 @@ type Observation struct {
 	CopyAccount *AccountFacts
 	// Replica is set on replicas.
 	Replica *ReplicaFacts
+	// PrimaryChannel is a primary's replication channel, read when the
+	// primary can move (PRIMARY=kubernetes): a pod that was a replica
+	// still has one; nil when not read.
+	PrimaryChannel *sqldialect.ReplicaStatus
 	// Credentials are the passwords as read in this pass.
 	Credentials CredentialFacts
 	// Peers are the StatefulSet's pods, when this pass needed them (a

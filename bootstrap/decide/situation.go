@@ -26,15 +26,25 @@ const (
 	// SitActionFailed is set by the reconcile loop, not by decide: a
 	// statement it decided failed.
 	SitActionFailed Situation = "action-failed"
+	// SitFenced: PRIMARY=kubernetes, this pod must not take writes now
+	// (Policy.Fence says why: its Lease lapsed, it hands the Lease over,
+	// or no holder is known yet).
+	SitFenced Situation = "fenced"
 
-	SitPrimaryMakingWritable   Situation = "primary-making-writable"
-	SitPrimaryLookingAtPeers   Situation = "primary-looking-at-peers"
-	SitPrimaryWaitingForPeers  Situation = "primary-guard-waiting-for-peers"
-	SitPrimaryWaitingForPerson Situation = "primary-guard-waiting-for-person"
-	SitPrimaryRecovering       Situation = "primary-recovering"
-	SitPrimaryAccountForeign   Situation = "primary-account-foreign"
-	SitPrimaryCorrectingAcct   Situation = "primary-correcting-account"
-	SitPrimaryWritable         Situation = "primary-writable"
+	// SitPrimaryApplyingRelay and SitPrimaryEndingReplication: a pod
+	// that became primary (PRIMARY=kubernetes) still has its replication
+	// channel: it applies what it received, then ends the channel,
+	// before its guard runs.
+	SitPrimaryApplyingRelay     Situation = "primary-applying-relay-log"
+	SitPrimaryEndingReplication Situation = "primary-ending-replication"
+	SitPrimaryMakingWritable    Situation = "primary-making-writable"
+	SitPrimaryLookingAtPeers    Situation = "primary-looking-at-peers"
+	SitPrimaryWaitingForPeers   Situation = "primary-guard-waiting-for-peers"
+	SitPrimaryWaitingForPerson  Situation = "primary-guard-waiting-for-person"
+	SitPrimaryRecovering        Situation = "primary-recovering"
+	SitPrimaryAccountForeign    Situation = "primary-account-foreign"
+	SitPrimaryCorrectingAcct    Situation = "primary-correcting-account"
+	SitPrimaryWritable          Situation = "primary-writable"
 	// SitPrimaryCorrectingCopyAcct and SitPrimaryCopyAcctForeign are a
 	// writable primary (ready) whose copy account (MySQL's clone account,
 	// MariaDB's backup account) is being corrected, or is not this tool's.
@@ -92,6 +102,10 @@ var situations = []SituationDoc{
 	{SitOfflineMode, false, "offline_mode is ON: the server refuses every client without CONNECTION_ADMIN.", "Nothing.", "SET GLOBAL offline_mode = OFF once whatever set it is done."},
 	{SitActionFailed, false, "A statement the sidecar decided failed (the reason is the server's error).", "Logs it, counts it (reconcileErrors) and decides again next pass.", "Read the reason: a missing privilege or a server refusing the statement needs a person."},
 
+	{SitFenced, false, "PRIMARY=kubernetes: this pod must not take writes now: it holds the Lease but could not renew it in time (the API server is unreachable), it is handing the Lease over in a switchover, or it has not read the Lease yet.",
+		"Makes the server read-only and keeps it so; reads the Lease every LEASE_RENEW_INTERVAL.", "Check that the API server is reachable from the pod and the Role grants leases get/update (the reason names the error)."},
+	{SitPrimaryApplyingRelay, false, "The pod became primary (it holds the Lease) and has not applied everything its channel received.", "Waits for the applier; takes no writes.", "Nothing, unless the applier stopped on an error (the reason says)."},
+	{SitPrimaryEndingReplication, false, "The pod became primary and still has the replication channel of its replica days.", "Stops replication and removes the channel (RESET REPLICA ALL), then runs the guard.", "Nothing."},
 	{SitPrimaryMakingWritable, false, "The primary is read-only and its guard passed.", "Makes it writable.", "Nothing."},
 	{SitPrimaryLookingAtPeers, false, "The primary has not looked at its peers yet.", "Asks them before it takes writes.", "Nothing."},
 	{SitPrimaryWaitingForPeers, false, "A peer that may hold transactions the primary lacks does not answer.", "Waits for it; takes no writes.", "Bring the peer back, or mysql-bootstrap primary-override --use-own-data (forget-peer POD for a pod removed for good)."},

@@ -290,6 +290,27 @@ func (d *Dialect) StopReplica() Statement {
 	return plain("STOP SLAVE")
 }
 
+// ResetReplicaAll returns RESET REPLICA ALL (or RESET SLAVE ALL): the
+// channel and its relay logs go, as on a pod that became primary.
+func (d *Dialect) ResetReplicaAll() Statement {
+	if d.replicaKeywords {
+		return plain("RESET REPLICA ALL")
+	}
+	return plain("RESET SLAVE ALL")
+}
+
+// AdoptBinlogPosition returns, on MariaDB, the statement that makes
+// gtid_slave_pos what the binary log holds (a former primary, whose own
+// writes are only there, before its first CHANGE MASTER ...
+// MASTER_USE_GTID=slave_pos). MySQL's auto-positioning reads
+// gtid_executed, and needs none.
+func (d *Dialect) AdoptBinlogPosition() (Statement, error) {
+	if d.server.Flavor != MariaDB {
+		return Statement{}, fmt.Errorf("%w: gtid_slave_pos is MariaDB's", ErrInvalidArgument)
+	}
+	return plain("SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos"), nil
+}
+
 // ReplicaStatusQuery returns SHOW REPLICA STATUS (MySQL 8.0.22+, MariaDB
 // 10.5.1+) or SHOW SLAVE STATUS. Feed its result to ParseReplicaStatus.
 func (d *Dialect) ReplicaStatusQuery() string {

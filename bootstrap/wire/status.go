@@ -72,9 +72,13 @@ type Status struct {
 	// "<code>: <sentence>" (WarningSeedPlaintext).
 	Warnings []string `json:"warnings,omitempty"`
 
-	LastReconcile   time.Time `json:"lastReconcile"`
-	ReconcileError  string    `json:"reconcileError,omitempty"`
-	ReconcileErrors uint64    `json:"reconcileErrors"`
+	// PrimaryMode is PRIMARY (ordinal-0 or kubernetes); Lease is the
+	// primary's Lease as this pod sees it (PRIMARY=kubernetes only).
+	PrimaryMode     string       `json:"primaryMode,omitempty"`
+	Lease           *LeaseStatus `json:"lease,omitempty"`
+	LastReconcile   time.Time    `json:"lastReconcile"`
+	ReconcileError  string       `json:"reconcileError,omitempty"`
+	ReconcileErrors uint64       `json:"reconcileErrors"`
 }
 
 // Why a primary does not take writes yet (Status.Guard; see "An empty
@@ -239,4 +243,50 @@ func IsDNSLabel(s string) bool {
 		}
 	}
 	return true
+}
+
+// LeaseStatus is the primary's Lease as a pod sees it (PRIMARY=kubernetes).
+type LeaseStatus struct {
+	Name string `json:"name"`
+	// Holder is the pod that holds it ("" when none is known).
+	Holder string `json:"holder"`
+	// Fence, when set, is why this pod may not take writes now.
+	Fence string `json:"fence,omitempty"`
+	// Error is the last Kubernetes API failure ("" after a success).
+	Error       string `json:"error,omitempty"`
+	Transitions int32  `json:"transitions"`
+	// ObservedAt is when this pod last saw the Lease change; RenewedAt
+	// when the holder's last renewal began (the holder only).
+	ObservedAt time.Time `json:"observedAt,omitzero"`
+	RenewedAt  time.Time `json:"renewedAt,omitzero"`
+	// Label is the role label set on this pod.
+	Label string `json:"label,omitempty"`
+	// LastSwitchover is the last switchover's outcome, as the Lease
+	// records it.
+	LastSwitchover *SwitchoverStatus `json:"lastSwitchover,omitempty"`
+}
+
+// Switchover states.
+const (
+	SwitchoverDone    = "done"
+	SwitchoverRefused = "refused"
+	SwitchoverAborted = "aborted"
+)
+
+// SwitchoverStatus is the outcome of a switchover.
+type SwitchoverStatus struct {
+	ID    string `json:"id"`
+	State string `json:"state"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+	// Reason says why it was refused or aborted.
+	Reason string `json:"reason,omitempty"`
+	// GTIDs is the old primary's last position, which the new one had
+	// applied before it took writes.
+	GTIDs    string    `json:"gtids,omitempty"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// ReadOnlyMillis is how long the old primary was read-only before
+	// the Lease moved.
+	ReadOnlyMillis int64 `json:"readOnlyMillis,omitempty"`
 }
