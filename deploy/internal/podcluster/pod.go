@@ -671,16 +671,18 @@ type SeedStatus struct {
 
 // ReplicationStatus is the replication part of /status.
 type ReplicationStatus struct {
-	Configured  bool   `json:"configured"`
-	SourceHost  string `json:"sourceHost"`
-	IOState     string `json:"ioState"`
-	IORunning   bool   `json:"ioRunning"`
-	SQLRunning  bool   `json:"sqlRunning"`
-	LagSeconds  *int64 `json:"lagSeconds"`
-	LastError   string `json:"lastError"`
-	ErrantGTIDs string `json:"errantGtids"`
-	Changes     uint64 `json:"changes"`
-	Restarts    uint64 `json:"restarts"`
+	Configured bool   `json:"configured"`
+	SourceHost string `json:"sourceHost"`
+	IOState    string `json:"ioState"`
+	IORunning  bool   `json:"ioRunning"`
+	SQLRunning bool   `json:"sqlRunning"`
+	LagSeconds *int64 `json:"lagSeconds"`
+	// StalenessSeconds: how old the replica's data may be (readiness).
+	StalenessSeconds *int64 `json:"stalenessSeconds"`
+	LastError        string `json:"lastError"`
+	ErrantGTIDs      string `json:"errantGtids"`
+	Changes          uint64 `json:"changes"`
+	Restarts         uint64 `json:"restarts"`
 }
 
 // Status fetches and decodes /status.

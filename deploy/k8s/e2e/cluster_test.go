@@ -994,6 +994,13 @@ func (s *suite) requireSeeded(t *testing.T, ordinal int, otherwise string) {
 // writes.
 func (s *suite) checkInvariants(t *testing.T, n int) {
 	t.Helper()
+	s.checkInvariantsAt(t, n, 0)
+}
+
+// checkInvariantsAt is checkInvariants with the primary at ordinal
+// primaryAt (PRIMARY=kubernetes moves it).
+func (s *suite) checkInvariantsAt(t *testing.T, n, primaryAt int) {
+	t.Helper()
 	ctx := context.Background()
 	if _, err := s.waitReady(ctx, n, 3*time.Minute); err != nil {
 		t.Fatal(err)
@@ -1006,7 +1013,7 @@ func (s *suite) checkInvariants(t *testing.T, n int) {
 		}
 		ips[i] = ip
 	}
-	primary := openDB(ips[0], "root", rootPassword, "")
+	primary := openDB(ips[primaryAt], "root", rootPassword, "")
 	defer primary.Close()
 	want, err := podcluster.Digest(ctx, primary, "SELECT id, v FROM "+podcluster.AppDatabase+".writes ORDER BY id")
 	if err != nil {
@@ -1028,7 +1035,7 @@ func (s *suite) checkInvariants(t *testing.T, n int) {
 			if len(missing) > 0 {
 				return fmt.Errorf("%d of %d acknowledged writes missing, first %v", len(missing), len(s.acked), missing[:min(5, len(missing))])
 			}
-			if i == 0 {
+			if i == primaryAt {
 				return nil
 			}
 			got, err := podcluster.Digest(ctx, db, "SELECT id, v FROM "+podcluster.AppDatabase+".writes ORDER BY id")
@@ -1045,7 +1052,10 @@ func (s *suite) checkInvariants(t *testing.T, n int) {
 			t.Error(err)
 		}
 	}
-	for i := 1; i < n; i++ {
+	for i := range n {
+		if i == primaryAt {
+			continue
+		}
 		err := testkit.Eventually(ctx, 30*time.Second, s.podName(i)+" has no errant transactions", func(ctx context.Context) error {
 			st, err := sidecarStatus(ctx, ips[i])
 			if err != nil {

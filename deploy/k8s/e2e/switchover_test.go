@@ -1,0 +1,325 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
+	"github.com/mysql-bootstrap/mysql-bootstrap/deploy/internal/podcluster"
+	"github.com/mysql-bootstrap/mysql-bootstrap/internal/testkit"
+)
+
+// TestSwitchover runs the opt-in PRIMARY=kubernetes mode on the real
+// cluster, on each server of K8S_SWITCHOVER_SERVERS (default mysql-9.7 and
+// mariadb-11.8): the test overlay with the kubernetes-primary component
+// (a Lease, role labels, a Role), a writer through mysql-primary, a
+// switchover to mysql-1 under writes and a second one back, then a
+// switchover refused to a lagging replica and to one with an errant
+// transaction. Every acknowledged write is on every pod at the end.
+func TestSwitchover(t *testing.T) {
+	requireCluster(t)
+	names := os.Getenv("K8S_SWITCHOVER_SERVERS")
+	if names == "" {
+		names = "mysql-9.7,mariadb-11.8"
+	}
+	list, err := chooseServers(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, srv := range list {
+		t.Run(srv.Name, func(t *testing.T) {
+			start := time.Now()
+			s := newSuite(t, srv)
+			overlay, err := leaseOverlay(t, s.overlay)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.overlay = overlay
+			for _, tc := range []struct {
+				name string
+				run  func(*testing.T)
+			}{
+				{"1_first_apply_pod_0_holds_the_Lease", s.leaseFirstApply},
+				{"2_switchover_to_mysql-1_under_writes_and_back", s.switchoverAndBack},
+				{"3_switchover_to_a_lagging_replica_is_refused", s.switchoverLagRefused},
+				{"4_switchover_to_an_errant_replica_is_refused", s.switchoverErrantRefused},
+			} {
+				if !t.Run(tc.name, tc.run) {
+					s.dump(t)
+					t.Fatalf("%s failed; the later cases need a healthy cluster", tc.name)
+				}
+			}
+			t.Logf("%s, PRIMARY=kubernetes: %d acknowledged writes, %s; figures:\n  %s",
+				srv.Name, len(s.acked), time.Since(start).Round(time.Second), strings.Join(s.figures, "\n  "))
+		})
+	}
+}
+
+// leaseOverlay writes a kustomization that adds the shipped
+// kubernetes-primary component to a server's test overlay.
+func leaseOverlay(t testing.TB, serverOverlay string) (string, error) {
+	base, err := filepath.Abs(serverOverlay)
+	if err != nil {
+		return "", err
+	}
+	component, err := filepath.Abs(filepath.Join("..", "..", "kustomize", "components", "kubernetes-primary"))
+	if err != nil {
+		return "", err
+	}
+	dir := t.TempDir()
+	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - " + base + "\ncomponents:\n  - " + component + "\n"
+	return dir, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644)
+}
+
+// lease reads the StatefulSet's Lease: its holder and the last
+// switchover's outcome.
+func (s *suite) lease(ctx context.Context) (holder string, last *wire.SwitchoverStatus, err error) {
+	var l struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+		Spec struct {
+			HolderIdentity string `json:"holderIdentity"`
+		} `json:"spec"`
+	}
+	if err := api.Get(ctx, "/apis/coordination.k8s.io/v1/namespaces/"+s.ns+"/leases/"+s.name, &l); err != nil {
+		return "", nil, err
+	}
+	if raw := l.Metadata.Annotations["mysql-bootstrap/switchover-result"]; raw != "" {
+		last = &wire.SwitchoverStatus{}
+		if err := json.Unmarshal([]byte(raw), last); err != nil {
+			return "", nil, err
+		}
+	}
+	return l.Spec.HolderIdentity, last, nil
+}
+
+// waitPrimary waits until ordinal holds the Lease, is labelled primary
+// and the only endpoint of mysql-primary, every other pod labelled
+// replica and an endpoint of mysql-replicas, and every pod is Ready.
+func (s *suite) waitPrimary(ctx context.Context, ordinal int, timeout time.Duration) error {
+	want := s.podName(ordinal)
+	return testkit.Eventually(ctx, timeout, want+" is the primary by the Lease, the labels and the Services", func(ctx context.Context) error {
+		holder, _, err := s.lease(ctx)
+		if err != nil {
+			return err
+		}
+		if holder != want {
+			return fmt.Errorf("the Lease is held by %q", holder)
+		}
+		var replicas []string
+		for i := range 3 {
+			p, err := s.pod(ctx, i)
+			if err != nil {
+				return err
+			}
+			label, role := p.Labels["mysql-bootstrap/role"], "replica"
+			if i == ordinal {
+				role = "primary"
+			} else {
+				replicas = append(replicas, p.Name)
+			}
+			if label != role {
+				return fmt.Errorf("%s is labelled %q, want %q", p.Name, label, role)
+			}
+			if !podReady(p) {
+				return fmt.Errorf("%s not ready: %s", p.Name, s.notReady(ctx, i))
+			}
+		}
+		if eps, err := s.readyEndpoints(ctx, s.name+"-primary"); err != nil || !slices.Equal(eps, []string{want}) {
+			return fmt.Errorf("mysql-primary sends to %v (%v)", eps, err)
+		}
+		if eps, err := s.readyEndpoints(ctx, s.name+"-replicas"); err != nil || !slices.Equal(eps, replicas) {
+			return fmt.Errorf("mysql-replicas sends to %v (%v), want %v", eps, err, replicas)
+		}
+		return nil
+	})
+}
+
+// 1. kubectl apply -k of the overlay with the component: pod 0 creates
+// the Lease and is the primary; the Services follow the labels.
+func (s *suite) leaseFirstApply(t *testing.T) {
+	ctx := context.Background()
+	took, err := s.applyUntilReady(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.figure(t, "PRIMARY=kubernetes: kubectl apply -k → all 3 pods Ready: %.1f s", took.Seconds())
+	if err := s.waitPrimary(ctx, 0, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.createAppSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := s.startWriter(ctx)
+	if err := w.WaitAcked(ctx, 50, time.Time{}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.stopWriter(w)
+	s.checkInvariantsAt(t, 3, 0)
+}
+
+// switchover runs `mysql-bootstrap switchover` in pod from's sidecar and
+// returns its output; an error when it exits non-zero.
+func (s *suite) switchover(ctx context.Context, from int, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return kubectl(ctx, s.ns, append([]string{"exec", s.podName(from), "-c", "sidecar", "--", "/mysql-bootstrap", "switchover"}, args...)...)
+}
+
+// 2. A switchover to mysql-1 under writes, run from mysql-2's sidecar,
+// and one back to mysql-0 run from mysql-1's: each moves the Lease, the
+// labels and mysql-primary; writes stop only while the old primary is
+// read-only; nothing acknowledged is lost.
+func (s *suite) switchoverAndBack(t *testing.T) {
+	ctx := context.Background()
+	for _, step := range []struct{ from, to int }{{2, 1}, {1, 0}} {
+		w := s.startWriter(ctx)
+		if err := w.WaitAcked(ctx, 50, time.Time{}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		asked := time.Now()
+		out, err := s.switchover(ctx, step.from, "--to", s.podName(step.to))
+		if err != nil {
+			t.Fatalf("switchover --to %s: %v\n%s", s.podName(step.to), err, out)
+		}
+		done := time.Now()
+		if !strings.Contains(out, "done") {
+			t.Errorf("switchover's output does not say it is done:\n%s", out)
+		}
+		if err := s.waitPrimary(ctx, step.to, 2*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WaitAcked(ctx, 30, time.Now(), 2*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		from, to := w.LongestGapSince(asked)
+		s.stopWriter(w)
+		_, last, err := s.lease(ctx)
+		if err != nil || last == nil || last.State != wire.SwitchoverDone || last.To != s.podName(step.to) {
+			t.Fatalf("the Lease's last switchover is %+v (%v)", last, err)
+		}
+		s.figure(t, "switchover %s → %s under writes: command %.1f s, writes refused for %.1f s (the old primary read-only for %d ms before the Lease moved)",
+			last.From, last.To, done.Sub(asked).Seconds(), to.Sub(from).Seconds(), last.ReadOnlyMillis)
+		s.checkInvariantsAt(t, 3, step.to)
+		if t.Failed() {
+			return
+		}
+	}
+	// The Events on the pods say what happened.
+	out, err := kubectl(ctx, s.ns, "get", "events", "--field-selector", "reason=SwitchoverDone", "-o", "name")
+	if err != nil || strings.Count(out, "\n")+1 < 2 {
+		t.Errorf("SwitchoverDone events: %v\n%s", err, out)
+	}
+}
+
+// 3. A replica whose applier waits on a table lock lags: a switchover to
+// it is refused with the reason, and the primary keeps taking writes.
+func (s *suite) switchoverLagRefused(t *testing.T) {
+	ctx := context.Background()
+	ip, err := s.podIP(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(ip, "root", rootPassword, "")
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "LOCK TABLES "+podcluster.AppDatabase+".writes WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	w := s.startWriter(ctx)
+	defer s.stopWriter(w)
+	// mysql-1's /status shows data older than --max-lag.
+	if err := testkit.Eventually(ctx, time.Minute, s.podName(1)+" lags by more than 2 s", func(ctx context.Context) error {
+		st, err := sidecarStatus(ctx, ip)
+		if err != nil {
+			return err
+		}
+		if st.Replication == nil || st.Replication.StalenessSeconds == nil || *st.Replication.StalenessSeconds <= 2 {
+			return fmt.Errorf("replication %+v", st.Replication)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	asked := time.Now()
+	out, err := s.switchover(ctx, 2, "--to", s.podName(1), "--max-lag", "2s")
+	if err == nil || !strings.Contains(out, "refused") || !strings.Contains(out, "lags") {
+		t.Fatalf("switchover to a lagging replica: %v\n%s", err, out)
+	}
+	t.Logf("refused: %s", lastLine(out))
+	if _, err := conn.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WaitAcked(ctx, 20, time.Now(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if from, to := w.LongestGapSince(asked); to.Sub(from) > 5*time.Second {
+		t.Errorf("writes stopped for %.1f s around a refused switchover", to.Sub(from).Seconds())
+	}
+	if err := s.waitPrimary(ctx, 0, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// 4. A replica with a transaction of its own (errant) cannot take over:
+// the switchover is refused, naming the errant transactions. The errant
+// write stays on mysql-2, so this case comes last.
+func (s *suite) switchoverErrantRefused(t *testing.T) {
+	ctx := context.Background()
+	s.checkInvariantsAt(t, 3, 0)
+	ip, err := s.podIP(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(ip, "root", rootPassword, "")
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	lift := "SET GLOBAL super_read_only = OFF"
+	if s.srv.Flavor == "mariadb" {
+		lift = "SET GLOBAL read_only = OFF"
+	}
+	for _, stmt := range []string{lift, "CREATE DATABASE errant_on_replica"} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	out, err := s.switchover(ctx, 1, "--to", s.podName(2))
+	if err == nil || !strings.Contains(out, "refused") || !strings.Contains(out, "errant") {
+		t.Fatalf("switchover to an errant replica: %v\n%s", err, out)
+	}
+	t.Logf("refused: %s", lastLine(out))
+	holder, _, err := s.lease(ctx)
+	if err != nil || holder != s.podName(0) {
+		t.Fatalf("the Lease is held by %q (%v) after a refused switchover", holder, err)
+	}
+	// The sidecar made mysql-2 read-only again.
+	if err := testkit.Eventually(ctx, 30*time.Second, s.podName(2)+" read-only again", func(ctx context.Context) error {
+		var ro int
+		if err := conn.QueryRowContext(ctx, "SELECT @@GLOBAL.read_only").Scan(&ro); err != nil {
+			return err
+		}
+		if ro != 1 {
+			return errors.New("read_only is off")
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+}
