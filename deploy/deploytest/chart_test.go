@@ -170,10 +170,23 @@ func chartSources() []source {
 	mysqlLocal.serverImage = "mysql-bootstrap/mysql:9.7"
 	mariadbLocal := wantMariaDB
 	mariadbLocal.serverImage = "mysql-bootstrap/mariadb:11.8"
+	// billing in kubernetes mode beside orders on ordinal 0: one's RBAC
+	// and role-label Services must not reach the other.
+	mysqlLocal.primaryMode = modeKubernetes
 	two := chartSource("two-releases", map[string]want{"orders": mariadbLocal, "billing": mysqlLocal},
 		release{"orders", "shop", append([]string{"flavor=mariadb", "server.image.repository=mysql-bootstrap/mariadb"}, localImages...)},
-		release{"billing", "shop", append([]string{"flavor=mysql", "server.image.repository=mysql-bootstrap/mysql"}, localImages...)})
-	return []source{mysql, mariadb, all, two}
+		release{"billing", "shop", append([]string{"flavor=mysql", "server.image.repository=mysql-bootstrap/mysql", "primary.mode=kubernetes"}, localImages...)})
+
+	kubernetes := wantMySQL
+	kubernetes.primaryMode = modeKubernetes
+	kube := chartSource("kubernetes", map[string]want{"db": kubernetes},
+		release{"db", "test", []string{"flavor=mysql", "primary.mode=kubernetes"}})
+	kubernetesMariaDB := wantMariaDB
+	kubernetesMariaDB.primaryMode = modeKubernetes
+	kubeRenamed := chartSource("kubernetes-renamed", map[string]want{"shop-db": kubernetesMariaDB},
+		release{"shop", "test", []string{"flavor=mariadb", "nameOverride=db", "replicas=4",
+			"primary.mode=kubernetes", "primary.leaseDuration=20s", "primary.leaseRenewInterval=5s"}})
+	return []source{mysql, mariadb, all, two, kube, kubeRenamed}
 }
 
 // TestChartLint runs helm lint --strict on the chart with each set of
@@ -187,6 +200,7 @@ func TestChartLint(t *testing.T) {
 			"tls.existingSecret=tls", "credentials.existingSecret=creds", "server.config=[mysqld]"},
 		{"networkPolicy.sqlClients[0].podSelector.matchLabels.app=api", "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.team=observability"},
 		{"networkPolicy.enabled=false"},
+		{"primary.mode=kubernetes", "primary.leaseDuration=1m", "primary.leaseRenewInterval=10s"},
 	} {
 		t.Run(strings.Join(set, ","), func(t *testing.T) {
 			t.Parallel()
@@ -219,6 +233,12 @@ func TestChartRefuses(t *testing.T) {
 		{"a name that is no DNS label", []string{"fullnameOverride=My_DB"}, "not a DNS label"},
 		{"a SQL client that is no peer", []string{"networkPolicy.sqlClients[0]=shop-api"}, "/networkPolicy/sqlClients/0"},
 		{"an empty peer, which the API refuses", []string{"networkPolicy.metricsFrom[0].podSelector=null"}, "/networkPolicy/metricsFrom/0"},
+		{"an unknown primary mode", []string{"primary.mode=raft"}, "value must be one of 'ordinal-0', 'kubernetes'"},
+		{"an unknown primary mode past the schema", []string{"primary.mode=raft", "--skip-schema-validation"}, "want ordinal-0 or kubernetes"},
+		{"a Lease duration without its unit", []string{"primary.leaseDuration=10"}, "/primary/leaseDuration"},
+		{"a renewal interval that is no duration", []string{"primary.leaseRenewInterval=often"}, "/primary/leaseRenewInterval"},
+		{"PRIMARY in config", []string{"config.PRIMARY=kubernetes"}, "from primary.mode"},
+		{"a Lease timing in config", []string{"primary.mode=kubernetes", "config.LEASE_DURATION=30s"}, "config.LEASE_DURATION"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

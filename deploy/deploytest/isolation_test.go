@@ -24,7 +24,7 @@ const instanceLabel = "app.kubernetes.io/instance"
 // Service, PodDisruptionBudget, PodMonitor and NetworkPolicy selects the pods of exactly
 // one StatefulSet, no StatefulSet's selector, pod affinity or topology
 // spread matches another's pods, and no two StatefulSets read the same
-// Secret or ConfigMap.
+// Secret or ConfigMap or run as the same ServiceAccount.
 func checkIsolation(r *rendering) []string {
 	var p problems
 	seen := map[string]bool{}
@@ -142,6 +142,10 @@ func checkIsolation(r *rendering) []string {
 // Kind/name.
 func podReferences(spec *corev1.PodSpec) []string {
 	var refs []string
+	if sa := spec.ServiceAccountName; sa != "" && sa != "default" {
+		// Its Role names one StatefulSet's Lease.
+		refs = append(refs, "ServiceAccount/"+sa)
+	}
 	for _, v := range spec.Volumes {
 		switch {
 		case v.Secret != nil:
@@ -311,6 +315,12 @@ func TestIsolationCatchesCrossing(t *testing.T) {
 				}
 			},
 			"each cluster needs its own"},
+		{"both run as one ServiceAccount",
+			func(r *rendering) {
+				first(r).sts.Spec.Template.Spec.ServiceAccountName = "mysql-bootstrap"
+				second(r).sts.Spec.Template.Spec.ServiceAccountName = "mysql-bootstrap"
+			},
+			"all read ServiceAccount/mysql-bootstrap"},
 		{"one headless Service for both",
 			func(r *rendering) { second(r).sts.Spec.ServiceName = first(r).sts.Spec.ServiceName },
 			"share serviceName"},

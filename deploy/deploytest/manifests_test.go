@@ -79,29 +79,62 @@ func (m *manifests) replicas() int {
 	return int(*m.sts.Spec.Replicas)
 }
 
-// podLabels returns the labels of pod <sts>-<ordinal>: the template's and
-// those the StatefulSet controller adds.
-func (m *manifests) podLabels(ordinal int) labels.Set {
+// podLabels returns the labels of pod <sts>-<ordinal>: the template's,
+// those the StatefulSet controller adds and, in kubernetes mode, the role
+// its sidecar sets with ordinal 0 holding the Lease.
+func (m *manifests) podLabels(ordinal int) labels.Set { return m.podLabelsHeldBy(ordinal, 0) }
+
+// podLabelsHeldBy is podLabels with pod <sts>-<holder> holding the Lease.
+// The role label is there only when the sidecar runs in kubernetes mode:
+// nothing else sets it.
+func (m *manifests) podLabelsHeldBy(ordinal, holder int) labels.Set {
 	l := labels.Set{}
 	maps.Copy(l, m.sts.Spec.Template.Labels)
 	l[appsv1.StatefulSetPodNameLabel] = fmt.Sprintf("%s-%d", m.sts.Name, ordinal)
 	l[appsv1.PodIndexLabel] = strconv.Itoa(ordinal)
+	if m.labelsRoles() {
+		l[roleLabel] = roleReplica
+		if ordinal == holder {
+			l[roleLabel] = rolePrimary
+		}
+	}
 	return l
 }
 
-// selected returns the ordinals whose pods a Service selector matches. An
-// empty selector selects nothing: the Service gets no endpoints.
+// selected returns the ordinals whose pods a Service selector matches
+// (in kubernetes mode, while ordinal 0 holds the Lease). An empty
+// selector selects nothing: the Service gets no endpoints.
 func (m *manifests) selected(selector map[string]string) []int {
+	return m.selectedHeldBy(selector, 0)
+}
+
+// selectedHeldBy is selected with pod <sts>-<holder> holding the Lease.
+func (m *manifests) selectedHeldBy(selector map[string]string, holder int) []int {
 	if len(selector) == 0 {
 		return nil
 	}
 	sel := labels.SelectorFromSet(selector)
 	var ordinals []int
 	for i := range m.replicas() {
-		if sel.Matches(m.podLabels(i)) {
+		if sel.Matches(m.podLabelsHeldBy(i, holder)) {
 			ordinals = append(ordinals, i)
 		}
 	}
+	return ordinals
+}
+
+// selectedByAnyHolder returns the ordinals a selector matches whichever
+// pod holds the Lease.
+func (m *manifests) selectedByAnyHolder(selector map[string]string) []int {
+	var ordinals []int
+	for holder := range m.replicas() {
+		for _, i := range m.selectedHeldBy(selector, holder) {
+			if !slices.Contains(ordinals, i) {
+				ordinals = append(ordinals, i)
+			}
+		}
+	}
+	slices.Sort(ordinals)
 	return ordinals
 }
 
@@ -200,9 +233,13 @@ func isBootstrapImage(image string) bool {
 	return path.Base(name) == "mysql-bootstrap"
 }
 
-// variables returns what mysql-bootstrap reads, by name.
+// variables returns what mysql-bootstrap reads, by name, with the
+// pending ones it does not list yet.
 func variables() map[string]bootstrap.Variable {
 	vars := map[string]bootstrap.Variable{}
+	for _, v := range pendingVariables {
+		vars[v.Name] = v
+	}
 	for _, v := range bootstrap.Variables() {
 		vars[v.Name] = v
 	}
@@ -393,6 +430,7 @@ var checks = []check{
 	{"monitoring", checkMonitoring},
 	{"TLS files", checkTLS},
 	{"NetworkPolicy", checkNetworkPolicy},
+	{"primary mode and RBAC", checkPrimaryMode},
 }
 
 // TestManifests runs every check on every cluster of every source: the
@@ -426,6 +464,7 @@ func TestVariablesExist(t *testing.T) {
 		"POD_NAME", "POD_NAMESPACE", "SERVICE_NAME", "FLAVOR", "MYSQL_HOST", "MYSQL_PORT",
 		"MYSQL_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD_FILE", "REPLICATION_PASSWORD", "REPLICATION_PASSWORD_FILE",
 		"CONFIG_DIR", "DATA_DIR", "STATE_DIR", "TOOLS_DIR", "HTTP_ADDR", "BACKUP_ADDR", "WAIT_TIMEOUT",
+		"PRIMARY", "LEASE_DURATION", "LEASE_RENEW_INTERVAL",
 	} {
 		if _, ok := vars[name]; !ok {
 			t.Errorf("bootstrap.Variables() no longer lists %s: update deploy/kustomize and deploy/deploytest", name)
@@ -481,8 +520,9 @@ func checkSelectors(m *manifests) []string {
 		all[i] = i
 	}
 	primaryPod := m.sts.Name + "-0"
+	kubernetes := m.want.primaryMode == modeKubernetes
 	for _, svc := range m.services {
-		got := m.selected(svc.Spec.Selector)
+		got := m.selectedByAnyHolder(svc.Spec.Selector)
 		if len(got) == 0 {
 			p.addf("Service %s selector %v matches none of the pods %s-0..%d (template labels %v): it has no endpoints", svc.Name, svc.Spec.Selector, m.sts.Name, m.replicas()-1, tmpl)
 			continue
@@ -490,7 +530,11 @@ func checkSelectors(m *manifests) []string {
 		if pn, ok := svc.Spec.Selector[appsv1.StatefulSetPodNameLabel]; ok {
 			p.addf("Service %s selects %s=%s: a namePrefix renames the pods but not this value; select ordinal 0 with %s: \"0\"", svc.Name, appsv1.StatefulSetPodNameLabel, pn, appsv1.PodIndexLabel)
 		}
-		if pi, ok := svc.Spec.Selector[appsv1.PodIndexLabel]; ok && pi != "0" {
+		pi, ok := svc.Spec.Selector[appsv1.PodIndexLabel]
+		switch {
+		case ok && kubernetes:
+			p.addf("Service %s selects %s=%s: in kubernetes mode the primary is whichever pod holds the Lease, so roles move between ordinals; select by %s", svc.Name, appsv1.PodIndexLabel, pi, roleLabel)
+		case ok && pi != "0":
 			p.addf("Service %s selects %s=%s: only ordinal 0 (%s) is ever writable", svc.Name, appsv1.PodIndexLabel, pi, primaryPod)
 		}
 	}
@@ -499,6 +543,8 @@ func checkSelectors(m *manifests) []string {
 	switch {
 	case primary == nil:
 		p.addf("no Service %s%s for writes (Services: %v)", m.sts.Name, primarySuffix, m.serviceNames())
+	case kubernetes:
+		p = append(p, m.checkRoleService(primary, rolePrimary)...)
 	case primary.Spec.Selector[appsv1.PodIndexLabel] != "0":
 		p.addf("Service %s must select the primary (%s) with %s: \"0\", its selector is %v", primary.Name, primaryPod, appsv1.PodIndexLabel, primary.Spec.Selector)
 	case !slices.Equal(m.selected(primary.Spec.Selector), []int{0}):
@@ -506,6 +552,13 @@ func checkSelectors(m *manifests) []string {
 	}
 	if primary != nil && primary.Spec.ClusterIP == corev1.ClusterIPNone {
 		p.addf("Service %s is headless: clients would resolve a pod IP and keep it after mysql-0 moves", primary.Name)
+	}
+	if kubernetes {
+		if rs := m.replicasService(); rs == nil {
+			p.addf("no Service %s%s for reads from the replicas only, which kubernetes mode provides (Services: %v)", m.sts.Name, replicasSuffix, m.serviceNames())
+		} else {
+			p = append(p, m.checkRoleService(rs, roleReplica)...)
+		}
 	}
 
 	read := m.service(m.sts.Name + readSuffix)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -43,6 +45,10 @@ type want struct {
 	// chart's networkPolicy.enabled=false).
 	sqlClients, metricsFrom []networkingv1.NetworkPolicyPeer
 	noNetworkPolicy         bool
+	// primaryMode is the PRIMARY the rendering gives init and the
+	// sidecar: "" for none (ordinal 0, the binary's default, no API
+	// access), modeKubernetes for the Lease's holder (RBAC, role labels).
+	primaryMode string
 }
 
 // seeds reports whether the flavour copies data to replicas through
@@ -108,12 +114,44 @@ func sources() []source {
 		}}},
 		namespacePeer("reports"),
 	}
+	kubernetes := wantMySQL
+	kubernetes.primaryMode = modeKubernetes
 	return append([]source{
 		mysql, mariadb,
 		kustomizeSource("examples/two-clusters", map[string]want{"orders-mysql": wantMariaDB, "billing-mysql": wantMySQL}),
 		kustomizeSource("examples/monitored", map[string]want{"shop-mysql": monitored}),
 		kustomizeSource("examples/sql-clients", map[string]want{"mysql": clients}),
+		kustomizeSource("examples/kubernetes-primary", map[string]want{"mysql": kubernetes}),
+		prefixedSource("examples/kubernetes-primary", "orders-", map[string]want{"orders-mysql": kubernetes}),
 	}, chartSources()...)
+}
+
+// prefixedSource renders a renamed copy of a directory under
+// deploy/kustomize, as deploy/README.md tells users to make one: a
+// namePrefix and the instance label with includeSelectors, in a
+// kustomization of their own that names the directory as its resource.
+func prefixedSource(dir, prefix string, clusters map[string]want) source {
+	return source{
+		name: "kustomize/" + dir + "+namePrefix " + prefix,
+		render: func(t testing.TB) ([]object, error) {
+			abs, err := filepath.Abs(filepath.Join("..", "kustomize", filepath.FromSlash(dir)))
+			if err != nil {
+				return nil, err
+			}
+			tmp := t.TempDir()
+			rel, err := filepath.Rel(tmp, abs) // kustomize refuses absolute resources
+			if err != nil {
+				return nil, err
+			}
+			k := fmt.Sprintf("resources:\n  - %s\nnamePrefix: %s\nlabels:\n  - pairs:\n      %s: %smysql\n    includeSelectors: true\n",
+				filepath.ToSlash(rel), prefix, instanceLabel, prefix)
+			if err := os.WriteFile(filepath.Join(tmp, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+				return nil, err
+			}
+			return kustomize(tmp)
+		},
+		clusters: clusters,
+	}
 }
 
 // namespacePeer is every pod of one namespace, by the name label
@@ -226,7 +264,39 @@ type rendering struct {
 	monitors   []*podMonitor
 	rules      []*prometheusRule
 	netpols    []*networkingv1.NetworkPolicy
+	rbac       rbacObjects
 	clusters   []*manifests
+}
+
+// rbacObjects are a rendering's ServiceAccounts and RBAC objects. The
+// checks look at all of them for every cluster: in the default mode there
+// must be none, and a cluster-scoped one is never wanted.
+type rbacObjects struct {
+	serviceAccounts     []*corev1.ServiceAccount
+	roles               []*rbacv1.Role
+	roleBindings        []*rbacv1.RoleBinding
+	clusterRoles        []*rbacv1.ClusterRole
+	clusterRoleBindings []*rbacv1.ClusterRoleBinding
+}
+
+func (o rbacObjects) clone() rbacObjects {
+	var c rbacObjects
+	for _, x := range o.serviceAccounts {
+		c.serviceAccounts = append(c.serviceAccounts, x.DeepCopy())
+	}
+	for _, x := range o.roles {
+		c.roles = append(c.roles, x.DeepCopy())
+	}
+	for _, x := range o.roleBindings {
+		c.roleBindings = append(c.roleBindings, x.DeepCopy())
+	}
+	for _, x := range o.clusterRoles {
+		c.clusterRoles = append(c.clusterRoles, x.DeepCopy())
+	}
+	for _, x := range o.clusterRoleBindings {
+		c.clusterRoleBindings = append(c.clusterRoleBindings, x.DeepCopy())
+	}
+	return c
 }
 
 // decode turns rendered objects into the API types, strictly: a misspelt
@@ -269,6 +339,26 @@ func decode(objs []object) (*rendering, error) {
 			p := &prometheusRule{}
 			r.rules = append(r.rules, p)
 			obj = p
+		case "v1 ServiceAccount":
+			s := &corev1.ServiceAccount{}
+			r.rbac.serviceAccounts = append(r.rbac.serviceAccounts, s)
+			obj = s
+		case "rbac.authorization.k8s.io/v1 Role":
+			ro := &rbacv1.Role{}
+			r.rbac.roles = append(r.rbac.roles, ro)
+			obj = ro
+		case "rbac.authorization.k8s.io/v1 RoleBinding":
+			b := &rbacv1.RoleBinding{}
+			r.rbac.roleBindings = append(r.rbac.roleBindings, b)
+			obj = b
+		case "rbac.authorization.k8s.io/v1 ClusterRole":
+			ro := &rbacv1.ClusterRole{}
+			r.rbac.clusterRoles = append(r.rbac.clusterRoles, ro)
+			obj = ro
+		case "rbac.authorization.k8s.io/v1 ClusterRoleBinding":
+			b := &rbacv1.ClusterRoleBinding{}
+			r.rbac.clusterRoleBindings = append(r.rbac.clusterRoleBindings, b)
+			obj = b
 		default:
 			return nil, fmt.Errorf("%s (%s) is not an object these tests know: teach decode and the checks about it", o.id(), gk)
 		}
@@ -279,7 +369,10 @@ func decode(objs []object) (*rendering, error) {
 	for _, sts := range r.statefuls {
 		m := &manifests{sts: sts, secrets: r.secrets, configMaps: r.configMaps}
 		for _, s := range r.services {
-			if len(m.selected(s.Spec.Selector)) > 0 {
+			// In kubernetes mode a Service may select the Lease holder
+			// only, or all but it: it belongs to the cluster if it
+			// selects a pod whoever holds the Lease.
+			if len(m.selectedByAnyHolder(s.Spec.Selector)) > 0 {
 				m.services = append(m.services, s)
 			}
 		}
@@ -302,6 +395,7 @@ func decode(objs []object) (*rendering, error) {
 		}
 		r.clusters = append(r.clusters, m)
 	}
+	r.assignRBAC()
 	return r, nil
 }
 
@@ -348,7 +442,8 @@ func renderOne(t testing.TB, src source) *manifests {
 
 // manifests is one cluster of a rendering: a StatefulSet, the Services,
 // PodDisruptionBudgets, PodMonitors and NetworkPolicies that select its
-// pods, and the rendering's Secrets and ConfigMaps.
+// pods, and the rendering's Secrets, ConfigMaps, ServiceAccounts and RBAC
+// objects.
 type manifests struct {
 	want       want
 	sts        *appsv1.StatefulSet
@@ -358,11 +453,12 @@ type manifests struct {
 	configMaps []*corev1.ConfigMap
 	monitors   []*podMonitor
 	netpols    []*networkingv1.NetworkPolicy
+	rbac       rbacObjects
 }
 
 // clone returns a deep copy that a test may break.
 func (m *manifests) clone() *manifests {
-	c := &manifests{want: m.want, sts: m.sts.DeepCopy()}
+	c := &manifests{want: m.want, sts: m.sts.DeepCopy(), rbac: m.rbac.clone()}
 	for _, s := range m.services {
 		c.services = append(c.services, s.DeepCopy())
 	}
@@ -397,9 +493,11 @@ func (m *manifests) selectsAny(sel labels.Selector) bool {
 	if sel.Empty() {
 		return false
 	}
-	for i := range m.replicas() {
-		if sel.Matches(m.podLabels(i)) {
-			return true
+	for holder := range m.replicas() {
+		for i := range m.replicas() {
+			if sel.Matches(m.podLabelsHeldBy(i, holder)) {
+				return true
+			}
 		}
 	}
 	return false
@@ -410,6 +508,9 @@ func (m *manifests) selectsAny(sel labels.Selector) bool {
 func (m *manifests) headless() *corev1.Service { return m.service(m.sts.Spec.ServiceName) }
 func (m *manifests) primary() *corev1.Service  { return m.service(m.sts.Name + primarySuffix) }
 func (m *manifests) read() *corev1.Service     { return m.service(m.sts.Name + readSuffix) }
+
+// replicasService is <sts>-replicas (kubernetes mode); nil when missing.
+func (m *manifests) replicasService() *corev1.Service { return m.service(m.sts.Name + replicasSuffix) }
 
 // credentials is the Secret the pods' credentials volume reads; nil when
 // the rendering leaves it to the user.

@@ -65,6 +65,30 @@ An image reference: repository[:tag][@digest].
 {{- .Values.flavor -}}
 {{- end -}}
 
+{{/*
+"kubernetes" when the primary is the holder of a Lease (primary.mode), ""
+when it is ordinal 0.
+*/}}
+{{- define "mysql-bootstrap.kubernetesPrimary" -}}
+{{- $mode := .Values.primary.mode -}}
+{{- if not (has $mode (list "ordinal-0" "kubernetes")) -}}
+{{- fail (printf "primary.mode is %q: want ordinal-0 or kubernetes" $mode) -}}
+{{- end -}}
+{{- if eq $mode "kubernetes" }}kubernetes{{ end -}}
+{{- end -}}
+
+{{/*
+The variables of primary.*, as JSON, for init and the sidecar: none in
+ordinal-0 mode (the binary's default).
+*/}}
+{{- define "mysql-bootstrap.primaryEnv" -}}
+{{- if include "mysql-bootstrap.kubernetesPrimary" . -}}
+{{- dict "PRIMARY" "kubernetes" "LEASE_DURATION" .Values.primary.leaseDuration "LEASE_RENEW_INTERVAL" .Values.primary.leaseRenewInterval | toJson -}}
+{{- else -}}
+{}
+{{- end -}}
+{{- end -}}
+
 {{- define "mysql-bootstrap.serverImage" -}}
 {{- $mysql := eq (include "mysql-bootstrap.flavor" .) "mysql" -}}
 {{- $repository := default (ternary "mysql" "mariadb" $mysql) .Values.server.image.repository -}}
@@ -109,6 +133,9 @@ TOOLS_DIR for init) and the user's config, sorted by name.
 {{- $ctx := .ctx -}}
 {{- $reserved := include "mysql-bootstrap.reservedVariables" $ctx | fromJsonArray -}}
 {{- range $name, $_ := $ctx.Values.config }}
+{{- if has $name (list "PRIMARY" "LEASE_DURATION" "LEASE_RENEW_INTERVAL") }}
+{{- fail (printf "config.%s: the chart sets %s from primary.mode, primary.leaseDuration and primary.leaseRenewInterval" $name $name) }}
+{{- end }}
 {{- if has $name $reserved }}
 {{- fail (printf "config.%s: the chart sets %s itself" $name $name) }}
 {{- end }}
