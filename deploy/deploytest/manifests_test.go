@@ -233,13 +233,9 @@ func isBootstrapImage(image string) bool {
 	return path.Base(name) == "mysql-bootstrap"
 }
 
-// variables returns what mysql-bootstrap reads, by name, with the
-// pending ones it does not list yet.
+// variables returns what mysql-bootstrap reads, by name.
 func variables() map[string]bootstrap.Variable {
 	vars := map[string]bootstrap.Variable{}
-	for _, v := range pendingVariables {
-		vars[v.Name] = v
-	}
 	for _, v := range bootstrap.Variables() {
 		vars[v.Name] = v
 	}

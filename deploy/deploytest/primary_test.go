@@ -16,7 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap"
 )
 
 // The opt-in mode in which the primary is the holder of a Lease named
@@ -29,18 +28,6 @@ const (
 	roleReplica    = "replica"
 	replicasSuffix = "-replicas"
 )
-
-// pendingVariables are the variables of the kubernetes mode as the
-// manifests set them, for as long as bootstrap.Variables() does not list
-// them yet (the sidecar's side is written apart from the manifests'):
-// variables() adds each one the binary does not list, with the default the
-// spec gives it. TestPendingVariables says which are still pending; delete
-// this list once the binary lists all three.
-var pendingVariables = []bootstrap.Variable{
-	{Name: "PRIMARY", Default: "ordinal-0", Help: "ordinal-0 or kubernetes (pending in deploy/deploytest)"},
-	{Name: "LEASE_DURATION", Default: "10s", Help: "how long the Lease lasts unrenewed (pending in deploy/deploytest)"},
-	{Name: "LEASE_RENEW_INTERVAL", Default: "2s", Help: "how often the holder renews the Lease (pending in deploy/deploytest)"},
-}
 
 // kubernetesVariables are the variables only the kubernetes mode sets.
 var kubernetesVariables = []string{"PRIMARY", "LEASE_DURATION", "LEASE_RENEW_INTERVAL"}
@@ -567,32 +554,6 @@ func TestPrimaryModeChecksCatch(t *testing.T) {
 				wantProblem(t, tc.name, tc.check(m), want)
 			})
 		}
-	}
-}
-
-// TestPendingVariables reports which of pendingVariables the binary does
-// not list yet, and fails when one it lists has another default than the
-// one the manifests and the chart's primary.* values were written for.
-func TestPendingVariables(t *testing.T) {
-	t.Parallel()
-	listed := map[string]bootstrap.Variable{}
-	for _, v := range bootstrap.Variables() {
-		listed[v.Name] = v
-	}
-	var pending []string
-	for _, v := range pendingVariables {
-		got, ok := listed[v.Name]
-		switch {
-		case !ok:
-			pending = append(pending, v.Name)
-		case got.Default != v.Default:
-			t.Errorf("bootstrap.Variables() gives %s the default %q, the manifests and the chart were written for %q: align them", v.Name, got.Default, v.Default)
-		}
-	}
-	if len(pending) > 0 {
-		t.Logf("bootstrap.Variables() does not list %v yet: the checks accept them with the spec's defaults (pendingVariables)", pending)
-	} else {
-		t.Logf("bootstrap.Variables() lists every pending variable: delete pendingVariables")
 	}
 }
 
