@@ -114,7 +114,7 @@ bench '^BenchmarkSeed$' "${SEED}x" "$((10 + SEED * (3 + ${BENCH_SEED_MIB:-1024} 
 # by the benchmark's package unless a local cluster runs already).
 if ((docker_ok)) && [[ $(id -u) == 0 ]]; then
 	say "BenchmarkKubernetes (-benchtime=${K8S}x; the local cluster is built first if needed: about 8 min cold)"
-	if ! K8S_E2E_SERVERS=${BENCH_SERVER:-mariadb-10.11} $GO test -run '^$' -bench '^BenchmarkKubernetes$' -benchtime "${K8S}x" -timeout 40m -count 1 -v ./deploy/k8s/e2e 2>&1 |
+	if ! K8S_E2E_SERVERS=${BENCH_SERVER:-mariadb-10.11} $GO test -run '^$' -bench '^Benchmark(Kubernetes|Switchover)$' -benchtime "${K8S}x" -timeout 40m -count 1 -v ./deploy/k8s/e2e 2>&1 |
 		tee -a "$RAW" | grep -E '^(Benchmark|--- |FAIL|ok|panic|k8s e2e:|\s+\S+_test\.go:[0-9]+: )'; then
 		echo "bench: BenchmarkKubernetes failed (see $RAW)" >&2
 		exit 1

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -217,6 +218,7 @@ func (s *suite) firstApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.figure(t, "kubectl apply -k → all 3 pods Ready: %.1f s", took.Seconds())
+	s.noKubernetesAPI(t)
 	if err := s.createAppSchema(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +228,44 @@ func (s *suite) firstApply(t *testing.T) {
 	}
 	s.stopWriter(w)
 	s.checkInvariants(t, 3)
+}
+
+// noKubernetesAPI: in the default mode (PRIMARY=ordinal-0) the pods run
+// without a service account token, the sidecars say so on /status, and
+// no Lease exists: nothing of the Kubernetes API is needed.
+func (s *suite) noKubernetesAPI(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range 3 {
+		p, err := s.pod(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := p.Spec.AutomountServiceAccountToken; a == nil || *a {
+			t.Errorf("%s: automountServiceAccountToken %v, want false", p.Name, a)
+		}
+		for _, c := range append(p.Spec.InitContainers, p.Spec.Containers...) {
+			for _, m := range c.VolumeMounts {
+				if strings.HasPrefix(m.MountPath, "/var/run/secrets/kubernetes.io") {
+					t.Errorf("%s: container %s mounts %s", p.Name, c.Name, m.MountPath)
+				}
+			}
+		}
+		body, err := sidecarGet(ctx, p.Status.PodIP, "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			PrimaryMode string          `json:"primaryMode"`
+			Lease       json.RawMessage `json:"lease"`
+		}
+		if err := json.Unmarshal(body, &st); err != nil || st.PrimaryMode != "ordinal-0" || st.Lease != nil {
+			t.Errorf("%s /status: primaryMode %q, lease %s (%v)", p.Name, st.PrimaryMode, st.Lease, err)
+		}
+	}
+	if out, err := kubectl(ctx, s.ns, "get", "leases", "-o", "name"); err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("Leases in the namespace: %q (%v)", out, err)
+	}
 }
 
 // applyUntilReady applies the test overlay and returns how long it took

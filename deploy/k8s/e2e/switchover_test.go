@@ -75,6 +75,13 @@ func leaseOverlay(t testing.TB, serverOverlay string) (string, error) {
 		return "", err
 	}
 	dir := t.TempDir()
+	// kustomize takes only relative paths to other kustomizations.
+	if base, err = filepath.Rel(dir, base); err != nil {
+		return "", err
+	}
+	if component, err = filepath.Rel(dir, component); err != nil {
+		return "", err
+	}
 	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - " + base + "\ncomponents:\n  - " + component + "\n"
 	return dir, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644)
 }
