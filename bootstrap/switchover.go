@@ -70,6 +70,11 @@ type switchoverOps interface {
 	// applied waits at most d for the target to have applied pos; false
 	// with no error when it has not yet.
 	applied(ctx context.Context, target, pos string, d time.Duration) (bool, error)
+	// errant reads, after the wait, the target's transactions and this
+	// server's (read-only now, so final), and describes what the target
+	// holds that this server lacks ("" when nothing): the last check
+	// before the Lease moves.
+	errant(ctx context.Context, target string) (string, error)
 	// wake asks the target's sidecar to read the Lease now.
 	wake(ctx context.Context, target string)
 }
@@ -148,6 +153,15 @@ func (k *leaseKeeper) carryOut(ctx context.Context, req switchoverRequest, res w
 		k.renewLease(ctx, k.now())
 	}
 
+	// Nothing of the target's own: it holds exactly this primary's history.
+	if errant, err := k.ops.errant(ctx, target); err != nil || errant != "" {
+		reason := fmt.Sprintf("%s has transactions this primary lacks (errant GTIDs %s): it cannot take over without losing or diverging data", target, errant)
+		if err != nil {
+			reason = "cannot compare " + target + "'s transactions with this primary's: " + sqldialect.OneLine(err.Error())
+		}
+		k.abort(ctx, res, reason)
+		return
+	}
 	// The Lease moves, with the outcome, in one write.
 	res.State, res.Finished = wire.SwitchoverDone, k.now().UTC()
 	res.ReadOnlyMillis = res.Finished.Sub(fenced).Milliseconds()
@@ -312,7 +326,7 @@ func (o sidecarSwitchover) check(ctx context.Context, req switchoverRequest) (st
 		if best == "" {
 			return "", "no replica can take over: " + joinOr(reasons, "none answers")
 		}
-		return best, ""
+		return best, o.freshErrant(ctx, best, mine)
 	}
 	if _, err := s.id.PeerPod(o.hostOf(req.To)); err != nil {
 		return "", "--to " + req.To + ": not another pod of StatefulSet " + s.id.StatefulSet
@@ -324,7 +338,54 @@ func (o sidecarSwitchover) check(ctx context.Context, req switchoverRequest) (st
 	if why := targetRefusal(st, mine, d, s.id.PodHost, maxLag); why != "" {
 		return "", why
 	}
-	return req.To, ""
+	return req.To, o.freshErrant(ctx, req.To, mine)
+}
+
+// freshErrant compares the target's transactions, read now over SQL,
+// with this primary's, read after them (this primary takes writes until
+// the fence: what the target got from it before is in a later read):
+// its /status may be a pass old, and an errant write since must refuse
+// the switchover as surely as one it reports.
+func (o sidecarSwitchover) freshErrant(ctx context.Context, target string, _ sqldialect.GTIDSet) string {
+	extra, err := o.errant(ctx, target)
+	if err != nil {
+		return "cannot compare " + target + "'s transactions with this primary's: " + sqldialect.OneLine(err.Error())
+	}
+	if extra != "" {
+		return target + " has transactions this primary lacks (errant GTIDs " + extra + "): it cannot take over without losing or diverging data; rebuild it from the primary"
+	}
+	return ""
+}
+
+// targetGTIDs reads the target's transactions over SQL, as the
+// replication user.
+func (o sidecarSwitchover) targetGTIDs(ctx context.Context, target string) (sqldialect.GTIDSet, error) {
+	d, err := o.dialect(ctx)
+	if err != nil {
+		return sqldialect.GTIDSet{}, err
+	}
+	db := o.s.peerDB(o.hostOf(target))
+	defer db.Close()
+	var raw string
+	if err := db.QueryRowContext(ctx, d.GTIDExecutedQuery()).Scan(&raw); err != nil {
+		return sqldialect.GTIDSet{}, err
+	}
+	return sqldialect.ParseGTIDSet(d.Server().Flavor, raw)
+}
+
+// errant reads the target's transactions, then this server's: the
+// order matters while this server takes writes (a transaction replicated
+// between the two reads is in both).
+func (o sidecarSwitchover) errant(ctx context.Context, target string) (string, error) {
+	theirs, err := o.targetGTIDs(ctx, target)
+	if err != nil {
+		return "", err
+	}
+	mine, _, err := o.localGTIDs(ctx)
+	if err != nil {
+		return "", err
+	}
+	return theirs.Minus(mine).String(), nil
 }
 
 // targetRefusal says why st cannot take over from a primary holding

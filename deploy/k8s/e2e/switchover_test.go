@@ -228,7 +228,8 @@ func (s *suite) switchoverAndBack(t *testing.T) {
 	}
 }
 
-// 3. A replica whose applier waits on a table lock lags: a switchover to
+// 3. A replica whose applier waits on a table lock (READ: the replica is
+// read-only, and a read lock blocks the applier's writes) lags: a switchover to
 // it is refused with the reason, and the primary keeps taking writes.
 func (s *suite) switchoverLagRefused(t *testing.T) {
 	ctx := context.Background()
@@ -243,7 +244,7 @@ func (s *suite) switchoverLagRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "LOCK TABLES "+podcluster.AppDatabase+".writes WRITE"); err != nil {
+	if _, err := conn.ExecContext(ctx, "LOCK TABLES "+podcluster.AppDatabase+".writes READ"); err != nil {
 		t.Fatal(err)
 	}
 	w := s.startWriter(ctx)
