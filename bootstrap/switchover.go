@@ -498,6 +498,10 @@ type switchoverAPI interface {
 // newSwitchoverAPI is the in-cluster client; tests replace it.
 var newSwitchoverAPI = func(namespace string) (switchoverAPI, error) { return kube.InCluster(namespace) }
 
+// wakeHolder asks the holder's sidecar to read the Lease now (wakePeer);
+// tests replace it.
+var wakeHolder = wakePeer
+
 // runSwitchover writes a switchover request on the Lease, wakes the
 // holder and waits for the outcome:
 //
@@ -548,7 +552,7 @@ func runSwitchover(ctx context.Context, args []string, stdio Stdio, loader Loade
 	}
 	fmt.Fprintf(stdio.Out, "switchover %s: asked %s (the primary) to hand over to %s\n", req.ID, holder, *to)
 	wctx, cancel := context.WithTimeout(ctx, time.Second)
-	if err := wakePeer(wctx, holder+"."+id.ServiceHost, cfg.HTTPAddr); err != nil {
+	if err := wakeHolder(wctx, holder+"."+id.ServiceHost, cfg.HTTPAddr); err != nil {
 		fmt.Fprintf(stdio.Err, "could not wake %s's sidecar (%v): it reads the Lease within LEASE_RENEW_INTERVAL %s\n", holder, sqldialect.OneLine(err.Error()), cfg.LeaseRenewInterval)
 	}
 	cancel()
