@@ -116,7 +116,11 @@ func (k *leaseKeeper) carryOut(ctx context.Context, req switchoverRequest, res w
 	k.mu.Lock()
 	k.handover = target
 	k.mu.Unlock()
-	k.fence("switchover to " + target)
+	if err := k.fence("switchover to " + target); err != nil {
+		// The server may still take writes: the Lease must not move.
+		k.abort(ctx, res, "cannot make this primary read-only: "+sqldialect.OneLine(err.Error()))
+		return
+	}
 	fenced := k.now()
 	k.changed()
 	k.setLabel(roleLabelReplica)
