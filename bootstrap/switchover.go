@@ -408,7 +408,10 @@ func (o sidecarSwitchover) position(ctx context.Context) (string, error) {
 func (o sidecarSwitchover) applied(ctx context.Context, target, pos string, d time.Duration) (bool, error) {
 	db := o.s.peerDB(o.hostOf(target))
 	defer db.Close()
-	secs := max(int64(d/time.Second), 0)
+	// Whole seconds, rounded up, at least 1: with 0, MySQL's
+	// WAIT_FOR_EXECUTED_GTID_SET waits for ever and MariaDB's
+	// MASTER_GTID_WAIT does not wait at all.
+	secs := max(int64((d+time.Second-1)/time.Second), 1)
 	flavor, err := o.dialect(ctx)
 	if err != nil {
 		return false, err
