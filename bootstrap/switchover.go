@@ -635,7 +635,8 @@ func awaitOutcome(ctx context.Context, api switchoverAPI, name, id string, timeo
 				return res, nil
 			}
 			last = "the request waits for " + l.HolderIdentity
-		} else {
+		} else if ctx.Err() == nil {
+			// (A read cut short by the timeout says nothing new.)
 			last = sqldialect.OneLine(err.Error())
 		}
 		select {
