@@ -272,7 +272,7 @@ func (k *leaseKeeper) deadline(start time.Time) {
 	if stale {
 		return
 	}
-	k.fence(fmt.Sprintf("the Lease could not be renewed for %s (its read-only deadline): %s", k.fenceAfter, err))
+	_ = k.fence(fmt.Sprintf("the Lease could not be renewed for %s (its read-only deadline): %s", k.fenceAfter, err))
 	k.changed()
 }
 
@@ -293,21 +293,23 @@ func (k *leaseKeeper) lostCheck(_ context.Context) {
 	}
 	k.mu.Unlock()
 	if lost {
-		k.fence("the Lease is held by " + holder)
+		_ = k.fence("the Lease is held by " + holder)
 	}
 }
 
-// fence makes the local server read-only, under the gate.
-func (k *leaseKeeper) fence(why string) {
+// fence makes the local server read-only, under the gate; the error says
+// it may still take writes.
+func (k *leaseKeeper) fence(why string) error {
 	k.gate.Lock()
 	defer k.gate.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), fenceTimeout)
 	defer cancel()
 	if err := k.fenceServer(ctx); err != nil {
 		k.log.Error("could not make the server read-only", "why", why, "error", sqldialect.OneLine(err.Error()))
-		return
+		return err
 	}
 	k.log.Warn("made the server read-only: this pod may not take writes", "why", why)
+	return nil
 }
 
 // fenceTimeout bounds the read-only statement of a fence.

@@ -121,7 +121,11 @@ func (k *leaseKeeper) carryOut(ctx context.Context, req switchoverRequest, res w
 	k.mu.Lock()
 	k.handover = target
 	k.mu.Unlock()
-	k.fence("switchover to " + target)
+	if err := k.fence("switchover to " + target); err != nil {
+		// The server may still take writes: the Lease must not move.
+		k.abort(ctx, res, "cannot make this primary read-only: "+sqldialect.OneLine(err.Error()))
+		return
+	}
 	fenced := k.now()
 	k.changed()
 	k.setLabel(roleLabelReplica)
@@ -465,7 +469,10 @@ func (o sidecarSwitchover) position(ctx context.Context) (string, error) {
 func (o sidecarSwitchover) applied(ctx context.Context, target, pos string, d time.Duration) (bool, error) {
 	db := o.s.peerDB(o.hostOf(target))
 	defer db.Close()
-	secs := max(int64(d/time.Second), 0)
+	// Whole seconds, rounded up, at least 1: with 0, MySQL's
+	// WAIT_FOR_EXECUTED_GTID_SET waits for ever and MariaDB's
+	// MASTER_GTID_WAIT does not wait at all.
+	secs := max(int64((d+time.Second-1)/time.Second), 1)
 	flavor, err := o.dialect(ctx)
 	if err != nil {
 		return false, err
@@ -559,6 +566,10 @@ type switchoverAPI interface {
 // newSwitchoverAPI is the in-cluster client; tests replace it.
 var newSwitchoverAPI = func(namespace string) (switchoverAPI, error) { return kube.InCluster(namespace) }
 
+// wakeHolder asks the holder's sidecar to read the Lease now (wakePeer);
+// tests replace it.
+var wakeHolder = wakePeer
+
 // runSwitchover writes a switchover request on the Lease, wakes the
 // holder and waits for the outcome:
 //
@@ -609,7 +620,7 @@ func runSwitchover(ctx context.Context, args []string, stdio Stdio, loader Loade
 	}
 	fmt.Fprintf(stdio.Out, "switchover %s: asked %s (the primary) to hand over to %s\n", req.ID, holder, *to)
 	wctx, cancel := context.WithTimeout(ctx, time.Second)
-	if err := wakePeer(wctx, holder+"."+id.ServiceHost, cfg.HTTPAddr); err != nil {
+	if err := wakeHolder(wctx, holder+"."+id.ServiceHost, cfg.HTTPAddr); err != nil {
 		fmt.Fprintf(stdio.Err, "could not wake %s's sidecar (%v): it reads the Lease within LEASE_RENEW_INTERVAL %s\n", holder, sqldialect.OneLine(err.Error()), cfg.LeaseRenewInterval)
 	}
 	cancel()
@@ -685,7 +696,8 @@ func awaitOutcome(ctx context.Context, api switchoverAPI, name, id string, timeo
 				return res, nil
 			}
 			last = "the request waits for " + l.HolderIdentity
-		} else {
+		} else if ctx.Err() == nil {
+			// (A read cut short by the timeout says nothing new.)
 			last = sqldialect.OneLine(err.Error())
 		}
 		select {
