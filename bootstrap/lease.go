@@ -100,7 +100,11 @@ type leaseKeeper struct {
 	renewedAt  time.Time   // start of the last write that kept this pod holder
 	apiErr     string      // the last API call's failure ("" after a success)
 	handover   string      // the pod a switchover hands over to
+	// unsettled is the outcome of a switchover whose Lease write had no
+	// known outcome (resolveHandover settles it).
+	unsettled  *wire.SwitchoverStatus
 	fenceTimer *time.Timer
+	fenced     bool      // a fence succeeded since the server was last made writable
 	fencedFor  time.Time // renewedAt the last fence was for
 	wantLabel  string    // the role label this pod should carry
 	label      string    // the role label set on the pod
@@ -159,6 +163,7 @@ func (k *leaseKeeper) tick(ctx context.Context) {
 		k.failed("read the Lease "+k.name, err)
 	default:
 		k.seen(l)
+		k.resolveHandover(ctx, l)
 		if l.HolderIdentity == k.self {
 			k.renewLease(ctx, start)
 			k.serveRequest(ctx)
@@ -167,10 +172,38 @@ func (k *leaseKeeper) tick(ctx context.Context) {
 		}
 	}
 	k.lostCheck(ctx)
+	after := k.view(k.now())
+	k.mu.Lock()
+	fenced := k.fenced
+	k.mu.Unlock()
+	if before.Holder == k.self && before.Fence == "" && (after.Holder != k.self || after.Fence != "") && !fenced {
+		// It could take writes and may not any more (the Lease deleted,
+		// taken, naming no pod): read-only now, not at the deadline.
+		_ = k.fence("this pod may not take writes any more: " + firstNonEmpty(after.Fence, "the Lease is held by "+after.Holder))
+	}
 	k.syncLabel(ctx)
-	if after := k.view(k.now()); after != before {
+	if after != before {
 		k.changed()
 	}
+}
+
+// resolveHandover settles a switchover whose Lease write had no known
+// outcome (carryOut left handover set): the Lease as read now says
+// whether it moved. Until then the pod stays fenced.
+func (k *leaseKeeper) resolveHandover(ctx context.Context, l *kube.Lease) {
+	k.mu.Lock()
+	res := k.unsettled
+	k.unsettled = nil
+	if res != nil {
+		k.handover = ""
+	}
+	k.mu.Unlock()
+	if res == nil || l.HolderIdentity != k.self {
+		return
+	}
+	// It did not move: the request is answered, and this pod takes
+	// writes again (its guard passes at once).
+	k.abort(ctx, *res, "the Lease write handing over to "+res.To+" had no known outcome, and the Lease did not move")
 }
 
 // absent: no Lease. Pod 0 creates it, holding it.
@@ -180,7 +213,7 @@ func (k *leaseKeeper) absent(ctx context.Context, start time.Time) {
 	k.lease = nil
 	k.mu.Unlock()
 	if k.ordinal != 0 {
-		k.setErr("the Lease " + k.name + " does not exist yet: pod " + k.sts + "-0 creates it")
+		k.setErr("pod " + k.sts + "-0 creates it")
 		return
 	}
 	l := &kube.Lease{Name: k.name, HolderIdentity: k.self, LeaseDurationSeconds: int32(k.duration / time.Second),
@@ -308,6 +341,9 @@ func (k *leaseKeeper) fence(why string) error {
 		k.log.Error("could not make the server read-only", "why", why, "error", sqldialect.OneLine(err.Error()))
 		return err
 	}
+	k.mu.Lock()
+	k.fenced = true
+	k.mu.Unlock()
 	k.log.Warn("made the server read-only: this pod may not take writes", "why", why)
 	return nil
 }
@@ -323,7 +359,13 @@ func (k *leaseKeeper) whileWritable(f func() error) error {
 	if v := k.view(k.now()); v.Fence != "" || v.Holder != k.self {
 		return fmt.Errorf("not making the server writable: %s", firstNonEmpty(v.Fence, "the Lease is held by "+v.Holder))
 	}
-	return f()
+	if err := f(); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	k.fenced = false
+	k.mu.Unlock()
+	return nil
 }
 
 // failed records an API failure.

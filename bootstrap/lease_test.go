@@ -570,3 +570,29 @@ func TestLeaseKeeperRun(t *testing.T) {
 		}
 	})
 }
+
+// A holder whose Lease is deleted (pod 0 may recreate it and take
+// writes) turns read-only at its next read, not at its deadline.
+func TestLeaseKeeperLeaseDeletedFencesAtOnce(t *testing.T) {
+	t.Parallel()
+	api := kubetest.New(t)
+	cfg := leaseTestConfig(2*time.Second, 10*time.Second)
+	r := newKeeperRig(t, api, "mysql-1", cfg)
+	api.SetLease(kube.Lease{Name: "mysql", HolderIdentity: "mysql-1", LeaseDurationSeconds: 10})
+	r.tick()
+	if v := r.view(); v != (leaseView{Holder: "mysql-1"}) {
+		t.Fatalf("view = %+v, want mysql-1 holding it", v)
+	}
+	api.DeleteLease("mysql")
+	r.tick()
+	if n := r.fences.Load(); n != 1 {
+		t.Errorf("fenceServer called %d times when the Lease went away, want 1 at once", n)
+	}
+	if v := r.view(); v.Fence == "" || strings.Count(v.Fence, "does not exist yet") != 1 {
+		t.Errorf("view = %+v, want a fence saying once that the Lease does not exist", v)
+	}
+	r.tick()
+	if n := r.fences.Load(); n != 1 {
+		t.Errorf("fenceServer called %d times after another read, want still 1", n)
+	}
+}

@@ -100,6 +100,9 @@ func (k *leaseKeeper) serveRequest(ctx context.Context) {
 		return
 	}
 	res.ID, res.To = req.ID, req.To
+	// A request written by hand is held to the command's bounds.
+	req.WaitSeconds = min(max(req.WaitSeconds, 1), 60)
+	req.MaxLagSeconds = max(req.MaxLagSeconds, 1)
 	if age := k.now().Sub(req.Requested); age > requestMaxAge {
 		res.State, res.Reason = wire.SwitchoverRefused, fmt.Sprintf("the request is %s old (at most %s): run switchover again", age.Round(time.Second), requestMaxAge)
 		k.finish(ctx, res)
@@ -170,8 +173,18 @@ func (k *leaseKeeper) carryOut(ctx context.Context, req switchoverRequest, res w
 	res.State, res.Finished = wire.SwitchoverDone, k.now().UTC()
 	res.ReadOnlyMillis = res.Finished.Sub(fenced).Milliseconds()
 	moved, err := k.moveLease(ctx, target, res)
-	if err != nil {
+	if errors.Is(err, errLeaseTaken) || errors.Is(err, kube.ErrConflict) {
 		k.abort(ctx, res, "cannot write the Lease: "+sqldialect.OneLine(err.Error()))
+		return
+	}
+	if err != nil {
+		// The write may have been applied with its answer lost: this pod
+		// stays fenced (handover set) until a read of the Lease says
+		// whether it moved (resolveHandover).
+		k.log.Error("switchover: the Lease write's outcome is unknown; staying read-only until the Lease is read", "to", target, "error", sqldialect.OneLine(err.Error()))
+		k.mu.Lock()
+		k.unsettled = &res
+		k.mu.Unlock()
 		return
 	}
 	k.mu.Lock()
@@ -222,10 +235,13 @@ func (k *leaseKeeper) moveLease(ctx context.Context, target string, res wire.Swi
 			return nil, err
 		}
 		if l.HolderIdentity != k.self {
-			return nil, fmt.Errorf("the Lease is held by %q now", l.HolderIdentity)
+			return nil, fmt.Errorf("%w: the Lease is held by %q now", errLeaseTaken, l.HolderIdentity)
 		}
 	}
 }
+
+// errLeaseTaken: the Lease changed hands while a switchover waited.
+var errLeaseTaken = errors.New("it changed hands")
 
 // abort ends a switchover that fenced this pod: the Lease stays, the
 // outcome is recorded, and the reconcile loop makes the server writable

@@ -36,6 +36,14 @@ type fakeOps struct {
 	posErr  error
 	// onApplied answers the n-th call (from 1) of applied.
 	onApplied func(n int, d time.Duration) (bool, error)
+	// errantSet and errantErr are errant's answer (not a step: the
+	// order of the other steps is what the tests compare).
+	errantSet string
+	errantErr error
+}
+
+func (o *fakeOps) errant(context.Context, string) (string, error) {
+	return o.errantSet, o.errantErr
 }
 
 func (o *fakeOps) step(s string) {
@@ -354,6 +362,12 @@ func TestSwitchoverAbortedOnFailure(t *testing.T) {
 		{"target unreachable", func(r *switchoverRig) {
 			r.ops.onApplied = func(int, time.Duration) (bool, error) { return false, errors.New("i/o timeout") }
 		}, "cannot ask mysql-1 whether it applied", []string{"check mysql-1", "fence", "position", "applied mysql-1 " + testPos}},
+		// The target took a write of its own after the check: the last
+		// comparison, after the wait, stops the Lease from moving.
+		{"errant on the target after the wait", func(r *switchoverRig) { r.ops.errantSet = "0-101-1" },
+			"mysql-1 has transactions this primary lacks (errant GTIDs 0-101-1)", []string{"check mysql-1", "fence", "position", "applied mysql-1 " + testPos}},
+		{"target's transactions unreadable after the wait", func(r *switchoverRig) { r.ops.errantErr = errors.New("access denied") },
+			"cannot compare mysql-1's transactions with this primary's: access denied", []string{"check mysql-1", "fence", "position", "applied mysql-1 " + testPos}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -858,4 +872,45 @@ func TestSidecarWake(t *testing.T) {
 
 func leaseWith(holder string, ann map[string]string) kube.Lease {
 	return kube.Lease{Name: "mysql", HolderIdentity: holder, LeaseDurationSeconds: 10, Annotations: ann}
+}
+
+// The Lease write that moves it fails without a conflict (its answer may
+// have been lost after the API applied it): the old primary stays
+// read-only until a read of the Lease says whether it moved.
+func TestSwitchoverMoveOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	for _, moved := range []bool{false, true} {
+		t.Run(fmt.Sprintf("moved=%v", moved), func(t *testing.T) {
+			t.Parallel()
+			r := newSwitchoverRig(t)
+			r.ops.onApplied = func(n int, _ time.Duration) (bool, error) {
+				// Every later write of the Lease fails, as an API that
+				// does not answer would.
+				r.api.Fail("PUT", "/leases/", http.StatusInternalServerError)
+				return true, nil
+			}
+			r.postRequest(r.newRequest("mysql-1"))
+			r.tick()
+			if v := r.view(); v.Holder != "mysql-0" || !strings.Contains(v.Fence, "handing the Lease over to mysql-1") {
+				t.Fatalf("view after a move with no known outcome = %+v, want mysql-0 fenced", v)
+			}
+			if err := r.k.whileWritable(func() error { t.Error("made writable while the move's outcome is unknown"); return nil }); err == nil {
+				t.Error("whileWritable did not refuse")
+			}
+			r.api.Fail("PUT", "/leases/", 0)
+			if moved {
+				l := r.lease()
+				l.HolderIdentity = "mysql-1"
+				r.api.SetLease(*l)
+			}
+			r.tick()
+			want := leaseView{Holder: "mysql-0"}
+			if moved {
+				want = leaseView{Holder: "mysql-1"}
+			}
+			if v := r.view(); v != want {
+				t.Errorf("view once the Lease is read = %+v, want %+v", v, want)
+			}
+		})
+	}
 }

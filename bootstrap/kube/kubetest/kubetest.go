@@ -116,6 +116,13 @@ func (s *Server) SetLease(l kube.Lease) string {
 	return l.ResourceVersion
 }
 
+// DeleteLease removes a Lease, as a person with kubectl delete would.
+func (s *Server) DeleteLease(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.leases, name)
+}
+
 // AddPod makes a pod with no labels.
 func (s *Server) AddPod(name, uid string) {
 	s.mu.Lock()
