@@ -1103,6 +1103,9 @@ func (rp *replicaPass) verdict(note string, staleness, lag *time.Duration) Decis
 		return d.notReady(SitReplicaThreadsStopped, reason(fmt.Sprintf("replication threads not running (IO %s, SQL %s)", ch.IO, ch.SQL)))
 	case !m.CaughtUp:
 		return d.notReady(SitReplicaCatchingUp, reason(fmt.Sprintf("catching up with the primary's transactions (%d to go)", m.Snapshot.CountNotIn(rp.l.GTIDs))))
+	case rp.provenBeforeStart():
+		return d.notReady(SitReplicaCatchingUp, reason(fmt.Sprintf("catching up with what the primary wrote while this server was down (%d to go): "+
+			"its data was last proven complete before the server started, %s ago", src.GTIDs.CountNotIn(rp.l.GTIDs), *staleness)))
 	case staleness == nil:
 		return d.notReady(SitReplicaStalenessUnknown, reason("how old this replica's data is, is unknown: replication "+ioDescription(ch)))
 	case *staleness > p.MaxLag && ch.IO == sqldialect.ThreadRunning:
@@ -1116,6 +1119,23 @@ func (rp *replicaPass) verdict(note string, staleness, lag *time.Duration) Decis
 		d.Situation, d.Ready, d.Reason = SitReplicaServingStaleOK, true, reason(fmt.Sprintf("serving data at most %s old (MAX_REPLICATION_LAG %s) while replication %s", *staleness, p.MaxLag, ioDescription(ch)))
 	}
 	return *d
+}
+
+// provenBeforeStart reports whether the primary answers while the only
+// proof of the replica's freshness predates its server's start (kept over
+// a restart, or restored from STATE_DIR); the data then lacks what the
+// primary holds now (holding it makes this pass the proof, freshness).
+// That proof serves while the primary cannot be asked
+// (a replica restarted during an outage serves reads); while the primary
+// answers, replication brings a proof of this run within the catch-up,
+// and turning ready on the old one would leave only what is left of
+// MAX_REPLICATION_LAG: the replica would leave the Service again unless
+// it caught up first, and a StatefulSet roll restarts the primary as soon
+// as the replica is Ready (k8s e2e case 5: two pods down).
+// RestartTolerance absorbs the one-second resolution of Uptime.
+func (rp *replicaPass) provenBeforeStart() bool {
+	fresh := rp.d.Memory.FreshAsOf
+	return rp.src.Reached() && !fresh.IsZero() && fresh.Before(rp.l.StartedAt.Add(-RestartTolerance))
 }
 
 // maxSamples bounds the primary's GTID sets a replica keeps: dropping the

@@ -1051,6 +1051,32 @@ func TestDecide(t *testing.T) {
 					Snapshot: gtids(fc.flavor, fc.primarySet)}
 				return o, m
 			}},
+		{name: "restarted while the primary answers, behind it: catching up, not ready on the time from before the restart", situation: SitReplicaCatchingUp, role: wire.RoleReplica,
+			reason: "catching up with what the primary wrote while this server was down (6 to go): its data was last proven complete before the server started, 22s ago",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, _ := fc.healthyReplica(t)
+				o.Local.StartedAt = t0.Add(-3 * time.Second)
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				// As restored from the state file by a new sidecar: the
+				// primary held 1-4 22 s ago, and wrote 5-10 since.
+				m := Memory{CaughtUp: true, FreshAsOf: t0.Add(-22 * time.Second), PrimaryGTIDs: gtids(fc.flavor, fc.behindSet),
+					Snapshot: gtids(fc.flavor, fc.behindSet), ChannelFP: oldFP}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Replica.Staleness == nil || *d.Replica.Staleness != 22*time.Second || len(d.Memory.Samples) != 1 {
+					t.Errorf("view %+v, memory %+v: want the staleness reported and the primary's set kept as a sample", d.Replica, d.Memory)
+				}
+			}},
+		{name: "restarted while the primary answers, holding all it holds: ready at once", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true,
+			reason: "replicating from " + testPrimary + ", data at most 0s old",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, _ := fc.healthyReplica(t)
+				o.Local.StartedAt = t0.Add(-3 * time.Second)
+				m := Memory{CaughtUp: true, FreshAsOf: t0.Add(-22 * time.Second), PrimaryGTIDs: gtids(fc.flavor, fc.behindSet),
+					Snapshot: gtids(fc.flavor, fc.behindSet), ChannelFP: oldFP}
+				return o, m
+			}},
 		{name: "restarted during the outage without state: freshness unknown", situation: SitReplicaSourceUnknown, role: wire.RoleReplica,
 			reason: "cannot compare this replica's transactions with the primary's: no such host",
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -1853,6 +1879,85 @@ func TestDecideDivergedMySQLEnds(t *testing.T) {
 	m.Diverged = true
 	if d := Decide(o, m, testPolicy(wire.RoleReplica), t0); !d.Memory.Diverged || d.Ready {
 		t.Errorf("MariaDB: %v", d)
+	}
+}
+
+// TestRestartedReplicaRidesOutPrimaryRoll: a StatefulSet roll restarts a
+// replica, waits for it to be Ready, then at once restarts the primary,
+// whose preStop turns offline_mode ON first (MySQL). A replica that turns
+// ready must keep serving reads through a primary outage of
+// MAX_REPLICATION_LAG less one RECONCILE_INTERVAL that starts right then,
+// even if it applies nothing more (k8s e2e case 5, MySQL 9.7: mysql-1 left
+// the Service seconds after its restart while mysql-0 rolled, two pods
+// down). The replica comes back 22 s after its data was last proven
+// complete (the time restored from STATE_DIR), lacking what the primary
+// wrote meanwhile; the applier catches up by the next pass.
+func TestRestartedReplicaRidesOutPrimaryRoll(t *testing.T) {
+	t.Parallel()
+	const (
+		interval   = 5 * time.Second        // RECONCILE_INTERVAL, while ready
+		fastPass   = 250 * time.Millisecond // while not ready
+		probeEvery = time.Second
+	)
+	for _, fc := range flavours {
+		t.Run(fc.name, func(t *testing.T) {
+			t.Parallel()
+			p := testPolicy(wire.RoleReplica)
+			started := t0.Add(-3 * time.Second)
+			observe := func(at time.Time, local string) Observation {
+				o, _ := fc.healthyReplica(t)
+				o.At, o.Local.StartedAt, o.Local.GTIDs = at, started, gtids(fc.flavor, local)
+				o.Replica.Channel.RetrievedGTIDSet = local
+				return o
+			}
+			// Memory as restore() leaves it in the new sidecar.
+			m := Memory{CaughtUp: true, Snapshot: gtids(fc.flavor, fc.behindSet), FreshAsOf: t0.Add(-22 * time.Second),
+				PrimaryGTIDs: gtids(fc.flavor, fc.behindSet), ChannelFP: oldFP}
+			// Passes until ready: the primary answers and keeps writing.
+			at, local, primary := t0, fc.behindSet, fc.primarySet
+			var o Observation
+			for {
+				o = observe(at, local)
+				o.Replica.Source.GTIDs = gtids(fc.flavor, primary)
+				d := Decide(o, m, p, at)
+				m = d.Memory
+				if d.Ready {
+					break
+				}
+				if d.Situation != SitReplicaCatchingUp {
+					t.Fatalf("+%s: %s %v, want catching up", at.Sub(t0), d.Situation, d)
+				}
+				at = at.Add(fastPass)
+				local, primary = fc.primarySet, fc.primaryMore
+			}
+			readyAt := at
+			// The primary goes at once; the replica applies nothing more.
+			gone := func(at time.Time) Observation {
+				o := observe(at, local)
+				o.Replica.Source = SourceFacts{Err: "Error 3032 (HY000): The server is currently in offline mode"}
+				ch := &o.Replica.Channel
+				ch.IO, ch.Lag, ch.LastIOErrno = sqldialect.ThreadConnecting, nil, 3032
+				ch.LastIOError = "Error reconnecting to source 'replication@" + testPrimary + ":3306'. This was attempt 2/1000000, with a delay of 1 seconds between attempts. Message: The server is currently in offline mode"
+				return o
+			}
+			nextPass := readyAt.Add(interval)
+			for now := readyAt.Add(probeEvery); !now.After(readyAt.Add(p.MaxLag - interval)); now = now.Add(probeEvery) {
+				if !now.Before(nextPass) {
+					o = gone(now)
+					d := Decide(o, m, p, now)
+					m = d.Memory
+					nextPass = now.Add(interval)
+					if !d.Ready {
+						t.Fatalf("pass %s after turning ready (+%s), the primary away since: %s %v", now.Sub(readyAt), readyAt.Sub(t0), d.Situation, d)
+					}
+				}
+				probe := o
+				probe.Partial = true
+				if d := Decide(probe, m, p, now); !d.Ready {
+					t.Fatalf("probe %s after turning ready (+%s), the primary away since: %s %v", now.Sub(readyAt), readyAt.Sub(t0), d.Situation, d)
+				}
+			}
+		})
 	}
 }
 

@@ -136,7 +136,7 @@ var situations = []SituationDoc{
 	{SitReplicaErrant, false, "The replica has transactions the primary lacks (errant GTIDs).", "Does not restart replication into it.", "Rebuild the replica from the primary."},
 	{SitReplicaSQLError, false, "The applier stopped on an error.", "Does not restart it: skipping would lose or diverge data.", "Read the error; fix it, or rebuild the replica."},
 	{SitReplicaThreadsStopped, false, "The replication threads are not running.", "Starts them, with a back-off (1 s, doubling to 1 min).", "Nothing, unless it keeps stopping."},
-	{SitReplicaCatchingUp, false, "The replica has not yet applied what the primary held when it started replicating.", "Nothing; replication runs.", "Nothing."},
+	{SitReplicaCatchingUp, false, "The replica has not yet applied what the primary held when it started replicating, or, after its server restarted, what the primary held when it was first asked since (while the primary answers, the time kept from before the restart does not make it ready).", "Nothing; replication runs.", "Nothing."},
 	{SitReplicaStalenessUnknown, false, "How old the replica's data is, is unknown.", "Nothing; replication runs or reconnects.", "Check the primary if it lasts."},
 	{SitReplicaLagging, false, "The replica's data may be older than MAX_REPLICATION_LAG.", "Nothing; replication runs or reconnects.", "Check the primary and the link if it lasts."},
 	{SitReplicaReplicating, true, "The replica replicates and its data is fresh enough.", "Keeps it so.", "Nothing."},
