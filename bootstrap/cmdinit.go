@@ -43,7 +43,7 @@ func runInit(ctx context.Context, args []string, stdio Stdio, loader Loader) err
 	}
 
 	path := configPath(cfg)
-	changed, err := atomicfile.WriteChanged(path, RenderServerConfig(id, ServerConfig{Flavor: cfg.Flavor, Port: cfg.MySQLPort, DataInitialised: initialised, BinlogExpire: cfg.BinlogExpire}), 0o644)
+	changed, err := atomicfile.WriteChanged(path, RenderServerConfig(id, ServerConfig{Flavor: cfg.Flavor, Port: cfg.MySQLPort, DataInitialised: initialised, BinlogExpire: cfg.BinlogExpire, SemiSync: cfg.SemiSync}), 0o644)
 	if err != nil {
 		return fmt.Errorf("write the server configuration into CONFIG_DIR: %w", err)
 	}

@@ -78,6 +78,7 @@ type env struct {
 	ReconcileInterval       string `env:"RECONCILE_INTERVAL, default=5s" help:"how often the sidecar re-checks and repairs the server's role"`
 	MaxReplicationLag       string `env:"MAX_REPLICATION_LAG, default=30s" help:"a replica whose data may be older than this is not ready: the time since the primary last held no transaction the replica has not applied (the sidecar reads the primary's GTIDs at every pass, so keep it well above RECONCILE_INTERVAL); Seconds_Behind_Source plays no part"`
 	BinlogExpire            string `env:"BINLOG_EXPIRE, default=168h" help:"how long servers keep binary logs (binlog_expire_logs_seconds): shorter bounds their disk use but means more replicas that must be seeded instead of catching up"`
+	SemiSync                string `env:"SEMI_SYNC, default=false" help:"true: semi-synchronous replication (AFTER_SYNC): the primary acknowledges a commit only once a replica has it, and waits for one without end (a primary with no replica connected takes no writes); init configures it, each sidecar enables the side its role needs; needs FLAVOR=mysql (MySQL 8.0.26+) or FLAVOR=mariadb; see README: The primary that can move"`
 	AutoReseed              string `env:"AUTO_RESEED, default=true" help:"false: a replica with data that needs transactions the primary purged is reported, not re-seeded (new and emptied replicas are always seeded); a replica with transactions of its own is never re-seeded"`
 	SeedTimeout             string `env:"SEED_TIMEOUT, default=6h" help:"how long one copy of a donor's data may take before it is abandoned and retried"`
 	SeedStallTimeout        string `env:"SEED_STALL_TIMEOUT, default=30s" help:"a copy of a donor's data during which no byte moves for this long is abandoned (MySQL: KILL QUERY of the CLONE; MariaDB: the stream is dropped) and started again from another donor at once; a donor busy with another copy is left for another at once too"`
@@ -185,12 +186,15 @@ type Config struct {
 	MaxReplicationLag                  time.Duration
 	BinlogExpire                       time.Duration
 	AutoReseed                         bool
-	SeedTimeout                        time.Duration
-	SeedStallTimeout                   time.Duration
-	BackupAddr                         string
-	ToolsDir                           string
-	LogFormat                          string
-	LogLevel                           string
+	// SemiSync is SEMI_SYNC: semi-synchronous replication, configured by
+	// init and enabled per role by the sidecar.
+	SemiSync         bool
+	SeedTimeout      time.Duration
+	SeedStallTimeout time.Duration
+	BackupAddr       string
+	ToolsDir         string
+	LogFormat        string
+	LogLevel         string
 
 	// SeedTLSCertFile and SeedTLSKeyFile serve backup-server's stream over
 	// TLS; empty when unset.
@@ -451,6 +455,13 @@ func loadTimings(raw env, c *Config, p *problems) {
 	}
 	p.boolean("INIT_WAIT_FOR_PRIMARY", raw.InitWaitForPrimary, &c.InitWaitForPrimary)
 	p.boolean("AUTO_RESEED", raw.AutoReseed, &c.AutoReseed)
+	p.boolean("SEMI_SYNC", raw.SemiSync, &c.SemiSync)
+	if c.SemiSync && strings.EqualFold(raw.Flavor, string(FlavorAuto)) {
+		// MySQL needs the semisync plugins loaded, and a file both
+		// flavours read cannot carry them: MariaDB (built-in semi-sync)
+		// logs an error for each missing library at every start.
+		p.bad("FLAVOR", raw.Flavor, "mysql or mariadb with SEMI_SYNC=true (MySQL must load the semi-sync plugins, which a file for both flavours cannot)")
+	}
 	loadPrimaryMode(raw, c, p)
 }
 

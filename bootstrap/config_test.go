@@ -232,6 +232,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad log format", set: map[string]string{"LOG_FORMAT": "xml"}, want: []string{`LOG_FORMAT="xml" is invalid: expected json or text`}},
 		{name: "bad server id base", set: map[string]string{"SERVER_ID_BASE": "-1"}, want: []string{`SERVER_ID_BASE="-1" is invalid`}},
 		{name: "bad flavor", set: map[string]string{"FLAVOR": "postgres"}, want: []string{`FLAVOR="postgres" is invalid: expected auto, mysql or mariadb`}},
+		{name: "bad semi sync", set: map[string]string{"SEMI_SYNC": "yes please"}, want: []string{`SEMI_SYNC="yes please" is invalid: expected true or false`}},
+		{name: "semi sync with flavor auto", set: map[string]string{"SEMI_SYNC": "true", "FLAVOR": "auto"}, want: []string{`FLAVOR="auto" is invalid: expected mysql or mariadb with SEMI_SYNC=true`}},
 		{name: "bad http addr", set: map[string]string{"HTTP_ADDR": "8080"}, want: []string{`HTTP_ADDR="8080" is invalid`}},
 		{name: "relative config dir", set: map[string]string{"CONFIG_DIR": "conf.d"}, want: []string{`CONFIG_DIR="conf.d" is invalid: expected an absolute path`}},
 		{name: "bad service", set: map[string]string{"SERVICE_NAME": "My_Service"}, want: []string{`SERVICE_NAME="My_Service" is invalid`}},

@@ -44,6 +44,42 @@ type ServerConfig struct {
 	DataInitialised bool
 	// BinlogExpire is how long binary logs are kept.
 	BinlogExpire time.Duration
+	// SemiSync is SEMI_SYNC: configure semi-synchronous replication
+	// (FLAVOR mysql or mariadb only; Load refuses it with auto).
+	SemiSync bool
+}
+
+// semiSyncTimeout is rpl_semi_sync_source_timeout (MariaDB:
+// rpl_semi_sync_master_timeout) in milliseconds: the largest value both
+// flavours accept, about 49 days.
+const semiSyncTimeout = "4294967295"
+
+// semiSyncOptions configure semi-synchronous replication, both sides off:
+// the sidecar turns on the side the pod's role needs at run time (roles
+// move), so a server never acts on a role it had before a restart.
+func semiSyncOptions() []option {
+	return []option{
+		{name: "plugin_load_add", value: "semisync_source.so", mysql: true, explicit: true,
+			comment: "SEMI_SYNC: semi-synchronous replication. MySQL 8.0.26+ has it in two plugins (MariaDB\n# has it built in); both are loaded on every pod, because its role can change."},
+		{name: "plugin_load_add", value: "semisync_replica.so", mysql: true, explicit: true},
+		{name: "rpl_semi_sync_source_wait_point", value: "AFTER_SYNC", mysql: true, explicit: true, loose: true,
+			comment: "A commit becomes visible to other clients only once a replica acknowledged it\n# (AFTER_SYNC): nothing read on the primary can be lost with it."},
+		{name: "rpl_semi_sync_source_wait_for_replica_count", value: "1", mysql: true, explicit: true, loose: true},
+		{name: "rpl_semi_sync_source_timeout", value: semiSyncTimeout, mysql: true, explicit: true, loose: true,
+			comment: "Wait for an acknowledgement without end (the largest value, about 49 days), and also\n# while no replica is connected: a fallback to asynchronous replication would\n# acknowledge writes only the primary holds, which a failover would lose."},
+		{name: "rpl_semi_sync_source_wait_no_replica", value: "ON", mysql: true, explicit: true, loose: true},
+		{name: "rpl_semi_sync_source_enabled", value: "OFF", mysql: true, explicit: true, loose: true,
+			comment: "Off until the sidecar has checked the pod's role: it turns on the source side on\n# the primary (before it takes writes) and the replica side on replicas."},
+		{name: "rpl_semi_sync_replica_enabled", value: "OFF", mysql: true, explicit: true, loose: true},
+		{name: "rpl_semi_sync_master_wait_point", value: "AFTER_SYNC", mariadb: true, explicit: true,
+			comment: "SEMI_SYNC: semi-synchronous replication (built into MariaDB). A commit becomes\n# visible to other clients only once a replica acknowledged it (AFTER_SYNC)."},
+		{name: "rpl_semi_sync_master_timeout", value: semiSyncTimeout, mariadb: true, explicit: true,
+			comment: "Wait for an acknowledgement without end (the largest value, about 49 days), and also\n# while no replica is connected: a fallback to asynchronous replication would\n# acknowledge writes only the primary holds, which a failover would lose."},
+		{name: "rpl_semi_sync_master_wait_no_slave", value: "ON", mariadb: true, explicit: true},
+		{name: "rpl_semi_sync_master_enabled", value: "OFF", mariadb: true, explicit: true,
+			comment: "Off until the sidecar has checked the pod's role: it turns on the master side on\n# the primary (before it takes writes) and the slave side on replicas."},
+		{name: "rpl_semi_sync_slave_enabled", value: "OFF", mariadb: true, explicit: true},
+	}
 }
 
 // serverOptions lists what a careful operator sets on every pod, in the
@@ -90,6 +126,9 @@ func serverOptions(id Identity, sc ServerConfig) []option {
 			comment: "A clone whose donor goes away fails at once instead of retrying the lost donor for\n# 5 minutes: the sidecar starts it again from another donor (while CLONE retries,\n# even KILL QUERY of it can block the recipient for minutes)."},
 		{name: "read_only", value: "ON", mysql: true, mariadb: true,
 			comment: "Every pod starts read-only; the sidecar makes the primary writable once it has\n# checked its role, and makes MySQL replicas super_read_only at run time (doing\n# that here would break the images' first-start initialisation)."},
+	}
+	if sc.SemiSync {
+		opts = append(opts, semiSyncOptions()...)
 	}
 	if sc.DataInitialised {
 		opts = append(opts, option{name: "super_read_only", value: "ON", mysql: true,

@@ -40,6 +40,34 @@ func TestRenderServerConfigGolden(t *testing.T) {
 			}
 		}
 	}
+	for _, flavor := range []Flavor{FlavorMySQL, FlavorMariaDB} {
+		name := fmt.Sprintf("%s-semi-sync-replica", flavor)
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := baseConfig()
+			c.PodName = "mysql-1"
+			id, err := NewIdentity(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := ServerConfig{Flavor: flavor, Port: 3306, BinlogExpire: 7 * 24 * time.Hour, SemiSync: true}
+			golden(t, filepath.Join("testdata", "servercnf", name+".cnf"), RenderServerConfig(id, sc))
+		})
+	}
+	// FLAVOR=auto with SEMI_SYNC is refused by Load; were it rendered,
+	// nothing of semi-sync would be written (every option is explicit).
+	c := baseConfig()
+	c.PodName = "mysql-1"
+	id, err := NewIdentity(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := ServerConfig{Flavor: FlavorAuto, Port: 3306, BinlogExpire: 7 * 24 * time.Hour}
+	plain := RenderServerConfig(id, sc)
+	sc.SemiSync = true
+	if got := RenderServerConfig(id, sc); string(got) != string(plain) {
+		t.Errorf("FLAVOR=auto with SemiSync rendered semi-sync options:\n%s", got)
+	}
 }
 
 func golden(t *testing.T, path string, got []byte) {

@@ -1006,3 +1006,68 @@ func (d *Dialect) SetSuperReadOnly(on bool) Statement {
 	}
 	return plain("SET GLOBAL super_read_only = OFF")
 }
+
+// SemiSyncSupported reports whether the server has semi-synchronous
+// replication under the names the sidecar uses: MySQL 8.0.26 and later
+// (the semisync_source and semisync_replica plugins, which init loads),
+// MariaDB (built in since 10.3).
+func (d *Dialect) SemiSyncSupported() bool {
+	return d.server.Flavor == MariaDB || d.server.AtLeast(8, 0, 26)
+}
+
+// semiSyncVars returns the names of the source's and the replica's
+// semi-sync enabled flags.
+func (d *Dialect) semiSyncVars() (source, replica string, err error) {
+	switch {
+	case d.server.Flavor == MariaDB:
+		return "rpl_semi_sync_master_enabled", "rpl_semi_sync_slave_enabled", nil
+	case d.SemiSyncSupported():
+		return "rpl_semi_sync_source_enabled", "rpl_semi_sync_replica_enabled", nil
+	}
+	return "", "", fmt.Errorf("%w: semi-synchronous replication needs MySQL 8.0.26 or later (semisync_source/semisync_replica), not %s", ErrInvalidArgument, d.server)
+}
+
+// SemiSyncQuery returns a query whose single row has two integer
+// columns, 0 or 1: whether the server acts as a semi-synchronous source
+// (waits for a replica's acknowledgement) and as a semi-synchronous
+// replica (acknowledges what it receives). On MySQL it fails (unknown
+// system variable) when the plugins are not loaded.
+func (d *Dialect) SemiSyncQuery() (string, error) {
+	source, replica, err := d.semiSyncVars()
+	if err != nil {
+		return "", err
+	}
+	return "SELECT @@GLOBAL." + source + ", @@GLOBAL." + replica, nil
+}
+
+// SetSemiSync returns the statements that turn the semi-sync source and
+// replica flags on or off, the one turned off first (a pod is never both
+// at once). The replica flag takes effect when the receiver (IO thread)
+// next starts: see RestartReceiver.
+func (d *Dialect) SetSemiSync(source, replica bool) ([]Statement, error) {
+	sv, rv, err := d.semiSyncVars()
+	if err != nil {
+		return nil, err
+	}
+	set := func(name string, on bool) Statement {
+		if on {
+			return plain("SET GLOBAL " + name + " = ON")
+		}
+		return plain("SET GLOBAL " + name + " = OFF")
+	}
+	if source {
+		return []Statement{set(rv, replica), set(sv, true)}, nil
+	}
+	return []Statement{set(sv, false), set(rv, replica)}, nil
+}
+
+// RestartReceiver returns STOP REPLICA IO_THREAD, START REPLICA IO_THREAD
+// (or the SLAVE forms): the receiver reconnects to the source, which is
+// when a replica's semi-sync flag takes effect.
+func (d *Dialect) RestartReceiver() []Statement {
+	kw := "SLAVE"
+	if d.replicaKeywords {
+		kw = "REPLICA"
+	}
+	return []Statement{plain("STOP " + kw + " IO_THREAD"), plain("START " + kw + " IO_THREAD")}
+}

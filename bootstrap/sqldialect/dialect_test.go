@@ -198,6 +198,20 @@ func render(t *testing.T, d *Dialect) string {
 		stmts("ApplySeedPosition with every server_id", ss, err)
 		query("BinlogEventsQuery", d.BinlogEventsQuery("mysql-bin.000001", 5))
 	}
+	if d.SemiSyncSupported() {
+		sq, err := d.SemiSyncQuery()
+		if err != nil {
+			t.Fatal(err)
+		}
+		query("SemiSyncQuery", sq)
+		ss, err = d.SetSemiSync(true, false)
+		stmts("SetSemiSync primary", ss, err)
+		ss, err = d.SetSemiSync(false, true)
+		stmts("SetSemiSync replica", ss, err)
+		stmts("RestartReceiver", d.RestartReceiver(), nil)
+	} else if _, err := d.SetSemiSync(true, false); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("%s set semi-sync: %v", d.Server(), err)
+	}
 	stmt("Shutdown", d.Shutdown(), nil)
 	return b.String()
 }
