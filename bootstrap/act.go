@@ -141,6 +141,9 @@ var done = map[decide.ActionKind]string{
 	decide.ActStartReplica:        "started replication",
 	decide.ActResetReplica:        "removed the replication channel: this pod is the primary now",
 	decide.ActAdoptBinlogPosition: "gave gtid_slave_pos what the binary log holds, before the first CHANGE",
+	decide.ActSemiSyncSource:      "semi-sync: turned the source side on (every commit waits for a replica's acknowledgement), the replica side off",
+	decide.ActSemiSyncReplica:     "semi-sync: turned the replica side on (it acknowledges what it receives), the source side off",
+	decide.ActRestartReceiver:     "restarted the replication receiver (IO thread), so that it reconnects as a semi-sync replica",
 }
 
 // run executes the actions in order and stops at the first failure.
@@ -326,6 +329,12 @@ func (e *executor) statements(d *sqldialect.Dialect, kind decide.ActionKind) ([]
 		return one(d.ResetReplicaAll(), nil)
 	case decide.ActAdoptBinlogPosition:
 		return one(d.AdoptBinlogPosition())
+	case decide.ActSemiSyncSource:
+		return d.SetSemiSync(true, false)
+	case decide.ActSemiSyncReplica:
+		return d.SetSemiSync(false, true)
+	case decide.ActRestartReceiver:
+		return d.RestartReceiver(), nil
 	case decide.ActChangeSource:
 		return one(d.ChangeSource(sqldialect.SourceOptions{
 			Host:            e.id.PrimaryHost,

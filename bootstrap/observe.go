@@ -57,6 +57,9 @@ type gatherer struct {
 	// readChannel: a primary's replication channel is read too (the
 	// primary can move: a pod that was a replica still has one).
 	readChannel bool
+	// semiSync (SEMI_SYNC): the semi-sync state is read too; without it
+	// no query about semi-sync is made.
+	semiSync bool
 }
 
 // accountChecker looks at the replication account (primary only),
@@ -216,6 +219,21 @@ func (g *gatherer) gatherLocal(ctx context.Context, d *sqldialect.Dialect, l *de
 	}
 	if err != nil {
 		l.Incomplete = "what the binary logs no longer hold: " + sqldialect.OneLine(err.Error())
+		return
+	}
+	if g.semiSync {
+		// Unreadable (MySQL without the semisync plugins: unknown system
+		// variable), nothing is decided: a primary takes no writes.
+		q, err := d.SemiSyncQuery()
+		var source, replica int
+		if err == nil {
+			err = g.local.QueryRowContext(ctx, q).Scan(&source, &replica)
+		}
+		if err != nil {
+			l.Incomplete = "the semi-sync state (SEMI_SYNC=true): " + sqldialect.OneLine(err.Error())
+			return
+		}
+		l.SemiSync = &decide.SemiSyncFacts{Source: source != 0, Replica: replica != 0}
 	}
 }
 

@@ -346,3 +346,37 @@ func TestReplicaStatusParsing(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestGatherSemiSync: with SEMI_SYNC the semi-sync state is read; without
+// it (the default) no query about semi-sync is made.
+func TestGatherSemiSync(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		s := newSeam(t, wire.RoleReplica)
+		f := mysqlPrimary()
+		f.origin, f.gtids, f.purged, f.readOnly, f.superRO = mysqlUUID2, mysqlUUID+":1-40", "", true, true
+		f.account, f.grants = nil, nil
+		f.replicaCols, f.replicaRow = mysqlReplicaCols, mysqlReplicaRow(mysqlUUID+":1-40")
+		d := script(t, s.local, f)
+		scriptSource(s, d, mysqlUUID+":1-42", mysqlUUID+":1-10", false)
+		q, err := d.SemiSyncQuery()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.local.On(q, fakesql.Row(0, 1))
+		s.sc.rec.gather.semiSync = on
+		o, _ := s.sc.rec.gather.gather(context.Background(), plan{})
+		if o.Local.Incomplete != "" {
+			t.Fatalf("semiSync %v: local = %+v", on, o.Local)
+		}
+		asked := false
+		for _, st := range s.local.Statements() {
+			asked = asked || strings.Contains(st, "rpl_semi_sync")
+		}
+		switch {
+		case !on && (asked || o.Local.SemiSync != nil):
+			t.Errorf("SEMI_SYNC off: semi-sync asked %v, facts %+v", asked, o.Local.SemiSync)
+		case on && (o.Local.SemiSync == nil || o.Local.SemiSync.Source || !o.Local.SemiSync.Replica):
+			t.Errorf("SEMI_SYNC on: facts %+v, want replica side only", o.Local.SemiSync)
+		}
+	}
+}

@@ -80,6 +80,9 @@ func (r *reconciler) pass(ctx context.Context) wire.Status {
 		}
 	}
 	st := buildStatus(r.id, o, dec, r.mem)
+	if r.policy.SemiSync {
+		st.SemiSync = semiSyncStatus(o.Local.SemiSync)
+	}
 	st.Warnings = r.warnings(o)
 	st.ReconcileErrors = r.errors
 	if actErr != nil {
@@ -373,5 +376,17 @@ func policyFor(cfg *Config, id Identity) decide.Policy {
 		Pod:         id.Pod,
 		AutoReseed:  cfg.AutoReseed,
 		SeedStall:   cfg.SeedStallTimeout,
+		SemiSync:    cfg.SemiSync,
 	}
+}
+
+// semiSyncStatus is /status's semiSync of a pod with SEMI_SYNC set; f is
+// nil when the state could not be read.
+func semiSyncStatus(f *decide.SemiSyncFacts) *wire.SemiSyncStatus {
+	st := &wire.SemiSyncStatus{Enabled: true}
+	if f != nil {
+		source, replica := f.Source, f.Replica
+		st.Source, st.Replica = &source, &replica
+	}
+	return st
 }

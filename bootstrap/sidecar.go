@@ -90,7 +90,7 @@ func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Re
 		policy: s.policy,
 		gather: &gatherer{local: s.local, primary: s.primaryDB, role: id.Role, account: exec.checkAccount, copyAccount: exec.checkCopyAccount, copyFP: exec.copyFP, creds: s.creds, peers: peers, primaryStatus: primaryStatus,
 			clone: clone, cloneMarks: cloneMarks, seeds: seeds, overrides: overrides,
-			peerMem: &peerMemoryStore{dir: cfg.StateDir, secret: secret}, self: id.Pod, statefulSet: id.StatefulSet},
+			peerMem: &peerMemoryStore{dir: cfg.StateDir, secret: secret}, self: id.Pod, statefulSet: id.StatefulSet, semiSync: cfg.SemiSync},
 		exec:  exec,
 		state: &stateStore{dir: cfg.StateDir},
 		box:   &s.box,

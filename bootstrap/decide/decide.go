@@ -38,6 +38,11 @@ type Policy struct {
 	// its role (PRIMARY=kubernetes: the Lease lapsed, is being handed
 	// over, or was never read): the server is made read-only.
 	Fence string
+	// SemiSync is SEMI_SYNC: the primary acts as a semi-synchronous
+	// source (it waits for a replica's acknowledgement of every commit)
+	// and replicas as semi-synchronous replicas; LocalFacts.SemiSync is
+	// read only when it is set.
+	SemiSync bool
 }
 
 // ActionKind names a corrective action.
@@ -105,6 +110,17 @@ const (
 	ActAbortClone ActionKind = "abort-clone"
 	// ActConsumeOverride removes a person's override once it is acted on.
 	ActConsumeOverride ActionKind = "consume-override"
+	// ActSemiSyncSource (SEMI_SYNC) turns the semi-sync replica side off
+	// and the source side on: every commit waits for a replica's
+	// acknowledgement. A primary does it before it is made writable.
+	ActSemiSyncSource ActionKind = "semi-sync-source"
+	// ActSemiSyncReplica (SEMI_SYNC) turns the source side off and the
+	// replica side on, which takes effect when the receiver next
+	// connects (ActRestartReceiver, or the START of a stopped channel).
+	ActSemiSyncReplica ActionKind = "semi-sync-replica"
+	// ActRestartReceiver stops and starts a replica's receiver (IO
+	// thread), so that it reconnects with the semi-sync replica side on.
+	ActRestartReceiver ActionKind = "restart-receiver"
 )
 
 // Action is one corrective step, with the reason it is taken (logged).
@@ -408,6 +424,14 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 		if g, stop := guard(o, &d, p, now, intact); stop {
 			return g
 		}
+		if p.SemiSync && !semiSyncSource(l) && accountSettled(o, *m, p) {
+			// Before writes are taken, so that none is acknowledged
+			// without a replica's acknowledgement. With an account still to
+			// create or change, those writes would wait for a replica that
+			// cannot log in yet: the source side comes on after them
+			// (primary-enabling-semi-sync), the primary not ready meanwhile.
+			d.do(ActSemiSyncSource, "SEMI_SYNC: every commit waits for a replica's acknowledgement, from before the primary takes writes")
+		}
 		d.do(ActMakeWritable, "the primary is read-only (as every pod starts), and no peer holds a transaction it lacks")
 		m.Approved = Lineage{Known: true, Origin: l.Origin, GTIDs: l.GTIDs}
 		return d.notReady(SitPrimaryMakingWritable, "primary is read-only: making it writable")
@@ -437,6 +461,12 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 		return d.notReady(SitPrimaryCorrectingAcct, "correcting the replication account")
 	}
 	sit, note := decideCopyAccount(o, &d, p)
+	if p.SemiSync && !semiSyncSource(l) {
+		if len(d.Actions) == 0 {
+			d.do(ActSemiSyncSource, "SEMI_SYNC: every commit waits for a replica's acknowledgement")
+		}
+		return d.notReady(SitPrimaryEnablingSemiSync, "SEMI_SYNC: the primary is writable but does not wait for a replica's acknowledgement yet: enabling it")
+	}
 	if sit == "" {
 		sit = SitPrimaryWritable
 	}
@@ -744,6 +774,14 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	if !l.ReadOnly || l.Server.Flavor == sqldialect.MySQL && !l.SuperReadOnly {
 		d.do(ActMakeReadOnly, "a replica must refuse client writes")
 		return d.notReady(SitReplicaMakingReadOnly, "replica is writable: making it read-only")
+	}
+	if p.SemiSync && !semiSyncReplica(l) {
+		// Before any CHANGE or START of this pass, which then connect
+		// with it on; a receiver already connected reconnects.
+		d.do(ActSemiSyncReplica, "SEMI_SYNC: a replica acknowledges what it receives, and is no semi-sync source")
+		if io := o.Replica.Channel.IO; io == sqldialect.ThreadRunning || io == sqldialect.ThreadConnecting {
+			d.do(ActRestartReceiver, "the semi-sync replica side takes effect when the receiver reconnects")
+		}
 	}
 	rp := &replicaPass{o: o, d: &d, p: p, now: now}
 	rp.replicaFacts = replicaFactsOf(o, &d, p)
@@ -1673,4 +1711,34 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// semiSyncSource reports whether the server waits for a replica's
+// acknowledgement of every commit and does not acknowledge as a replica.
+func semiSyncSource(l LocalFacts) bool {
+	return l.SemiSync != nil && l.SemiSync.Source && !l.SemiSync.Replica
+}
+
+// semiSyncReplica reports whether the server acknowledges what it
+// receives and is no semi-sync source.
+func semiSyncReplica(l LocalFacts) bool {
+	return l.SemiSync != nil && l.SemiSync.Replica && !l.SemiSync.Source
+}
+
+// accountSettled reports whether a primary's replication account needs
+// no statement: it was not looked at in this pass, or it exists, is this
+// tool's, has the replication grant, takes REPLICATION_PASSWORD (tested
+// now, or verified earlier on this server with the same password) and
+// no other, and requires TLS when it must.
+func accountSettled(o Observation, m Memory, p Policy) bool {
+	a := o.Account
+	if a == nil {
+		return true
+	}
+	password := a.PasswordWorks
+	if !a.LoginTested {
+		password = m.AccountVerified && m.AccountFP == o.Credentials.ReplicationFP
+	}
+	return a.Exists && a.Marked && a.Grants.Replication && password &&
+		!a.OldPasswordRetained && (p.TLSCA == "" || a.RequireSSL)
 }

@@ -396,6 +396,96 @@ func TestDecide(t *testing.T) {
 					t.Error("a restarted primary's account is not looked at again")
 				}
 			}},
+		// --- SEMI_SYNC on the primary ---------------------------------------
+		{name: "semi-sync: a restarted primary waits for acknowledgements before it takes writes", situation: SitPrimaryMakingWritable, role: wire.RolePrimary,
+			reason: "primary is read-only: making it writable", actions: []ActionKind{ActSemiSyncSource, ActMakeWritable},
+			policy: func(p *Policy) { p.SemiSync = true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.SuperReadOnly = true, fc.flavor == sqldialect.MySQL
+				o.Local.StartedAt = t0.Add(-time.Second)
+				o.Local.SemiSync = &SemiSyncFacts{}
+				o.Account.LoginTested, o.Account.PasswordWorks = true, true
+				o.Peers = fc.guardPeers(fc.primarySet, fc.behindSet)
+				return o, m
+			}},
+		{name: "semi-sync: a new cluster's primary creates its account before it waits for replicas (none could log in)", situation: SitPrimaryMakingWritable, role: wire.RolePrimary,
+			reason: "making it writable", actions: []ActionKind{ActMakeWritable},
+			policy: func(p *Policy) { p.SemiSync = true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.GTIDs = true, gtids(fc.flavor, "")
+				o.Local.SemiSync = &SemiSyncFacts{}
+				o.Account = &AccountFacts{}
+				o.Peers = fc.guardPeers("", "")
+				return o, m
+			}},
+		{name: "semi-sync: a writable primary that does not wait for acknowledgements turns it on, not ready", situation: SitPrimaryEnablingSemiSync, role: wire.RolePrimary,
+			reason: "does not wait for a replica's acknowledgement yet", actions: []ActionKind{ActSemiSyncSource},
+			policy: func(p *Policy) { p.SemiSync = true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.SemiSync = &SemiSyncFacts{Replica: true}
+				return o, m
+			}},
+		{name: "semi-sync: the account is created first, semi-sync after it", situation: SitPrimaryCorrectingAcct, role: wire.RolePrimary,
+			reason: "creating the replication account", actions: []ActionKind{ActCreateAccount, ActGrantReplication},
+			policy: func(p *Policy) { p.SemiSync = true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, _ := fc.primary(t)
+				o.Account = &AccountFacts{}
+				o.Local.SemiSync = &SemiSyncFacts{}
+				return o, Memory{Approved: Lineage{Known: true, Origin: fc.primaryOrigin, GTIDs: gtids(fc.flavor, fc.primarySet)}}
+			}},
+		{name: "semi-sync: a primary that waits for acknowledgements is ready", situation: SitPrimaryWritable, role: wire.RolePrimary, ready: true,
+			reason: "primary is writable",
+			policy: func(p *Policy) { p.SemiSync = true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.SemiSync = &SemiSyncFacts{Source: true}
+				return o, m
+			}},
+		{name: "semi-sync off (the default): a primary's semi-sync state is not looked at", situation: SitPrimaryWritable, role: wire.RolePrimary, ready: true,
+			reason: "primary is writable",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.SemiSync = &SemiSyncFacts{Replica: true}
+				return o, m
+			}},
+		// --- SEMI_SYNC on a replica -----------------------------------------
+		{name: "semi-sync: a replicating replica turns the replica side on and reconnects its receiver", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true,
+			reason: "replicating from", actions: []ActionKind{ActSemiSyncReplica, ActRestartReceiver},
+			policy: func(p *Policy) { p.SemiSync = true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.SemiSync = &SemiSyncFacts{Source: true}
+				return o, m
+			}},
+		{name: "semi-sync: a restarted replica turns the replica side on before it starts replicating", situation: SitReplicaThreadsStopped, role: wire.RoleReplica,
+			reason: "replication threads not running", actions: []ActionKind{ActSemiSyncReplica, ActStartReplica},
+			policy: func(p *Policy) { p.SemiSync = true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.StartedAt = t0.Add(-time.Second)
+				o.Replica.Channel.IO, o.Replica.Channel.SQL, o.Replica.Channel.Lag = sqldialect.ThreadStopped, sqldialect.ThreadStopped, nil
+				o.Local.SemiSync = &SemiSyncFacts{}
+				return o, m
+			}},
+		{name: "semi-sync: a replica with the replica side on needs nothing", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true,
+			reason: "replicating from",
+			policy: func(p *Policy) { p.SemiSync = true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.SemiSync = &SemiSyncFacts{Replica: true}
+				return o, m
+			}},
+		{name: "semi-sync off (the default): a replica's semi-sync state is not looked at", situation: SitReplicaReplicating, role: wire.RoleReplica, ready: true,
+			reason: "replicating from",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.SemiSync = &SemiSyncFacts{Source: true}
+				return o, m
+			}},
 		// --- the primary's guard -------------------------------------------
 		{name: "guard: a brand-new cluster takes writes at once", situation: SitPrimaryMakingWritable, role: wire.RolePrimary, reason: "making it writable",
 			actions: []ActionKind{ActMakeWritable},

@@ -85,6 +85,18 @@ type LocalFacts struct {
 	// Incomplete names a fact that could not be read although the server
 	// answered; decisions that need it are not taken.
 	Incomplete string
+	// SemiSync is the semi-synchronous replication state, read only with
+	// Policy.SemiSync (nil otherwise).
+	SemiSync *SemiSyncFacts
+}
+
+// SemiSyncFacts say which sides of semi-synchronous replication are on:
+// Source, the server waits for a replica's acknowledgement of each
+// commit (MySQL rpl_semi_sync_source_enabled, MariaDB
+// rpl_semi_sync_master_enabled); Replica, it acknowledges what it
+// receives (rpl_semi_sync_replica_enabled, rpl_semi_sync_slave_enabled).
+type SemiSyncFacts struct {
+	Source, Replica bool
 }
 
 // SeedFacts describe a copy of a donor's data into this pod.

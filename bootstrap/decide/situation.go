@@ -45,6 +45,9 @@ const (
 	SitPrimaryAccountForeign    Situation = "primary-account-foreign"
 	SitPrimaryCorrectingAcct    Situation = "primary-correcting-account"
 	SitPrimaryWritable          Situation = "primary-writable"
+	// SitPrimaryEnablingSemiSync: SEMI_SYNC, a writable primary whose
+	// commits do not wait for a replica's acknowledgement yet.
+	SitPrimaryEnablingSemiSync Situation = "primary-enabling-semi-sync"
 	// SitPrimaryCorrectingCopyAcct and SitPrimaryCopyAcctForeign are a
 	// writable primary (ready) whose copy account (MySQL's clone account,
 	// MariaDB's backup account) is being corrected, or is not this tool's.
@@ -114,6 +117,8 @@ var situations = []SituationDoc{
 	{SitPrimaryAccountForeign, false, "REPLICATION_USER names an account this tool did not create, which differs from what it would make.", "Leaves the account alone; stays not ready.", "Set REPLICATION_USER to another name, or drop that account."},
 	{SitPrimaryCorrectingAcct, false, "The replication account is missing or differs from what it should be.", "Creates or corrects it (grants, password, REQUIRE SSL).", "Nothing."},
 	{SitPrimaryWritable, true, "The primary takes writes.", "Keeps its replication account right.", "Nothing."},
+	{SitPrimaryEnablingSemiSync, false, "SEMI_SYNC: the primary is writable but its commits do not wait for a replica's acknowledgement (its replication account had to be created or changed first, which a waiting primary could not do before a replica connects, or someone turned semi-sync off).",
+		"Turns the semi-sync source side on (replica side off); not ready until it is on.", "Nothing, unless the statement fails (MySQL: the semisync plugins not loaded; the reason says)."},
 	{SitPrimaryCorrectingCopyAcct, true, "The primary takes writes; its copy account (MySQL: mysql-bootstrap-clone, which recipients CLONE through; MariaDB: mysql-bootstrap-backup, as which backup-server runs mariadb-backup) is missing or differs from what it should be, or the replication account still holds BACKUP_ADMIN.",
 		"Creates or corrects the copy account (its privileges, the password derived from the seed secret, REQUIRE SSL for the clone account) and revokes BACKUP_ADMIN from the replication account.", "Nothing."},
 	{SitPrimaryCopyAcctForeign, true, "The primary takes writes, but an account named as its copy account exists that this tool did not create.",

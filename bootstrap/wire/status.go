@@ -63,6 +63,9 @@ type Status struct {
 	// OfflineMode (MySQL): the server refuses every client without
 	// CONNECTION_ADMIN.
 	OfflineMode bool `json:"offlineMode,omitempty"`
+	// SemiSync is the semi-synchronous replication state; nil unless
+	// SEMI_SYNC is set.
+	SemiSync *SemiSyncStatus `json:"semiSync,omitempty"`
 
 	// Guard is why a primary does not take writes yet: a Guard* code;
 	// "" when it does, or when it is a replica.
@@ -289,4 +292,14 @@ type SwitchoverStatus struct {
 	// ReadOnlyMillis is how long the old primary was read-only before
 	// the Lease moved.
 	ReadOnlyMillis int64 `json:"readOnlyMillis,omitempty"`
+}
+
+// SemiSyncStatus describes semi-synchronous replication (SEMI_SYNC) on a
+// pod: Enabled, it is configured; Source, the server waits for a
+// replica's acknowledgement of each commit; Replica, it acknowledges what
+// it receives. Source and Replica are nil when they could not be read.
+type SemiSyncStatus struct {
+	Enabled bool  `json:"enabled"`
+	Source  *bool `json:"source,omitempty"`
+	Replica *bool `json:"replica,omitempty"`
 }
