@@ -1728,8 +1728,9 @@ func semiSyncReplica(l LocalFacts) bool {
 // accountSettled reports whether a primary's replication account needs
 // no statement: it was not looked at in this pass, or it exists, is this
 // tool's, has the replication grant, takes REPLICATION_PASSWORD (tested
-// now, or verified earlier on this server with the same password) and
-// no other, and requires TLS when it must.
+// now, or last verified with this password: the first pass after a
+// restart plans no login test, the memory of before it saying verified)
+// and no other, and requires TLS when it must.
 func accountSettled(o Observation, m Memory, p Policy) bool {
 	a := o.Account
 	if a == nil {
@@ -1737,7 +1738,7 @@ func accountSettled(o Observation, m Memory, p Policy) bool {
 	}
 	password := a.PasswordWorks
 	if !a.LoginTested {
-		password = m.AccountVerified && m.AccountFP == o.Credentials.ReplicationFP
+		password = m.AccountFP != "" && m.AccountFP == o.Credentials.ReplicationFP
 	}
 	return a.Exists && a.Marked && a.Grants.Replication && password &&
 		!a.OldPasswordRetained && (p.TLSCA == "" || a.RequireSSL)

@@ -409,6 +409,29 @@ func TestDecide(t *testing.T) {
 				o.Peers = fc.guardPeers(fc.primarySet, fc.behindSet)
 				return o, m
 			}},
+		{name: "semi-sync: restarted, its account not tested in this pass but last verified with this password: source on first", situation: SitPrimaryMakingWritable, role: wire.RolePrimary,
+			reason: "primary is read-only: making it writable", actions: []ActionKind{ActSemiSyncSource, ActMakeWritable},
+			policy: func(p *Policy) { p.SemiSync = true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.SuperReadOnly = true, fc.flavor == sqldialect.MySQL
+				o.Local.StartedAt = t0.Add(-time.Second)
+				o.Local.SemiSync = &SemiSyncFacts{}
+				o.Peers = fc.guardPeers(fc.primarySet, fc.behindSet)
+				return o, m
+			}},
+		{name: "semi-sync: restarted with a new REPLICATION_PASSWORD not yet tested: writable first, so that the account can change", situation: SitPrimaryMakingWritable, role: wire.RolePrimary,
+			reason: "primary is read-only: making it writable", actions: []ActionKind{ActMakeWritable},
+			policy: func(p *Policy) { p.SemiSync = true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.primary(t)
+				o.Local.ReadOnly, o.Local.SuperReadOnly = true, fc.flavor == sqldialect.MySQL
+				o.Local.StartedAt = t0.Add(-time.Second)
+				o.Local.SemiSync = &SemiSyncFacts{}
+				o.Credentials.ReplicationFP = "f00d000000000002"
+				o.Peers = fc.guardPeers(fc.primarySet, fc.behindSet)
+				return o, m
+			}},
 		{name: "semi-sync: a new cluster's primary creates its account before it waits for replicas (none could log in)", situation: SitPrimaryMakingWritable, role: wire.RolePrimary,
 			reason: "making it writable", actions: []ActionKind{ActMakeWritable},
 			policy: func(p *Policy) { p.SemiSync = true },
