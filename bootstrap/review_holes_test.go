@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/internal/fakesql"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/kube"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/kube/kubetest"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
@@ -98,4 +99,65 @@ func TestReviewSetIdentityRacesSwitchoverOps(t *testing.T) {
 		}
 	}()
 	wg.Wait()
+}
+
+// Finding 4: errant(), the last check before the Lease moves, only asks
+// whether the target holds something the old primary lacks. A write that
+// got past the fence after position() was read (MariaDB: read_only does
+// not bind READ_ONLY ADMIN, which the sidecar's own account and root
+// hold; a stale reconcile pass's account statement) is in the old
+// primary only, and the Lease moves anyway: that write is lost and the
+// old primary diverges.
+func TestReviewErrantCheckIsOneWay(t *testing.T) {
+	reviewProve(t)
+	s := newSeam(t, wire.RolePrimary)
+	s.local.On("SELECT VERSION()", fakesql.Row("10.11.9-MariaDB"))
+	// The target applied position() = 0-100-10 ...
+	s.login.On("SELECT @@GLOBAL.gtid_binlog_state", fakesql.Row("0-100-10"))
+	// ... and the old primary wrote 0-100-11 since.
+	s.local.On("SELECT @@GLOBAL.gtid_binlog_state", fakesql.Row("0-100-11"))
+	o := sidecarSwitchover{s: s.sc}
+	extra, err := o.errant(context.Background(), "mysql-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if extra == "" {
+		t.Error("errant() = \"\" while the old primary holds 0-100-11 and the target only 0-100-10: the Lease would move and that transaction be lost")
+	}
+}
+
+// Finding 3: a move whose answer was lost is settled by a read. A read
+// that still shows this pod holding the Lease does not prove the move
+// will not apply (the API server may still be processing the PUT, which
+// is conditioned on the very resourceVersion the read returns); abort
+// clears handover and wakes the loop before any conditional write has
+// made that PUT impossible (here every write fails, as it does on an API
+// that lost the first answer). The loop may then make the server
+// writable while the Lease can still move to the target.
+func TestReviewUnknownMoveSettledByARead(t *testing.T) {
+	reviewProve(t)
+	r := newSwitchoverRig(t)
+	var movedRV string
+	r.ops.onApplied = func(int, time.Duration) (bool, error) {
+		movedRV = r.lease().ResourceVersion
+		r.api.Fail("PUT", "/leases/", http.StatusGatewayTimeout)
+		return true, nil
+	}
+	r.postRequest(r.newRequest("mysql-1"))
+	r.tick() // the move's outcome is unknown: fenced
+	if v := r.view(); v.Fence == "" {
+		t.Fatalf("not fenced after a move with no known outcome: %+v", v)
+	}
+	// What the reconcile loop does when the keeper wakes it.
+	var mayWrite bool
+	var rvThen string
+	r.k.changed = func() {
+		if !mayWrite && r.k.whileWritable(func() error { return nil }) == nil {
+			mayWrite, rvThen = true, r.lease().ResourceVersion
+		}
+	}
+	r.tick() // the read shows mysql-0 holding it
+	if mayWrite && rvThen == movedRV {
+		t.Errorf("the loop may make mysql-0 writable while the Lease is still at resourceVersion %s, on which the lost move to mysql-1 was conditioned: that PUT can still apply", rvThen)
+	}
 }
