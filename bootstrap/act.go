@@ -18,6 +18,7 @@ import (
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // Replication channel settings: retry every second, for a long time, and
@@ -242,7 +243,11 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []dec
 			}
 			return nil
 		}
-		if a.Kind == decide.ActMakeWritable && e.writeGate != nil {
+		if e.writeGate != nil && (a.Kind == decide.ActMakeWritable || e.id.Role == wire.RolePrimary && a.Kind != decide.ActMakeReadOnly) {
+			// PRIMARY=kubernetes: a primary's statements are written to
+			// its binary log, and must not be once it may no longer take
+			// writes (a switchover's fence, a lapsed Lease): a decision
+			// taken before the fence is not carried out after it.
 			err = e.writeGate(exec)
 		} else {
 			err = exec()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -97,9 +98,14 @@ type leaseKeeper struct {
 	lease      *kube.Lease // last read or written
 	readOnce   bool        // the Lease (or its absence) was seen
 	observedAt time.Time   // when this pod saw its resourceVersion change
-	renewedAt  time.Time   // start of the last write that kept this pod holder
-	apiErr     string      // the last API call's failure ("" after a success)
-	handover   string      // the pod a switchover hands over to
+	// validAt is when this pod last saw the Lease change while it named a
+	// pod of the StatefulSet (zero: never): that holder may take writes
+	// until LEASE_DURATION after it, so a deleted or vacant Lease is not
+	// taken before.
+	validAt   time.Time
+	renewedAt time.Time // start of the last write that kept this pod holder
+	apiErr    string    // the last API call's failure ("" after a success)
+	handover  string    // the pod a switchover hands over to
 	// unsettled is the outcome of a switchover whose Lease write had no
 	// known outcome (resolveHandover settles it).
 	unsettled  *wire.SwitchoverStatus
@@ -193,17 +199,42 @@ func (k *leaseKeeper) tick(ctx context.Context) {
 func (k *leaseKeeper) resolveHandover(ctx context.Context, l *kube.Lease) {
 	k.mu.Lock()
 	res := k.unsettled
-	k.unsettled = nil
-	if res != nil {
-		k.handover = ""
+	if res != nil && l.HolderIdentity != k.self {
+		// It moved (or another pod took it): the view follows the holder.
+		k.unsettled, k.handover = nil, ""
 	}
 	k.mu.Unlock()
 	if res == nil || l.HolderIdentity != k.self {
 		return
 	}
-	// It did not move: the request is answered, and this pod takes
-	// writes again (its guard passes at once).
-	k.abort(ctx, *res, "the Lease write handing over to "+res.To+" had no known outcome, and the Lease did not move")
+	// A read showing this pod as holder does not prove that the lost
+	// write will not apply: it was conditioned on this resourceVersion.
+	// Only a write at it makes that write fail; until one succeeds, this
+	// pod stays fenced.
+	out := *res
+	out.State, out.Reason, out.Finished = wire.SwitchoverAborted, "the Lease write handing over to "+res.To+" had no known outcome, and the Lease did not move", k.now().UTC()
+	n := *l
+	n.Annotations = maps.Clone(l.Annotations)
+	if n.Annotations == nil {
+		n.Annotations = map[string]string{}
+	}
+	delete(n.Annotations, SwitchoverAnnotation)
+	b, _ := json.Marshal(out)
+	n.Annotations[SwitchoverResultAnnotation] = string(b)
+	cctx, cancel := k.call(ctx)
+	got, err := k.api.UpdateLease(cctx, &n)
+	cancel()
+	if err != nil {
+		k.failed("settle the switchover whose Lease write had no known outcome (this pod stays read-only meanwhile)", err)
+		return
+	}
+	k.seen(got)
+	k.mu.Lock()
+	k.unsettled, k.handover = nil, ""
+	k.mu.Unlock()
+	k.log.Warn("switchover aborted", "id", out.ID, "to", out.To, "reason", out.Reason)
+	k.event(ctx, "Warning", "SwitchoverAborted", fmt.Sprintf("switchover %s to %s aborted: %s", out.ID, out.To, out.Reason))
+	k.changed()
 }
 
 // absent: no Lease. Pod 0 creates it, holding it.
@@ -214,6 +245,10 @@ func (k *leaseKeeper) absent(ctx context.Context, start time.Time) {
 	k.mu.Unlock()
 	if k.ordinal != 0 {
 		k.setErr("pod " + k.sts + "-0 creates it")
+		return
+	}
+	if wait := k.holderMayWrite(); wait > 0 {
+		k.setErr(fmt.Sprintf("it was deleted while a pod held it: pod %s-0 creates it once that holder's Lease has expired, in %s", k.sts, wait.Round(time.Second)))
 		return
 	}
 	l := &kube.Lease{Name: k.name, HolderIdentity: k.self, LeaseDurationSeconds: int32(k.duration / time.Second),
@@ -234,6 +269,10 @@ func (k *leaseKeeper) absent(ctx context.Context, start time.Time) {
 // takeVacant: pod 0 takes a Lease that names no pod of the StatefulSet.
 func (k *leaseKeeper) takeVacant(ctx context.Context, start time.Time, l *kube.Lease) {
 	was := l.HolderIdentity
+	if wait := k.holderMayWrite(); wait > 0 {
+		k.log.Info("the Lease names no pod of this StatefulSet: taking it once the last holder's Lease has expired", "holder", was, "in", wait.Round(time.Second).String())
+		return
+	}
 	n := *l
 	n.HolderIdentity, n.AcquireTime, n.RenewTime = k.self, start, start
 	n.LeaseDurationSeconds = int32(k.duration / time.Second)
@@ -248,6 +287,17 @@ func (k *leaseKeeper) takeVacant(ctx context.Context, start time.Time, l *kube.L
 	k.log.Warn("took the Lease, which named no pod of this StatefulSet", "lease", k.name, "holder_was", was)
 	k.seen(got)
 	k.renewed(start)
+}
+
+// holderMayWrite is how long the last valid holder this pod saw may still
+// take writes (0: none, or its Lease has expired on this pod's clock).
+func (k *leaseKeeper) holderMayWrite() time.Duration {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.validAt.IsZero() {
+		return 0
+	}
+	return max(k.validAt.Add(k.duration).Sub(k.now()), 0)
 }
 
 // renewLease writes a new renewTime; its start is what the read-only
@@ -275,6 +325,9 @@ func (k *leaseKeeper) seen(l *kube.Lease) {
 	defer k.mu.Unlock()
 	if k.lease == nil || k.lease.ResourceVersion != l.ResourceVersion {
 		k.observedAt = k.now()
+		if k.validHolder(l.HolderIdentity) {
+			k.validAt = k.observedAt
+		}
 	}
 	if k.lease != nil && k.lease.HolderIdentity != l.HolderIdentity {
 		k.log.Info("the Lease changed hands", "lease", k.name, "from", k.lease.HolderIdentity, "to", l.HolderIdentity)

@@ -363,20 +363,21 @@ func seedStatus(f decide.SeedFacts, m decide.Memory) *wire.SeedStatus {
 // policyFor is the decision policy of a pod.
 func policyFor(cfg *Config, id Identity) decide.Policy {
 	return decide.Policy{
-		Role:        id.Role,
-		PrimaryHost: id.PrimaryHost,
-		Port:        cfg.MySQLPort,
-		User:        cfg.ReplicationUser,
-		MaxLag:      cfg.MaxReplicationLag,
-		StaleAfter:  3*cfg.ReconcileInterval + 10*time.Second,
-		TLS:         cfg.ReplicationTLS,
-		TLSCA:       cfg.TLSCAFile,
-		TLSCert:     cfg.TLSCertFile,
-		TLSKey:      cfg.TLSKeyFile,
-		Pod:         id.Pod,
-		AutoReseed:  cfg.AutoReseed,
-		SeedStall:   cfg.SeedStallTimeout,
-		SemiSync:    cfg.SemiSync,
+		Role:         id.Role,
+		PrimaryHost:  id.PrimaryHost,
+		PrimaryMoves: cfg.PrimaryMode == PrimaryKubernetes,
+		Port:         cfg.MySQLPort,
+		User:         cfg.ReplicationUser,
+		MaxLag:       cfg.MaxReplicationLag,
+		StaleAfter:   3*cfg.ReconcileInterval + 10*time.Second,
+		TLS:          cfg.ReplicationTLS,
+		TLSCA:        cfg.TLSCAFile,
+		TLSCert:      cfg.TLSCertFile,
+		TLSKey:       cfg.TLSKeyFile,
+		Pod:          id.Pod,
+		AutoReseed:   cfg.AutoReseed,
+		SeedStall:    cfg.SeedStallTimeout,
+		SemiSync:     cfg.SemiSync,
 	}
 }
 

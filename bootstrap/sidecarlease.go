@@ -15,7 +15,7 @@ import (
 func (s *Sidecar) followLease(api leaseAPI) {
 	k := newLeaseKeeper(api, s.cfg, s.id, s.log)
 	k.changed = s.wakeUp
-	k.ops = sidecarSwitchover{s: s}
+	k.ops = sidecarSwitchover{s: s, id: s.id}
 	fdb := openDB(s.accountDSN())
 	fdb.SetMaxOpenConns(1)
 	fdb.SetMaxIdleConns(1)

@@ -71,9 +71,8 @@ type switchoverOps interface {
 	// with no error when it has not yet.
 	applied(ctx context.Context, target, pos string, d time.Duration) (bool, error)
 	// errant reads, after the wait, the target's transactions and this
-	// server's (read-only now, so final), and describes what the target
-	// holds that this server lacks ("" when nothing): the last check
-	// before the Lease moves.
+	// server's (read-only now, so final), and describes how they differ
+	// ("" when they are the same): the last check before the Lease moves.
 	errant(ctx context.Context, target string) (string, error)
 	// wake asks the target's sidecar to read the Lease now.
 	wake(ctx context.Context, target string)
@@ -160,9 +159,9 @@ func (k *leaseKeeper) carryOut(ctx context.Context, req switchoverRequest, res w
 		k.renewLease(ctx, k.now())
 	}
 
-	// Nothing of the target's own: it holds exactly this primary's history.
+	// The target holds exactly this primary's history, nothing more or less.
 	if errant, err := k.ops.errant(ctx, target); err != nil || errant != "" {
-		reason := fmt.Sprintf("%s has transactions this primary lacks (errant GTIDs %s): it cannot take over without losing or diverging data", target, errant)
+		reason := fmt.Sprintf("%s's transactions differ from this primary's final ones (%s): it cannot take over without losing or diverging data", target, errant)
 		if err != nil {
 			reason = "cannot compare " + target + "'s transactions with this primary's: " + sqldialect.OneLine(err.Error())
 		}
@@ -305,13 +304,17 @@ const (
 	roleLabelReplica = "replica"
 )
 
-// sidecarSwitchover is the sidecar's side of a switchover.
+// sidecarSwitchover is the sidecar's side of a switchover. It runs in the
+// keeper's goroutine: id is its own copy of the pod's identity (the
+// reconcile loop changes the sidecar's role and primary; the fields used
+// here never change).
 type sidecarSwitchover struct {
-	s *Sidecar
+	s  *Sidecar
+	id Identity
 }
 
 // hostOf is a pod's stable name.
-func (o sidecarSwitchover) hostOf(pod string) string { return pod + "." + o.s.id.ServiceHost }
+func (o sidecarSwitchover) hostOf(pod string) string { return pod + "." + o.id.ServiceHost }
 
 func (o sidecarSwitchover) check(ctx context.Context, req switchoverRequest) (string, string) {
 	s := o.s
@@ -331,10 +334,10 @@ func (o sidecarSwitchover) check(ctx context.Context, req switchoverRequest) (st
 		best, bestCount, reasons := "", uint64(0), []string{}
 		for _, p := range peers {
 			st := p.Status
-			if st == nil || st.Pod == s.id.Pod {
+			if st == nil || st.Pod == o.id.Pod {
 				continue
 			}
-			if why := targetRefusal(st, mine, d, s.id.PodHost, maxLag); why != "" {
+			if why := targetRefusal(st, mine, d, o.id.PodHost, maxLag); why != "" {
 				reasons = append(reasons, why)
 				continue
 			}
@@ -348,14 +351,14 @@ func (o sidecarSwitchover) check(ctx context.Context, req switchoverRequest) (st
 		}
 		return best, o.freshErrant(ctx, best, mine)
 	}
-	if _, err := s.id.PeerPod(o.hostOf(req.To)); err != nil {
-		return "", "--to " + req.To + ": not another pod of StatefulSet " + s.id.StatefulSet
+	if _, err := o.id.PeerPod(o.hostOf(req.To)); err != nil {
+		return "", "--to " + req.To + ": not another pod of StatefulSet " + o.id.StatefulSet
 	}
 	st, err := s.peers.statusOf(ctx, o.hostOf(req.To)+".")
 	if err != nil {
 		return "", req.To + " does not answer on " + PathStatus + ": " + sqldialect.OneLine(err.Error())
 	}
-	if why := targetRefusal(st, mine, d, s.id.PodHost, maxLag); why != "" {
+	if why := targetRefusal(st, mine, d, o.id.PodHost, maxLag); why != "" {
 		return "", why
 	}
 	return req.To, o.freshErrant(ctx, req.To, mine)
@@ -367,7 +370,8 @@ func (o sidecarSwitchover) check(ctx context.Context, req switchoverRequest) (st
 // its /status may be a pass old, and an errant write since must refuse
 // the switchover as surely as one it reports.
 func (o sidecarSwitchover) freshErrant(ctx context.Context, target string, _ sqldialect.GTIDSet) string {
-	extra, err := o.errant(ctx, target)
+	theirs, mine, err := o.bothGTIDs(ctx, target)
+	extra := theirs.Minus(mine).String()
 	if err != nil {
 		return "cannot compare " + target + "'s transactions with this primary's: " + sqldialect.OneLine(err.Error())
 	}
@@ -393,19 +397,35 @@ func (o sidecarSwitchover) targetGTIDs(ctx context.Context, target string) (sqld
 	return sqldialect.ParseGTIDSet(d.Server().Flavor, raw)
 }
 
-// errant reads the target's transactions, then this server's: the
+// bothGTIDs reads the target's transactions, then this server's: the
 // order matters while this server takes writes (a transaction replicated
 // between the two reads is in both).
+func (o sidecarSwitchover) bothGTIDs(ctx context.Context, target string) (theirs, mine sqldialect.GTIDSet, err error) {
+	if theirs, err = o.targetGTIDs(ctx, target); err != nil {
+		return theirs, mine, err
+	}
+	mine, _, err = o.localGTIDs(ctx)
+	return theirs, mine, err
+}
+
+// errant is the last check before the Lease moves, this server
+// read-only: the target must hold exactly this server's transactions.
+// One it lacks was written past the fence after the position was read
+// (MariaDB's read_only does not bind READ_ONLY ADMIN): the Lease moving
+// would lose it.
 func (o sidecarSwitchover) errant(ctx context.Context, target string) (string, error) {
-	theirs, err := o.targetGTIDs(ctx, target)
+	theirs, mine, err := o.bothGTIDs(ctx, target)
 	if err != nil {
 		return "", err
 	}
-	mine, _, err := o.localGTIDs(ctx)
-	if err != nil {
-		return "", err
+	var diff []string
+	if extra := theirs.Minus(mine); !extra.IsEmpty() {
+		diff = append(diff, "errant GTIDs "+extra.String())
 	}
-	return theirs.Minus(mine).String(), nil
+	if lacks := mine.Minus(theirs); !lacks.IsEmpty() {
+		diff = append(diff, "lacks "+lacks.String()+", written here after the final position was read")
+	}
+	return joinOr(diff, ""), nil
 }
 
 // targetRefusal says why st cannot take over from a primary holding

@@ -364,8 +364,8 @@ func TestSwitchoverAbortedOnFailure(t *testing.T) {
 		}, "cannot ask mysql-1 whether it applied", []string{"check mysql-1", "fence", "position", "applied mysql-1 " + testPos}},
 		// The target took a write of its own after the check: the last
 		// comparison, after the wait, stops the Lease from moving.
-		{"errant on the target after the wait", func(r *switchoverRig) { r.ops.errantSet = "0-101-1" },
-			"mysql-1 has transactions this primary lacks (errant GTIDs 0-101-1)", []string{"check mysql-1", "fence", "position", "applied mysql-1 " + testPos}},
+		{"errant on the target after the wait", func(r *switchoverRig) { r.ops.errantSet = "errant GTIDs 0-101-1" },
+			"mysql-1's transactions differ from this primary's final ones (errant GTIDs 0-101-1)", []string{"check mysql-1", "fence", "position", "applied mysql-1 " + testPos}},
 		{"target's transactions unreadable after the wait", func(r *switchoverRig) { r.ops.errantErr = errors.New("access denied") },
 			"cannot compare mysql-1's transactions with this primary's: access denied", []string{"check mysql-1", "fence", "position", "applied mysql-1 " + testPos}},
 	} {

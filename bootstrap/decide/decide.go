@@ -34,6 +34,11 @@ type Policy struct {
 	// SeedStall is SEED_STALL_TIMEOUT: a clone that moves no byte for so
 	// long is stopped, and another donor tried at once.
 	SeedStall time.Duration
+	// PrimaryMoves: PRIMARY=kubernetes, the primary can move. A peer's
+	// own transactions may then be the writes it acknowledged as primary,
+	// and a peer that still says it is primary may still take writes: the
+	// guard counts both.
+	PrimaryMoves bool
 	// Fence, when set, is why this pod must not take writes now, whatever
 	// its role (PRIMARY=kubernetes: the Lease lapsed, is being handed
 	// over, or was never read): the server is made read-only.
@@ -1579,7 +1584,13 @@ func tallyPeers(l LocalFacts, pf *PeerFacts, p Policy) peerTally {
 				remembered[name] = true
 			}
 		}
-		if st.Pod == p.Pod || st.Role != wire.RoleReplica {
+		if st.Pod == p.Pod || st.Role != wire.RoleReplica && !p.PrimaryMoves {
+			continue
+		}
+		if st.Role != wire.RoleReplica && !st.ReadOnly {
+			// A former primary that may still take writes (PrimaryMoves):
+			// whatever it takes, this pod would lack.
+			t.silent = append(t.silent, st.Pod+" (still writable as a primary)")
 			continue
 		}
 		if st.Seed != nil && (st.Seed.State == "running" || st.Seed.State == "restarting" || st.Seed.State == "applying") {
@@ -1592,7 +1603,11 @@ func tallyPeers(l LocalFacts, pf *PeerFacts, p Policy) peerTally {
 			t.silent = append(t.silent, st.Pod+" (its server does not answer)")
 			continue
 		}
-		set = set.Without(st.GTIDOrigin)
+		if !p.PrimaryMoves {
+			// A replica's own writes were never the primary's history;
+			// where the primary moves, they may be (a former primary's).
+			set = set.Without(st.GTIDOrigin)
+		}
 		t.holders = append(t.holders, holding{pod: st.Pod, host: st.PodHost, set: set, own: hasOwnTransactions(st, l.Server.Flavor)})
 		if !own.Contains(set) {
 			t.lacking = append(t.lacking, fmt.Sprintf("%s (%d)", st.Pod, set.CountNotIn(own)))

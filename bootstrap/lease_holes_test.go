@@ -1,17 +1,12 @@
 package bootstrap
 
-// Review of PRIMARY=kubernetes (helper review). Each test here states the
-// SAFE behaviour and fails on the hole it proves; they are skipped unless
-// REVIEW_PROVE=1 so the suite stays green until the holes are fixed (then
-// drop the skip):
-//
-//	REVIEW_PROVE=1 go test -race -run 'TestReview' ./bootstrap/ ./bootstrap/decide/
+// Holes a review of PRIMARY=kubernetes found, each test stating the safe
+// behaviour (they failed before the fixes).
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -22,19 +17,11 @@ import (
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
-func reviewProve(t *testing.T) {
-	t.Helper()
-	if os.Getenv("REVIEW_PROVE") == "" {
-		t.Skip("proves a known hole (see the review report); run with REVIEW_PROVE=1")
-	}
-}
-
 // Finding 1: a Lease that is deleted (or edited to name no pod) is taken by
 // pod 0 at its next read, with no wait: the old holder, which has not read
 // the Lease since (or cannot: its API calls fail), still may take writes
 // until its own deadline. Two keepers then let the server be made writable.
-func TestReviewDeletedLeaseTwoWriters(t *testing.T) {
-	reviewProve(t)
+func TestDeletedLeaseNoTwoWriters(t *testing.T) {
 	t.Parallel()
 	for _, how := range []string{"deleted", "holder edited to no pod"} {
 		t.Run(how, func(t *testing.T) {
@@ -73,8 +60,7 @@ func TestReviewDeletedLeaseTwoWriters(t *testing.T) {
 // Finding 5: the keeper goroutine (a switchover's ops read s.id through
 // hostOf/check) and the reconcile loop (setIdentity writes s.id) race.
 // Fails under -race.
-func TestReviewSetIdentityRacesSwitchoverOps(t *testing.T) {
-	reviewProve(t)
+func TestSetIdentityDoesNotRaceSwitchoverOps(t *testing.T) {
 	cfg := &Config{MySQLPort: 3306, ReplicationUser: "repl", ReconcileInterval: time.Second}
 	id := Identity{Pod: "mysql-0", StatefulSet: "mysql", ServiceHost: "mysql.db.svc.cluster.local", PodHost: "mysql-0.mysql.db.svc.cluster.local"}
 	s := &Sidecar{cfg: cfg, id: id, log: slog.New(slog.DiscardHandler),
@@ -108,8 +94,7 @@ func TestReviewSetIdentityRacesSwitchoverOps(t *testing.T) {
 // hold; a stale reconcile pass's account statement) is in the old
 // primary only, and the Lease moves anyway: that write is lost and the
 // old primary diverges.
-func TestReviewErrantCheckIsOneWay(t *testing.T) {
-	reviewProve(t)
+func TestErrantCheckBothWays(t *testing.T) {
 	s := newSeam(t, wire.RolePrimary)
 	s.local.On("SELECT VERSION()", fakesql.Row("10.11.9-MariaDB"))
 	// The target applied position() = 0-100-10 ...
@@ -134,8 +119,7 @@ func TestReviewErrantCheckIsOneWay(t *testing.T) {
 // made that PUT impossible (here every write fails, as it does on an API
 // that lost the first answer). The loop may then make the server
 // writable while the Lease can still move to the target.
-func TestReviewUnknownMoveSettledByARead(t *testing.T) {
-	reviewProve(t)
+func TestUnknownMoveSettledByAWrite(t *testing.T) {
 	r := newSwitchoverRig(t)
 	var movedRV string
 	r.ops.onApplied = func(int, time.Duration) (bool, error) {

@@ -1,7 +1,6 @@
 package decide
 
 import (
-	"os"
 	"slices"
 	"testing"
 
@@ -15,12 +14,10 @@ import (
 // not "replica". With a Lease moved by anything but a completed
 // switchover (deleted and recreated by pod 0, edited by hand, a move
 // whose outcome was settled wrongly) the old primary's acknowledged
-// writes are given up and both servers are writable. Skipped unless
-// REVIEW_PROVE=1 (it states the safe behaviour).
-func TestReviewGuardIgnoresAWritablePrimaryPeer(t *testing.T) {
-	if os.Getenv("REVIEW_PROVE") == "" {
-		t.Skip("proves a known hole (see the review report); run with REVIEW_PROVE=1")
-	}
+// writes are given up and both servers are writable. With PrimaryMoves
+// the guard counts such a peer: it waits while it is writable, and counts
+// its own transactions.
+func TestGuardCountsAFormerPrimary(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		role  wire.Role
@@ -50,6 +47,7 @@ func TestReviewGuardIgnoresAWritablePrimaryPeer(t *testing.T) {
 				}
 				p := testPolicy(wire.RolePrimary)
 				p.Pod, p.PrimaryHost = "mysql-1", "mysql-1.mysql.default.svc.cluster.local"
+				p.PrimaryMoves = true
 				// mysql-0: the former holder, still writable, 2 transactions ahead.
 				o.Peers = &PeerFacts{Peers: Peers{{Status: &wire.Status{Pod: "mysql-0", Role: tc.role, ServerUp: true,
 					ReadOnly: tc.ro, GTIDExecuted: fc.primaryMore, GTIDOrigin: fc.primaryOrigin, PodHost: "mysql-0.x"}}}}
