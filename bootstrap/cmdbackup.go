@@ -3,10 +3,14 @@ package bootstrap
 import (
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/seed"
@@ -45,6 +49,10 @@ func runBackupServer(ctx context.Context, args []string, stdio Stdio, loader Loa
 		Replica:  func() bool { return !id.IsPrimary() },
 		DataDir:  cfg.DataDir,
 		Log:      log,
+	}
+	if cfg.PrimaryMode == PrimaryKubernetes {
+		// The role moves: ask the server whether it replicates now.
+		donor.Replica = func() bool { return localReplicates(cfg, decide.BackupAccountUser, copyPassword(secret())) }
 	}
 	ln, err := net.Listen("tcp", cfg.BackupAddr)
 	if err != nil {
@@ -98,4 +106,29 @@ func backupTLS(cfg *Config, id Identity, log *slog.Logger) (*tls.Config, error) 
 		log.Warn("SEED_TLS_CERT_FILE does not name this pod's stable name: recipients will refuse its copies", "want", id.PodHost, "error", sqldialect.OneLine(err.Error()))
 	}
 	return c, nil
+}
+
+// localReplicates says whether the local server has a replication channel
+// (SHOW SLAVE STATUS returns a row), asked as user (the backup account
+// holds SLAVE MONITOR). When it cannot tell it says yes: mariadb-backup's
+// replica options (--slave-info --safe-slave-backup) only warn on a
+// server that is not a replica, while a replica copied without them may
+// copy temporary tables half-applied.
+func localReplicates(cfg *Config, user, password string) bool {
+	c := baseDSN()
+	c.Net, c.Addr, c.User, c.Passwd = "tcp", net.JoinHostPort(cfg.MySQLHost, strconv.Itoa(cfg.MySQLPort)), user, password
+	conn, err := mysql.NewConnector(c)
+	if err != nil {
+		return true
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	rows, err := db.QueryContext(ctx, "SHOW SLAVE STATUS")
+	if err != nil {
+		return true
+	}
+	defer rows.Close()
+	return rows.Next()
 }

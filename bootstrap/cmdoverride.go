@@ -35,7 +35,18 @@ func runPrimaryOverride(ctx context.Context, args []string, stdio Stdio, loader 
 	if err != nil {
 		return err
 	}
-	if !id.IsPrimary() {
+	switch {
+	case cfg.PrimaryMode == PrimaryKubernetes:
+		// The primary is the Lease's holder: an override left on another
+		// pod would skip the guard of a later switchover's target.
+		holder, err := leaseHolder(ctx, cfg, id)
+		if err != nil {
+			return fmt.Errorf("primary-override: cannot tell whether this pod holds the Lease %s: %w", id.StatefulSet, err)
+		}
+		if holder != id.Pod {
+			return invalidf("primary-override is for the primary, the holder of the Lease %s (%s); this is %s", id.StatefulSet, holder, id.Pod)
+		}
+	case !id.IsPrimary():
 		return invalidf("primary-override is for the primary (ordinal 0); this is %s", id.Pod)
 	}
 	if *from != "" {
@@ -62,4 +73,19 @@ func runPrimaryOverride(ctx context.Context, args []string, stdio Stdio, loader 
 	}
 	fmt.Fprintf(stdio.Out, "%s will %s at the sidecar's next pass (the choice is used once, within %s; see /status)\n", id.Pod, what, shortDuration(overrideMaxAge))
 	return nil
+}
+
+// leaseHolder reads who holds the StatefulSet's Lease (PRIMARY=kubernetes).
+func leaseHolder(ctx context.Context, cfg *Config, id Identity) (string, error) {
+	api, err := newSwitchoverAPI(cfg.Namespace)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	l, err := api.GetLease(ctx, id.StatefulSet)
+	if err != nil {
+		return "", err
+	}
+	return l.HolderIdentity, nil
 }

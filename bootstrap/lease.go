@@ -110,11 +110,14 @@ type leaseKeeper struct {
 	// known outcome (resolveHandover settles it).
 	unsettled  *wire.SwitchoverStatus
 	fenceTimer *time.Timer
-	fenced     bool      // a fence succeeded since the server was last made writable
-	fencedFor  time.Time // renewedAt the last fence was for
-	wantLabel  string    // the role label this pod should carry
-	label      string    // the role label set on the pod
-	podUID     string
+	fenced     bool // a fence succeeded since the server was last made writable
+	// refence: the last fence failed (why); every tick tries again until
+	// one succeeds.
+	refence   string
+	fencedFor time.Time // renewedAt the last fence was for
+	wantLabel string    // the role label this pod should carry
+	label     string    // the role label set on the pod
+	podUID    string
 }
 
 // newLeaseKeeper prepares a keeper; run starts it.
@@ -136,6 +139,7 @@ func (k *leaseKeeper) poke() {
 func (k *leaseKeeper) run(ctx context.Context) {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -143,11 +147,21 @@ func (k *leaseKeeper) run(ctx context.Context) {
 		case <-t.C:
 		case <-k.kick:
 			t.Stop()
+			if wait := minTickGap - time.Since(last); wait > 0 {
+				// POST /wake is not authenticated: pokes cost at most one
+				// read (and renewal) of the Lease per minTickGap.
+				t.Reset(wait)
+				continue
+			}
 		}
+		last = time.Now()
 		k.tick(ctx)
 		t.Reset(k.renew)
 	}
 }
+
+// minTickGap is the shortest time between two reads of the Lease.
+const minTickGap = 100 * time.Millisecond
 
 // call bounds one API call by the renew interval (at least a second).
 func (k *leaseKeeper) call(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -158,6 +172,9 @@ func (k *leaseKeeper) call(ctx context.Context) (context.Context, context.Cancel
 // a switchover request when this pod holds it, and keeps the label.
 func (k *leaseKeeper) tick(ctx context.Context) {
 	before := k.view(k.now())
+	k.mu.Lock()
+	pending := k.refence // a fence that failed before this read
+	k.mu.Unlock()
 	start := k.now()
 	cctx, cancel := k.call(ctx)
 	l, err := k.api.GetLease(cctx, k.name)
@@ -180,9 +197,11 @@ func (k *leaseKeeper) tick(ctx context.Context) {
 	k.lostCheck(ctx)
 	after := k.view(k.now())
 	k.mu.Lock()
-	fenced := k.fenced
+	fenced, refence := k.fenced, k.refence
 	k.mu.Unlock()
-	if before.Holder == k.self && before.Fence == "" && (after.Holder != k.self || after.Fence != "") && !fenced {
+	if pending != "" && refence != "" && (after.Holder != k.self || after.Fence != "") {
+		_ = k.fence(refence + " (again: the last attempt failed)")
+	} else if before.Holder == k.self && before.Fence == "" && (after.Holder != k.self || after.Fence != "") && !fenced && refence == "" {
 		// It could take writes and may not any more (the Lease deleted,
 		// taken, naming no pod): read-only now, not at the deadline.
 		_ = k.fence("this pod may not take writes any more: " + firstNonEmpty(after.Fence, "the Lease is held by "+after.Holder))
@@ -304,6 +323,10 @@ func (k *leaseKeeper) holderMayWrite() time.Duration {
 // deadline counts from.
 func (k *leaseKeeper) renewLease(ctx context.Context, start time.Time) {
 	k.mu.Lock()
+	if k.lease == nil || k.lease.HolderIdentity != k.self {
+		k.mu.Unlock()
+		return
+	}
 	n := *k.lease
 	k.mu.Unlock()
 	n.RenewTime = start
@@ -392,10 +415,13 @@ func (k *leaseKeeper) fence(why string) error {
 	defer cancel()
 	if err := k.fenceServer(ctx); err != nil {
 		k.log.Error("could not make the server read-only", "why", why, "error", sqldialect.OneLine(err.Error()))
+		k.mu.Lock()
+		k.refence = why
+		k.mu.Unlock()
 		return err
 	}
 	k.mu.Lock()
-	k.fenced = true
+	k.fenced, k.refence = true, ""
 	k.mu.Unlock()
 	k.log.Warn("made the server read-only: this pod may not take writes", "why", why)
 	return nil
@@ -492,6 +518,10 @@ func (k *leaseKeeper) syncLabel(ctx context.Context) {
 	k.mu.Lock()
 	want, have := k.wantLabel, k.label
 	k.mu.Unlock()
+	if v := k.view(k.now()); want == roleLabelPrimary && (v.Holder != k.self || v.Fence != "") {
+		// The pass that asked for it is older than what the Lease says now.
+		want = roleLabelReplica
+	}
 	if want == "" || want == have {
 		return
 	}

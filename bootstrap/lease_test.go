@@ -596,3 +596,31 @@ func TestLeaseKeeperLeaseDeletedFencesAtOnce(t *testing.T) {
 		t.Errorf("fenceServer called %d times after another read, want still 1", n)
 	}
 }
+
+// A fence that fails (the server refused the statement, a lost
+// connection) is tried again at every read of the Lease until it works.
+func TestLeaseKeeperRetriesAFailedFence(t *testing.T) {
+	t.Parallel()
+	api := kubetest.New(t)
+	r := newKeeperRig(t, api, "mysql-0", leaseTestConfig(2*time.Second, 10*time.Second))
+	r.tick()
+	err := errors.New("lost connection")
+	r.fenceErr.Store(&err)
+	l := r.lease()
+	l.HolderIdentity = "mysql-1"
+	api.SetLease(*l)
+	r.tick()
+	if n := r.fences.Load(); n != 1 {
+		t.Fatalf("fenceServer called %d times on losing the Lease, want 1", n)
+	}
+	r.tick()
+	if n := r.fences.Load(); n != 2 {
+		t.Errorf("fenceServer called %d times after a failed fence and another read, want 2", n)
+	}
+	r.fenceErr.Store(nil)
+	r.tick()
+	r.tick()
+	if n := r.fences.Load(); n != 3 {
+		t.Errorf("fenceServer called %d times, want 3: tried until it worked, then no more", n)
+	}
+}

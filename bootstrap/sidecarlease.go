@@ -16,7 +16,9 @@ func (s *Sidecar) followLease(api leaseAPI) {
 	k := newLeaseKeeper(api, s.cfg, s.id, s.log)
 	k.changed = s.wakeUp
 	k.ops = sidecarSwitchover{s: s, id: s.id}
-	fdb := openDB(s.accountDSN())
+	// Its own pool (the loop's may be busy), with the same repair of the
+	// sidecar's account as root when its login is refused.
+	fdb := s.openLocal(s.accountDSN())
 	fdb.SetMaxOpenConns(1)
 	fdb.SetMaxIdleConns(1)
 	s.fenceDB = fdb

@@ -914,3 +914,30 @@ func TestSwitchoverMoveOutcomeUnknown(t *testing.T) {
 		})
 	}
 }
+
+// primary-override with PRIMARY=kubernetes is for the Lease's holder
+// only: left on another pod, it would skip the guard of a later
+// switchover's target.
+func TestPrimaryOverrideFollowsTheLease(t *testing.T) {
+	api := kubetest.New(t)
+	api.SetLease(leaseWith("mysql-1", nil))
+	useFakeSwitchoverAPI(t, api)
+	for _, tc := range []struct {
+		pod  string
+		exit int
+	}{{"mysql-0", ExitInvalid}, {"mysql-1", ExitOK}} {
+		env := switchoverEnv()
+		env["POD_NAME"], env["STATE_DIR"] = tc.pod, t.TempDir()
+		env["MYSQL_ROOT_PASSWORD"], env["REPLICATION_PASSWORD"] = "rootpw", "replpw"
+		var out, errOut strings.Builder
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := Run(ctx, []string{"primary-override", "--use-own-data"}, Stdio{Out: &out, Err: &errOut}, Loader{Lookuper: envconfig.MapLookuper(env)})
+		cancel()
+		if ExitCode(err) != tc.exit {
+			t.Errorf("%s: exit %d (%v), want %d", tc.pod, ExitCode(err), err, tc.exit)
+		}
+		if tc.exit == ExitInvalid && (err == nil || !strings.Contains(err.Error(), "holder of the Lease mysql (mysql-1)")) {
+			t.Errorf("%s: error %v, want one naming the holder", tc.pod, err)
+		}
+	}
+}
