@@ -393,11 +393,22 @@ func (s *Sidecar) primaryDB() *sql.DB {
 	if s.primary != nil {
 		_ = s.primary.Close()
 	}
+	s.primary, s.primaryHost = s.replicationDB(host, lookup), host
+	s.primary.SetMaxIdleConns(1)
+	s.primary.SetMaxOpenConns(1)
+	return s.primary
+}
+
+// replicationDB is a pool to another pod's server (host, resolved as
+// lookup through the sidecar's resolver at each connection, so that it
+// follows the pod to a new address) as the replication user: the
+// password as its file holds it now, and verified TLS to host's stable
+// name when REPLICATION_TLS_CA_FILE is set.
+func (s *Sidecar) replicationDB(host, lookup string) *sql.DB {
 	c := baseDSN()
 	c.User = s.cfg.ReplicationUser
 	c.Net = "tcp"
-	// The password as its file holds it now, and verified TLS to the
-	// primary's stable name when REPLICATION_TLS_CA_FILE is set.
+	c.Addr = net.JoinHostPort(host, strconv.Itoa(s.cfg.MySQLPort))
 	_ = c.Apply(mysql.BeforeConnect(func(_ context.Context, c *mysql.Config) error {
 		c.Passwd = s.creds.replication.Get().Reveal()
 		t, err := clientTLS(s.cfg, host)
@@ -409,7 +420,6 @@ func (s *Sidecar) primaryDB() *sql.DB {
 		}
 		return nil
 	}))
-	c.Addr = net.JoinHostPort(host, strconv.Itoa(s.cfg.MySQLPort))
 	c.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		res, err := s.resolver.Lookup(ctx, lookup)
 		if err != nil {
@@ -421,10 +431,7 @@ func (s *Sidecar) primaryDB() *sql.DB {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", net.JoinHostPort(res.Addrs[0].String(), strconv.Itoa(s.cfg.MySQLPort)))
 	}
-	s.primary, s.primaryHost = openDB(c), host
-	s.primary.SetMaxIdleConns(1)
-	s.primary.SetMaxOpenConns(1)
-	return s.primary
+	return openDB(c)
 }
 
 // driverLogger sends go-sql-driver's own messages to the process logger.

@@ -11,10 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/kube"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
@@ -555,33 +552,7 @@ func wakePeer(ctx context.Context, host, httpAddr string) error {
 // peerDB is a pool of one connection to another pod's server as the
 // replication user (verified TLS to its stable name with a CA).
 func (s *Sidecar) peerDB(host string) *sql.DB {
-	c := baseDSN()
-	c.User = s.cfg.ReplicationUser
-	c.Net = "tcp"
-	c.Addr = net.JoinHostPort(host, strconv.Itoa(s.cfg.MySQLPort))
-	_ = c.Apply(mysql.BeforeConnect(func(_ context.Context, c *mysql.Config) error {
-		c.Passwd = s.creds.replication.Get().Reveal()
-		t, err := clientTLS(s.cfg, host)
-		if err != nil {
-			return err
-		}
-		if t != nil {
-			c.TLS = t
-		}
-		return nil
-	}))
-	c.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		res, err := s.resolver.Lookup(ctx, host+".")
-		if err != nil {
-			return nil, err
-		}
-		if len(res.Addrs) == 0 {
-			return nil, fmt.Errorf("resolve %s: %s", host, res.Outcome)
-		}
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", net.JoinHostPort(res.Addrs[0].String(), strconv.Itoa(s.cfg.MySQLPort)))
-	}
-	db := openDB(c)
+	db := s.replicationDB(host, host+".")
 	db.SetMaxOpenConns(1)
 	return db
 }

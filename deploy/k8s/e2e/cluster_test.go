@@ -57,10 +57,7 @@ func TestStatefulSet(t *testing.T) {
 		t.Run(srv.Name, func(t *testing.T) {
 			start := time.Now()
 			s := newSuite(t, srv)
-			for _, tc := range []struct {
-				name string
-				run  func(*testing.T)
-			}{
+			s.runCases(t, []suiteCase{
 				{"1_first_apply_all_pods_ready", s.firstApply},
 				{"2_primary_pod_deleted_under_writes", s.primaryPodDeleted},
 				{"3_replication_password_changed_in_the_Secret", s.secretRotated},
@@ -71,15 +68,28 @@ func TestStatefulSet(t *testing.T) {
 				{"8_the_helm_chart_installs_a_cluster_beside_it", s.helmChart},
 				{"9_primary_volume_claim_deleted_with_its_pod", s.primaryClaimDeleted},
 				{"10_network_policy_keeps_8081_to_the_pods", s.networkPolicy},
-			} {
-				if !t.Run(tc.name, tc.run) {
-					s.dump(t)
-					t.Fatalf("%s failed; the later cases need a healthy cluster", tc.name)
-				}
-			}
+			})
 			t.Logf("%s on a real Kubernetes: %d acknowledged writes, %s; figures:\n  %s",
 				srv.Name, len(s.acked), time.Since(start).Round(time.Second), strings.Join(s.figures, "\n  "))
 		})
+	}
+}
+
+// suiteCase is one case of a suite; the cases run in order.
+type suiteCase struct {
+	name string
+	run  func(*testing.T)
+}
+
+// runCases runs the cases in order and stops at the first that fails
+// (the later ones need a healthy cluster), dumping what it left.
+func (s *suite) runCases(t *testing.T, cases []suiteCase) {
+	t.Helper()
+	for _, tc := range cases {
+		if !t.Run(tc.name, tc.run) {
+			s.dump(t)
+			t.Fatalf("%s failed; the later cases need a healthy cluster", tc.name)
+		}
 	}
 }
 

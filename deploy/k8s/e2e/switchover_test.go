@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,20 +44,12 @@ func TestSwitchover(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.overlay = overlay
-			for _, tc := range []struct {
-				name string
-				run  func(*testing.T)
-			}{
+			s.runCases(t, []suiteCase{
 				{"1_first_apply_pod_0_holds_the_Lease", s.leaseFirstApply},
 				{"2_switchover_to_mysql-1_under_writes_and_back", s.switchoverAndBack},
 				{"3_switchover_to_a_lagging_replica_is_refused", s.switchoverLagRefused},
 				{"4_switchover_to_an_errant_replica_is_refused", s.switchoverErrantRefused},
-			} {
-				if !t.Run(tc.name, tc.run) {
-					s.dump(t)
-					t.Fatalf("%s failed; the later cases need a healthy cluster", tc.name)
-				}
-			}
+			})
 			t.Logf("%s, PRIMARY=kubernetes: %d acknowledged writes, %s; figures:\n  %s",
 				srv.Name, len(s.acked), time.Since(start).Round(time.Second), strings.Join(s.figures, "\n  "))
 		})
@@ -233,17 +226,7 @@ func (s *suite) switchoverAndBack(t *testing.T) {
 // it is refused with the reason, and the primary keeps taking writes.
 func (s *suite) switchoverLagRefused(t *testing.T) {
 	ctx := context.Background()
-	ip, err := s.podIP(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := openDB(ip, "root", rootPassword, "")
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	ip, conn := s.rootConn(t, 1)
 	if _, err := conn.ExecContext(ctx, "LOCK TABLES "+podcluster.AppDatabase+".writes READ"); err != nil {
 		t.Fatal(err)
 	}
@@ -282,23 +265,32 @@ func (s *suite) switchoverLagRefused(t *testing.T) {
 	}
 }
 
+// rootConn is one connection as root to pod ordinal's server (a session
+// that holds a lock, or lifts read-only), closed when the test ends.
+func (s *suite) rootConn(t *testing.T, ordinal int) (string, *sql.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	ip, err := s.podIP(ctx, ordinal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(ip, "root", rootPassword, "")
+	t.Cleanup(func() { db.Close() })
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return ip, conn
+}
+
 // 4. A replica with a transaction of its own (errant) cannot take over:
 // the switchover is refused, naming the errant transactions. The errant
 // write stays on mysql-2, so this case comes last.
 func (s *suite) switchoverErrantRefused(t *testing.T) {
 	ctx := context.Background()
 	s.checkInvariantsAt(t, 3, 0)
-	ip, err := s.podIP(ctx, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := openDB(ip, "root", rootPassword, "")
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	_, conn := s.rootConn(t, 2)
 	lift := "SET GLOBAL super_read_only = OFF"
 	if s.srv.Flavor == "mariadb" {
 		lift = "SET GLOBAL read_only = OFF"
