@@ -128,6 +128,16 @@ cmd_up() {
 	say "roles and replication (kubectl exec mysql-1 -c sidecar -- /mysql-bootstrap peers)"
 	bounded 60 "$K" -n "$NS" exec mysql-1 -c sidecar -- /mysql-bootstrap peers
 	APP_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+	# A new pod's first connection through a Service can time out while
+	# the cluster's network policy controller has not yet programmed the
+	# new pods' addresses (seen once right after Ready): wait for one
+	# answer, at most 60 tries of 5 s.
+	local try
+	for try in $(seq 1 60); do
+		sql mysql-1 mysql-primary root <<<'SELECT 1' >/dev/null 2>&1 && break
+		((try < 60)) || die "mysql-primary did not answer from mysql-1 within 60 tries"
+		sleep 1
+	done
 	say "through the mysql-primary Service (as root): database demo, table demo.greetings, user app"
 	sql mysql-1 mysql-primary root <<-EOF
 		CREATE DATABASE IF NOT EXISTS demo;
