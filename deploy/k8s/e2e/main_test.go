@@ -24,6 +24,8 @@
 //
 //   - K8S_E2E_SERVERS: the servers to run (mariadb-10.11, mariadb-11.8,
 //     mysql-9.7; comma-separated), default mariadb-10.11,mysql-9.7;
+//   - K8S_SWITCHOVER_SERVERS: the servers TestSwitchover runs
+//     (PRIMARY=kubernetes), default mysql-9.7,mariadb-11.8;
 //   - K8S_E2E_KEEP=1: keep the namespaces (and a cluster the tests
 //     started) for a look afterwards;
 //   - K8S_DIR: where the cluster lives (default /var/lib/mysql-bootstrap-k8s);
