@@ -13,6 +13,7 @@ import (
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
 // ErrNoPeers is returned by the peers command when the Service's name
@@ -86,7 +87,37 @@ func writePeersTable(w io.Writer, peers decide.Peers) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Pod, p.Addr, st.Role, st.Ready, orDash(st.Situation), orDash(st.Version),
 			abbreviateGTIDs(st.GTIDExecuted, 40), lag, orDash(source), truncate(lastErr, 80))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeLeaseLine(w, peers)
+}
+
+// writeLeaseLine says, under the table, who holds the primary's Lease and
+// what the last switchover did (PRIMARY=kubernetes), as the pod that saw
+// the most recent change of it reports.
+func writeLeaseLine(w io.Writer, peers decide.Peers) error {
+	var l *wire.LeaseStatus
+	for _, p := range peers {
+		if st := p.Status; st != nil && st.Lease != nil && (l == nil || st.Lease.ObservedAt.After(l.ObservedAt)) {
+			l = st.Lease
+		}
+	}
+	if l == nil {
+		return nil
+	}
+	line := fmt.Sprintf("Lease %s: held by %s, %d transition(s)", l.Name, orDash(l.Holder), l.Transitions)
+	if s := l.LastSwitchover; s != nil {
+		line += fmt.Sprintf("; last switchover %s %s -> %s: %s", s.ID, s.From, s.To, s.State)
+		if s.Reason != "" {
+			line += " (" + truncate(s.Reason, 120) + ")"
+		}
+		if !s.Finished.IsZero() {
+			line += " at " + s.Finished.UTC().Format(time.RFC3339)
+		}
+	}
+	_, err := fmt.Fprintln(w, line)
+	return err
 }
 
 func orDash(s string) string {

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
@@ -39,4 +40,33 @@ func indexOf(list []string, s string) int {
 		}
 	}
 	return -1
+}
+
+// TestPeersTableLease: with PRIMARY=kubernetes a line under the table
+// names the Lease's holder and the last switchover, as the pod that saw
+// the Lease change last reports it; without, there is no such line.
+func TestPeersTableLease(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC)
+	older := &wire.LeaseStatus{Name: "mysql", Holder: "mysql-0", Transitions: 1, ObservedAt: at}
+	newer := &wire.LeaseStatus{Name: "mysql", Holder: "mysql-1", Transitions: 2, ObservedAt: at.Add(time.Second),
+		LastSwitchover: &wire.SwitchoverStatus{ID: "ab12", State: wire.SwitchoverDone, From: "mysql-0", To: "mysql-1", Finished: at}}
+	var b strings.Builder
+	if err := writePeersTable(&b, decide.Peers{
+		{Status: &wire.Status{Pod: "mysql-0", Role: wire.RoleReplica, Lease: older}},
+		{Status: &wire.Status{Pod: "mysql-1", Role: wire.RolePrimary, Lease: newer}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := "Lease mysql: held by mysql-1, 2 transition(s); last switchover ab12 mysql-0 -> mysql-1: done at 2026-12-07T05:00:00Z"
+	if !strings.HasSuffix(strings.TrimRight(b.String(), "\n"), want) {
+		t.Errorf("table:\n%s\nwant its last line %q", b.String(), want)
+	}
+	b.Reset()
+	if err := writePeersTable(&b, decide.Peers{{Status: &wire.Status{Pod: "mysql-0", Role: wire.RolePrimary}}}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "Lease") {
+		t.Errorf("a Lease line without PRIMARY=kubernetes:\n%s", b.String())
+	}
 }
