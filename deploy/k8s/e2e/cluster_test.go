@@ -47,6 +47,8 @@ type suite struct {
 	nextID int64
 	// figures are the timings the cases measured, reported at the end.
 	figures []string
+	// semiSync: the pods run with SEMI_SYNC=true.
+	semiSync bool
 }
 
 // TestStatefulSet runs the cases on each server (K8S_E2E_SERVERS), one

@@ -39,7 +39,10 @@ func TestSwitchover(t *testing.T) {
 		t.Run(srv.Name, func(t *testing.T) {
 			start := time.Now()
 			s := newSuite(t, srv)
-			overlay, err := leaseOverlay(t, s.overlay)
+			// MySQL runs with semi-synchronous replication: the switchover
+			// with it, and MySQL's semisync plugins on a real server.
+			s.semiSync = srv.Flavor == "mysql"
+			overlay, err := leaseOverlay(t, s.overlay, s.semiSync)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,8 +60,9 @@ func TestSwitchover(t *testing.T) {
 }
 
 // leaseOverlay writes a kustomization that adds the shipped
-// kubernetes-primary component to a server's test overlay.
-func leaseOverlay(t testing.TB, serverOverlay string) (string, error) {
+// kubernetes-primary component to a server's test overlay, and with
+// semiSync SEMI_SYNC=true on init and the sidecar.
+func leaseOverlay(t testing.TB, serverOverlay string, semiSync bool) (string, error) {
 	base, err := filepath.Abs(serverOverlay)
 	if err != nil {
 		return "", err
@@ -76,6 +80,28 @@ func leaseOverlay(t testing.TB, serverOverlay string) (string, error) {
 		return "", err
 	}
 	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - " + base + "\ncomponents:\n  - " + component + "\n"
+	if semiSync {
+		k += `patches:
+  - patch: |-
+      apiVersion: apps/v1
+      kind: StatefulSet
+      metadata:
+        name: mysql
+      spec:
+        template:
+          spec:
+            initContainers:
+              - name: init
+                env:
+                  - name: SEMI_SYNC
+                    value: "true"
+            containers:
+              - name: sidecar
+                env:
+                  - name: SEMI_SYNC
+                    value: "true"
+`
+	}
 	return dir, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644)
 }
 
@@ -156,6 +182,9 @@ func (s *suite) leaseFirstApply(t *testing.T) {
 	if err := s.waitPrimary(ctx, 0, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	if s.semiSync {
+		s.checkSemiSync(t, 0)
+	}
 	if err := s.createAppSchema(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +194,45 @@ func (s *suite) leaseFirstApply(t *testing.T) {
 	}
 	s.stopWriter(w)
 	s.checkInvariantsAt(t, 3, 0)
+}
+
+// checkSemiSync: with SEMI_SYNC=true the primary (ordinal primaryAt)
+// has the source side on and the replica side off, every replica the
+// reverse, as their /status says.
+func (s *suite) checkSemiSync(t *testing.T, primaryAt int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range 3 {
+		ip, err := s.podIP(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = testkit.Eventually(ctx, 30*time.Second, s.podName(i)+"'s semi-sync sides follow its role", func(ctx context.Context) error {
+			body, err := sidecarGet(ctx, ip, "/status")
+			if err != nil {
+				return err
+			}
+			var st struct {
+				SemiSync *struct {
+					Enabled bool  `json:"enabled"`
+					Source  *bool `json:"source"`
+					Replica *bool `json:"replica"`
+				} `json:"semiSync"`
+			}
+			if err := json.Unmarshal(body, &st); err != nil {
+				return err
+			}
+			ss := st.SemiSync
+			if ss == nil || !ss.Enabled || ss.Source == nil || ss.Replica == nil || *ss.Source != (i == primaryAt) || *ss.Replica != (i != primaryAt) {
+				b, _ := json.Marshal(ss)
+				return fmt.Errorf("semiSync %s, want source %v and replica %v", b, i == primaryAt, i != primaryAt)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	}
 }
 
 // switchover runs `mysql-bootstrap switchover` in pod from's sidecar and
@@ -210,6 +278,9 @@ func (s *suite) switchoverAndBack(t *testing.T) {
 		s.figure(t, "switchover %s → %s under writes: command %.1f s, writes refused for %.1f s (the old primary read-only for %d ms before the Lease moved)",
 			last.From, last.To, done.Sub(asked).Seconds(), to.Sub(from).Seconds(), last.ReadOnlyMillis)
 		s.checkInvariantsAt(t, 3, step.to)
+		if s.semiSync {
+			s.checkSemiSync(t, step.to)
+		}
 		if t.Failed() {
 			return
 		}
