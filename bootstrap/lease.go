@@ -194,7 +194,7 @@ func (k *leaseKeeper) tick(ctx context.Context) {
 			k.takeVacant(ctx, start, l)
 		}
 	}
-	k.lostCheck(ctx)
+	k.lostCheck()
 	after := k.view(k.now())
 	k.mu.Lock()
 	fenced, refence := k.fenced, k.refence
@@ -387,7 +387,7 @@ func (k *leaseKeeper) deadline(start time.Time) {
 
 // lostCheck fences at once a pod that was writable and sees another
 // holder.
-func (k *leaseKeeper) lostCheck(_ context.Context) {
+func (k *leaseKeeper) lostCheck() {
 	k.mu.Lock()
 	lost := k.lease != nil && k.lease.HolderIdentity != k.self && !k.renewedAt.IsZero()
 	if lost {

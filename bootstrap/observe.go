@@ -55,8 +55,10 @@ type gatherer struct {
 	// sourceFailed: the primary did not answer the last pass.
 	sourceFailed bool
 	// readChannel: a primary's replication channel is read too (the
-	// primary can move: a pod that was a replica still has one).
+	// primary can move: a pod that was a replica still has one), until it
+	// is seen gone (channelGone; a new role reads it again).
 	readChannel bool
+	channelGone bool
 	// semiSync (SEMI_SYNC): the semi-sync state is read too; without it
 	// no query about semi-sync is made.
 	semiSync bool
@@ -123,13 +125,14 @@ func (g *gatherer) gather(ctx context.Context, pl plan) (decide.Observation, *sq
 				return o, d
 			}
 			if g.role == wire.RolePrimary {
-				if g.readChannel {
+				if g.readChannel && !g.channelGone {
 					ch, err := replicaStatus(ctx, g.local, d)
 					if err != nil {
 						l.Incomplete = "the replication channel: " + sqldialect.OneLine(err.Error())
 						return o, d
 					}
 					o.PrimaryChannel = &ch
+					g.channelGone = !ch.Configured
 				}
 				a, err := g.account(ctx, d, pl.testLogin)
 				if err != nil {

@@ -83,7 +83,7 @@ func (s *Sidecar) setIdentity(id Identity) {
 	pol := policyFor(s.cfg, id)
 	pol.Fence = s.rec.policy.Fence
 	s.rec.id, s.rec.policy = id, pol
-	s.rec.gather.role = id.Role
+	s.rec.gather.role, s.rec.gather.channelGone = id.Role, false
 	s.rec.exec.id = id
 }
 

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/kube"
@@ -344,9 +345,12 @@ func (o sidecarSwitchover) check(ctx context.Context, req switchoverRequest) (st
 			}
 		}
 		if best == "" {
-			return "", "no replica can take over: " + joinOr(reasons, "none answers")
+			if len(reasons) == 0 {
+				reasons = []string{"none answers"}
+			}
+			return "", "no replica can take over: " + strings.Join(reasons, "; ")
 		}
-		return best, o.freshErrant(ctx, best, mine)
+		return best, o.freshErrant(ctx, best)
 	}
 	if _, err := o.id.PeerPod(o.hostOf(req.To)); err != nil {
 		return "", "--to " + req.To + ": not another pod of StatefulSet " + o.id.StatefulSet
@@ -358,7 +362,7 @@ func (o sidecarSwitchover) check(ctx context.Context, req switchoverRequest) (st
 	if why := targetRefusal(st, mine, d, o.id.PodHost, maxLag); why != "" {
 		return "", why
 	}
-	return req.To, o.freshErrant(ctx, req.To, mine)
+	return req.To, o.freshErrant(ctx, req.To)
 }
 
 // freshErrant compares the target's transactions, read now over SQL,
@@ -366,7 +370,7 @@ func (o sidecarSwitchover) check(ctx context.Context, req switchoverRequest) (st
 // the fence: what the target got from it before is in a later read):
 // its /status may be a pass old, and an errant write since must refuse
 // the switchover as surely as one it reports.
-func (o sidecarSwitchover) freshErrant(ctx context.Context, target string, _ sqldialect.GTIDSet) string {
+func (o sidecarSwitchover) freshErrant(ctx context.Context, target string) string {
 	theirs, mine, err := o.bothGTIDs(ctx, target)
 	extra := theirs.Minus(mine).String()
 	if err != nil {
@@ -422,7 +426,7 @@ func (o sidecarSwitchover) errant(ctx context.Context, target string) (string, e
 	if lacks := mine.Minus(theirs); !lacks.IsEmpty() {
 		diff = append(diff, "lacks "+lacks.String()+", written here after the final position was read")
 	}
-	return joinOr(diff, ""), nil
+	return strings.Join(diff, "; "), nil
 }
 
 // targetRefusal says why st cannot take over from a primary holding
@@ -448,17 +452,6 @@ func targetRefusal(st *wire.Status, mine sqldialect.GTIDSet, d *sqldialect.Diale
 	return ""
 }
 
-func joinOr(list []string, none string) string {
-	if len(list) == 0 {
-		return none
-	}
-	out := list[0]
-	for _, s := range list[1:] {
-		out += "; " + s
-	}
-	return out
-}
-
 // localGTIDs reads the local server's transactions now.
 func (o sidecarSwitchover) localGTIDs(ctx context.Context) (sqldialect.GTIDSet, *sqldialect.Dialect, error) {
 	d, err := o.dialect(ctx)
@@ -473,7 +466,12 @@ func (o sidecarSwitchover) localGTIDs(ctx context.Context) (sqldialect.GTIDSet, 
 	return set, d, err
 }
 
+// dialect is the local server's: as the last reconcile pass saw it, or
+// asked now when no pass has.
 func (o sidecarSwitchover) dialect(ctx context.Context) (*sqldialect.Dialect, error) {
+	if l := o.s.box.get().obs.Local; l.Up && l.Unsupported == "" && l.Server.Flavor != 0 {
+		return sqldialect.New(l.Server)
+	}
 	var v string
 	if err := o.s.local.QueryRowContext(ctx, "SELECT VERSION()").Scan(&v); err != nil {
 		return nil, err
