@@ -145,6 +145,9 @@ var done = map[decide.ActionKind]string{
 	decide.ActSemiSyncSource:      "semi-sync: turned the source side on (every commit waits for a replica's acknowledgement), the replica side off",
 	decide.ActSemiSyncReplica:     "semi-sync: turned the replica side on (it acknowledges what it receives), the source side off",
 	decide.ActRestartReceiver:     "restarted the replication receiver (IO thread), so that it reconnects as a semi-sync replica",
+	decide.ActEndSemiSyncSource:   "semi-sync: ended every client session, then turned the source side off and made the server read-only (a former primary)",
+	decide.ActStopReceiver:        "stopped the replication receiver (IO thread): the primary's Lease expired",
+	decide.ActStartApplier:        "started the applier (SQL thread) to apply the relay log",
 }
 
 // run executes the actions in order and stops at the first failure.
@@ -183,6 +186,12 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []dec
 			e.shutdown(ctx, d)
 			e.clone.clear()
 			e.log.Info(done[a.Kind], "why", a.Why)
+			continue
+		case decide.ActEndSemiSyncSource:
+			if err := e.endSemiSyncSource(ctx, d); err != nil {
+				return fmt.Errorf("%s: %w", a.Kind, err)
+			}
+			e.log.Warn(done[a.Kind], "why", a.Why)
 			continue
 		case decide.ActAbortClone:
 			e.clone.markKilled()
@@ -264,6 +273,98 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []dec
 	return nil
 }
 
+// endSemiSyncSource turns a former primary's semi-sync source side off
+// so that no client is told OK for a write no replica has (measured on
+// MySQL 9.7 and MariaDB 10.11 and 11.8): turning it off answers OK to
+// every session still waiting, and so does MySQL's shutdown; KILL QUERY
+// answers OK on MariaDB and is ignored on MySQL; KILL CONNECTION closes
+// the client's socket first, so its client gets an error. MySQL keeps a
+// killed session waiting until the source side is off, and its
+// super_read_only cannot take effect before: offline_mode keeps new
+// clients out meanwhile (those with CONNECTION_ADMIN aside). MariaDB's
+// read_only waits for the waiting sessions and does not bind SUPER:
+// its clients are ended before and after it.
+func (e *executor) endSemiSyncSource(ctx context.Context, d *sqldialect.Dialect) error {
+	off, err := d.SetSemiSync(false, false)
+	if err != nil {
+		return err
+	}
+	exec := func(stmts ...sqldialect.Statement) error {
+		for _, stmt := range stmts {
+			if _, err := e.db.ExecContext(ctx, stmt.SQL); err != nil {
+				return fmt.Errorf("%s: %w", stmt.Redacted, err)
+			}
+		}
+		return nil
+	}
+	ends := func() error { return killSessions(ctx, e.db, d.ClientSessionsQuery(SidecarAccountUser), d) }
+	if d.Server().Flavor == sqldialect.MariaDB {
+		if err := ends(); err != nil {
+			return err
+		}
+		if err := exec(d.SetReadOnly(true)...); err != nil {
+			return err
+		}
+		if err := ends(); err != nil {
+			return err
+		}
+		return exec(off...)
+	}
+	if err := exec(sqldialect.Statement{SQL: "SET GLOBAL offline_mode = ON", Redacted: "SET GLOBAL offline_mode = ON"}); err != nil {
+		return err
+	}
+	defer func() {
+		// On a context of its own: offline_mode left ON would keep the
+		// pod's clients out (situation offline-mode).
+		octx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+		defer cancel()
+		if _, err := e.db.ExecContext(octx, "SET GLOBAL offline_mode = OFF"); err != nil {
+			e.log.Error("could not turn offline_mode off again", "error", sqldialect.OneLine(err.Error()))
+		}
+	}()
+	if err := ends(); err != nil {
+		return err
+	}
+	if err := exec(off...); err != nil {
+		return err
+	}
+	return exec(d.SetReadOnly(true)...)
+}
+
+// killSemiSyncWaiters ends (KILL CONNECTION) every session whose commit
+// has waited for a semi-sync acknowledgement for minSeconds or more.
+func killSemiSyncWaiters(ctx context.Context, db *sql.DB, d *sqldialect.Dialect, minSeconds int) error {
+	return killSessions(ctx, db, d.SemiSyncWaitersQuery(minSeconds), d)
+}
+
+// killSessions ends (KILL CONNECTION) every session query lists.
+func killSessions(ctx context.Context, db *sql.DB, query string, d *sqldialect.Dialect) error {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("list the sessions to end: %w", err)
+	}
+	var ids []uint64
+	for rows.Next() {
+		var id uint64
+		if err := rows.Scan(&id); err != nil {
+			_ = rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	_ = rows.Close()
+	for _, id := range ids {
+		stmt := d.KillConnection(id)
+		if _, err := db.ExecContext(ctx, stmt.SQL); err != nil && !sqldialect.IsErrno(err, 1094) { // 1094: gone already
+			return fmt.Errorf("%s: %w", stmt.Redacted, err)
+		}
+	}
+	return nil
+}
+
 // redactServerError keeps only the error number when the statement holds
 // a secret: the server may quote the statement back ("near '...'").
 func redactServerError(stmt sqldialect.Statement, err error) error {
@@ -340,6 +441,10 @@ func (e *executor) statements(d *sqldialect.Dialect, kind decide.ActionKind) ([]
 		return d.SetSemiSync(false, true)
 	case decide.ActRestartReceiver:
 		return d.RestartReceiver(), nil
+	case decide.ActStopReceiver:
+		return one(d.StopReceiver(), nil)
+	case decide.ActStartApplier:
+		return one(d.StartApplier(), nil)
 	case decide.ActChangeSource:
 		return one(d.ChangeSource(sqldialect.SourceOptions{
 			Host:            e.id.PrimaryHost,

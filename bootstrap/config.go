@@ -50,6 +50,7 @@ type env struct {
 	Primary                 string `env:"PRIMARY, default=ordinal-0" help:"who the primary is: ordinal-0 (pod <statefulset>-0, always; no Kubernetes API access is needed) or kubernetes (the holder of the Lease named after the StatefulSet, which a switchover moves: needs the service account and Role the kubernetes-primary manifests ship; see README: The primary that can move)"`
 	LeaseDuration           string `env:"LEASE_DURATION, default=10s" help:"PRIMARY=kubernetes: how long the primary's Lease stays its own without a renewal; the holder turns its server read-only once LEASE_DURATION - 2 x LEASE_RENEW_INTERVAL have passed since its last renewal began"`
 	LeaseRenewInterval      string `env:"LEASE_RENEW_INTERVAL, default=2s" help:"PRIMARY=kubernetes: how often every sidecar reads the Lease and the holder renews it; at most LEASE_DURATION / 4"`
+	Failover                string `env:"FAILOVER, default=off" help:"off or auto (PRIMARY=kubernetes with SEMI_SYNC=true only): when the primary's Lease expires, the most advanced replica, once every other replica has stopped receiving from the old primary and answers, takes the Lease and becomes writable; the old primary rejoins as a replica, its unacknowledged transactions replaced by a copy; see README: Automatic failover"`
 	ServerIDBase            string `env:"SERVER_ID_BASE, default=100" help:"server_id = SERVER_ID_BASE + ordinal, must stay within 1..4294967295"`
 	Flavor                  string `env:"FLAVOR, default=auto" help:"server flavour the init container writes configuration for: auto (one file both accept), mysql or mariadb"`
 	MySQLHost               string `env:"MYSQL_HOST, default=127.0.0.1" help:"address of the local server the sidecar manages"`
@@ -157,14 +158,16 @@ type Config struct {
 	PrimaryMode string
 	// LeaseDuration and LeaseRenewInterval: PRIMARY=kubernetes.
 	LeaseDuration, LeaseRenewInterval time.Duration
-	ServerIDBase                      uint32
-	Flavor                            Flavor
-	MySQLHost                         string
-	MySQLPort                         int
-	RootPassword                      Secret
-	RootPasswordFile                  string // "" when from MYSQL_ROOT_PASSWORD
-	ReplicationUser                   string
-	ReplicationPassword               Secret
+	// FailoverAuto is FAILOVER=auto: a replica takes an expired Lease.
+	FailoverAuto        bool
+	ServerIDBase        uint32
+	Flavor              Flavor
+	MySQLHost           string
+	MySQLPort           int
+	RootPassword        Secret
+	RootPasswordFile    string // "" when from MYSQL_ROOT_PASSWORD
+	ReplicationUser     string
+	ReplicationPassword Secret
 	// ReplicationPasswordFile is "" when from REPLICATION_PASSWORD.
 	ReplicationPasswordFile string
 	// SeedPassword keys MariaDB seed tokens and stream MACs when set
@@ -498,6 +501,18 @@ func loadPrimaryMode(raw env, c *Config, p *problems) {
 	c.LeaseDuration, c.LeaseRenewInterval = dur, renew
 	if c.PrimaryMode == PrimaryKubernetes && c.PrimaryHost != "" {
 		*p = append(*p, "PRIMARY_HOST cannot be used with PRIMARY=kubernetes: the primary is whichever pod holds the Lease")
+	}
+	switch strings.ToLower(raw.Failover) {
+	case "off":
+	case "auto":
+		c.FailoverAuto = true
+		if c.PrimaryMode != PrimaryKubernetes {
+			p.bad("FAILOVER", raw.Failover, "off unless PRIMARY=kubernetes: automatic failover moves the primary's Lease, which only exists in that mode")
+		} else if !c.SemiSync {
+			p.bad("FAILOVER", raw.Failover, "off unless SEMI_SYNC=true: without semi-synchronous replication the primary acknowledges writes no replica has yet, and a failover would lose them")
+		}
+	default:
+		p.bad("FAILOVER", raw.Failover, "off or auto")
 	}
 }
 

@@ -66,6 +66,14 @@ type leaseView struct {
 	Holder string
 	// Fence, when set, is why this pod must not take writes now.
 	Fence string
+	// Lapsed (FAILOVER=auto): Holder is another pod whose Lease has
+	// expired on this pod's clock.
+	Lapsed bool
+	// FailedOverFrom and FailedOverAddr: this pod holds the Lease by a
+	// failover from that pod, at that address.
+	FailedOverFrom, FailedOverAddr string
+	// DiscardTail: the Lease records a failover away from this pod.
+	DiscardTail bool
 }
 
 // leaseKeeper reads, creates and renews the Lease, fences the local
@@ -89,6 +97,9 @@ type leaseKeeper struct {
 	// pod holds it (nil: requests are left alone).
 	ops  switchoverOps
 	kick chan struct{}
+	// candidates (FAILOVER=auto; nil: off) says whether this pod takes an
+	// expired Lease.
+	candidates failoverOps
 
 	// gate is held while the server is made writable and while it is
 	// fenced: the two never overlap.
@@ -118,6 +129,10 @@ type leaseKeeper struct {
 	wantLabel string    // the role label this pod should carry
 	label     string    // the role label set on the pod
 	podUID    string
+	// failoverWhy is why this pod does not take an expired Lease now.
+	failoverWhy string
+	// announced is the view the reconcile loop was last woken for.
+	announced leaseView
 }
 
 // newLeaseKeeper prepares a keeper; run starts it.
@@ -156,7 +171,7 @@ func (k *leaseKeeper) run(ctx context.Context) {
 		}
 		last = time.Now()
 		k.tick(ctx)
-		t.Reset(k.renew)
+		t.Reset(k.nextTick())
 	}
 }
 
@@ -192,6 +207,8 @@ func (k *leaseKeeper) tick(ctx context.Context) {
 			k.serveRequest(ctx)
 		} else if !k.validHolder(l.HolderIdentity) && k.ordinal == 0 {
 			k.takeVacant(ctx, start, l)
+		} else if k.view(k.now()).Lapsed {
+			k.tryFailover(ctx, start, l)
 		}
 	}
 	k.lostCheck()
@@ -207,7 +224,11 @@ func (k *leaseKeeper) tick(ctx context.Context) {
 		_ = k.fence("this pod may not take writes any more: " + firstNonEmpty(after.Fence, "the Lease is held by "+after.Holder))
 	}
 	k.syncLabel(ctx)
-	if after != before {
+	k.mu.Lock()
+	wake := after != k.announced
+	k.announced = after
+	k.mu.Unlock()
+	if wake {
 		k.changed()
 	}
 }
@@ -296,6 +317,10 @@ func (k *leaseKeeper) takeVacant(ctx context.Context, start time.Time, l *kube.L
 	n.HolderIdentity, n.AcquireTime, n.RenewTime = k.self, start, start
 	n.LeaseDurationSeconds = int32(k.duration / time.Second)
 	n.LeaseTransitions++
+	if n.Annotations[FailoverAnnotation] != "" {
+		n.Annotations = maps.Clone(n.Annotations)
+		delete(n.Annotations, FailoverAnnotation)
+	}
 	cctx, cancel := k.call(ctx)
 	got, err := k.api.UpdateLease(cctx, &n)
 	cancel()
@@ -483,7 +508,11 @@ func (k *leaseKeeper) view(now time.Time) leaseView {
 	case !k.validHolder(k.lease.HolderIdentity):
 		return leaseView{Fence: fmt.Sprintf("the Lease %s names no pod of StatefulSet %s (holder %q)", k.name, k.sts, k.lease.HolderIdentity)}
 	case k.lease.HolderIdentity != k.self:
-		return leaseView{Holder: k.lease.HolderIdentity}
+		v := leaseView{Holder: k.lease.HolderIdentity, Lapsed: k.lapsedLocked(now)}
+		if r := k.failoverRecordLocked(); r != nil && r.From == k.self && r.To == k.lease.HolderIdentity && r.SemiSync {
+			v.DiscardTail = true
+		}
+		return v
 	case k.handover != "":
 		return leaseView{Holder: k.self, Fence: "handing the Lease over to " + k.handover + " (switchover)"}
 	case k.renewedAt.IsZero():
@@ -491,7 +520,11 @@ func (k *leaseKeeper) view(now time.Time) leaseView {
 	case now.Sub(k.renewedAt) >= k.fenceAfter:
 		return leaseView{Holder: k.self, Fence: fmt.Sprintf("the Lease was last renewed %s ago, past its read-only deadline %s", now.Sub(k.renewedAt).Round(time.Millisecond), k.fenceAfter) + errSuffix(k.apiErr)}
 	}
-	return leaseView{Holder: k.self}
+	v := leaseView{Holder: k.self}
+	if r := k.failoverRecordLocked(); r != nil && r.To == k.self {
+		v.FailedOverFrom, v.FailedOverAddr = r.From, r.FromAddr
+	}
+	return v
 }
 
 func errSuffix(e string) string {
@@ -552,6 +585,10 @@ func (k *leaseKeeper) status(now time.Time) *wire.LeaseStatus {
 				st.LastSwitchover = &s
 			}
 		}
+		st.LastFailover = k.failoverRecordLocked()
+	}
+	if v.Lapsed {
+		st.Failover = k.failoverWhy
 	}
 	if !k.observedAt.IsZero() {
 		st.ObservedAt = k.observedAt.UTC()

@@ -128,6 +128,16 @@ func (f *peerFinder) statusOf(ctx context.Context, name string) (*wire.Status, e
 	return f.status(ctx, res.Addrs[0])
 }
 
+// addrOf resolves a pod's stable name to its address now ("" when it
+// cannot be resolved).
+func (f *peerFinder) addrOf(ctx context.Context, name string) string {
+	res, err := f.resolver.Lookup(ctx, name)
+	if err != nil || len(res.Addrs) == 0 {
+		return ""
+	}
+	return res.Addrs[0].String()
+}
+
 // status fetches one pod's /status.
 func (f *peerFinder) status(ctx context.Context, addr netip.Addr) (*wire.Status, error) {
 	u := "http://" + net.JoinHostPort(addr.String(), strconv.Itoa(f.port)) + PathStatus

@@ -80,6 +80,9 @@ func (r *reconciler) pass(ctx context.Context) wire.Status {
 		}
 	}
 	st := buildStatus(r.id, o, dec, r.mem)
+	if r.policy.Hold != "" && r.id.Role == wire.RoleReplica {
+		st.FailoverHold = failoverHold(r.policy.Hold, o, dec)
+	}
 	if r.policy.SemiSync {
 		st.SemiSync = semiSyncStatus(o.Local.SemiSync)
 	}

@@ -138,7 +138,7 @@ func TestSidecarAccountMariaDB(t *testing.T) {
 	for _, w := range []string{
 		"GRANT mysql_bootstrap_managed TO 'mysql-bootstrap'@'127.0.0.1' WITH ADMIN OPTION",
 		"GRANT CREATE USER, REPLICATION SLAVE, RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.* TO 'mysql-bootstrap'@'127.0.0.1' WITH GRANT OPTION",
-		"GRANT BINLOG ADMIN, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, SHUTDOWN, REFERENCES ON *.* TO 'mysql-bootstrap'@'127.0.0.1'",
+		"GRANT BINLOG ADMIN, REPLICATION MASTER ADMIN, READ_ONLY ADMIN, CONNECTION ADMIN, SHUTDOWN, REFERENCES ON *.* TO 'mysql-bootstrap'@'127.0.0.1'",
 		"GRANT SELECT ON mysql.* TO 'mysql-bootstrap'@'127.0.0.1'",
 	} {
 		if !slices.Contains(execs, w) {

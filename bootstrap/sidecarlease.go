@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
@@ -16,6 +17,9 @@ func (s *Sidecar) followLease(api leaseAPI) {
 	k := newLeaseKeeper(api, s.cfg, s.id, s.log)
 	k.changed = s.wakeUp
 	k.ops = sidecarSwitchover{s: s, id: s.id}
+	if s.cfg.FailoverAuto {
+		k.candidates = sidecarSwitchover{s: s, id: s.id}
+	}
 	// Its own pool (the loop's may be busy), with the same repair of the
 	// sidecar's account as root when its login is refused.
 	fdb := s.openLocal(s.accountDSN())
@@ -42,11 +46,39 @@ func (s *Sidecar) followLease(api leaseAPI) {
 // (the reconcile loop's may be busy): MySQL's super_read_only, which
 // also sets read_only, or MariaDB's read_only.
 func (s *Sidecar) fence(ctx context.Context) error {
+	if s.cfg.SemiSync {
+		// A commit waiting for an acknowledgement holds up read-only
+		// (and, once its Lease is gone, no replica of this pod will send
+		// one): a wait of a second or more is not a healthy replica's,
+		// and its session is ended, unacknowledged, first.
+		if d, err := s.dialectOn(ctx, s.fenceDB); err == nil {
+			if err := killSemiSyncWaiters(ctx, s.fenceDB, d, 1); err != nil {
+				s.log.Warn("fence: could not end the sessions waiting for a semi-sync acknowledgement", "error", sqldialect.OneLine(err.Error()))
+			}
+		}
+	}
 	_, err := s.fenceDB.ExecContext(ctx, "SET GLOBAL super_read_only = ON")
 	if sqldialect.IsErrno(err, 1193) { // unknown system variable: MariaDB
 		_, err = s.fenceDB.ExecContext(ctx, "SET GLOBAL read_only = ON")
 	}
 	return err
+}
+
+// dialectOn is the local server's dialect: as the last pass saw it, or
+// asked on db when no pass has.
+func (s *Sidecar) dialectOn(ctx context.Context, db *sql.DB) (*sqldialect.Dialect, error) {
+	if l := s.box.get().obs.Local; l.Up && l.Unsupported == "" && l.Server.Flavor != 0 {
+		return sqldialect.New(l.Server)
+	}
+	var v string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&v); err != nil {
+		return nil, err
+	}
+	srv, err := sqldialect.ParseVersion(v)
+	if err != nil {
+		return nil, err
+	}
+	return sqldialect.New(srv)
 }
 
 // syncRole takes the role and the primary from the Lease before a pass:
@@ -73,6 +105,12 @@ func (s *Sidecar) syncRole() {
 		s.rec.restored = false
 	}
 	s.rec.policy.Fence = v.Fence
+	s.rec.policy.Hold = ""
+	if v.Lapsed {
+		s.rec.policy.Hold = v.Holder
+	}
+	s.rec.policy.FailedOverFrom, s.rec.policy.FailedOverAddr = v.FailedOverFrom, v.FailedOverAddr
+	s.rec.policy.DiscardTail = v.DiscardTail && s.cfg.SemiSync
 }
 
 // setIdentity gives the reconcile loop's parts a new role and primary;

@@ -214,6 +214,7 @@ func (k *leaseKeeper) moveLease(ctx context.Context, target string, res wire.Swi
 			n.Annotations = map[string]string{}
 		}
 		delete(n.Annotations, SwitchoverAnnotation)
+		delete(n.Annotations, FailoverAnnotation)
 		b, _ := json.Marshal(res)
 		n.Annotations[SwitchoverResultAnnotation] = string(b)
 		now := k.now()
@@ -270,6 +271,7 @@ func (k *leaseKeeper) finish(ctx context.Context, res wire.SwitchoverStatus) {
 			n.Annotations = map[string]string{}
 		}
 		delete(n.Annotations, SwitchoverAnnotation)
+		delete(n.Annotations, FailoverAnnotation)
 		b, _ := json.Marshal(res)
 		n.Annotations[SwitchoverResultAnnotation] = string(b)
 		cctx, cancel := k.call(ctx)
@@ -469,18 +471,7 @@ func (o sidecarSwitchover) localGTIDs(ctx context.Context) (sqldialect.GTIDSet, 
 // dialect is the local server's: as the last reconcile pass saw it, or
 // asked now when no pass has.
 func (o sidecarSwitchover) dialect(ctx context.Context) (*sqldialect.Dialect, error) {
-	if l := o.s.box.get().obs.Local; l.Up && l.Unsupported == "" && l.Server.Flavor != 0 {
-		return sqldialect.New(l.Server)
-	}
-	var v string
-	if err := o.s.local.QueryRowContext(ctx, "SELECT VERSION()").Scan(&v); err != nil {
-		return nil, err
-	}
-	srv, err := sqldialect.ParseVersion(v)
-	if err != nil {
-		return nil, err
-	}
-	return sqldialect.New(srv)
+	return o.s.dialectOn(ctx, o.s.local)
 }
 
 func (o sidecarSwitchover) position(ctx context.Context) (string, error) {

@@ -43,6 +43,24 @@ type Policy struct {
 	// its role (PRIMARY=kubernetes: the Lease lapsed, is being handed
 	// over, or was never read): the server is made read-only.
 	Fence string
+	// Hold (FAILOVER=auto, a replica) is the primary whose Lease expired:
+	// the receiver stays stopped until another pod holds the Lease, so
+	// that the old primary gets no acknowledgement the candidates did
+	// not see.
+	Hold string
+	// FailedOverFrom (FAILOVER=auto) is the pod this primary took the
+	// Lease from by a failover: its guard neither waits for it nor
+	// counts its transactions (those no replica had were never
+	// acknowledged).
+	FailedOverFrom string
+	// FailedOverAddr is that pod's address when it was failed over from
+	// (the Service still lists a frozen pod, answering nothing).
+	FailedOverAddr string
+	// DiscardTail (FAILOVER=auto, a replica): the Lease records a
+	// failover away from this pod, with SEMI_SYNC. Its own transactions
+	// the new primary lacks were never acknowledged, and a copy may
+	// replace them.
+	DiscardTail bool
 	// SemiSync is SEMI_SYNC: the primary acts as a semi-synchronous
 	// source (it waits for a replica's acknowledgement of every commit)
 	// and replicas as semi-synchronous replicas; LocalFacts.SemiSync is
@@ -126,6 +144,18 @@ const (
 	// ActRestartReceiver stops and starts a replica's receiver (IO
 	// thread), so that it reconnects with the semi-sync replica side on.
 	ActRestartReceiver ActionKind = "restart-receiver"
+	// ActEndSemiSyncSource (SEMI_SYNC) turns the semi-sync source side
+	// off on a replica (a former primary) without telling any client that
+	// a write no replica has committed: every client session is ended
+	// first (KILL CONNECTION), with new ones kept out meanwhile where the
+	// server can (MySQL's offline_mode), and read-only is set.
+	ActEndSemiSyncSource ActionKind = "end-semi-sync-source"
+	// ActStopReceiver stops a replica's receiver (IO thread) only: the
+	// applier goes on with the relay log (FAILOVER=auto, Policy.Hold).
+	ActStopReceiver ActionKind = "stop-receiver"
+	// ActStartApplier starts a replica's applier (SQL thread) only: a new
+	// primary applies its relay log before it takes writes.
+	ActStartApplier ActionKind = "start-applier"
 )
 
 // Action is one corrective step, with the reason it is taken (logged).
@@ -354,12 +384,23 @@ func endReplication(o Observation, d *Decision) (Decision, bool) {
 		return Decision{}, false
 	}
 	l := o.Local
-	if ch.SQL == sqldialect.ThreadRunning {
-		got, err := sqldialect.ParseGTIDSet(l.Server.Flavor, ch.RetrievedGTIDSet)
-		if err == nil && !l.GTIDs.Contains(got) {
-			return d.notReady(SitPrimaryApplyingRelay, "this pod holds the Lease: applying what its replication channel received ("+
-				got.Minus(l.GTIDs).String()+") before it takes writes"), true
+	got, err := sqldialect.ParseGTIDSet(l.Server.Flavor, ch.RetrievedGTIDSet)
+	if err == nil && !l.GTIDs.Contains(got) {
+		// What it received may be writes the old primary acknowledged
+		// (SEMI_SYNC): they are applied before the channel goes.
+		unapplied := got.Minus(l.GTIDs).String()
+		switch {
+		case ch.SQL == sqldialect.ThreadRunning:
+		case ch.LastSQLErrno != 0:
+			msg := "this pod holds the Lease but its applier stopped on an error before applying what its channel received (" + unapplied + "): " +
+				ch.LastSQLError + "; it takes no writes and keeps its relay log: fix the error and START REPLICA SQL_THREAD, or move the Lease with a switchover"
+			d.Problems["relay-log"] = msg
+			return d.notReady(SitPrimaryApplyingRelay, msg), true
+		default:
+			d.do(ActStartApplier, "this pod holds the Lease and its relay log holds transactions it has not applied")
 		}
+		return d.notReady(SitPrimaryApplyingRelay, "this pod holds the Lease: applying what its replication channel received ("+
+			unapplied+") before it takes writes"), true
 	}
 	if ch.IO != sqldialect.ThreadStopped || ch.SQL != sqldialect.ThreadStopped {
 		d.do(ActStopReplica, "this pod holds the Lease: it replicates no more")
@@ -775,10 +816,22 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		return d.notReady(SitReplicaNotObserved, "replication state not observed yet")
 	}
 	d.Replica = &ReplicaView{SourceError: o.Replica.Source.Err}
+	if p.SemiSync && l.SemiSync != nil && l.SemiSync.Source {
+		// A former primary. Its commits that wait for an acknowledgement
+		// hold up read-only (MySQL until the source side is off), and
+		// turning the source side off tells their clients OK: for writes
+		// no replica has when a failover moved the Lease away. Their
+		// sessions end first.
+		d.do(ActEndSemiSyncSource, "a replica must not be a semi-sync source, and its waiting commits must not be acknowledged")
+		return d.notReady(SitReplicaEndingSemiSyncSource, "this former primary is still a semi-sync source: ending every client session, then turning the source side off and making it read-only")
+	}
 	// Read-only before anything else: nothing may write to a replica.
 	if !l.ReadOnly || l.Server.Flavor == sqldialect.MySQL && !l.SuperReadOnly {
 		d.do(ActMakeReadOnly, "a replica must refuse client writes")
 		return d.notReady(SitReplicaMakingReadOnly, "replica is writable: making it read-only")
+	}
+	if p.Hold != "" {
+		return holdForFailover(o, d, p)
 	}
 	if p.SemiSync && !semiSyncReplica(l) {
 		// Before any CHANGE or START of this pass, which then connect
@@ -790,7 +843,7 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 	}
 	rp := &replicaPass{o: o, d: &d, p: p, now: now}
 	rp.replicaFacts = replicaFactsOf(o, &d, p)
-	for _, step := range []func() (Decision, bool){rp.neverReplicated, rp.diverged, rp.primaryLacks, rp.needsSeed} {
+	for _, step := range []func() (Decision, bool){rp.discardTail, rp.neverReplicated, rp.diverged, rp.primaryLacks, rp.needsSeed} {
 		if dec, ok := step(); ok {
 			return dec
 		}
@@ -862,6 +915,44 @@ func replicaFactsOf(o Observation, d *Decision, p Policy) replicaFacts {
 	// login made now tells whether the primary takes the new one.
 	f.moved = m.ChannelFP != "" && m.ChannelFP != f.fp
 	return f
+}
+
+// holdForFailover: FAILOVER=auto and the primary's Lease expired. The
+// receiver stops and stays stopped, so that every transaction the old
+// primary can still have acknowledged is in what this replica and its
+// peers publish; the applier goes on. Nothing else is done until the
+// Lease has a holder again.
+func holdForFailover(o Observation, d Decision, p Policy) Decision {
+	ch := o.Replica.Channel
+	// Its errant transactions, for /status failoverHold: a replica with
+	// some does not take over.
+	replicaFactsOf(o, &d, p)
+	why := "the primary " + p.Hold + "'s Lease expired (FAILOVER=auto): "
+	if ch.IO == sqldialect.ThreadRunning || ch.IO == sqldialect.ThreadConnecting {
+		d.do(ActStopReceiver, why+"nothing more is received from it, so that it gets no acknowledgement the candidates do not see")
+		return d.notReady(SitReplicaHoldingForFailover, why+"stopping the receiver")
+	}
+	return d.notReady(SitReplicaHoldingForFailover, why+"the receiver is stopped; the most advanced replica takes the Lease once every replica has stopped receiving")
+}
+
+// discardTail: FAILOVER=auto, this pod lost its Lease to a failover and
+// holds transactions of its own the new primary lacks. With SEMI_SYNC
+// none of them was acknowledged: the new primary's set held every
+// replica's, and every acknowledged commit was in some replica's. A
+// copy of a donor's data replaces them.
+func (rp *replicaPass) discardTail() (Decision, bool) {
+	l := rp.l
+	if !rp.p.DiscardTail || !rp.known || !rp.src.Reached() || rp.errant.IsEmpty() || !rp.errant.OnlyFrom(l.Origin) {
+		return Decision{}, false
+	}
+	why := "this pod was the primary until a failover; it holds transactions the new primary lacks (" + rp.errant.String() +
+		"), which no replica acknowledged (SEMI_SYNC): no client was told they committed, and a copy of a donor's data replaces them"
+	rp.d.Problems["unacknowledged-tail"] = why
+	dec := seedReplica(rp.o, rp.d, rp.p, rp.now, rp.src.Purged, why)
+	if dec.Situation == SitReplicaSeedStarting {
+		dec.Situation = SitReplicaDiscardingTail
+	}
+	return dec, true
 }
 
 // neverReplicated: a replica that never replicated holds only what its
@@ -1567,10 +1658,16 @@ func tallyPeers(l LocalFacts, pf *PeerFacts, p Policy) peerTally {
 	for _, name := range pf.Memory.Known() {
 		remembered[name] = true
 	}
+	if p.FailedOverFrom != "" {
+		// The pod this one took the Lease from by a failover: what it
+		// holds that the replicas did not is what no client was told
+		// committed; it is not waited for.
+		answered[p.FailedOverFrom] = true
+	}
 	for _, peer := range pf.Peers {
 		st := peer.Status
 		if st == nil {
-			if pf.Memory.WasOwn(peer.Addr) {
+			if pf.Memory.WasOwn(peer.Addr) || p.FailedOverAddr != "" && peer.Addr.String() == p.FailedOverAddr {
 				// This pod's former address, still in the Service's
 				// cached records after it was recreated.
 				continue
@@ -1584,7 +1681,7 @@ func tallyPeers(l LocalFacts, pf *PeerFacts, p Policy) peerTally {
 				remembered[name] = true
 			}
 		}
-		if st.Pod == p.Pod || st.Role != wire.RoleReplica && !p.PrimaryMoves {
+		if st.Pod == p.Pod || st.Role != wire.RoleReplica && !p.PrimaryMoves || st.Pod == p.FailedOverFrom {
 			continue
 		}
 		if st.Role != wire.RoleReplica && !st.ReadOnly {

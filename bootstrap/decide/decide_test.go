@@ -481,7 +481,7 @@ func TestDecide(t *testing.T) {
 			policy: func(p *Policy) { p.SemiSync = true },
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				o, m := fc.healthyReplica(t)
-				o.Local.SemiSync = &SemiSyncFacts{Source: true}
+				o.Local.SemiSync = &SemiSyncFacts{}
 				return o, m
 			}},
 		{name: "semi-sync: a restarted replica turns the replica side on before it starts replicating", situation: SitReplicaThreadsStopped, role: wire.RoleReplica,
@@ -1061,6 +1061,89 @@ func TestDecide(t *testing.T) {
 				o.Local.ReadOnly, o.Local.SuperReadOnly = true, fc.flavor == sqldialect.MySQL
 				o.PrimaryChannel = &sqldialect.ReplicaStatus{Configured: true, SourceHost: testPrimary, IO: sqldialect.ThreadStopped, SQL: sqldialect.ThreadStopped}
 				return o, Memory{}
+			}},
+
+		{name: "new primary whose applier stopped with its relay log unapplied starts it", situation: SitPrimaryApplyingRelay, role: wire.RolePrimary,
+			reason: "applying what its replication channel received", actions: []ActionKind{ActStartApplier},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, _ := fc.primary(t)
+				o.Local.ReadOnly, o.Local.SuperReadOnly = true, fc.flavor == sqldialect.MySQL
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				o.PrimaryChannel = &sqldialect.ReplicaStatus{Configured: true, SourceHost: testPrimary, IO: sqldialect.ThreadStopped,
+					SQL: sqldialect.ThreadStopped, RetrievedGTIDSet: fc.primarySet}
+				return o, Memory{}
+			}},
+		{name: "new primary whose applier failed keeps its relay log and takes no writes", situation: SitPrimaryApplyingRelay, role: wire.RolePrimary,
+			reason: "its applier stopped on an error",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, _ := fc.primary(t)
+				o.Local.ReadOnly, o.Local.SuperReadOnly = true, fc.flavor == sqldialect.MySQL
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				o.PrimaryChannel = &sqldialect.ReplicaStatus{Configured: true, SourceHost: testPrimary, IO: sqldialect.ThreadStopped,
+					SQL: sqldialect.ThreadStopped, RetrievedGTIDSet: fc.primarySet, LastSQLErrno: 1062, LastSQLError: "Duplicate entry"}
+				return o, Memory{}
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if len(d.Actions) != 0 || d.Problems["relay-log"] == "" {
+					t.Errorf("actions %v, problems %v: want none, and the relay log kept", d.Actions, d.Problems)
+				}
+			}},
+		{name: "former primary still a semi-sync source ends its sessions first", situation: SitReplicaEndingSemiSyncSource, role: wire.RoleReplica,
+			reason: "still a semi-sync source", actions: []ActionKind{ActEndSemiSyncSource},
+			policy: func(p *Policy) { p.SemiSync = true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.ReadOnly, o.Local.SuperReadOnly = false, false
+				o.Local.SemiSync = &SemiSyncFacts{Source: true}
+				return o, m
+			}},
+		{name: "primary's Lease expired: the receiver stops", situation: SitReplicaHoldingForFailover, role: wire.RoleReplica,
+			reason: "Lease expired (FAILOVER=auto): stopping the receiver", actions: []ActionKind{ActStopReceiver},
+			policy: func(p *Policy) { p.Hold, p.SemiSync = "mysql-0", true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				return fc.healthyReplica(t)
+			}},
+		{name: "primary's Lease expired, receiver stopped: nothing restarts it", situation: SitReplicaHoldingForFailover, role: wire.RoleReplica,
+			reason: "the receiver is stopped",
+			policy: func(p *Policy) { p.Hold = "mysql-0" },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Replica.Channel.IO, o.Replica.Channel.Lag = sqldialect.ThreadStopped, nil
+				o.Replica.Source = SourceFacts{Err: "dial tcp: i/o timeout"}
+				o.Local.GTIDs = gtids(fc.flavor, fc.primarySet).Union(gtids(fc.flavor, fc.localWrite))
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if len(d.Actions) != 0 || d.Replica == nil || d.Replica.Errant != gtids(fc.flavor, fc.localWrite).String() {
+					t.Errorf("actions %v, replica %+v: want none, and its own write as errant", d.Actions, d.Replica)
+				}
+			}},
+		{name: "former primary after a failover: its unacknowledged tail is replaced by a copy", situation: SitReplicaDiscardingTail, role: wire.RoleReplica,
+			reason: "which no replica acknowledged (SEMI_SYNC)", actionsFor: seedKind,
+			policy: func(p *Policy) { p.DiscardTail, p.PrimaryMoves = true, true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.primarySet).Union(gtids(fc.flavor, fc.localWrite))
+				o.Replica.Channel = sqldialect.ReplicaStatus{}
+				o.Peers = &PeerFacts{Peers: Peers{
+					{Status: &wire.Status{Pod: "mysql-2", Role: wire.RolePrimary, Ready: true, PodHost: testPrimary, GTIDExecuted: fc.primarySet}},
+				}}
+				return o, m
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !strings.Contains(d.Problems["unacknowledged-tail"], gtids(fc.flavor, fc.localWrite).String()) {
+					t.Errorf("problems %v: want the discarded GTIDs named", d.Problems)
+				}
+			}},
+		{name: "former primary without a failover record keeps its own transactions", situation: SitReplicaOwnData, role: wire.RoleReplica,
+			reason: "holds data of its own the primary lacks",
+			policy: func(p *Policy) { p.PrimaryMoves = true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.GTIDs = gtids(fc.flavor, fc.primarySet).Union(gtids(fc.flavor, fc.localWrite))
+				o.Replica.Channel = sqldialect.ReplicaStatus{}
+				o.Replica.UserTables = []string{"app.t"}
+				return o, m
 			}},
 
 		// --- the channel ---------------------------------------------------

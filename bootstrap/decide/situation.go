@@ -54,8 +54,18 @@ const (
 	SitPrimaryCorrectingCopyAcct Situation = "primary-correcting-copy-account"
 	SitPrimaryCopyAcctForeign    Situation = "primary-copy-account-foreign"
 
-	SitReplicaNotObserved       Situation = "replica-not-observed"
-	SitReplicaMakingReadOnly    Situation = "replica-making-read-only"
+	SitReplicaNotObserved    Situation = "replica-not-observed"
+	SitReplicaMakingReadOnly Situation = "replica-making-read-only"
+	// SitReplicaEndingSemiSyncSource: SEMI_SYNC, a replica (a former
+	// primary) whose semi-sync source side is still on.
+	SitReplicaEndingSemiSyncSource Situation = "replica-ending-semi-sync-source"
+	// SitReplicaHoldingForFailover: FAILOVER=auto, the primary's Lease
+	// expired; the receiver stays stopped until a new primary holds it.
+	SitReplicaHoldingForFailover Situation = "replica-holding-for-failover"
+	// SitReplicaDiscardingTail: FAILOVER=auto, a former primary that
+	// lost its Lease to a failover holds transactions no replica
+	// acknowledged: a copy of a donor's data replaces them.
+	SitReplicaDiscardingTail    Situation = "replica-discarding-unacknowledged-tail"
 	SitReplicaResettingFirst    Situation = "replica-resetting-first-start"
 	SitReplicaOwnData           Situation = "replica-own-data"
 	SitReplicaDiverged          Situation = "replica-diverged"
@@ -126,6 +136,12 @@ var situations = []SituationDoc{
 
 	{SitReplicaNotObserved, false, "The replica's replication state was not observed yet.", "Observes it next pass.", "Nothing."},
 	{SitReplicaMakingReadOnly, false, "The replica is writable.", "Makes it read-only (super_read_only on MySQL).", "Nothing."},
+	{SitReplicaEndingSemiSyncSource, false, "SEMI_SYNC: this replica (a former primary) is still a semi-sync source; commits may wait on it for an acknowledgement that will not come.",
+		"Ends every client session (KILL CONNECTION: their clients are told nothing committed; MySQL keeps new ones out with offline_mode meanwhile), then turns the source side off and makes the server read-only.", "Nothing; clients connected straight to this pod reconnect (through the mysql-primary Service)."},
+	{SitReplicaHoldingForFailover, false, "FAILOVER=auto: the primary's Lease expired (it did not renew it for LEASE_DURATION, on this pod's clock).",
+		"Stops the receiver, so that nothing more reaches the old primary's acknowledgement, and publishes what it received (/status failoverHold); the most advanced replica takes the Lease once every replica does so.", "Nothing; if no replica takes over, /status lease.failover on each says why."},
+	{SitReplicaDiscardingTail, false, "FAILOVER=auto: this pod was the primary until a failover; it holds transactions the new primary lacks, which no replica acknowledged (SEMI_SYNC), so no client was told they committed.",
+		"Replaces its data with a copy of a donor's (the discarded GTIDs are logged), then replicates.", "Nothing."},
 	{SitReplicaResettingFirst, false, "A replica that never replicated holds only its first start's transactions.", "Removes their GTIDs (not the tables) before it replicates.", "Nothing."},
 	{SitReplicaOwnData, false, "A replica that never replicated holds data of its own the primary lacks.", "Neither resets it nor replicates into it.", "Rebuild it from an empty volume, or remove that data and reset its binary logs."},
 	{SitReplicaDiverged, false, "The primary's history no longer holds transactions this replica got from it.", "Stops replication and does not resume it.", "Rebuild the replica if the primary is right, or recover the primary from it."},

@@ -100,7 +100,7 @@ func TestSidecarAccount(t *testing.T) {
 	if mariadb {
 		want = []string{"SELECT ON mysql.*"}
 		for _, p := range []string{"CREATE USER", "REPLICATION SLAVE", "RELOAD", "PROCESS", "LOCK TABLES", "BINLOG MONITOR",
-			"SLAVE MONITOR", "REPLICATION SLAVE ADMIN", "BINLOG ADMIN", "REPLICATION MASTER ADMIN", "READ_ONLY ADMIN", "SHUTDOWN", "REFERENCES"} {
+			"SLAVE MONITOR", "REPLICATION SLAVE ADMIN", "BINLOG ADMIN", "REPLICATION MASTER ADMIN", "READ_ONLY ADMIN", "CONNECTION ADMIN", "SHUTDOWN", "REFERENCES"} {
 			want = append(want, p+" ON *.*")
 		}
 	} else {

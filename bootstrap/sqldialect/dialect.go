@@ -926,13 +926,15 @@ func (d *Dialect) ApplySeedPosition(gtid, binlogState string) ([]Statement, erro
 //   - MariaDB: SELECT on mysql.*; on *.* with GRANT OPTION CREATE USER,
 //     REPLICATION SLAVE and the backup account's privileges; on *.*
 //     BINLOG ADMIN (RESET MASTER), REPLICATION MASTER ADMIN (setting
-//     gtid_binlog_state), READ_ONLY ADMIN, SHUTDOWN, REFERENCES; and the
+//     gtid_binlog_state), READ_ONLY ADMIN, CONNECTION ADMIN (KILL of a
+//     session waiting for a semi-sync acknowledgement), SHUTDOWN,
+//     REFERENCES; and the
 //     marker role WITH ADMIN OPTION, to mark the accounts it creates.
 func (d *Dialect) SidecarAccountPrivileges() (selectOn []string, grantable, plain []string) {
 	if d.server.Flavor == MariaDB {
 		return []string{"mysql.*"},
 			append([]string{"CREATE USER", "REPLICATION SLAVE"}, backupPrivileges...),
-			[]string{"BINLOG ADMIN", "REPLICATION MASTER ADMIN", "READ_ONLY ADMIN", "SHUTDOWN", "REFERENCES"}
+			[]string{"BINLOG ADMIN", "REPLICATION MASTER ADMIN", "READ_ONLY ADMIN", "CONNECTION ADMIN", "SHUTDOWN", "REFERENCES"}
 	}
 	return []string{"mysql.*", "performance_schema.*"},
 		[]string{"CREATE USER", "REPLICATION SLAVE", "BACKUP_ADMIN"},
@@ -1059,6 +1061,58 @@ func (d *Dialect) SetSemiSync(source, replica bool) ([]Statement, error) {
 		return []Statement{set(rv, replica), set(sv, true)}, nil
 	}
 	return []Statement{set(sv, false), set(rv, replica)}, nil
+}
+
+// StopReceiver returns STOP REPLICA IO_THREAD (or STOP SLAVE IO_THREAD):
+// nothing more is received; the applier goes on.
+func (d *Dialect) StopReceiver() Statement {
+	if d.replicaKeywords {
+		return plain("STOP REPLICA IO_THREAD")
+	}
+	return plain("STOP SLAVE IO_THREAD")
+}
+
+// StartApplier returns START REPLICA SQL_THREAD (or START SLAVE
+// SQL_THREAD).
+func (d *Dialect) StartApplier() Statement {
+	if d.replicaKeywords {
+		return plain("START REPLICA SQL_THREAD")
+	}
+	return plain("START SLAVE SQL_THREAD")
+}
+
+// SemiSyncWaitersQuery returns a query listing the sessions (one id per
+// row) whose commit has waited for a semi-sync replica's acknowledgement
+// for at least minSeconds, this session aside. MySQL names the state
+// "Waiting for semi-sync ACK from replica" (from 8.0.26; its sessions are
+// read from performance_schema, which the sidecar account may read),
+// MariaDB "Waiting for semi-sync ACK from slave".
+func (d *Dialect) SemiSyncWaitersQuery(minSeconds int) string {
+	if d.server.Flavor == MariaDB {
+		return "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for semi-sync ACK%' AND ID <> CONNECTION_ID() AND TIME >= " + strconv.Itoa(minSeconds)
+	}
+	return "SELECT PROCESSLIST_ID FROM performance_schema.threads WHERE TYPE = 'FOREGROUND' AND PROCESSLIST_STATE LIKE 'Waiting for semi-sync ACK%' " +
+		"AND PROCESSLIST_ID <> CONNECTION_ID() AND PROCESSLIST_TIME >= " + strconv.Itoa(minSeconds)
+}
+
+// ClientSessionsQuery returns a query listing every client session (one
+// id per row) but this one and skipUser's: not the server's own threads,
+// not the replicas' binary log dumps.
+func (d *Dialect) ClientSessionsQuery(skipUser string) string {
+	if d.server.Flavor == MariaDB {
+		return "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND USER NOT IN ('system user', 'event_scheduler', 'unauthenticated user', " +
+			QuoteString(skipUser) + ") AND COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Slave_IO', 'Slave_SQL', 'Slave_worker', 'Killed')"
+	}
+	return "SELECT PROCESSLIST_ID FROM performance_schema.threads WHERE TYPE = 'FOREGROUND' AND PROCESSLIST_ID <> CONNECTION_ID() " +
+		"AND PROCESSLIST_USER IS NOT NULL AND PROCESSLIST_USER NOT IN ('event_scheduler', " + QuoteString(skipUser) + ") " +
+		"AND PROCESSLIST_COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID', 'Killed')"
+}
+
+// KillConnection returns KILL CONNECTION id: the session is ended and
+// its socket closed, so its client is told no outcome (KILL QUERY of a
+// commit waiting for a semi-sync acknowledgement answers OK on MariaDB).
+func (d *Dialect) KillConnection(id uint64) Statement {
+	return plain("KILL CONNECTION " + strconv.FormatUint(id, 10))
 }
 
 // RestartReceiver returns STOP REPLICA IO_THREAD, START REPLICA IO_THREAD

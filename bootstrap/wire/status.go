@@ -77,11 +77,15 @@ type Status struct {
 
 	// PrimaryMode is PRIMARY (ordinal-0 or kubernetes); Lease is the
 	// primary's Lease as this pod sees it (PRIMARY=kubernetes only).
-	PrimaryMode     string       `json:"primaryMode,omitempty"`
-	Lease           *LeaseStatus `json:"lease,omitempty"`
-	LastReconcile   time.Time    `json:"lastReconcile"`
-	ReconcileError  string       `json:"reconcileError,omitempty"`
-	ReconcileErrors uint64       `json:"reconcileErrors"`
+	PrimaryMode string       `json:"primaryMode,omitempty"`
+	Lease       *LeaseStatus `json:"lease,omitempty"`
+	// FailoverHold (FAILOVER=auto) is set on a replica whose primary's
+	// Lease expired and whose receiver is stopped: what it received is
+	// final until a new primary takes the Lease.
+	FailoverHold    *FailoverHold `json:"failoverHold,omitempty"`
+	LastReconcile   time.Time     `json:"lastReconcile"`
+	ReconcileError  string        `json:"reconcileError,omitempty"`
+	ReconcileErrors uint64        `json:"reconcileErrors"`
 }
 
 // Why a primary does not take writes yet (Status.Guard; see "An empty
@@ -267,6 +271,45 @@ type LeaseStatus struct {
 	// LastSwitchover is the last switchover's outcome, as the Lease
 	// records it.
 	LastSwitchover *SwitchoverStatus `json:"lastSwitchover,omitempty"`
+	// LastFailover is the failover that gave the Lease to its holder, as
+	// the Lease records it (a switchover or a new Lease removes it).
+	LastFailover *FailoverRecord `json:"lastFailover,omitempty"`
+	// Failover (FAILOVER=auto, a replica while the holder's Lease has
+	// expired) is why this pod does not take the Lease now.
+	Failover string `json:"failover,omitempty"`
+}
+
+// FailoverHold is a replica's final state while its primary's Lease has
+// expired (FAILOVER=auto): its receiver is stopped.
+type FailoverHold struct {
+	// Holder is the pod whose Lease expired.
+	Holder string `json:"holder"`
+	// Received is every transaction this replica holds or received (its
+	// relay log's included): the set candidates compare.
+	Received string `json:"received"`
+	// Errant is what it holds that the primary, as last known, lacked.
+	Errant string `json:"errant,omitempty"`
+	// ApplierError is the applier's last error ("" when none): a replica
+	// that cannot apply its relay log cannot take over.
+	ApplierError string `json:"applierError,omitempty"`
+}
+
+// FailoverRecord is an automatic failover, recorded on the Lease by the
+// pod that took it (JSON in the mysql-bootstrap/failover annotation).
+type FailoverRecord struct {
+	From string `json:"from"`
+	// FromAddr is the old holder's address then ("" when unknown).
+	FromAddr string    `json:"fromAddr,omitempty"`
+	To       string    `json:"to"`
+	At       time.Time `json:"at"`
+	// Received is the new holder's transactions, relay log included, when
+	// it took the Lease: every other replica's were in it.
+	Received string `json:"received"`
+	// Compared are the other replicas whose transactions it compared.
+	Compared []string `json:"compared,omitempty"`
+	// SemiSync: the cluster ran semi-synchronous replication, so every
+	// acknowledged write was in some replica's Received.
+	SemiSync bool `json:"semiSync"`
 }
 
 // Switchover states.
