@@ -92,7 +92,7 @@ func BenchmarkSwitchover(b *testing.B) {
 	var gaps, cmds []float64
 	for b.Loop() {
 		s := newSuite(b, srv)
-		overlay, err := leaseOverlay(b, s.overlay, false)
+		overlay, err := leaseOverlay(b, s.overlay, leaseOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

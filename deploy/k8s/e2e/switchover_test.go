@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func TestSwitchover(t *testing.T) {
 			// MySQL runs with semi-synchronous replication: the switchover
 			// with it, and MySQL's semisync plugins on a real server.
 			s.semiSync = srv.Flavor == "mysql"
-			overlay, err := leaseOverlay(t, s.overlay, s.semiSync)
+			overlay, err := leaseOverlay(t, s.overlay, leaseOptions{semiSync: s.semiSync})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,10 +60,22 @@ func TestSwitchover(t *testing.T) {
 	}
 }
 
+// leaseOptions are what an overlay with the kubernetes-primary component
+// sets in the pods besides.
+type leaseOptions struct {
+	// semiSync: SEMI_SYNC=true on init and the sidecar.
+	semiSync bool
+	// sidecarEnv: more of the sidecar's environment (FAILOVER=auto).
+	sidecarEnv []envVar
+}
+
+// envVar is one variable of a container's environment.
+type envVar struct{ name, value string }
+
 // leaseOverlay writes a kustomization that adds the shipped
-// kubernetes-primary component to a server's test overlay, and with
-// semiSync SEMI_SYNC=true on init and the sidecar.
-func leaseOverlay(t testing.TB, serverOverlay string, semiSync bool) (string, error) {
+// kubernetes-primary component to a server's test overlay, with the
+// environment of o.
+func leaseOverlay(t testing.TB, serverOverlay string, o leaseOptions) (string, error) {
 	base, err := filepath.Abs(serverOverlay)
 	if err != nil {
 		return "", err
@@ -80,7 +93,14 @@ func leaseOverlay(t testing.TB, serverOverlay string, semiSync bool) (string, er
 		return "", err
 	}
 	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - " + base + "\ncomponents:\n  - " + component + "\n"
-	if semiSync {
+	var initEnv, sidecarEnv []envVar
+	if o.semiSync {
+		initEnv = append(initEnv, envVar{"SEMI_SYNC", "true"})
+		sidecarEnv = append(sidecarEnv, envVar{"SEMI_SYNC", "true"})
+	}
+	sidecarEnv = append(sidecarEnv, o.sidecarEnv...)
+	if len(initEnv)+len(sidecarEnv) > 0 {
+		// A strategic merge patch: env lists merge by name with the base's.
 		k += `patches:
   - patch: |-
       apiVersion: apps/v1
@@ -90,33 +110,51 @@ func leaseOverlay(t testing.TB, serverOverlay string, semiSync bool) (string, er
       spec:
         template:
           spec:
-            initContainers:
-              - name: init
-                env:
-                  - name: SEMI_SYNC
-                    value: "true"
-            containers:
-              - name: sidecar
-                env:
-                  - name: SEMI_SYNC
-                    value: "true"
 `
+		if len(initEnv) > 0 {
+			k += "            initContainers:\n              - name: init\n" + envYAML(initEnv)
+		}
+		if len(sidecarEnv) > 0 {
+			k += "            containers:\n              - name: sidecar\n" + envYAML(sidecarEnv)
+		}
 	}
 	return dir, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644)
+}
+
+// envYAML is the env list of a container in leaseOverlay's patch.
+func envYAML(vars []envVar) string {
+	y := "                env:\n"
+	for _, v := range vars {
+		// A JSON string is a YAML double-quoted scalar.
+		y += "                  - name: " + v.name + "\n                    value: " + strconv.Quote(v.value) + "\n"
+	}
+	return y
+}
+
+// leaseObject is the StatefulSet's Lease, as much as the tests read.
+type leaseObject struct {
+	Metadata struct {
+		Annotations map[string]string `json:"annotations"`
+	} `json:"metadata"`
+	Spec struct {
+		HolderIdentity string `json:"holderIdentity"`
+	} `json:"spec"`
+}
+
+// getLease reads the StatefulSet's Lease.
+func (s *suite) getLease(ctx context.Context) (*leaseObject, error) {
+	var l leaseObject
+	if err := api.Get(ctx, "/apis/coordination.k8s.io/v1/namespaces/"+s.ns+"/leases/"+s.name, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
 }
 
 // lease reads the StatefulSet's Lease: its holder and the last
 // switchover's outcome.
 func (s *suite) lease(ctx context.Context) (holder string, last *wire.SwitchoverStatus, err error) {
-	var l struct {
-		Metadata struct {
-			Annotations map[string]string `json:"annotations"`
-		} `json:"metadata"`
-		Spec struct {
-			HolderIdentity string `json:"holderIdentity"`
-		} `json:"spec"`
-	}
-	if err := api.Get(ctx, "/apis/coordination.k8s.io/v1/namespaces/"+s.ns+"/leases/"+s.name, &l); err != nil {
+	l, err := s.getLease(ctx)
+	if err != nil {
 		return "", nil, err
 	}
 	if raw := l.Metadata.Annotations["mysql-bootstrap/switchover-result"]; raw != "" {
