@@ -53,11 +53,11 @@ type failoverOps interface {
 	candidate(ctx context.Context, holder string) (wire.FailoverRecord, string)
 }
 
-// lapsedLocked: FAILOVER=auto and another pod's Lease has expired on
-// this pod's clock (k.mu held).
-func (k *leaseKeeper) lapsedLocked(now time.Time) bool {
+// unrenewedLocked: FAILOVER=auto and another pod has held the Lease
+// unrenewed for d on this pod's clock (k.mu held).
+func (k *leaseKeeper) unrenewedLocked(now time.Time, d time.Duration) bool {
 	return k.candidates != nil && k.lease != nil && k.lease.HolderIdentity != k.self && k.validHolder(k.lease.HolderIdentity) &&
-		!k.validAt.IsZero() && !now.Before(k.validAt.Add(k.duration))
+		!k.validAt.IsZero() && !now.Before(k.validAt.Add(d))
 }
 
 // failoverRecordLocked is the failover the Lease records (nil: none).
@@ -119,8 +119,10 @@ func (k *leaseKeeper) tryFailover(ctx context.Context, start time.Time, l *kube.
 }
 
 // nextTick is how long the keeper waits before its next read: the renew
-// interval, or less when another holder's Lease expires sooner or has
-// expired (FAILOVER=auto: the candidates compare at once).
+// interval; with FAILOVER=auto on a pod that does not hold the Lease,
+// half of it (the later a renewal is seen, the later its expiry is),
+// less when the holder's read-only deadline or its expiry comes sooner,
+// and failoverPoll once it has expired (the candidates compare at once).
 func (k *leaseKeeper) nextTick() time.Duration {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -128,10 +130,16 @@ func (k *leaseKeeper) nextTick() time.Duration {
 		return k.renew
 	}
 	now := k.now()
-	if k.lapsedLocked(now) {
+	if k.unrenewedLocked(now, k.duration) {
 		return min(k.renew, failoverPoll)
 	}
-	return min(k.renew, k.validAt.Add(k.duration).Sub(now)+10*time.Millisecond)
+	next := k.renew / 2
+	for _, at := range []time.Time{k.validAt.Add(k.fenceAfter), k.validAt.Add(k.duration)} {
+		if wait := at.Sub(now); wait > 0 {
+			next = min(next, wait+10*time.Millisecond)
+		}
+	}
+	return next
 }
 
 // failoverPoll is how often the Lease and the peers are read while a
@@ -164,7 +172,10 @@ func (o sidecarSwitchover) candidate(ctx context.Context, holder string) (wire.F
 		return rec, "cannot read this pod's transactions: " + err.Error()
 	}
 	found := map[string]*wire.Status{}
-	if peers, err := s.peers.find(ctx); err == nil {
+	// The holder, frozen perhaps, is not asked: its /status would cost
+	// every poll the peer timeout.
+	holderAddr := s.peers.addrOf(ctx, o.hostOf(holder)+".")
+	if peers, err := s.peers.findExcept(ctx, holderAddr); err == nil {
 		for _, p := range peers {
 			if p.Status != nil && p.Status.Pod != "" {
 				found[p.Status.Pod] = p.Status
@@ -207,7 +218,7 @@ func (o sidecarSwitchover) candidate(ctx context.Context, holder string) (wire.F
 		rec.Compared = append(rec.Compared, name)
 	}
 	rec.Received = h.Received
-	rec.FromAddr = s.peers.addrOf(ctx, o.hostOf(holder)+".")
+	rec.FromAddr = holderAddr
 	return rec, ""
 }
 

@@ -75,6 +75,9 @@ func TestFailoverTakesAnExpiredLease(t *testing.T) {
 	if len(fc.calls) != 0 {
 		t.Fatalf("candidate asked before the Lease expired: %v", fc.calls)
 	}
+	if v := cand.view(); !v.Hold || v.Lapsed {
+		t.Errorf("view 9 s after the last renewal = %+v: want hold (past the holder's 6 s read-only deadline), not lapsed", v)
+	}
 	clock.Advance(1100 * time.Millisecond)
 	fc.set("waiting for mysql-2 to stop receiving from mysql-0")
 	changes := cand.changes.Load()

@@ -66,9 +66,11 @@ type leaseView struct {
 	Holder string
 	// Fence, when set, is why this pod must not take writes now.
 	Fence string
-	// Lapsed (FAILOVER=auto): Holder is another pod whose Lease has
-	// expired on this pod's clock.
-	Lapsed bool
+	// Hold (FAILOVER=auto): Holder is another pod that has not renewed
+	// the Lease for its read-only deadline on this pod's clock: it takes
+	// no writes now if it runs at all, and replicas stop receiving from
+	// it. Lapsed: its Lease has expired, and a replica may take it.
+	Hold, Lapsed bool
 	// FailedOverFrom and FailedOverAddr: this pod holds the Lease by a
 	// failover from that pod, at that address.
 	FailedOverFrom, FailedOverAddr string
@@ -508,7 +510,7 @@ func (k *leaseKeeper) view(now time.Time) leaseView {
 	case !k.validHolder(k.lease.HolderIdentity):
 		return leaseView{Fence: fmt.Sprintf("the Lease %s names no pod of StatefulSet %s (holder %q)", k.name, k.sts, k.lease.HolderIdentity)}
 	case k.lease.HolderIdentity != k.self:
-		v := leaseView{Holder: k.lease.HolderIdentity, Lapsed: k.lapsedLocked(now)}
+		v := leaseView{Holder: k.lease.HolderIdentity, Hold: k.unrenewedLocked(now, k.fenceAfter), Lapsed: k.unrenewedLocked(now, k.duration)}
 		if r := k.failoverRecordLocked(); r != nil && r.From == k.self && r.To == k.lease.HolderIdentity && r.SemiSync {
 			v.DiscardTail = true
 		}

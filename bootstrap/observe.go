@@ -62,6 +62,9 @@ type gatherer struct {
 	// semiSync (SEMI_SYNC): the semi-sync state is read too; without it
 	// no query about semi-sync is made.
 	semiSync bool
+	// hold (FAILOVER=auto) is the primary whose Lease expired: it is not
+	// asked (it does not answer, and a pass must not wait for it).
+	hold string
 }
 
 // accountChecker looks at the replication account (primary only),
@@ -450,6 +453,9 @@ func firstNonEmpty(s ...string) string {
 // drops the pool's idle connections first, so the answer comes from a
 // login with the current password.
 func (g *gatherer) gatherSource(ctx context.Context, d *sqldialect.Dialect, fresh bool) decide.SourceFacts {
+	if g.hold != "" {
+		return decide.SourceFacts{FreshLogin: fresh, Err: "not asked: " + g.hold + "'s Lease expired (FAILOVER=auto)"}
+	}
 	ctx, cancel := context.WithTimeout(ctx, sourceQueryTimeout)
 	defer cancel()
 	s := decide.SourceFacts{FreshLogin: fresh}

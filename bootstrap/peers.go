@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/dnswait"
@@ -32,18 +33,22 @@ type peerFinder struct {
 	statefulSet string
 	port        int
 	client      *http.Client
+	// skip is an address find does not ask (setSkip).
+	skip atomic.Pointer[string]
 }
 
 func newPeerFinder(resolver *dnswait.Resolver, id Identity, cfg *Config) *peerFinder {
 	_, port, _ := net.SplitHostPort(cfg.HTTPAddr)
 	n, _ := strconv.Atoi(port)
-	return &peerFinder{
+	f := &peerFinder{
 		resolver:    resolver,
 		service:     id.ServiceHost + ".",
 		statefulSet: id.StatefulSet,
 		port:        n,
 		client:      &http.Client{Timeout: peerTimeout},
 	}
+	f.setSkip("")
+	return f
 }
 
 // errServiceAbsent: the Service's name proved not to exist (NXDOMAIN) or
@@ -55,6 +60,15 @@ var errServiceAbsent = errors.New("no such name")
 // It fails only when the name does not resolve; the error wraps
 // errServiceAbsent when the name proved not to exist.
 func (f *peerFinder) find(ctx context.Context) (decide.Peers, error) {
+	return f.findExcept(ctx, *f.skip.Load())
+}
+
+// setSkip names an address find does not ask ("": none): the pod a
+// failover took the Lease from, which may be frozen and listed still.
+func (f *peerFinder) setSkip(addr string) { f.skip.Store(&addr) }
+
+// findExcept is find, without asking the pod at skip ("": none).
+func (f *peerFinder) findExcept(ctx context.Context, skip string) (decide.Peers, error) {
 	res, err := f.resolver.Lookup(ctx, f.service)
 	if err != nil {
 		return nil, fmt.Errorf("resolve the Service %s: %w", f.service, err)
@@ -69,6 +83,10 @@ func (f *peerFinder) find(ctx context.Context) (decide.Peers, error) {
 	var wg sync.WaitGroup
 	for i, a := range res.Addrs {
 		peers[i].Addr = a
+		if skip != "" && a.String() == skip {
+			peers[i].Err = "not asked: the pod a failover took the Lease from"
+			continue
+		}
 		wg.Add(1)
 		go func(p *decide.Peer) {
 			defer wg.Done()

@@ -106,10 +106,16 @@ func (s *Sidecar) syncRole() {
 	}
 	s.rec.policy.Fence = v.Fence
 	s.rec.policy.Hold = ""
-	if v.Lapsed {
+	if v.Hold || v.Lapsed {
 		s.rec.policy.Hold = v.Holder
 	}
 	s.rec.policy.FailedOverFrom, s.rec.policy.FailedOverAddr = v.FailedOverFrom, v.FailedOverAddr
+	s.rec.gather.hold = s.rec.policy.Hold
+	if s.peers != nil {
+		// The pod failed over from may be frozen: a pass must not wait
+		// for its /status.
+		s.peers.setSkip(v.FailedOverAddr)
+	}
 	s.rec.policy.DiscardTail = v.DiscardTail && s.cfg.SemiSync
 }
 

@@ -917,7 +917,8 @@ func replicaFactsOf(o Observation, d *Decision, p Policy) replicaFacts {
 	return f
 }
 
-// holdForFailover: FAILOVER=auto and the primary's Lease expired. The
+// holdForFailover: FAILOVER=auto and the primary is past its Lease's
+// read-only deadline (it takes no writes if it runs at all). The
 // receiver stops and stays stopped, so that every transaction the old
 // primary can still have acknowledged is in what this replica and its
 // peers publish; the applier goes on. Nothing else is done until the
@@ -927,12 +928,12 @@ func holdForFailover(o Observation, d Decision, p Policy) Decision {
 	// Its errant transactions, for /status failoverHold: a replica with
 	// some does not take over.
 	replicaFactsOf(o, &d, p)
-	why := "the primary " + p.Hold + "'s Lease expired (FAILOVER=auto): "
+	why := "the primary " + p.Hold + " has not renewed its Lease past its read-only deadline (FAILOVER=auto): "
 	if ch.IO == sqldialect.ThreadRunning || ch.IO == sqldialect.ThreadConnecting {
 		d.do(ActStopReceiver, why+"nothing more is received from it, so that it gets no acknowledgement the candidates do not see")
 		return d.notReady(SitReplicaHoldingForFailover, why+"stopping the receiver")
 	}
-	return d.notReady(SitReplicaHoldingForFailover, why+"the receiver is stopped; the most advanced replica takes the Lease once every replica has stopped receiving")
+	return d.notReady(SitReplicaHoldingForFailover, why+"the receiver is stopped; once the Lease expires, the most advanced replica takes it, when every replica has stopped receiving")
 }
 
 // discardTail: FAILOVER=auto, this pod lost its Lease to a failover and

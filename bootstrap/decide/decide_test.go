@@ -1098,7 +1098,7 @@ func TestDecide(t *testing.T) {
 				return o, m
 			}},
 		{name: "primary's Lease expired: the receiver stops", situation: SitReplicaHoldingForFailover, role: wire.RoleReplica,
-			reason: "Lease expired (FAILOVER=auto): stopping the receiver", actions: []ActionKind{ActStopReceiver},
+			reason: "read-only deadline (FAILOVER=auto): stopping the receiver", actions: []ActionKind{ActStopReceiver},
 			policy: func(p *Policy) { p.Hold, p.SemiSync = "mysql-0", true },
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
 				return fc.healthyReplica(t)
