@@ -46,11 +46,14 @@ type executor struct {
 	dsn func() *mysql.Config
 	// longDSN is the sidecar account's connection without read and write timeouts, for
 	// a clone.
-	longDSN    func() *mysql.Config
-	clone      *cloneJob
-	cloneMarks cloneMarkers
-	seeds      seedFiles
-	overrides  *overrideFiles
+	longDSN func() *mysql.Config
+	// killTimeout bounds stopping a clone (abortClone); 0 means
+	// cloneKillTimeout.
+	killTimeout time.Duration
+	clone       *cloneJob
+	cloneMarks  cloneMarkers
+	seeds       seedFiles
+	overrides   *overrideFiles
 	// seedSecret reads the seed secret (sidecarSeedSecret), from which
 	// the copy account's password is derived; set on first use.
 	seedSecret func() string
@@ -196,7 +199,7 @@ func (e *executor) run(ctx context.Context, d *sqldialect.Dialect, actions []dec
 		case decide.ActAbortClone:
 			e.clone.markKilled()
 			stmt := d.KillQuery(a.Thread)
-			if _, err := e.db.ExecContext(ctx, stmt.SQL); err != nil {
+			if err := e.abortClone(ctx, stmt); err != nil {
 				return fmt.Errorf("%s: %s: %w", a.Kind, stmt.Redacted, err)
 			}
 			e.log.Warn(done[a.Kind], "why", a.Why, "donor", a.Donor.Pod, "statement", stmt)
@@ -541,6 +544,34 @@ func (e *executor) passwordWorks(ctx context.Context, user, password string) (wo
 		return false, ""
 	}
 	return false, sqldialect.OneLine(err.Error())
+}
+
+// abortClone sends stmt (KILL QUERY of the clone's session) on a
+// connection of its own, never one of the loop's pool, answered within
+// cloneKillTimeout or given up: a KILL that hangs (the CI saw one wait
+// past the pool's 10 s read timeout, three passes in a row) costs a pass
+// that long and no pooled connection. KILL QUERY is enough, and KILL
+// CONNECTION would be no better: on MySQL 9.7 both answer within 0.5 s
+// and the clone then ends when its read from the lost donor times out
+// (30 s at most, the clone plugin's floor); KILL CONNECTION only drops
+// this sidecar's CLONE statement at once while the server's clone runs
+// on, refusing another clone meanwhile (3634).
+func (e *executor) abortClone(ctx context.Context, stmt sqldialect.Statement) error {
+	timeout := e.killTimeout
+	if timeout <= 0 {
+		timeout = cloneKillTimeout
+	}
+	c := e.longDSN()
+	c.ReadTimeout, c.WriteTimeout = timeout, timeout
+	db := openDB(c)
+	defer db.Close()
+	kctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_, err := db.ExecContext(kctx, stmt.SQL)
+	if err != nil && (kctx.Err() != nil || errors.Is(err, mysql.ErrInvalidConn)) {
+		return fmt.Errorf("no answer within %s (the server may still carry it out): %w", timeout, err)
+	}
+	return err
 }
 
 // cloneJob is a CLONE INSTANCE statement this sidecar runs: it lasts as

@@ -178,6 +178,49 @@ func TestRunSpecialActions(t *testing.T) {
 	}
 }
 
+// Stopping a stalled clone: the KILL goes on a connection of its own,
+// and one the server does not answer is given up after killTimeout, with
+// the loop's pool free all along.
+func TestAbortCloneOnItsOwnBoundedConnection(t *testing.T) {
+	d := dialectFor(t, "9.7.4")
+	s := newSeam(t, wire.RoleReplica)
+	ctx := context.Background()
+	e := s.sc.rec.exec
+	e.killTimeout = 200 * time.Millisecond
+	s.local.On("KILL QUERY 77", fakesql.OK())
+	s.local.OnFunc("a KILL that hangs", func(q string) bool { return q == "KILL QUERY 78" },
+		func(ctx context.Context, _ string, _ []any) fakesql.Result {
+			<-ctx.Done()
+			return fakesql.Fail(mysql.ErrInvalidConn)
+		})
+	s.local.On("SELECT 1", fakesql.Row(1))
+	if _, err := e.db.ExecContext(ctx, "SELECT 1"); err != nil { // the pool's connection is open
+		t.Fatal(err)
+	}
+	before := s.local.Connects()
+	if err := e.run(ctx, d, []decide.Action{{Kind: decide.ActAbortClone, Thread: 77, Donor: decide.Donor{Pod: "mysql-2"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.local.Connects() - before; n != 1 {
+		t.Errorf("the KILL opened %d connections, want 1 of its own", n)
+	}
+	start := time.Now()
+	err := e.run(ctx, d, []decide.Action{{Kind: decide.ActAbortClone, Thread: 78, Donor: decide.Donor{Pod: "mysql-2"}}})
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("a hanging KILL held the pass %s, want about killTimeout (200ms)", elapsed)
+	}
+	if err == nil || !strings.Contains(err.Error(), "KILL QUERY 78: no answer within 200ms") {
+		t.Errorf("err = %v", err)
+	}
+	// The pool answers as before: the hanging KILL held none of it.
+	if _, err := e.db.ExecContext(ctx, "SELECT 1"); err != nil {
+		t.Errorf("the pool after a hanging KILL: %v", err)
+	}
+	if st := e.db.Stats(); st.InUse != 0 {
+		t.Errorf("pool connections in use after the KILLs: %d", st.InUse)
+	}
+}
+
 func TestRunMariaDBSeed(t *testing.T) {
 	d := dialectFor(t, "11.8.3-MariaDB")
 	s := newSeam(t, wire.RoleReplica)

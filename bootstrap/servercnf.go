@@ -123,7 +123,7 @@ func serverOptions(id Identity, sc ServerConfig) []option {
 		{name: "plugin_load_add", value: "mysql_clone.so", mysql: true, explicit: true,
 			comment: "The clone plugin, which seeds a replica from a donor's data (MySQL)."},
 		{name: "clone_donor_timeout_after_network_failure", value: "0", mysql: true, explicit: true, loose: true,
-			comment: "A clone whose donor goes away fails at once instead of retrying the lost donor for\n# 5 minutes: the sidecar starts it again from another donor (while CLONE retries,\n# even KILL QUERY of it can block the recipient for minutes)."},
+			comment: "A clone whose donor closes the connection (a deleted pod) fails at once instead of\n# retrying the lost donor for 5 minutes: the sidecar starts another from another donor.\n# One whose donor vanishes without closing it waits out its read timeout (never under\n# 30 s, whatever net_read_timeout says), and the sidecar stops it after SEED_STALL_TIMEOUT."},
 		{name: "read_only", value: "ON", mysql: true, mariadb: true,
 			comment: "Every pod starts read-only; the sidecar makes the primary writable once it has\n# checked its role, and makes MySQL replicas super_read_only at run time (doing\n# that here would break the images' first-start initialisation)."},
 	}

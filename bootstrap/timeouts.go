@@ -33,6 +33,11 @@ const (
 	// cloneUnguardTimeout bounds putting read-only and offline_mode back
 	// after a failed CLONE.
 	cloneUnguardTimeout = 10 * time.Second
+	// cloneKillTimeout bounds the KILL that stops a stalled clone, sent on
+	// a connection of its own: MySQL 9.7 answered it within 0.5 s in every
+	// measured case (a donor frozen or cut off mid-copy), so a KILL still
+	// unanswered after this long is given up for the pass.
+	cloneKillTimeout = 5 * time.Second
 	// httpReadHeaderTimeout bounds a client's request headers.
 	httpReadHeaderTimeout = 5 * time.Second
 	// peerTimeout bounds one peer's answer to GET /status.

@@ -129,7 +129,8 @@ const (
 	ActEndClone ActionKind = "end-clone"
 	// ActAbortClone stops a MySQL clone that moved no byte for
 	// SEED_STALL_TIMEOUT (KILL QUERY Action.Thread): its donor is gone or
-	// hangs, and another is tried at once.
+	// hangs, and another is tried as soon as it has ended (seed-stopping
+	// until then).
 	ActAbortClone ActionKind = "abort-clone"
 	// ActConsumeOverride removes a person's override once it is acted on.
 	ActConsumeOverride ActionKind = "consume-override"
@@ -305,8 +306,17 @@ func Decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 		d.Seed = &sd
 		if stalled, ok := cloneStalled(sd, &d.Memory, p, o.At); ok {
 			d.Actions = append(d.Actions, Action{Kind: ActAbortClone, Thread: sd.PID, Donor: Donor{Pod: sd.Donor}, Why: stalled})
+			if d.Memory.SeedStopAt.IsZero() {
+				d.Memory.SeedStopAt = o.At
+			}
 			d.Problems["seed"] = "seeding: " + stalled
 			return d.notReady(SitSeedStalled, "seeding from "+sd.Donor+": "+stalled+": stopping it to copy from another donor")
+		}
+		if at := d.Memory.SeedStopAt; !at.IsZero() {
+			// Stopped, and still running: a killed clone ends only when
+			// its read from the lost donor times out (MySQL's floor, 30 s).
+			return d.notReady(SitSeedStopping, fmt.Sprintf("seeding from %s: stopping the clone (KILL QUERY %s ago): MySQL ends it once its read from the donor times out, within about 30s; then another donor",
+				sd.Donor, o.At.Sub(at).Round(time.Second)))
 		}
 		return d.notReady(SitSeeding, sd.Describe())
 	}
@@ -1474,7 +1484,8 @@ func cloneStalled(sd SeedFacts, m *Memory, p Policy, at time.Time) (string, bool
 		return "", false
 	}
 	if sd.Stage != m.SeedStage || sd.Moved != m.SeedMoved || m.SeedMovedAt.IsZero() {
-		m.SeedStage, m.SeedMoved, m.SeedMovedAt = sd.Stage, sd.Moved, at
+		// Moving (again): no KILL of it took, if one was sent.
+		m.SeedStage, m.SeedMoved, m.SeedMovedAt, m.SeedStopAt = sd.Stage, sd.Moved, at, time.Time{}
 		return "", false
 	}
 	idle := at.Sub(m.SeedMovedAt)
@@ -1802,7 +1813,7 @@ func startSeed(o Observation, d *Decision, sit Situation, donor Donor, now time.
 	m.Seed = m.Seed.Tried(now, seedBackoffFirst, seedBackoffMax)
 	m.SeedDonor = donor.Pod
 	m.Seeds++
-	m.SeedStage, m.SeedMoved, m.SeedMovedAt = "", 0, time.Time{}
+	m.SeedStage, m.SeedMoved, m.SeedMovedAt, m.SeedStopAt = "", 0, time.Time{}, time.Time{}
 	m.CaughtUp, m.Snapshot, m.FreshAsOf, m.Samples = false, sqldialect.GTIDSet{}, time.Time{}, nil
 	suffix := ""
 	if prefix == "recovering from " {

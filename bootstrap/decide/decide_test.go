@@ -1681,8 +1681,49 @@ func TestDecide(t *testing.T) {
 			},
 			policy: func(p *Policy) { p.SeedStall = 30 * time.Second },
 			check: func(t *testing.T, fc flavourCase, d Decision) {
-				if a := d.Actions[0]; a.Thread != 42 || a.Donor.Pod != "mysql-2" || d.Memory.SeedMovedAt != t0 {
+				if a := d.Actions[0]; a.Thread != 42 || a.Donor.Pod != "mysql-2" || d.Memory.SeedMovedAt != t0 || d.Memory.SeedStopAt != t0 {
 					t.Errorf("action %+v, memory %+v", a, d.Memory)
+				}
+			}},
+		{name: "a stopped clone that has not ended yet: no second KILL before another SEED_STALL_TIMEOUT", situation: SitSeedStopping, role: wire.RoleReplica,
+			reason: "seeding from mysql-2: stopping the clone (KILL QUERY 12s ago): MySQL ends it once its read from the donor times out, within about 30s; then another donor",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE COPY", Moved: 1 << 20, PID: 42}
+				m.SeedStage, m.SeedMoved, m.SeedMovedAt, m.SeedStopAt = "FILE COPY", 1<<20, t0.Add(-12*time.Second), t0.Add(-12*time.Second)
+				return o, m
+			},
+			policy: func(p *Policy) { p.SeedStall = 30 * time.Second },
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.SeedStopAt != t0.Add(-12*time.Second) {
+					t.Errorf("memory %+v", d.Memory)
+				}
+			}},
+		{name: "a stopped clone still stalled after another SEED_STALL_TIMEOUT: KILL again, stopped since the first", situation: SitSeedStalled, role: wire.RoleReplica,
+			reason: "the clone from mysql-2 moved no byte for 30s (FILE COPY, SEED_STALL_TIMEOUT 30s): stopping it", actions: []ActionKind{ActAbortClone},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE COPY", Moved: 1 << 20, PID: 42}
+				m.SeedStage, m.SeedMoved, m.SeedMovedAt, m.SeedStopAt = "FILE COPY", 1<<20, t0.Add(-30*time.Second), t0.Add(-30*time.Second)
+				return o, m
+			},
+			policy: func(p *Policy) { p.SeedStall = 30 * time.Second },
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if d.Memory.SeedStopAt != t0.Add(-30*time.Second) {
+					t.Errorf("memory %+v", d.Memory)
+				}
+			}},
+		{name: "a stopped clone whose bytes move again is seeding (the KILL did not take)", situation: SitSeeding, role: wire.RoleReplica, reason: "seeding from mysql-2 (clone)",
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.newReplica(t)
+				o.Seed = SeedFacts{Running: true, Donor: "mysql-2", Phase: "clone", Stage: "FILE COPY", Moved: 2 << 20, PID: 42}
+				m.SeedStage, m.SeedMoved, m.SeedMovedAt, m.SeedStopAt = "FILE COPY", 1<<20, t0.Add(-5*time.Second), t0.Add(-5*time.Second)
+				return o, m
+			},
+			policy: func(p *Policy) { p.SeedStall = 30 * time.Second },
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if !d.Memory.SeedStopAt.IsZero() {
+					t.Errorf("memory %+v", d.Memory)
 				}
 			}},
 		{name: "a clone whose bytes move is left alone", situation: SitSeeding, role: wire.RoleReplica, reason: "seeding from mysql-2 (clone)",

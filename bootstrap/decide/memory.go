@@ -85,6 +85,9 @@ type Memory struct {
 	SeedStage   string
 	SeedMoved   int64
 	SeedMovedAt time.Time
+	// SeedStopAt is when the running clone was first stopped for a stall
+	// (ActAbortClone): until it ends, the pod is seed-stopping.
+	SeedStopAt time.Time
 }
 
 // Backoff paces a corrective action that may not fix what it is meant

@@ -13,6 +13,7 @@ type Situation string
 const (
 	SitSeeding               Situation = "seeding"
 	SitSeedStalled           Situation = "seed-stalled"
+	SitSeedStopping          Situation = "seed-stopping"
 	SitServerDown            Situation = "server-down"
 	SitServerUnsupported     Situation = "server-unsupported"
 	SitObservationIncomplete Situation = "observation-incomplete"
@@ -102,7 +103,8 @@ type SituationDoc struct {
 // generated from it: go test ./bootstrap -run TestREADMESituations -update).
 var situations = []SituationDoc{
 	{SitSeeding, false, "A copy of a donor's data into this pod is under way.", "Nothing else; watches the copy's progress.", "Wait; /status seed shows the bytes copied."},
-	{SitSeedStalled, false, "A running clone moved no byte for SEED_STALL_TIMEOUT.", "Stops it (KILL QUERY) and tries another donor at once.", "Nothing; if it repeats, check the donors' network."},
+	{SitSeedStalled, false, "A running clone moved no byte for SEED_STALL_TIMEOUT.", "Stops it (KILL QUERY, on a connection of its own, given up after 5 s) and tries another donor as soon as it has ended.", "Nothing; if it repeats, check the donors' network."},
+	{SitSeedStopping, false, "A clone stopped for a stall has not ended yet: MySQL ends it once its read from the lost donor times out, within about 30 s of the KILL.", "Waits; sends KILL QUERY again after another SEED_STALL_TIMEOUT without a byte; tries another donor once it has ended.", "Nothing; if it lasts minutes, check the server's error log."},
 	{SitServerDown, false, "The local server does not answer.", "Waits for it; looks at everything again once it is back.", "Check the server container's log if it does not come back."},
 	{SitServerUnsupported, false, "The server's version is not supported.", "Nothing.", "Use MySQL 8.0 or later, or MariaDB 10.5 or later."},
 	{SitObservationIncomplete, false, "A fact about the local server could not be read.", "Nothing this pass; reads it again next pass.", "Check the reason (often a missing privilege)."},

@@ -88,7 +88,7 @@ func TestFaults(t *testing.T) {
 // cases 1-5: 257 s in sequence (81, 87, 89 s), 185 s with E2E_PARALLEL=1
 // (two at a time; each case then takes 10 to 45 % longer, which eats into
 // the margins of the timing checks while make test runs other packages
-// beside it). With cases 1-14 a server takes 8 min (MariaDB) to 12 min
+// beside it). With cases 1-14 a server took 8 min (MariaDB) to 12 min
 // (MySQL: case 8 waited out CLONE's 5 minutes for a lost donor until the
 // sidecar stopped stalled clones after SEED_STALL_TIMEOUT), and the runs
 // of two at a time passed.
@@ -151,6 +151,7 @@ func runFaults(t *testing.T, srv podcluster.Server, want podcluster.ServerVersio
 		{"12_primary_restored_from_an_older_copy_recovers", s.primaryRestoredFromOldCopy},
 		{"13_replica_with_its_own_transactions_and_purged_needs_is_not_wiped", s.errantReplicaNotWiped},
 		{"14_replicas_refuse_a_primary_whose_history_was_replaced", s.replacedHistoryRefused},
+		{"15_donor_frozen_in_the_middle_of_a_seed_recipient_retries_elsewhere", s.donorFrozenMidSeed},
 	} {
 		if !t.Run(tc.name, tc.run) {
 			t.Fatalf("%s failed; the later cases need a healthy cluster", tc.name)

@@ -29,8 +29,10 @@ const (
 	msgCloneFailed   = "seeding: clone failed"
 	msgRestoreFailed = "seeding: the copy failed; starting the server on the data it has"
 	// A complete copy.
-	msgCloneDone   = "seeding: clone done"
-	msgCopyInPlace = "seeding: copy in place"
+	msgCloneDone = "seeding: clone done"
+	// A clone stopped for moving no byte for SEED_STALL_TIMEOUT.
+	msgCloneAborted = "seeding: stopped a clone that moved no byte for SEED_STALL_TIMEOUT"
+	msgCopyInPlace  = "seeding: copy in place"
 )
 
 // bulkMiB is how much data the seeding cases copy: enough that a copy is
@@ -488,12 +490,52 @@ func (s *suite) replicaWipedReseeds(t *testing.T) {
 // streams): the recipient's copy fails, what was copied is never started,
 // and it seeds again from another donor, ending with the primary's data.
 func (s *suite) donorKilledMidSeed(t *testing.T) {
+	s.donorLostMidSeed(t, "deleted", lostDonorBound, func(p *podcluster.Pod) { p.Remove() },
+		func(p *podcluster.Pod) { must(t, p.Start(s.ctx)) })
+}
+
+// frozenDonorBound is how soon after its donor froze mid-copy a recipient
+// must be ready: nothing closes the connection, so the stall is noticed
+// after SEED_STALL_TIMEOUT (30 s); a MySQL clone stopped then ends only
+// when its read from the donor times out, about 30 s later (measured on
+// MySQL 9.7, README: Seeding); a copy from another donor takes seconds.
+const frozenDonorBound = 2 * time.Minute
+
+// 15. The donor hangs in the middle of a seed (its containers are paused,
+// as on a hung node: its address stays and acknowledges packets, nothing
+// is closed): the recipient stops the copy that moves no byte and seeds
+// again from another donor.
+func (s *suite) donorFrozenMidSeed(t *testing.T) {
+	s.donorLostMidSeed(t, "frozen", frozenDonorBound, func(p *podcluster.Pod) { must(t, p.Freeze(s.ctx)) },
+		func(p *podcluster.Pod) {
+			must(t, p.Thaw(s.ctx))
+			if s.flavor != "mysql" {
+				// Its backup container kept the twentieth of a core
+				// donorLostMidSeed gave it.
+				must(t, p.LimitCPU(s.ctx, "backup", 0))
+			}
+		})
+	if s.flavor == "mysql" {
+		// The stall path, not a closed connection, ended the copy.
+		r := s.replicas[0]
+		if l := testkit.LogLines(r.Logs("sidecar").Stderr, msgCloneAborted); len(l) == 0 {
+			t.Errorf("%s: no %q line: the frozen donor's clone was not stopped for its stall", r.Name, msgCloneAborted)
+		}
+	}
+}
+
+// donorLostMidSeed empties the first replica and, once it copies from a
+// donor, loses that donor with lose (how is the case's word): the
+// recipient's copy fails, what was copied is never started, and it seeds
+// again from another donor within bound, ending with the primary's data;
+// restore brings the donor back.
+func (s *suite) donorLostMidSeed(t *testing.T, how string, bound time.Duration, lose, restore func(*podcluster.Pod)) {
 	ctx, r := s.ctx, s.replicas[0]
 	r.Remove()
 	s.wipe(t, r)
 	if s.flavor == "mysql" {
 		// CLONE copies the 280 MiB in about a second here: too fast to
-		// delete the donor in the middle. clone_max_data_bandwidth (MiB/s,
+		// lose the donor in the middle. clone_max_data_bandwidth (MiB/s,
 		// set on the recipient) stretches it to about ten.
 		s.throttleClone(t, r, 30)
 		defer s.throttleClone(t, r, 0)
@@ -543,18 +585,20 @@ func (s *suite) donorKilledMidSeed(t *testing.T) {
 		}
 		return fmt.Errorf("the donor %q is not a pod of the suite: %w", st.Seed.Donor, testkit.ErrGiveUp)
 	}))
-	donor.Remove()
-	deleted := time.Now()
-	t.Logf("%s deleted while %s copied from it (%s, %d of %d bytes)", donor.Name, r.Name, at.Phase, at.Bytes, at.Estimate)
+	lose(donor)
+	lost := time.Now()
+	t.Logf("%s %s while %s copied from it (%s, %d of %d bytes)", donor.Name, how, r.Name, at.Phase, at.Bytes, at.Estimate)
 	slowed = slices.DeleteFunc(slowed, func(p *podcluster.Pod) bool { return p == donor })
 	unslow() // the next donor at full speed
-	// The lost donor is noticed within SEED_STALL_TIMEOUT (30 s) and the
-	// copy starts again from another donor at once (README: Seeding).
-	if err := r.WaitReady(ctx, lostDonorBound-time.Since(deleted)); err != nil {
-		t.Fatalf("%s not ready %s after its donor was deleted (want within %s): %v\n%s", r.Name,
-			time.Since(deleted).Round(time.Millisecond), lostDonorBound, err, podcluster.Tail(r.Logs("sidecar").Stderr, 30))
+	// A closed connection fails the copy at once; a silent donor is
+	// noticed within SEED_STALL_TIMEOUT (30 s). The copy starts again
+	// from another donor as soon as the failed one has ended (README:
+	// Seeding).
+	if err := r.WaitReady(ctx, bound-time.Since(lost)); err != nil {
+		t.Fatalf("%s not ready %s after its donor was %s (want within %s): %v\n%s", r.Name,
+			time.Since(lost).Round(time.Millisecond), how, bound, err, podcluster.Tail(r.Logs("sidecar").Stderr, 30))
 	}
-	t.Logf("%s ready %s after its donor was deleted (bound %s)", r.Name, time.Since(deleted).Round(time.Millisecond), lostDonorBound)
+	t.Logf("%s ready %s after its donor was %s (bound %s)", r.Name, time.Since(lost).Round(time.Millisecond), how, bound)
 	logs, failed, done := r.Logs("sidecar").Stderr, msgCloneFailed, msgCloneDone
 	if s.flavor != "mysql" {
 		logs, failed, done = r.Logs("server").Stderr, msgRestoreFailed, msgCopyInPlace
@@ -566,16 +610,16 @@ func (s *suite) donorKilledMidSeed(t *testing.T) {
 	}
 	for _, l := range testkit.LogLines(logs, done) {
 		if l["donor"] == donor.Name {
-			t.Errorf("%s: a copy from the deleted %s was put in place: %v", r.Name, donor.Name, l)
+			t.Errorf("%s: a copy from the %s %s was put in place: %v", r.Name, how, donor.Name, l)
 		}
 	}
 	if l := seeded(t, r); l != nil {
 		if l["donor"] == donor.Name {
-			t.Errorf("%s's last seed was from the deleted %s, want another donor", r.Name, donor.Name)
+			t.Errorf("%s's last seed was from the %s %s, want another donor", r.Name, how, donor.Name)
 		}
 		t.Logf("%s seeded again from %v", r.Name, l["donor"])
 	}
-	must(t, donor.Start(ctx))
+	restore(donor)
 	must(t, donor.WaitReady(ctx, 2*time.Minute))
 	s.waitSameData(t, s.replicas...)
 	s.sameChecksums(t, r)
