@@ -46,6 +46,11 @@ type executor struct {
 	dsn func() *mysql.Config
 	// longDSN is the sidecar account's connection without read and write timeouts, for
 	// a clone.
+	// rootDSN is root's connection to the local server, for the KILLs
+	// of a former semi-sync primary's sessions: on MySQL only an account
+	// with SYSTEM_USER may end those of one that has it (root, often the
+	// clients'); nil: the sidecar account's pool (tests).
+	rootDSN func() *mysql.Config
 	longDSN func() *mysql.Config
 	// killTimeout bounds stopping a clone (abortClone); 0 means
 	// cloneKillTimeout.
@@ -300,7 +305,13 @@ func (e *executor) endSemiSyncSource(ctx context.Context, d *sqldialect.Dialect)
 		}
 		return nil
 	}
-	ends := func() error { return killSessions(ctx, e.db, d.ClientSessionsQuery(SidecarAccountUser), d) }
+	killer := e.db
+	if e.rootDSN != nil {
+		killer = openDB(e.rootDSN())
+		killer.SetMaxOpenConns(1)
+		defer func() { _ = killer.Close() }()
+	}
+	ends := func() error { return killSessions(ctx, killer, d.ClientSessionsQuery(SidecarAccountUser), d) }
 	if d.Server().Flavor == sqldialect.MariaDB {
 		if err := ends(); err != nil {
 			return err

@@ -507,3 +507,55 @@ func TestRunBackupAccountStatements(t *testing.T) {
 		}
 	}
 }
+
+// A former semi-sync primary ends every client session before its
+// source side goes off (which would tell a waiting commit OK): MySQL
+// keeps new ones out with offline_mode meanwhile, and sets
+// super_read_only once the waiting commits are released; MariaDB sets
+// read_only between two rounds of KILLs (SUPER ignores read_only).
+func TestEndSemiSyncSource(t *testing.T) {
+	for _, tc := range []struct {
+		version, sessions, want string
+	}{
+		{"9.7.4", "SELECT PROCESSLIST_ID FROM performance_schema.threads",
+			"SET GLOBAL offline_mode = ON\nKILL CONNECTION 31\nKILL CONNECTION 32\nSET GLOBAL rpl_semi_sync_source_enabled = OFF\n" +
+				"SET GLOBAL rpl_semi_sync_replica_enabled = OFF\nSET GLOBAL super_read_only = ON\nSET GLOBAL offline_mode = OFF"},
+		{"11.8.9-MariaDB", "SELECT ID FROM information_schema.PROCESSLIST",
+			"KILL CONNECTION 31\nKILL CONNECTION 32\nSET GLOBAL read_only = ON\nKILL CONNECTION 31\nKILL CONNECTION 32\n" +
+				"SET GLOBAL rpl_semi_sync_master_enabled = OFF\nSET GLOBAL rpl_semi_sync_slave_enabled = OFF"},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			d := dialectFor(t, tc.version)
+			s := newSeam(t, wire.RoleReplica)
+			s.local.OnPrefix(tc.sessions, fakesql.Rows([]string{"ID"}, []any{int64(31)}, []any{int64(32)}))
+			s.local.OnPrefix("KILL CONNECTION ", fakesql.OK())
+			s.local.OnPrefix("SET GLOBAL ", fakesql.OK())
+			if err := s.sc.rec.exec.run(context.Background(), d, []decide.Action{{Kind: decide.ActEndSemiSyncSource}}); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(s.local.Execs(), "\n"); got != tc.want {
+				t.Errorf("statements:\n%s\nwant:\n%s", got, tc.want)
+			}
+			for _, q := range s.local.Statements() {
+				if strings.HasPrefix(q, tc.sessions) && !strings.Contains(q, "'"+SidecarAccountUser+"'") {
+					t.Errorf("the sessions listed include the sidecar's own: %s", q)
+				}
+			}
+		})
+	}
+	// A KILL refused (not the owner) fails the action before the source
+	// side is touched.
+	d := dialectFor(t, "9.7.4")
+	s := newSeam(t, wire.RoleReplica)
+	s.local.OnPrefix("SELECT PROCESSLIST_ID", fakesql.Rows([]string{"ID"}, []any{int64(30)}))
+	s.local.OnPrefix("KILL CONNECTION ", fakesql.Fail(&mysql.MySQLError{Number: 1095, Message: "You are not owner of thread 30"}))
+	s.local.OnPrefix("SET GLOBAL ", fakesql.OK())
+	if err := s.sc.rec.exec.run(context.Background(), d, []decide.Action{{Kind: decide.ActEndSemiSyncSource}}); !sqldialect.IsErrno(err, 1095) {
+		t.Fatalf("err = %v, want the refused KILL", err)
+	}
+	for _, q := range s.local.Execs() {
+		if strings.Contains(q, "rpl_semi_sync") {
+			t.Errorf("the source side was touched after a refused KILL: %s", q)
+		}
+	}
+}

@@ -88,14 +88,7 @@ func (k *leaseKeeper) tryFailover(ctx context.Context, start time.Time, l *kube.
 		return
 	}
 	rec.From, rec.To, rec.At, rec.SemiSync = from, k.self, k.now().UTC(), true
-	n := *l
-	n.Annotations = maps.Clone(l.Annotations)
-	if n.Annotations == nil {
-		n.Annotations = map[string]string{}
-	}
-	delete(n.Annotations, SwitchoverAnnotation)
-	b, _ := json.Marshal(rec)
-	n.Annotations[FailoverAnnotation] = string(b)
+	n := annotated(l, map[string]any{FailoverAnnotation: rec}, SwitchoverAnnotation)
 	n.HolderIdentity, n.AcquireTime, n.RenewTime = k.self, start, start
 	n.LeaseDurationSeconds = int32(k.duration / time.Second)
 	n.LeaseTransitions++

@@ -235,6 +235,24 @@ func (k *leaseKeeper) tick(ctx context.Context) {
 	}
 }
 
+// annotated returns a copy of l without the annotations drop, with
+// set's (as JSON) added.
+func annotated(l *kube.Lease, set map[string]any, drop ...string) kube.Lease {
+	n := *l
+	n.Annotations = maps.Clone(l.Annotations)
+	if n.Annotations == nil {
+		n.Annotations = map[string]string{}
+	}
+	for _, name := range drop {
+		delete(n.Annotations, name)
+	}
+	for name, v := range set {
+		b, _ := json.Marshal(v)
+		n.Annotations[name] = string(b)
+	}
+	return n
+}
+
 // resolveHandover settles a switchover whose Lease write had no known
 // outcome (carryOut left handover set): the Lease as read now says
 // whether it moved. Until then the pod stays fenced.
@@ -255,14 +273,7 @@ func (k *leaseKeeper) resolveHandover(ctx context.Context, l *kube.Lease) {
 	// pod stays fenced.
 	out := *res
 	out.State, out.Reason, out.Finished = wire.SwitchoverAborted, "the Lease write handing over to "+res.To+" had no known outcome, and the Lease did not move", k.now().UTC()
-	n := *l
-	n.Annotations = maps.Clone(l.Annotations)
-	if n.Annotations == nil {
-		n.Annotations = map[string]string{}
-	}
-	delete(n.Annotations, SwitchoverAnnotation)
-	b, _ := json.Marshal(out)
-	n.Annotations[SwitchoverResultAnnotation] = string(b)
+	n := annotated(l, map[string]any{SwitchoverResultAnnotation: out}, SwitchoverAnnotation)
 	cctx, cancel := k.call(ctx)
 	got, err := k.api.UpdateLease(cctx, &n)
 	cancel()
@@ -319,10 +330,7 @@ func (k *leaseKeeper) takeVacant(ctx context.Context, start time.Time, l *kube.L
 	n.HolderIdentity, n.AcquireTime, n.RenewTime = k.self, start, start
 	n.LeaseDurationSeconds = int32(k.duration / time.Second)
 	n.LeaseTransitions++
-	if n.Annotations[FailoverAnnotation] != "" {
-		n.Annotations = maps.Clone(n.Annotations)
-		delete(n.Annotations, FailoverAnnotation)
-	}
+	n.Annotations = annotated(&n, nil, FailoverAnnotation).Annotations
 	cctx, cancel := k.call(ctx)
 	got, err := k.api.UpdateLease(cctx, &n)
 	cancel()

@@ -72,7 +72,7 @@ func NewSidecar(cfg *Config, id Identity, log *slog.Logger, resolver *dnswait.Re
 	secret := sidecarSeedSecret(cfg, s.creds)
 	seeds := newSeedFiles(cfg.StateDir).signedWith(secret)
 	overrides := &overrideFiles{dir: cfg.StateDir, secret: secret}
-	exec := &executor{db: s.local, cfg: cfg, id: id, log: log, creds: s.creds, dsn: s.localAddr, longDSN: s.longDSN, clone: clone, cloneMarks: cloneMarks,
+	exec := &executor{db: s.local, cfg: cfg, id: id, log: log, creds: s.creds, dsn: s.localAddr, longDSN: s.longDSN, rootDSN: s.rootDSN, clone: clone, cloneMarks: cloneMarks,
 		seeds: seeds, overrides: overrides}
 	var peers func(context.Context) (decide.Peers, error)
 	var primaryStatus func(context.Context) (*wire.Status, error)

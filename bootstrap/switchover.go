@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -208,15 +207,8 @@ func (k *leaseKeeper) moveLease(ctx context.Context, target string, res wire.Swi
 	l := k.lease
 	k.mu.Unlock()
 	for try := 0; ; try++ {
-		n := *l
-		n.Annotations = maps.Clone(l.Annotations)
-		if n.Annotations == nil {
-			n.Annotations = map[string]string{}
-		}
-		delete(n.Annotations, SwitchoverAnnotation)
-		delete(n.Annotations, FailoverAnnotation)
-		b, _ := json.Marshal(res)
-		n.Annotations[SwitchoverResultAnnotation] = string(b)
+		// The Lease moves by a switchover: a failover record goes.
+		n := annotated(l, map[string]any{SwitchoverResultAnnotation: res}, SwitchoverAnnotation, FailoverAnnotation)
 		now := k.now()
 		n.HolderIdentity, n.AcquireTime, n.RenewTime = target, now, now
 		n.LeaseTransitions++
@@ -265,15 +257,7 @@ func (k *leaseKeeper) finish(ctx context.Context, res wire.SwitchoverStatus) {
 		if l == nil || l.HolderIdentity != k.self {
 			break
 		}
-		n := *l
-		n.Annotations = maps.Clone(l.Annotations)
-		if n.Annotations == nil {
-			n.Annotations = map[string]string{}
-		}
-		delete(n.Annotations, SwitchoverAnnotation)
-		delete(n.Annotations, FailoverAnnotation)
-		b, _ := json.Marshal(res)
-		n.Annotations[SwitchoverResultAnnotation] = string(b)
+		n := annotated(l, map[string]any{SwitchoverResultAnnotation: res}, SwitchoverAnnotation)
 		cctx, cancel := k.call(ctx)
 		got, err := k.api.UpdateLease(cctx, &n)
 		cancel()
@@ -660,13 +644,7 @@ func postRequest(ctx context.Context, api switchoverAPI, name string, req switch
 					other.ID, other.To, other.By, other.Requested.Format(time.RFC3339), requestMaxAge)
 			}
 		}
-		n := *l
-		n.Annotations = maps.Clone(l.Annotations)
-		if n.Annotations == nil {
-			n.Annotations = map[string]string{}
-		}
-		b, _ := json.Marshal(req)
-		n.Annotations[SwitchoverAnnotation] = string(b)
+		n := annotated(l, map[string]any{SwitchoverAnnotation: req})
 		if _, err = api.UpdateLease(ctx, &n); err == nil {
 			return l.HolderIdentity, nil
 		}
