@@ -116,6 +116,9 @@ func writeLeaseLine(w io.Writer, peers decide.Peers) error {
 			line += " at " + s.Finished.UTC().Format(time.RFC3339)
 		}
 	}
+	if f := l.LastFailover; f != nil {
+		line += fmt.Sprintf("; failover %s -> %s at %s", f.From, f.To, f.At.UTC().Format(time.RFC3339))
+	}
 	_, err := fmt.Fprintln(w, line)
 	return err
 }

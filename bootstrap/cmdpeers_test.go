@@ -50,7 +50,8 @@ func TestPeersTableLease(t *testing.T) {
 	at := time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC)
 	older := &wire.LeaseStatus{Name: "mysql", Holder: "mysql-0", Transitions: 1, ObservedAt: at}
 	newer := &wire.LeaseStatus{Name: "mysql", Holder: "mysql-1", Transitions: 2, ObservedAt: at.Add(time.Second),
-		LastSwitchover: &wire.SwitchoverStatus{ID: "ab12", State: wire.SwitchoverDone, From: "mysql-0", To: "mysql-1", Finished: at}}
+		LastSwitchover: &wire.SwitchoverStatus{ID: "ab12", State: wire.SwitchoverDone, From: "mysql-0", To: "mysql-1", Finished: at},
+		LastFailover:   &wire.FailoverRecord{From: "mysql-2", To: "mysql-1", At: at.Add(time.Minute)}}
 	var b strings.Builder
 	if err := writePeersTable(&b, decide.Peers{
 		{Status: &wire.Status{Pod: "mysql-0", Role: wire.RoleReplica, Lease: older}},
@@ -58,7 +59,7 @@ func TestPeersTableLease(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	want := "Lease mysql: held by mysql-1, 2 transition(s); last switchover ab12 mysql-0 -> mysql-1: done at 2026-12-07T05:00:00Z"
+	want := "Lease mysql: held by mysql-1, 2 transition(s); last switchover ab12 mysql-0 -> mysql-1: done at 2026-12-07T05:00:00Z; failover mysql-2 -> mysql-1 at 2026-12-07T05:01:00Z"
 	if !strings.HasSuffix(strings.TrimRight(b.String(), "\n"), want) {
 		t.Errorf("table:\n%s\nwant its last line %q", b.String(), want)
 	}
