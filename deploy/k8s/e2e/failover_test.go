@@ -37,15 +37,7 @@ const failoverMargin = 5 * time.Second
 // every pod at the end.
 func TestFailover(t *testing.T) {
 	requireCluster(t)
-	names := os.Getenv("K8S_FAILOVER_SERVERS")
-	if names == "" {
-		names = "mysql-9.7,mariadb-11.8"
-	}
-	list, err := chooseServers(names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, srv := range list {
+	for _, srv := range serversFrom(t, "K8S_FAILOVER_SERVERS", "mysql-9.7,mariadb-11.8") {
 		t.Run(srv.Name, func(t *testing.T) {
 			start := time.Now()
 			s := newSuite(t, srv)

@@ -28,15 +28,7 @@ import (
 // transaction. Every acknowledged write is on every pod at the end.
 func TestSwitchover(t *testing.T) {
 	requireCluster(t)
-	names := os.Getenv("K8S_SWITCHOVER_SERVERS")
-	if names == "" {
-		names = "mysql-9.7,mariadb-11.8"
-	}
-	list, err := chooseServers(names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, srv := range list {
+	for _, srv := range serversFrom(t, "K8S_SWITCHOVER_SERVERS", "mysql-9.7,mariadb-11.8") {
 		t.Run(srv.Name, func(t *testing.T) {
 			start := time.Now()
 			s := newSuite(t, srv)
@@ -71,6 +63,20 @@ type leaseOptions struct {
 
 // envVar is one variable of a container's environment.
 type envVar struct{ name, value string }
+
+// serversFrom is the servers the variable env names (def when unset).
+func serversFrom(t *testing.T, env, def string) []podcluster.Server {
+	t.Helper()
+	names := os.Getenv(env)
+	if names == "" {
+		names = def
+	}
+	list, err := chooseServers(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
 
 // leaseOverlay writes a kustomization that adds the shipped
 // kubernetes-primary component to a server's test overlay, with the
