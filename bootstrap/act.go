@@ -316,6 +316,11 @@ func (e *executor) endSemiSyncSource(ctx context.Context, d *sqldialect.Dialect)
 		if err := ends(); err != nil {
 			return err
 		}
+		// read_only waits for every waiting commit, the sidecar
+		// account's included (its sessions are otherwise left alone).
+		if err := killSessions(ctx, killer, d.SemiSyncWaitersQuery(0), d); err != nil {
+			return err
+		}
 		if err := exec(d.SetReadOnly(true)...); err != nil {
 			return err
 		}
@@ -370,13 +375,15 @@ func killSessions(ctx context.Context, db *sql.DB, query string, d *sqldialect.D
 		return err
 	}
 	_ = rows.Close()
+	// Every session is tried; the first failure is returned.
+	var first error
 	for _, id := range ids {
 		stmt := d.KillConnection(id)
-		if _, err := db.ExecContext(ctx, stmt.SQL); err != nil && !sqldialect.IsErrno(err, 1094) { // 1094: gone already
-			return fmt.Errorf("%s: %w", stmt.Redacted, err)
+		if _, err := db.ExecContext(ctx, stmt.SQL); err != nil && !sqldialect.IsErrno(err, 1094) && first == nil { // 1094: gone already
+			first = fmt.Errorf("%s: %w", stmt.Redacted, err)
 		}
 	}
-	return nil
+	return first
 }
 
 // redactServerError keeps only the error number when the statement holds

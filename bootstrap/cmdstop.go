@@ -78,7 +78,20 @@ func prepareStop(ctx context.Context, addr string, pw Secret) string {
 	if _, err := db.ExecContext(ctx, "SET GLOBAL offline_mode = ON"); err != nil {
 		return "SET GLOBAL offline_mode = ON failed (" + sqldialect.OneLine(stopError(err)) + "); the server stops as usual, waiting for its replicas' connections"
 	}
-	return "offline_mode ON on MySQL " + version + ": clients and replicas are disconnected, so the server stops without waiting for their connections"
+	// offline_mode spares accounts with CONNECTION_ADMIN (root). Their
+	// sessions end too: with SEMI_SYNC a commit of theirs left waiting for
+	// the acknowledgement of replicas offline_mode just disconnected would
+	// be answered OK by the shutdown (measured on MySQL 9.7), a write no
+	// replica has.
+	kills := ""
+	if srv, err := sqldialect.ParseVersion(version); err == nil {
+		if d, err := sqldialect.New(srv); err == nil {
+			if err := killSessions(ctx, db, d.ClientSessionsQuery(SidecarAccountUser), d); err != nil {
+				kills = "; ending the sessions offline_mode spares failed (" + sqldialect.OneLine(stopError(err)) + ")"
+			}
+		}
+	}
+	return "offline_mode ON on MySQL " + version + ": clients and replicas are disconnected, so the server stops without waiting for their connections" + kills
 }
 
 // stopError says what went wrong: the server's error number and message

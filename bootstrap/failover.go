@@ -159,6 +159,8 @@ func (o sidecarSwitchover) candidate(ctx context.Context, holder string) (wire.F
 		return rec, "this pod holds transactions " + holder + " lacked (errant GTIDs " + h.Errant + ")"
 	case h.ApplierError != "":
 		return rec, "this pod's applier stopped on an error: " + h.ApplierError
+	case h.Restarted:
+		return rec, "this pod's server restarted shortly before " + holder + " stopped renewing: its relay log may have lost writes " + holder + " acknowledged; no automatic failover (README: Automatic failover)"
 	}
 	mine, err := sqldialect.ParseGTIDSet(flavor, h.Received)
 	if err != nil {
@@ -195,6 +197,9 @@ func (o sidecarSwitchover) candidate(ctx context.Context, holder string) (wire.F
 		if th == nil || th.Holder != holder {
 			return rec, "waiting for " + name + " to stop receiving from " + holder
 		}
+		if th.Restarted {
+			return rec, name + "'s server restarted shortly before " + holder + " stopped renewing: its relay log may have lost writes " + holder + " acknowledged; no automatic failover (README: Automatic failover)"
+		}
 		theirs, err := sqldialect.ParseGTIDSet(flavor, th.Received)
 		if err != nil {
 			return rec, "cannot read " + name + "'s transactions: " + err.Error()
@@ -205,7 +210,7 @@ func (o sidecarSwitchover) candidate(ctx context.Context, holder string) (wire.F
 		case !mine.Contains(theirs):
 			return rec, "the replicas hold different transactions (" + name + " holds " + theirs.Minus(mine).String() + ", this pod holds " +
 				mine.Minus(theirs).String() + "): no automatic failover; a person chooses (README: Automatic failover)"
-		case theirs.Contains(mine) && st.Ordinal < o.id.Ordinal:
+		case theirs.Contains(mine) && st.Ordinal < o.id.Ordinal && th.Errant == "" && th.ApplierError == "":
 			return rec, name + " holds the same transactions and has a lower ordinal: it takes over"
 		}
 		rec.Compared = append(rec.Compared, name)
@@ -217,7 +222,7 @@ func (o sidecarSwitchover) candidate(ctx context.Context, holder string) (wire.F
 
 // failoverHold is what a holding replica publishes (nil until its
 // receiver is seen stopped).
-func failoverHold(holder string, o decide.Observation, dec decide.Decision) *wire.FailoverHold {
+func failoverHold(holder string, o decide.Observation, dec decide.Decision, since time.Time, duration time.Duration) *wire.FailoverHold {
 	r := o.Replica
 	if r == nil || !o.Local.Up || o.Partial || r.Channel.IO == sqldialect.ThreadRunning || r.Channel.IO == sqldialect.ThreadConnecting {
 		return nil
@@ -233,5 +238,6 @@ func failoverHold(holder string, o decide.Observation, dec decide.Decision) *wir
 	if r.Channel.LastSQLErrno != 0 {
 		h.ApplierError = r.Channel.LastSQLError
 	}
+	h.Restarted = !since.IsZero() && o.Local.StartedAt.After(since.Add(-duration))
 	return h
 }

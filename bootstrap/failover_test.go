@@ -190,3 +190,22 @@ func TestSwitchoverClearsTheFailoverRecord(t *testing.T) {
 		t.Errorf("the failover record stayed on a Lease moved by a switchover: %v", got.Annotations)
 	}
 }
+
+// A write to the Lease that is no renewal (a switchover request posted
+// while the holder is frozen) does not restart its clock.
+func TestFailoverClockIgnoresOtherWrites(t *testing.T) {
+	t.Parallel()
+	api, _, cand, clock, _ := failoverRig(t)
+	clock.Advance(5 * time.Second)
+	l := cand.lease()
+	l.Annotations = map[string]string{SwitchoverAnnotation: `{"id":"x","to":"mysql-2"}`}
+	api.SetLease(*l)
+	cand.tick()
+	if got := cand.lease().ResourceVersion; got == "" {
+		t.Fatal("no resourceVersion")
+	}
+	clock.Advance(5100 * time.Millisecond)
+	if v := cand.view(); !v.Lapsed {
+		t.Errorf("view 10.1 s after the last renewal, a request written at 5 s = %+v: want lapsed", v)
+	}
+}

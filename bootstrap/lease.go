@@ -76,6 +76,11 @@ type leaseView struct {
 	FailedOverFrom, FailedOverAddr string
 	// DiscardTail: the Lease records a failover away from this pod.
 	DiscardTail bool
+	// HoldSince (Hold) is when this pod last saw the holder renew.
+	HoldSince time.Time
+	// FailedOverReceived (FailedOverFrom) is what this pod held, relay
+	// log included, when it took the Lease.
+	FailedOverReceived string
 }
 
 // leaseKeeper reads, creates and renews the Lease, fences the local
@@ -383,7 +388,10 @@ func (k *leaseKeeper) seen(l *kube.Lease) {
 	defer k.mu.Unlock()
 	if k.lease == nil || k.lease.ResourceVersion != l.ResourceVersion {
 		k.observedAt = k.now()
-		if k.validHolder(l.HolderIdentity) {
+		// Only a renewal or a new holder restarts its clock: a switchover
+		// request written while the holder is frozen does not.
+		renewed := k.lease == nil || k.lease.HolderIdentity != l.HolderIdentity || !k.lease.RenewTime.Equal(l.RenewTime)
+		if k.validHolder(l.HolderIdentity) && renewed {
 			k.validAt = k.observedAt
 		}
 	}
@@ -519,6 +527,9 @@ func (k *leaseKeeper) view(now time.Time) leaseView {
 		return leaseView{Fence: fmt.Sprintf("the Lease %s names no pod of StatefulSet %s (holder %q)", k.name, k.sts, k.lease.HolderIdentity)}
 	case k.lease.HolderIdentity != k.self:
 		v := leaseView{Holder: k.lease.HolderIdentity, Hold: k.unrenewedLocked(now, k.fenceAfter), Lapsed: k.unrenewedLocked(now, k.duration)}
+		if v.Hold {
+			v.HoldSince = k.validAt
+		}
 		if r := k.failoverRecordLocked(); r != nil && r.From == k.self && r.To == k.lease.HolderIdentity && r.SemiSync {
 			v.DiscardTail = true
 		}
@@ -532,7 +543,7 @@ func (k *leaseKeeper) view(now time.Time) leaseView {
 	}
 	v := leaseView{Holder: k.self}
 	if r := k.failoverRecordLocked(); r != nil && r.To == k.self {
-		v.FailedOverFrom, v.FailedOverAddr = r.From, r.FromAddr
+		v.FailedOverFrom, v.FailedOverAddr, v.FailedOverReceived = r.From, r.FromAddr, r.Received
 	}
 	return v
 }

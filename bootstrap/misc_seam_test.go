@@ -30,10 +30,13 @@ func TestPrepareStop(t *testing.T) {
 	ctx := context.Background()
 	srv.On("SELECT VERSION()", fakesql.Row("9.7.4"))
 	srv.On("SET GLOBAL offline_mode = ON", fakesql.OK())
-	if got := prepareStop(ctx, "127.0.0.1:3306", seamRootPW); !strings.HasPrefix(got, "offline_mode ON on MySQL 9.7.4") {
+	// The sessions offline_mode spares (root's) end too.
+	srv.OnPrefix("SELECT PROCESSLIST_ID FROM performance_schema.threads", fakesql.Rows([]string{"ID"}, []any{int64(41)}))
+	srv.On("KILL CONNECTION 41", fakesql.OK())
+	if got := prepareStop(ctx, "127.0.0.1:3306", seamRootPW); !strings.HasPrefix(got, "offline_mode ON on MySQL 9.7.4") || strings.Contains(got, "failed") {
 		t.Errorf("MySQL: %q", got)
 	}
-	if got := strings.Join(srv.Execs(), "|"); got != "SET GLOBAL offline_mode = ON" {
+	if got := strings.Join(srv.Execs(), "|"); got != "SET GLOBAL offline_mode = ON|KILL CONNECTION 41" {
 		t.Errorf("statements = %q", got)
 	}
 	if len(addrs) != 1 || addrs[0] != "root@127.0.0.1:3306" {

@@ -25,11 +25,15 @@ type reconciler struct {
 	id     Identity
 	log    *slog.Logger
 	policy decide.Policy
-	gather *gatherer
-	exec   *executor
-	state  *stateStore
-	box    *statusBox
-	creds  *credentials
+	// holdSince (FAILOVER=auto, Policy.Hold) is when the holder was last
+	// seen renewing its Lease; leaseDuration is LEASE_DURATION.
+	holdSince     time.Time
+	leaseDuration time.Duration
+	gather        *gatherer
+	exec          *executor
+	state         *stateStore
+	box           *statusBox
+	creds         *credentials
 
 	mem      decide.Memory
 	restored bool // the state file was looked at
@@ -81,7 +85,7 @@ func (r *reconciler) pass(ctx context.Context) wire.Status {
 	}
 	st := buildStatus(r.id, o, dec, r.mem)
 	if r.policy.Hold != "" && r.id.Role == wire.RoleReplica {
-		st.FailoverHold = failoverHold(r.policy.Hold, o, dec)
+		st.FailoverHold = failoverHold(r.policy.Hold, o, dec, r.holdSince, r.leaseDuration)
 	}
 	if r.policy.SemiSync {
 		st.SemiSync = semiSyncStatus(o.Local.SemiSync)

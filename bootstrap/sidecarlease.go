@@ -30,6 +30,7 @@ func (s *Sidecar) followLease(api leaseAPI) {
 	s.keeper = k
 	s.rec.exec.writeGate = k.whileWritable
 	s.rec.gather.readChannel = true
+	s.rec.leaseDuration = s.cfg.LeaseDuration
 	// Who is primary is the Lease's to say, not the ordinal's.
 	id := s.id
 	id.Role, id.PrimaryHost = wire.RoleReplica, ""
@@ -109,12 +110,18 @@ func (s *Sidecar) syncRole() {
 	if v.Hold || v.Lapsed {
 		s.rec.policy.Hold = v.Holder
 	}
-	s.rec.policy.FailedOverFrom, s.rec.policy.FailedOverAddr = v.FailedOverFrom, v.FailedOverAddr
+	s.rec.policy.FailedOverFrom, s.rec.policy.FailedOverAddr, s.rec.policy.FailedOverReceived = v.FailedOverFrom, v.FailedOverAddr, v.FailedOverReceived
+	s.rec.holdSince = v.HoldSince
 	s.rec.gather.hold = s.rec.policy.Hold
 	if s.peers != nil {
 		// The pod failed over from may be frozen: a pass must not wait
-		// for its /status.
-		s.peers.setSkip(v.FailedOverAddr)
+		// for its /status, until this pod takes writes (later passes, a
+		// password rotation's among them, ask it again).
+		skip := v.FailedOverAddr
+		if st := s.box.get().status; st.Role == wire.RolePrimary && st.Ready && !st.ReadOnly {
+			skip = ""
+		}
+		s.peers.setSkip(skip)
 	}
 	s.rec.policy.DiscardTail = v.DiscardTail && s.cfg.SemiSync
 }

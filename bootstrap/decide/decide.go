@@ -56,6 +56,10 @@ type Policy struct {
 	// FailedOverAddr is that pod's address when it was failed over from
 	// (the Service still lists a frozen pod, answering nothing).
 	FailedOverAddr string
+	// FailedOverReceived is what this pod held, relay log included, when
+	// it took the Lease by a failover: it takes no writes without all of
+	// it (a restart drops the relay log).
+	FailedOverReceived string
 	// DiscardTail (FAILOVER=auto, a replica): the Lease records a
 	// failover away from this pod, with SEMI_SYNC. Its own transactions
 	// the new primary lacks were never acknowledged, and a copy may
@@ -356,7 +360,11 @@ func Decide(o Observation, m Memory, p Policy, now time.Time) Decision {
 	if dec, done := finishSeed(o, &d); done {
 		return dec
 	}
-	if l.OfflineMode {
+	if l.OfflineMode && !(p.SemiSync && p.Role == wire.RoleReplica && l.SemiSync != nil && l.SemiSync.Source) {
+		// (A former semi-sync primary whose sidecar stopped in the middle
+		// of ending its source side goes on with it: that ends with
+		// offline_mode OFF.)
+		//
 		// Every application is refused: not ready, whatever the role, and
 		// a primary does not count as taking writes (a person set it, or a
 		// clone's guard whose marker is gone).
@@ -474,6 +482,10 @@ func decidePrimary(o Observation, d Decision, p Policy, now time.Time) Decision 
 	}
 	intact := LineageIntact(m.Lineage, l)
 	if l.ReadOnly || l.SuperReadOnly {
+		if why := lacksFailoverSet(o, p); why != "" {
+			d.Problems["failover"] = why
+			return d.notReady(SitPrimaryLacksFailoverSet, why)
+		}
 		// Writable first (once no peer holds what this pod lacks): account
 		// statements fail under super_read_only, which a MySQL primary with
 		// data starts with. The account is seen to in the next round.
@@ -833,6 +845,8 @@ func decideReplica(o Observation, d Decision, p Policy, now time.Time) Decision 
 		// no replica has when a failover moved the Lease away. Their
 		// sessions end first.
 		d.do(ActEndSemiSyncSource, "a replica must not be a semi-sync source, and its waiting commits must not be acknowledged")
+		// What it holds now bounds the tail a failover may discard.
+		d.Memory.DemotedWith = l.GTIDs
 		return d.notReady(SitReplicaEndingSemiSyncSource, "this former primary is still a semi-sync source: ending every client session, then turning the source side off and making it read-only")
 	}
 	// Read-only before anything else: nothing may write to a replica.
@@ -927,6 +941,27 @@ func replicaFactsOf(o Observation, d *Decision, p Policy) replicaFacts {
 	return f
 }
 
+// lacksFailoverSet says why a pod that took the Lease by a failover may
+// not take writes: it does not hold everything it had received when it
+// took it ("" when it does, or a person chose its own data). Its relay
+// log, which a server restart drops, may have held acknowledged writes.
+func lacksFailoverSet(o Observation, p Policy) string {
+	if p.FailedOverReceived == "" || o.Override != nil && o.Override.Err == "" && o.Override.Action == OverrideOwnData {
+		return ""
+	}
+	l := o.Local
+	want, err := sqldialect.ParseGTIDSet(l.Server.Flavor, p.FailedOverReceived)
+	switch {
+	case err != nil:
+		return "this pod took the Lease by a failover, and the transactions it recorded then (" + p.FailedOverReceived + ") cannot be read: " + err.Error() + "; not taking writes"
+	case !l.GTIDs.Contains(want):
+		return "this pod took the Lease by a failover holding " + p.FailedOverReceived + " (its relay log included), and lacks " + want.Minus(l.GTIDs).String() +
+			" now (a restart of its server drops the relay log): they may be writes the old primary acknowledged; not taking writes. " +
+			"Bring back the pod that holds them, or, to take writes without them: mysql-bootstrap primary-override --use-own-data"
+	}
+	return ""
+}
+
 // holdForFailover: FAILOVER=auto and the primary is past its Lease's
 // read-only deadline (it takes no writes if it runs at all). The
 // receiver stops and stays stopped, so that every transaction the old
@@ -952,8 +987,14 @@ func holdForFailover(o Observation, d Decision, p Policy) Decision {
 // replica's, and every acknowledged commit was in some replica's. A
 // copy of a donor's data replaces them.
 func (rp *replicaPass) discardTail() (Decision, bool) {
-	l := rp.l
-	if !rp.p.DiscardTail || !rp.known || !rp.src.Reached() || rp.errant.IsEmpty() || !rp.errant.OnlyFrom(l.Origin) {
+	l, m := rp.l, &rp.d.Memory
+	// Only once the new primary takes writes (it has applied its relay
+	// log, which may hold what this pod committed and some replica
+	// acknowledged), and only transactions this pod held when it stopped
+	// being a semi-sync source (Memory.DemotedWith): a write made on it
+	// since, by hand, is no unacknowledged tail.
+	if !rp.p.DiscardTail || !rp.known || !rp.src.Reached() || !rp.src.StatusKnown || !rp.src.Writable ||
+		rp.errant.IsEmpty() || !rp.errant.OnlyFrom(l.Origin) || m.DemotedWith.Flavor() == 0 || !m.DemotedWith.Contains(rp.errant) {
 		return Decision{}, false
 	}
 	why := "this pod was the primary until a failover; it holds transactions the new primary lacks (" + rp.errant.String() +

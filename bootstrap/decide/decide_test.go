@@ -230,8 +230,9 @@ type situation struct {
 	actions []ActionKind
 	// check looks at anything else of the decision.
 	check func(t *testing.T, fc flavourCase, d Decision)
-	// policy changes the pod's settings.
-	policy func(*Policy)
+	// policy changes the pod's settings; policyFor too, by flavour.
+	policy    func(*Policy)
+	policyFor func(*Policy, flavourCase)
 	// actionsFor replaces actions when they depend on the flavour.
 	actionsFor func(flavourCase) []ActionKind
 }
@@ -1063,6 +1064,22 @@ func TestDecide(t *testing.T) {
 				return o, Memory{}
 			}},
 
+		{name: "new primary by failover lacking what it held then (a restart dropped its relay log) takes no writes", situation: SitPrimaryLacksFailoverSet, role: wire.RolePrimary,
+			reason: "took the Lease by a failover holding",
+			policyFor: func(p *Policy, fc flavourCase) {
+				p.FailedOverFrom, p.FailedOverReceived, p.PrimaryMoves = "mysql-0", fc.primarySet, true
+			},
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, _ := fc.primary(t)
+				o.Local.ReadOnly, o.Local.SuperReadOnly = true, fc.flavor == sqldialect.MySQL
+				o.Local.GTIDs = gtids(fc.flavor, fc.behindSet)
+				return o, Memory{}
+			},
+			check: func(t *testing.T, fc flavourCase, d Decision) {
+				if len(d.Actions) != 0 || d.Problems["failover"] == "" {
+					t.Errorf("actions %v, problems %v: want none, and the problem named", d.Actions, d.Problems)
+				}
+			}},
 		{name: "new primary whose applier stopped with its relay log unapplied starts it", situation: SitPrimaryApplyingRelay, role: wire.RolePrimary,
 			reason: "applying what its replication channel received", actions: []ActionKind{ActStartApplier},
 			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
@@ -1097,6 +1114,15 @@ func TestDecide(t *testing.T) {
 				o.Local.SemiSync = &SemiSyncFacts{Source: true}
 				return o, m
 			}},
+		{name: "former primary left in offline_mode midway ends its semi-sync source side anyway", situation: SitReplicaEndingSemiSyncSource, role: wire.RoleReplica,
+			reason: "still a semi-sync source", actions: []ActionKind{ActEndSemiSyncSource},
+			policy: func(p *Policy) { p.SemiSync = true },
+			setup: func(t testing.TB, fc flavourCase) (Observation, Memory) {
+				o, m := fc.healthyReplica(t)
+				o.Local.OfflineMode = true
+				o.Local.SemiSync = &SemiSyncFacts{Source: true}
+				return o, m
+			}},
 		{name: "primary's Lease expired: the receiver stops", situation: SitReplicaHoldingForFailover, role: wire.RoleReplica,
 			reason: "read-only deadline (FAILOVER=auto): stopping the receiver", actions: []ActionKind{ActStopReceiver},
 			policy: func(p *Policy) { p.Hold, p.SemiSync = "mysql-0", true },
@@ -1125,9 +1151,11 @@ func TestDecide(t *testing.T) {
 				o, m := fc.healthyReplica(t)
 				o.Local.GTIDs = gtids(fc.flavor, fc.primarySet).Union(gtids(fc.flavor, fc.localWrite))
 				o.Replica.Channel = sqldialect.ReplicaStatus{}
+				o.Replica.Source.StatusKnown, o.Replica.Source.Writable = true, true
 				o.Peers = &PeerFacts{Peers: Peers{
 					{Status: &wire.Status{Pod: "mysql-2", Role: wire.RolePrimary, Ready: true, PodHost: testPrimary, GTIDExecuted: fc.primarySet}},
 				}}
+				m.DemotedWith = o.Local.GTIDs
 				return o, m
 			},
 			check: func(t *testing.T, fc flavourCase, d Decision) {
@@ -1922,6 +1950,9 @@ func TestDecide(t *testing.T) {
 				p := testPolicy(s.role)
 				if s.policy != nil {
 					s.policy(&p)
+				}
+				if s.policyFor != nil {
+					s.policyFor(&p, fc)
 				}
 				d := Decide(o, m, p, o.At.Add(s.later))
 				if d.Situation != s.situation {

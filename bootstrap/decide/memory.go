@@ -12,6 +12,11 @@ import (
 // from, the primary's GTIDs as last seen). decide reads a Memory and
 // returns the next one; nothing else writes it.
 type Memory struct {
+	// DemotedWith (SEMI_SYNC) is what this pod held when it stopped being
+	// a semi-sync source as a replica (a former primary): a failover may
+	// discard only its own transactions among these (Policy.DiscardTail).
+	// Not kept across a sidecar restart: it then keeps them.
+	DemotedWith sqldialect.GTIDSet
 	// ServerStartedAt is the local server's start as last observed: a
 	// later start means it restarted since.
 	ServerStartedAt time.Time

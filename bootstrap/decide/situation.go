@@ -38,14 +38,17 @@ const (
 	// before its guard runs.
 	SitPrimaryApplyingRelay     Situation = "primary-applying-relay-log"
 	SitPrimaryEndingReplication Situation = "primary-ending-replication"
-	SitPrimaryMakingWritable    Situation = "primary-making-writable"
-	SitPrimaryLookingAtPeers    Situation = "primary-looking-at-peers"
-	SitPrimaryWaitingForPeers   Situation = "primary-guard-waiting-for-peers"
-	SitPrimaryWaitingForPerson  Situation = "primary-guard-waiting-for-person"
-	SitPrimaryRecovering        Situation = "primary-recovering"
-	SitPrimaryAccountForeign    Situation = "primary-account-foreign"
-	SitPrimaryCorrectingAcct    Situation = "primary-correcting-account"
-	SitPrimaryWritable          Situation = "primary-writable"
+	// SitPrimaryLacksFailoverSet: FAILOVER=auto, a pod that took the
+	// Lease lacks part of what it held when it did.
+	SitPrimaryLacksFailoverSet Situation = "primary-lacks-failover-set"
+	SitPrimaryMakingWritable   Situation = "primary-making-writable"
+	SitPrimaryLookingAtPeers   Situation = "primary-looking-at-peers"
+	SitPrimaryWaitingForPeers  Situation = "primary-guard-waiting-for-peers"
+	SitPrimaryWaitingForPerson Situation = "primary-guard-waiting-for-person"
+	SitPrimaryRecovering       Situation = "primary-recovering"
+	SitPrimaryAccountForeign   Situation = "primary-account-foreign"
+	SitPrimaryCorrectingAcct   Situation = "primary-correcting-account"
+	SitPrimaryWritable         Situation = "primary-writable"
 	// SitPrimaryEnablingSemiSync: SEMI_SYNC, a writable primary whose
 	// commits do not wait for a replica's acknowledgement yet.
 	SitPrimaryEnablingSemiSync Situation = "primary-enabling-semi-sync"
@@ -121,6 +124,8 @@ var situations = []SituationDoc{
 		"Makes the server read-only and keeps it so; reads the Lease every LEASE_RENEW_INTERVAL.", "Check that the API server is reachable from the pod and the Role grants leases get/update (the reason names the error)."},
 	{SitPrimaryApplyingRelay, false, "The pod became primary (it holds the Lease) and has not applied everything its channel received.", "Waits for the applier; takes no writes.", "Nothing, unless the applier stopped on an error (the reason says)."},
 	{SitPrimaryEndingReplication, false, "The pod became primary and still has the replication channel of its replica days.", "Stops replication and removes the channel (RESET REPLICA ALL), then runs the guard.", "Nothing."},
+	{SitPrimaryLacksFailoverSet, false, "FAILOVER=auto: this pod took the Lease by a failover and lacks part of what it held then (its relay log, which a restart of its server drops): they may be writes the old primary acknowledged.",
+		"Takes no writes.", "Bring back the pod that holds them (the old primary, or a replica), or take writes without them: mysql-bootstrap primary-override --use-own-data."},
 	{SitPrimaryMakingWritable, false, "The primary is read-only and its guard passed.", "Makes it writable.", "Nothing."},
 	{SitPrimaryLookingAtPeers, false, "The primary has not looked at its peers yet.", "Asks them before it takes writes.", "Nothing."},
 	{SitPrimaryWaitingForPeers, false, "A peer that may hold transactions the primary lacks does not answer.", "Waits for it; takes no writes.", "Bring the peer back, or mysql-bootstrap primary-override --use-own-data (forget-peer POD for a pod removed for good)."},
