@@ -151,7 +151,6 @@ func runFaults(t *testing.T, srv podcluster.Server, want podcluster.ServerVersio
 		{"12_primary_restored_from_an_older_copy_recovers", s.primaryRestoredFromOldCopy},
 		{"13_replica_with_its_own_transactions_and_purged_needs_is_not_wiped", s.errantReplicaNotWiped},
 		{"14_replicas_refuse_a_primary_whose_history_was_replaced", s.replacedHistoryRefused},
-		{"15_donor_frozen_in_the_middle_of_a_seed_recipient_retries_elsewhere", s.donorFrozenMidSeed},
 	} {
 		if !t.Run(tc.name, tc.run) {
 			t.Fatalf("%s failed; the later cases need a healthy cluster", tc.name)

@@ -31,7 +31,6 @@ const (
 	// A complete copy.
 	msgCloneDone = "seeding: clone done"
 	// A clone stopped for moving no byte for SEED_STALL_TIMEOUT.
-	msgCloneAborted = "seeding: stopped a clone that moved no byte for SEED_STALL_TIMEOUT"
 	msgCopyInPlace  = "seeding: copy in place"
 )
 
@@ -492,38 +491,6 @@ func (s *suite) replicaWipedReseeds(t *testing.T) {
 func (s *suite) donorKilledMidSeed(t *testing.T) {
 	s.donorLostMidSeed(t, "deleted", lostDonorBound, func(p *podcluster.Pod) { p.Remove() },
 		func(p *podcluster.Pod) { must(t, p.Start(s.ctx)) })
-}
-
-// frozenDonorBound is how soon after its donor froze mid-copy a recipient
-// must be ready: nothing closes the connection, so the stall is noticed
-// after SEED_STALL_TIMEOUT (30 s); a MySQL clone stopped then ends only
-// when its read from the donor times out, about 30 s later (measured on
-// MySQL 9.7, README: Seeding); a copy from another donor takes seconds.
-// 83 s were measured on an idle machine; the bound leaves room for the
-// copy and the restart on a loaded one (three servers' suites at once).
-const frozenDonorBound = 3 * time.Minute
-
-// 15. The donor hangs in the middle of a seed (its containers are paused,
-// as on a hung node: its address stays and acknowledges packets, nothing
-// is closed): the recipient stops the copy that moves no byte and seeds
-// again from another donor.
-func (s *suite) donorFrozenMidSeed(t *testing.T) {
-	s.donorLostMidSeed(t, "frozen", frozenDonorBound, func(p *podcluster.Pod) { must(t, p.Freeze(s.ctx)) },
-		func(p *podcluster.Pod) {
-			must(t, p.Thaw(s.ctx))
-			if s.flavor != "mysql" {
-				// Its backup container kept the twentieth of a core
-				// donorLostMidSeed gave it.
-				must(t, p.LimitCPU(s.ctx, "backup", 0))
-			}
-		})
-	if s.flavor == "mysql" {
-		// The stall path, not a closed connection, ended the copy.
-		r := s.replicas[0]
-		if l := testkit.LogLines(r.Logs("sidecar").Stderr, msgCloneAborted); len(l) == 0 {
-			t.Errorf("%s: no %q line: the frozen donor's clone was not stopped for its stall", r.Name, msgCloneAborted)
-		}
-	}
 }
 
 // donorLostMidSeed empties the first replica and, once it copies from a

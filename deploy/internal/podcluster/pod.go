@@ -3,7 +3,6 @@ package podcluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -507,34 +506,6 @@ func (p *Pod) StopSidecar(ctx context.Context, grace time.Duration) (Result, err
 	p.sidecar = ""
 	p.mu.Unlock()
 	return res, nil
-}
-
-// Freeze pauses the pod's server, backup and sidecar containers (docker
-// pause): their processes stop while the sandbox keeps the address, whose
-// kernel still acknowledges what arrives, so no connection is closed or
-// refused, as with a hung node. Thaw undoes it.
-func (p *Pod) Freeze(ctx context.Context) error {
-	for _, which := range []string{"server", "backup", "sidecar"} {
-		if id := p.containerID(which); id != "" {
-			if _, err := p.c.docker.ContainerPause(ctx, id, client.ContainerPauseOptions{}); err != nil {
-				return fmt.Errorf("freeze %s's %s: %w", p.Name, which, err)
-			}
-		}
-	}
-	return nil
-}
-
-// Thaw unpauses what Freeze paused.
-func (p *Pod) Thaw(ctx context.Context) error {
-	var errs []error
-	for _, which := range []string{"server", "backup", "sidecar"} {
-		if id := p.containerID(which); id != "" {
-			if _, err := p.c.docker.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{}); err != nil {
-				errs = append(errs, fmt.Errorf("thaw %s's %s: %w", p.Name, which, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // RemoveContainers force-removes the init, server and sidecar containers
