@@ -31,7 +31,7 @@ const (
 	// A complete copy.
 	msgCloneDone = "seeding: clone done"
 	// A clone stopped for moving no byte for SEED_STALL_TIMEOUT.
-	msgCopyInPlace  = "seeding: copy in place"
+	msgCopyInPlace = "seeding: copy in place"
 )
 
 // bulkMiB is how much data the seeding cases copy: enough that a copy is
