@@ -29,8 +29,7 @@ const (
 	msgCloneFailed   = "seeding: clone failed"
 	msgRestoreFailed = "seeding: the copy failed; starting the server on the data it has"
 	// A complete copy.
-	msgCloneDone = "seeding: clone done"
-	// A clone stopped for moving no byte for SEED_STALL_TIMEOUT.
+	msgCloneDone   = "seeding: clone done"
 	msgCopyInPlace = "seeding: copy in place"
 )
 
