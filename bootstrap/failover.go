@@ -160,7 +160,7 @@ func (o sidecarSwitchover) candidate(ctx context.Context, holder string) (wire.F
 	case h.ApplierError != "":
 		return rec, "this pod's applier stopped on an error: " + h.ApplierError
 	case h.Restarted:
-		return rec, "this pod's server restarted shortly before " + holder + " stopped renewing: its relay log may have lost writes " + holder + " acknowledged; no automatic failover (README: Automatic failover)"
+		return rec, "this pod's server restarted and had not caught up with " + holder + " since: its relay log may have lost writes " + holder + " acknowledged; no automatic failover (README: Automatic failover)"
 	}
 	mine, err := sqldialect.ParseGTIDSet(flavor, h.Received)
 	if err != nil {
@@ -198,7 +198,7 @@ func (o sidecarSwitchover) candidate(ctx context.Context, holder string) (wire.F
 			return rec, "waiting for " + name + " to stop receiving from " + holder
 		}
 		if th.Restarted {
-			return rec, name + "'s server restarted shortly before " + holder + " stopped renewing: its relay log may have lost writes " + holder + " acknowledged; no automatic failover (README: Automatic failover)"
+			return rec, name + "'s server restarted and had not caught up with " + holder + " since: its relay log may have lost writes " + holder + " acknowledged; no automatic failover (README: Automatic failover)"
 		}
 		theirs, err := sqldialect.ParseGTIDSet(flavor, th.Received)
 		if err != nil {
@@ -222,7 +222,7 @@ func (o sidecarSwitchover) candidate(ctx context.Context, holder string) (wire.F
 
 // failoverHold is what a holding replica publishes (nil until its
 // receiver is seen stopped).
-func failoverHold(holder string, o decide.Observation, dec decide.Decision, since time.Time, duration time.Duration) *wire.FailoverHold {
+func failoverHold(holder string, o decide.Observation, dec decide.Decision) *wire.FailoverHold {
 	r := o.Replica
 	if r == nil || !o.Local.Up || o.Partial || r.Channel.IO == sqldialect.ThreadRunning || r.Channel.IO == sqldialect.ThreadConnecting {
 		return nil
@@ -238,6 +238,11 @@ func failoverHold(holder string, o decide.Observation, dec decide.Decision, sinc
 	if r.Channel.LastSQLErrno != 0 {
 		h.ApplierError = r.Channel.LastSQLError
 	}
-	h.Restarted = !since.IsZero() && o.Local.StartedAt.After(since.Add(-duration))
+	// Its data proven complete against the primary since its server
+	// started (Memory.FreshAsOf): whatever it had acknowledged before a
+	// restart was fetched again then. Without that proof, a restart may
+	// have dropped a relay log holding acknowledged writes.
+	fresh := dec.Memory.FreshAsOf
+	h.Restarted = fresh.IsZero() || fresh.Before(o.Local.StartedAt.Add(decide.RestartTolerance))
 	return h
 }

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/decide"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/kube/kubetest"
+	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/sqldialect"
 	"github.com/mysql-bootstrap/mysql-bootstrap/bootstrap/wire"
 )
 
@@ -207,5 +209,29 @@ func TestFailoverClockIgnoresOtherWrites(t *testing.T) {
 	clock.Advance(5100 * time.Millisecond)
 	if v := cand.view(); !v.Lapsed {
 		t.Errorf("view 10.1 s after the last renewal, a request written at 5 s = %+v: want lapsed", v)
+	}
+}
+
+// A holding replica says it restarted unless its data was proven
+// complete against the primary since its server started: a restart drops
+// the relay log, which may have held an acknowledged write.
+func TestFailoverHoldRestarted(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		fresh time.Time
+		want  bool
+	}{
+		{"proven since its start", start.Add(time.Minute), false},
+		{"never proven", time.Time{}, true},
+		{"proven only before its start", start.Add(-time.Minute), true},
+	} {
+		o := decide.Observation{Local: decide.LocalFacts{Up: true, StartedAt: start, Server: sqldialect.Server{Flavor: sqldialect.MySQL}},
+			Replica: &decide.ReplicaFacts{Channel: sqldialect.ReplicaStatus{IO: sqldialect.ThreadStopped}}}
+		h := failoverHold("mysql-0", o, decide.Decision{Memory: decide.Memory{FreshAsOf: tc.fresh}})
+		if h == nil || h.Restarted != tc.want {
+			t.Errorf("%s: hold %+v, want restarted %v", tc.name, h, tc.want)
+		}
 	}
 }

@@ -76,8 +76,6 @@ type leaseView struct {
 	FailedOverFrom, FailedOverAddr string
 	// DiscardTail: the Lease records a failover away from this pod.
 	DiscardTail bool
-	// HoldSince (Hold) is when this pod last saw the holder renew.
-	HoldSince time.Time
 	// FailedOverReceived (FailedOverFrom) is what this pod held, relay
 	// log included, when it took the Lease.
 	FailedOverReceived string
@@ -527,9 +525,6 @@ func (k *leaseKeeper) view(now time.Time) leaseView {
 		return leaseView{Fence: fmt.Sprintf("the Lease %s names no pod of StatefulSet %s (holder %q)", k.name, k.sts, k.lease.HolderIdentity)}
 	case k.lease.HolderIdentity != k.self:
 		v := leaseView{Holder: k.lease.HolderIdentity, Hold: k.unrenewedLocked(now, k.fenceAfter), Lapsed: k.unrenewedLocked(now, k.duration)}
-		if v.Hold {
-			v.HoldSince = k.validAt
-		}
 		if r := k.failoverRecordLocked(); r != nil && r.From == k.self && r.To == k.lease.HolderIdentity && r.SemiSync {
 			v.DiscardTail = true
 		}

@@ -25,15 +25,11 @@ type reconciler struct {
 	id     Identity
 	log    *slog.Logger
 	policy decide.Policy
-	// holdSince (FAILOVER=auto, Policy.Hold) is when the holder was last
-	// seen renewing its Lease; leaseDuration is LEASE_DURATION.
-	holdSince     time.Time
-	leaseDuration time.Duration
-	gather        *gatherer
-	exec          *executor
-	state         *stateStore
-	box           *statusBox
-	creds         *credentials
+	gather *gatherer
+	exec   *executor
+	state  *stateStore
+	box    *statusBox
+	creds  *credentials
 
 	mem      decide.Memory
 	restored bool // the state file was looked at
@@ -85,7 +81,7 @@ func (r *reconciler) pass(ctx context.Context) wire.Status {
 	}
 	st := buildStatus(r.id, o, dec, r.mem)
 	if r.policy.Hold != "" && r.id.Role == wire.RoleReplica {
-		st.FailoverHold = failoverHold(r.policy.Hold, o, dec, r.holdSince, r.leaseDuration)
+		st.FailoverHold = failoverHold(r.policy.Hold, o, dec)
 	}
 	if r.policy.SemiSync {
 		st.SemiSync = semiSyncStatus(o.Local.SemiSync)

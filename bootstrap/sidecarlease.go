@@ -30,7 +30,6 @@ func (s *Sidecar) followLease(api leaseAPI) {
 	s.keeper = k
 	s.rec.exec.writeGate = k.whileWritable
 	s.rec.gather.readChannel = true
-	s.rec.leaseDuration = s.cfg.LeaseDuration
 	// Who is primary is the Lease's to say, not the ordinal's.
 	id := s.id
 	id.Role, id.PrimaryHost = wire.RoleReplica, ""
@@ -111,7 +110,6 @@ func (s *Sidecar) syncRole() {
 		s.rec.policy.Hold = v.Holder
 	}
 	s.rec.policy.FailedOverFrom, s.rec.policy.FailedOverAddr, s.rec.policy.FailedOverReceived = v.FailedOverFrom, v.FailedOverAddr, v.FailedOverReceived
-	s.rec.holdSince = v.HoldSince
 	s.rec.gather.hold = s.rec.policy.Hold
 	if s.peers != nil {
 		// The pod failed over from may be frozen: a pass must not wait

@@ -292,10 +292,10 @@ type FailoverHold struct {
 	// ApplierError is the applier's last error ("" when none): a replica
 	// that cannot apply its relay log cannot take over.
 	ApplierError string `json:"applierError,omitempty"`
-	// Restarted: its server started less than LEASE_DURATION before the
-	// holder was last seen renewing (on this pod's clock). A restart drops
-	// the relay log (relay_log_recovery): what it received from a primary
-	// that froze may be gone, and Received may lack an acknowledged write.
+	// Restarted: its data was not proven complete against the primary
+	// since its server last started. A restart drops the relay log
+	// (relay_log_recovery): what it received from a primary that froze
+	// since may be gone, and Received may lack an acknowledged write.
 	Restarted bool `json:"restarted,omitempty"`
 }
 
