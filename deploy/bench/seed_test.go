@@ -344,41 +344,17 @@ func fillSeedData(ctx context.Context, b *testing.B, c *podcluster.Cluster, prim
 
 // purgeBinaryLogs rotates the binary log and purges every earlier one
 // (and, on a replica, rotates the relay log, whose applied files the
-// server then removes). A log a dump thread still reads is not purged at
-// once: it tries again for 30 s.
+// server then removes), for at most 30 s (testkit.PurgeBinaryLogs).
 func purgeBinaryLogs(ctx context.Context, db *sql.DB, relay bool) error {
 	// LOCAL: a FLUSH RELAY LOGS that reached the binary log would be a
 	// transaction of the replica's own (an errant GTID on MySQL).
-	stmts := []string{"FLUSH LOCAL BINARY LOGS"}
 	if relay {
-		stmts = append(stmts, "FLUSH LOCAL RELAY LOGS")
-	}
-	for _, q := range stmts {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
+		if _, err := db.ExecContext(ctx, "FLUSH LOCAL RELAY LOGS"); err != nil {
+			return fmt.Errorf("FLUSH LOCAL RELAY LOGS: %w", err)
 		}
 	}
-	return testkit.Eventually(ctx, 30*time.Second, "binary logs purged", func(ctx context.Context) error {
-		if _, err := db.ExecContext(ctx, "PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 SECOND"); err != nil {
-			return err
-		}
-		rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		n := 0
-		for rows.Next() {
-			n++
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if n != 1 {
-			return fmt.Errorf("%d binary logs left", n)
-		}
-		return nil
-	})
+	_, err := testkit.PurgeBinaryLogs(ctx, db, 30*time.Second, nil)
+	return err
 }
 
 // wipeClaim deletes everything on p's claim (data and STATE_DIR).

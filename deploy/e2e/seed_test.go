@@ -70,55 +70,14 @@ func (s *suite) fillBulk(t *testing.T) {
 func (s *suite) purgeBinaryLogs(t *testing.T) {
 	ctx := s.ctx
 	s.waitSameData(t, s.replicas...)
-	must(t, s.primary.WithRoot(ctx, func(db *sql.DB) error {
-		_, err := db.ExecContext(ctx, "FLUSH BINARY LOGS")
+	var kept string
+	must(t, s.primary.WithRoot(ctx, func(db *sql.DB) (err error) {
+		kept, err = testkit.PurgeBinaryLogs(ctx, db, time.Minute, func(format string, args ...any) {
+			t.Logf(s.primary.Name+": "+format, args...)
+		})
 		return err
 	}))
-	// A log a replica's dump thread still reads (until it reaches the
-	// rotation) is kept: purge until only the new one is left.
-	var logs []string
-	must(t, testkit.Eventually(ctx, time.Minute, s.primary.Name+" keeps one binary log", func(ctx context.Context) error {
-		return s.primary.WithRoot(ctx, func(db *sql.DB) error {
-			if _, err := db.ExecContext(ctx, "PURGE BINARY LOGS BEFORE NOW() + INTERVAL 1 SECOND"); err != nil {
-				return err
-			}
-			var err error
-			if logs, err = binaryLogs(ctx, db); err != nil {
-				return err
-			}
-			if len(logs) != 1 {
-				return fmt.Errorf("binary logs %v after PURGE", logs)
-			}
-			return nil
-		})
-	}))
-	t.Logf("%s purged its binary logs; it keeps only %s", s.primary.Name, logs[0])
-}
-
-// binaryLogs is SHOW BINARY LOGS' file names.
-func binaryLogs(ctx context.Context, db *sql.DB) ([]string, error) {
-	rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var logs []string
-	for rows.Next() {
-		vals := make([]sql.RawBytes, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		logs = append(logs, string(vals[0]))
-	}
-	return logs, rows.Err()
+	t.Logf("%s purged its binary logs; it keeps only %s", s.primary.Name, kept)
 }
 
 // waitSameData waits until each of pods holds the primary's rows.

@@ -473,7 +473,9 @@ func (s *suite) scaleUpSeeds(t *testing.T) {
 	}
 	db := openDB(ip, "root", rootPassword, "")
 	defer db.Close()
-	if err := purgeBinaryLogs(ctx, db); err != nil {
+	// The primary rotates its binary log and purges the others, so that
+	// a new replica cannot replay the history from them.
+	if _, err := testkit.PurgeBinaryLogs(ctx, db, time.Minute, t.Logf); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -487,44 +489,6 @@ func (s *suite) scaleUpSeeds(t *testing.T) {
 	s.figure(t, "scaled to 4 after a purge → %s Ready (seeded): %.1f s", s.podName(3), ready.Sub(start).Seconds())
 	s.requireSeeded(t, 3, "became ready without a seed: the primary's purged logs could not have replayed its history")
 	s.checkInvariants(t, 4)
-}
-
-// purgeBinaryLogs rotates the primary's binary log and purges the others,
-// so that a new replica cannot replay the history from them.
-func purgeBinaryLogs(ctx context.Context, db *sql.DB) error {
-	if _, err := db.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {
-		return err
-	}
-	rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return err
-	}
-	// Log_name, File_size[, Encrypted]: the last row is the current log.
-	var last string
-	vals := make([]sql.RawBytes, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return err
-		}
-		last = string(vals[0])
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if last == "" || strings.ContainsAny(last, "'\\") {
-		return fmt.Errorf("SHOW BINARY LOGS: unexpected current log %q", last)
-	}
-	_, err = db.ExecContext(ctx, "PURGE BINARY LOGS TO '"+last+"'")
-	return err
 }
 
 // 5. A change of the pod template rolls the StatefulSet: the controller
