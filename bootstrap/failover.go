@@ -139,6 +139,17 @@ func (k *leaseKeeper) nextTick() time.Duration {
 // holder's Lease has expired.
 const failoverPoll = 250 * time.Millisecond
 
+// notProvenSinceStart says why a replica whose server started (or
+// restarted) and was not proven caught up with the holder since blocks a
+// failover (wire.FailoverHold.Restarted). The proof comes with a reconcile
+// pass a second or more after the start (Uptime counts whole seconds), so
+// the first seconds of a new cluster block it too.
+func notProvenSinceStart(who, holder string) string {
+	return who + "'s server started (or restarted) and was not proven caught up with " + holder +
+		" since: a restart drops the relay log, which may have held writes " + holder +
+		" acknowledged; no automatic failover (README: Automatic failover)"
+}
+
 // candidate: this pod takes the Lease when it has stopped receiving, is
 // errant-free and can apply its relay log, and every other replica it
 // knows of has stopped receiving too and holds nothing it lacks; on a
@@ -160,7 +171,7 @@ func (o sidecarSwitchover) candidate(ctx context.Context, holder string) (wire.F
 	case h.ApplierError != "":
 		return rec, "this pod's applier stopped on an error: " + h.ApplierError
 	case h.Restarted:
-		return rec, "this pod's server restarted and had not caught up with " + holder + " since: its relay log may have lost writes " + holder + " acknowledged; no automatic failover (README: Automatic failover)"
+		return rec, notProvenSinceStart("this pod", holder)
 	}
 	mine, err := sqldialect.ParseGTIDSet(flavor, h.Received)
 	if err != nil {
@@ -198,7 +209,7 @@ func (o sidecarSwitchover) candidate(ctx context.Context, holder string) (wire.F
 			return rec, "waiting for " + name + " to stop receiving from " + holder
 		}
 		if th.Restarted {
-			return rec, name + "'s server restarted and had not caught up with " + holder + " since: its relay log may have lost writes " + holder + " acknowledged; no automatic failover (README: Automatic failover)"
+			return rec, notProvenSinceStart(name, holder)
 		}
 		theirs, err := sqldialect.ParseGTIDSet(flavor, th.Received)
 		if err != nil {
