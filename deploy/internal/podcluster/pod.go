@@ -655,6 +655,10 @@ type Status struct {
 	Reason      string             `json:"reason"`
 	Replication *ReplicationStatus `json:"replication"`
 	Seed        *SeedStatus        `json:"seed"`
+	// ServerStartedAt is when the server started, LastReconcile when the
+	// sidecar last looked.
+	ServerStartedAt time.Time `json:"serverStartedAt"`
+	LastReconcile   time.Time `json:"lastReconcile"`
 }
 
 // SeedStatus is the copy part of /status: a copy of a donor's data into

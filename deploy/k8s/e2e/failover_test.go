@@ -28,7 +28,7 @@ const failoverMargin = 5 * time.Second
 
 // TestFailover runs FAILOVER=auto (with PRIMARY=kubernetes and
 // SEMI_SYNC=true) on the real cluster, on each server of
-// K8S_FAILOVER_SERVERS (default mysql-9.7 and mariadb-11.8): every process
+// K8S_FAILOVER_SERVERS (default mysql-9.7, mariadb-11.8 and 10.11): every process
 // of the primary's containers is stopped (SIGSTOP) under writes through
 // mysql-primary; another pod must take the Lease and be writable within
 // LEASE_DURATION + 5 s, with the failover recorded on the Lease. Then the
@@ -37,7 +37,7 @@ const failoverMargin = 5 * time.Second
 // every pod at the end.
 func TestFailover(t *testing.T) {
 	requireCluster(t)
-	for _, srv := range serversFrom(t, "K8S_FAILOVER_SERVERS", "mysql-9.7,mariadb-11.8") {
+	for _, srv := range serversFrom(t, "K8S_FAILOVER_SERVERS", "mysql-9.7,mariadb-11.8,mariadb-10.11") {
 		t.Run(srv.Name, func(t *testing.T) {
 			start := time.Now()
 			s := newSuite(t, srv)
@@ -88,6 +88,49 @@ func (f *failoverRun) cleanUp(t testing.TB) {
 	}
 }
 
+// provenMargin is how long after its server started a replica's data
+// must be proven complete before the freeze: the sidecar's own tolerance
+// (decide.RestartTolerance, for Uptime's whole seconds), that resolution
+// once more in /status' serverStartedAt, and stalenessSeconds' rounding.
+const provenMargin = 3 * time.Second
+
+// waitProvenSinceStart waits until every replica's data was proven
+// complete against the primary a while after its server started, as its
+// /status tells (lastReconcile - stalenessSeconds, against
+// serverStartedAt). FAILOVER=auto takes over only then (README: Automatic
+// failover); a freeze in a new cluster's first seconds tests that refusal
+// instead (it failed CI once: the freeze came 4 s after the servers
+// started).
+func (f *failoverRun) waitProvenSinceStart(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	start := time.Now()
+	for i := 1; i < 3; i++ {
+		ip, err := f.podIP(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = testkit.Eventually(ctx, time.Minute, f.podName(i)+"'s data proven complete after its server started", func(ctx context.Context) error {
+			st, err := sidecarStatus(ctx, ip)
+			if err != nil {
+				return err
+			}
+			if st.Replication == nil || st.Replication.StalenessSeconds == nil || st.ServerStartedAt.IsZero() {
+				return fmt.Errorf("its /status gives no staleness or server start (ready %v: %s)", st.Ready, st.Reason)
+			}
+			provenAt := st.LastReconcile.Add(-time.Duration(*st.Replication.StalenessSeconds) * time.Second)
+			if provenAt.Before(st.ServerStartedAt.Add(provenMargin)) {
+				return fmt.Errorf("proven complete as of %s, its server started at %s", provenAt.Format(time.StampMilli), st.ServerStartedAt.Format(time.StampMilli))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("every replica's data proven complete after its server started (waited %.1f s)", time.Since(start).Seconds())
+}
+
 // 2. Every process of mysql-0's containers stopped under writes: another
 // pod takes the Lease, records the failover on it and becomes a writable,
 // ready primary within LEASE_DURATION + 5 s; writes through mysql-primary
@@ -111,6 +154,7 @@ func (f *failoverRun) freezePrimary(t *testing.T) {
 	if err := f.w.WaitAcked(ctx, 50, time.Time{}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	f.waitProvenSinceStart(t)
 	f.freeze(t, string(old.UID))
 
 	var movedAt, writableAt time.Time

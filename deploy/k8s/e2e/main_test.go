@@ -28,7 +28,8 @@
 //     (PRIMARY=kubernetes), default mysql-9.7,mariadb-11.8;
 //   - K8S_FAILOVER_SERVERS: the servers TestFailover runs (FAILOVER=auto:
 //     the primary's processes stopped with SIGSTOP, another pod takes the
-//     Lease, the old primary resumed rejoins), default mysql-9.7,mariadb-11.8;
+//     Lease, the old primary resumed rejoins), default
+//     mysql-9.7,mariadb-11.8,mariadb-10.11;
 //   - K8S_E2E_KEEP=1: keep the namespaces (and a cluster the tests
 //     started) for a look afterwards;
 //   - K8S_DIR: where the cluster lives (default /var/lib/mysql-bootstrap-k8s);
